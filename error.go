@@ -1,0 +1,107 @@
+package gatehouse
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Code is a stable machine-readable error code. The HTTP layer sends it as the
+// "code" member of a problem+json body and maps it to a status.
+type Code string
+
+// The error codes of the HTTP contract, plus Internal for everything the
+// client must not learn about.
+const (
+	CodeUnauthenticated       Code = "unauthenticated"
+	CodeInvalidCredentials    Code = "invalid_credentials"
+	CodeTooManyAttempts       Code = "too_many_attempts"
+	CodePermissionDenied      Code = "permission_denied"
+	CodeCSRFFailed            Code = "csrf_failed"
+	CodeInsecureBasicAuth     Code = "insecure_basic_auth"
+	CodeLocalLoginDisabled    Code = "local_login_disabled"
+	CodePasswordResetDisabled Code = "password_reset_disabled"
+	CodeInvalidToken          Code = "invalid_token"
+	CodePasswordPolicy        Code = "password_policy"
+	CodeInvalidCode           Code = "invalid_code"
+	CodeNoPendingLogin        Code = "no_pending_login"
+	CodeNotInvited            Code = "not_invited"
+	CodeLastLoginMethod       Code = "last_login_method"
+	CodeValidation            Code = "validation"
+	CodeNotFound              Code = "not_found"
+	CodeConflict              Code = "conflict"
+	CodeBadRequest            Code = "bad_request"
+	CodeUnsupportedMediaType  Code = "unsupported_media_type"
+	CodeMethodNotAllowed      Code = "method_not_allowed"
+	CodeBusy                  Code = "busy"
+	CodeInternal              Code = "internal"
+)
+
+// Error is the one error type of gatehouse. Message is safe to show to the
+// client; Err is the underlying cause, which is only ever logged.
+type Error struct {
+	Code    Code
+	Message string
+
+	// Fields maps a request field to what is wrong with it (CodeValidation).
+	Fields map[string]string
+	// Rules lists the password rules a password broke (CodePasswordPolicy).
+	Rules []RuleViolation
+	// RetryAfter tells a throttled or busy client when to come back.
+	RetryAfter time.Duration
+
+	// Err is the internal cause. It never reaches the client.
+	Err error
+}
+
+// Error implements the error interface. It includes the internal cause, so it
+// is meant for logs, not for clients.
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+// Unwrap returns the internal cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with the given code and a client-safe message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of err: the code of the first *Error in its
+// chain, or CodeInternal for any other non-nil error, or "" for nil.
+func ErrorCode(err error) Code {
+	var e *Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &e):
+		return e.Code
+	default:
+		return CodeInternal
+	}
+}
+
+// ErrorMessage returns the client-safe message of err. Errors that are not an
+// *Error are internal, and their text is never shown.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "An internal error occurred."
+}
+
+// ErrNotFound is returned by stores when a record does not exist.
+var ErrNotFound = &Error{Code: CodeNotFound, Message: "Not found."}
+
+// RuleViolation is one password rule a password broke.
+type RuleViolation struct {
+	// Rule is a stable name such as "min_length" or "max_length".
+	Rule string `json:"rule"`
+	// Message says what is wrong, for a person.
+	Message string `json:"message"`
+}

@@ -1,0 +1,77 @@
+package gatehouse
+
+import (
+	"context"
+	"time"
+)
+
+// Session is a browser's authenticated session.
+//
+// The secret that authenticates the browser lives only in its cookie; the
+// store keeps TokenHash, the SHA-256 of that secret, so a copy of the
+// database cannot be replayed as cookies.
+type Session struct {
+	// ID is the public handle used to list and revoke the session. It is not
+	// the secret.
+	ID        string
+	TokenHash []byte
+	UserID    string
+
+	CreatedAt time.Time
+	// LastSeenAt is when the session was last used, updated at most every
+	// few seconds (see session.Manager), and drives the idle timeout.
+	LastSeenAt time.Time
+	// ExpiresAt is the absolute end of the session, never extended.
+	ExpiresAt time.Time
+	// IdleTimeout is how long the session lives unused.
+	IdleTimeout time.Duration
+
+	Remember  bool
+	TwoFactor bool
+
+	// ClientAddr and UserAgent describe where the session was created, so
+	// the user can recognise it in a list.
+	ClientAddr string
+	UserAgent  string
+}
+
+// IdleExpiresAt is when the session ends if it is not used before.
+func (s *Session) IdleExpiresAt() time.Time {
+	return s.LastSeenAt.Add(s.IdleTimeout)
+}
+
+// EndsAt is the earlier of the idle and the absolute expiry.
+func (s *Session) EndsAt() time.Time {
+	if idle := s.IdleExpiresAt(); idle.Before(s.ExpiresAt) {
+		return idle
+	}
+	return s.ExpiresAt
+}
+
+// Expired reports whether the session has ended at now.
+func (s *Session) Expired(now time.Time) bool {
+	return !now.Before(s.EndsAt())
+}
+
+// SessionStore keeps sessions. A missing session is ErrNotFound; stores do
+// not check expiry themselves, the session manager does.
+type SessionStore interface {
+	// CreateSession stores a new session.
+	CreateSession(ctx context.Context, s *Session) error
+	// SessionByTokenHash returns the session whose token hashes to hash.
+	SessionByTokenHash(ctx context.Context, hash []byte) (*Session, error)
+	// TouchSession sets the last-seen time of a session. Touching a missing
+	// session is not an error (it may have just been revoked).
+	TouchSession(ctx context.Context, id string, at time.Time) error
+	// DeleteSession removes a session by its public id. Deleting a missing
+	// session is not an error.
+	DeleteSession(ctx context.Context, id string) error
+	// DeleteUserSessions removes every session of a user except the one
+	// with id except (which may be ""), and returns how many it removed.
+	DeleteUserSessions(ctx context.Context, userID, except string) (int, error)
+	// UserSessions returns the sessions of a user, newest first.
+	UserSessions(ctx context.Context, userID string) ([]*Session, error)
+	// DeleteExpiredSessions removes every session that has ended at now and
+	// returns how many it removed.
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+}

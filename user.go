@@ -1,0 +1,107 @@
+package gatehouse
+
+import (
+	"context"
+	"time"
+)
+
+// UserState is the lifecycle state of a user.
+type UserState string
+
+// The user states of the HTTP contract.
+const (
+	// StateInvited users were invited and have not set a password yet. They
+	// cannot log in with a password.
+	StateInvited UserState = "invited"
+	// StateActive users can log in.
+	StateActive UserState = "active"
+	// StateDisabled users cannot log in, and have no sessions.
+	StateDisabled UserState = "disabled"
+)
+
+// Valid reports whether s is one of the known states.
+func (s UserState) Valid() bool {
+	return s == StateInvited || s == StateActive || s == StateDisabled
+}
+
+// User is a person (or service account) that can authenticate.
+type User struct {
+	ID       string
+	Username string
+	Email    string
+	Name     string
+	State    UserState
+
+	// PasswordHash is a PHC-format hash, or "" when the user has no password
+	// (invited users, users of external logins only).
+	PasswordHash string
+	// SecurityStamp changes whenever the user's credentials change. Tokens
+	// issued for the user (password reset, invitation) carry the stamp they
+	// were issued under and are void once it changes.
+	SecurityStamp string
+
+	// Groups names the groups the user belongs to, sorted.
+	Groups []string
+
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	LastLoginAt time.Time // zero when the user never logged in
+}
+
+// Group is a named set of permissions. A user's effective permissions are the
+// union of the permissions of their groups.
+type Group struct {
+	Name        string
+	Permissions []string
+}
+
+// PermissionAll grants every permission.
+const PermissionAll = "*"
+
+// GroupAdministrators is the group seeded at first start with PermissionAll.
+const GroupAdministrators = "administrators"
+
+// UserFilter selects users in UserStore.ListUsers.
+type UserFilter struct {
+	// Search matches a substring of username, email or name, case-insensitively.
+	Search string
+	// State, when not empty, keeps only users in that state.
+	State UserState
+	// Offset and Limit page through the users ordered by username. A Limit of
+	// zero means no limit.
+	Offset, Limit int
+}
+
+// UserStore keeps users and their group memberships.
+//
+// Usernames and emails are unique without regard to case: creating or
+// updating a user so that its username or email equals (case-insensitively)
+// another user's username or email fails with CodeConflict. A missing user is
+// ErrNotFound.
+type UserStore interface {
+	// CreateUser stores a new user, including u.Groups, which must exist.
+	CreateUser(ctx context.Context, u *User) error
+	// UserByID returns the user with that id.
+	UserByID(ctx context.Context, id string) (*User, error)
+	// UserByLogin returns the user whose username or email equals login,
+	// case-insensitively.
+	UserByLogin(ctx context.Context, login string) (*User, error)
+	// UpdateUser replaces the stored user u.ID with u, including its groups.
+	UpdateUser(ctx context.Context, u *User) error
+	// SetPasswordHash replaces only the password hash of a user, leaving its
+	// security stamp alone; used to upgrade a hash after a successful login.
+	SetPasswordHash(ctx context.Context, id, hash string) error
+	// RecordLogin sets the user's last login time.
+	RecordLogin(ctx context.Context, id string, at time.Time) error
+	// ListUsers returns the users that match f, and how many match in all.
+	ListUsers(ctx context.Context, f UserFilter) ([]*User, int, error)
+	// CountUsers returns the number of users.
+	CountUsers(ctx context.Context) (int, error)
+	// DeleteUser removes a user with its sessions and memberships.
+	DeleteUser(ctx context.Context, id string) error
+
+	// Groups returns every group, sorted by name.
+	Groups(ctx context.Context) ([]*Group, error)
+	// PutGroup creates or replaces a group.
+	PutGroup(ctx context.Context, g *Group) error
+}
