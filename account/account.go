@@ -1,0 +1,576 @@
+// Package account holds gatehouse's use cases: logging in and out, resolving
+// the user behind a session, changing a password, creating users and the
+// first administrator. The HTTP layer and the command line call it; it calls
+// the stores through the root package's interfaces.
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/password"
+	"github.com/gatehouse/gatehouse/session"
+)
+
+// Config holds the account settings.
+type Config struct {
+	// UserThrottle limits failed logins per submitted username.
+	UserThrottle gatehouse.ThrottleRule
+	// AddrThrottle limits failed logins per client address.
+	AddrThrottle gatehouse.ThrottleRule
+	// Policy is the password policy for new passwords.
+	Policy password.Policy
+	// UserCacheTTL is how long a user read for a session is trusted from
+	// memory; changes made through this Service take effect at once. Zero
+	// means one second; negative disables the cache.
+	UserCacheTTL time.Duration
+}
+
+// DefaultConfig locks a username for 15 minutes after 5 failures within 15
+// minutes, and a client address after 50 (an office behind one NAT address
+// should not be locked out by a few people's typos).
+var DefaultConfig = Config{
+	UserThrottle: gatehouse.ThrottleRule{MaxFailures: 5, Window: 15 * time.Minute, Lockout: 15 * time.Minute},
+	AddrThrottle: gatehouse.ThrottleRule{MaxFailures: 50, Window: 15 * time.Minute, Lockout: 15 * time.Minute},
+	Policy:       password.DefaultPolicy,
+	UserCacheTTL: time.Second,
+}
+
+// Store is what the account service needs from storage.
+type Store interface {
+	gatehouse.UserStore
+	gatehouse.ThrottleStore
+}
+
+// Service runs the account use cases.
+type Service struct {
+	store    Store
+	hasher   *password.Hasher
+	sessions *session.Manager
+	cfg      Config
+	now      func() time.Time
+	log      *slog.Logger
+
+	mu    sync.Mutex
+	users map[string]cachedUser
+
+	setupMu   sync.Mutex
+	setupHash []byte // SHA-256 of the one-time setup token, nil when none
+}
+
+type cachedUser struct {
+	u       *gatehouse.User
+	fetched time.Time
+}
+
+// New returns a Service. now is the clock; log receives internal errors.
+func New(store Store, hasher *password.Hasher, sessions *session.Manager, cfg Config, now func() time.Time, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.UserCacheTTL == 0 {
+		cfg.UserCacheTTL = time.Second
+	}
+	return &Service{store: store, hasher: hasher, sessions: sessions, cfg: cfg, now: now, log: log, users: make(map[string]cachedUser)}
+}
+
+// Policy returns the password policy.
+func (s *Service) Policy() password.Policy { return s.cfg.Policy }
+
+// Sessions returns the session manager.
+func (s *Service) Sessions() *session.Manager { return s.sessions }
+
+// Client describes where a request came from, for throttling and for the
+// session list.
+type Client struct {
+	Addr      string
+	UserAgent string
+}
+
+// LoginRequest is a password login.
+type LoginRequest struct {
+	Username string
+	Password string
+	Remember bool
+	Client   Client
+	// PreviousToken is the session token the browser presented, if any. A
+	// successful login ends that session.
+	PreviousToken string
+}
+
+// LoginResult is a successful login: the user, the new session and its
+// secret token for the cookie.
+type LoginResult struct {
+	User    *gatehouse.User
+	Session *gatehouse.Session
+	Token   string
+}
+
+// errInvalidCredentials is the one answer for unknown user, wrong password,
+// disabled or invited user, so none of them can be told apart.
+var errInvalidCredentials = &gatehouse.Error{Code: gatehouse.CodeInvalidCredentials, Message: "Invalid username or password."}
+
+// Login checks a username and password and starts a session.
+//
+// Every failure that involves a user name costs one full password
+// verification, whether the user exists or not, and answers the same
+// error; so neither the answer nor its timing tells whether an account
+// exists. Locked keys answer before any verification, equally fast for
+// every name.
+func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, error) {
+	if req.Username == "" || req.Password == "" {
+		fields := map[string]string{}
+		if req.Username == "" {
+			fields["username"] = "Username is required."
+		}
+		if req.Password == "" {
+			fields["password"] = "Password is required."
+		}
+		return nil, &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: fields}
+	}
+	keys := throttleKeys(req.Username, req.Client.Addr)
+	if err := s.checkThrottles(ctx, keys); err != nil {
+		return nil, err
+	}
+
+	u, err := s.store.UserByLogin(ctx, req.Username)
+	if err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
+		return nil, fmt.Errorf("find user: %w", err)
+	}
+	ok, rehash := false, false
+	switch {
+	case u == nil || u.PasswordHash == "":
+		if err := s.hasher.VerifyDummy(ctx, req.Password); err != nil {
+			return nil, err
+		}
+	default:
+		ok, rehash, err = s.hasher.Verify(ctx, req.Password, u.PasswordHash)
+		if errors.Is(err, password.ErrBusy) {
+			return nil, err
+		}
+		if err != nil {
+			// A stored hash we cannot read: log it, spend the time a
+			// verification would have, and refuse like any failure.
+			s.log.Error("unreadable password hash", "user", u.ID, "err", err)
+			if err := s.hasher.VerifyDummy(ctx, req.Password); err != nil {
+				return nil, err
+			}
+			ok = false
+		}
+	}
+	if !ok || u.State != gatehouse.StateActive {
+		if err := s.recordFailure(ctx, keys); err != nil {
+			return nil, err
+		}
+		s.log.Info("login failed", "client", req.Client.Addr)
+		return nil, errInvalidCredentials
+	}
+
+	if err := s.store.ResetThrottle(ctx, keys.user); err != nil {
+		return nil, fmt.Errorf("reset throttle: %w", err)
+	}
+	if rehash {
+		s.upgradeHash(ctx, u, req.Password)
+	}
+	now := s.now().UTC()
+	if err := s.store.RecordLogin(ctx, u.ID, now); err != nil {
+		return nil, fmt.Errorf("record login: %w", err)
+	}
+	u.LastLoginAt = now
+	s.forgetUser(u.ID)
+
+	if req.PreviousToken != "" {
+		if old, err := s.sessions.Peek(ctx, req.PreviousToken); err == nil {
+			if err := s.sessions.Revoke(ctx, old.ID); err != nil {
+				return nil, err
+			}
+		}
+	}
+	token, sess, err := s.sessions.Create(ctx, u.ID, session.CreateOptions{
+		Remember:   req.Remember,
+		ClientAddr: req.Client.Addr,
+		UserAgent:  req.Client.UserAgent,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("login succeeded", "user", u.ID, "session", sess.ID, "client", req.Client.Addr)
+	return &LoginResult{User: u, Session: sess, Token: token}, nil
+}
+
+// upgradeHash rehashes a password whose hash was made with other parameters.
+// Only the hash changes, never the security stamp, so the user's sessions
+// and outstanding tokens stay valid (the lesson of dotnet/aspnetcore#46185).
+// A failure is logged, not returned: the login itself succeeded.
+func (s *Service) upgradeHash(ctx context.Context, u *gatehouse.User, pw string) {
+	h, err := s.hasher.Hash(ctx, pw)
+	if err == nil {
+		err = s.store.SetPasswordHash(ctx, u.ID, h)
+	}
+	if err != nil {
+		s.log.Warn("password rehash failed", "user", u.ID, "err", err)
+		return
+	}
+	u.PasswordHash = h
+}
+
+type loginKeys struct{ user, addr string }
+
+func throttleKeys(username, addr string) loginKeys {
+	return loginKeys{
+		user: "login:user:" + strings.ToLower(username),
+		addr: "login:addr:" + addr,
+	}
+}
+
+func (s *Service) checkThrottles(ctx context.Context, keys loginKeys) error {
+	now := s.now()
+	var until time.Time
+	for _, k := range []string{keys.user, keys.addr} {
+		t, err := s.store.Throttle(ctx, k)
+		if err != nil {
+			return fmt.Errorf("read throttle: %w", err)
+		}
+		if t.Locked(now) && t.LockedUntil.After(until) {
+			until = t.LockedUntil
+		}
+	}
+	if until.IsZero() {
+		return nil
+	}
+	return tooManyAttempts(until.Sub(now))
+}
+
+func (s *Service) recordFailure(ctx context.Context, keys loginKeys) error {
+	now := s.now().UTC()
+	t, err := s.store.AddFailure(ctx, keys.user, now, s.cfg.UserThrottle)
+	if err != nil {
+		return fmt.Errorf("count failure: %w", err)
+	}
+	if t.Locked(now) {
+		s.log.Warn("login locked for username", "until", t.LockedUntil)
+	}
+	t, err = s.store.AddFailure(ctx, keys.addr, now, s.cfg.AddrThrottle)
+	if err != nil {
+		return fmt.Errorf("count failure: %w", err)
+	}
+	if t.Locked(now) {
+		s.log.Warn("login locked for client address", "client", strings.TrimPrefix(keys.addr, "login:addr:"), "until", t.LockedUntil)
+	}
+	return nil
+}
+
+func tooManyAttempts(wait time.Duration) error {
+	// Round up so a client that waits exactly Retry-After is let in.
+	wait = (wait + time.Second - 1).Truncate(time.Second)
+	return &gatehouse.Error{
+		Code:       gatehouse.CodeTooManyAttempts,
+		Message:    "Too many failed attempts; try again later.",
+		RetryAfter: max(wait, time.Second),
+	}
+}
+
+// Unlock clears the failure counter of a username (as submitted at login,
+// and the user's username and email when it names a user), so a locked-out
+// user can log in again at once.
+func (s *Service) Unlock(ctx context.Context, login string) error {
+	names := []string{login}
+	if u, err := s.store.UserByLogin(ctx, login); err == nil {
+		names = append(names, u.Username, u.Email)
+	}
+	for _, n := range names {
+		if err := s.store.ResetThrottle(ctx, throttleKeys(n, "").user); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Authenticate returns the user and session behind a session token and
+// slides the session's idle timeout. Anything but a live session of an
+// active user is CodeUnauthenticated.
+func (s *Service) Authenticate(ctx context.Context, token string) (*gatehouse.User, *gatehouse.Session, error) {
+	sess, err := s.sessions.Load(ctx, token)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.sessionUser(ctx, sess)
+}
+
+// Peek is Authenticate without extending the session.
+func (s *Service) Peek(ctx context.Context, token string) (*gatehouse.User, *gatehouse.Session, error) {
+	sess, err := s.sessions.Peek(ctx, token)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.sessionUser(ctx, sess)
+}
+
+var errNoSession = &gatehouse.Error{Code: gatehouse.CodeUnauthenticated, Message: "No valid session."}
+
+func (s *Service) sessionUser(ctx context.Context, sess *gatehouse.Session) (*gatehouse.User, *gatehouse.Session, error) {
+	u, err := s.cachedUser(ctx, sess.UserID)
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return nil, nil, errNoSession
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if u.State != gatehouse.StateActive {
+		return nil, nil, errNoSession
+	}
+	return u, sess, nil
+}
+
+func (s *Service) cachedUser(ctx context.Context, id string) (*gatehouse.User, error) {
+	now := s.now()
+	if s.cfg.UserCacheTTL > 0 {
+		s.mu.Lock()
+		c, ok := s.users[id]
+		s.mu.Unlock()
+		if ok && now.Sub(c.fetched) < s.cfg.UserCacheTTL {
+			return c.u, nil
+		}
+	}
+	u, err := s.store.UserByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.UserCacheTTL > 0 {
+		s.mu.Lock()
+		if len(s.users) > 100_000 {
+			clear(s.users)
+		}
+		s.users[id] = cachedUser{u: u, fetched: now}
+		s.mu.Unlock()
+	}
+	return u, nil
+}
+
+func (s *Service) forgetUser(id string) {
+	s.mu.Lock()
+	delete(s.users, id)
+	s.mu.Unlock()
+}
+
+// Logout ends a session.
+func (s *Service) Logout(ctx context.Context, sess *gatehouse.Session) error {
+	if err := s.sessions.Revoke(ctx, sess.ID); err != nil {
+		return err
+	}
+	s.log.Info("logout", "user", sess.UserID, "session", sess.ID)
+	return nil
+}
+
+// ChangePasswordRequest is a user changing their own password.
+type ChangePasswordRequest struct {
+	User            *gatehouse.User
+	Session         *gatehouse.Session
+	CurrentPassword string
+	NewPassword     string
+	Client          Client
+}
+
+// ChangePassword checks the current password, sets the new one and ends
+// the user's other sessions. A wrong current password counts as a failed
+// login, so a stolen session cannot be used to guess the password.
+func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest) error {
+	fields := map[string]string{}
+	if req.CurrentPassword == "" {
+		fields["currentPassword"] = "Current password is required."
+	}
+	if req.NewPassword == "" {
+		fields["newPassword"] = "New password is required."
+	}
+	if len(fields) > 0 {
+		return &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: fields}
+	}
+	keys := throttleKeys(req.User.Username, req.Client.Addr)
+	if err := s.checkThrottles(ctx, keys); err != nil {
+		return err
+	}
+	u, err := s.store.UserByID(ctx, req.User.ID)
+	if err != nil {
+		return err
+	}
+	ok, _, err := s.hasher.Verify(ctx, req.CurrentPassword, u.PasswordHash)
+	if errors.Is(err, password.ErrBusy) {
+		return err
+	}
+	if err != nil || !ok {
+		if err := s.recordFailure(ctx, keys); err != nil {
+			return err
+		}
+		return &gatehouse.Error{Code: gatehouse.CodeInvalidCredentials, Message: "The current password is not correct."}
+	}
+	if err := s.checkPolicy(req.NewPassword); err != nil {
+		return err
+	}
+	hash, err := s.hasher.Hash(ctx, req.NewPassword)
+	if err != nil {
+		return err
+	}
+	u.PasswordHash = hash
+	u.SecurityStamp = newStamp()
+	u.UpdatedAt = s.now().UTC()
+	if err := s.store.UpdateUser(ctx, u); err != nil {
+		return err
+	}
+	s.forgetUser(u.ID)
+	keep := ""
+	if req.Session != nil {
+		keep = req.Session.ID
+	}
+	n, err := s.sessions.RevokeUser(ctx, u.ID, keep)
+	if err != nil {
+		return err
+	}
+	s.log.Info("password changed", "user", u.ID, "ended_sessions", n)
+	return nil
+}
+
+func (s *Service) checkPolicy(pw string) error {
+	rules := s.cfg.Policy.Check(pw)
+	if len(rules) == 0 {
+		return nil
+	}
+	return &gatehouse.Error{Code: gatehouse.CodePasswordPolicy, Message: "The password does not meet the password policy.", Rules: rules}
+}
+
+func newStamp() string { return gatehouse.NewID() }
+
+// NewUser describes a user to create.
+type NewUser struct {
+	Username string
+	Email    string
+	Name     string
+	Password string
+	Groups   []string
+}
+
+// CreateUser validates and creates an active user with a password.
+func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*gatehouse.User, error) {
+	if err := validateNewUser(nu); err != nil {
+		return nil, err
+	}
+	if err := s.checkPolicy(nu.Password); err != nil {
+		return nil, err
+	}
+	hash, err := s.hasher.Hash(ctx, nu.Password)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	groups := slices.Clone(nu.Groups)
+	slices.Sort(groups)
+	u := &gatehouse.User{
+		ID:            gatehouse.NewID(),
+		Username:      nu.Username,
+		Email:         nu.Email,
+		Name:          nu.Name,
+		State:         gatehouse.StateActive,
+		PasswordHash:  hash,
+		SecurityStamp: newStamp(),
+		Groups:        slices.Compact(groups),
+		CreatedAt:     now,
+		UpdatedAt:     now,
+	}
+	if err := s.store.CreateUser(ctx, u); err != nil {
+		return nil, err
+	}
+	s.log.Info("user created", "user", u.ID)
+	return u, nil
+}
+
+func validateNewUser(nu NewUser) error {
+	fields := map[string]string{}
+	switch {
+	case nu.Username == "":
+		fields["username"] = "Username is required."
+	case utf8.RuneCountInString(nu.Username) > 100:
+		fields["username"] = "Username must be at most 100 characters."
+	case !validUsername(nu.Username):
+		fields["username"] = "Username may not contain spaces, control characters or '@'."
+	}
+	switch {
+	case nu.Email == "":
+		fields["email"] = "Email is required."
+	case len(nu.Email) > 254 || !validEmail(nu.Email):
+		fields["email"] = "Email is not a valid address."
+	}
+	if utf8.RuneCountInString(nu.Name) > 200 || strings.ContainsFunc(nu.Name, unicode.IsControl) {
+		fields["name"] = "Name must be at most 200 characters without control characters."
+	}
+	if nu.Password == "" {
+		fields["password"] = "Password is required."
+	}
+	if len(fields) > 0 {
+		return &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: fields}
+	}
+	return nil
+}
+
+// validUsername refuses what would make a username ambiguous with an email
+// address or awkward in logs and headers.
+func validUsername(s string) bool {
+	if !utf8.ValidString(s) || strings.ContainsRune(s, '@') {
+		return false
+	}
+	return !strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r) || r == ','
+	})
+}
+
+func validEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && a.Name == ""
+}
+
+// DisableUser disables a user and ends all their sessions at once.
+func (s *Service) DisableUser(ctx context.Context, id string) (*gatehouse.User, error) {
+	u, err := s.store.UserByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	u.State = gatehouse.StateDisabled
+	u.UpdatedAt = s.now().UTC()
+	if err := s.store.UpdateUser(ctx, u); err != nil {
+		return nil, err
+	}
+	s.forgetUser(u.ID)
+	if _, err := s.sessions.RevokeUser(ctx, u.ID, ""); err != nil {
+		return nil, err
+	}
+	s.log.Info("user disabled", "user", u.ID)
+	return u, nil
+}
+
+// Permissions returns the effective permissions of a user: the union of
+// its groups' permissions, sorted.
+func (s *Service) Permissions(ctx context.Context, u *gatehouse.User) ([]string, error) {
+	if len(u.Groups) == 0 {
+		return []string{}, nil
+	}
+	groups, err := s.store.Groups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	perms := []string{}
+	for _, g := range groups {
+		if slices.Contains(u.Groups, g.Name) {
+			perms = append(perms, g.Permissions...)
+		}
+	}
+	slices.Sort(perms)
+	return slices.Compact(perms), nil
+}

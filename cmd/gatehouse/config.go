@@ -1,0 +1,435 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/password"
+	"github.com/gatehouse/gatehouse/session"
+)
+
+// config is the YAML configuration of the contract. Every key is optional.
+// Keys of features that later versions add (routes, mail, …) are accepted
+// and reported as not yet in effect, so a file written for the contract
+// never stops the server from starting.
+type config struct {
+	PublicURL      string   `yaml:"public_url"`
+	BasePath       string   `yaml:"base_path"`
+	Addr           string   `yaml:"addr"`
+	DataDir        string   `yaml:"data_dir"`
+	Database       string   `yaml:"database"`
+	Sessions       string   `yaml:"sessions"`
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	TrustedOrigins []string `yaml:"trusted_origins"`
+	Session        struct {
+		IdleTimeout         time.Duration `yaml:"idle_timeout"`
+		AbsoluteTimeout     time.Duration `yaml:"absolute_timeout"`
+		RememberTimeout     time.Duration `yaml:"remember_timeout"`
+		RememberIdleTimeout time.Duration `yaml:"remember_idle_timeout"`
+		SameSite            string        `yaml:"same_site"`
+		CookieName          string        `yaml:"cookie_name"`
+	} `yaml:"session"`
+	Login struct {
+		MaxFailures           int           `yaml:"max_failures"`
+		FailureWindow         time.Duration `yaml:"failure_window"`
+		Lockout               time.Duration `yaml:"lockout"`
+		MaxFailuresPerAddress int           `yaml:"max_failures_per_address"`
+	} `yaml:"login"`
+	BasicAuth struct {
+		Enabled       bool `yaml:"enabled"`
+		AllowInsecure bool `yaml:"allow_insecure"`
+	} `yaml:"basic_auth"`
+	Password struct {
+		MinLength          int  `yaml:"min_length"`
+		MaxLength          int  `yaml:"max_length"`
+		AllowPasswordReset bool `yaml:"allow_password_reset"`
+	} `yaml:"password"`
+
+	// Accepted for forward compatibility; not in effect in this version.
+	Mail            yaml.Node `yaml:"mail"`
+	SMS             yaml.Node `yaml:"sms"`
+	Upstream        string    `yaml:"upstream"`
+	RedirectDomains []string  `yaml:"redirect_domains"`
+	Routes          yaml.Node `yaml:"routes"`
+	Groups          yaml.Node `yaml:"groups"`
+	OIDC            yaml.Node `yaml:"oidc"`
+}
+
+// defaultConfig returns the contract's defaults.
+func defaultConfig() *config {
+	c := &config{
+		BasePath: "/auth",
+		Addr:     "127.0.0.1:8080",
+		DataDir:  "./gatehouse-data",
+		Database: "sqlite://gatehouse.db",
+		Sessions: "database",
+	}
+	d := session.DefaultConfig
+	c.Session.IdleTimeout = d.IdleTimeout
+	c.Session.AbsoluteTimeout = d.AbsoluteTimeout
+	c.Session.RememberTimeout = d.RememberTimeout
+	c.Session.RememberIdleTimeout = d.RememberIdleTimeout
+	c.Session.SameSite = "lax"
+	c.Session.CookieName = d.CookieName
+	c.Login.MaxFailures = 5
+	c.Login.FailureWindow = 15 * time.Minute
+	c.Login.Lockout = 15 * time.Minute
+	c.Login.MaxFailuresPerAddress = 50
+	c.Password.MinLength = password.DefaultPolicy.MinLength
+	c.Password.MaxLength = password.DefaultPolicy.MaxLength
+	c.Password.AllowPasswordReset = true
+	return c
+}
+
+// configError is an invalid setting, located in the file (and line) or the
+// environment variable it came from.
+type configError struct {
+	where string // "gatehouse.yaml:12" or "GATEHOUSE_ADDR"
+	field string // "session.same_site"
+	msg   string
+}
+
+func (e *configError) Error() string {
+	if e.field == "" {
+		return fmt.Sprintf("%s: %s", e.where, e.msg)
+	}
+	return fmt.Sprintf("%s: %s: %s", e.where, e.field, e.msg)
+}
+
+// configSource remembers where each setting came from, to name it in errors.
+type configSource struct {
+	file string
+	root *yaml.Node
+	env  map[string]string // field path → environment variable that set it
+}
+
+func (src *configSource) locate(field string) string {
+	if v, ok := src.env[field]; ok {
+		return v
+	}
+	if src.file == "" {
+		return "configuration"
+	}
+	if n := findNode(src.root, strings.Split(field, ".")); n != nil {
+		return fmt.Sprintf("%s:%d", src.file, n.Line)
+	}
+	return src.file
+}
+
+func findNode(n *yaml.Node, path []string) *yaml.Node {
+	if n == nil {
+		return nil
+	}
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	if len(path) == 0 {
+		return n
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == path[0] {
+			if len(path) == 1 {
+				return n.Content[i]
+			}
+			return findNode(n.Content[i+1], path[1:])
+		}
+	}
+	return nil
+}
+
+// loadConfig reads the configuration: defaults, then the file (if any),
+// then GATEHOUSE_* environment variables. Flags are applied by the caller
+// afterwards, so flags beat environment beat file.
+func loadConfig(file string, getenv func(string) string) (*config, *configSource, error) {
+	c := defaultConfig()
+	src := &configSource{file: file, env: map[string]string{}}
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, nil, fmt.Errorf("config: %w", err)
+		}
+		var root yaml.Node
+		if err := yaml.Unmarshal(data, &root); err != nil {
+			return nil, nil, fmt.Errorf("%s: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+		src.root = &root
+		if err := decodeStrict(data, c); err != nil {
+			return nil, nil, fmt.Errorf("%s: %s", file, err)
+		}
+	}
+	if err := applyEnv(reflect.ValueOf(c).Elem(), "", getenv, src); err != nil {
+		return nil, nil, err
+	}
+	return c, src, nil
+}
+
+// decodeStrict decodes data into c, refusing unknown keys; yaml.v3 names
+// the line of each problem. An empty file is no error.
+func decodeStrict(data []byte, c *config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && err != io.EOF {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return errors.New(strings.Join(te.Errors, "; "))
+		}
+		return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return nil
+}
+
+// applyEnv overrides scalar settings from GATEHOUSE_<PATH> variables, the
+// path being the YAML keys joined by "_" in upper case (for example
+// GATEHOUSE_SESSION_IDLE_TIMEOUT). Lists are comma-separated.
+func applyEnv(v reflect.Value, prefix string, getenv func(string) string, src *configSource) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		key := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if key == "" || key == "-" {
+			continue
+		}
+		path := key
+		if prefix != "" {
+			path = prefix + "." + key
+		}
+		fv := v.Field(i)
+		if f.Type == reflect.TypeOf(yaml.Node{}) {
+			continue
+		}
+		if fv.Kind() == reflect.Struct {
+			if err := applyEnv(fv, path, getenv, src); err != nil {
+				return err
+			}
+			continue
+		}
+		name := "GATEHOUSE_" + strings.ToUpper(strings.ReplaceAll(path, ".", "_"))
+		raw := getenv(name)
+		if raw == "" {
+			continue
+		}
+		if err := setScalar(fv, raw); err != nil {
+			return &configError{where: name, msg: err.Error()}
+		}
+		src.env[path] = name
+	}
+	return nil
+}
+
+func setScalar(v reflect.Value, raw string) error {
+	switch {
+	case v.Type() == reflect.TypeOf(time.Duration(0)):
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration such as 20m or 12h", raw)
+		}
+		v.SetInt(int64(d))
+	case v.Kind() == reflect.String:
+		v.SetString(raw)
+	case v.Kind() == reflect.Int:
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", raw)
+		}
+		v.SetInt(int64(n))
+	case v.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", raw)
+		}
+		v.SetBool(b)
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
+		var items []string
+		for _, s := range strings.Split(raw, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				items = append(items, s)
+			}
+		}
+		v.Set(reflect.ValueOf(items))
+	default:
+		return fmt.Errorf("cannot be set from the environment")
+	}
+	return nil
+}
+
+// settings are the validated, typed settings the server is built from.
+type settings struct {
+	cfg            *config
+	basePath       string
+	dbPath         string
+	trustedProxies []netip.Prefix
+	session        session.Config
+	policy         password.Policy
+	warnings       []string
+}
+
+// validate checks every setting and converts it; the first problem is
+// returned located in the file or environment.
+func (c *config) validate(src *configSource) (*settings, error) {
+	fail := func(field, format string, args ...any) error {
+		return &configError{where: src.locate(field), field: field, msg: fmt.Sprintf(format, args...)}
+	}
+	s := &settings{cfg: c}
+	var err error
+	if s.basePath, err = httpapi.CleanBasePath(c.BasePath); err != nil {
+		return nil, fail("base_path", "must be an absolute path such as /auth")
+	}
+	if c.PublicURL != "" {
+		if !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+			return nil, fail("public_url", "must start with https:// (or http://)")
+		}
+	}
+	if c.Addr == "" {
+		return nil, fail("addr", "must be HOST:PORT")
+	}
+	if _, _, err := splitHostPort(c.Addr); err != nil {
+		return nil, fail("addr", "must be HOST:PORT: %v", err)
+	}
+	if c.DataDir == "" {
+		return nil, fail("data_dir", "must not be empty")
+	}
+	switch {
+	case strings.HasPrefix(c.Database, "sqlite://"):
+		p := strings.TrimPrefix(c.Database, "sqlite://")
+		if p == "" {
+			return nil, fail("database", "sqlite:// needs a file name, such as sqlite://gatehouse.db")
+		}
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(c.DataDir, p)
+		}
+		s.dbPath = p
+	case strings.HasPrefix(c.Database, "postgres://"), strings.HasPrefix(c.Database, "postgresql://"):
+		return nil, fail("database", "PostgreSQL is not supported by this version yet; use sqlite://FILE")
+	default:
+		return nil, fail("database", "must be sqlite://FILE")
+	}
+	if c.Sessions != "database" {
+		return nil, fail("sessions", "must be \"database\" in this version (Redis comes later)")
+	}
+	for i, p := range c.TrustedProxies {
+		pr, err := parsePrefix(p)
+		if err != nil {
+			return nil, fail("trusted_proxies", "entry %d: %q is not an address or CIDR range", i+1, p)
+		}
+		s.trustedProxies = append(s.trustedProxies, pr)
+	}
+	for i, o := range c.TrustedOrigins {
+		if !validOrigin(o) {
+			return nil, fail("trusted_origins", "entry %d: %q is not an origin such as https://app.example.com", i+1, o)
+		}
+	}
+	ss := c.Session
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"session.idle_timeout", ss.IdleTimeout}, {"session.absolute_timeout", ss.AbsoluteTimeout},
+		{"session.remember_timeout", ss.RememberTimeout}, {"session.remember_idle_timeout", ss.RememberIdleTimeout},
+		{"login.failure_window", c.Login.FailureWindow}, {"login.lockout", c.Login.Lockout},
+	} {
+		if d.v <= 0 {
+			return nil, fail(d.name, "must be a positive duration such as 20m")
+		}
+	}
+	if ss.IdleTimeout > ss.AbsoluteTimeout {
+		return nil, fail("session.idle_timeout", "must not be longer than session.absolute_timeout")
+	}
+	s.session = session.Config{
+		IdleTimeout: ss.IdleTimeout, AbsoluteTimeout: ss.AbsoluteTimeout,
+		RememberTimeout: ss.RememberTimeout, RememberIdleTimeout: ss.RememberIdleTimeout,
+		CookieName: ss.CookieName,
+	}
+	switch strings.ToLower(ss.SameSite) {
+	case "lax":
+		s.session.SameSite = http.SameSiteLaxMode
+	case "strict":
+		s.session.SameSite = http.SameSiteStrictMode
+	default:
+		return nil, fail("session.same_site", "must be lax or strict, not %q", ss.SameSite)
+	}
+	if !validCookieName(ss.CookieName) {
+		return nil, fail("session.cookie_name", "must be letters, digits, '-' or '_'")
+	}
+	if c.Login.MaxFailures < 1 || c.Login.MaxFailures > 100 {
+		return nil, fail("login.max_failures", "must be between 1 and 100 (NIST SP 800-63B allows at most 100)")
+	}
+	if c.Login.MaxFailuresPerAddress < 1 {
+		return nil, fail("login.max_failures_per_address", "must be at least 1")
+	}
+	s.policy = password.Policy{MinLength: c.Password.MinLength, MaxLength: c.Password.MaxLength}
+	if err := s.policy.Validate(); err != nil {
+		field := "password.min_length"
+		if c.Password.MaxLength < 64 {
+			field = "password.max_length"
+		}
+		return nil, fail(field, "%v", err)
+	}
+	if c.BasicAuth.Enabled {
+		s.warnings = append(s.warnings, "basic_auth is not in effect in this version; Basic credentials are ignored")
+	}
+	for _, k := range []struct {
+		name string
+		set  bool
+	}{
+		{"mail", !c.Mail.IsZero()}, {"sms", !c.SMS.IsZero()}, {"upstream", c.Upstream != ""},
+		{"redirect_domains", len(c.RedirectDomains) > 0}, {"routes", !c.Routes.IsZero()},
+		{"groups", !c.Groups.IsZero()}, {"oidc", !c.OIDC.IsZero()},
+	} {
+		if k.set {
+			s.warnings = append(s.warnings, k.name+" is accepted but not in effect in this version")
+		}
+	}
+	return s, nil
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	i := strings.LastIndexByte(addr, ':')
+	if i < 0 {
+		return "", 0, errors.New("missing port")
+	}
+	port, err := strconv.Atoi(addr[i+1:])
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, errors.New("bad port")
+	}
+	return addr[:i], port, nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+func validOrigin(o string) bool {
+	scheme, rest, ok := strings.Cut(o, "://")
+	return ok && (scheme == "https" || scheme == "http") && rest != "" && !strings.ContainsAny(rest, "/?#@ ")
+}
+
+func validCookieName(s string) bool {
+	return s != "" && !slices.ContainsFunc([]byte(s), func(c byte) bool {
+		return !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_')
+	})
+}

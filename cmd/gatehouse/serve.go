@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/httpapi"
+)
+
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr)
+	var cf commonFlags
+	cf.register(fs)
+	addr := fs.String("addr", "", "listen address HOST:PORT (default 127.0.0.1:8080)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *addr == "" {
+		*addr = getenv("GATEHOUSE_ADDR")
+	}
+	s, err := loadSettings(cf, *addr, getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel(getenv("GATEHOUSE_LOG_LEVEL"))}))
+	for _, w := range s.warnings {
+		log.Warn(w)
+	}
+	a, err := openApp(ctx, s, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	api, err := httpapi.New(httpapi.Config{
+		BasePath:       s.basePath,
+		PublicURL:      s.cfg.PublicURL,
+		TrustedProxies: s.trustedProxies,
+		TrustedOrigins: s.cfg.TrustedOrigins,
+		Logger:         log,
+		Ready:          a.store.Ping,
+	}, a.accounts)
+	if err != nil {
+		return &configError{where: "config", msg: err.Error()}
+	}
+
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("gatehouse listening", "addr", ln.Addr().String(), "base_path", s.basePath, "database", s.dbPath, "version", version)
+
+	token, err := a.accounts.StartSetup(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if token != "" {
+		log.Info("no users yet: open the setup link to create the first administrator (it works once)",
+			"url", publicBase(s, ln.Addr())+s.basePath+"/ui/setup?token="+token)
+	}
+
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	defer stopSweep()
+	go a.sessions.RunSweeper(sweepCtx, time.Minute)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// publicBase is where links point: the configured public URL, else the
+// address the server listens on.
+func publicBase(s *settings, addr net.Addr) string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/")
+	}
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		return fmt.Sprintf("http://localhost:%d", tcp.Port)
+	}
+	return "http://" + addr.String()
+}
+
+func logLevel(s string) slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}

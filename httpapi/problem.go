@@ -1,0 +1,118 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// problem is an RFC 9457 problem details body with gatehouse's extensions.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Code   string `json:"code"`
+	// Errors is a field → message object for CodeValidation, and a list of
+	// rule violations for CodePasswordPolicy.
+	Errors any `json:"errors,omitempty"`
+}
+
+// statusOf maps an error code to its HTTP status: the one place that decides.
+func statusOf(c gatehouse.Code) int {
+	switch c {
+	case gatehouse.CodeUnauthenticated, gatehouse.CodeInvalidCredentials, gatehouse.CodeInvalidCode:
+		return http.StatusUnauthorized
+	case gatehouse.CodePermissionDenied, gatehouse.CodeCSRFFailed, gatehouse.CodeInsecureBasicAuth,
+		gatehouse.CodeLocalLoginDisabled, gatehouse.CodePasswordResetDisabled, gatehouse.CodeNotInvited:
+		return http.StatusForbidden
+	case gatehouse.CodeTooManyAttempts:
+		return http.StatusTooManyRequests
+	case gatehouse.CodeInvalidToken, gatehouse.CodeBadRequest:
+		return http.StatusBadRequest
+	case gatehouse.CodePasswordPolicy, gatehouse.CodeValidation:
+		return http.StatusUnprocessableEntity
+	case gatehouse.CodeNoPendingLogin, gatehouse.CodeNotFound:
+		return http.StatusNotFound
+	case gatehouse.CodeLastLoginMethod, gatehouse.CodeConflict:
+		return http.StatusConflict
+	case gatehouse.CodeUnsupportedMediaType:
+		return http.StatusUnsupportedMediaType
+	case gatehouse.CodeMethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case gatehouse.CodeBusy:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// typeURI returns the problem type of a status: the section of RFC 9110
+// that defines it (RFC 6585 for 429), as the Umbraco seed does.
+func typeURI(status int) string {
+	sections := map[int]string{
+		400: "15.5.1", 401: "15.5.2", 403: "15.5.4", 404: "15.5.5", 405: "15.5.6",
+		409: "15.5.10", 413: "15.5.14", 415: "15.5.16", 422: "15.5.21",
+		500: "15.6.1", 502: "15.6.3", 503: "15.6.4",
+	}
+	if status == http.StatusTooManyRequests {
+		return "https://tools.ietf.org/html/rfc6585#section-4"
+	}
+	if s, ok := sections[status]; ok {
+		return "https://tools.ietf.org/html/rfc9110#section-" + s
+	}
+	return "about:blank"
+}
+
+// writeError answers err as problem+json. Internal errors are logged with
+// their cause and answered with a generic message; client errors are not
+// logged here (the use cases log the security events themselves).
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := gatehouse.ErrorCode(err)
+	status := statusOf(code)
+	p := problem{
+		Type:   typeURI(status),
+		Title:  http.StatusText(status),
+		Status: status,
+		Detail: gatehouse.ErrorMessage(err),
+		Code:   string(code),
+	}
+	var ge *gatehouse.Error
+	if errors.As(err, &ge) {
+		switch {
+		case len(ge.Fields) > 0:
+			p.Errors = ge.Fields
+		case len(ge.Rules) > 0:
+			p.Errors = ge.Rules
+		}
+		if ge.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int((ge.RetryAfter+time.Second-1)/time.Second)))
+		}
+	}
+	if status >= 500 {
+		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+	}
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "1")
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(p)
+}
+
+// writeJSON answers v as JSON with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

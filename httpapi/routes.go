@@ -1,0 +1,71 @@
+package httpapi
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// routes registers every endpoint gatehouse serves. Each path also gets a
+// method-less fallback answering 405 with Allow, and everything else under
+// the base path answers 404, both as problem+json.
+func (s *Server) routes(mux *http.ServeMux) {
+	r := router{mux: mux, s: s, base: s.base, allow: map[string][]string{}}
+
+	r.add("POST", "/session", s.handle(s.handleLogin))
+	r.add("GET", "/session", s.handle(s.withUser(s.handleCurrentSession)))
+	r.add("DELETE", "/session", s.handle(s.handleLogout))
+	r.add("GET", "/session/remaining", s.handle(s.handleRemaining))
+	r.add("GET", "/session/authenticated", s.handle(s.handleAuthenticated))
+	r.add("GET", "/csrf", s.handle(s.withUser(s.handleCSRF)))
+
+	r.add("POST", "/password", s.handle(s.withUser(s.handleChangePassword)))
+	r.add("GET", "/password/policy", s.handle(s.handlePasswordPolicy))
+
+	r.add("POST", "/setup", s.handle(s.handleSetup))
+	r.add("GET", "/ui/setup", s.handle(s.handleSetupPage))
+	r.add("POST", "/ui/setup", s.handle(s.handleSetupForm))
+
+	r.add("GET", "/healthz", s.handle(s.handleHealthz))
+	r.add("GET", "/readyz", s.handle(s.handleReadyz))
+
+	r.fallbacks()
+}
+
+type router struct {
+	mux   *http.ServeMux
+	s     *Server
+	base  string
+	allow map[string][]string // path → methods, for 405 answers
+	order []string
+}
+
+func (r *router) add(method, path string, h http.Handler) {
+	full := r.base + path
+	r.mux.Handle(method+" "+full, h)
+	if _, ok := r.allow[full]; !ok {
+		r.order = append(r.order, full)
+	}
+	r.allow[full] = append(r.allow[full], method)
+}
+
+func (r *router) fallbacks() {
+	for _, path := range r.order {
+		methods := r.allow[path]
+		if slices.Contains(methods, "GET") {
+			methods = append(methods, "HEAD")
+		}
+		allow := strings.Join(methods, ", ")
+		r.mux.Handle(path, r.s.handle(func(w http.ResponseWriter, req *http.Request) error {
+			w.Header().Set("Allow", allow)
+			return gatehouse.Errorf(gatehouse.CodeMethodNotAllowed, "Method %s is not allowed here.", req.Method)
+		}))
+	}
+	notFound := r.s.handle(func(w http.ResponseWriter, req *http.Request) error {
+		return gatehouse.Errorf(gatehouse.CodeNotFound, "No such endpoint.")
+	})
+	r.mux.Handle(r.base+"/", notFound)
+	r.mux.Handle(r.base, notFound)
+}

@@ -1,0 +1,146 @@
+// Package httpapi is gatehouse's HTTP layer: the handlers of the HTTP
+// contract, problem+json errors, security headers, and the middleware a Go
+// program wraps its own handlers in (Authenticate, CSRF, RequireUser).
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/account"
+	"github.com/gatehouse/gatehouse/csrf"
+)
+
+// Config holds the HTTP settings.
+type Config struct {
+	// BasePath prefixes everything gatehouse serves itself (default /auth).
+	BasePath string
+	// PublicURL is the external URL of the server; links are built from it,
+	// never from the request's Host header.
+	PublicURL string
+	// TrustedProxies are the peers whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed.
+	TrustedProxies []netip.Prefix
+	// TrustedOrigins may send cross-origin unsafe requests.
+	TrustedOrigins []string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives internal errors; nil discards them.
+	Logger *slog.Logger
+	// Ready reports whether the stores are reachable, for readyz.
+	Ready func(context.Context) error
+}
+
+// Server serves gatehouse's HTTP API.
+type Server struct {
+	cfg      Config
+	base     string
+	accounts *account.Service
+	proxies  proxies
+	cop      *http.CrossOriginProtection
+	now      func() time.Time
+	log      *slog.Logger
+	handler  http.Handler
+}
+
+// New returns a Server over the account service.
+func New(cfg Config, accounts *account.Service) (*Server, error) {
+	base, err := CleanBasePath(cfg.BasePath)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:      cfg,
+		base:     base,
+		accounts: accounts,
+		proxies:  proxies(cfg.TrustedProxies),
+		now:      cfg.Now,
+		log:      cfg.Logger,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.cop, err = csrf.NewCrossOriginProtection(cfg.TrustedOrigins, http.HandlerFunc(s.denyCrossOrigin))
+	if err != nil {
+		return nil, fmt.Errorf("trusted_origins: %w", err)
+	}
+	mux := http.NewServeMux()
+	s.routes(mux)
+	s.handler = s.securityHeaders(s.cop.Handler(mux))
+	return s, nil
+}
+
+// CleanBasePath checks and normalises a base path: "" means /auth; it must
+// start with / and not end with one (except "/" itself is refused, since
+// gatehouse's paths would then collide with any application's).
+func CleanBasePath(p string) (string, error) {
+	if p == "" {
+		return "/auth", nil
+	}
+	p = strings.TrimRight(p, "/")
+	if p == "" || !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "{}?#* \t") || strings.Contains(p, "//") || strings.Contains(p, "/../") || strings.HasSuffix(p, "/..") {
+		return "", fmt.Errorf("base_path %q must be an absolute path such as /auth", p)
+	}
+	return p, nil
+}
+
+// BasePath returns the base path everything is served under.
+func (s *Server) BasePath() string { return s.base }
+
+// ServeHTTP serves gatehouse's own endpoints.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+// securityHeaders sets the headers every response carries. API responses
+// are never cached (they carry user data or credentials) and never framed.
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Cache-Control", "no-store")
+		if s.proxies.isHTTPS(r) {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
+	s.log.Info("cross-origin request refused", "method", r.Method, "path", r.URL.Path, "origin", r.Header.Get("Origin"))
+	s.writeError(w, r, &gatehouse.Error{Code: gatehouse.CodeCSRFFailed, Message: "Cross-origin request refused."})
+}
+
+// handlerFunc is a handler that returns its error instead of writing it, so
+// every error goes through writeError and none is answered twice.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// client describes the request's origin for the use cases.
+func (s *Server) client(r *http.Request) account.Client {
+	a := s.proxies.clientAddr(r)
+	addr := ""
+	if a.IsValid() {
+		addr = a.String()
+	}
+	return account.Client{Addr: addr, UserAgent: r.UserAgent()}
+}

@@ -1,0 +1,126 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/account"
+	"github.com/gatehouse/gatehouse/csrf"
+	"github.com/gatehouse/gatehouse/session"
+)
+
+type loginBody struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Remember bool   `json:"remember"`
+}
+
+// handleLogin is POST BASE/session: password login.
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
+	var body loginBody
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	secure := s.proxies.isHTTPS(r)
+	sm := s.accounts.Sessions()
+	prev, _ := sm.ReadToken(r, secure)
+	res, err := s.accounts.Login(r.Context(), account.LoginRequest{
+		Username:      body.Username,
+		Password:      body.Password,
+		Remember:      body.Remember,
+		Client:        s.client(r),
+		PreviousToken: prev,
+	})
+	if err != nil {
+		return err
+	}
+	uv, err := s.userView(r.Context(), res.User)
+	if err != nil {
+		return err
+	}
+	token := csrf.Token(res.Token)
+	sm.SetCookie(w, res.Token, res.Session, secure)
+	csrf.SetCookie(w, token, secure)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"state":     "authenticated",
+		"user":      uv,
+		"session":   s.sessionView(res.Session),
+		"csrfToken": token,
+	})
+	return nil
+}
+
+// handleCurrentSession is GET BASE/session: the current user and session.
+// It sets the XSRF-TOKEN cookie again, since that is a browser-session
+// cookie that may be gone while a remembered session lives on.
+func (s *Server) handleCurrentSession(w http.ResponseWriter, r *http.Request, c *credentials) error {
+	uv, err := s.userView(r.Context(), c.user)
+	if err != nil {
+		return err
+	}
+	token := csrf.Token(c.token)
+	csrf.SetCookie(w, token, s.proxies.isHTTPS(r))
+	writeJSON(w, http.StatusOK, map[string]any{
+		"user":      uv,
+		"session":   s.sessionView(c.session),
+		"csrfToken": token,
+	})
+	return nil
+}
+
+// handleLogout is DELETE BASE/session. It answers 204 whether or not there
+// was a session; when there is one, the request must carry its CSRF token,
+// or a cross-site page could log the user out.
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.authenticate(r, true)
+	if err != nil {
+		return err
+	}
+	if c != nil {
+		if err := checkCSRF(r, c); err != nil {
+			return err
+		}
+		if err := s.accounts.Logout(r.Context(), c.session); err != nil {
+			return err
+		}
+	}
+	secure := s.proxies.isHTTPS(r)
+	s.accounts.Sessions().ClearCookie(w, secure)
+	csrf.ClearCookie(w, secure)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handleRemaining is GET BASE/session/remaining. It never extends the
+// session: asking how long is left must not change the answer.
+func (s *Server) handleRemaining(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.authenticate(r, true)
+	if err != nil {
+		return err
+	}
+	var secs int64
+	if c != nil {
+		secs = session.SecondsLeft(c.session, s.now())
+	}
+	writeJSON(w, http.StatusOK, map[string]int64{"seconds": secs})
+	return nil
+}
+
+// handleAuthenticated is GET BASE/session/authenticated; it never extends
+// the session either.
+func (s *Server) handleAuthenticated(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.authenticate(r, true)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"authenticated": c != nil})
+	return nil
+}
+
+// handleCSRF is GET BASE/csrf: the session's CSRF token (duplistatus's
+// /api/csrf), also set as the XSRF-TOKEN cookie.
+func (s *Server) handleCSRF(w http.ResponseWriter, r *http.Request, c *credentials) error {
+	token := csrf.Token(c.token)
+	csrf.SetCookie(w, token, s.proxies.isHTTPS(r))
+	writeJSON(w, http.StatusOK, map[string]string{"csrfToken": token})
+	return nil
+}

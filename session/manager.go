@@ -1,0 +1,350 @@
+// Package session manages browser sessions: it issues session secrets,
+// stores only their hashes, enforces idle and absolute timeouts, throttles
+// the writes that sliding expiry needs, caches validated sessions briefly,
+// and reads and writes the session cookie.
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// Config holds the session settings. Zero values take the defaults of
+// DefaultConfig.
+type Config struct {
+	// IdleTimeout ends a session that is not used for that long.
+	IdleTimeout time.Duration
+	// AbsoluteTimeout ends a session that long after login, used or not.
+	AbsoluteTimeout time.Duration
+	// RememberTimeout replaces AbsoluteTimeout for "remember me" sessions.
+	RememberTimeout time.Duration
+	// RememberIdleTimeout replaces IdleTimeout for "remember me" sessions,
+	// which would be of little use if they ended after 20 idle minutes.
+	RememberIdleTimeout time.Duration
+	// CookieName is the session cookie's name (without the __Host- prefix
+	// that HTTPS adds).
+	CookieName string
+	// SameSite is the session cookie's SameSite attribute (Lax or Strict).
+	SameSite http.SameSite
+	// TouchInterval is how stale a session's last-seen time may get before
+	// a request writes it again. Sliding expiry without it would cost one
+	// database write per request; with it the idle timeout is enforced to
+	// within TouchInterval. Zero means IdleTimeout/20, at most one minute.
+	TouchInterval time.Duration
+	// CacheTTL is how long a validated session is trusted from memory
+	// before the store is asked again. Revocations made through this
+	// Manager take effect at once; those made by another process within
+	// CacheTTL. Zero means one second; negative disables the cache.
+	CacheTTL time.Duration
+	// CacheSize bounds the number of cached sessions.
+	CacheSize int
+}
+
+// DefaultConfig is the contract's default: 20 minutes idle, 12 hours
+// absolute, 30 days when remembered (7 days idle).
+var DefaultConfig = Config{
+	IdleTimeout:         20 * time.Minute,
+	AbsoluteTimeout:     12 * time.Hour,
+	RememberTimeout:     720 * time.Hour,
+	RememberIdleTimeout: 168 * time.Hour,
+	CookieName:          "gh_session",
+	SameSite:            http.SameSiteLaxMode,
+	CacheTTL:            time.Second,
+	CacheSize:           100_000,
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = d.IdleTimeout
+	}
+	if c.AbsoluteTimeout <= 0 {
+		c.AbsoluteTimeout = d.AbsoluteTimeout
+	}
+	if c.RememberTimeout <= 0 {
+		c.RememberTimeout = d.RememberTimeout
+	}
+	if c.RememberIdleTimeout <= 0 {
+		c.RememberIdleTimeout = max(d.RememberIdleTimeout, c.IdleTimeout)
+	}
+	if c.CookieName == "" {
+		c.CookieName = d.CookieName
+	}
+	if c.SameSite == 0 || c.SameSite == http.SameSiteDefaultMode {
+		c.SameSite = d.SameSite
+	}
+	if c.TouchInterval <= 0 {
+		c.TouchInterval = min(c.IdleTimeout/20, time.Minute)
+	}
+	if c.CacheTTL == 0 {
+		c.CacheTTL = d.CacheTTL
+	}
+	if c.CacheSize <= 0 {
+		c.CacheSize = d.CacheSize
+	}
+	return c
+}
+
+// Validate reports settings that cannot work.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	if c.IdleTimeout > c.AbsoluteTimeout {
+		return fmt.Errorf("idle_timeout (%s) is longer than absolute_timeout (%s)", c.IdleTimeout, c.AbsoluteTimeout)
+	}
+	if c.SameSite != http.SameSiteLaxMode && c.SameSite != http.SameSiteStrictMode {
+		return errors.New("same_site must be lax or strict")
+	}
+	return nil
+}
+
+// Manager issues, validates and ends sessions.
+type Manager struct {
+	store gatehouse.SessionStore
+	cfg   Config
+	now   func() time.Time
+	log   *slog.Logger
+
+	mu    sync.Mutex
+	cache map[string]cached // by string(token hash)
+}
+
+// cached is a validated session and when it was read from the store. The
+// session it points to is never modified once cached: a touch replaces it.
+type cached struct {
+	s       *gatehouse.Session
+	fetched time.Time
+}
+
+// NewManager returns a Manager over store. now is the clock (time.Now in
+// production, a fake in tests); log receives store errors of background work.
+func NewManager(store gatehouse.SessionStore, cfg Config, now func() time.Time, log *slog.Logger) *Manager {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Manager{store: store, cfg: cfg.withDefaults(), now: now, log: log, cache: make(map[string]cached)}
+}
+
+// Config returns the effective settings, defaults filled in.
+func (m *Manager) Config() Config { return m.cfg }
+
+// CreateOptions describe a new session.
+type CreateOptions struct {
+	Remember   bool
+	TwoFactor  bool
+	ClientAddr string
+	UserAgent  string
+}
+
+// Create starts a session for userID and returns the secret token for the
+// cookie with the stored session. The token is never stored.
+func (m *Manager) Create(ctx context.Context, userID string, o CreateOptions) (string, *gatehouse.Session, error) {
+	now := m.now().UTC()
+	token := NewToken()
+	s := &gatehouse.Session{
+		ID:          gatehouse.NewID(),
+		TokenHash:   HashToken(token),
+		UserID:      userID,
+		CreatedAt:   now,
+		LastSeenAt:  now,
+		ExpiresAt:   now.Add(m.cfg.AbsoluteTimeout),
+		IdleTimeout: m.cfg.IdleTimeout,
+		Remember:    o.Remember,
+		TwoFactor:   o.TwoFactor,
+		ClientAddr:  o.ClientAddr,
+		UserAgent:   truncate(o.UserAgent, 512),
+	}
+	if o.Remember {
+		s.ExpiresAt = now.Add(m.cfg.RememberTimeout)
+		s.IdleTimeout = m.cfg.RememberIdleTimeout
+	}
+	if err := m.store.CreateSession(ctx, s); err != nil {
+		return "", nil, fmt.Errorf("create session: %w", err)
+	}
+	return token, s, nil
+}
+
+// errNoSession is what Load and Peek return for a token that does not name
+// a live session: missing, expired or revoked look the same to the client.
+var errNoSession = &gatehouse.Error{Code: gatehouse.CodeUnauthenticated, Message: "No valid session."}
+
+// Load returns the live session of token and slides its idle timeout. A
+// token with no live session is a CodeUnauthenticated error.
+func (m *Manager) Load(ctx context.Context, token string) (*gatehouse.Session, error) {
+	s, err := m.lookup(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	now := m.now()
+	if now.Sub(s.LastSeenAt) < m.cfg.TouchInterval {
+		return s, nil
+	}
+	if err := m.store.TouchSession(ctx, s.ID, now.UTC()); err != nil {
+		return nil, fmt.Errorf("touch session: %w", err)
+	}
+	touched := *s
+	touched.LastSeenAt = now.UTC()
+	m.remember(touched.TokenHash, &touched)
+	return &touched, nil
+}
+
+// Peek returns the live session of token without extending it, for the
+// endpoints that report on a session without counting as its use.
+func (m *Manager) Peek(ctx context.Context, token string) (*gatehouse.Session, error) {
+	return m.lookup(ctx, token)
+}
+
+func (m *Manager) lookup(ctx context.Context, token string) (*gatehouse.Session, error) {
+	if _, ok := ParseToken(token); !ok {
+		return nil, errNoSession
+	}
+	hash := HashToken(token)
+	now := m.now()
+	if s, ok := m.fromCache(hash, now); ok {
+		return s, nil
+	}
+	s, err := m.store.SessionByTokenHash(ctx, hash)
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		m.forget(hash)
+		return nil, errNoSession
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load session: %w", err)
+	}
+	if s.Expired(now) {
+		m.forget(hash)
+		return nil, errNoSession
+	}
+	m.remember(hash, s)
+	return s, nil
+}
+
+// fromCache returns a cached session that is fresh and, by its cached
+// last-seen time, still live. A cached session that looks expired is not
+// trusted either way: another process may have touched it since, so the
+// store decides.
+func (m *Manager) fromCache(hash []byte, now time.Time) (*gatehouse.Session, bool) {
+	if m.cfg.CacheTTL < 0 {
+		return nil, false
+	}
+	m.mu.Lock()
+	c, ok := m.cache[string(hash)]
+	m.mu.Unlock()
+	if !ok || now.Sub(c.fetched) >= m.cfg.CacheTTL || c.s.Expired(now) {
+		return nil, false
+	}
+	return c.s, true
+}
+
+func (m *Manager) remember(hash []byte, s *gatehouse.Session) {
+	if m.cfg.CacheTTL < 0 {
+		return
+	}
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.cache) >= m.cfg.CacheSize {
+		// Drop stale entries first; if all are fresh, drop arbitrary ones
+		// (map order) until there is room. Either way the cache stays
+		// bounded and a dropped entry only costs one store read.
+		for k, c := range m.cache {
+			if now.Sub(c.fetched) >= m.cfg.CacheTTL || len(m.cache) >= m.cfg.CacheSize {
+				delete(m.cache, k)
+			}
+		}
+	}
+	m.cache[string(hash)] = cached{s: s, fetched: now}
+}
+
+func (m *Manager) forget(hash []byte) {
+	m.mu.Lock()
+	delete(m.cache, string(hash))
+	m.mu.Unlock()
+}
+
+func (m *Manager) forgetWhere(match func(*gatehouse.Session) bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, c := range m.cache {
+		if match(c.s) {
+			delete(m.cache, k)
+		}
+	}
+}
+
+// Revoke ends the session with public id id.
+func (m *Manager) Revoke(ctx context.Context, id string) error {
+	m.forgetWhere(func(s *gatehouse.Session) bool { return s.ID == id })
+	if err := m.store.DeleteSession(ctx, id); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// RevokeUser ends every session of a user except the one with id except
+// (which may be "") and returns how many it ended.
+func (m *Manager) RevokeUser(ctx context.Context, userID, except string) (int, error) {
+	m.forgetWhere(func(s *gatehouse.Session) bool { return s.UserID == userID && s.ID != except })
+	n, err := m.store.DeleteUserSessions(ctx, userID, except)
+	if err != nil {
+		return 0, fmt.Errorf("delete user sessions: %w", err)
+	}
+	return n, nil
+}
+
+// Sweep deletes the sessions that have ended and returns how many.
+func (m *Manager) Sweep(ctx context.Context) (int, error) {
+	now := m.now()
+	m.forgetWhere(func(s *gatehouse.Session) bool { return s.Expired(now) })
+	return m.store.DeleteExpiredSessions(ctx, now.UTC())
+}
+
+// RunSweeper calls Sweep every interval until ctx ends. Errors are logged:
+// a failed sweep only delays the removal of sessions that are already
+// refused.
+func (m *Manager) RunSweeper(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := m.Sweep(ctx); err != nil {
+				m.log.Error("sweeping expired sessions", "err", err)
+			} else if n > 0 {
+				m.log.Debug("swept expired sessions", "count", n)
+			}
+		}
+	}
+}
+
+// SecondsLeft returns the seconds until s ends at now, rounded up so that
+// it is zero only for a session that has ended.
+func SecondsLeft(s *gatehouse.Session, now time.Time) int64 {
+	if s == nil {
+		return 0
+	}
+	d := s.EndsAt().Sub(now)
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Second - 1) / time.Second)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut on a rune boundary so the stored text stays valid UTF-8.
+	for n > 0 && (s[n]&0xC0) == 0x80 {
+		n--
+	}
+	return s[:n]
+}

@@ -1,0 +1,54 @@
+package session
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+)
+
+// tokenBytes is the size of a session secret: 256 bits, twice what ASVS
+// 7.2.3 asks for.
+const tokenBytes = 32
+
+// tokenLen is the length of a token in its cookie form (unpadded base64url).
+var tokenLen = base64.RawURLEncoding.EncodedLen(tokenBytes)
+
+// NewToken returns a fresh session secret from crypto/rand, in the form it
+// takes in a cookie.
+func NewToken() string {
+	b := make([]byte, tokenBytes)
+	rand.Read(b) // never returns an error; it crashes the program instead
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// ParseToken checks that s has the exact shape of a token gatehouse issues
+// (43 characters of unpadded base64url) and returns it. Anything else is
+// rejected before it reaches a store, so a malformed or oversized cookie
+// costs nothing and can never match.
+func ParseToken(s string) (string, bool) {
+	if len(s) != tokenLen {
+		return "", false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return "", false
+		}
+	}
+	// The last character of 32 bytes in base64 carries 2 padding bits
+	// that must be zero; a non-canonical encoding is not one we issued.
+	if _, err := base64.RawURLEncoding.Strict().DecodeString(s); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// HashToken returns the SHA-256 of a token, the only form in which a store
+// keeps it. A plain hash suffices: the token has 256 bits of entropy, so
+// there is nothing to brute-force.
+func HashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
