@@ -500,7 +500,7 @@ func validateNewUser(nu NewUser) error {
 	case utf8.RuneCountInString(nu.Username) > 100:
 		fields["username"] = "Username must be at most 100 characters."
 	case !validUsername(nu.Username):
-		fields["username"] = "Username may not contain spaces, control characters or '@'."
+		fields["username"] = "Username may contain only letters, digits and . _ - @ +."
 	}
 	switch {
 	case nu.Email == "":
@@ -520,15 +520,16 @@ func validateNewUser(nu NewUser) error {
 	return nil
 }
 
-// validUsername refuses what would make a username ambiguous with an email
-// address or awkward in logs and headers.
+// validUsername keeps usernames to letters, digits and . _ - @ +, so that a
+// username is unambiguous in logs, headers (Remote-User) and lists, and
+// harmless wherever it is shown. An email address is a valid username.
 func validUsername(s string) bool {
-	if !utf8.ValidString(s) || strings.ContainsRune(s, '@') {
-		return false
+	for _, r := range s {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("._-@+", r) {
+			return false
+		}
 	}
-	return !strings.ContainsFunc(s, func(r rune) bool {
-		return unicode.IsSpace(r) || unicode.IsControl(r) || r == ','
-	})
+	return true
 }
 
 func validEmail(s string) bool {

@@ -218,7 +218,12 @@ func (m *Manager) lookup(ctx context.Context, token string) (*gatehouse.Session,
 		return nil, fmt.Errorf("load session: %w", err)
 	}
 	if s.Expired(now) {
+		// Delete it now rather than at the next sweep: an ended session
+		// must stay ended whatever happens to the clock.
 		m.forget(hash)
+		if err := m.store.DeleteSession(ctx, s.ID); err != nil {
+			m.log.Warn("deleting an expired session", "err", err)
+		}
 		return nil, errNoSession
 	}
 	m.remember(hash, s)
@@ -236,7 +241,7 @@ func (m *Manager) fromCache(hash []byte, now time.Time) (*gatehouse.Session, boo
 	m.mu.Lock()
 	c, ok := m.cache[string(hash)]
 	m.mu.Unlock()
-	if !ok || now.Sub(c.fetched) >= m.cfg.CacheTTL || c.s.Expired(now) {
+	if !ok || now.Sub(c.fetched) >= m.cfg.CacheTTL || now.Before(c.fetched) || c.s.Expired(now) {
 		return nil, false
 	}
 	return c.s, true

@@ -1,0 +1,207 @@
+package httpapi_test
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/account"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/password"
+	"github.com/gatehouse/gatehouse/session"
+	"github.com/gatehouse/gatehouse/sqlite"
+)
+
+// clock is a fake clock the tests move by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// cheapParams keep argon2id fast in tests; the parameters do not matter to
+// the HTTP behaviour.
+var cheapParams = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+const adminPassword = "correct horse battery staple"
+
+type env struct {
+	t        *testing.T
+	clock    *clock
+	store    *sqlite.Store
+	accounts *account.Service
+	api      *httpapi.Server
+	admin    *gatehouse.User
+}
+
+type envOption func(*httpapi.Config, *account.Config, *session.Config)
+
+func newEnv(t *testing.T, opts ...envOption) *env {
+	t.Helper()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gatehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	clk := &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	hcfg := httpapi.Config{Now: clk.Now, Ready: store.Ping}
+	acfg := account.DefaultConfig
+	scfg := session.DefaultConfig
+	for _, o := range opts {
+		o(&hcfg, &acfg, &scfg)
+	}
+	sm := session.NewManager(store, scfg, clk.Now, nil)
+	accounts := account.New(store, password.NewHasher(cheapParams, 0, 0), sm, acfg, clk.Now, nil)
+	api, err := httpapi.New(hcfg, accounts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, clock: clk, store: store, accounts: accounts, api: api}
+	e.admin = e.createUser("admin", "admin@example.com", adminPassword, gatehouse.GroupAdministrators)
+	return e
+}
+
+func (e *env) createUser(username, email, pw string, groups ...string) *gatehouse.User {
+	e.t.Helper()
+	u, err := e.accounts.CreateUser(context.Background(), account.NewUser{Username: username, Email: email, Password: pw, Groups: groups})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return u
+}
+
+// browser keeps cookies like a browser would, for one origin.
+type browser struct {
+	e       *env
+	cookies map[string]*http.Cookie
+	https   bool
+	addr    string // RemoteAddr
+}
+
+func (e *env) browser() *browser {
+	return &browser{e: e, cookies: map[string]*http.Cookie{}, addr: "192.0.2.10:40000"}
+}
+
+type reqOpt func(*http.Request)
+
+func header(k, v string) reqOpt { return func(r *http.Request) { r.Header.Set(k, v) } }
+
+func (b *browser) do(method, path, body string, opts ...reqOpt) *httptest.ResponseRecorder {
+	b.e.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	r := httptest.NewRequest(method, path, rd)
+	r.RemoteAddr = b.addr
+	if body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	if b.https {
+		r.TLS = &tls.ConnectionState{}
+	}
+	for _, c := range b.cookies {
+		r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	w := httptest.NewRecorder()
+	b.e.api.ServeHTTP(w, r)
+	for _, c := range w.Result().Cookies() {
+		if c.MaxAge < 0 {
+			delete(b.cookies, c.Name)
+		} else {
+			b.cookies[c.Name] = c
+		}
+	}
+	return w
+}
+
+func (b *browser) login(username, pw string) *httptest.ResponseRecorder {
+	b.e.t.Helper()
+	body, _ := json.Marshal(map[string]any{"username": username, "password": pw})
+	return b.do("POST", "/auth/session", string(body))
+}
+
+// loggedIn returns a browser with an admin session, and its CSRF token.
+func (e *env) loggedIn() (*browser, string) {
+	e.t.Helper()
+	b := e.browser()
+	w := b.login("admin", adminPassword)
+	if w.Code != 200 {
+		e.t.Fatalf("login: %d %s", w.Code, w.Body)
+	}
+	var res struct{ CSRFToken string }
+	decode(e.t, w, &res)
+	return b, res.CSRFToken
+}
+
+func decode(t *testing.T, w *httptest.ResponseRecorder, v any) {
+	t.Helper()
+	if err := json.Unmarshal(w.Body.Bytes(), v); err != nil {
+		t.Fatalf("decode %q: %v", w.Body, err)
+	}
+}
+
+type problemBody struct {
+	Type   string          `json:"type"`
+	Title  string          `json:"title"`
+	Status int             `json:"status"`
+	Detail string          `json:"detail"`
+	Code   string          `json:"code"`
+	Errors json.RawMessage `json:"errors"`
+}
+
+// wantProblem checks that w is a problem+json answer with status and code.
+func wantProblem(t *testing.T, w *httptest.ResponseRecorder, status int, code gatehouse.Code) problemBody {
+	t.Helper()
+	if w.Code != status {
+		t.Fatalf("status = %d, want %d; body %s", w.Code, status, w.Body)
+	}
+	if ct := w.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type = %q, want application/problem+json", ct)
+	}
+	var p problemBody
+	decode(t, w, &p)
+	if p.Code != string(code) || p.Status != status || p.Title == "" || p.Detail == "" || !strings.HasPrefix(p.Type, "https://tools.ietf.org/html/") {
+		t.Fatalf("problem = %+v, want status %d code %s", p, status, code)
+	}
+	return p
+}
+
+func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+type netipPrefix = netip.Prefix
+
+// passwordHasher returns a hasher with cheap parameters and the given memory.
+func passwordHasher(t *testing.T, memKiB uint32) *password.Hasher {
+	t.Helper()
+	p := cheapParams
+	p.Memory = memKiB
+	return password.NewHasher(p, 0, 0)
+}
+
+type httptestRecorder = httptest.ResponseRecorder

@@ -1,0 +1,5 @@
+package httpapi
+
+import "net/netip"
+
+func mustParsePrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
