@@ -64,7 +64,13 @@ func TestPasswordsTakenExactly(t *testing.T) {
 		"ünïcödé pässwörd ✓",
 		"パスワードは長いほうがいい",
 		string(make([]byte, 0)) + "tab\tinside password",
-		func() string { b := make([]byte, 1024); for i := range b { b[i] = 'x' }; return string(b) }(),
+		func() string {
+			b := make([]byte, 1024)
+			for i := range b {
+				b[i] = 'x'
+			}
+			return string(b)
+		}(),
 	} {
 		name := pw
 		if len(name) > 20 {

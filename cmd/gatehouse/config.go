@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -163,7 +164,7 @@ func loadConfig(file string, getenv func(string) string) (*config, *configSource
 	if file != "" {
 		data, err := os.ReadFile(file)
 		if err != nil {
-			return nil, nil, fmt.Errorf("config: %w", err)
+			return nil, nil, err // "open FILE: …" names the file already
 		}
 		var root yaml.Node
 		if err := yaml.Unmarshal(data, &root); err != nil {
@@ -188,12 +189,21 @@ func decodeStrict(data []byte, c *config) error {
 	if err := dec.Decode(c); err != nil && err != io.EOF {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
-			return errors.New(strings.Join(te.Errors, "; "))
+			msgs := make([]string, len(te.Errors))
+			for i, m := range te.Errors {
+				// "line 3: field foo not found in type struct { … }" would
+				// show the reader a Go type; name the key instead.
+				msgs[i] = unknownFieldRe.ReplaceAllString(m, "unknown key $1")
+			}
+			return errors.New(strings.Join(msgs, "; "))
 		}
 		return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	return nil
 }
+
+// unknownFieldRe matches yaml.v3's message for a key KnownFields refuses.
+var unknownFieldRe = regexp.MustCompile(`field (\S+) not found in type .*$`)
 
 // applyEnv overrides scalar settings from GATEHOUSE_<PATH> variables, the
 // path being the YAML keys joined by "_" in upper case (for example

@@ -22,9 +22,6 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *addr == "" {
-		*addr = getenv("GATEHOUSE_ADDR")
-	}
 	s, err := loadSettings(cf, *addr, getenv)
 	if err != nil {
 		return err
