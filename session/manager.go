@@ -113,6 +113,10 @@ type Manager struct {
 
 	mu    sync.Mutex
 	cache map[string]cached // by string(token hash)
+	// revocations counts forgetWhere calls. A lookup notes it before reading
+	// the store and caches what it read only if it has not changed since, so
+	// that a read made before a revocation is never cached after it.
+	revocations uint64
 }
 
 // cached is a validated session and when it was read from the store. The
@@ -190,7 +194,7 @@ func (m *Manager) Load(ctx context.Context, token string) (*gatehouse.Session, e
 	}
 	touched := *s
 	touched.LastSeenAt = now.UTC()
-	m.remember(touched.TokenHash, &touched)
+	m.refresh(touched.TokenHash, &touched)
 	return &touched, nil
 }
 
@@ -209,6 +213,9 @@ func (m *Manager) lookup(ctx context.Context, token string) (*gatehouse.Session,
 	if s, ok := m.fromCache(hash, now); ok {
 		return s, nil
 	}
+	m.mu.Lock()
+	gen := m.revocations
+	m.mu.Unlock()
 	s, err := m.store.SessionByTokenHash(ctx, hash)
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		m.forget(hash)
@@ -226,7 +233,7 @@ func (m *Manager) lookup(ctx context.Context, token string) (*gatehouse.Session,
 		}
 		return nil, errNoSession
 	}
-	m.remember(hash, s)
+	m.remember(hash, s, gen)
 	return s, nil
 }
 
@@ -247,13 +254,18 @@ func (m *Manager) fromCache(hash []byte, now time.Time) (*gatehouse.Session, boo
 	return c.s, true
 }
 
-func (m *Manager) remember(hash []byte, s *gatehouse.Session) {
+// remember caches s, read from the store when m.revocations was gen,
+// unless a revocation has happened since.
+func (m *Manager) remember(hash []byte, s *gatehouse.Session, gen uint64) {
 	if m.cfg.CacheTTL < 0 {
 		return
 	}
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.revocations != gen {
+		return
+	}
 	if len(m.cache) >= m.cfg.CacheSize {
 		// Drop stale entries first; if all are fresh, drop arbitrary ones
 		// (map order) until there is room. Either way the cache stays
@@ -267,6 +279,20 @@ func (m *Manager) remember(hash []byte, s *gatehouse.Session) {
 	m.cache[string(hash)] = cached{s: s, fetched: now}
 }
 
+// refresh replaces the cached session of hash with its touched copy s. It
+// keeps the time the entry was read from the store, because touching proves
+// nothing (touching a deleted session is not an error): otherwise each touch
+// would trust the entry for another CacheTTL, and with TouchInterval <
+// CacheTTL a session deleted by another process would live on for as long
+// as it is used. An entry that is gone (revoked meanwhile) stays gone.
+func (m *Manager) refresh(hash []byte, s *gatehouse.Session) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c, ok := m.cache[string(hash)]; ok {
+		m.cache[string(hash)] = cached{s: s, fetched: c.fetched}
+	}
+}
+
 func (m *Manager) forget(hash []byte) {
 	m.mu.Lock()
 	delete(m.cache, string(hash))
@@ -276,6 +302,7 @@ func (m *Manager) forget(hash []byte) {
 func (m *Manager) forgetWhere(match func(*gatehouse.Session) bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.revocations++
 	for k, c := range m.cache {
 		if match(c.s) {
 			delete(m.cache, k)
@@ -285,8 +312,11 @@ func (m *Manager) forgetWhere(match func(*gatehouse.Session) bool) {
 
 // Revoke ends the session with public id id.
 func (m *Manager) Revoke(ctx context.Context, id string) error {
+	// Forget after the delete, so that no lookup can cache the session from
+	// a store read made before it (see remember).
+	err := m.store.DeleteSession(ctx, id)
 	m.forgetWhere(func(s *gatehouse.Session) bool { return s.ID == id })
-	if err := m.store.DeleteSession(ctx, id); err != nil {
+	if err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil
@@ -295,8 +325,8 @@ func (m *Manager) Revoke(ctx context.Context, id string) error {
 // RevokeUser ends every session of a user except the one with id except
 // (which may be "") and returns how many it ended.
 func (m *Manager) RevokeUser(ctx context.Context, userID, except string) (int, error) {
-	m.forgetWhere(func(s *gatehouse.Session) bool { return s.UserID == userID && s.ID != except })
 	n, err := m.store.DeleteUserSessions(ctx, userID, except)
+	m.forgetWhere(func(s *gatehouse.Session) bool { return s.UserID == userID && s.ID != except })
 	if err != nil {
 		return 0, fmt.Errorf("delete user sessions: %w", err)
 	}
@@ -308,26 +338,6 @@ func (m *Manager) Sweep(ctx context.Context) (int, error) {
 	now := m.now()
 	m.forgetWhere(func(s *gatehouse.Session) bool { return s.Expired(now) })
 	return m.store.DeleteExpiredSessions(ctx, now.UTC())
-}
-
-// RunSweeper calls Sweep every interval until ctx ends. Errors are logged:
-// a failed sweep only delays the removal of sessions that are already
-// refused.
-func (m *Manager) RunSweeper(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := m.Sweep(ctx); err != nil {
-				m.log.Error("sweeping expired sessions", "err", err)
-			} else if n > 0 {
-				m.log.Debug("swept expired sessions", "count", n)
-			}
-		}
-	}
 }
 
 // SecondsLeft returns the seconds until s ends at now, rounded up so that

@@ -32,6 +32,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	a, err := openApp(ctx, s, log)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // told to stop (SIGINT, SIGTERM) while starting: not a failure
+		}
 		return err
 	}
 	defer a.Close()
@@ -66,6 +69,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	token, err := a.accounts.StartSetup(ctx)
 	if err != nil {
 		ln.Close()
+		if ctx.Err() != nil {
+			log.Info("stopped")
+			return nil // told to stop while starting: not a failure
+		}
 		return err
 	}
 	if token != "" {
@@ -75,7 +82,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	defer stopSweep()
-	go a.sessions.RunSweeper(sweepCtx, time.Minute)
+	go a.accounts.RunSweeper(sweepCtx, time.Minute)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -1,0 +1,38 @@
+package account
+
+import (
+	"context"
+	"time"
+)
+
+// Sweep deletes ended sessions and throttle counters that no longer matter.
+func (s *Service) Sweep(ctx context.Context) error {
+	if n, err := s.sessions.Sweep(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		s.log.Debug("swept expired sessions", "count", n)
+	}
+	window := max(s.cfg.UserThrottle.Window, s.cfg.AddrThrottle.Window)
+	if _, err := s.store.DeleteStaleThrottles(ctx, s.now().UTC(), window); err != nil {
+		return err
+	}
+	return nil
+}
+
+// RunSweeper calls Sweep every interval until ctx ends. Errors are logged:
+// a failed sweep only delays the removal of records that are already
+// refused.
+func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.Sweep(ctx); err != nil {
+				s.log.Error("sweeping expired records", "err", err)
+			}
+		}
+	}
+}
