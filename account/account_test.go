@@ -1,0 +1,211 @@
+package account_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/account"
+	"github.com/gatehouse/gatehouse/password"
+	"github.com/gatehouse/gatehouse/session"
+	"github.com/gatehouse/gatehouse/sqlite"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+var cheap = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+func newService(t *testing.T) (*account.Service, *sqlite.Store, *clock) {
+	t.Helper()
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	clk := &clock{t: time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)}
+	sm := session.NewManager(store, session.DefaultConfig, clk.Now, nil)
+	return account.New(store, password.NewHasher(cheap, 0, 0), sm, account.DefaultConfig, clk.Now, nil), store, clk
+}
+
+func code(err error) gatehouse.Code { return gatehouse.ErrorCode(err) }
+
+func TestCreateUserValidation(t *testing.T) {
+	svc, _, _ := newService(t)
+	ctx := context.Background()
+	const pw = "a long enough password"
+	cases := []struct {
+		name  string
+		nu    account.NewUser
+		code  gatehouse.Code
+		field string
+	}{
+		{"ok", account.NewUser{Username: "alice", Email: "alice@example.com", Password: pw}, "", ""},
+		{"email as username", account.NewUser{Username: "bob@example.com", Email: "bob@example.com", Password: pw}, "", ""},
+		{"unicode username", account.NewUser{Username: "zoë.müller", Email: "zoe@example.com", Password: pw}, "", ""},
+		{"no username", account.NewUser{Email: "x@example.com", Password: pw}, gatehouse.CodeValidation, "username"},
+		{"space in username", account.NewUser{Username: "a b", Email: "ab@example.com", Password: pw}, gatehouse.CodeValidation, "username"},
+		{"markup in username", account.NewUser{Username: "<b>", Email: "b@example.com", Password: pw}, gatehouse.CodeValidation, "username"},
+		{"comma in username", account.NewUser{Username: "a,b", Email: "ab@example.com", Password: pw}, gatehouse.CodeValidation, "username"},
+		{"bad email", account.NewUser{Username: "carl", Email: "carl", Password: pw}, gatehouse.CodeValidation, "email"},
+		{"email with name", account.NewUser{Username: "carl", Email: "Carl <carl@example.com>", Password: pw}, gatehouse.CodeValidation, "email"},
+		{"control char in name", account.NewUser{Username: "dora", Email: "dora@example.com", Name: "Do\x00ra", Password: pw}, gatehouse.CodeValidation, "name"},
+		{"no password", account.NewUser{Username: "erin", Email: "erin@example.com"}, gatehouse.CodeValidation, "password"},
+		{"short password", account.NewUser{Username: "fred", Email: "fred@example.com", Password: "short"}, gatehouse.CodePasswordPolicy, ""},
+		{"duplicate username any case", account.NewUser{Username: "ALICE", Email: "other@example.com", Password: pw}, gatehouse.CodeConflict, ""},
+		{"duplicate email", account.NewUser{Username: "alice2", Email: "Alice@Example.com", Password: pw}, gatehouse.CodeConflict, ""},
+		{"unknown group", account.NewUser{Username: "gina", Email: "gina@example.com", Password: pw, Groups: []string{"nope"}}, gatehouse.CodeValidation, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			u, err := svc.CreateUser(ctx, c.nu)
+			if code(err) != c.code {
+				t.Fatalf("err = %v, want code %q", err, c.code)
+			}
+			if c.code == "" {
+				if u.State != gatehouse.StateActive || u.PasswordHash == "" || u.PasswordHash == c.nu.Password || u.SecurityStamp == "" {
+					t.Errorf("user = %+v", u)
+				}
+				return
+			}
+			var ge *gatehouse.Error
+			errors.As(err, &ge)
+			if c.field != "" && ge.Fields[c.field] == "" {
+				t.Errorf("fields = %v, want %q", ge.Fields, c.field)
+			}
+		})
+	}
+}
+
+func TestSetupOnce(t *testing.T) {
+	svc, store, _ := newService(t)
+	ctx := context.Background()
+	token, err := svc.StartSetup(ctx)
+	if err != nil || token == "" {
+		t.Fatal(token, err)
+	}
+	// Many concurrent attempts with the right token: exactly one wins.
+	var wg sync.WaitGroup
+	results := make(chan error, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := svc.CompleteSetup(ctx, token, account.NewUser{
+				Username: "admin" + string(rune('a'+i)), Email: string(rune('a'+i)) + "@example.com", Password: "correct horse battery",
+			})
+			results <- err
+		}()
+	}
+	wg.Wait()
+	close(results)
+	ok := 0
+	for err := range results {
+		switch code(err) {
+		case "":
+			ok++
+		case gatehouse.CodeInvalidToken:
+		default:
+			t.Errorf("unexpected error %v", err)
+		}
+	}
+	if n, _ := store.CountUsers(ctx); ok != 1 || n != 1 {
+		t.Fatalf("%d setups succeeded, %d users", ok, n)
+	}
+	if svc.SetupPending() {
+		t.Error("setup still pending")
+	}
+}
+
+func TestSetupRefusedWhenUsersExist(t *testing.T) {
+	svc, _, _ := newService(t)
+	ctx := context.Background()
+	token, _ := svc.StartSetup(ctx)
+	// A user created by other means (the CLI) closes the setup.
+	if _, err := svc.CreateUser(ctx, account.NewUser{Username: "ops", Email: "ops@example.com", Password: "a long enough password"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := svc.CompleteSetup(ctx, token, account.NewUser{Username: "root", Email: "root@example.com", Password: "a long enough password"})
+	if code(err) != gatehouse.CodeInvalidToken {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestSweep(t *testing.T) {
+	svc, store, clk := newService(t)
+	ctx := context.Background()
+	u, err := svc.CreateUser(ctx, account.NewUser{Username: "sam", Email: "sam@example.com", Password: "a long enough password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Login(ctx, account.LoginRequest{Username: "sam", Password: "a long enough password", Client: account.Client{Addr: "192.0.2.1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Login(ctx, account.LoginRequest{Username: "sam", Password: "wrong", Client: account.Client{Addr: "192.0.2.1"}}); code(err) != gatehouse.CodeInvalidCredentials {
+		t.Fatal(err)
+	}
+	if th, _ := store.Throttle(ctx, "login:addr:192.0.2.1"); th.Failures != 1 {
+		t.Fatalf("throttle = %+v", th)
+	}
+	clk.Advance(21 * time.Minute)
+	if err := svc.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ss, _ := store.UserSessions(ctx, u.ID); len(ss) != 0 {
+		t.Errorf("%d sessions left after sweep", len(ss))
+	}
+	if th, _ := store.Throttle(ctx, "login:addr:192.0.2.1"); th.Failures != 0 {
+		t.Errorf("stale throttle kept: %+v", th)
+	}
+}
+
+func TestDisabledUserLosesSessionsAndLogin(t *testing.T) {
+	svc, store, _ := newService(t)
+	ctx := context.Background()
+	u, _ := svc.CreateUser(ctx, account.NewUser{Username: "tom", Email: "tom@example.com", Password: "a long enough password"})
+	res, err := svc.Login(ctx, account.LoginRequest{Username: "tom", Password: "a long enough password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.Authenticate(ctx, res.Token); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.DisableUser(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.Authenticate(ctx, res.Token); code(err) != gatehouse.CodeUnauthenticated {
+		t.Errorf("session of a disabled user: %v", err)
+	}
+	if ss, _ := store.UserSessions(ctx, u.ID); len(ss) != 0 {
+		t.Errorf("%d sessions left", len(ss))
+	}
+	if _, err := svc.Login(ctx, account.LoginRequest{Username: "tom", Password: "a long enough password"}); code(err) != gatehouse.CodeInvalidCredentials {
+		t.Errorf("login of a disabled user: %v", err)
+	}
+}
+
+func TestInvitedUserCannotLogIn(t *testing.T) {
+	svc, store, clk := newService(t)
+	ctx := context.Background()
+	now := clk.Now()
+	invited := &gatehouse.User{ID: gatehouse.NewID(), Username: "ivy", Email: "ivy@example.com", State: gatehouse.StateInvited, SecurityStamp: "s", CreatedAt: now, UpdatedAt: now}
+	if err := store.CreateUser(ctx, invited); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Login(ctx, account.LoginRequest{Username: "ivy", Password: "anything at all"}); code(err) != gatehouse.CodeInvalidCredentials {
+		t.Errorf("invited login: %v", err)
+	}
+}
