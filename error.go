@@ -66,6 +66,14 @@ func (e *Error) Error() string {
 // Unwrap returns the internal cause.
 func (e *Error) Unwrap() error { return e.Err }
 
+// Is makes errors.Is match any *Error with the same code, so that a store
+// can return a not-found error that carries its cause and still satisfy
+// errors.Is(err, ErrNotFound).
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
 // Errorf returns an *Error with the given code and a client-safe message.
 func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}

@@ -21,6 +21,33 @@ func (t Throttle) Locked(now time.Time) bool {
 	return now.Before(t.LockedUntil)
 }
 
+// AddFailure returns t after one more failure at now under rule. It is the
+// domain rule every ThrottleStore applies atomically:
+//
+//   - a failure after the window has passed starts a new window;
+//   - reaching rule.MaxFailures locks the key until now+rule.Lockout, and a
+//     fresh window starts when the lock ends;
+//   - a failure while the key is locked is not counted, since it would land
+//     in the window after the lock and could lock the key again at once,
+//     making the lock outlive its lockout;
+//   - a rule with MaxFailures zero or less never locks.
+//
+// The second result reports whether t changed.
+func (t Throttle) AddFailure(now time.Time, rule ThrottleRule) (Throttle, bool) {
+	if t.Locked(now) {
+		return t, false
+	}
+	if !now.Before(t.WindowStart.Add(rule.Window)) {
+		t.WindowStart, t.Failures = now, 0
+	}
+	t.Failures++
+	if rule.MaxFailures > 0 && t.Failures >= rule.MaxFailures {
+		t.LockedUntil = now.Add(rule.Lockout)
+		t.WindowStart, t.Failures = t.LockedUntil, 0
+	}
+	return t, true
+}
+
 // ThrottleRule says how many failures within Window lock a key, and for how long.
 type ThrottleRule struct {
 	MaxFailures int
@@ -34,11 +61,8 @@ type ThrottleStore interface {
 	// Throttle returns the state of key; a key never seen is a zero Throttle
 	// with that Key.
 	Throttle(ctx context.Context, key string) (Throttle, error)
-	// AddFailure counts one failure for key at now under rule and returns the
-	// new state. A failure after the window has passed starts a new window
-	// with one failure. When the failures reach rule.MaxFailures the key is
-	// locked until now+rule.Lockout and a fresh window starts when the lock
-	// ends, so a lock never outlives its lockout.
+	// AddFailure counts one failure for key at now under rule, as
+	// Throttle.AddFailure describes, atomically, and returns the new state.
 	AddFailure(ctx context.Context, key string, now time.Time, rule ThrottleRule) (Throttle, error)
 	// ResetThrottle forgets key.
 	ResetThrottle(ctx context.Context, key string) error

@@ -74,10 +74,13 @@ type UserFilter struct {
 
 // UserStore keeps users and their group memberships.
 //
-// Usernames and emails are unique without regard to case: creating or
-// updating a user so that its username or email equals (case-insensitively)
-// another user's username or email fails with CodeConflict. A missing user is
-// ErrNotFound.
+// Usernames and emails are unique without regard to case (as
+// strings.EqualFold compares): creating or updating a user so that its
+// username or email equals another user's username or email fails with
+// CodeConflict. A missing user is ErrNotFound; an unknown group, a missing
+// username or email, or an invalid state is CodeValidation. The caller sets
+// the ID (NewID) and every time; stores keep times in UTC, truncated to the
+// microsecond.
 type UserStore interface {
 	// CreateUser stores a new user, including u.Groups, which must exist.
 	CreateUser(ctx context.Context, u *User) error

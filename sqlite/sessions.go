@@ -1,0 +1,142 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// sessionColumns are the columns scanSession reads.
+const sessionColumns = `id, token_hash, user_id, created_at, last_seen_at, expires_at, idle_timeout_ns,
+	remember, two_factor, client_addr, user_agent`
+
+// scanSession reads a row of sessionColumns.
+func scanSession(sc scanner) (*gatehouse.Session, error) {
+	var (
+		s                          gatehouse.Session
+		created, seen, expires, ns int64
+	)
+	err := sc.Scan(&s.ID, &s.TokenHash, &s.UserID, &created, &seen, &expires, &ns,
+		&s.Remember, &s.TwoFactor, &s.ClientAddr, &s.UserAgent)
+	if err != nil {
+		return nil, err
+	}
+	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = fromMicros(created), fromMicros(seen), fromMicros(expires)
+	s.IdleTimeout = time.Duration(ns)
+	return &s, nil
+}
+
+// nanos returns t as nanoseconds since the Unix epoch, clamped to the int64
+// range (the years 1678 to 2262) where t.UnixNano is undefined.
+func nanos(t time.Time) int64 {
+	switch us := t.UnixMicro(); {
+	case us >= math.MaxInt64/1000:
+		return math.MaxInt64
+	case us < math.MinInt64/1000:
+		return math.MinInt64
+	}
+	return t.UnixNano()
+}
+
+// CreateSession stores a new session. A session whose user does not exist
+// is gatehouse.ErrNotFound; one whose id or token hash is taken is
+// CodeConflict.
+func (s *Store) CreateSession(ctx context.Context, ses *gatehouse.Session) error {
+	const q = `INSERT INTO sessions (` + sessionColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	_, err := s.writer.ExecContext(ctx, q, ses.ID, ses.TokenHash, ses.UserID,
+		micros(ses.CreatedAt), micros(ses.LastSeenAt), micros(ses.ExpiresAt), int64(ses.IdleTimeout),
+		ses.Remember, ses.TwoFactor, ses.ClientAddr, ses.UserAgent)
+	switch {
+	case err == nil:
+		return nil
+	case sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		// The user was deleted, perhaps a moment ago.
+		return fmt.Errorf("sqlite: create session: user %s: %w (%w)", ses.UserID, gatehouse.ErrNotFound, err)
+	case isUniqueViolation(err):
+		return &gatehouse.Error{Code: gatehouse.CodeConflict, Message: "The session already exists.", Err: err}
+	}
+	return s.internal("create session", err)
+}
+
+// SessionByTokenHash returns the session whose token hashes to hash, or
+// gatehouse.ErrNotFound. It does not check expiry.
+func (s *Store) SessionByTokenHash(ctx context.Context, hash []byte) (*gatehouse.Session, error) {
+	ses, err := scanSession(s.sessionByHash.QueryRowContext(ctx, hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, gatehouse.ErrNotFound
+	}
+	if err != nil {
+		return nil, s.internal("session by token hash", err)
+	}
+	return ses, nil
+}
+
+// TouchSession sets the last-seen time of session id. A missing session is
+// not an error.
+func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error {
+	_, err := s.writer.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id = ?`, micros(at), id)
+	return s.internal("touch session", err)
+}
+
+// DeleteSession removes session id. A missing session is not an error.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	_, err := s.writer.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id)
+	return s.internal("delete session", err)
+}
+
+// DeleteUserSessions removes every session of userID but the one with id
+// except, which may be "", and returns how many it removed.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID, except string) (int, error) {
+	return s.deleteCount(ctx, "delete user sessions", `DELETE FROM sessions WHERE user_id = ? AND id <> ?`, userID, except)
+}
+
+// UserSessions returns the sessions of userID, newest first.
+func (s *Store) UserSessions(ctx context.Context, userID string) ([]*gatehouse.Session, error) {
+	const q = `SELECT ` + sessionColumns + ` FROM sessions WHERE user_id = ? ORDER BY created_at DESC, id DESC`
+	rows, err := s.reader.QueryContext(ctx, q, userID)
+	if err != nil {
+		return nil, s.internal("user sessions", err)
+	}
+	defer rows.Close()
+	var sessions []*gatehouse.Session
+	for rows.Next() {
+		ses, err := scanSession(rows)
+		if err != nil {
+			return nil, s.internal("user sessions", err)
+		}
+		sessions = append(sessions, ses)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.internal("user sessions", err)
+	}
+	return sessions, nil
+}
+
+// DeleteExpiredSessions removes every session that has ended at now, as
+// gatehouse.Session.Expired has it, and returns how many it removed.
+func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+	// The expression is that of the index sessions_ends_at, so that SQLite
+	// finds the ended sessions without reading the others.
+	const q = `DELETE FROM sessions WHERE min(last_seen_at * 1000 + idle_timeout_ns, expires_at * 1000) <= ?`
+	return s.deleteCount(ctx, "delete expired sessions", q, nanos(now))
+}
+
+// deleteCount runs a DELETE on the writer and returns how many rows it removed.
+func (s *Store) deleteCount(ctx context.Context, op, q string, args ...any) (int, error) {
+	res, err := s.writer.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, s.internal(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.internal(op, err)
+	}
+	return int(n), nil
+}

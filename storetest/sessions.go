@@ -1,0 +1,335 @@
+package storetest
+
+import (
+	"crypto/sha256"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// newSession returns a session of userID with every field set; its token
+// hash is the SHA-256 of secret.
+func newSession(userID, secret string) *gatehouse.Session {
+	h := sha256.Sum256([]byte(secret))
+	return &gatehouse.Session{
+		ID:          gatehouse.NewID(),
+		TokenHash:   h[:],
+		UserID:      userID,
+		CreatedAt:   base,
+		LastSeenAt:  base.Add(time.Minute),
+		ExpiresAt:   base.Add(30 * 24 * time.Hour),
+		IdleTimeout: 2 * time.Hour,
+		Remember:    true,
+		TwoFactor:   true,
+		ClientAddr:  "192.0.2.1",
+		UserAgent:   "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0",
+	}
+}
+
+// createSession stores ses or fails t.
+func createSession(t *testing.T, s gatehouse.Store, ses *gatehouse.Session) *gatehouse.Session {
+	t.Helper()
+	if err := s.CreateSession(t.Context(), ses); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	return ses
+}
+
+// wantSession fails t unless the stored session with want's token hash
+// equals want.
+func wantSession(t *testing.T, s gatehouse.Store, want *gatehouse.Session) {
+	t.Helper()
+	got, err := s.SessionByTokenHash(t.Context(), want.TokenHash)
+	if err != nil {
+		t.Fatalf("SessionByTokenHash: %v", err)
+	}
+	if d := diff(want, got); d != "" {
+		t.Errorf("SessionByTokenHash mismatch (-want +got):\n%s", d)
+	}
+}
+
+// wantSessionIDs fails t unless UserSessions(userID) returns sessions with
+// exactly the ids of want, in that order.
+func wantSessionIDs(t *testing.T, s gatehouse.Store, userID string, want ...*gatehouse.Session) {
+	t.Helper()
+	got, err := s.UserSessions(t.Context(), userID)
+	if err != nil {
+		t.Fatalf("UserSessions: %v", err)
+	}
+	var wantIDs, gotIDs []string
+	for _, ses := range want {
+		wantIDs = append(wantIDs, ses.ID)
+	}
+	for _, ses := range got {
+		gotIDs = append(gotIDs, ses.ID)
+	}
+	if d := diff(wantIDs, gotIDs); d != "" {
+		t.Errorf("UserSessions ids mismatch (-want +got):\n%s", d)
+	}
+}
+
+func testSessions(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
+	// setup returns a store with the users alice and bob.
+	setup := func(t *testing.T) (gatehouse.Store, *gatehouse.User, *gatehouse.User) {
+		s := newStore(t)
+		return s, createUser(t, s, newUser("alice")), createUser(t, s, newUser("bob"))
+	}
+
+	t.Run("CreateAndSessionByTokenHash", func(t *testing.T) {
+		s, alice, _ := setup(t)
+		ses := createSession(t, s, newSession(alice.ID, "secret"))
+		wantSession(t, s, ses)
+		got, err := s.SessionByTokenHash(t.Context(), ses.TokenHash)
+		check(t, err)
+		wantUTC(t, "CreatedAt", got.CreatedAt)
+		wantUTC(t, "LastSeenAt", got.LastSeenAt)
+		wantUTC(t, "ExpiresAt", got.ExpiresAt)
+
+		plain := newSession(alice.ID, "plain")
+		plain.Remember, plain.TwoFactor = false, false
+		plain.ClientAddr, plain.UserAgent = "", ""
+		createSession(t, s, plain)
+		wantSession(t, s, plain)
+	})
+
+	t.Run("SessionByTokenHashMissing", func(t *testing.T) {
+		s, alice, _ := setup(t)
+		ses := createSession(t, s, newSession(alice.ID, "secret"))
+		other := sha256.Sum256([]byte("other"))
+		_, err := s.SessionByTokenHash(t.Context(), other[:])
+		wantNotFound(t, err)
+		_, err = s.SessionByTokenHash(t.Context(), ses.TokenHash[:16])
+		wantNotFound(t, err)
+		_, err = s.SessionByTokenHash(t.Context(), nil)
+		wantNotFound(t, err)
+	})
+
+	t.Run("TouchSession", func(t *testing.T) {
+		s, alice, _ := setup(t)
+		ses := createSession(t, s, newSession(alice.ID, "secret"))
+		other := createSession(t, s, newSession(alice.ID, "other"))
+		at := base.Add(time.Hour)
+		check(t, s.TouchSession(t.Context(), ses.ID, at))
+		want := *ses
+		want.LastSeenAt = at
+		wantSession(t, s, &want)
+		wantSession(t, s, other)
+
+		if err := s.TouchSession(t.Context(), gatehouse.NewID(), at); err != nil {
+			t.Errorf("TouchSession(missing) = %v, want nil", err)
+		}
+	})
+
+	t.Run("DeleteSession", func(t *testing.T) {
+		s, alice, _ := setup(t)
+		ses := createSession(t, s, newSession(alice.ID, "secret"))
+		other := createSession(t, s, newSession(alice.ID, "other"))
+		check(t, s.DeleteSession(t.Context(), ses.ID))
+		_, err := s.SessionByTokenHash(t.Context(), ses.TokenHash)
+		wantNotFound(t, err)
+		wantSession(t, s, other)
+
+		if err := s.DeleteSession(t.Context(), ses.ID); err != nil {
+			t.Errorf("DeleteSession(deleted) = %v, want nil", err)
+		}
+		if err := s.DeleteSession(t.Context(), gatehouse.NewID()); err != nil {
+			t.Errorf("DeleteSession(missing) = %v, want nil", err)
+		}
+	})
+
+	t.Run("DeleteUserSessions", func(t *testing.T) {
+		s, alice, bob := setup(t)
+		a1 := newSession(alice.ID, "a1")
+		a2 := newSession(alice.ID, "a2")
+		a2.CreatedAt = base.Add(time.Second)
+		a3 := newSession(alice.ID, "a3")
+		a3.CreatedAt = base.Add(2 * time.Second)
+		for _, ses := range []*gatehouse.Session{a1, a2, a3} {
+			createSession(t, s, ses)
+		}
+		b1 := createSession(t, s, newSession(bob.ID, "b1"))
+
+		n, err := s.DeleteUserSessions(t.Context(), alice.ID, a2.ID)
+		check(t, err)
+		if n != 2 {
+			t.Errorf("DeleteUserSessions(except one of 3) = %d, want 2", n)
+		}
+		wantSessionIDs(t, s, alice.ID, a2)
+		wantSession(t, s, a2)
+		wantSession(t, s, b1)
+
+		n, err = s.DeleteUserSessions(t.Context(), alice.ID, "")
+		check(t, err)
+		if n != 1 {
+			t.Errorf("DeleteUserSessions(no exception) = %d, want 1", n)
+		}
+		wantSessionIDs(t, s, alice.ID)
+		wantSession(t, s, b1)
+
+		n, err = s.DeleteUserSessions(t.Context(), alice.ID, "")
+		check(t, err)
+		if n != 0 {
+			t.Errorf("DeleteUserSessions(none left) = %d, want 0", n)
+		}
+		n, err = s.DeleteUserSessions(t.Context(), gatehouse.NewID(), "")
+		check(t, err)
+		if n != 0 {
+			t.Errorf("DeleteUserSessions(unknown user) = %d, want 0", n)
+		}
+
+		// The exception may be another user's session: it is not deleted
+		// either way, and all of the user's sessions are.
+		b2 := createSession(t, s, newSession(bob.ID, "b2"))
+		n, err = s.DeleteUserSessions(t.Context(), bob.ID, a2.ID)
+		check(t, err)
+		if n != 2 {
+			t.Errorf("DeleteUserSessions(except another user's) = %d, want 2", n)
+		}
+		_, err = s.SessionByTokenHash(t.Context(), b2.TokenHash)
+		wantNotFound(t, err)
+	})
+
+	t.Run("UserSessionsNewestFirst", func(t *testing.T) {
+		s, alice, bob := setup(t)
+		var created []*gatehouse.Session
+		for i, offset := range []time.Duration{time.Hour, 0, 2 * time.Hour, time.Microsecond} {
+			ses := newSession(alice.ID, string(rune('a'+i)))
+			ses.CreatedAt = base.Add(offset)
+			created = append(created, createSession(t, s, ses))
+		}
+		createSession(t, s, newSession(bob.ID, "bob"))
+		wantSessionIDs(t, s, alice.ID, created[2], created[0], created[3], created[1])
+
+		got, err := s.UserSessions(t.Context(), alice.ID)
+		check(t, err)
+		for _, ses := range got {
+			for _, c := range created {
+				if c.ID == ses.ID {
+					if d := diff(c, ses); d != "" {
+						t.Errorf("UserSessions: session mismatch (-want +got):\n%s", d)
+					}
+				}
+			}
+		}
+
+		got, err = s.UserSessions(t.Context(), gatehouse.NewID())
+		check(t, err)
+		if len(got) != 0 {
+			t.Errorf("UserSessions(unknown user) = %d sessions, want none", len(got))
+		}
+	})
+
+	t.Run("DeleteExpiredSessions", func(t *testing.T) {
+		s, alice, _ := setup(t)
+		// Boundaries are exact at microseconds, so the times here are too.
+		now := micro.Add(10 * time.Hour)
+		mk := func(name string, lastSeen time.Duration, idle time.Duration, expires time.Duration) *gatehouse.Session {
+			ses := newSession(alice.ID, name)
+			ses.CreatedAt = micro
+			ses.LastSeenAt = micro.Add(lastSeen)
+			ses.IdleTimeout = idle
+			ses.ExpiresAt = micro.Add(expires)
+			return createSession(t, s, ses)
+		}
+		const h = time.Hour
+		ended := []*gatehouse.Session{
+			mk("idle ends now", 8*h, 2*h, 24*h),
+			mk("idle ended", 0, h, 24*h),
+			mk("absolute ends now", 9*h+59*time.Minute, 2*h, 10*h),
+			mk("absolute ended", 5*h, 2*h, 6*h),
+			mk("both ended", 0, h, 2*h),
+		}
+		alive := []*gatehouse.Session{
+			mk("idle ends in 1µs", 8*h+time.Microsecond, 2*h, 24*h),
+			mk("absolute ends in 1µs", 9*h, 2*h, 10*h+time.Microsecond),
+			mk("idle ends in 1ns", 8*h, 2*h+time.Nanosecond, 24*h),
+			mk("fresh", 10*h, 2*h, 24*h),
+			mk("long idle timeout", 9*h, 100*365*24*h, 24*h),
+		}
+		farFuture := newSession(alice.ID, "far future")
+		farFuture.IdleTimeout = 100 * 365 * 24 * h
+		farFuture.ExpiresAt = time.Date(9999, time.December, 31, 23, 59, 59, 0, time.UTC)
+		alive = append(alive, createSession(t, s, farFuture))
+		for _, ses := range ended {
+			if !ses.Expired(now) {
+				t.Fatalf("test bug: %+v has not expired", ses)
+			}
+		}
+		for _, ses := range alive {
+			if ses.Expired(now) {
+				t.Fatalf("test bug: %+v has expired", ses)
+			}
+		}
+
+		n, err := s.DeleteExpiredSessions(t.Context(), now)
+		check(t, err)
+		if n != len(ended) {
+			t.Errorf("DeleteExpiredSessions = %d, want %d", n, len(ended))
+		}
+		for _, ses := range ended {
+			if _, err := s.SessionByTokenHash(t.Context(), ses.TokenHash); err == nil {
+				t.Errorf("ended session (ends %v, now %v) was kept", ses.EndsAt(), now)
+			}
+		}
+		for _, ses := range alive {
+			wantSession(t, s, ses)
+		}
+
+		n, err = s.DeleteExpiredSessions(t.Context(), now)
+		check(t, err)
+		if n != 0 {
+			t.Errorf("DeleteExpiredSessions again = %d, want 0", n)
+		}
+
+		// A nanosecond counts.
+		n, err = s.DeleteExpiredSessions(t.Context(), now.Add(time.Nanosecond))
+		check(t, err)
+		if n != 1 {
+			t.Errorf("DeleteExpiredSessions(now+1ns) = %d, want 1 (the idle timeout with 1ns)", n)
+		}
+		n, err = s.DeleteExpiredSessions(t.Context(), now.Add(time.Microsecond))
+		check(t, err)
+		if n != 2 {
+			t.Errorf("DeleteExpiredSessions(now+1µs) = %d, want 2", n)
+		}
+	})
+
+	t.Run("DeleteExpiredSessionsMatchesExpired", func(t *testing.T) {
+		// With times that have nanoseconds, a store decides on the times it
+		// keeps: what it returns must agree with Session.Expired.
+		s, alice, _ := setup(t)
+		var sessions []*gatehouse.Session
+		for i := range 12 {
+			ses := newSession(alice.ID, string(rune('a'+i)))
+			ses.LastSeenAt = base.Add(time.Duration(i) * 10 * time.Minute)
+			ses.IdleTimeout = time.Hour + time.Duration(i)*time.Nanosecond*300
+			ses.ExpiresAt = base.Add(2*time.Hour - time.Duration(i)*7*time.Minute)
+			createSession(t, s, ses)
+			sessions = append(sessions, ses)
+		}
+		for _, now := range []time.Time{base, base.Add(70 * time.Minute), base.Add(time.Hour + 30*time.Minute + 1), base.Add(3 * time.Hour)} {
+			var want []string
+			for _, ses := range sessions {
+				stored, err := s.SessionByTokenHash(t.Context(), ses.TokenHash)
+				if err == nil && stored.Expired(now) {
+					want = append(want, ses.ID)
+				}
+			}
+			n, err := s.DeleteExpiredSessions(t.Context(), now)
+			check(t, err)
+			if n != len(want) {
+				t.Errorf("DeleteExpiredSessions(%v) = %d, want %d", now, n, len(want))
+			}
+			for _, id := range want {
+				for _, ses := range sessions {
+					if ses.ID == id {
+						if _, err := s.SessionByTokenHash(t.Context(), ses.TokenHash); err == nil {
+							t.Errorf("DeleteExpiredSessions(%v) kept a session that ended at %v", now, ses.EndsAt())
+						}
+					}
+				}
+			}
+		}
+	})
+}

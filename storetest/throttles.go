@@ -1,0 +1,258 @@
+package storetest
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// rule locks a key for 15 minutes after 3 failures within 10 minutes.
+var rule = gatehouse.ThrottleRule{MaxFailures: 3, Window: 10 * time.Minute, Lockout: 15 * time.Minute}
+
+// addFailure counts a failure of key at now under r, fails t on error, and
+// checks that the returned state is what Throttle returns afterwards.
+func addFailure(t *testing.T, s gatehouse.Store, key string, now time.Time, r gatehouse.ThrottleRule) gatehouse.Throttle {
+	t.Helper()
+	got, err := s.AddFailure(t.Context(), key, now, r)
+	if err != nil {
+		t.Fatalf("AddFailure(%q, %v): %v", key, now, err)
+	}
+	wantUTC(t, "WindowStart", got.WindowStart)
+	wantUTC(t, "LockedUntil", got.LockedUntil)
+	wantThrottle(t, s, got)
+	return got
+}
+
+// wantThrottle fails t unless Throttle(want.Key) returns want.
+func wantThrottle(t *testing.T, s gatehouse.Store, want gatehouse.Throttle) {
+	t.Helper()
+	got, err := s.Throttle(t.Context(), want.Key)
+	if err != nil {
+		t.Fatalf("Throttle(%q): %v", want.Key, err)
+	}
+	if d := diff(want, got); d != "" {
+		t.Errorf("Throttle(%q) mismatch (-want +got):\n%s", want.Key, d)
+	}
+}
+
+// wantState fails t unless got equals want, after the call described by what.
+func wantState(t *testing.T, what string, want, got gatehouse.Throttle) {
+	t.Helper()
+	if d := diff(want, got); d != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", what, d)
+	}
+}
+
+// lock makes key reach rule.MaxFailures at now and returns the locked state.
+func lock(t *testing.T, s gatehouse.Store, key string, now time.Time) gatehouse.Throttle {
+	t.Helper()
+	var got gatehouse.Throttle
+	for range rule.MaxFailures {
+		got = addFailure(t, s, key, now, rule)
+	}
+	until := now.Add(rule.Lockout)
+	wantState(t, "locking AddFailure", gatehouse.Throttle{Key: key, WindowStart: until, LockedUntil: until}, got)
+	return got
+}
+
+func testThrottles(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
+	t.Run("UnknownKey", func(t *testing.T) {
+		s := newStore(t)
+		addFailure(t, s, "other", base, rule)
+		got, err := s.Throttle(t.Context(), "user:alice")
+		check(t, err)
+		if want := (gatehouse.Throttle{Key: "user:alice"}); got != want {
+			t.Errorf("Throttle(unknown) = %+v, want %+v", got, want)
+		}
+	})
+
+	t.Run("AddFailureCounts", func(t *testing.T) {
+		s := newStore(t)
+		const key = "user:alice"
+		got := addFailure(t, s, key, base, rule)
+		wantState(t, "first AddFailure", gatehouse.Throttle{Key: key, Failures: 1, WindowStart: base}, got)
+		got = addFailure(t, s, key, base.Add(time.Minute), rule)
+		wantState(t, "second AddFailure", gatehouse.Throttle{Key: key, Failures: 2, WindowStart: base}, got)
+		if got.Locked(base.Add(time.Minute)) {
+			t.Error("locked below MaxFailures")
+		}
+
+		// Keys are counted apart.
+		got = addFailure(t, s, "addr:192.0.2.1", base.Add(time.Minute), rule)
+		wantState(t, "other key", gatehouse.Throttle{Key: "addr:192.0.2.1", Failures: 1, WindowStart: base.Add(time.Minute)}, got)
+		wantThrottle(t, s, gatehouse.Throttle{Key: key, Failures: 2, WindowStart: base})
+	})
+
+	t.Run("NewWindowAfterWindow", func(t *testing.T) {
+		s := newStore(t)
+		const key = "user:alice"
+		addFailure(t, s, key, base, rule)
+		// The last microsecond of the window still counts in it.
+		last := base.Add(rule.Window - time.Microsecond)
+		got := addFailure(t, s, key, last, rule)
+		wantState(t, "AddFailure at the end of the window", gatehouse.Throttle{Key: key, Failures: 2, WindowStart: base}, got)
+		// The window has passed at WindowStart+Window.
+		next := base.Add(rule.Window)
+		got = addFailure(t, s, key, next, rule)
+		wantState(t, "AddFailure after the window", gatehouse.Throttle{Key: key, Failures: 1, WindowStart: next}, got)
+		later := next.Add(time.Hour)
+		got = addFailure(t, s, key, later, rule)
+		wantState(t, "AddFailure long after", gatehouse.Throttle{Key: key, Failures: 1, WindowStart: later}, got)
+	})
+
+	t.Run("LockAtMaxFailures", func(t *testing.T) {
+		s := newStore(t)
+		const key = "user:alice"
+		addFailure(t, s, key, base, rule)
+		addFailure(t, s, key, base.Add(time.Minute), rule)
+		at := base.Add(2 * time.Minute)
+		got := addFailure(t, s, key, at, rule)
+		until := at.Add(rule.Lockout)
+		wantState(t, "locking AddFailure", gatehouse.Throttle{Key: key, WindowStart: until, LockedUntil: until}, got)
+		if !got.Locked(at) || !got.Locked(until.Add(-time.Microsecond)) {
+			t.Errorf("Locked = false during the lockout")
+		}
+		if got.Locked(until.Add(time.Microsecond)) {
+			t.Errorf("Locked = true after the lockout")
+		}
+
+		one := gatehouse.ThrottleRule{MaxFailures: 1, Window: time.Minute, Lockout: time.Hour}
+		got = addFailure(t, s, "strict", base, one)
+		until = base.Add(time.Hour)
+		wantState(t, "AddFailure with MaxFailures 1", gatehouse.Throttle{Key: "strict", WindowStart: until, LockedUntil: until}, got)
+	})
+
+	t.Run("FailureDuringLockChangesNothing", func(t *testing.T) {
+		// The fresh window starts when the lock ends, so a failure before
+		// cannot count in it, and a lock never outlives its lockout.
+		s := newStore(t)
+		const key = "user:alice"
+		locked := lock(t, s, key, base)
+		for _, at := range []time.Duration{0, time.Minute, rule.Lockout - time.Microsecond} {
+			got := addFailure(t, s, key, base.Add(at), rule)
+			wantState(t, "AddFailure while locked", locked, got)
+		}
+	})
+
+	t.Run("FailuresAfterLockCountFromOne", func(t *testing.T) {
+		s := newStore(t)
+		const key = "user:alice"
+		locked := lock(t, s, key, base)
+		end := locked.LockedUntil
+
+		got := addFailure(t, s, key, end, rule)
+		wantState(t, "first AddFailure when the lock ends",
+			gatehouse.Throttle{Key: key, Failures: 1, WindowStart: end, LockedUntil: end}, got)
+		if got.Locked(end) {
+			t.Error("still locked after the lockout")
+		}
+		got = addFailure(t, s, key, end.Add(time.Minute), rule)
+		wantState(t, "second AddFailure after the lock",
+			gatehouse.Throttle{Key: key, Failures: 2, WindowStart: end, LockedUntil: end}, got)
+
+		// MaxFailures within the fresh window lock the key again.
+		again := end.Add(2 * time.Minute)
+		got = addFailure(t, s, key, again, rule)
+		until := again.Add(rule.Lockout)
+		wantState(t, "locking again", gatehouse.Throttle{Key: key, WindowStart: until, LockedUntil: until}, got)
+
+		// Past the lock and its fresh window, a failure starts a new window.
+		later := until.Add(rule.Window + time.Hour)
+		got = addFailure(t, s, key, later, rule)
+		wantState(t, "AddFailure long after the lock",
+			gatehouse.Throttle{Key: key, Failures: 1, WindowStart: later, LockedUntil: until}, got)
+	})
+
+	t.Run("ResetThrottle", func(t *testing.T) {
+		s := newStore(t)
+		addFailure(t, s, "user:alice", base, rule)
+		lock(t, s, "user:bob", base)
+		addFailure(t, s, "user:carol", base, rule)
+		check(t, s.ResetThrottle(t.Context(), "user:alice"))
+		check(t, s.ResetThrottle(t.Context(), "user:bob"))
+		wantThrottle(t, s, gatehouse.Throttle{Key: "user:alice"})
+		wantThrottle(t, s, gatehouse.Throttle{Key: "user:bob"})
+		wantThrottle(t, s, gatehouse.Throttle{Key: "user:carol", Failures: 1, WindowStart: base})
+		if err := s.ResetThrottle(t.Context(), "never-seen"); err != nil {
+			t.Errorf("ResetThrottle(unknown) = %v, want nil", err)
+		}
+		got := addFailure(t, s, "user:bob", base.Add(time.Minute), rule)
+		wantState(t, "AddFailure after reset", gatehouse.Throttle{Key: "user:bob", Failures: 1, WindowStart: base.Add(time.Minute)}, got)
+	})
+
+	t.Run("DeleteStaleThrottles", func(t *testing.T) {
+		s := newStore(t)
+		// Boundaries are exact at microseconds, so the times here are too.
+		now := micro.Add(time.Hour)
+		at := func(d time.Duration) time.Time { return micro.Add(d) }
+		addFailure(t, s, "window ended", at(0), rule)
+		addFailure(t, s, "window ends now", at(50*time.Minute), rule)
+		lock(t, s, "lock and its window ended", at(0)) // locked until 15m, window until 25m
+		kept := map[string]gatehouse.Throttle{
+			"window open":             addFailure(t, s, "window open", at(50*time.Minute+time.Microsecond), rule),
+			"locked":                  lock(t, s, "locked", at(50*time.Minute)),                  // until 65m
+			"lock ended, window open": lock(t, s, "lock ended, window open", at(40*time.Minute)), // until 55m, window until 65m
+		}
+
+		n, err := s.DeleteStaleThrottles(t.Context(), now, rule.Window)
+		check(t, err)
+		if n != 3 {
+			t.Errorf("DeleteStaleThrottles = %d, want 3", n)
+		}
+		for _, key := range []string{"window ended", "window ends now", "lock and its window ended"} {
+			wantThrottle(t, s, gatehouse.Throttle{Key: key})
+		}
+		for _, th := range kept {
+			wantThrottle(t, s, th)
+		}
+
+		// A longer window keeps more.
+		addFailure(t, s, "recent", now.Add(-20*time.Minute), rule)
+		n, err = s.DeleteStaleThrottles(t.Context(), now, time.Hour)
+		check(t, err)
+		if n != 0 {
+			t.Errorf("DeleteStaleThrottles(window 1h) = %d, want 0", n)
+		}
+		n, err = s.DeleteStaleThrottles(t.Context(), now.Add(2*time.Hour), time.Hour)
+		check(t, err)
+		if n != 4 {
+			t.Errorf("DeleteStaleThrottles(2h later) = %d, want 4", n)
+		}
+	})
+
+	t.Run("ConcurrentAddFailure", func(t *testing.T) {
+		s := newStore(t)
+		const n = 50
+		many := gatehouse.ThrottleRule{MaxFailures: 1000, Window: time.Hour, Lockout: time.Hour}
+		counts := make([]int, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				th, err := s.AddFailure(context.WithoutCancel(t.Context()), "user:alice", base, many)
+				counts[i], errs[i] = th.Failures, err
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			check(t, err)
+		}
+		got, err := s.Throttle(t.Context(), "user:alice")
+		check(t, err)
+		if got.Failures != n {
+			t.Errorf("Failures after %d concurrent AddFailure = %d, want %d", n, got.Failures, n)
+		}
+		// Each call saw its own count: the read and the write were atomic.
+		slices.Sort(counts)
+		for i, c := range counts {
+			if c != i+1 {
+				t.Errorf("the counts returned by concurrent AddFailure are %v, want 1 to %d once each", counts, n)
+				break
+			}
+		}
+	})
+}
