@@ -108,3 +108,14 @@ type UserStore interface {
 	// PutGroup creates or replaces a group.
 	PutGroup(ctx context.Context, g *Group) error
 }
+
+// HasPermission reports whether the permission set perms grants p: it
+// holds p itself or PermissionAll.
+func HasPermission(perms []string, p string) bool {
+	for _, q := range perms {
+		if q == p || q == PermissionAll {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,357 @@
+// Package policy holds gatehouse's route table: rules that decide, per path,
+// method and client network, whether a request is public, needs an
+// authenticated user, needs a permission, or is denied. The table is
+// compiled once into a segment trie, so a decision walks the path's segments
+// rather than the list of rules, and allocates nothing.
+package policy
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Access is what a rule demands of a request.
+type Access string
+
+// The accesses a rule can have.
+const (
+	Public        Access = "public"
+	Authenticated Access = "authenticated"
+	Permission    Access = "permission"
+	Deny          Access = "deny"
+)
+
+// Rule is one entry of a route table as the configuration writes it.
+type Rule struct {
+	// Path is a pattern: an exact path ("/api/health"), a prefix
+	// ("/api/**", which also matches "/api" itself) or a path with
+	// parameters ("/api/servers/{id}", one segment each). Paths adds more
+	// patterns to the same rule.
+	Path  string   `yaml:"path" json:"path,omitempty"`
+	Paths []string `yaml:"paths" json:"paths,omitempty"`
+	// Methods limits the rule to these methods; empty means all. A rule for
+	// GET also covers HEAD.
+	Methods []string `yaml:"methods" json:"methods,omitempty"`
+	Access  Access   `yaml:"access" json:"access"`
+	// Permission, or any one of Permissions, is required when Access is
+	// "permission".
+	Permission  string   `yaml:"permission" json:"permission,omitempty"`
+	Permissions []string `yaml:"permissions" json:"permissions,omitempty"`
+	// Networks limits the rule to clients in these CIDR ranges (after
+	// trusted-proxy resolution); empty means any client.
+	Networks []string `yaml:"networks" json:"networks,omitempty"`
+}
+
+// patterns returns every path pattern of the rule.
+func (r Rule) patterns() []string {
+	ps := slices.Clone(r.Paths)
+	if r.Path != "" {
+		ps = append([]string{r.Path}, ps...)
+	}
+	return ps
+}
+
+// Decision is the outcome of matching a request against a table.
+type Decision struct {
+	Access Access
+	// Permissions are the permissions of which one is required, for
+	// Access == Permission.
+	Permissions []string
+	// Rule is the index of the rule that decided, or -1 when no rule
+	// matched and the table's default (deny) applied.
+	Rule int
+}
+
+// Table is a compiled route table. It is safe for concurrent use.
+type Table struct {
+	rules []compiled
+	root  *node
+}
+
+type compiled struct {
+	rule     Rule
+	methods  methodSet
+	perms    []string
+	networks []netip.Prefix
+}
+
+// node is one path segment of the trie.
+type node struct {
+	lit   map[string]*node // by ASCII-lower-cased literal segment
+	param *node            // a {param} segment
+	// exact holds the rules whose pattern ends here; prefix those whose
+	// pattern ends here with "/**". Both are sorted by rule index.
+	exact, prefix []int
+}
+
+// RuleError is a rule that cannot be compiled; Index is its position in the
+// table (from 0).
+type RuleError struct {
+	Index int
+	Path  string
+	Msg   string
+}
+
+func (e *RuleError) Error() string {
+	return fmt.Sprintf("routes[%d] (%s): %s", e.Index, e.Path, e.Msg)
+}
+
+// Compile checks and compiles rules, in order: the first matching rule
+// decides. A request no rule matches is denied.
+func Compile(rules []Rule) (*Table, error) {
+	t := &Table{root: &node{}}
+	for i, r := range rules {
+		fail := func(format string, args ...any) error {
+			p := r.Path
+			if p == "" && len(r.Paths) > 0 {
+				p = r.Paths[0]
+			}
+			return &RuleError{Index: i, Path: p, Msg: fmt.Sprintf(format, args...)}
+		}
+		c := compiled{rule: r}
+		switch r.Access {
+		case Public, Authenticated, Deny:
+			if r.Permission != "" || len(r.Permissions) > 0 {
+				return nil, fail("permission given for access %q; use access: permission", r.Access)
+			}
+		case Permission:
+			c.perms = slices.Clone(r.Permissions)
+			if r.Permission != "" {
+				c.perms = append([]string{r.Permission}, c.perms...)
+			}
+			if len(c.perms) == 0 {
+				return nil, fail("access: permission needs permission or permissions")
+			}
+			for _, p := range c.perms {
+				if !validPermission(p) {
+					return nil, fail("permission %q is not valid (letters, digits and . : _ - *)", p)
+				}
+			}
+		case "":
+			return nil, fail("access is missing (public, authenticated, permission or deny)")
+		default:
+			return nil, fail("access %q is not one of public, authenticated, permission, deny", r.Access)
+		}
+		var err error
+		if c.methods, err = parseMethods(r.Methods); err != nil {
+			return nil, fail("%v", err)
+		}
+		for _, n := range r.Networks {
+			p, err := parseNetwork(n)
+			if err != nil {
+				return nil, fail("network %q is not an address or CIDR range", n)
+			}
+			c.networks = append(c.networks, p)
+		}
+		pats := r.patterns()
+		if len(pats) == 0 {
+			return nil, fail("path is missing")
+		}
+		for _, p := range pats {
+			if err := t.insert(p, i); err != nil {
+				return nil, fail("%v", err)
+			}
+		}
+		t.rules = append(t.rules, c)
+	}
+	return t, nil
+}
+
+func validPermission(p string) bool {
+	if p == "" || len(p) > 200 {
+		return false
+	}
+	for _, c := range p {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.ContainsRune(".:_-*", c)) {
+			return false
+		}
+	}
+	return true
+}
+
+func parseNetwork(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// insert adds pattern p of rule i to the trie.
+func (t *Table) insert(p string, i int) error {
+	if p == "" || p[0] != '/' {
+		return fmt.Errorf("path %q must start with /", p)
+	}
+	prefix := false
+	switch {
+	case p == "/**":
+		prefix, p = true, "/"
+	case strings.HasSuffix(p, "/**"):
+		prefix, p = true, strings.TrimSuffix(p, "/**")
+	}
+	if len(p) > 1 {
+		p = strings.TrimSuffix(p, "/")
+	}
+	if _, err := CleanPath(strings.ReplaceAll(strings.ReplaceAll(p, "{", "x"), "}", "x")); err != nil && p != "/" {
+		return fmt.Errorf("path %q is not a clean path (no //, . or .. segments, %%2F or control characters)", p)
+	}
+	n := t.root
+	if p != "/" {
+		for seg := range strings.SplitSeq(p[1:], "/") {
+			switch {
+			case strings.Contains(seg, "*"):
+				return fmt.Errorf("path %q: ** is allowed only as the last segment", p)
+			case strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}"):
+				if name := seg[1 : len(seg)-1]; name == "" || strings.ContainsAny(name, "{}") {
+					return fmt.Errorf("path %q: bad parameter %q", p, seg)
+				}
+				if n.param == nil {
+					n.param = &node{}
+				}
+				n = n.param
+			case strings.ContainsAny(seg, "{}"):
+				return fmt.Errorf("path %q: a parameter must be a whole segment, as in {id}", p)
+			default:
+				key := string(lowerInto(nil, seg))
+				if n.lit == nil {
+					n.lit = map[string]*node{}
+				}
+				c := n.lit[key]
+				if c == nil {
+					c = &node{}
+					n.lit[key] = c
+				}
+				n = c
+			}
+		}
+	}
+	if prefix {
+		n.prefix = appendIndex(n.prefix, i)
+	} else {
+		n.exact = appendIndex(n.exact, i)
+	}
+	return nil
+}
+
+func appendIndex(s []int, i int) []int {
+	if len(s) > 0 && s[len(s)-1] == i {
+		return s // the same rule lists one pattern twice
+	}
+	return append(s, i)
+}
+
+// Decide matches a request against the table. path must come from
+// CleanPath; a path that did not pass it must be denied by the caller. The
+// match ignores case (so "/API/x" cannot dodge a rule for "/api/x" on a
+// case-insensitive upstream).
+func (t *Table) Decide(method, path string, addr netip.Addr) Decision {
+	var buf [256]byte
+	lower := lowerInto(buf[:0], path)
+	m := methodBit(method)
+	best := len(t.rules)
+	if len(lower) > 0 && lower[0] == '/' {
+		best = t.match(t.root, lower[1:], m, addr.Unmap(), best)
+	}
+	if best == len(t.rules) {
+		return Decision{Access: Deny, Rule: -1}
+	}
+	c := &t.rules[best]
+	return Decision{Access: c.rule.Access, Permissions: c.perms, Rule: best}
+}
+
+// match walks the trie below n for the rest of the path (without its
+// leading slash) and returns the lowest index of a matching rule, or best.
+func (t *Table) match(n *node, rest []byte, m methodSet, addr netip.Addr, best int) int {
+	best = t.pick(n.prefix, m, addr, best)
+	if len(rest) == 0 {
+		return t.pick(n.exact, m, addr, best)
+	}
+	seg, tail := rest, []byte(nil)
+	if i := indexSlash(rest); i >= 0 {
+		seg, tail = rest[:i], rest[i+1:]
+		if len(tail) == 0 {
+			tail = nil
+		}
+	}
+	if c, ok := n.lit[string(seg)]; ok {
+		best = t.match(c, tail, m, addr, best)
+	}
+	if n.param != nil && len(seg) > 0 {
+		best = t.match(n.param, tail, m, addr, best)
+	}
+	return best
+}
+
+func indexSlash(b []byte) int {
+	for i, c := range b {
+		if c == '/' {
+			return i
+		}
+	}
+	return -1
+}
+
+// pick returns the first rule of idx (sorted) below best that accepts the
+// method and address, or best.
+func (t *Table) pick(idx []int, m methodSet, addr netip.Addr, best int) int {
+	for _, i := range idx {
+		if i >= best {
+			break
+		}
+		if t.rules[i].accepts(m, addr) {
+			return i
+		}
+	}
+	return best
+}
+
+func (c *compiled) accepts(m methodSet, addr netip.Addr) bool {
+	if c.methods != 0 && c.methods&m == 0 {
+		return false
+	}
+	if len(c.networks) == 0 {
+		return true
+	}
+	if !addr.IsValid() {
+		return false
+	}
+	for _, p := range c.networks {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// lowerInto appends the ASCII-lower-cased s to dst. Rules and requests are
+// folded by this same function, so they agree; non-ASCII letters are kept
+// as they are and must match exactly.
+func lowerInto(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// Rules returns the rules of the table, in order.
+func (t *Table) Rules() []Rule {
+	out := make([]Rule, len(t.rules))
+	for i, c := range t.rules {
+		out[i] = c.rule
+	}
+	return out
+}
+
+// Rule returns rule i of the table.
+func (t *Table) Rule(i int) Rule { return t.rules[i].rule }

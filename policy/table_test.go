@@ -1,0 +1,321 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func mustCompile(t testing.TB, rules []Rule) *Table {
+	t.Helper()
+	tbl, err := Compile(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tbl
+}
+
+func TestDecide(t *testing.T) {
+	tbl := mustCompile(t, []Rule{
+		/* 0 */ {Path: "/api/health", Access: Public},
+		/* 1 */ {Path: "/api/servers/{id}", Methods: []string{"PATCH", "DELETE"}, Access: Permission, Permission: "servers.write"},
+		/* 2 */ {Path: "/api/servers/{id}/password", Methods: []string{"GET", "PATCH"}, Access: Permission, Permissions: []string{"servers.secrets", "servers.admin"}},
+		/* 3 */ {Paths: []string{"/api/upload", "/api/lastbackup/{serverId}"}, Access: Public},
+		/* 4 */ {Path: "/api/admin/**", Access: Authenticated, Networks: []string{"10.0.0.0/8", "192.0.2.7"}},
+		/* 5 */ {Path: "/api/admin/**", Access: Deny},
+		/* 6 */ {Path: "/api/**", Access: Authenticated},
+		/* 7 */ {Path: "/", Access: Public},
+		/* 8 */ {Path: "/static/**", Methods: []string{"GET"}, Access: Public},
+	})
+	office := netip.MustParseAddr("10.1.2.3")
+	home := netip.MustParseAddr("203.0.113.5")
+	cases := []struct {
+		method, path string
+		addr         netip.Addr
+		rule         int
+		access       Access
+	}{
+		{"GET", "/api/health", home, 0, Public},
+		{"HEAD", "/api/health", home, 0, Public},
+		{"GET", "/API/Health", home, 0, Public}, // case is ignored
+		{"POST", "/api/health", home, 0, Public},
+		{"GET", "/api/health/x", home, 6, Authenticated},
+		{"PATCH", "/api/servers/7", home, 1, Permission},
+		{"DELETE", "/api/servers/abc", home, 1, Permission},
+		{"GET", "/api/servers/7", home, 6, Authenticated}, // method not in rule 1
+		{"GET", "/api/servers", home, 6, Authenticated},
+		{"GET", "/api/servers/7/password", home, 2, Permission},
+		{"HEAD", "/api/servers/7/password", home, 2, Permission},
+		{"PATCH", "/API/SERVERS/7/PASSWORD", home, 2, Permission},
+		{"POST", "/api/servers/7/password", home, 6, Authenticated},
+		{"POST", "/api/upload", home, 3, Public},
+		{"GET", "/api/lastbackup/srv1", home, 3, Public},
+		{"GET", "/api/lastbackup", home, 6, Authenticated},
+		{"GET", "/api/admin", office, 4, Authenticated}, // /** matches the prefix itself
+		{"GET", "/api/admin/users/1", office, 4, Authenticated},
+		{"GET", "/api/admin/users/1", netip.MustParseAddr("192.0.2.7"), 4, Authenticated},
+		{"GET", "/api/admin/users/1", netip.MustParseAddr("::ffff:10.9.9.9"), 4, Authenticated},
+		{"GET", "/api/admin/users/1", home, 5, Deny},
+		{"GET", "/api/admin/users/1", netip.Addr{}, 5, Deny},
+		{"GET", "/api", home, 6, Authenticated},
+		{"GET", "/", home, 7, Public},
+		{"GET", "/other", home, -1, Deny}, // nothing matched: deny
+		{"GET", "/static/app.js", home, 8, Public},
+		{"POST", "/static/app.js", home, -1, Deny},
+		{"BREW", "/api/health", home, 0, Public},
+		{"BREW", "/api/servers/7", home, 6, Authenticated},
+		{"get", "/static/app.js", home, -1, Deny}, // methods are case-sensitive in HTTP
+	}
+	for _, c := range cases {
+		t.Run(c.method+" "+c.path+" "+c.addr.String(), func(t *testing.T) {
+			d := tbl.Decide(c.method, c.path, c.addr)
+			if d.Rule != c.rule || d.Access != c.access {
+				t.Fatalf("Decide = %+v, want rule %d access %s", d, c.rule, c.access)
+			}
+		})
+	}
+}
+
+func TestFirstMatchWins(t *testing.T) {
+	tbl := mustCompile(t, []Rule{
+		{Path: "/a/**", Access: Public},
+		{Path: "/a/b", Access: Deny},
+		{Path: "/x/{id}", Access: Authenticated},
+		{Path: "/x/special", Access: Public},
+	})
+	if d := tbl.Decide("GET", "/a/b", netip.Addr{}); d.Rule != 0 {
+		t.Errorf("/a/b decided by %d, want the earlier prefix rule 0", d.Rule)
+	}
+	if d := tbl.Decide("GET", "/x/special", netip.Addr{}); d.Rule != 2 {
+		t.Errorf("/x/special decided by %d, want the earlier param rule 2", d.Rule)
+	}
+}
+
+func TestDecideEmptyTableDenies(t *testing.T) {
+	tbl := mustCompile(t, nil)
+	if d := tbl.Decide("GET", "/", netip.Addr{}); d.Access != Deny || d.Rule != -1 {
+		t.Errorf("%+v", d)
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		rule Rule
+		want string
+	}{
+		{"no access", Rule{Path: "/a"}, "access is missing"},
+		{"bad access", Rule{Path: "/a", Access: "maybe"}, `access "maybe"`},
+		{"no path", Rule{Access: Public}, "path is missing"},
+		{"relative path", Rule{Path: "a/b", Access: Public}, "must start with /"},
+		{"permission without name", Rule{Path: "/a", Access: Permission}, "needs permission"},
+		{"permission on public", Rule{Path: "/a", Access: Public, Permission: "x"}, "permission given"},
+		{"bad permission", Rule{Path: "/a", Access: Permission, Permission: "a b"}, "not valid"},
+		{"bad method", Rule{Path: "/a", Access: Public, Methods: []string{"FETCH"}}, "not an HTTP method"},
+		{"bad network", Rule{Path: "/a", Access: Public, Networks: []string{"10.0.0.0/33"}}, "network"},
+		{"star in middle", Rule{Path: "/a/**/b", Access: Public}, "only as the last segment"},
+		{"single star", Rule{Path: "/a/*", Access: Public}, "only as the last segment"},
+		{"partial param", Rule{Path: "/a/x{id}", Access: Public}, "whole segment"},
+		{"empty param", Rule{Path: "/a/{}", Access: Public}, "bad parameter"},
+		{"dot dot", Rule{Path: "/a/../b", Access: Public}, "not a clean path"},
+		{"double slash", Rule{Path: "/a//b", Access: Public}, "not a clean path"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Compile([]Rule{{Path: "/ok", Access: Public}, c.rule})
+			var re *RuleError
+			if !errors.As(err, &re) || re.Index != 1 || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want routes[1] … %q", err, c.want)
+			}
+			if !strings.HasPrefix(err.Error(), "routes[1]") {
+				t.Errorf("error does not name the rule: %v", err)
+			}
+		})
+	}
+}
+
+func TestCleanPath(t *testing.T) {
+	cases := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"/", "/", true},
+		{"/api/x", "/api/x", true},
+		{"/api/x/", "/api/x", true}, // one trailing slash is the same path
+		{"/api/%41bc", "/api/Abc", true},
+		{"/api/caf%C3%A9", "/api/café", true},
+		{"/api/a%20b", "/api/a b", true},
+		{"", "", false},
+		{"api/x", "", false},
+		{"/api//x", "", false},
+		{"/api/x//", "", false},
+		{"/api/../admin", "", false},
+		{"/api/./x", "", false},
+		{"/api/..", "", false},
+		{"/api/%2e%2e/admin", "", false},
+		{"/api/%2E%2E", "", false},
+		{"/api/%2fadmin", "", false},
+		{"/api%2Fadmin", "", false},
+		{"/api/%5cadmin", "", false},
+		{"/api\\admin", "", false},
+		{"/api/%00", "", false},
+		{"/api/\x00", "", false},
+		{"/api/%0a", "", false},
+		{"/api/%", "", false},
+		{"/api/%zz", "", false},
+		{"/api/%2", "", false},
+		{"/api/%252e%252e", "", false}, // double encoding
+		{"/" + strings.Repeat("a", 9000), "", false},
+	}
+	for _, c := range cases {
+		got, err := CleanPath(c.in)
+		if c.ok != (err == nil) || got != c.want {
+			t.Errorf("CleanPath(%q) = %q, %v; want %q ok=%v", c.in, got, err, c.want, c.ok)
+		}
+	}
+}
+
+func TestAuthorize(t *testing.T) {
+	perm := Decision{Access: Permission, Permissions: []string{"section:settings", "settings.admin"}}
+	cases := []struct {
+		name  string
+		d     Decision
+		authn bool
+		perms []string
+		want  Outcome
+	}{
+		{"public anonymous", Decision{Access: Public}, false, nil, Allow},
+		{"authenticated anonymous", Decision{Access: Authenticated}, false, nil, Unauthenticated},
+		{"authenticated user", Decision{Access: Authenticated}, true, nil, Allow},
+		{"permission anonymous", perm, false, nil, Unauthenticated},
+		{"permission lacking", perm, true, []string{"section:users"}, Forbidden},
+		{"permission held", perm, true, []string{"section:users", "section:settings"}, Allow},
+		{"any of several", perm, true, []string{"settings.admin"}, Allow},
+		{"star grants all", perm, true, []string{"*"}, Allow},
+		{"prefix is not a grant", perm, true, []string{"section:"}, Forbidden},
+		{"deny anonymous", Decision{Access: Deny, Rule: -1}, false, nil, Forbidden},
+		{"deny admin", Decision{Access: Deny}, true, []string{"*"}, Forbidden},
+		{"unknown access fails closed", Decision{Access: "weird"}, true, []string{"*"}, Forbidden},
+	}
+	for _, c := range cases {
+		if got := c.d.Authorize(c.authn, c.perms); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// bigTable is a table of n rules shaped like a real application's.
+func bigTable(tb testing.TB, n int) *Table {
+	rules := make([]Rule, 0, n)
+	for i := 0; len(rules) < n-2; i++ {
+		rules = append(rules,
+			Rule{Path: fmt.Sprintf("/api/res%d/{id}", i), Methods: []string{"PATCH", "DELETE"}, Access: Permission, Permission: fmt.Sprintf("res%d.write", i)},
+			Rule{Path: fmt.Sprintf("/api/res%d/**", i), Access: Authenticated},
+		)
+	}
+	rules = append(rules, Rule{Path: "/api/health", Access: Public}, Rule{Path: "/api/**", Access: Authenticated})
+	return mustCompile(tb, rules)
+}
+
+func TestDecideAllocatesNothing(t *testing.T) {
+	tbl := bigTable(t, 200)
+	addr := netip.MustParseAddr("10.0.0.1")
+	allocs := testing.AllocsPerRun(100, func() {
+		tbl.Decide("PATCH", "/api/res42/1234", addr)
+	})
+	if allocs != 0 {
+		t.Errorf("Decide allocates %.0f times", allocs)
+	}
+	if d := tbl.Decide("PATCH", "/api/res42/1234", addr); d.Rule != 84 {
+		t.Errorf("rule = %d", d.Rule)
+	}
+}
+
+func BenchmarkDecide200(b *testing.B) {
+	tbl := bigTable(b, 200)
+	addr := netip.MustParseAddr("10.0.0.1")
+	b.ReportAllocs()
+	for b.Loop() {
+		tbl.Decide("PATCH", "/api/res42/1234", addr)
+	}
+}
+
+func BenchmarkDecide200Miss(b *testing.B) {
+	tbl := bigTable(b, 200)
+	addr := netip.MustParseAddr("10.0.0.1")
+	b.ReportAllocs()
+	for b.Loop() {
+		tbl.Decide("GET", "/api/unknown/deeper/path/here", addr)
+	}
+}
+
+// FuzzDecide compiles a small table and throws arbitrary requests at it:
+// no panic, and every decision is either a rule whose pattern really matches
+// the path or the default deny.
+func FuzzDecide(f *testing.F) {
+	tbl := mustCompile(f, []Rule{
+		{Path: "/api/health", Access: Public},
+		{Path: "/api/servers/{id}", Methods: []string{"PATCH"}, Access: Permission, Permission: "w"},
+		{Path: "/api/admin/**", Access: Deny},
+		{Path: "/api/**", Access: Authenticated},
+	})
+	f.Add("GET", "/api/health")
+	f.Add("PATCH", "/api/servers/%2e%2e")
+	f.Add("GET", "/api/admin/../health")
+	f.Add("GET", "/API/ADMIN/x")
+	f.Add("DELETE", "//api/admin")
+	f.Fuzz(func(t *testing.T, method, raw string) {
+		p, err := CleanPath(raw)
+		if err != nil {
+			return
+		}
+		d := tbl.Decide(method, p, netip.Addr{})
+		lp := strings.ToLower(p)
+		switch d.Rule {
+		case -1:
+			if d.Access != Deny {
+				t.Fatalf("default is %s", d.Access)
+			}
+			if strings.HasPrefix(lp+"/", "/api/") {
+				t.Fatalf("%q under /api/** fell through to the default", p)
+			}
+		case 2:
+			if !strings.HasPrefix(lp+"/", "/api/admin/") {
+				t.Fatalf("%q matched /api/admin/**", p)
+			}
+		case 3:
+			if strings.HasPrefix(lp+"/", "/api/admin/") {
+				t.Fatalf("%q under /api/admin escaped the deny rule", p)
+			}
+		}
+		if strings.Contains(p, "..") && d.Access != Deny && strings.Contains("/"+p+"/", "/../") {
+			t.Fatalf("dot-dot path %q allowed", p)
+		}
+	})
+}
+
+// FuzzCleanPath: never panics; an accepted path has no ambiguity left.
+func FuzzCleanPath(f *testing.F) {
+	for _, s := range []string{"/", "/a/b/", "/a%2Fb", "/%2e%2e", "/a//b", "/caf%C3%A9", "/\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		p, err := CleanPath(raw)
+		if err != nil {
+			return
+		}
+		if p == "" || p[0] != '/' || strings.Contains(p, "//") || strings.ContainsAny(p, "\\\x00") {
+			t.Fatalf("CleanPath(%q) = %q", raw, p)
+		}
+		for _, seg := range strings.Split(p[1:], "/") {
+			if seg == "." || seg == ".." {
+				t.Fatalf("CleanPath(%q) = %q keeps a dot segment", raw, p)
+			}
+		}
+		if q, err := CleanPath(strings.ReplaceAll(p, "%", "%25")); err == nil && q != p && !strings.Contains(p, "%") {
+			t.Fatalf("not idempotent: %q → %q → %q", raw, p, q)
+		}
+	})
+}
