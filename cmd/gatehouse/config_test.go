@@ -1,0 +1,496 @@
+package main
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// contractExample is the configuration example of the HTTP contract
+// (spec/http-api.md, "Configuration keys"), verbatim: a file written for the
+// contract must always be accepted.
+const contractExample = `public_url: https://admin.example.com   # links in mail are built from this, never from Host
+base_path: /auth
+addr: 127.0.0.1:8080
+data_dir: ./gatehouse-data
+database: sqlite://gatehouse.db          # or postgres://…
+sessions: database                       # or redis://…
+trusted_proxies: [10.0.0.0/8]            # whose X-Forwarded-* is believed
+trusted_origins: [https://app.example.com]
+session:
+  idle_timeout: 20m
+  absolute_timeout: 12h
+  remember_timeout: 720h
+  same_site: lax                         # or strict
+login:
+  max_failures: 5
+  failure_window: 15m
+  lockout: 15m
+basic_auth:
+  enabled: false
+  allow_insecure: false
+password:
+  min_length: 12
+  max_length: 1024
+  allow_password_reset: true
+mail:
+  driver: log                            # or smtp
+  from: gatehouse@example.com
+  smtp: {host: …, port: 587, username: …, password: …, tls: starttls}   # none | starttls | implicit
+sms:
+  driver: log                            # or webhook
+  webhook: {url: …, format: twilio}      # or json
+upstream: http://127.0.0.1:3000          # gateway reverse-proxy mode
+redirect_domains: [example.com]          # where rd= may point
+routes:
+  - path: /api/health
+    access: public
+  - path: /api/servers/{id}
+    methods: [PATCH, DELETE]
+    access: permission
+    permission: servers.write            # or permissions: [a, b] = any of
+  - path: /api/**
+    access: authenticated
+groups:                                  # seeded at start, editable later
+  administrators: ["*"]
+oidc:
+  - id: corp
+    name: Corp SSO
+    issuer: https://sso.example.com
+    client_id: …
+    client_secret: …
+    deny_local_login: false
+`
+
+// TestConfigCheck runs `gatehouse config check` over configuration files and
+// environments. In wantErr and wantErrRe, FILE stands for the file's path.
+func TestConfigCheck(t *testing.T) {
+	tests := []struct {
+		name      string
+		yaml      string // the configuration file's content
+		noFile    bool   // run without a configuration file
+		viaEnv    bool   // name the file in GATEHOUSE_CONFIG instead of --config
+		env       map[string]string
+		wantCode  int
+		wantOut   []string // substrings of stdout
+		wantErr   []string // substrings of stderr
+		wantErrRe string   // stderr must match
+		notErr    []string // stderr must not contain these
+	}{
+		{
+			name:     "no file",
+			noFile:   true,
+			wantCode: exitOK,
+			wantOut:  []string{"configuration OK"},
+		},
+		{
+			name:     "empty file",
+			yaml:     "",
+			wantCode: exitOK,
+			wantOut:  []string{"configuration OK"},
+		},
+		{
+			name:     "comments only",
+			yaml:     "# nothing set yet\n\n",
+			wantCode: exitOK,
+			wantOut:  []string{"configuration OK"},
+		},
+		{
+			name:     "contract example is accepted with warnings",
+			yaml:     contractExample,
+			wantCode: exitOK,
+			wantOut: []string{
+				"configuration OK",
+				"warning: mail is accepted but not in effect",
+				"warning: sms is accepted but not in effect",
+				"warning: upstream is accepted but not in effect",
+				"warning: redirect_domains is accepted but not in effect",
+				"warning: routes is accepted but not in effect",
+				"warning: groups is accepted but not in effect",
+				"warning: oidc is accepted but not in effect",
+			},
+		},
+		{
+			name:     "routes warns",
+			yaml:     "routes:\n  - path: /api/**\n    access: authenticated\n",
+			wantCode: exitOK,
+			wantOut:  []string{"warning: routes is accepted but not in effect in this version", "configuration OK"},
+		},
+		{
+			name:     "file named by GATEHOUSE_CONFIG",
+			yaml:     "routes: []\n",
+			viaEnv:   true,
+			wantCode: exitOK,
+			wantOut:  []string{"warning: routes", "configuration OK"},
+		},
+		{
+			name:      "unknown top-level key",
+			yaml:      "addr: 127.0.0.1:9000\nbogus_key: 1\n",
+			wantCode:  exitUsage,
+			wantErr:   []string{"bogus_key"},
+			wantErrRe: `FILE(:2:|: line 2:)`,
+		},
+		{
+			name:      "unknown nested key",
+			yaml:      "session:\n  idle_timeout: 5m\n  idle_timeot: 5m\n",
+			wantCode:  exitUsage,
+			wantErr:   []string{"idle_timeot"},
+			wantErrRe: `FILE(:3:|: line 3:)`,
+			notErr:    []string{"struct {"}, // no Go types in front of the operator
+		},
+		{
+			name:      "unknown key via GATEHOUSE_CONFIG",
+			yaml:      "\n\nnope: true\n",
+			viaEnv:    true,
+			wantCode:  exitUsage,
+			wantErr:   []string{"nope"},
+			wantErrRe: `FILE(:3:|: line 3:)`,
+		},
+		{
+			name:      "bad duration",
+			yaml:      "session:\n  idle_timeout: abc\n",
+			wantCode:  exitUsage,
+			wantErr:   []string{"abc"},
+			wantErrRe: `FILE(:2:|: line 2:)`,
+		},
+		{
+			name:      "number is not a duration",
+			yaml:      "login:\n  lockout: 15\n",
+			wantCode:  exitUsage,
+			wantErrRe: `FILE(:2:|: line 2:)`,
+		},
+		{
+			name:      "malformed yaml",
+			yaml:      "addr: 127.0.0.1:8080\ntrusted_proxies: [\n",
+			wantCode:  exitUsage,
+			wantErrRe: `FILE(:\d+:|: line \d+:)`,
+		},
+		{
+			name:     "bad same_site",
+			yaml:     "addr: 127.0.0.1:8080\nsession:\n  idle_timeout: 20m\n  same_site: bogus\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"FILE:4: session.same_site", "bogus"},
+		},
+		{
+			name:     "idle_timeout longer than absolute_timeout",
+			yaml:     "session:\n  idle_timeout: 13h\n  absolute_timeout: 12h\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"FILE:2: session.idle_timeout", "absolute_timeout"},
+		},
+		{
+			name:     "idle_timeout longer than the default absolute_timeout",
+			yaml:     "session:\n  idle_timeout: 24h\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"FILE:2: session.idle_timeout"},
+		},
+		{
+			name:     "password.min_length 0",
+			yaml:     "password:\n  min_length: 0\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"FILE:2: password.min_length"},
+		},
+		{
+			name:     "zero duration",
+			yaml:     "login:\n  failure_window: 0s\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"FILE:2: login.failure_window"},
+		},
+		{
+			name:     "postgres not yet",
+			yaml:     "database: postgres://db/gatehouse\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"FILE:1: database"},
+		},
+		{
+			name:     "bad addr in file",
+			yaml:     "addr: nonsense\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"FILE:1: addr"},
+		},
+		{
+			name:     "env beats file for addr",
+			yaml:     "addr: nonsense\n",
+			env:      map[string]string{"GATEHOUSE_ADDR": "127.0.0.1:9000"},
+			wantCode: exitOK,
+			wantOut:  []string{"configuration OK"},
+		},
+		{
+			name:     "bad addr in env is named",
+			yaml:     "addr: 127.0.0.1:9000\n",
+			env:      map[string]string{"GATEHOUSE_ADDR": "nonsense"},
+			wantCode: exitUsage,
+			wantErr:  []string{"GATEHOUSE_ADDR: addr"},
+		},
+		{
+			name:     "env bad duration",
+			noFile:   true,
+			env:      map[string]string{"GATEHOUSE_SESSION_IDLE_TIMEOUT": "abc"},
+			wantCode: exitUsage,
+			wantErr:  []string{"GATEHOUSE_SESSION_IDLE_TIMEOUT", `"abc"`},
+		},
+		{
+			name:     "env bad duration beats a good file",
+			yaml:     "session:\n  idle_timeout: 5m\n",
+			env:      map[string]string{"GATEHOUSE_SESSION_IDLE_TIMEOUT": "abc"},
+			wantCode: exitUsage,
+			wantErr:  []string{"GATEHOUSE_SESSION_IDLE_TIMEOUT"},
+		},
+		{
+			name:     "env duration too long is named",
+			yaml:     "session:\n  absolute_timeout: 1h\n",
+			env:      map[string]string{"GATEHOUSE_SESSION_IDLE_TIMEOUT": "2h"},
+			wantCode: exitUsage,
+			wantErr:  []string{"GATEHOUSE_SESSION_IDLE_TIMEOUT: session.idle_timeout"},
+		},
+		{
+			name:     "env fixes a bad file value",
+			yaml:     "session:\n  same_site: bogus\n",
+			env:      map[string]string{"GATEHOUSE_SESSION_SAME_SITE": "strict"},
+			wantCode: exitOK,
+			wantOut:  []string{"configuration OK"},
+		},
+		{
+			name:     "env bad same_site",
+			yaml:     "session:\n  same_site: lax\n",
+			env:      map[string]string{"GATEHOUSE_SESSION_SAME_SITE": "bogus"},
+			wantCode: exitUsage,
+			wantErr:  []string{"GATEHOUSE_SESSION_SAME_SITE: session.same_site"},
+		},
+		{
+			name:     "env bad number",
+			noFile:   true,
+			env:      map[string]string{"GATEHOUSE_LOGIN_MAX_FAILURES": "five"},
+			wantCode: exitUsage,
+			wantErr:  []string{"GATEHOUSE_LOGIN_MAX_FAILURES", `"five"`},
+		},
+		{
+			name:     "env password.min_length 0",
+			noFile:   true,
+			env:      map[string]string{"GATEHOUSE_PASSWORD_MIN_LENGTH": "0"},
+			wantCode: exitUsage,
+			wantErr:  []string{"GATEHOUSE_PASSWORD_MIN_LENGTH: password.min_length"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			env := map[string]string{}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			args := []string{"config", "check"}
+			file := ""
+			if !tt.noFile {
+				file = writeFile(t, dir, "gatehouse.yaml", tt.yaml)
+				if tt.viaEnv {
+					env["GATEHOUSE_CONFIG"] = file
+				} else {
+					args = append(args, "--config", file)
+				}
+			}
+			code, stdout, stderr := runCmd(t, env, "", args...)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.wantCode, stdout, stderr)
+			}
+			for _, w := range tt.wantOut {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("stdout does not contain %q:\n%s", w, stdout)
+				}
+			}
+			for _, w := range tt.wantErr {
+				if w = strings.ReplaceAll(w, "FILE", file); !strings.Contains(stderr, w) {
+					t.Errorf("stderr does not contain %q:\n%s", w, stderr)
+				}
+			}
+			if tt.wantErrRe != "" {
+				re := regexp.MustCompile(strings.ReplaceAll(tt.wantErrRe, "FILE", regexp.QuoteMeta(file)))
+				if !re.MatchString(stderr) {
+					t.Errorf("stderr does not match %s:\n%s", re, stderr)
+				}
+			}
+			for _, w := range tt.notErr {
+				if strings.Contains(stderr, w) {
+					t.Errorf("stderr contains %q:\n%s", w, stderr)
+				}
+			}
+			if code == exitOK && stderr != "" {
+				t.Errorf("stderr of a good configuration: %s", stderr)
+			}
+			if code != exitOK && strings.Contains(stdout, "configuration OK") {
+				t.Errorf("a refused configuration printed %q", "configuration OK")
+			}
+		})
+	}
+}
+
+// TestMissingConfigFile checks that a configuration file that does not exist
+// is a configuration error naming it, whichever way it was named.
+func TestMissingConfigFile(t *testing.T) {
+	tests := []struct {
+		name    string
+		viaEnv  bool
+		command []string
+	}{
+		{"config check --config", false, []string{"config", "check"}},
+		{"config check GATEHOUSE_CONFIG", true, []string{"config", "check"}},
+		{"serve --config", false, []string{"serve", "--addr", "127.0.0.1:0"}},
+		{"user list --config", false, []string{"user", "list"}},
+		{"migrate GATEHOUSE_CONFIG", true, []string{"migrate"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			missing := filepath.Join(dir, "no-such.yaml")
+			env := map[string]string{"GATEHOUSE_DATA_DIR": filepath.Join(dir, "data")}
+			args := tt.command
+			if tt.viaEnv {
+				env["GATEHOUSE_CONFIG"] = missing
+			} else {
+				args = append(args[:len(args):len(args)], "--config", missing)
+			}
+			code, stdout, stderr := runCmd(t, env, "", args...)
+			if code != exitUsage {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, exitUsage, stdout, stderr)
+			}
+			for _, w := range []string{missing, "no such file"} {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr does not contain %q: %s", w, stderr)
+				}
+			}
+			if strings.Contains(stderr, "config: config:") {
+				t.Errorf("stderr stutters: %s", stderr)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
+				t.Errorf("the data directory was created despite the configuration error")
+			}
+		})
+	}
+}
+
+// TestDataDirPrecedence checks flag beats environment beats file for the data
+// directory, by where `gatehouse migrate` puts the database.
+func TestDataDirPrecedence(t *testing.T) {
+	tests := []struct {
+		name           string
+		file, env, arg bool
+		want           string // "file", "env" or "flag"
+	}{
+		{name: "file", file: true, want: "file"},
+		{name: "env beats file", file: true, env: true, want: "env"},
+		{name: "flag beats env and file", file: true, env: true, arg: true, want: "flag"},
+		{name: "flag beats env", env: true, arg: true, want: "flag"},
+		{name: "flag beats file", file: true, arg: true, want: "flag"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			dirs := map[string]string{
+				"file": filepath.Join(dir, "from-file"),
+				"env":  filepath.Join(dir, "from-env"),
+				"flag": filepath.Join(dir, "from-flag"),
+			}
+			env := map[string]string{}
+			args := []string{"migrate"}
+			if tt.file {
+				args = append(args, "--config", writeFile(t, dir, "gatehouse.yaml", "data_dir: "+dirs["file"]+"\n"))
+			}
+			if tt.env {
+				env["GATEHOUSE_DATA_DIR"] = dirs["env"]
+			}
+			if tt.arg {
+				args = append(args, "--data", dirs["flag"])
+			}
+			stdout := mustRun(t, env, "", args...)
+			wantDB := filepath.Join(dirs[tt.want], "gatehouse.db")
+			if !strings.Contains(stdout, wantDB) {
+				t.Errorf("stdout does not name %s: %s", wantDB, stdout)
+			}
+			for src, d := range dirs {
+				_, err := os.Stat(filepath.Join(d, "gatehouse.db"))
+				if exists := err == nil; exists != (src == tt.want) {
+					t.Errorf("database in the %s directory: %v, want %v", src, exists, src == tt.want)
+				}
+			}
+		})
+	}
+}
+
+// TestAddrPrecedence checks flag beats environment beats file for the listen
+// address, by where `gatehouse serve` listens. Each source names a different
+// loopback address.
+func TestAddrPrecedence(t *testing.T) {
+	tests := []struct {
+		name           string
+		file, env, arg string
+		wantHost       string
+	}{
+		{name: "file", file: "127.0.0.1:0", wantHost: "127.0.0.1"},
+		{name: "env beats file", file: "127.0.0.1:0", env: "127.0.0.2:0", wantHost: "127.0.0.2"},
+		{name: "flag beats env and file", file: "127.0.0.1:0", env: "127.0.0.2:0", arg: "127.0.0.3:0", wantHost: "127.0.0.3"},
+		{name: "flag beats a bad env value", env: "nonsense", arg: "127.0.0.1:0", wantHost: "127.0.0.1"},
+	}
+	for _, host := range []string{"127.0.0.2", "127.0.0.3"} {
+		ln, err := net.Listen("tcp", host+":0")
+		if err != nil {
+			t.Skipf("cannot listen on %s, which this test tells sources apart by: %v", host, err)
+		}
+		ln.Close()
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			env := map[string]string{}
+			args := []string{"--data", dir}
+			if tt.file != "" {
+				args = append(args, "--config", writeFile(t, dir, "gatehouse.yaml", "addr: "+tt.file+"\n"))
+			}
+			if tt.env != "" {
+				env["GATEHOUSE_ADDR"] = tt.env
+			}
+			if tt.arg != "" {
+				args = append(args, "--addr", tt.arg)
+			}
+			s := startServe(t, env, args...)
+			if host, _, _ := strings.Cut(s.addr, ":"); host != tt.wantHost {
+				t.Errorf("listening on %s, want host %s", s.addr, tt.wantHost)
+			}
+			if code := s.stop(); code != exitOK {
+				t.Errorf("serve exited %d, want 0\n%s", code, s.log)
+			}
+		})
+	}
+}
+
+// TestServeConfigErrors checks that serve refuses a bad listen address with
+// a usage error naming where it came from.
+func TestServeConfigErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		wantErr string
+	}{
+		{name: "bad --addr", args: []string{"--addr", "nonsense"}, wantErr: "--addr: addr"},
+		{name: "bad GATEHOUSE_ADDR", env: map[string]string{"GATEHOUSE_ADDR": "nonsense"}, wantErr: "GATEHOUSE_ADDR: addr"},
+		{name: "unknown flag", args: []string{"--port", "80"}, wantErr: "port"},
+		{name: "bad env duration", env: map[string]string{"GATEHOUSE_SESSION_IDLE_TIMEOUT": "abc"}, args: []string{"--addr", "127.0.0.1:0"}, wantErr: "GATEHOUSE_SESSION_IDLE_TIMEOUT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"serve", "--data", t.TempDir()}, tt.args...)
+			code, _, stderr := runCmd(t, tt.env, "", args...)
+			if code != exitUsage {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, exitUsage, stderr)
+			}
+			if !strings.Contains(stderr, tt.wantErr) {
+				t.Errorf("stderr does not contain %q: %s", tt.wantErr, stderr)
+			}
+			if strings.Contains(stderr, "gatehouse listening") {
+				t.Errorf("serve started despite the error: %s", stderr)
+			}
+		})
+	}
+}
