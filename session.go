@@ -71,6 +71,11 @@ type SessionStore interface {
 	DeleteUserSessions(ctx context.Context, userID, except string) (int, error)
 	// UserSessions returns the sessions of a user, newest first.
 	UserSessions(ctx context.Context, userID string) ([]*Session, error)
+	// Sessions returns sessions newest first, paged by offset and limit
+	// (a limit of zero means no limit), and how many there are in all.
+	Sessions(ctx context.Context, offset, limit int) ([]*Session, int, error)
+	// SessionByID returns the session with that public id.
+	SessionByID(ctx context.Context, id string) (*Session, error)
 	// DeleteExpiredSessions removes every session that has ended at now and
 	// returns how many it removed.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)

@@ -76,6 +76,8 @@ type Store interface {
 	UserStore
 	SessionStore
 	ThrottleStore
+	TokenStore
+	AuditStore
 	// Ping checks that the store is reachable.
 	Ping(ctx context.Context) error
 }

@@ -52,6 +52,7 @@ type User struct {
 // union of the permissions of their groups.
 type Group struct {
 	Name        string
+	Description string
 	Permissions []string
 }
 
@@ -105,8 +106,16 @@ type UserStore interface {
 
 	// Groups returns every group, sorted by name.
 	Groups(ctx context.Context) ([]*Group, error)
+	// Group returns the group with that name (case-sensitive).
+	Group(ctx context.Context, name string) (*Group, error)
+	// CreateGroup stores a new group; an existing name is CodeConflict.
+	CreateGroup(ctx context.Context, g *Group) error
 	// PutGroup creates or replaces a group.
 	PutGroup(ctx context.Context, g *Group) error
+	// DeleteGroup removes a group and every membership in it.
+	DeleteGroup(ctx context.Context, name string) error
+	// GroupMembers returns the ids of the users in a group.
+	GroupMembers(ctx context.Context, name string) ([]string, error)
 }
 
 // HasPermission reports whether the permission set perms grants p: it

@@ -46,11 +46,8 @@ var DefaultConfig = Config{
 	UserCacheTTL: time.Second,
 }
 
-// Store is what the account service needs from storage.
-type Store interface {
-	gatehouse.UserStore
-	gatehouse.ThrottleStore
-}
+// Store is what the account service needs from storage: all of it.
+type Store = gatehouse.Store
 
 // Service runs the account use cases.
 type Service struct {
@@ -61,16 +58,16 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 
-	mu    sync.Mutex
-	users map[string]cachedUser
+	users  *memo[*gatehouse.User]  // by user id
+	tokens *memo[*gatehouse.Token] // by string(token hash)
+	basic  *memo[basicEntry]       // by keyed hash of the credentials
+	mu     sync.Mutex
+	groups cachedGroups
+
+	basicKey []byte // keys the hashes that index the Basic credentials cache
 
 	setupMu   sync.Mutex
 	setupHash []byte // SHA-256 of the one-time setup token, nil when none
-}
-
-type cachedUser struct {
-	u       *gatehouse.User
-	fetched time.Time
 }
 
 // New returns a Service. now is the clock; log receives internal errors.
@@ -81,7 +78,13 @@ func New(store Store, hasher *password.Hasher, sessions *session.Manager, cfg Co
 	if cfg.UserCacheTTL == 0 {
 		cfg.UserCacheTTL = time.Second
 	}
-	return &Service{store: store, hasher: hasher, sessions: sessions, cfg: cfg, now: now, log: log, users: make(map[string]cachedUser)}
+	return &Service{
+		store: store, hasher: hasher, sessions: sessions, cfg: cfg, now: now, log: log,
+		users:    newMemo[*gatehouse.User](cfg.UserCacheTTL, 100_000),
+		tokens:   newMemo[*gatehouse.Token](cfg.UserCacheTTL, 100_000),
+		basic:    newMemo[basicEntry](basicCacheTTL, 10_000),
+		basicKey: newBasicKey(),
+	}
 }
 
 // Policy returns the password policy.
@@ -140,6 +143,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	}
 	keys := throttleKeys(req.Username, req.Client.Addr)
 	if err := s.checkThrottles(ctx, keys); err != nil {
+		s.record(ctx, Actor{Client: req.Client}, gatehouse.AuditLoginFailed, "", map[string]string{"username": truncate(req.Username, 100), "reason": "locked"})
 		return nil, err
 	}
 
@@ -173,6 +177,11 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 			return nil, err
 		}
 		s.log.Info("login failed", "client", req.Client.Addr)
+		target := ""
+		if u != nil {
+			target = u.ID
+		}
+		s.record(ctx, Actor{Client: req.Client}, gatehouse.AuditLoginFailed, target, map[string]string{"username": truncate(req.Username, 100)})
 		return nil, errInvalidCredentials
 	}
 
@@ -205,6 +214,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 		return nil, err
 	}
 	s.log.Info("login succeeded", "user", u.ID, "session", sess.ID, "client", req.Client.Addr)
+	s.record(ctx, Actor{User: u, Client: req.Client}, gatehouse.AuditLoginSucceeded, sess.ID, nil)
 	return &LoginResult{User: u, Session: sess, Token: token}, nil
 }
 
@@ -259,6 +269,8 @@ func (s *Service) recordFailure(ctx context.Context, keys loginKeys) error {
 	}
 	if t.Locked(now) {
 		s.log.Warn("login locked for username", "until", t.LockedUntil)
+		s.record(ctx, Actor{Client: Client{Addr: strings.TrimPrefix(keys.addr, "login:addr:")}}, gatehouse.AuditLockout, "",
+			map[string]string{"username": truncate(strings.TrimPrefix(keys.user, "login:user:"), 100), "until": t.LockedUntil.Format(time.RFC3339)})
 	}
 	t, err = s.store.AddFailure(ctx, keys.addr, now, s.cfg.AddrThrottle)
 	if err != nil {
@@ -334,41 +346,29 @@ func (s *Service) sessionUser(ctx context.Context, sess *gatehouse.Session) (*ga
 
 func (s *Service) cachedUser(ctx context.Context, id string) (*gatehouse.User, error) {
 	now := s.now()
-	if s.cfg.UserCacheTTL > 0 {
-		s.mu.Lock()
-		c, ok := s.users[id]
-		s.mu.Unlock()
-		if ok && now.Sub(c.fetched) < s.cfg.UserCacheTTL {
-			return c.u, nil
-		}
+	if u, ok := s.users.get(id, now); ok {
+		return u, nil
 	}
+	gen := s.users.generation()
 	u, err := s.store.UserByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if s.cfg.UserCacheTTL > 0 {
-		s.mu.Lock()
-		if len(s.users) > 100_000 {
-			clear(s.users)
-		}
-		s.users[id] = cachedUser{u: u, fetched: now}
-		s.mu.Unlock()
-	}
+	s.users.put(id, u, now, gen)
 	return u, nil
 }
 
 func (s *Service) forgetUser(id string) {
-	s.mu.Lock()
-	delete(s.users, id)
-	s.mu.Unlock()
+	s.users.forget(id)
 }
 
 // Logout ends a session.
-func (s *Service) Logout(ctx context.Context, sess *gatehouse.Session) error {
+func (s *Service) Logout(ctx context.Context, a Actor, sess *gatehouse.Session) error {
 	if err := s.sessions.Revoke(ctx, sess.ID); err != nil {
 		return err
 	}
 	s.log.Info("logout", "user", sess.UserID, "session", sess.ID)
+	s.record(ctx, a, gatehouse.AuditLogout, sess.ID, nil)
 	return nil
 }
 
@@ -435,7 +435,9 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 	if err != nil {
 		return err
 	}
+	s.basic.forgetWhere(func(e basicEntry) bool { return e.userID == u.ID })
 	s.log.Info("password changed", "user", u.ID, "ended_sessions", n)
+	s.record(ctx, Actor{User: u, Client: req.Client}, gatehouse.AuditPasswordChanged, u.ID, map[string]string{"endedSessions": fmt.Sprint(n)})
 	return nil
 }
 
@@ -456,6 +458,9 @@ type NewUser struct {
 	Name     string
 	Password string
 	Groups   []string
+	// By is who creates the user, for the audit log; zero for the
+	// command line.
+	By Actor
 }
 
 // CreateUser validates and creates an active user with a password.
@@ -489,28 +494,12 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*gatehouse.User, 
 		return nil, err
 	}
 	s.log.Info("user created", "user", u.ID)
+	s.record(ctx, nu.By, gatehouse.AuditUserCreated, u.ID, map[string]string{"username": u.Username})
 	return u, nil
 }
 
 func validateNewUser(nu NewUser) error {
-	fields := map[string]string{}
-	switch {
-	case nu.Username == "":
-		fields["username"] = "Username is required."
-	case utf8.RuneCountInString(nu.Username) > 100:
-		fields["username"] = "Username must be at most 100 characters."
-	case !validUsername(nu.Username):
-		fields["username"] = "Username may contain only letters, digits and . _ - @ +."
-	}
-	switch {
-	case nu.Email == "":
-		fields["email"] = "Email is required."
-	case len(nu.Email) > 254 || !validEmail(nu.Email):
-		fields["email"] = "Email is not a valid address."
-	}
-	if utf8.RuneCountInString(nu.Name) > 200 || strings.ContainsFunc(nu.Name, unicode.IsControl) {
-		fields["name"] = "Name must be at most 200 characters without control characters."
-	}
+	fields := validateIdentity(nu.Username, nu.Email, nu.Name)
 	if nu.Password == "" {
 		fields["password"] = "Password is required."
 	}
@@ -518,6 +507,30 @@ func validateNewUser(nu NewUser) error {
 		return &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: fields}
 	}
 	return nil
+}
+
+// validateIdentity checks a user's username, email and name, and returns
+// field → problem for each that is wrong.
+func validateIdentity(username, email, name string) map[string]string {
+	fields := map[string]string{}
+	switch {
+	case username == "":
+		fields["username"] = "Username is required."
+	case utf8.RuneCountInString(username) > 100:
+		fields["username"] = "Username must be at most 100 characters."
+	case !validUsername(username):
+		fields["username"] = "Username may contain only letters, digits and . _ - @ +."
+	}
+	switch {
+	case email == "":
+		fields["email"] = "Email is required."
+	case len(email) > 254 || !validEmail(email):
+		fields["email"] = "Email is not a valid address."
+	}
+	if utf8.RuneCountInString(name) > 200 || strings.ContainsFunc(name, unicode.IsControl) {
+		fields["name"] = "Name must be at most 200 characters without control characters."
+	}
+	return fields
 }
 
 // validUsername keeps usernames to letters, digits and . _ - @ +, so that a
@@ -535,43 +548,4 @@ func validUsername(s string) bool {
 func validEmail(s string) bool {
 	a, err := mail.ParseAddress(s)
 	return err == nil && a.Address == s && a.Name == ""
-}
-
-// DisableUser disables a user and ends all their sessions at once.
-func (s *Service) DisableUser(ctx context.Context, id string) (*gatehouse.User, error) {
-	u, err := s.store.UserByID(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	u.State = gatehouse.StateDisabled
-	u.UpdatedAt = s.now().UTC()
-	if err := s.store.UpdateUser(ctx, u); err != nil {
-		return nil, err
-	}
-	s.forgetUser(u.ID)
-	if _, err := s.sessions.RevokeUser(ctx, u.ID, ""); err != nil {
-		return nil, err
-	}
-	s.log.Info("user disabled", "user", u.ID)
-	return u, nil
-}
-
-// Permissions returns the effective permissions of a user: the union of
-// its groups' permissions, sorted.
-func (s *Service) Permissions(ctx context.Context, u *gatehouse.User) ([]string, error) {
-	if len(u.Groups) == 0 {
-		return []string{}, nil
-	}
-	groups, err := s.store.Groups(ctx)
-	if err != nil {
-		return nil, err
-	}
-	perms := []string{}
-	for _, g := range groups {
-		if slices.Contains(u.Groups, g.Name) {
-			perms = append(perms, g.Permissions...)
-		}
-	}
-	slices.Sort(perms)
-	return slices.Compact(perms), nil
 }

@@ -183,7 +183,7 @@ func TestDisabledUserLosesSessionsAndLogin(t *testing.T) {
 	if _, _, err := svc.Authenticate(ctx, res.Token); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.DisableUser(ctx, u.ID); err != nil {
+	if _, err := svc.DisableUser(ctx, account.Actor{}, u.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := svc.Authenticate(ctx, res.Token); code(err) != gatehouse.CodeUnauthenticated {

@@ -2,19 +2,39 @@ package httpapi
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/csrf"
+	"github.com/gatehouse/gatehouse/policy"
+)
+
+// Ways a request can be authenticated.
+const (
+	viaSession = "session"
+	viaToken   = "token"
+	viaBasic   = "basic"
 )
 
 // credentials are what authenticated a request.
 type credentials struct {
-	user    *gatehouse.User
+	user *gatehouse.User
+	via  string // viaSession, viaToken or viaBasic
+
+	// session and token (the secret from the cookie, from which the CSRF
+	// token derives) are set for viaSession.
 	session *gatehouse.Session
-	// token is the session secret from the cookie; the CSRF token is
-	// derived from it.
-	token string
+	token   string
+
+	// apiToken is set for viaToken, with perms already cut down to it.
+	apiToken *gatehouse.Token
+	perms    []string
+	permsSet bool
 }
 
 type credentialsKey struct{}
@@ -27,15 +47,46 @@ func credentialsFrom(ctx context.Context) *credentials {
 func withCredentials(r *http.Request, c *credentials) *http.Request {
 	ctx := context.WithValue(r.Context(), credentialsKey{}, c)
 	ctx = gatehouse.NewContextWithUser(ctx, c.user)
-	ctx = gatehouse.NewContextWithSession(ctx, c.session)
+	if c.session != nil {
+		ctx = gatehouse.NewContextWithSession(ctx, c.session)
+	}
 	return r.WithContext(ctx)
 }
 
-// authenticate resolves the session cookie of r. No cookie, or one that
-// names no live session, is (nil, nil); only internal failures are errors.
-// peek leaves the session's idle timeout alone.
+// permissions returns the effective permissions of the caller: a token's
+// own (already limited to its owner's), else the user's.
+func (s *Server) permissions(ctx context.Context, c *credentials) ([]string, error) {
+	if c.permsSet {
+		return c.perms, nil
+	}
+	perms, err := s.accounts.Permissions(ctx, c.user)
+	if err != nil {
+		return nil, err
+	}
+	c.perms, c.permsSet = perms, true
+	return perms, nil
+}
+
+// authenticate resolves the credentials of r: an Authorization header
+// (Bearer token, or Basic when enabled) or else the session cookie. No
+// credentials, or a cookie that names no live session, is (nil, nil).
+// Credentials presented in an Authorization header that do not verify are
+// an error (401), never a silent fall-back to anonymous. peek leaves a
+// session's idle timeout alone.
 func (s *Server) authenticate(r *http.Request, peek bool) (*credentials, error) {
 	if c := credentialsFrom(r.Context()); c != nil {
+		return c, nil
+	}
+	if c, handled, err := s.authenticateHeader(r); handled {
+		return c, err
+	}
+	return s.cookieSession(r, peek)
+}
+
+// cookieSession resolves only the session cookie of r, for the endpoints
+// that are about the browser session itself.
+func (s *Server) cookieSession(r *http.Request, peek bool) (*credentials, error) {
+	if c := credentialsFrom(r.Context()); c != nil && c.via == viaSession {
 		return c, nil
 	}
 	token, ok := s.accounts.Sessions().ReadToken(r, s.proxies.isHTTPS(r))
@@ -53,7 +104,66 @@ func (s *Server) authenticate(r *http.Request, peek bool) (*credentials, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &credentials{user: u, session: sess, token: token}, nil
+	return &credentials{user: u, via: viaSession, session: sess, token: token}, nil
+}
+
+var errInsecureBasic = &gatehouse.Error{Code: gatehouse.CodeInsecureBasicAuth, Message: "Basic authentication is accepted only over HTTPS."}
+
+// authenticateHeader handles the Authorization header. handled is false
+// when the header is absent or of a scheme gatehouse does not take (Basic
+// when disabled), so the cookie decides.
+func (s *Server) authenticateHeader(r *http.Request) (c *credentials, handled bool, err error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return nil, false, nil
+	}
+	scheme, rest, _ := strings.Cut(h, " ")
+	switch {
+	case strings.EqualFold(scheme, "Bearer"):
+		u, t, perms, err := s.accounts.AuthenticateToken(r.Context(), strings.TrimSpace(rest))
+		if err != nil {
+			return nil, true, err
+		}
+		return &credentials{user: u, via: viaToken, apiToken: t, perms: perms, permsSet: true}, true, nil
+	case strings.EqualFold(scheme, "Basic") && s.cfg.BasicAuth.Enabled:
+		// Over plain HTTP the password is not even looked at: it has
+		// already crossed the network in the clear, and checking it
+		// would make the server an oracle for it.
+		if !s.proxies.isHTTPS(r) && !s.cfg.BasicAuth.AllowInsecure {
+			return nil, true, errInsecureBasic
+		}
+		user, pw, ok := parseBasic(rest)
+		if !ok {
+			return nil, true, errBadBasic
+		}
+		u, err := s.accounts.AuthenticateBasic(r.Context(), user, pw, s.client(r))
+		if err != nil {
+			return nil, true, err
+		}
+		return &credentials{user: u, via: viaBasic}, true, nil
+	}
+	return nil, false, nil
+}
+
+var errBadBasic = &gatehouse.Error{Code: gatehouse.CodeInvalidCredentials, Message: "Invalid username or password."}
+
+// parseBasic decodes the credentials of a Basic Authorization header
+// (RFC 7617): base64 of "user:password", the password possibly containing
+// colons. Anything malformed is refused.
+func parseBasic(b64 string) (user, pw string, ok bool) {
+	b64 = strings.TrimSpace(b64)
+	if b64 == "" || len(b64) > 4096 {
+		return "", "", false
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return "", "", false
+	}
+	user, pw, ok = strings.Cut(string(raw), ":")
+	if !ok || user == "" || !utf8.ValidString(user) || strings.ContainsFunc(user, unicode.IsControl) {
+		return "", "", false
+	}
+	return user, pw, true
 }
 
 var errUnauthenticated = &gatehouse.Error{Code: gatehouse.CodeUnauthenticated, Message: "Authentication is required."}
@@ -117,10 +227,127 @@ func (s *Server) CSRF(next http.Handler) http.Handler {
 	}))
 }
 
-// Protect wraps h so that only authenticated users reach it, with CSRF
-// checks on unsafe methods: Authenticate, CSRF and RequireUser together.
+// Protect guards h for a Go program that embeds gatehouse: it
+// authenticates the request (session cookie, Bearer token, or Basic when
+// enabled), refuses cross-origin unsafe requests and, for cookie
+// sessions, unsafe requests without the CSRF token; then, when the server
+// has a route table, applies it to the request (first matching rule; no
+// rule matches → 403), else requires an authenticated user.
 func (s *Server) Protect(h http.Handler) http.Handler {
-	return s.Authenticate(s.CSRF(s.RequireUser(h)))
+	return s.CSRF(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := s.authenticate(r, false)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if c != nil {
+			if err := checkCSRF(r, c); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			r = withCredentials(r, c)
+		}
+		if err := s.authorizeRoute(r, c, true); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+}
+
+// Require returns middleware that lets through only callers holding one of
+// perms (any of them), after the same authentication and CSRF checks as
+// Protect: 401 without credentials, 403 without the permission.
+func (s *Server) Require(perms ...string) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler {
+		return s.CSRF(s.handle(func(w http.ResponseWriter, r *http.Request) error {
+			c, err := s.authenticate(r, false)
+			if err != nil {
+				return err
+			}
+			if c == nil {
+				return errUnauthenticated
+			}
+			if err := checkCSRF(r, c); err != nil {
+				return err
+			}
+			r = withCredentials(r, c)
+			if err := s.checkPermission(r, c, perms...); err != nil {
+				return err
+			}
+			h.ServeHTTP(w, r)
+			return nil
+		}))
+	}
+}
+
+// checkPermission refuses (403, audited) a caller who holds none of perms.
+func (s *Server) checkPermission(r *http.Request, c *credentials, perms ...string) error {
+	have, err := s.permissions(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	for _, p := range perms {
+		if gatehouse.HasPermission(have, p) {
+			return nil
+		}
+	}
+	s.accounts.RecordDenial(r.Context(), account.Actor{User: c.user, Client: s.client(r)}, r.Method, r.URL.Path)
+	return &gatehouse.Error{Code: gatehouse.CodePermissionDenied, Message: "You do not have the permission this needs: " + strings.Join(perms, " or ") + "."}
+}
+
+// authorizeRoute applies the route table to r for caller c (nil when
+// anonymous). With no table, requireUser decides: true requires an
+// authenticated user, false lets the request through.
+func (s *Server) authorizeRoute(r *http.Request, c *credentials, requireUser bool) error {
+	if s.cfg.Routes == nil {
+		if requireUser && c == nil {
+			return errUnauthenticated
+		}
+		return nil
+	}
+	d, err := s.decide(r)
+	if err != nil {
+		return err
+	}
+	return s.applyDecision(r, d, c)
+}
+
+// decide matches r against the route table.
+func (s *Server) decide(r *http.Request) (policy.Decision, error) {
+	p, err := policy.CleanPath(r.URL.EscapedPath())
+	if err != nil {
+		return policy.Decision{}, &gatehouse.Error{Code: gatehouse.CodeBadRequest, Message: "The request path is malformed or ambiguous."}
+	}
+	return s.cfg.Routes.Decide(r.Method, p, s.proxies.clientAddr(r)), nil
+}
+
+// applyDecision turns a route decision for caller c into nil (allowed),
+// 401 or 403.
+func (s *Server) applyDecision(r *http.Request, d policy.Decision, c *credentials) error {
+	var perms []string
+	if c != nil && d.Access == policy.Permission {
+		var err error
+		if perms, err = s.permissions(r.Context(), c); err != nil {
+			return err
+		}
+	}
+	switch d.Authorize(c != nil, perms) {
+	case policy.Allow:
+		return nil
+	case policy.Unauthenticated:
+		return errUnauthenticated
+	default:
+		a := account.Actor{Client: s.client(r)}
+		if c != nil {
+			a.User = c.user
+		}
+		s.accounts.RecordDenial(r.Context(), a, r.Method, r.URL.Path)
+		if d.Access == policy.Permission {
+			return &gatehouse.Error{Code: gatehouse.CodePermissionDenied, Message: "You do not have the permission this needs: " + strings.Join(d.Permissions, " or ") + "."}
+		}
+		return &gatehouse.Error{Code: gatehouse.CodePermissionDenied, Message: "Access to this path is denied."}
+	}
 }
 
 // authed is a handler that needs an authenticated user.
@@ -143,4 +370,29 @@ func (s *Server) withUser(h authedFunc) handlerFunc {
 		}
 		return h(w, withCredentials(r, c), c)
 	}
+}
+
+// withSession is withUser for the endpoints about the browser session
+// itself (current session, CSRF token): only the session cookie counts.
+func (s *Server) withSession(h authedFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		c, err := s.cookieSession(r, false)
+		if err != nil {
+			return err
+		}
+		if c == nil {
+			return errUnauthenticated
+		}
+		return h(w, withCredentials(r, c), c)
+	}
+}
+
+// withPermission is withUser that also requires one of perms (403 without).
+func (s *Server) withPermission(perm string, h authedFunc) handlerFunc {
+	return s.withUser(func(w http.ResponseWriter, r *http.Request, c *credentials) error {
+		if err := s.checkPermission(r, c, perm); err != nil {
+			return err
+		}
+		return h(w, r, c)
+	})
 }

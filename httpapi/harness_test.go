@@ -205,3 +205,18 @@ func passwordHasher(t *testing.T, memKiB uint32) *password.Hasher {
 }
 
 type httptestRecorder = httptest.ResponseRecorder
+
+// newRequest builds a request from browser b, with its cookies, address and scheme.
+func newRequest(b *browser, method, path string) *http.Request {
+	r := httptest.NewRequest(method, path, nil)
+	r.RemoteAddr = b.addr
+	if b.https {
+		r.TLS = &tls.ConnectionState{}
+	}
+	for _, c := range b.cookies {
+		r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	return r
+}
+
+func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }

@@ -103,6 +103,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+		if s.offerBasic(r) {
+			w.Header().Add("WWW-Authenticate", `Basic realm="gatehouse", charset="UTF-8"`)
+		}
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -115,4 +118,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
+}
+
+// offerBasic reports whether a 401 should invite Basic credentials: only
+// when Basic is enabled and usable on this request, and never for a request
+// a browser script made, so no native password dialog pops up over an
+// application's own login form.
+func (s *Server) offerBasic(r *http.Request) bool {
+	if !s.cfg.BasicAuth.Enabled || (!s.proxies.isHTTPS(r) && !s.cfg.BasicAuth.AllowInsecure) {
+		return false
+	}
+	if r.Header.Get("X-Requested-With") != "" {
+		return false
+	}
+	mode := r.Header.Get("Sec-Fetch-Mode")
+	return mode == "" || mode == "navigate"
 }

@@ -15,11 +15,11 @@ func (s *Server) routes(mux *http.ServeMux) {
 	r := router{mux: mux, s: s, base: s.base, allow: map[string][]string{}}
 
 	r.add("POST", "/session", s.handle(s.handleLogin))
-	r.add("GET", "/session", s.handle(s.withUser(s.handleCurrentSession)))
+	r.add("GET", "/session", s.handle(s.withSession(s.handleCurrentSession)))
 	r.add("DELETE", "/session", s.handle(s.handleLogout))
 	r.add("GET", "/session/remaining", s.handle(s.handleRemaining))
 	r.add("GET", "/session/authenticated", s.handle(s.handleAuthenticated))
-	r.add("GET", "/csrf", s.handle(s.withUser(s.handleCSRF)))
+	r.add("GET", "/csrf", s.handle(s.withSession(s.handleCSRF)))
 
 	r.add("POST", "/password", s.handle(s.withUser(s.handleChangePassword)))
 	r.add("GET", "/password/policy", s.handle(s.handlePasswordPolicy))
@@ -31,8 +31,47 @@ func (s *Server) routes(mux *http.ServeMux) {
 	r.add("GET", "/healthz", s.handle(s.handleHealthz))
 	r.add("GET", "/readyz", s.handle(s.handleReadyz))
 
+	// The caller's own sessions and tokens. Another user's id answers 404.
+	r.add("GET", "/sessions", s.handle(s.withUser(s.handleMySessions)))
+	r.add("DELETE", "/sessions", s.handle(s.withUser(s.handleEndOtherSessions)))
+	r.add("DELETE", "/sessions/{id}", s.handle(s.withUser(s.handleEndMySession)))
+	r.add("GET", "/tokens", s.handle(s.withUser(s.handleMyTokens)))
+	r.add("POST", "/tokens", s.handle(s.withUser(s.handleCreateToken)))
+	r.add("DELETE", "/tokens/{id}", s.handle(s.withUser(s.handleRevokeMyToken)))
+
+	// The management API: every endpoint needs a permission.
+	m := func(method, path, perm string, h authedFunc) {
+		r.add(method, ManagementPrefix+path, s.handle(s.withPermission(perm, h)))
+	}
+	m("GET", "/users", PermUsers, s.handleListUsers)
+	m("POST", "/users", PermUsers, s.handleCreateUser)
+	m("GET", "/users/{id}", PermUsers, s.handleGetUser)
+	m("PATCH", "/users/{id}", PermUsers, s.handleUpdateUser)
+	m("DELETE", "/users/{id}", PermUsers, s.handleDeleteUser)
+	m("POST", "/users/{id}/disable", PermUsers, s.handleDisableUser)
+	m("POST", "/users/{id}/enable", PermUsers, s.handleEnableUser)
+	m("POST", "/users/{id}/unlock", PermUsers, s.handleUnlockUser)
+	m("GET", "/users/{id}/sessions", PermUsers, s.handleUserSessions)
+	m("DELETE", "/users/{id}/sessions", PermUsers, s.handleEndUserSessions)
+	m("GET", "/users/{id}/tokens", PermUsers, s.handleUserTokens)
+	m("GET", "/groups", PermSettings, s.handleListGroups)
+	m("POST", "/groups", PermSettings, s.handleCreateGroup)
+	m("GET", "/groups/{name}", PermSettings, s.handleGetGroup)
+	m("PATCH", "/groups/{name}", PermSettings, s.handleUpdateGroup)
+	m("PUT", "/groups/{name}", PermSettings, s.handleUpdateGroup)
+	m("DELETE", "/groups/{name}", PermSettings, s.handleDeleteGroup)
+	m("GET", "/sessions", PermUsers, s.handleListSessions)
+	m("DELETE", "/sessions/{id}", PermUsers, s.handleEndSession)
+	m("GET", "/tokens", PermUsers, s.handleListTokens)
+	m("DELETE", "/tokens/{id}", PermUsers, s.handleRevokeToken)
+	m("GET", "/audit", PermAudit, s.handleAudit)
+	m("GET", "/policy/explain", PermSettings, s.handleExplain)
+
 	r.fallbacks()
 }
+
+// ManagementPrefix is where the management API lives under the base path.
+const ManagementPrefix = "/management/api/v1"
 
 type router struct {
 	mux   *http.ServeMux

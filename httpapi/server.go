@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/csrf"
+	"github.com/gatehouse/gatehouse/policy"
 )
 
 // Config holds the HTTP settings.
@@ -35,6 +36,21 @@ type Config struct {
 	Logger *slog.Logger
 	// Ready reports whether the stores are reachable, for readyz.
 	Ready func(context.Context) error
+	// BasicAuth configures HTTP Basic authentication (off by default).
+	BasicAuth BasicAuth
+	// Routes is the route table. Protect applies it to an embedding
+	// program's handlers; for gatehouse's own endpoints, a rule that
+	// matches is applied on top of the endpoint's own requirement.
+	Routes *policy.Table
+}
+
+// BasicAuth configures HTTP Basic authentication.
+type BasicAuth struct {
+	// Enabled turns Basic authentication on.
+	Enabled bool
+	// AllowInsecure accepts it over plain HTTP too (Kirby's allowInsecure);
+	// otherwise only over HTTPS, or behind a trusted proxy that says so.
+	AllowInsecure bool
 }
 
 // Server serves gatehouse's HTTP API.
@@ -75,7 +91,7 @@ func New(cfg Config, accounts *account.Service) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)
-	s.handler = s.securityHeaders(s.cop.Handler(mux))
+	s.handler = s.securityHeaders(s.cop.Handler(s.routeGate(mux)))
 	return s, nil
 }
 
@@ -143,4 +159,36 @@ func (s *Server) client(r *http.Request) account.Client {
 		addr = a.String()
 	}
 	return account.Client{Addr: addr, UserAgent: r.UserAgent()}
+}
+
+// routeGate applies the configured route table to gatehouse's own
+// management API, on top of each endpoint's own permission: a rule that
+// matches must allow the request (so an operator can, for example, limit
+// the management API to an office network); where no rule matches, the
+// endpoint's permission alone decides.
+func (s *Server) routeGate(next http.Handler) http.Handler {
+	if s.cfg.Routes == nil {
+		return next
+	}
+	prefix := s.base + ManagementPrefix
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != prefix && !strings.HasPrefix(r.URL.Path, prefix+"/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		d, err := s.decide(r)
+		if err == nil && d.Rule >= 0 {
+			var c *credentials
+			// Resolved without sliding the session and not kept: the
+			// handler resolves it again in its own way.
+			if c, err = s.authenticate(r, true); err == nil {
+				err = s.applyDecision(r, d, c)
+			}
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -71,7 +71,7 @@ func (s *Server) handleCurrentSession(w http.ResponseWriter, r *http.Request, c 
 // was a session; when there is one, the request must carry its CSRF token,
 // or a cross-site page could log the user out.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.authenticate(r, true)
+	c, err := s.cookieSession(r, true)
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 		if err := checkCSRF(r, c); err != nil {
 			return err
 		}
-		if err := s.accounts.Logout(r.Context(), c.session); err != nil {
+		if err := s.accounts.Logout(r.Context(), account.Actor{User: c.user, Client: s.client(r)}, c.session); err != nil {
 			return err
 		}
 	}
@@ -93,7 +93,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 // handleRemaining is GET BASE/session/remaining. It never extends the
 // session: asking how long is left must not change the answer.
 func (s *Server) handleRemaining(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.authenticate(r, true)
+	c, err := s.cookieSession(r, true)
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func (s *Server) handleRemaining(w http.ResponseWriter, r *http.Request) error {
 // handleAuthenticated is GET BASE/session/authenticated; it never extends
 // the session either.
 func (s *Server) handleAuthenticated(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.authenticate(r, true)
+	c, err := s.cookieSession(r, true)
 	if err != nil {
 		return err
 	}

@@ -104,7 +104,7 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 	ctx := context.Background()
 	e.createUser("bob", "bob@example.com", "bob's long password")
 	dis := e.createUser("carol", "carol@example.com", "carol's long password")
-	if _, err := e.accounts.DisableUser(ctx, dis.ID); err != nil {
+	if _, err := e.accounts.DisableUser(ctx, account.Actor{}, dis.ID); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct{ name, user, pw string }{
@@ -488,7 +488,7 @@ func TestRevokedSession(t *testing.T) {
 	if w := b.do("GET", "/auth/session", ""); w.Code != 200 {
 		t.Fatal(w.Code)
 	}
-	if _, err := e.accounts.DisableUser(ctx, u.ID); err != nil {
+	if _, err := e.accounts.DisableUser(ctx, account.Actor{}, u.ID); err != nil {
 		t.Fatal(err)
 	}
 	wantProblem(t, b.do("GET", "/auth/session", ""), 401, gatehouse.CodeUnauthenticated)

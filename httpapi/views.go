@@ -69,3 +69,104 @@ func (s *Server) sessionView(sess *gatehouse.Session) *sessionView {
 		TwoFactor:           sess.TwoFactor,
 	}
 }
+
+// sessionListView is a session in a list: the contract's Session object
+// with who and where.
+type sessionListView struct {
+	sessionView
+	UserID     string    `json:"userId"`
+	LastSeenAt time.Time `json:"lastSeenAt"`
+	ClientAddr string    `json:"clientAddr"`
+	UserAgent  string    `json:"userAgent"`
+	Current    bool      `json:"current"`
+}
+
+func (s *Server) sessionListView(sess *gatehouse.Session, current string) sessionListView {
+	return sessionListView{
+		sessionView: *s.sessionView(sess),
+		UserID:      sess.UserID,
+		LastSeenAt:  sess.LastSeenAt.UTC().Truncate(time.Second),
+		ClientAddr:  sess.ClientAddr,
+		UserAgent:   sess.UserAgent,
+		Current:     sess.ID == current,
+	}
+}
+
+// tokenView is an API token without its secret.
+type tokenView struct {
+	ID          string     `json:"id"`
+	UserID      string     `json:"userId"`
+	Name        string     `json:"name"`
+	Hint        string     `json:"hint"`
+	Permissions []string   `json:"permissions"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	ExpiresAt   *time.Time `json:"expiresAt"`
+	LastUsedAt  *time.Time `json:"lastUsedAt"`
+}
+
+func optionalTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC().Truncate(time.Second)
+	return &u
+}
+
+func newTokenView(t *gatehouse.Token) tokenView {
+	perms := t.Permissions
+	if perms == nil {
+		perms = []string{}
+	}
+	return tokenView{
+		ID: t.ID, UserID: t.UserID, Name: t.Name, Hint: t.Hint, Permissions: perms,
+		CreatedAt: t.CreatedAt.UTC().Truncate(time.Second),
+		ExpiresAt: optionalTime(t.ExpiresAt), LastUsedAt: optionalTime(t.LastUsedAt),
+	}
+}
+
+// groupView is a group.
+type groupView struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Permissions []string `json:"permissions"`
+}
+
+func newGroupView(g *gatehouse.Group) groupView {
+	perms := g.Permissions
+	if perms == nil {
+		perms = []string{}
+	}
+	return groupView{Name: g.Name, Description: g.Description, Permissions: perms}
+}
+
+// auditView is an audit event.
+type auditView struct {
+	ID         string            `json:"id"`
+	Time       time.Time         `json:"time"`
+	Kind       string            `json:"kind"`
+	ActorID    string            `json:"actorId"`
+	ActorName  string            `json:"actorName"`
+	TargetID   string            `json:"targetId"`
+	ClientAddr string            `json:"clientAddr"`
+	UserAgent  string            `json:"userAgent"`
+	Detail     map[string]string `json:"detail"`
+}
+
+func newAuditView(e *gatehouse.AuditEvent) auditView {
+	d := e.Detail
+	if d == nil {
+		d = map[string]string{}
+	}
+	return auditView{
+		ID: e.ID, Time: e.Time.UTC(), Kind: string(e.Kind), ActorID: e.ActorID, ActorName: e.ActorName,
+		TargetID: e.TargetID, ClientAddr: e.ClientAddr, UserAgent: e.UserAgent, Detail: d,
+	}
+}
+
+// page is a page of a list.
+type page[T any] struct {
+	Items  []T `json:"items"`
+	Total  int `json:"total"`
+	Offset int `json:"offset"`
+	Limit  int `json:"limit"`
+}

@@ -156,6 +156,31 @@ func (f *fakeStore) UserSessions(_ context.Context, userID string) ([]*gatehouse
 	return out, nil
 }
 
+func (f *fakeStore) Sessions(_ context.Context, offset, limit int) ([]*gatehouse.Session, int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*gatehouse.Session
+	for _, s := range f.sessions {
+		out = append(out, clone(s))
+	}
+	slices.SortFunc(out, func(a, b *gatehouse.Session) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	total := len(out)
+	out = out[min(max(offset, 0), total):]
+	if limit > 0 {
+		out = out[:min(limit, len(out))]
+	}
+	return out, total, nil
+}
+
+func (f *fakeStore) SessionByID(_ context.Context, id string) (*gatehouse.Session, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s, ok := f.sessions[id]; ok {
+		return clone(s), nil
+	}
+	return nil, gatehouse.ErrNotFound
+}
+
 func (f *fakeStore) DeleteExpiredSessions(_ context.Context, now time.Time) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

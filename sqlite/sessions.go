@@ -119,6 +119,53 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]*gatehouse.S
 	return sessions, nil
 }
 
+// Sessions returns a page of every user's sessions, newest first, and how
+// many there are in all. A limit of zero or less means no limit.
+func (s *Store) Sessions(ctx context.Context, offset, limit int) ([]*gatehouse.Session, int, error) {
+	// One read transaction, so the page and the total agree.
+	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, s.internal("sessions", err)
+	}
+	defer tx.Rollback()
+	var total int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sessions`).Scan(&total); err != nil {
+		return nil, 0, s.internal("sessions", err)
+	}
+	const q = `SELECT ` + sessionColumns + ` FROM sessions ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`
+	lim, off := page(offset, limit)
+	rows, err := tx.QueryContext(ctx, q, lim, off)
+	if err != nil {
+		return nil, 0, s.internal("sessions", err)
+	}
+	defer rows.Close()
+	var sessions []*gatehouse.Session
+	for rows.Next() {
+		ses, err := scanSession(rows)
+		if err != nil {
+			return nil, 0, s.internal("sessions", err)
+		}
+		sessions = append(sessions, ses)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, s.internal("sessions", err)
+	}
+	return sessions, total, nil
+}
+
+// SessionByID returns the session whose public id is id, or
+// gatehouse.ErrNotFound. It does not check expiry.
+func (s *Store) SessionByID(ctx context.Context, id string) (*gatehouse.Session, error) {
+	ses, err := scanSession(s.reader.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, gatehouse.ErrNotFound
+	}
+	if err != nil {
+		return nil, s.internal("session by id", err)
+	}
+	return ses, nil
+}
+
 // DeleteExpiredSessions removes every session that has ended at now, as
 // gatehouse.Session.Expired has it, and returns how many it removed.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {

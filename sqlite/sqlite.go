@@ -39,9 +39,10 @@ type Store struct {
 	// reader is a pool of query-only connections for everything else.
 	reader *sql.DB
 
-	// The lookups of every authenticated request are prepared once: parsing
-	// the SQL is about half the time of a lookup in the transpiled SQLite.
-	sessionByHash, userByID *sql.Stmt
+	// The lookups of every authenticated request, by session cookie or by
+	// Bearer token, are prepared once: parsing the SQL is about half the
+	// time of a lookup in the transpiled SQLite.
+	sessionByHash, tokenByHash, userByID *sql.Stmt
 }
 
 var _ gatehouse.Store = (*Store)(nil)
@@ -118,6 +119,9 @@ func (s *Store) prepare(ctx context.Context) error {
 	if s.sessionByHash, err = s.reader.PrepareContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE token_hash = ?`); err != nil {
 		return err
 	}
+	if s.tokenByHash, err = s.reader.PrepareContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`); err != nil {
+		return err
+	}
 	s.userByID, err = s.reader.PrepareContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`)
 	return err
 }
@@ -154,7 +158,7 @@ func dsn(path string, writer bool) string {
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	// foreign_keys: SQLite leaves foreign keys unenforced unless each
 	// connection turns them on; the schema relies on them to delete a user's
-	// sessions and memberships with the user.
+	// sessions, tokens and memberships with the user.
 	q.Add("_pragma", "foreign_keys(1)")
 	if writer {
 		// journal_mode(WAL): readers do not block the writer nor the writer
@@ -192,7 +196,7 @@ func dsn(path string, writer bool) string {
 // Close closes the database once the queries in progress have ended.
 func (s *Store) Close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.sessionByHash, s.userByID} {
+	for _, st := range []*sql.Stmt{s.sessionByHash, s.tokenByHash, s.userByID} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -297,6 +301,16 @@ func fromNullMicros(n sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return fromMicros(n.Int64)
+}
+
+// page returns the LIMIT and OFFSET of a page that starts at offset and
+// holds at most limit rows: a limit of zero or less is SQLite's -1, no
+// limit, and a negative offset is zero.
+func page(offset, limit int) (int64, int64) {
+	if limit <= 0 {
+		return -1, int64(max(offset, 0))
+	}
+	return int64(limit), int64(max(offset, 0))
 }
 
 // write runs fn in a transaction on the writer connection and commits it

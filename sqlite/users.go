@@ -254,8 +254,8 @@ func (s *Store) UpdateUser(ctx context.Context, u *gatehouse.User) error {
 	return s.internal("update user", err)
 }
 
-// updateOne runs an UPDATE or DELETE of one user on the writer and turns
-// "no row" into gatehouse.ErrNotFound.
+// updateOne runs an UPDATE or DELETE of one row, a user's or a group's, on
+// the writer and turns "no row" into gatehouse.ErrNotFound.
 func (s *Store) updateOne(ctx context.Context, op, q string, args ...any) error {
 	res, err := s.writer.ExecContext(ctx, q, args...)
 	if err != nil {
@@ -304,11 +304,7 @@ func (s *Store) ListUsers(ctx context.Context, f gatehouse.UserFilter) ([]*gateh
 	if len(where) > 0 {
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
-	limit := int64(f.Limit)
-	if limit <= 0 {
-		limit = -1 // SQLite: no limit
-	}
-	offset := int64(max(f.Offset, 0))
+	limit, offset := page(f.Offset, f.Limit)
 
 	// One read transaction, so the page and the total agree.
 	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -349,63 +345,8 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// DeleteUser removes user id; the foreign keys remove its sessions and
-// group memberships in the same statement.
+// DeleteUser removes user id; the foreign keys remove its sessions, tokens
+// and group memberships in the same statement. Its audit events stay.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	return s.updateOne(ctx, "delete user", `DELETE FROM users WHERE id = ?`, id)
-}
-
-// Groups returns every group, sorted by name.
-func (s *Store) Groups(ctx context.Context) ([]*gatehouse.Group, error) {
-	rows, err := s.reader.QueryContext(ctx, `SELECT name, permissions FROM groups ORDER BY name`)
-	if err != nil {
-		return nil, s.internal("groups", err)
-	}
-	defer rows.Close()
-	var groups []*gatehouse.Group
-	for rows.Next() {
-		var (
-			g     gatehouse.Group
-			perms string
-		)
-		if err := rows.Scan(&g.Name, &perms); err != nil {
-			return nil, s.internal("groups", err)
-		}
-		if err := json.Unmarshal([]byte(perms), &g.Permissions); err != nil {
-			return nil, s.internal("groups", fmt.Errorf("permissions of group %q: %w", g.Name, err))
-		}
-		groups = append(groups, &g)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.internal("groups", err)
-	}
-	return groups, nil
-}
-
-// PutGroup creates group g or replaces its permissions. Its members stay
-// members.
-func (s *Store) PutGroup(ctx context.Context, g *gatehouse.Group) error {
-	if g.Name == "" {
-		return &gatehouse.Error{
-			Code:    gatehouse.CodeValidation,
-			Message: "The group is not valid.",
-			Fields:  map[string]string{"name": "The name is required."},
-		}
-	}
-	perms := g.Permissions
-	if perms == nil {
-		perms = []string{} // "[]", not "null"
-	}
-	b, err := json.Marshal(perms)
-	if err != nil {
-		return s.internal("put group", err)
-	}
-	// An upsert, not INSERT OR REPLACE: REPLACE deletes the old row first,
-	// and the foreign key would delete every membership of the group with it.
-	const q = `INSERT INTO groups (name, permissions) VALUES (?, ?)
-		ON CONFLICT (name) DO UPDATE SET permissions = excluded.permissions`
-	if _, err := s.writer.ExecContext(ctx, q, g.Name, string(b)); err != nil {
-		return s.internal("put group", err)
-	}
-	return nil
 }

@@ -220,6 +220,102 @@ func testSessions(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		}
 	})
 
+	t.Run("SessionByID", func(t *testing.T) {
+		s, alice, bob := setup(t)
+		ses := createSession(t, s, newSession(alice.ID, "secret"))
+		other := createSession(t, s, newSession(bob.ID, "other"))
+		for _, want := range []*gatehouse.Session{ses, other} {
+			got, err := s.SessionByID(t.Context(), want.ID)
+			check(t, err)
+			if d := diff(want, got); d != "" {
+				t.Errorf("SessionByID mismatch (-want +got):\n%s", d)
+			}
+			wantUTC(t, "CreatedAt", got.CreatedAt)
+			wantUTC(t, "LastSeenAt", got.LastSeenAt)
+			wantUTC(t, "ExpiresAt", got.ExpiresAt)
+		}
+
+		// Like SessionByTokenHash, it does not check expiry.
+		ended := newSession(alice.ID, "ended")
+		ended.ExpiresAt = base.Add(-time.Hour)
+		createSession(t, s, ended)
+		got, err := s.SessionByID(t.Context(), ended.ID)
+		check(t, err)
+		if d := diff(ended, got); d != "" {
+			t.Errorf("SessionByID(ended) mismatch (-want +got):\n%s", d)
+		}
+
+		for _, id := range []string{gatehouse.NewID(), "", string(ses.TokenHash)} {
+			_, err := s.SessionByID(t.Context(), id)
+			wantNotFound(t, err)
+		}
+		check(t, s.DeleteSession(t.Context(), ses.ID))
+		_, err = s.SessionByID(t.Context(), ses.ID)
+		wantNotFound(t, err)
+		check(t, s.DeleteUser(t.Context(), bob.ID))
+		_, err = s.SessionByID(t.Context(), other.ID)
+		wantNotFound(t, err)
+	})
+
+	t.Run("Sessions", func(t *testing.T) {
+		s, alice, bob := setup(t)
+		got, total, err := s.Sessions(t.Context(), 0, 0)
+		check(t, err)
+		if len(got) != 0 || total != 0 {
+			t.Errorf("Sessions of an empty store = %d sessions, total %d; want none, 0", len(got), total)
+		}
+
+		// Every user's sessions, created out of order.
+		var created []*gatehouse.Session
+		for i, offset := range []time.Duration{time.Hour, 0, 3 * time.Hour, time.Microsecond, 2 * time.Hour} {
+			owner := alice
+			if i%2 == 1 {
+				owner = bob
+			}
+			ses := newSession(owner.ID, string(rune('a'+i)))
+			ses.CreatedAt = base.Add(offset)
+			created = append(created, createSession(t, s, ses))
+		}
+		newest := []*gatehouse.Session{created[2], created[4], created[0], created[3], created[1]}
+		for _, tc := range []struct {
+			offset, limit int
+			want          []*gatehouse.Session
+		}{
+			{0, 0, newest},
+			{0, 2, newest[:2]},
+			{2, 2, newest[2:4]},
+			{4, 2, newest[4:]},
+			{1, 0, newest[1:]},
+			{0, 5, newest},
+			{0, 100, newest},
+			{5, 2, nil},
+			{100, 0, nil},
+		} {
+			got, total, err := s.Sessions(t.Context(), tc.offset, tc.limit)
+			if err != nil {
+				t.Errorf("Sessions(%d, %d): %v", tc.offset, tc.limit, err)
+				continue
+			}
+			if d := diff(tc.want, got); d != "" {
+				t.Errorf("Sessions(%d, %d) mismatch (-want +got):\n%s", tc.offset, tc.limit, d)
+			}
+			if total != len(created) {
+				t.Errorf("Sessions(%d, %d) total = %d, want %d", tc.offset, tc.limit, total, len(created))
+			}
+		}
+
+		// The total follows deletions.
+		check(t, s.DeleteUser(t.Context(), bob.ID))
+		got, total, err = s.Sessions(t.Context(), 0, 1)
+		check(t, err)
+		if d := diff(newest[:1], got); d != "" {
+			t.Errorf("Sessions after DeleteUser mismatch (-want +got):\n%s", d)
+		}
+		if total != 3 {
+			t.Errorf("Sessions after DeleteUser total = %d, want 3", total)
+		}
+	})
+
 	t.Run("DeleteExpiredSessions", func(t *testing.T) {
 		s, alice, _ := setup(t)
 		// Boundaries are exact at microseconds, so the times here are too.

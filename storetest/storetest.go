@@ -1,8 +1,8 @@
 // Package storetest is the conformance suite of gatehouse.Store. Every store
 // (SQLite now, PostgreSQL and Redis-backed ones later) runs it unchanged from
 // its own tests, so that they all keep the one contract written in the doc
-// comments of gatehouse.UserStore, gatehouse.SessionStore and
-// gatehouse.ThrottleStore:
+// comments of gatehouse.UserStore, gatehouse.SessionStore,
+// gatehouse.ThrottleStore, gatehouse.TokenStore and gatehouse.AuditStore:
 //
 //	func TestStore(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) gatehouse.Store {
@@ -43,6 +43,21 @@ import (
 //   - A failure counted while a key is locked changes nothing, because the
 //     fresh window starts only when the lock ends.
 //   - The group "administrators" with permission "*" exists in a new store.
+//   - CreateGroup and PutGroup reject a group without a name with
+//     CodeValidation. Group, DeleteGroup and GroupMembers return ErrNotFound
+//     for a group that does not exist, and GroupMembers sorts the ids as
+//     strings (byte-wise); a group without members has none, and no error.
+//   - DeleteUser removes the user's tokens too, and CreateToken for a user
+//     that does not exist is ErrNotFound, like CreateSession.
+//   - A token without permissions comes back with nil Permissions, and an
+//     event without detail with nil Detail, whether they were stored nil or
+//     empty, so that "empty" has one form.
+//   - Sessions and Tokens, like Audit, take a limit of zero for no limit.
+//   - The audit log keeps its events after the users they name are deleted
+//     and takes events naming users that do not exist. Audit's Since and
+//     Until compare with the microsecond time of the event as stored, so a
+//     bound with nanoseconds selects exactly the events whose returned Time
+//     is within it.
 func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 	t.Run("Ping", func(t *testing.T) {
 		s := newStore(t)
@@ -54,6 +69,8 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 	t.Run("Groups", func(t *testing.T) { testGroups(t, newStore) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStore) })
 	t.Run("Throttles", func(t *testing.T) { testThrottles(t, newStore) })
+	t.Run("Tokens", func(t *testing.T) { testTokens(t, newStore) })
+	t.Run("Audit", func(t *testing.T) { testAudit(t, newStore) })
 }
 
 // base is the time the suite's data revolves around. It has nanoseconds, so

@@ -40,6 +40,10 @@ func openApp(ctx context.Context, s *settings, log *slog.Logger) (*app, error) {
 	cfg.AddrThrottle = gatehouse.ThrottleRule{MaxFailures: s.cfg.Login.MaxFailuresPerAddress, Window: s.cfg.Login.FailureWindow, Lockout: s.cfg.Login.Lockout}
 	hasher := password.NewHasher(password.DefaultParams, 0, 0)
 	accounts := account.New(store, hasher, sessions, cfg, time.Now, log)
+	if err := accounts.EnsureGroups(ctx, s.cfg.Groups); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("seeding groups: %w", err)
+	}
 	return &app{settings: s, store: store, sessions: sessions, accounts: accounts}, nil
 }
 

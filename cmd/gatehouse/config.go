@@ -18,8 +18,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/password"
+	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/session"
 )
 
@@ -61,13 +63,13 @@ type config struct {
 	} `yaml:"password"`
 
 	// Accepted for forward compatibility; not in effect in this version.
-	Mail            yaml.Node `yaml:"mail"`
-	SMS             yaml.Node `yaml:"sms"`
-	Upstream        string    `yaml:"upstream"`
-	RedirectDomains []string  `yaml:"redirect_domains"`
-	Routes          yaml.Node `yaml:"routes"`
-	Groups          yaml.Node `yaml:"groups"`
-	OIDC            yaml.Node `yaml:"oidc"`
+	Mail            yaml.Node           `yaml:"mail"`
+	SMS             yaml.Node           `yaml:"sms"`
+	Upstream        string              `yaml:"upstream"`
+	RedirectDomains []string            `yaml:"redirect_domains"`
+	Routes          []policy.Rule       `yaml:"routes"`
+	Groups          map[string][]string `yaml:"groups"`
+	OIDC            yaml.Node           `yaml:"oidc"`
 }
 
 // defaultConfig returns the contract's defaults.
@@ -129,6 +131,55 @@ func (src *configSource) locate(field string) string {
 		return fmt.Sprintf("%s:%d", src.file, n.Line)
 	}
 	return src.file
+}
+
+// locateItem names the file and line of item i of the list at field.
+func (src *configSource) locateItem(field string, i int) string {
+	if src.file == "" {
+		return "configuration"
+	}
+	n := findNode(src.root, strings.Split(field, "."))
+	if n == nil {
+		return src.file
+	}
+	// findNode returns the key; the list is the value after it.
+	if list := findValue(src.root, strings.Split(field, ".")); list != nil && list.Kind == yaml.SequenceNode && i < len(list.Content) {
+		return fmt.Sprintf("%s:%d", src.file, list.Content[i].Line)
+	}
+	return fmt.Sprintf("%s:%d", src.file, n.Line)
+}
+
+func findValue(n *yaml.Node, path []string) *yaml.Node {
+	if n == nil {
+		return nil
+	}
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	if len(path) == 0 {
+		return n
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == path[0] {
+			return findValue(n.Content[i+1], path[1:])
+		}
+	}
+	return nil
+}
+
+func validGroupName(n string) bool {
+	if n == "" || len(n) > 64 {
+		return false
+	}
+	for _, c := range n {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 func findNode(n *yaml.Node, path []string) *yaml.Node {
@@ -287,6 +338,7 @@ type settings struct {
 	trustedProxies []netip.Prefix
 	session        session.Config
 	policy         password.Policy
+	routes         *policy.Table
 	warnings       []string
 }
 
@@ -391,16 +443,33 @@ func (c *config) validate(src *configSource) (*settings, error) {
 		}
 		return nil, fail(field, "%v", err)
 	}
-	if c.BasicAuth.Enabled {
-		s.warnings = append(s.warnings, "basic_auth is not in effect in this version; Basic credentials are ignored")
+	if c.Routes != nil {
+		t, err := policy.Compile(c.Routes)
+		if err != nil {
+			var re *policy.RuleError
+			if errors.As(err, &re) {
+				return nil, &configError{where: src.locateItem("routes", re.Index), field: fmt.Sprintf("routes[%d]", re.Index), msg: fmt.Sprintf("(%s) %s", re.Path, re.Msg)}
+			}
+			return nil, fail("routes", "%v", err)
+		}
+		s.routes = t
+	}
+	for name, perms := range c.Groups {
+		if !validGroupName(name) {
+			return nil, fail("groups", "group name %q must be lower-case letters, digits, '-', '_' or '.'", name)
+		}
+		for _, p := range perms {
+			if !account.ValidPermission(p) {
+				return nil, fail("groups", "group %s: permission %q is not valid", name, p)
+			}
+		}
 	}
 	for _, k := range []struct {
 		name string
 		set  bool
 	}{
 		{"mail", !c.Mail.IsZero()}, {"sms", !c.SMS.IsZero()}, {"upstream", c.Upstream != ""},
-		{"redirect_domains", len(c.RedirectDomains) > 0}, {"routes", !c.Routes.IsZero()},
-		{"groups", !c.Groups.IsZero()}, {"oidc", !c.OIDC.IsZero()},
+		{"redirect_domains", len(c.RedirectDomains) > 0}, {"oidc", !c.OIDC.IsZero()},
 	} {
 		if k.set {
 			s.warnings = append(s.warnings, k.name+" is accepted but not in effect in this version")

@@ -6,6 +6,7 @@
 //	gatehouse serve [--config FILE] [--addr HOST:PORT] [--data DIR]
 //	gatehouse user create --username U --email E [--name N] [--group G]... --password-stdin
 //	gatehouse user list | disable U | unlock U
+//	gatehouse policy explain --user U --method M --path P [--addr IP] [--json]
 //	gatehouse migrate
 //	gatehouse config check
 //	gatehouse version
@@ -58,6 +59,7 @@ commands:
   user list        list users
   user disable U   disable a user and end their sessions
   user unlock U    clear the login lockout of a username
+  policy explain   explain the route table's decision for a request
   migrate          apply database migrations
   config check     validate the configuration
   version          print the version
@@ -99,6 +101,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 			return usagef("user: expected create, list, disable or unlock")
 		}
 		return cmdUser(ctx, rest[0], rest[1:], getenv, stdin, stdout, stderr)
+	case "policy":
+		return cmdPolicy(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
 	case "config":

@@ -46,6 +46,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		TrustedOrigins: s.cfg.TrustedOrigins,
 		Logger:         log,
 		Ready:          a.store.Ping,
+		BasicAuth:      httpapi.BasicAuth{Enabled: s.cfg.BasicAuth.Enabled, AllowInsecure: s.cfg.BasicAuth.AllowInsecure},
+		Routes:         s.routes,
 	}, a.accounts)
 	if err != nil {
 		return &configError{where: "config", msg: err.Error()}

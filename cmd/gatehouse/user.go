@@ -105,7 +105,7 @@ func cmdUser(ctx context.Context, sub string, args []string, getenv func(string)
 		if err != nil {
 			return err
 		}
-		if _, err := a.accounts.DisableUser(ctx, u.ID); err != nil {
+		if _, err := a.accounts.DisableUser(ctx, account.Actor{}, u.ID); err != nil {
 			return describe(err)
 		}
 		fmt.Fprintf(stdout, "disabled user %s; their sessions have ended\n", u.Username)

@@ -1,0 +1,61 @@
+package account
+
+import (
+	"context"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// Actor is who performs an operation, and from where. A nil User is an
+// anonymous client.
+type Actor struct {
+	User   *gatehouse.User
+	Client Client
+}
+
+// record appends an audit event, filling in the time, id and the actor.
+// A failure to write is logged, not returned: the operation it describes
+// has already happened and must not be reported as failed.
+func (s *Service) record(ctx context.Context, a Actor, kind gatehouse.AuditKind, target string, detail map[string]string) {
+	e := &gatehouse.AuditEvent{
+		ID:         gatehouse.NewID(),
+		Time:       s.now().UTC(),
+		Kind:       kind,
+		TargetID:   target,
+		ClientAddr: a.Client.Addr,
+		UserAgent:  truncate(a.Client.UserAgent, 256),
+		Detail:     detail,
+	}
+	if a.User != nil {
+		e.ActorID, e.ActorName = a.User.ID, a.User.Username
+	}
+	if err := s.store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
+		s.log.Error("writing the audit log", "kind", kind, "err", err)
+	}
+}
+
+// AuditFilter re-exports the store's filter for callers of ListAudit.
+type AuditFilter = gatehouse.AuditFilter
+
+// ListAudit returns audit events, newest first, and how many match.
+func (s *Service) ListAudit(ctx context.Context, f AuditFilter) ([]*gatehouse.AuditEvent, int, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 100
+	}
+	return s.store.Audit(ctx, f)
+}
+
+// RecordDenial audits a request the permission check refused.
+func (s *Service) RecordDenial(ctx context.Context, a Actor, method, path string) {
+	s.record(ctx, a, gatehouse.AuditPermissionDenied, "", map[string]string{"method": method, "path": truncate(path, 512)})
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && (s[n]&0xC0) == 0x80 {
+		n--
+	}
+	return s[:n]
+}

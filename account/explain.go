@@ -1,0 +1,145 @@
+package account
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/policy"
+)
+
+// ExplainRequest is a request to explain: who (a username or email, ""
+// for an anonymous caller), what, and from where.
+type ExplainRequest struct {
+	User   string `json:"user"`
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	Addr   string `json:"addr"`
+}
+
+// Explanation is the route table's decision for a request and why.
+type Explanation struct {
+	// Decision is "allow", "unauthenticated" (401) or "forbidden" (403).
+	Decision string `json:"decision"`
+	Status   int    `json:"status"`
+	Method   string `json:"method"`
+	// Path is the path as matched, after cleaning.
+	Path string         `json:"path"`
+	User *ExplainedUser `json:"user"`
+	Rule *ExplainedRule `json:"rule"`
+	Why  string         `json:"reason"`
+}
+
+// ExplainedUser is the caller of an explained request.
+type ExplainedUser struct {
+	ID          string   `json:"id"`
+	Username    string   `json:"username"`
+	State       string   `json:"state"`
+	Permissions []string `json:"permissions"`
+}
+
+// ExplainedRule is the rule that decided, with its place in the table.
+type ExplainedRule struct {
+	Index int `json:"index"`
+	policy.Rule
+}
+
+// Explain decides req against table as a real request would be decided,
+// and says which rule made the decision. An unknown user is ErrNotFound.
+func (s *Service) Explain(ctx context.Context, table *policy.Table, req ExplainRequest) (*Explanation, error) {
+	fields := map[string]string{}
+	if req.Method == "" {
+		fields["method"] = "is required"
+	}
+	if req.Path == "" {
+		fields["path"] = "is required"
+	}
+	var addr netip.Addr
+	if req.Addr != "" {
+		a, err := netip.ParseAddr(req.Addr)
+		if err != nil {
+			fields["addr"] = "is not an IP address"
+		}
+		addr = a.Unmap()
+	}
+	if table == nil {
+		fields["routes"] = "no route table is configured"
+	}
+	if len(fields) > 0 {
+		return nil, &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request to explain is not valid.", Fields: fields}
+	}
+	out := &Explanation{Method: req.Method, Path: req.Path}
+	var perms []string
+	if req.User != "" {
+		u, err := s.store.UserByLogin(ctx, req.User)
+		if err != nil {
+			u, err = s.store.UserByID(ctx, req.User)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if perms, err = s.Permissions(ctx, u); err != nil {
+			return nil, err
+		}
+		out.User = &ExplainedUser{ID: u.ID, Username: u.Username, State: string(u.State), Permissions: perms}
+	}
+	authenticated := out.User != nil && out.User.State == string(gatehouse.StateActive)
+
+	p, err := policy.CleanPath(req.Path)
+	if err != nil {
+		out.Decision, out.Status = "forbidden", 403
+		out.Why = "The path is malformed or ambiguous (dot segments, //, an encoded slash or a control character); such requests are always denied."
+		return out, nil
+	}
+	out.Path = p
+	d := table.Decide(req.Method, p, addr)
+	switch d.Authorize(authenticated, perms) {
+	case policy.Allow:
+		out.Decision, out.Status = "allow", 200
+	case policy.Unauthenticated:
+		out.Decision, out.Status = "unauthenticated", 401
+	default:
+		out.Decision, out.Status = "forbidden", 403
+	}
+	if d.Rule < 0 {
+		out.Why = "No rule matches; a request no rule matches is denied."
+		return out, nil
+	}
+	out.Rule = &ExplainedRule{Index: d.Rule, Rule: table.Rule(d.Rule)}
+	out.Why = explainWhy(out, d)
+	return out, nil
+}
+
+func explainWhy(out *Explanation, d policy.Decision) string {
+	rule := fmt.Sprintf("routes[%d]", d.Rule)
+	who := "an anonymous caller"
+	if out.User != nil {
+		who = out.User.Username
+		if out.User.State != string(gatehouse.StateActive) {
+			who += " (" + out.User.State + ", so not authenticated)"
+		}
+	}
+	switch d.Access {
+	case policy.Public:
+		return rule + " makes the path public."
+	case policy.Deny:
+		return rule + " denies the path to everyone."
+	case policy.Authenticated:
+		if out.Decision == "allow" {
+			return rule + " requires an authenticated user, and " + who + " is one."
+		}
+		return rule + " requires an authenticated user; " + who + " is not."
+	default:
+		need := strings.Join(d.Permissions, " or ")
+		switch out.Decision {
+		case "allow":
+			return rule + " requires " + need + ", which " + who + " holds."
+		case "unauthenticated":
+			return rule + " requires " + need + " of an authenticated user; " + who + " is not authenticated."
+		default:
+			return rule + " requires " + need + ", which " + who + " lacks."
+		}
+	}
+}

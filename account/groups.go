@@ -1,0 +1,192 @@
+package account
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// ListGroups returns every group, sorted by name.
+func (s *Service) ListGroups(ctx context.Context) ([]*gatehouse.Group, error) {
+	return s.store.Groups(ctx)
+}
+
+// Group returns a group by name.
+func (s *Service) Group(ctx context.Context, name string) (*gatehouse.Group, error) {
+	return s.store.Group(ctx, name)
+}
+
+// GroupMembers returns the ids of a group's members.
+func (s *Service) GroupMembers(ctx context.Context, name string) ([]string, error) {
+	return s.store.GroupMembers(ctx, name)
+}
+
+func validGroupName(n string) bool {
+	if n == "" || len(n) > 64 {
+		return false
+	}
+	for _, c := range n {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidPermission reports whether p is a well-formed permission string:
+// letters, digits and . : _ - (such as "section:settings" or
+// "servers.write"), or "*".
+func ValidPermission(p string) bool {
+	if p == gatehouse.PermissionAll {
+		return true
+	}
+	if p == "" || len(p) > 200 {
+		return false
+	}
+	for _, c := range p {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == ':' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func validateGroup(g *gatehouse.Group) error {
+	fields := map[string]string{}
+	if !validGroupName(g.Name) {
+		fields["name"] = "Name must be 1–64 lower-case letters, digits, '-', '_' or '.'."
+	}
+	if utf8.RuneCountInString(g.Description) > 500 {
+		fields["description"] = "Description must be at most 500 characters."
+	}
+	for _, p := range g.Permissions {
+		if !ValidPermission(p) {
+			fields["permissions"] = strconv.Quote(p) + " is not a valid permission."
+			break
+		}
+	}
+	if len(fields) > 0 {
+		return &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The group is not valid.", Fields: fields}
+	}
+	return nil
+}
+
+func normalizePermissions(p []string) []string {
+	p = slices.Clone(p)
+	slices.Sort(p)
+	p = slices.Compact(p)
+	if p == nil {
+		p = []string{}
+	}
+	return p
+}
+
+// CreateGroup creates a group.
+func (s *Service) CreateGroup(ctx context.Context, a Actor, g *gatehouse.Group) error {
+	g.Permissions = normalizePermissions(g.Permissions)
+	if err := validateGroup(g); err != nil {
+		return err
+	}
+	if err := s.store.CreateGroup(ctx, g); err != nil {
+		return err
+	}
+	s.forgetGroups()
+	s.record(ctx, a, gatehouse.AuditGroupCreated, g.Name, map[string]string{"permissions": joinPerms(g.Permissions)})
+	return nil
+}
+
+// UpdateGroup replaces a group's description and permissions. The change
+// applies to every member's very next request.
+func (s *Service) UpdateGroup(ctx context.Context, a Actor, g *gatehouse.Group) error {
+	g.Permissions = normalizePermissions(g.Permissions)
+	if err := validateGroup(g); err != nil {
+		return err
+	}
+	old, err := s.store.Group(ctx, g.Name)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(old.Permissions, gatehouse.PermissionAll) && !slices.Contains(g.Permissions, gatehouse.PermissionAll) {
+		if err := s.keepAdministratorsWithout(ctx, g.Name); err != nil {
+			return err
+		}
+	}
+	if err := s.store.PutGroup(ctx, g); err != nil {
+		return err
+	}
+	s.forgetGroups()
+	s.record(ctx, a, gatehouse.AuditGroupUpdated, g.Name, map[string]string{"permissions": joinPerms(g.Permissions)})
+	return nil
+}
+
+// DeleteGroup deletes a group; its members lose its permissions at once.
+func (s *Service) DeleteGroup(ctx context.Context, a Actor, name string) error {
+	g, err := s.store.Group(ctx, name)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(g.Permissions, gatehouse.PermissionAll) {
+		if err := s.keepAdministratorsWithout(ctx, name); err != nil {
+			return err
+		}
+	}
+	members, err := s.store.GroupMembers(ctx, name)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteGroup(ctx, name); err != nil {
+		return err
+	}
+	s.forgetGroups()
+	for _, id := range members {
+		s.forgetUser(id) // their Groups list changed
+	}
+	s.record(ctx, a, gatehouse.AuditGroupDeleted, name, nil)
+	return nil
+}
+
+// keepAdministratorsWithout refuses to take "*" away from group name when
+// no active user would hold "*" through another group.
+func (s *Service) keepAdministratorsWithout(ctx context.Context, name string) error {
+	groups, err := s.store.Groups(ctx)
+	if err != nil {
+		return err
+	}
+	users, _, err := s.store.ListUsers(ctx, gatehouse.UserFilter{State: gatehouse.StateActive})
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		for _, g := range groups {
+			if g.Name != name && slices.Contains(u.Groups, g.Name) && slices.Contains(g.Permissions, gatehouse.PermissionAll) {
+				return nil
+			}
+		}
+	}
+	return gatehouse.Errorf(gatehouse.CodeConflict, "This would leave no active administrator.")
+}
+
+// EnsureGroups creates the groups of the configuration that do not exist
+// yet; existing groups are left as they are (they may have been edited).
+func (s *Service) EnsureGroups(ctx context.Context, groups map[string][]string) error {
+	for name, perms := range groups {
+		g := &gatehouse.Group{Name: name, Permissions: normalizePermissions(perms)}
+		if err := validateGroup(g); err != nil {
+			return err
+		}
+		err := s.store.CreateGroup(ctx, g)
+		if err != nil && gatehouse.ErrorCode(err) != gatehouse.CodeConflict {
+			return err
+		}
+	}
+	s.forgetGroups()
+	return nil
+}
+
+func joinPerms(p []string) string { return strings.Join(p, ",") }
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,259 @@
+package account
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// UserFilter re-exports the store's filter for ListUsers.
+type UserFilter = gatehouse.UserFilter
+
+// ListUsers returns users matching f and how many match in all.
+func (s *Service) ListUsers(ctx context.Context, f UserFilter) ([]*gatehouse.User, int, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 100
+	}
+	return s.store.ListUsers(ctx, f)
+}
+
+// User returns the user with id.
+func (s *Service) User(ctx context.Context, id string) (*gatehouse.User, error) {
+	return s.store.UserByID(ctx, id)
+}
+
+// UserUpdate changes some of a user's fields; nil fields stay as they are.
+// It never sets a password: administrators start a reset instead (ASVS
+// 6.4.6).
+type UserUpdate struct {
+	Username *string
+	Email    *string
+	Name     *string
+	Groups   *[]string
+}
+
+// UpdateUser applies an update. Group changes take effect on the user's
+// very next request.
+func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, up UserUpdate) (*gatehouse.User, error) {
+	u, err := s.store.UserByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	next := *u
+	changed := []string{}
+	if up.Username != nil && *up.Username != u.Username {
+		next.Username = *up.Username
+		changed = append(changed, "username")
+	}
+	if up.Email != nil && *up.Email != u.Email {
+		next.Email = *up.Email
+		changed = append(changed, "email")
+	}
+	if up.Name != nil && *up.Name != u.Name {
+		next.Name = *up.Name
+		changed = append(changed, "name")
+	}
+	if up.Groups != nil {
+		g := slices.Clone(*up.Groups)
+		slices.Sort(g)
+		g = slices.Compact(g)
+		if g == nil {
+			g = []string{}
+		}
+		if !slices.Equal(g, u.Groups) {
+			next.Groups = g
+			changed = append(changed, "groups")
+		}
+	}
+	if len(changed) == 0 {
+		return u, nil
+	}
+	if fields := validateIdentity(next.Username, next.Email, next.Name); len(fields) > 0 {
+		return nil, &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: fields}
+	}
+	if slices.Contains(changed, "groups") && holdsAll(s, ctx, u) && !slices.Contains(next.Groups, gatehouse.GroupAdministrators) {
+		if err := s.keepAnAdministrator(ctx, u.ID); err != nil {
+			return nil, err
+		}
+	}
+	next.UpdatedAt = s.now().UTC()
+	if err := s.store.UpdateUser(ctx, &next); err != nil {
+		return nil, err
+	}
+	s.forgetUser(u.ID)
+	s.record(ctx, a, gatehouse.AuditUserUpdated, u.ID, map[string]string{"fields": strings.Join(changed, ",")})
+	return &next, nil
+}
+
+func holdsAll(s *Service, ctx context.Context, u *gatehouse.User) bool {
+	perms, err := s.Permissions(ctx, u)
+	return err == nil && slices.Contains(perms, gatehouse.PermissionAll)
+}
+
+// keepAnAdministrator refuses a change that would leave no active user
+// holding every permission, which would lock the operators out of the
+// management API for good.
+func (s *Service) keepAnAdministrator(ctx context.Context, losing string) error {
+	users, _, err := s.store.ListUsers(ctx, gatehouse.UserFilter{State: gatehouse.StateActive})
+	if err != nil {
+		return err
+	}
+	for _, o := range users {
+		if o.ID != losing && holdsAll(s, ctx, o) {
+			return nil
+		}
+	}
+	return gatehouse.Errorf(gatehouse.CodeConflict, "This would leave no active administrator.")
+}
+
+// DisableUser disables a user and ends all their sessions and tokens at once.
+func (s *Service) DisableUser(ctx context.Context, a Actor, id string) (*gatehouse.User, error) {
+	u, err := s.store.UserByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if u.State == gatehouse.StateActive && holdsAll(s, ctx, u) {
+		if err := s.keepAnAdministrator(ctx, u.ID); err != nil {
+			return nil, err
+		}
+	}
+	u.State = gatehouse.StateDisabled
+	u.UpdatedAt = s.now().UTC()
+	if err := s.store.UpdateUser(ctx, u); err != nil {
+		return nil, err
+	}
+	if err := s.endEverything(ctx, u.ID); err != nil {
+		return nil, err
+	}
+	s.log.Info("user disabled", "user", u.ID)
+	s.record(ctx, a, gatehouse.AuditUserDisabled, u.ID, nil)
+	return u, nil
+}
+
+// endEverything ends every session and token of a user and drops whatever
+// this process cached about them.
+func (s *Service) endEverything(ctx context.Context, userID string) error {
+	s.forgetUser(userID)
+	s.basic.forgetWhere(func(e basicEntry) bool { return e.userID == userID })
+	if _, err := s.sessions.RevokeUser(ctx, userID, ""); err != nil {
+		return err
+	}
+	return s.revokeUserTokens(ctx, userID)
+}
+
+// EnableUser makes a disabled user active again. An invited user stays
+// invited: only accepting the invitation activates it.
+func (s *Service) EnableUser(ctx context.Context, a Actor, id string) (*gatehouse.User, error) {
+	u, err := s.store.UserByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if u.State != gatehouse.StateDisabled {
+		return u, nil
+	}
+	u.State = gatehouse.StateActive
+	if u.PasswordHash == "" && u.LastLoginAt.IsZero() {
+		u.State = gatehouse.StateInvited
+	}
+	u.UpdatedAt = s.now().UTC()
+	if err := s.store.UpdateUser(ctx, u); err != nil {
+		return nil, err
+	}
+	s.forgetUser(u.ID)
+	s.record(ctx, a, gatehouse.AuditUserEnabled, u.ID, nil)
+	return u, nil
+}
+
+// DeleteUser removes a user; their sessions and tokens go with them. The
+// audit log keeps their events.
+func (s *Service) DeleteUser(ctx context.Context, a Actor, id string) error {
+	u, err := s.store.UserByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if u.State == gatehouse.StateActive && holdsAll(s, ctx, u) {
+		if err := s.keepAnAdministrator(ctx, u.ID); err != nil {
+			return err
+		}
+	}
+	if err := s.endEverything(ctx, u.ID); err != nil {
+		return err
+	}
+	if err := s.store.DeleteUser(ctx, id); err != nil {
+		return err
+	}
+	s.forgetUser(u.ID)
+	s.record(ctx, a, gatehouse.AuditUserDeleted, u.ID, map[string]string{"username": u.Username})
+	return nil
+}
+
+// UnlockUser clears the login lockout of a user's username and email.
+func (s *Service) UnlockUser(ctx context.Context, a Actor, id string) error {
+	u, err := s.store.UserByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.Unlock(ctx, u.Username); err != nil {
+		return err
+	}
+	s.record(ctx, a, gatehouse.AuditUserUnlocked, u.ID, nil)
+	return nil
+}
+
+// UserSessions returns the live sessions of a user, newest first.
+func (s *Service) UserSessions(ctx context.Context, userID string) ([]*gatehouse.Session, error) {
+	all, err := s.store.UserSessions(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	live := all[:0]
+	for _, ss := range all {
+		if !ss.Expired(now) {
+			live = append(live, ss)
+		}
+	}
+	return live, nil
+}
+
+// ListSessions returns sessions newest first, paged, and their total.
+func (s *Service) ListSessions(ctx context.Context, offset, limit int) ([]*gatehouse.Session, int, error) {
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	return s.store.Sessions(ctx, offset, limit)
+}
+
+// EndSession ends the session with public id. When owner is not "", the
+// session must be that user's: anyone else's is ErrNotFound, as if it did
+// not exist.
+func (s *Service) EndSession(ctx context.Context, a Actor, id, owner string) error {
+	ss, err := s.store.SessionByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if owner != "" && ss.UserID != owner {
+		return gatehouse.ErrNotFound
+	}
+	if err := s.sessions.Revoke(ctx, id); err != nil {
+		return err
+	}
+	s.record(ctx, a, gatehouse.AuditSessionEnded, id, map[string]string{"user": ss.UserID})
+	return nil
+}
+
+// EndUserSessions ends every session of a user but except ("" for none)
+// and returns how many ended.
+func (s *Service) EndUserSessions(ctx context.Context, a Actor, userID, except string) (int, error) {
+	if _, err := s.store.UserByID(ctx, userID); err != nil {
+		return 0, err
+	}
+	n, err := s.sessions.RevokeUser(ctx, userID, except)
+	if err != nil {
+		return 0, err
+	}
+	s.record(ctx, a, gatehouse.AuditSessionEnded, userID, map[string]string{"count": itoa(n), "except": except})
+	return n, nil
+}

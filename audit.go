@@ -1,0 +1,71 @@
+package gatehouse
+
+import (
+	"context"
+	"time"
+)
+
+// AuditKind names a kind of security event.
+type AuditKind string
+
+// The audited events.
+const (
+	AuditLoginSucceeded   AuditKind = "login.succeeded"
+	AuditLoginFailed      AuditKind = "login.failed"
+	AuditLockout          AuditKind = "login.locked"
+	AuditLogout           AuditKind = "logout"
+	AuditPasswordChanged  AuditKind = "password.changed"
+	AuditSessionEnded     AuditKind = "session.ended"
+	AuditTokenCreated     AuditKind = "token.created"
+	AuditTokenRevoked     AuditKind = "token.revoked"
+	AuditUserCreated      AuditKind = "user.created"
+	AuditUserUpdated      AuditKind = "user.updated"
+	AuditUserDisabled     AuditKind = "user.disabled"
+	AuditUserEnabled      AuditKind = "user.enabled"
+	AuditUserDeleted      AuditKind = "user.deleted"
+	AuditUserUnlocked     AuditKind = "user.unlocked"
+	AuditGroupCreated     AuditKind = "group.created"
+	AuditGroupUpdated     AuditKind = "group.updated"
+	AuditGroupDeleted     AuditKind = "group.deleted"
+	AuditPermissionDenied AuditKind = "permission.denied"
+	AuditSetupCompleted   AuditKind = "setup.completed"
+)
+
+// AuditEvent is one security event. It never holds a secret: no password,
+// token, session id secret or code, only public ids.
+type AuditEvent struct {
+	ID   string
+	Time time.Time
+	Kind AuditKind
+	// ActorID is the user who acted ("" for an anonymous client); ActorName
+	// is their username at the time, or the username a failed login named.
+	ActorID   string
+	ActorName string
+	// TargetID is the object acted on: a user id, group name, session or
+	// token id.
+	TargetID   string
+	ClientAddr string
+	UserAgent  string
+	// Detail adds event-specific, non-secret facts (a method and path for a
+	// denial, the changed fields of an update).
+	Detail map[string]string
+}
+
+// AuditFilter selects audit events; zero fields select everything.
+type AuditFilter struct {
+	// UserID matches events whose actor or target is that user.
+	UserID string
+	Kind   AuditKind
+	// Since and Until bound the time: Since <= Time < Until.
+	Since, Until time.Time
+	// Offset and Limit page through the events, newest first.
+	Offset, Limit int
+}
+
+// AuditStore keeps the audit log.
+type AuditStore interface {
+	// AppendAudit stores an event.
+	AppendAudit(ctx context.Context, e *AuditEvent) error
+	// Audit returns events newest first, and how many match in all.
+	Audit(ctx context.Context, f AuditFilter) ([]*AuditEvent, int, error)
+}

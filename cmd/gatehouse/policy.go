@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/account"
+)
+
+// cmdPolicy runs `gatehouse policy explain`: the route table's decision for
+// a request, and the rule that made it.
+func cmdPolicy(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "explain" {
+		return usagef("policy: expected explain")
+	}
+	fs := newFlagSet("policy explain", stderr)
+	var cf commonFlags
+	cf.register(fs)
+	var req account.ExplainRequest
+	fs.StringVar(&req.User, "user", "", "username or email of the caller (empty: anonymous)")
+	fs.StringVar(&req.Method, "method", "GET", "request method")
+	fs.StringVar(&req.Path, "path", "", "request path, as sent (percent-encoded)")
+	fs.StringVar(&req.Addr, "addr", "", "client IP address, for rules with networks")
+	asJSON := fs.Bool("json", false, "print the explanation as JSON")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if req.Path == "" {
+		return usagef("policy explain: --path is required")
+	}
+	req.Method = strings.ToUpper(req.Method)
+	s, err := loadSettings(cf, "", getenv)
+	if err != nil {
+		return err
+	}
+	if s.routes == nil {
+		return &configError{where: "config", field: "routes", msg: "no route table is configured"}
+	}
+	a, err := openApp(ctx, s, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	out, err := a.accounts.Explain(ctx, s.routes, req)
+	if err != nil {
+		return describe(err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	who := "anonymous"
+	if out.User != nil {
+		who = out.User.Username
+	}
+	fmt.Fprintf(stdout, "%s %s as %s: %s (%d)\n", out.Method, out.Path, who, out.Decision, out.Status)
+	if out.Rule != nil {
+		r := out.Rule
+		paths := append([]string{}, r.Paths...)
+		if r.Path != "" {
+			paths = append([]string{r.Path}, paths...)
+		}
+		fmt.Fprintf(stdout, "rule:   routes[%d] path %s", r.Index, strings.Join(paths, ", "))
+		if len(r.Methods) > 0 {
+			fmt.Fprintf(stdout, " methods %s", strings.Join(r.Methods, ","))
+		}
+		fmt.Fprintf(stdout, " access %s", r.Access)
+		if perms := append(nonEmpty(r.Permission), r.Permissions...); len(perms) > 0 {
+			fmt.Fprintf(stdout, " %s", strings.Join(perms, " | "))
+		}
+		if len(r.Networks) > 0 {
+			fmt.Fprintf(stdout, " networks %s", strings.Join(r.Networks, ","))
+		}
+		fmt.Fprintln(stdout)
+	}
+	fmt.Fprintf(stdout, "reason: %s\n", out.Why)
+	return nil
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
+}

@@ -1,0 +1,159 @@
+package sqlite
+
+import (
+	"crypto/sha256"
+	"database/sql"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// TestMigrateFrom0001 upgrades a database that has only 0001_init, with data
+// in it, as a database of the first release would be.
+func TestMigrateFrom0001(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms[0].version != 1 {
+		t.Fatalf("first migration is %s", ms[0].name)
+	}
+	if err := createFile(path); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2025, time.March, 14, 15, 9, 26, 0, time.UTC)
+	userID, sessionID := gatehouse.NewID(), gatehouse.NewID()
+	hash := sha256.Sum256([]byte("secret"))
+	for _, st := range []struct {
+		q    string
+		args []any
+	}{
+		{`CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at TEXT NOT NULL) STRICT`, nil},
+		{ms[0].sql, nil},
+		{`INSERT INTO schema_migrations (version, applied_at) VALUES (1, 'then')`, nil},
+		{`INSERT INTO groups (name, permissions) VALUES ('editors', '["users:write"]')`, nil},
+		{`INSERT INTO users (id, username, username_key, email, email_key, name, name_key, state, password_hash,
+			security_stamp, created_at, updated_at) VALUES (?, 'alice', 'alice', 'alice@example.com', 'alice@example.com',
+			'', '', 'active', '', 'stamp', ?, ?)`, []any{userID, micros(now), micros(now)}},
+		{`INSERT INTO user_groups (user_id, group_name) VALUES (?, 'administrators'), (?, 'editors')`, []any{userID, userID}},
+		{`INSERT INTO sessions (` + sessionColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, '', '')`,
+			[]any{sessionID, hash[:], userID, micros(now), micros(now), micros(now.Add(time.Hour)), int64(time.Hour)}},
+	} {
+		if _, err := db.ExecContext(ctx, st.q, st.args...); err != nil {
+			t.Fatalf("%s: %v", st.q, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open of a 0001 database: %v", err)
+	}
+	defer s.Close()
+
+	groups, err := s.Groups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []*gatehouse.Group{
+		{Name: gatehouse.GroupAdministrators, Permissions: []string{gatehouse.PermissionAll}},
+		{Name: "editors", Permissions: []string{"users:write"}},
+	}
+	if d := cmp.Diff(want, groups); d != "" {
+		t.Errorf("Groups after migrating (-want +got):\n%s", d)
+	}
+	u, err := s.UserByID(ctx, userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{gatehouse.GroupAdministrators, "editors"}, u.Groups); d != "" {
+		t.Errorf("memberships after migrating (-want +got):\n%s", d)
+	}
+	if _, err := s.SessionByID(ctx, sessionID); err != nil {
+		t.Errorf("the session did not survive migrating: %v", err)
+	}
+
+	// The new tables work, and cascade as they should.
+	tok := &gatehouse.Token{ID: gatehouse.NewID(), UserID: userID, Hash: hash[:], CreatedAt: now}
+	if err := s.CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	e := &gatehouse.AuditEvent{ID: gatehouse.NewID(), Time: now, Kind: gatehouse.AuditLoginSucceeded, ActorID: userID}
+	if err := s.AppendAudit(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteUser(ctx, userID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TokenByID(ctx, tok.ID); err != gatehouse.ErrNotFound {
+		t.Errorf("TokenByID after DeleteUser = %v, want ErrNotFound", err)
+	}
+	if _, n, err := s.Audit(ctx, gatehouse.AuditFilter{UserID: userID}); err != nil || n != 1 {
+		t.Errorf("Audit after DeleteUser = %d, %v; want the event", n, err)
+	}
+
+	var versions string
+	if err := s.reader.QueryRowContext(ctx, `SELECT group_concat(version) FROM schema_migrations`).Scan(&versions); err != nil {
+		t.Fatal(err)
+	}
+	if versions != "1,2" {
+		t.Errorf("schema_migrations versions = %q, want 1,2", versions)
+	}
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestSchema0002 checks what the new tables promise: STRICT, a cascading
+// foreign key from tokens to users, and none from the audit log.
+func TestSchema0002(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, table := range []string{"groups", "tokens", "audit"} {
+		var strict bool
+		if err := s.reader.QueryRowContext(t.Context(), `SELECT strict FROM pragma_table_list(?)`, table).Scan(&strict); err != nil {
+			t.Fatalf("%s: %v", table, err)
+		}
+		if !strict {
+			t.Errorf("table %s is not STRICT", table)
+		}
+	}
+	type fk struct{ Table, From, To, OnDelete string }
+	fks := func(table string) []fk {
+		rows, err := s.reader.QueryContext(t.Context(), `SELECT "table", "from", "to", on_delete FROM pragma_foreign_key_list(?)`, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []fk
+		for rows.Next() {
+			var f fk
+			if err := rows.Scan(&f.Table, &f.From, &f.To, &f.OnDelete); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, f)
+		}
+		return out
+	}
+	if d := cmp.Diff([]fk{{"users", "user_id", "id", "CASCADE"}}, fks("tokens")); d != "" {
+		t.Errorf("foreign keys of tokens (-want +got):\n%s", d)
+	}
+	if got := fks("audit"); len(got) != 0 {
+		t.Errorf("foreign keys of audit = %v, want none: the log outlives what it names", got)
+	}
+}
