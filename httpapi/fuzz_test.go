@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -64,6 +65,34 @@ func FuzzClientAddr(f *testing.F) {
 			if https {
 				t.Fatal("untrusted peer's X-Forwarded-Proto believed")
 			}
+		}
+	})
+}
+
+// FuzzParseBasic feeds arbitrary Authorization credentials to the Basic
+// parser: no panic, and whatever it accepts is exactly what was encoded.
+func FuzzParseBasic(f *testing.F) {
+	f.Add("YWRtaW46c2VjcmV0") // admin:secret
+	f.Add("YTpiOmM=")         // a:b:c
+	f.Add("OnB3")             // :pw
+	f.Add("bm9jb2xvbg==")     // nocolon
+	f.Add("!!!")
+	f.Add(" YWRtaW46c2VjcmV0 ")
+	f.Add(strings.Repeat("QUFB", 2000))
+	f.Fuzz(func(t *testing.T, b64 string) {
+		user, pw, ok := parseBasic(b64)
+		if !ok {
+			if user != "" || pw != "" {
+				t.Fatal("refused credentials leak through")
+			}
+			return
+		}
+		if user == "" || strings.Contains(user, ":") {
+			t.Fatalf("accepted user %q", user)
+		}
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
+		if err != nil || string(raw) != user+":"+pw {
+			t.Fatalf("parseBasic(%q) = %q, %q", b64, user, pw)
 		}
 	})
 }
