@@ -62,7 +62,10 @@ type AuditFilter struct {
 	Offset, Limit int
 }
 
-// AuditStore keeps the audit log.
+// AuditStore keeps the audit log. Events outlive the users they name, and
+// need not refer to existing users. Times are kept at microsecond
+// precision, and Since and Until compare against the stored time; the
+// order of events with the same time is unspecified.
 type AuditStore interface {
 	// AppendAudit stores an event.
 	AppendAudit(ctx context.Context, e *AuditEvent) error

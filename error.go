@@ -82,15 +82,17 @@ func Errorf(code Code, format string, args ...any) *Error {
 // ErrorCode returns the code of err: the code of the first *Error in its
 // chain, or CodeInternal for any other non-nil error, or "" for nil.
 func ErrorCode(err error) Code {
-	var e *Error
-	switch {
-	case err == nil:
+	if err == nil {
 		return ""
-	case errors.As(err, &e):
-		return e.Code
-	default:
-		return CodeInternal
 	}
+	if e, ok := err.(*Error); ok { // the common case, without errors.As's allocation
+		return e.Code
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
 }
 
 // ErrorMessage returns the client-safe message of err. Errors that are not an

@@ -19,35 +19,45 @@ func NewID() string {
 	return rand.Text()
 }
 
-// contextKey is unexported so no other package can collide with it.
-type contextKey int
+// Caller is what an authenticated request's context carries about who made
+// it. The HTTP layer stores one value per request (a single context node,
+// since this is on the path of every protected request).
+type Caller interface {
+	// CallerUser is the authenticated user.
+	CallerUser() *User
+	// CallerSession is the session that authenticated the request, or nil
+	// for credentials from an Authorization header.
+	CallerSession() *Session
+}
 
-const (
-	userKey contextKey = iota
-	sessionKey
-)
+// callerKey is unexported so no other package can collide with it.
+type callerKey struct{}
 
-// NewContextWithUser returns a copy of ctx that carries the authenticated user.
-func NewContextWithUser(ctx context.Context, u *User) context.Context {
-	return context.WithValue(ctx, userKey, u)
+// NewContext returns a copy of ctx that carries the caller c.
+func NewContext(ctx context.Context, c Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// CallerFrom returns the caller a context carries, or nil.
+func CallerFrom(ctx context.Context) Caller {
+	c, _ := ctx.Value(callerKey{}).(Caller)
+	return c
 }
 
 // UserFrom returns the authenticated user of a request context, or nil when
 // the request is not authenticated.
 func UserFrom(ctx context.Context) *User {
-	u, _ := ctx.Value(userKey).(*User)
-	return u
-}
-
-// NewContextWithSession returns a copy of ctx that carries the session that
-// authenticated the request.
-func NewContextWithSession(ctx context.Context, s *Session) context.Context {
-	return context.WithValue(ctx, sessionKey, s)
+	if c := CallerFrom(ctx); c != nil {
+		return c.CallerUser()
+	}
+	return nil
 }
 
 // SessionFrom returns the session that authenticated a request, or nil when
 // the request was not authenticated by a session cookie.
 func SessionFrom(ctx context.Context) *Session {
-	s, _ := ctx.Value(sessionKey).(*Session)
-	return s
+	if c := CallerFrom(ctx); c != nil {
+		return c.CallerSession()
+	}
+	return nil
 }

@@ -36,7 +36,8 @@ func (t *Token) Expired(now time.Time) bool {
 
 // TokenStore keeps API tokens. A missing token is ErrNotFound.
 type TokenStore interface {
-	// CreateToken stores a new token; its user must exist.
+	// CreateToken stores a new token; a missing user is ErrNotFound, a
+	// duplicate id or hash CodeConflict.
 	CreateToken(ctx context.Context, t *Token) error
 	// TokenByHash returns the token whose secret hashes to hash.
 	TokenByHash(ctx context.Context, hash []byte) (*Token, error)
@@ -44,7 +45,8 @@ type TokenStore interface {
 	TokenByID(ctx context.Context, id string) (*Token, error)
 	// UserTokens returns a user's tokens, newest first.
 	UserTokens(ctx context.Context, userID string) ([]*Token, error)
-	// Tokens returns tokens newest first, paged, and how many there are.
+	// Tokens returns tokens newest first, paged by offset and limit (zero
+	// means no limit), and how many there are.
 	Tokens(ctx context.Context, offset, limit int) ([]*Token, int, error)
 	// TouchToken sets the last-used time of a token; a missing token is no
 	// error.

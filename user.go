@@ -78,8 +78,9 @@ type UserFilter struct {
 // Usernames and emails are unique without regard to case (as
 // strings.EqualFold compares): creating or updating a user so that its
 // username or email equals another user's username or email fails with
-// CodeConflict. A missing user is ErrNotFound; an unknown group, a missing
-// username or email, or an invalid state is CodeValidation. The caller sets
+// CodeConflict. A missing user or group is ErrNotFound; a user naming an
+// unknown group, a missing username or email, or an invalid state is
+// CodeValidation. The caller sets
 // the ID (NewID) and every time; stores keep times in UTC, truncated to the
 // microsecond.
 type UserStore interface {
@@ -101,20 +102,22 @@ type UserStore interface {
 	ListUsers(ctx context.Context, f UserFilter) ([]*User, int, error)
 	// CountUsers returns the number of users.
 	CountUsers(ctx context.Context) (int, error)
-	// DeleteUser removes a user with its sessions and memberships.
+	// DeleteUser removes a user with its sessions, tokens and memberships;
+	// audit events that name the user remain.
 	DeleteUser(ctx context.Context, id string) error
 
 	// Groups returns every group, sorted by name.
 	Groups(ctx context.Context) ([]*Group, error)
 	// Group returns the group with that name (case-sensitive).
 	Group(ctx context.Context, name string) (*Group, error)
-	// CreateGroup stores a new group; an existing name is CodeConflict.
+	// CreateGroup stores a new group; an existing name is CodeConflict, an
+	// empty one CodeValidation.
 	CreateGroup(ctx context.Context, g *Group) error
 	// PutGroup creates or replaces a group.
 	PutGroup(ctx context.Context, g *Group) error
 	// DeleteGroup removes a group and every membership in it.
 	DeleteGroup(ctx context.Context, name string) error
-	// GroupMembers returns the ids of the users in a group.
+	// GroupMembers returns the ids of the users in a group, sorted.
 	GroupMembers(ctx context.Context, name string) ([]string, error)
 }
 

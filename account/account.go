@@ -64,7 +64,7 @@ type Service struct {
 	mu     sync.Mutex
 	groups cachedGroups
 
-	basicKey []byte // keys the hashes that index the Basic credentials cache
+	basicMACs *sync.Pool // HMACs under a per-process key that index the Basic cache
 
 	setupMu   sync.Mutex
 	setupHash []byte // SHA-256 of the one-time setup token, nil when none
@@ -80,10 +80,10 @@ func New(store Store, hasher *password.Hasher, sessions *session.Manager, cfg Co
 	}
 	return &Service{
 		store: store, hasher: hasher, sessions: sessions, cfg: cfg, now: now, log: log,
-		users:    newMemo[*gatehouse.User](cfg.UserCacheTTL, 100_000),
-		tokens:   newMemo[*gatehouse.Token](cfg.UserCacheTTL, 100_000),
-		basic:    newMemo[basicEntry](basicCacheTTL, 10_000),
-		basicKey: newBasicKey(),
+		users:     newMemo[*gatehouse.User](cfg.UserCacheTTL, 100_000),
+		tokens:    newMemo[*gatehouse.Token](cfg.UserCacheTTL, 100_000),
+		basic:     newMemo[basicEntry](basicCacheTTL, 10_000),
+		basicMACs: newBasicMACs(),
 	}
 }
 

@@ -7,7 +7,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -26,20 +29,43 @@ type basicEntry struct {
 	userID, passwordHash, stamp string
 }
 
-func newBasicKey() []byte {
-	k := make([]byte, 32)
-	rand.Read(k)
-	return k
+func newBasicMACs() *sync.Pool {
+	key := make([]byte, 32)
+	rand.Read(key)
+	return &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}
 }
 
-// basicKey is HMAC-SHA256 under a per-process random key: the cache never
-// holds a password, nor a hash of one that could be attacked offline.
-func (s *Service) basicCacheKey(username, pw string) string {
-	m := hmac.New(sha256.New, s.basicKey)
-	m.Write([]byte(strings.ToLower(username)))
+// basicCacheKey is HMAC-SHA256 under a per-process random key: the cache
+// never holds a password, nor a hash of one that could be attacked
+// offline. The HMAC states are pooled: this runs on every Basic request.
+func (s *Service) basicCacheKey(username, pw string) [sha256.Size]byte {
+	m := s.basicMACs.Get().(hash.Hash)
+	m.Reset()
+	io.WriteString(m, strings.ToLower(username))
 	m.Write([]byte{0})
-	m.Write([]byte(pw))
-	return string(m.Sum(nil))
+	io.WriteString(m, pw)
+	var out [sha256.Size]byte
+	m.Sum(out[:0])
+	s.basicMACs.Put(m)
+	return out
+}
+
+// BasicFromCache returns the user of Basic credentials verified within the
+// last minute, when they are still the user's (same password hash and
+// security stamp, user active). It never hashes a password and counts no
+// failure; on false, call AuthenticateBasic.
+func (s *Service) BasicFromCache(ctx context.Context, username, pw string) (*gatehouse.User, bool) {
+	key := s.basicCacheKey(username, pw)
+	e, ok := s.basic.get(string(key[:]), s.now())
+	if !ok {
+		return nil, false
+	}
+	u, err := s.cachedUser(ctx, e.userID)
+	if err == nil && u.State == gatehouse.StateActive && u.PasswordHash == e.passwordHash && u.SecurityStamp == e.stamp {
+		return u, true
+	}
+	s.basic.forget(string(key[:]))
+	return nil, false
 }
 
 // AuthenticateBasic checks HTTP Basic credentials. It is throttled like a
@@ -49,15 +75,12 @@ func (s *Service) AuthenticateBasic(ctx context.Context, username, pw string, cl
 	if username == "" || pw == "" {
 		return nil, errInvalidCredentials
 	}
-	key := s.basicCacheKey(username, pw)
-	now := s.now()
-	if e, ok := s.basic.get(key, now); ok {
-		u, err := s.cachedUser(ctx, e.userID)
-		if err == nil && u.State == gatehouse.StateActive && u.PasswordHash == e.passwordHash && u.SecurityStamp == e.stamp {
-			return u, nil
-		}
-		s.basic.forget(key)
+	if u, ok := s.BasicFromCache(ctx, username, pw); ok {
+		return u, nil
 	}
+	sum := s.basicCacheKey(username, pw)
+	key := string(sum[:])
+	now := s.now()
 
 	keys := throttleKeys(username, client.Addr)
 	if err := s.checkThrottles(ctx, keys); err != nil {

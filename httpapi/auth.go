@@ -37,20 +37,19 @@ type credentials struct {
 	permsSet bool
 }
 
-type credentialsKey struct{}
+// CallerUser implements gatehouse.Caller.
+func (c *credentials) CallerUser() *gatehouse.User { return c.user }
+
+// CallerSession implements gatehouse.Caller.
+func (c *credentials) CallerSession() *gatehouse.Session { return c.session }
 
 func credentialsFrom(ctx context.Context) *credentials {
-	c, _ := ctx.Value(credentialsKey{}).(*credentials)
+	c, _ := gatehouse.CallerFrom(ctx).(*credentials)
 	return c
 }
 
 func withCredentials(r *http.Request, c *credentials) *http.Request {
-	ctx := context.WithValue(r.Context(), credentialsKey{}, c)
-	ctx = gatehouse.NewContextWithUser(ctx, c.user)
-	if c.session != nil {
-		ctx = gatehouse.NewContextWithSession(ctx, c.session)
-	}
-	return r.WithContext(ctx)
+	return r.WithContext(gatehouse.NewContext(r.Context(), c))
 }
 
 // permissions returns the effective permissions of the caller: a token's
@@ -136,9 +135,11 @@ func (s *Server) authenticateHeader(r *http.Request) (c *credentials, handled bo
 		if !ok {
 			return nil, true, errBadBasic
 		}
-		u, err := s.accounts.AuthenticateBasic(r.Context(), user, pw, s.client(r))
-		if err != nil {
-			return nil, true, err
+		u, cached := s.accounts.BasicFromCache(r.Context(), user, pw)
+		if !cached {
+			if u, err = s.accounts.AuthenticateBasic(r.Context(), user, pw, s.client(r)); err != nil {
+				return nil, true, err
+			}
 		}
 		return &credentials{user: u, via: viaBasic}, true, nil
 	}

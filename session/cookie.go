@@ -2,6 +2,7 @@ package session
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -23,11 +24,30 @@ func (m *Manager) CookieName(secure bool) string {
 // ReadToken returns the session token of a request's cookie, when it has one
 // of the right shape. Over HTTPS only the __Host- cookie counts, so a cookie
 // set over plain HTTP or by a subdomain is never taken for a session.
+//
+// It scans the Cookie headers itself rather than through
+// http.Request.CookiesNamed, which allocates a Cookie for each: this runs
+// on every request of every protected handler.
 func (m *Manager) ReadToken(r *http.Request, secure bool) (string, bool) {
-	name := m.CookieName(secure)
-	for _, c := range r.CookiesNamed(name) {
-		if tok, ok := ParseToken(c.Value); ok {
-			return tok, true
+	name := m.cfg.CookieName
+	if secure {
+		name = m.hostName
+	}
+	for _, line := range r.Header["Cookie"] {
+		for len(line) > 0 {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			k, v, ok := strings.Cut(part, "=")
+			if !ok || k != name {
+				continue
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if tok, ok := ParseToken(v); ok {
+				return tok, true
+			}
 		}
 	}
 	return "", false

@@ -5,7 +5,9 @@
 package session
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -106,10 +108,11 @@ func (c Config) Validate() error {
 
 // Manager issues, validates and ends sessions.
 type Manager struct {
-	store gatehouse.SessionStore
-	cfg   Config
-	now   func() time.Time
-	log   *slog.Logger
+	store    gatehouse.SessionStore
+	cfg      Config
+	hostName string // the cookie name with the __Host- prefix
+	now      func() time.Time
+	log      *slog.Logger
 
 	mu    sync.Mutex
 	cache map[string]cached // by string(token hash)
@@ -132,7 +135,9 @@ func NewManager(store gatehouse.SessionStore, cfg Config, now func() time.Time, 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{store: store, cfg: cfg.withDefaults(), now: now, log: log, cache: make(map[string]cached)}
+	m := &Manager{store: store, cfg: cfg.withDefaults(), now: now, log: log, cache: make(map[string]cached)}
+	m.hostName = hostPrefix + m.cfg.CookieName
+	return m
 }
 
 // Config returns the effective settings, defaults filled in.
@@ -208,14 +213,17 @@ func (m *Manager) lookup(ctx context.Context, token string) (*gatehouse.Session,
 	if _, ok := ParseToken(token); !ok {
 		return nil, errNoSession
 	}
-	hash := HashToken(token)
+	// The hash stays in an array on the stack: the cache is keyed by it
+	// without an allocation, and only a cache miss copies it for the store.
+	sum := sha256.Sum256([]byte(token))
 	now := m.now()
-	if s, ok := m.fromCache(hash, now); ok {
+	if s, ok := m.fromCache(sum[:], now); ok {
 		return s, nil
 	}
 	m.mu.Lock()
 	gen := m.revocations
 	m.mu.Unlock()
+	hash := bytes.Clone(sum[:])
 	s, err := m.store.SessionByTokenHash(ctx, hash)
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		m.forget(hash)

@@ -98,7 +98,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s := &Store{path: abs, writer: writer, reader: reader}
 	// The writer connects first, so the database is in WAL mode before any
 	// reader opens it.
-	if err := s.writer.PingContext(ctx); err != nil {
+	if err := s.connectWriter(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
@@ -111,6 +111,30 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
 	return s, nil
+}
+
+// connectWriter opens the writer's connection, waiting while the database is
+// busy. Its journal_mode pragma switches a new file to WAL mode, which takes
+// an exclusive lock without calling the busy handler: when another process
+// opens the same new file at that moment, the pragma fails at once with
+// SQLITE_BUSY rather than waiting out busy_timeout. So connectWriter waits
+// and tries again, for about as long as busy_timeout would have waited.
+func (s *Store) connectWriter(ctx context.Context) error {
+	var waited time.Duration
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		err := s.writer.PingContext(ctx)
+		if err == nil || sqliteCode(err)&0xff != sqlite3.SQLITE_BUSY || waited >= busyTimeout {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		waited += wait
+	}
 }
 
 // prepare prepares the statements of the hot lookups, which need the schema.

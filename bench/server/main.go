@@ -1,0 +1,280 @@
+// Command server is the benchmark target of bench/run.sh. It wires gatehouse
+// exactly as cmd/gatehouse does (SQLite store, session.Manager,
+// account.Service with password.DefaultParams, httpapi.Server) and serves one
+// tiny JSON handler twice:
+//
+//   - on -unprotected, bare;
+//   - on -protected, wrapped in api.Protect, with gatehouse's API mounted at
+//     its base path (/auth/) so that logins work.
+//
+// Both listeners route through an http.ServeMux and an http.Server with the
+// same settings, so the only difference between them is the middleware.
+//
+// At start-up it creates a user, logs in through the real handler (POST
+// /auth/session over HTTP to itself), checks that the protected handler
+// answers 200 with the cookie and 401 without it, and then prints
+//
+//	PROTECTED 127.0.0.1:PORT
+//	UNPROTECTED 127.0.0.1:PORT
+//	COOKIE gh_session=...
+//
+// on stdout; the COOKIE line comes last and means "ready". Listen addresses
+// must be loopback; port 0 picks a free port. It runs until SIGINT or
+// SIGTERM.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	_ "net/http/pprof" // served only on the optional loopback -pprof address
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/gatehouse/gatehouse/account"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/password"
+	"github.com/gatehouse/gatehouse/session"
+	"github.com/gatehouse/gatehouse/sqlite"
+)
+
+// HandlerPath is the path wrk requests on both listeners.
+const HandlerPath = "/api/hello"
+
+// body is the handler's response: about 100 bytes of JSON.
+var body = []byte(`{"ok":true,"service":"gatehouse-bench","message":"hello from the benchmark handler","n":1234567890}` + "\n")
+
+// hello is the application handler being protected; it is the same on both
+// listeners.
+func hello(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+func main() {
+	protected := flag.String("protected", "127.0.0.1:0", "loopback `ADDR` of the protected listener")
+	unprotected := flag.String("unprotected", "127.0.0.1:0", "loopback `ADDR` of the unprotected listener")
+	data := flag.String("data", "", "data `DIR` for the SQLite database (required; a fresh directory is best)")
+	pprofAddr := flag.String("pprof", "", "optional loopback `ADDR` serving net/http/pprof")
+	flag.Parse()
+	if *data == "" || flag.NArg() > 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *protected, *unprotected, *data, *pprofAddr, log); err != nil {
+		fmt.Fprintln(os.Stderr, "bench server:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, protAddr, unprotAddr, dataDir, pprofAddr string, log *slog.Logger) error {
+	for _, a := range []string{protAddr, unprotAddr, pprofAddr} {
+		if a == "" {
+			continue
+		}
+		if err := checkLoopback(a); err != nil {
+			return err
+		}
+	}
+
+	// The wiring of cmd/gatehouse/app.go (openApp) and serve.go, with the
+	// default settings.
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	dbPath := filepath.Join(dataDir, "gatehouse.db")
+	store, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return fmt.Errorf("open database %s: %w", dbPath, err)
+	}
+	defer store.Close()
+	sessions := session.NewManager(store, session.DefaultConfig, time.Now, log)
+	hasher := password.NewHasher(password.DefaultParams, 0, 0)
+	accounts := account.New(store, hasher, sessions, account.DefaultConfig, time.Now, log)
+	api, err := httpapi.New(httpapi.Config{Logger: log, Ready: store.Ping}, accounts)
+	if err != nil {
+		return err
+	}
+
+	protMux := http.NewServeMux()
+	protMux.Handle(api.BasePath()+"/", api)
+	protMux.Handle(HandlerPath, api.Protect(http.HandlerFunc(hello)))
+	unprotMux := http.NewServeMux()
+	unprotMux.Handle(HandlerPath, http.HandlerFunc(hello))
+
+	protLn, err := net.Listen("tcp", protAddr)
+	if err != nil {
+		return err
+	}
+	unprotLn, err := net.Listen("tcp", unprotAddr)
+	if err != nil {
+		protLn.Close()
+		return err
+	}
+	servers := []*http.Server{newServer(protMux, log), newServer(unprotMux, log)}
+	errc := make(chan error, 3)
+	go func() { errc <- servers[0].Serve(protLn) }()
+	go func() { errc <- servers[1].Serve(unprotLn) }()
+	if pprofAddr != "" {
+		pln, err := net.Listen("tcp", pprofAddr)
+		if err != nil {
+			return err
+		}
+		// http.DefaultServeMux holds the net/http/pprof handlers.
+		ps := &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
+		servers = append(servers, ps)
+		go func() { errc <- ps.Serve(pln) }()
+		fmt.Printf("PPROF %s\n", pln.Addr())
+	}
+	defer func() {
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, s := range servers {
+			s.Shutdown(shut)
+		}
+	}()
+
+	// No sweeper: a run lasts minutes and its sessions do not expire.
+
+	protURL := "http://" + protLn.Addr().String()
+	unprotURL := "http://" + unprotLn.Addr().String()
+	cookie, err := loginOverHTTP(ctx, accounts, protURL+api.BasePath()+"/session", sessions.CookieName(false))
+	if err != nil {
+		return err
+	}
+	if err := selfCheck(protURL+HandlerPath, unprotURL+HandlerPath, cookie); err != nil {
+		return err
+	}
+	fmt.Printf("PROTECTED %s\n", protLn.Addr())
+	fmt.Printf("UNPROTECTED %s\n", unprotLn.Addr())
+	fmt.Printf("COOKIE %s=%s\n", cookie.Name, cookie.Value)
+	os.Stdout.Sync()
+
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	}
+}
+
+// newServer has the settings of cmd/gatehouse's serve command.
+func newServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// checkLoopback refuses listen addresses that are not on a loopback
+// interface: the benchmark creates a user with a known session.
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || !ip.IsLoopback() {
+		return fmt.Errorf("address %q: only loopback addresses are allowed (such as 127.0.0.1:0)", addr)
+	}
+	return nil
+}
+
+// loginOverHTTP creates a user with a random name and password and logs it
+// in through POST /auth/session, returning the session cookie.
+func loginOverHTTP(ctx context.Context, accounts *account.Service, loginURL, cookieName string) (*http.Cookie, error) {
+	username := "bench-" + rand.Text()[:8]
+	pw := rand.Text()
+	if _, err := accounts.CreateUser(ctx, account.NewUser{Username: username, Email: username + "@example.com", Password: pw}); err != nil {
+		return nil, fmt.Errorf("create user: %w", err)
+	}
+	reqBody, err := json.Marshal(map[string]string{"username": username, "password": pw})
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", loginURL, bytes.NewReader(reqBody))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("login: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 1024))
+		return nil, fmt.Errorf("login: %s: %s", res.Status, b)
+	}
+	for _, c := range res.Cookies() {
+		if c.Name == cookieName && c.Value != "" {
+			return c, nil
+		}
+	}
+	return nil, errors.New("login: no session cookie in the response")
+}
+
+// selfCheck makes sure the benchmark measures what it claims: the protected
+// handler answers 200 with the cookie and 401 without, the unprotected one
+// 200 without.
+func selfCheck(protURL, unprotURL string, cookie *http.Cookie) error {
+	get := func(url string, c *http.Cookie) (int, error) {
+		req, err := http.NewRequest("GET", url, nil)
+		if err != nil {
+			return 0, err
+		}
+		if c != nil {
+			req.AddCookie(c)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode, nil
+	}
+	for _, c := range []struct {
+		url    string
+		cookie *http.Cookie
+		want   int
+	}{
+		{protURL, cookie, http.StatusOK},
+		{protURL, nil, http.StatusUnauthorized},
+		{unprotURL, nil, http.StatusOK},
+	} {
+		got, err := get(c.url, c.cookie)
+		if err != nil {
+			return fmt.Errorf("self-check GET %s: %w", c.url, err)
+		}
+		if got != c.want {
+			return fmt.Errorf("self-check GET %s (cookie %t): status %d, want %d", c.url, c.cookie != nil, got, c.want)
+		}
+	}
+	return nil
+}
