@@ -130,6 +130,7 @@ func (b *browser) do(method, path, body string, opts ...reqOpt) *httptest.Respon
 	}
 	w := httptest.NewRecorder()
 	b.e.api.ServeHTTP(w, r)
+	checkOpenAPI(b.e.t, b.e.api.BasePath(), r, w)
 	for _, c := range w.Result().Cookies() {
 		if c.MaxAge < 0 {
 			delete(b.cookies, c.Name)

@@ -222,6 +222,9 @@ func (s *Server) handleGetGroup(w http.ResponseWriter, r *http.Request, c *crede
 	if err != nil {
 		return err
 	}
+	if members == nil {
+		members = []string{}
+	}
 	writeJSON(w, http.StatusOK, struct {
 		groupView
 		Members []string `json:"members"`

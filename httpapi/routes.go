@@ -30,6 +30,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	r.add("GET", "/healthz", s.handle(s.handleHealthz))
 	r.add("GET", "/readyz", s.handle(s.handleReadyz))
+	r.add("GET", "/openapi.json", s.handle(s.handleOpenAPI))
 
 	// The caller's own sessions and tokens. Another user's id answers 404.
 	r.add("GET", "/sessions", s.handle(s.withUser(s.handleMySessions)))
@@ -88,6 +89,7 @@ func (r *router) add(method, path string, h http.Handler) {
 		r.order = append(r.order, full)
 	}
 	r.allow[full] = append(r.allow[full], method)
+	r.s.served = append(r.s.served, method+" "+path)
 }
 
 func (r *router) fallbacks() {

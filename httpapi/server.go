@@ -63,6 +63,8 @@ type Server struct {
 	now      func() time.Time
 	log      *slog.Logger
 	handler  http.Handler
+	openapi  []byte   // BASE/openapi.json
+	served   []string // "METHOD /path" of every route (for the OpenAPI test)
 }
 
 // New returns a Server over the account service.
@@ -88,6 +90,9 @@ func New(cfg Config, accounts *account.Service) (*Server, error) {
 	s.cop, err = csrf.NewCrossOriginProtection(cfg.TrustedOrigins, http.HandlerFunc(s.denyCrossOrigin))
 	if err != nil {
 		return nil, fmt.Errorf("trusted_origins: %w", err)
+	}
+	if s.openapi, err = openAPIJSON(base); err != nil {
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)
