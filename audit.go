@@ -29,6 +29,12 @@ const (
 	AuditGroupDeleted     AuditKind = "group.deleted"
 	AuditPermissionDenied AuditKind = "permission.denied"
 	AuditSetupCompleted   AuditKind = "setup.completed"
+	AuditUserInvited      AuditKind = "user.invited"
+	AuditInviteRevoked    AuditKind = "invite.revoked"
+	AuditInviteVerified   AuditKind = "invite.verified"
+	AuditInviteAccepted   AuditKind = "invite.accepted"
+	AuditResetRequested   AuditKind = "password.reset_requested"
+	AuditPasswordReset    AuditKind = "password.reset"
 )
 
 // AuditEvent is one security event. It never holds a secret: no password,

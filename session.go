@@ -28,12 +28,19 @@ type Session struct {
 
 	Remember  bool
 	TwoFactor bool
+	// Scope is "" for a full session. A partial session is limited to a
+	// few endpoints: ScopeInvite lets an invited user only read their
+	// invitation, set their password and log out.
+	Scope string
 
 	// ClientAddr and UserAgent describe where the session was created, so
 	// the user can recognise it in a list.
 	ClientAddr string
 	UserAgent  string
 }
+
+// ScopeInvite marks the partial session of an invited user.
+const ScopeInvite = "invite"
 
 // IdleExpiresAt is when the session ends if it is not used before.
 func (s *Session) IdleExpiresAt() time.Time {

@@ -78,6 +78,8 @@ type Store interface {
 	ThrottleStore
 	TokenStore
 	AuditStore
+	ActionTokenStore
+	OutboxStore
 	// Ping checks that the store is reachable.
 	Ping(ctx context.Context) error
 }

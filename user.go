@@ -43,6 +43,10 @@ type User struct {
 	// Groups names the groups the user belongs to, sorted.
 	Groups []string
 
+	// EmailConfirmed is true once the user has proved they receive mail at
+	// Email (by accepting an invitation or resetting their password).
+	EmailConfirmed bool
+
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	LastLoginAt time.Time // zero when the user never logged in

@@ -9,7 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/mail"
+	netmail "net/mail"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/mail"
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/session"
 )
@@ -34,6 +35,20 @@ type Config struct {
 	// memory; changes made through this Service take effect at once. Zero
 	// means one second; negative disables the cache.
 	UserCacheTTL time.Duration
+
+	// AllowPasswordReset turns the forgot-password flow on.
+	AllowPasswordReset bool
+	// ResetTTL and InviteTTL are how long mailed reset and invitation
+	// links stay valid.
+	ResetTTL, InviteTTL time.Duration
+	// ForgotThrottle limits reset requests per address and per client.
+	ForgotThrottle gatehouse.ThrottleRule
+	// LinkBase is where mailed links point: the public URL and the base
+	// path, such as https://admin.example.com/auth. Never from a request's
+	// Host header.
+	LinkBase string
+	// Product names the product in mail.
+	Product string
 }
 
 // DefaultConfig locks a username for 15 minutes after 5 failures within 15
@@ -44,6 +59,13 @@ var DefaultConfig = Config{
 	AddrThrottle: gatehouse.ThrottleRule{MaxFailures: 50, Window: 15 * time.Minute, Lockout: 15 * time.Minute},
 	Policy:       password.DefaultPolicy,
 	UserCacheTTL: time.Second,
+
+	AllowPasswordReset: true,
+	ResetTTL:           time.Hour,
+	InviteTTL:          72 * time.Hour,
+	ForgotThrottle:     gatehouse.ThrottleRule{MaxFailures: 5, Window: 15 * time.Minute, Lockout: 15 * time.Minute},
+	LinkBase:           "http://localhost:8080/auth",
+	Product:            "gatehouse",
 }
 
 // Store is what the account service needs from storage: all of it.
@@ -66,20 +88,33 @@ type Service struct {
 
 	basicMACs *sync.Pool // HMACs under a per-process key that index the Basic cache
 
+	mailer     Mailer
+	background sync.WaitGroup // forgot-password work in flight
+
 	setupMu   sync.Mutex
 	setupHash []byte // SHA-256 of the one-time setup token, nil when none
 }
 
+// Mailer queues mail for delivery (mail.Outbox does, through the outbox
+// table, so nothing is lost when the mail server is down).
+type Mailer interface {
+	Enqueue(ctx context.Context, to, kind string, d mail.Data) error
+}
+
 // New returns a Service. now is the clock; log receives internal errors.
-func New(store Store, hasher *password.Hasher, sessions *session.Manager, cfg Config, now func() time.Time, log *slog.Logger) *Service {
+// Mail goes to mailer; nil discards it (tests of other parts, tools).
+func New(store Store, hasher *password.Hasher, sessions *session.Manager, cfg Config, now func() time.Time, log *slog.Logger, mailer Mailer) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.UserCacheTTL == 0 {
 		cfg.UserCacheTTL = time.Second
 	}
+	if mailer == nil {
+		mailer = discardMailer{}
+	}
 	return &Service{
-		store: store, hasher: hasher, sessions: sessions, cfg: cfg, now: now, log: log,
+		store: store, hasher: hasher, sessions: sessions, cfg: cfg, now: now, log: log, mailer: mailer,
 		users:     newMemo[*gatehouse.User](cfg.UserCacheTTL, 100_000),
 		tokens:    newMemo[*gatehouse.Token](cfg.UserCacheTTL, 100_000),
 		basic:     newMemo[basicEntry](basicCacheTTL, 10_000),
@@ -173,7 +208,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 		}
 	}
 	if !ok || u.State != gatehouse.StateActive {
-		if err := s.recordFailure(ctx, keys); err != nil {
+		if err := s.recordFailure(ctx, keys, u); err != nil {
 			return nil, err
 		}
 		s.log.Info("login failed", "client", req.Client.Addr)
@@ -261,7 +296,7 @@ func (s *Service) checkThrottles(ctx context.Context, keys loginKeys) error {
 	return tooManyAttempts(until.Sub(now))
 }
 
-func (s *Service) recordFailure(ctx context.Context, keys loginKeys) error {
+func (s *Service) recordFailure(ctx context.Context, keys loginKeys, u *gatehouse.User) error {
 	now := s.now().UTC()
 	t, err := s.store.AddFailure(ctx, keys.user, now, s.cfg.UserThrottle)
 	if err != nil {
@@ -269,7 +304,14 @@ func (s *Service) recordFailure(ctx context.Context, keys loginKeys) error {
 	}
 	if t.Locked(now) {
 		s.log.Warn("login locked for username", "until", t.LockedUntil)
-		s.record(ctx, Actor{Client: Client{Addr: strings.TrimPrefix(keys.addr, "login:addr:")}}, gatehouse.AuditLockout, "",
+		target := ""
+		if u != nil {
+			target = u.ID
+			d := s.mailData(u)
+			d.Until, d.ClientAddr = t.LockedUntil, strings.TrimPrefix(keys.addr, "login:addr:")
+			s.notify(ctx, u.Email, "account_locked", d)
+		}
+		s.record(ctx, Actor{Client: Client{Addr: strings.TrimPrefix(keys.addr, "login:addr:")}}, gatehouse.AuditLockout, target,
 			map[string]string{"username": truncate(strings.TrimPrefix(keys.user, "login:user:"), 100), "until": t.LockedUntil.Format(time.RFC3339)})
 	}
 	t, err = s.store.AddFailure(ctx, keys.addr, now, s.cfg.AddrThrottle)
@@ -331,6 +373,11 @@ func (s *Service) Peek(ctx context.Context, token string) (*gatehouse.User, *gat
 var errNoSession = &gatehouse.Error{Code: gatehouse.CodeUnauthenticated, Message: "No valid session."}
 
 func (s *Service) sessionUser(ctx context.Context, sess *gatehouse.Session) (*gatehouse.User, *gatehouse.Session, error) {
+	if sess.Scope != "" {
+		// A partial session authenticates nobody outside its own few
+		// endpoints, which look it up through their own use cases.
+		return nil, nil, errNoSession
+	}
 	u, err := s.cachedUser(ctx, sess.UserID)
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		return nil, nil, errNoSession
@@ -366,6 +413,9 @@ func (s *Service) forgetUser(id string) {
 func (s *Service) Logout(ctx context.Context, a Actor, sess *gatehouse.Session) error {
 	if err := s.sessions.Revoke(ctx, sess.ID); err != nil {
 		return err
+	}
+	if a.User == nil {
+		a.User, _ = s.cachedUser(ctx, sess.UserID)
 	}
 	s.log.Info("logout", "user", sess.UserID, "session", sess.ID)
 	s.record(ctx, a, gatehouse.AuditLogout, sess.ID, nil)
@@ -408,12 +458,12 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 		return err
 	}
 	if err != nil || !ok {
-		if err := s.recordFailure(ctx, keys); err != nil {
+		if err := s.recordFailure(ctx, keys, u); err != nil {
 			return err
 		}
 		return &gatehouse.Error{Code: gatehouse.CodeInvalidCredentials, Message: "The current password is not correct."}
 	}
-	if err := s.checkPolicy(req.NewPassword); err != nil {
+	if err := s.checkPolicyFor(req.NewPassword, u.Username, u.Email); err != nil {
 		return err
 	}
 	hash, err := s.hasher.Hash(ctx, req.NewPassword)
@@ -438,11 +488,16 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 	s.basic.forgetWhere(func(e basicEntry) bool { return e.userID == u.ID })
 	s.log.Info("password changed", "user", u.ID, "ended_sessions", n)
 	s.record(ctx, Actor{User: u, Client: req.Client}, gatehouse.AuditPasswordChanged, u.ID, map[string]string{"endedSessions": fmt.Sprint(n)})
+	d := s.mailData(u)
+	d.ClientAddr = req.Client.Addr
+	s.notify(ctx, u.Email, "password_changed", d)
 	return nil
 }
 
-func (s *Service) checkPolicy(pw string) error {
-	rules := s.cfg.Policy.Check(pw)
+// checkPolicyFor checks a new password of the user with username and email,
+// which it must not contain.
+func (s *Service) checkPolicyFor(pw, username, email string) error {
+	rules := s.cfg.Policy.CheckWith(pw, password.Context{Username: username, Email: email})
 	if len(rules) == 0 {
 		return nil
 	}
@@ -468,7 +523,7 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*gatehouse.User, 
 	if err := validateNewUser(nu); err != nil {
 		return nil, err
 	}
-	if err := s.checkPolicy(nu.Password); err != nil {
+	if err := s.checkPolicyFor(nu.Password, nu.Username, nu.Email); err != nil {
 		return nil, err
 	}
 	hash, err := s.hasher.Hash(ctx, nu.Password)
@@ -546,6 +601,6 @@ func validUsername(s string) bool {
 }
 
 func validEmail(s string) bool {
-	a, err := mail.ParseAddress(s)
+	a, err := netmail.ParseAddress(s)
 	return err == nil && a.Address == s && a.Name == ""
 }

@@ -38,7 +38,7 @@ func newService(t *testing.T) (*account.Service, *sqlite.Store, *clock) {
 	t.Cleanup(func() { store.Close() })
 	clk := &clock{t: time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)}
 	sm := session.NewManager(store, session.DefaultConfig, clk.Now, nil)
-	return account.New(store, password.NewHasher(cheap, 0, 0), sm, account.DefaultConfig, clk.Now, nil), store, clk
+	return account.New(store, password.NewHasher(cheap, 0, 0), sm, account.DefaultConfig, clk.Now, nil, nil), store, clk
 }
 
 func code(err error) gatehouse.Code { return gatehouse.ErrorCode(err) }

@@ -107,7 +107,7 @@ func (s *Service) AuthenticateBasic(ctx context.Context, username, pw string, cl
 		}
 	}
 	if !ok || u.State != gatehouse.StateActive {
-		if err := s.recordFailure(ctx, keys); err != nil {
+		if err := s.recordFailure(ctx, keys, u); err != nil {
 			return nil, err
 		}
 		s.record(ctx, Actor{Client: client}, gatehouse.AuditLoginFailed, "", map[string]string{"username": truncate(username, 100), "method": "basic"})

@@ -84,6 +84,11 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, up UserUpd
 	}
 	s.forgetUser(u.ID)
 	s.record(ctx, a, gatehouse.AuditUserUpdated, u.ID, map[string]string{"fields": strings.Join(changed, ",")})
+	if slices.Contains(changed, "email") {
+		// The old address hears of the change: if it was not the user's
+		// doing, they learn of it where they can still read mail.
+		s.notify(ctx, u.Email, "email_changed", s.mailData(&next))
+	}
 	return &next, nil
 }
 

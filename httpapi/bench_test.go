@@ -62,7 +62,7 @@ func newBenchEnv(b *testing.B, opts ...envOption) *benchEnv {
 		o(&hcfg, &acfg, &scfg)
 	}
 	sm := session.NewManager(store, scfg, time.Now, nil)
-	accounts := account.New(store, password.NewHasher(cheapParams, 0, 0), sm, acfg, time.Now, nil)
+	accounts := account.New(store, password.NewHasher(cheapParams, 0, 0), sm, acfg, time.Now, nil, nil)
 	api, err := httpapi.New(hcfg, accounts)
 	if err != nil {
 		b.Fatal(err)

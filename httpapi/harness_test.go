@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/mail"
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/session"
 	"github.com/gatehouse/gatehouse/sqlite"
@@ -53,6 +54,52 @@ type env struct {
 	accounts *account.Service
 	api      *httpapi.Server
 	admin    *gatehouse.User
+	mailer   *fakeMailer
+}
+
+// sentMail is a message the fake mailer was given.
+type sentMail struct {
+	To, Kind string
+	Data     mail.Data
+}
+
+// fakeMailer records what the account service queues.
+type fakeMailer struct {
+	mu   sync.Mutex
+	sent []sentMail
+}
+
+func (m *fakeMailer) Enqueue(_ context.Context, to, kind string, d mail.Data) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sent = append(m.sent, sentMail{To: to, Kind: kind, Data: d})
+	return nil
+}
+
+// last returns the newest message of kind to to, or fails.
+func (m *fakeMailer) last(t *testing.T, to, kind string) sentMail {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := len(m.sent) - 1; i >= 0; i-- {
+		if m.sent[i].To == to && m.sent[i].Kind == kind {
+			return m.sent[i]
+		}
+	}
+	t.Fatalf("no %s mail to %s among %d", kind, to, len(m.sent))
+	return sentMail{}
+}
+
+func (m *fakeMailer) count(to, kind string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, s := range m.sent {
+		if s.To == to && s.Kind == kind {
+			n++
+		}
+	}
+	return n
 }
 
 type envOption func(*httpapi.Config, *account.Config, *session.Config)
@@ -73,12 +120,13 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		o(&hcfg, &acfg, &scfg)
 	}
 	sm := session.NewManager(store, scfg, clk.Now, nil)
-	accounts := account.New(store, password.NewHasher(cheapParams, 0, 0), sm, acfg, clk.Now, nil)
+	mailer := &fakeMailer{}
+	accounts := account.New(store, password.NewHasher(cheapParams, 0, 0), sm, acfg, clk.Now, nil, mailer)
 	api, err := httpapi.New(hcfg, accounts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, clock: clk, store: store, accounts: accounts, api: api}
+	e := &env{t: t, clock: clk, store: store, accounts: accounts, api: api, mailer: mailer}
 	e.admin = e.createUser("admin", "admin@example.com", adminPassword, gatehouse.GroupAdministrators)
 	return e
 }
@@ -221,3 +269,15 @@ func newRequest(b *browser, method, path string) *http.Request {
 }
 
 func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
+
+type httpCookie = http.Cookie
+
+// pwOf is the test password of a user: long enough, and without the
+// username in it, which the password policy refuses.
+func pwOf(name string) string {
+	r := []rune(name)
+	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+		r[i], r[j] = r[j], r[i]
+	}
+	return string(r) + " long password"
+}

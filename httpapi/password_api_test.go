@@ -67,7 +67,7 @@ func TestPasswordsTakenExactly(t *testing.T) {
 		func() string {
 			b := make([]byte, 1024)
 			for i := range b {
-				b[i] = 'x'
+				b[i] = "abcdefghijklmnopqrstuvwxyz"[(i*7+i/26)%26]
 			}
 			return string(b)
 		}(),

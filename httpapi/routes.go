@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/gatehouse/gatehouse"
@@ -24,9 +23,19 @@ func (s *Server) routes(mux *http.ServeMux) {
 	r.add("POST", "/password", s.handle(s.withUser(s.handleChangePassword)))
 	r.add("GET", "/password/policy", s.handle(s.handlePasswordPolicy))
 
+	r.add("POST", "/password/forgot", s.handle(s.handleForgot))
+	r.add("POST", "/password/reset", s.handle(s.handleReset))
+	r.add("POST", "/invite/verify", s.handle(s.handleVerifyInvite))
+	r.add("GET", "/invite", s.handle(s.handleInvite))
+	r.add("POST", "/invite/password", s.handle(s.handleInvitePassword))
+
 	r.add("POST", "/setup", s.handle(s.handleSetup))
 	r.add("GET", "/ui/setup", s.handle(s.handleSetupPage))
 	r.add("POST", "/ui/setup", s.handle(s.handleSetupForm))
+	r.add("GET", "/ui/reset", s.handle(s.handleResetPage))
+	r.add("POST", "/ui/reset", s.handle(s.handleResetForm))
+	r.add("GET", "/ui/invite", s.handle(s.handleInvitePage))
+	r.add("POST", "/ui/invite", s.handle(s.handleInviteForm))
 
 	r.add("GET", "/healthz", s.handle(s.handleHealthz))
 	r.add("GET", "/readyz", s.handle(s.handleReadyz))
@@ -46,6 +55,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	}
 	m("GET", "/users", PermUsers, s.handleListUsers)
 	m("POST", "/users", PermUsers, s.handleCreateUser)
+	m("POST", "/users/invite", PermUsers, s.handleInviteUser)
+	m("POST", "/users/{id}/invite", PermUsers, s.handleResendInvite)
+	m("DELETE", "/users/{id}/invite", PermUsers, s.handleRevokeInvite)
+	m("POST", "/users/{id}/reset-password", PermUsers, s.handleSendReset)
 	m("GET", "/users/{id}", PermUsers, s.handleGetUser)
 	m("PATCH", "/users/{id}", PermUsers, s.handleUpdateUser)
 	m("DELETE", "/users/{id}", PermUsers, s.handleDeleteUser)
@@ -93,20 +106,25 @@ func (r *router) add(method, path string, h http.Handler) {
 }
 
 func (r *router) fallbacks() {
-	for _, path := range r.order {
-		methods := r.allow[path]
-		if slices.Contains(methods, "GET") {
-			methods = append(methods, "HEAD")
-		}
-		allow := strings.Join(methods, ", ")
-		r.mux.Handle(path, r.s.handle(func(w http.ResponseWriter, req *http.Request) error {
-			w.Header().Set("Allow", allow)
-			return gatehouse.Errorf(gatehouse.CodeMethodNotAllowed, "Method %s is not allowed here.", req.Method)
-		}))
-	}
+	catchAll := r.base + "/"
+	methods := []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
 	notFound := r.s.handle(func(w http.ResponseWriter, req *http.Request) error {
+		// A path some route serves with other methods is a 405 with Allow:
+		// ask the mux which of the usual methods would reach a route.
+		var allow []string
+		for _, m := range methods {
+			probe := *req
+			probe.Method = m
+			if _, pattern := r.mux.Handler(&probe); pattern != "" && pattern != catchAll && pattern != r.base {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			return gatehouse.Errorf(gatehouse.CodeMethodNotAllowed, "Method %s is not allowed here.", req.Method)
+		}
 		return gatehouse.Errorf(gatehouse.CodeNotFound, "No such endpoint.")
 	})
-	r.mux.Handle(r.base+"/", notFound)
+	r.mux.Handle(catchAll, notFound)
 	r.mux.Handle(r.base, notFound)
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/csrf"
 	"github.com/gatehouse/gatehouse/session"
@@ -33,20 +34,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	uv, err := s.userView(r.Context(), res.User)
-	if err != nil {
-		return err
-	}
-	token := csrf.Token(res.Token)
-	sm.SetCookie(w, res.Token, res.Session, secure)
-	csrf.SetCookie(w, token, secure)
-	writeJSON(w, http.StatusOK, map[string]any{
-		"state":     "authenticated",
-		"user":      uv,
-		"session":   s.sessionView(res.Session),
-		"csrfToken": token,
-	})
-	return nil
+	return s.writeLogin(w, r, res)
 }
 
 // handleCurrentSession is GET BASE/session: the current user and session.
@@ -68,23 +56,26 @@ func (s *Server) handleCurrentSession(w http.ResponseWriter, r *http.Request, c 
 }
 
 // handleLogout is DELETE BASE/session. It answers 204 whether or not there
-// was a session; when there is one, the request must carry its CSRF token,
-// or a cross-site page could log the user out.
+// was a session; when there is one (full or partial), the request must
+// carry its CSRF token, or a cross-site page could log the user out.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.cookieSession(r, true)
-	if err != nil {
-		return err
-	}
-	if c != nil {
-		if err := checkCSRF(r, c); err != nil {
-			return err
-		}
-		if err := s.accounts.Logout(r.Context(), account.Actor{User: c.user, Client: s.client(r)}, c.session); err != nil {
-			return err
-		}
-	}
 	secure := s.proxies.isHTTPS(r)
-	s.accounts.Sessions().ClearCookie(w, secure)
+	sm := s.accounts.Sessions()
+	if token, ok := sm.ReadToken(r, secure); ok {
+		sess, err := sm.Peek(r.Context(), token)
+		switch {
+		case err == nil:
+			if !csrf.Valid(token, csrf.FromRequest(r)) {
+				return errCSRF
+			}
+			if err := s.accounts.Logout(r.Context(), account.Actor{Client: s.client(r)}, sess); err != nil {
+				return err
+			}
+		case gatehouse.ErrorCode(err) != gatehouse.CodeUnauthenticated:
+			return err
+		}
+	}
+	sm.ClearCookie(w, secure)
 	csrf.ClearCookie(w, secure)
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"sort"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
@@ -107,20 +106,7 @@ func (s *Server) handleSetupForm(w http.ResponseWriter, r *http.Request) error {
 		d.NoToken = true
 		return s.renderSetup(w, http.StatusBadRequest, d)
 	case errors.As(err, &ge) && (ge.Code == gatehouse.CodeValidation || ge.Code == gatehouse.CodePasswordPolicy || ge.Code == gatehouse.CodeConflict):
-		keys := make([]string, 0, len(ge.Fields))
-		for k := range ge.Fields {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			d.Errors = append(d.Errors, ge.Fields[k])
-		}
-		for _, v := range ge.Rules {
-			d.Errors = append(d.Errors, v.Message)
-		}
-		if len(d.Errors) == 0 {
-			d.Errors = []string{ge.Message}
-		}
+		d.Errors = messages(ge)
 		return s.renderSetup(w, http.StatusUnprocessableEntity, d)
 	default:
 		return err
@@ -128,9 +114,14 @@ func (s *Server) handleSetupForm(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) renderSetup(w http.ResponseWriter, status int, d setupPageData) error {
+	return s.renderPage(w, status, setupPage, d)
+}
+
+// renderPage renders a server-side page, whole or not at all.
+func (s *Server) renderPage(w http.ResponseWriter, status int, t *template.Template, d any) error {
 	var buf bytes.Buffer
-	if err := setupPage.Execute(&buf, d); err != nil {
-		return fmt.Errorf("render setup page: %w", err)
+	if err := t.Execute(&buf, d); err != nil {
+		return fmt.Errorf("render page: %w", err)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", pageCSP)

@@ -6,8 +6,16 @@
 // parameters it was made with and old hashes keep verifying after the
 // parameters change; Verify reports when a hash should be upgraded.
 //
+// Verify also accepts the hashes of users imported from other systems
+// (bcrypt, ASP.NET Identity V2 and V3, Umbraco HMACSHA256 and HMACSHA1,
+// passlib PBKDF2 and Django PBKDF2; see Identify for their exact encodings),
+// and asks for every one of them to be replaced by an argon2id hash as soon
+// as it matches.
+//
 // Passwords are used exactly as given: they are never trimmed, normalised,
-// case-folded or truncated (ASVS 6.2.8).
+// case-folded or truncated (ASVS 6.2.8). The one exception is imposed by the
+// bcrypt algorithm itself: a bcrypt hash depends only on the first 72 bytes
+// of the password, exactly as when it was made.
 package password
 
 import (
@@ -160,22 +168,41 @@ func (h *Hasher) hashWithSalt(ctx context.Context, password string, salt []byte)
 	return ph.String(), nil
 }
 
-// Verify reports whether password matches encoded, a PHC argon2id string,
-// comparing the keys in constant time. When the password matches, rehash
-// reports whether the hash should be replaced by a new one because its
-// memory, time, parallelism or key length differ from h.Params(); rehash is
-// always false when ok is false, so a caller can never store a hash of a
-// wrong password by acting on it.
+// Verify reports whether password matches encoded, a stored hash in any of
+// the schemes Identify documents, comparing in constant time. When the
+// password matches, rehash reports whether the hash should be replaced by a
+// new one from Hash: always for a legacy (non-argon2id) hash, and for an
+// argon2id hash whose memory, time, parallelism or key length differ from
+// h.Params(). rehash is always false when ok is false, so a caller can never
+// store a hash of a wrong password by acting on it. Replacing the hash is
+// all a rehash needs: nothing else about the user changes.
+//
+// Every computation, argon2id or legacy, runs in one of h's hashing slots,
+// so Verify returns ErrBusy under the same conditions as Hash.
 //
 // A malformed or unsupported encoded hash returns an error whose text never
-// contains the hash or the password. Encoded hashes are parsed strictly, and
-// their parameters must be within the bounds of Params.Validate, so that a
-// tampered stored hash cannot make Verify allocate unbounded memory.
+// contains the hash or the password; it is the error Identify(encoded)
+// returns. Encoded hashes are parsed strictly, and their parameters (argon2
+// memory and time, bcrypt cost, PBKDF2 iterations and key length) must be
+// within fixed bounds, so that a tampered stored hash cannot make Verify
+// allocate unbounded memory or run for minutes.
 func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, rehash bool, err error) {
-	ph, err := parsePHC(encoded)
+	p, err := parseHash(encoded)
 	if err != nil {
 		return false, false, err
 	}
+	if p.legacy != nil {
+		if err := h.acquire(ctx); err != nil {
+			return false, false, err
+		}
+		ok, err = p.legacy.matches(password)
+		h.release()
+		if err != nil || !ok {
+			return false, false, err
+		}
+		return true, true, nil
+	}
+	ph := p.ph
 	key, err := h.derive(ctx, password, &ph, uint32(len(ph.key)))
 	if err != nil {
 		return false, false, err

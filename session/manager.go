@@ -145,8 +145,10 @@ func (m *Manager) Config() Config { return m.cfg }
 
 // CreateOptions describe a new session.
 type CreateOptions struct {
-	Remember   bool
-	TwoFactor  bool
+	Remember  bool
+	TwoFactor bool
+	// Scope makes a partial session (see gatehouse.Session.Scope).
+	Scope      string
 	ClientAddr string
 	UserAgent  string
 }
@@ -166,6 +168,7 @@ func (m *Manager) Create(ctx context.Context, userID string, o CreateOptions) (s
 		IdleTimeout: m.cfg.IdleTimeout,
 		Remember:    o.Remember,
 		TwoFactor:   o.TwoFactor,
+		Scope:       o.Scope,
 		ClientAddr:  o.ClientAddr,
 		UserAgent:   truncate(o.UserAgent, 512),
 	}

@@ -15,7 +15,7 @@ import (
 
 // sessionColumns are the columns scanSession reads.
 const sessionColumns = `id, token_hash, user_id, created_at, last_seen_at, expires_at, idle_timeout_ns,
-	remember, two_factor, client_addr, user_agent`
+	remember, two_factor, client_addr, user_agent, scope`
 
 // scanSession reads a row of sessionColumns.
 func scanSession(sc scanner) (*gatehouse.Session, error) {
@@ -24,7 +24,7 @@ func scanSession(sc scanner) (*gatehouse.Session, error) {
 		created, seen, expires, ns int64
 	)
 	err := sc.Scan(&s.ID, &s.TokenHash, &s.UserID, &created, &seen, &expires, &ns,
-		&s.Remember, &s.TwoFactor, &s.ClientAddr, &s.UserAgent)
+		&s.Remember, &s.TwoFactor, &s.ClientAddr, &s.UserAgent, &s.Scope)
 	if err != nil {
 		return nil, err
 	}
@@ -49,10 +49,10 @@ func nanos(t time.Time) int64 {
 // is gatehouse.ErrNotFound; one whose id or token hash is taken is
 // CodeConflict.
 func (s *Store) CreateSession(ctx context.Context, ses *gatehouse.Session) error {
-	const q = `INSERT INTO sessions (` + sessionColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	const q = `INSERT INTO sessions (` + sessionColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	_, err := s.writer.ExecContext(ctx, q, ses.ID, ses.TokenHash, ses.UserID,
 		micros(ses.CreatedAt), micros(ses.LastSeenAt), micros(ses.ExpiresAt), int64(ses.IdleTimeout),
-		ses.Remember, ses.TwoFactor, ses.ClientAddr, ses.UserAgent)
+		ses.Remember, ses.TwoFactor, ses.ClientAddr, ses.UserAgent, ses.Scope)
 	switch {
 	case err == nil:
 		return nil

@@ -16,7 +16,7 @@ import (
 // userColumns are the columns scanUser reads. The last one is the user's
 // groups as a sorted JSON array, so that one query returns a whole user.
 const userColumns = `id, username, email, name, state, password_hash, security_stamp,
-	created_at, updated_at, last_login_at,
+	email_confirmed, created_at, updated_at, last_login_at,
 	(SELECT json_group_array(group_name ORDER BY group_name) FROM user_groups WHERE user_id = users.id)`
 
 // scanner is a *sql.Row or *sql.Rows.
@@ -33,7 +33,7 @@ func scanUser(sc scanner) (*gatehouse.User, error) {
 		lastLogin        sql.NullInt64
 	)
 	err := sc.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &state, &u.PasswordHash, &u.SecurityStamp,
-		&created, &updated, &lastLogin, &groups)
+		&u.EmailConfirmed, &created, &updated, &lastLogin, &groups)
 	if err != nil {
 		return nil, err
 	}
@@ -160,10 +160,11 @@ func (s *Store) CreateUser(ctx context.Context, u *gatehouse.User) error {
 			return err
 		}
 		const q = `INSERT INTO users (id, username, username_key, email, email_key, name, name_key,
-			state, password_hash, security_stamp, created_at, updated_at, last_login_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+			state, password_hash, security_stamp, email_confirmed, created_at, updated_at, last_login_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 		_, err := tx.ExecContext(ctx, q, u.ID, u.Username, usernameKey, u.Email, emailKey, u.Name, foldKey(u.Name),
-			string(u.State), u.PasswordHash, u.SecurityStamp, micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastLoginAt))
+			string(u.State), u.PasswordHash, u.SecurityStamp, u.EmailConfirmed,
+			micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastLoginAt))
 		if isUniqueViolation(err) {
 			// Only a duplicate ID can get here, the check above having
 			// covered usernames and emails; keep it a conflict anyway.
@@ -219,7 +220,8 @@ func (s *Store) UpdateUser(ctx context.Context, u *gatehouse.User) error {
 	groups := userGroups(u)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		const q = `UPDATE users SET username = ?, username_key = ?, email = ?, email_key = ?, name = ?, name_key = ?,
-			state = ?, password_hash = ?, security_stamp = ?, created_at = ?, updated_at = ?, last_login_at = ?
+			state = ?, password_hash = ?, security_stamp = ?, email_confirmed = ?,
+			created_at = ?, updated_at = ?, last_login_at = ?
 			WHERE id = ?`
 		// Checking existence first makes a missing user ErrNotFound even
 		// when its new username is taken.
@@ -238,7 +240,8 @@ func (s *Store) UpdateUser(ctx context.Context, u *gatehouse.User) error {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, q, u.Username, usernameKey, u.Email, emailKey, u.Name, foldKey(u.Name),
-			string(u.State), u.PasswordHash, u.SecurityStamp, micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastLoginAt),
+			string(u.State), u.PasswordHash, u.SecurityStamp, u.EmailConfirmed,
+			micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastLoginAt),
 			u.ID)
 		if isUniqueViolation(err) {
 			return conflict(err)
@@ -345,8 +348,9 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// DeleteUser removes user id; the foreign keys remove its sessions, tokens
-// and group memberships in the same statement. Its audit events stay.
+// DeleteUser removes user id; the foreign keys remove its sessions, API
+// tokens, action tokens and group memberships in the same statement. Its
+// audit events stay, and so does mail queued to its address.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	return s.updateOne(ctx, "delete user", `DELETE FROM users WHERE id = ?`, id)
 }

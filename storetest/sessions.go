@@ -22,6 +22,7 @@ func newSession(userID, secret string) *gatehouse.Session {
 		IdleTimeout: 2 * time.Hour,
 		Remember:    true,
 		TwoFactor:   true,
+		Scope:       gatehouse.ScopeInvite,
 		ClientAddr:  "192.0.2.1",
 		UserAgent:   "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0",
 	}
@@ -88,9 +89,49 @@ func testSessions(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 
 		plain := newSession(alice.ID, "plain")
 		plain.Remember, plain.TwoFactor = false, false
+		plain.Scope = ""
 		plain.ClientAddr, plain.UserAgent = "", ""
 		createSession(t, s, plain)
 		wantSession(t, s, plain)
+	})
+
+	t.Run("Scope", func(t *testing.T) {
+		// Every way of reading a session returns its scope, full ("") or
+		// partial.
+		s, alice, _ := setup(t)
+		full := newSession(alice.ID, "full")
+		full.Scope = ""
+		createSession(t, s, full)
+		invite := newSession(alice.ID, "invite")
+		invite.Scope = gatehouse.ScopeInvite
+		invite.CreatedAt = base.Add(time.Second)
+		createSession(t, s, invite)
+		other := newSession(alice.ID, "other")
+		other.Scope = "some future scope"
+		other.CreatedAt = base.Add(2 * time.Second)
+		createSession(t, s, other)
+		scopes := map[string]string{full.ID: "", invite.ID: gatehouse.ScopeInvite, other.ID: "some future scope"}
+
+		for _, want := range []*gatehouse.Session{full, invite, other} {
+			wantSession(t, s, want)
+			got, err := s.SessionByID(t.Context(), want.ID)
+			check(t, err)
+			if got.Scope != want.Scope {
+				t.Errorf("SessionByID: Scope = %q, want %q", got.Scope, want.Scope)
+			}
+		}
+		listed, err := s.UserSessions(t.Context(), alice.ID)
+		check(t, err)
+		paged, _, err := s.Sessions(t.Context(), 0, 0)
+		check(t, err)
+		if len(listed) != 3 || len(paged) != 3 {
+			t.Fatalf("UserSessions, Sessions = %d, %d sessions; want 3 each", len(listed), len(paged))
+		}
+		for _, got := range append(listed, paged...) {
+			if got.Scope != scopes[got.ID] {
+				t.Errorf("listed session: Scope = %q, want %q", got.Scope, scopes[got.ID])
+			}
+		}
 	})
 
 	t.Run("SessionByTokenHashMissing", func(t *testing.T) {

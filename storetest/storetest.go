@@ -2,7 +2,8 @@
 // (SQLite now, PostgreSQL and Redis-backed ones later) runs it unchanged from
 // its own tests, so that they all keep the one contract written in the doc
 // comments of gatehouse.UserStore, gatehouse.SessionStore,
-// gatehouse.ThrottleStore, gatehouse.TokenStore and gatehouse.AuditStore:
+// gatehouse.ThrottleStore, gatehouse.TokenStore, gatehouse.AuditStore,
+// gatehouse.ActionTokenStore and gatehouse.OutboxStore:
 //
 //	func TestStore(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) gatehouse.Store {
@@ -58,6 +59,26 @@ import (
 //     Until compare with the microsecond time of the event as stored, so a
 //     bound with nanoseconds selects exactly the events whose returned Time
 //     is within it.
+//   - DeleteUser removes the user's action tokens too, and
+//     CreateActionToken for a user that does not exist is ErrNotFound; a
+//     duplicate id or hash is CodeConflict, and a purpose other than
+//     PurposeReset and PurposeInvite CodeValidation. ActionTokenByHash
+//     returns used and expired tokens: whether a token is void is the
+//     caller's decision.
+//   - EnqueueMail stores the message as given, Attempts and LastError
+//     included; a duplicate id is CodeConflict. A zero NextAttemptAt means
+//     never due: such a message is never claimed and not pending.
+//   - A message is due at now when its NextAttemptAt, as stored (truncated
+//     to the microsecond), is not after now; a lease ends likewise at
+//     now+lease as stored, when the message is due again. ClaimMail returns
+//     the messages with Attempts and NextAttemptAt as they are after the
+//     claim, and claims nothing for n of zero or less.
+//   - MarkMailFailed with a zero next gives up on the message: it is never
+//     claimed again and not pending. On a message sent already it changes
+//     nothing and is no error (the sender's lease ended and another sender
+//     sent it). PendingMail counts the messages neither sent nor given up
+//     on, whether due, leased or due later. MarkMailSent and MarkMailFailed
+//     return ErrNotFound for a message that does not exist.
 func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 	t.Run("Ping", func(t *testing.T) {
 		s := newStore(t)
@@ -71,6 +92,8 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 	t.Run("Throttles", func(t *testing.T) { testThrottles(t, newStore) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, newStore) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, newStore) })
+	t.Run("ActionTokens", func(t *testing.T) { testActionTokens(t, newStore) })
+	t.Run("Outbox", func(t *testing.T) { testOutbox(t, newStore) })
 }
 
 // base is the time the suite's data revolves around. It has nanoseconds, so

@@ -14,16 +14,17 @@ import (
 // the local part of its email.
 func newUser(username string) *gatehouse.User {
 	return &gatehouse.User{
-		ID:            gatehouse.NewID(),
-		Username:      username,
-		Email:         username + "@example.com",
-		Name:          "User " + username,
-		State:         gatehouse.StateActive,
-		PasswordHash:  "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
-		SecurityStamp: "stamp-" + username,
-		CreatedAt:     base,
-		UpdatedAt:     base.Add(time.Minute),
-		LastLoginAt:   base.Add(2 * time.Minute),
+		ID:             gatehouse.NewID(),
+		Username:       username,
+		Email:          username + "@example.com",
+		Name:           "User " + username,
+		State:          gatehouse.StateActive,
+		PasswordHash:   "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+		SecurityStamp:  "stamp-" + username,
+		EmailConfirmed: true,
+		CreatedAt:      base,
+		UpdatedAt:      base.Add(time.Minute),
+		LastLoginAt:    base.Add(2 * time.Minute),
 	}
 }
 
@@ -91,6 +92,7 @@ func testUsers(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		u.LastLoginAt = time.Time{}
 		u.PasswordHash = "" // an invited user has none
 		u.State = gatehouse.StateInvited
+		u.EmailConfirmed = false
 		createUser(t, s, u)
 		wantUser(t, s, u)
 		got, err := s.UserByID(t.Context(), u.ID)
@@ -337,8 +339,52 @@ func testUsers(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		// Groups are replaced, down to none.
 		updated.Groups = nil
 		updated.LastLoginAt = time.Time{}
+		updated.EmailConfirmed = true
 		check(t, s.UpdateUser(t.Context(), updated))
 		wantUser(t, s, updated)
+	})
+
+	t.Run("EmailConfirmed", func(t *testing.T) {
+		s := newStore(t)
+		u := newUser("alice")
+		u.State, u.EmailConfirmed = gatehouse.StateInvited, false
+		createUser(t, s, u)
+		confirmed := createUser(t, s, newUser("bob"))
+		// wantConfirmed checks every way of reading a user.
+		wantConfirmed := func(what string, u *gatehouse.User, want bool) {
+			t.Helper()
+			got, err := s.UserByID(t.Context(), u.ID)
+			check(t, err)
+			byLogin, err := s.UserByLogin(t.Context(), u.Email)
+			check(t, err)
+			listed, _, err := s.ListUsers(t.Context(), gatehouse.UserFilter{Search: u.Username})
+			check(t, err)
+			if len(listed) != 1 {
+				t.Fatalf("ListUsers(%q) = %d users, want 1", u.Username, len(listed))
+			}
+			for _, got := range []*gatehouse.User{got, byLogin, listed[0]} {
+				if got.EmailConfirmed != want {
+					t.Errorf("%s: EmailConfirmed = %v, want %v", what, got.EmailConfirmed, want)
+				}
+			}
+		}
+		wantConfirmed("created unconfirmed", u, false)
+		wantConfirmed("created confirmed", confirmed, true)
+
+		// Accepting the invitation confirms the email.
+		u.State, u.EmailConfirmed = gatehouse.StateActive, true
+		check(t, s.UpdateUser(t.Context(), u))
+		wantConfirmed("updated to confirmed", u, true)
+		wantUser(t, s, u)
+		// Neither a rehash nor a login touches it.
+		check(t, s.SetPasswordHash(t.Context(), u.ID, "$argon2id$v=19$m=47104,t=1,p=1$eA$eA"))
+		check(t, s.RecordLogin(t.Context(), u.ID, base.Add(time.Hour)))
+		wantConfirmed("after SetPasswordHash and RecordLogin", u, true)
+		// A changed email is unconfirmed again.
+		u.Email, u.EmailConfirmed = "alice@example.org", false
+		check(t, s.UpdateUser(t.Context(), u))
+		wantConfirmed("updated to unconfirmed", u, false)
+		wantConfirmed("another user", confirmed, true)
 	})
 
 	t.Run("UpdateMissing", func(t *testing.T) {
@@ -488,6 +534,7 @@ func testListUsers(t *testing.T, s gatehouse.Store) {
 	mk := func(username, email, name string, state gatehouse.UserState) *gatehouse.User {
 		u := newUser(username)
 		u.Email, u.Name, u.State = email, name, state
+		u.EmailConfirmed = state != gatehouse.StateInvited
 		return u
 	}
 	users := map[string]*gatehouse.User{}

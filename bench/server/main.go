@@ -107,7 +107,7 @@ func run(ctx context.Context, protAddr, unprotAddr, dataDir, pprofAddr string, l
 	defer store.Close()
 	sessions := session.NewManager(store, session.DefaultConfig, time.Now, log)
 	hasher := password.NewHasher(password.DefaultParams, 0, 0)
-	accounts := account.New(store, hasher, sessions, account.DefaultConfig, time.Now, log)
+	accounts := account.New(store, hasher, sessions, account.DefaultConfig, time.Now, log, nil)
 	api, err := httpapi.New(httpapi.Config{Logger: log, Ready: store.Ping}, accounts)
 	if err != nil {
 		return err

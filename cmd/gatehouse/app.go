@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
+	"github.com/gatehouse/gatehouse/mail"
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/session"
 	"github.com/gatehouse/gatehouse/sqlite"
@@ -21,6 +23,7 @@ type app struct {
 	store    *sqlite.Store
 	sessions *session.Manager
 	accounts *account.Service
+	outbox   *mail.Outbox
 }
 
 // openApp opens the store (creating the data directory and applying
@@ -38,13 +41,45 @@ func openApp(ctx context.Context, s *settings, log *slog.Logger) (*app, error) {
 	cfg.Policy = s.policy
 	cfg.UserThrottle = gatehouse.ThrottleRule{MaxFailures: s.cfg.Login.MaxFailures, Window: s.cfg.Login.FailureWindow, Lockout: s.cfg.Login.Lockout}
 	cfg.AddrThrottle = gatehouse.ThrottleRule{MaxFailures: s.cfg.Login.MaxFailuresPerAddress, Window: s.cfg.Login.FailureWindow, Lockout: s.cfg.Login.Lockout}
+	cfg.AllowPasswordReset = s.cfg.Password.AllowPasswordReset
+	cfg.LinkBase = s.linkBase()
+	var sender mail.Sender = mail.LogSender{Log: log}
+	if s.smtp != nil {
+		smtp, err := mail.NewSMTP(*s.smtp)
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		sender = smtp
+	}
+	tpl := s.templates
+	if tpl == nil {
+		tpl, _ = mail.LoadTemplates("")
+	}
+	outbox := mail.NewOutbox(store, sender, tpl, mail.OutboxConfig{}, time.Now, log)
 	hasher := password.NewHasher(password.DefaultParams, 0, 0)
-	accounts := account.New(store, hasher, sessions, cfg, time.Now, log)
+	accounts := account.New(store, hasher, sessions, cfg, time.Now, log, outbox)
 	if err := accounts.EnsureGroups(ctx, s.cfg.Groups); err != nil {
 		store.Close()
 		return nil, fmt.Errorf("seeding groups: %w", err)
 	}
-	return &app{settings: s, store: store, sessions: sessions, accounts: accounts}, nil
+	return &app{settings: s, store: store, sessions: sessions, accounts: accounts, outbox: outbox}, nil
 }
 
 func (a *app) Close() error { return a.store.Close() }
+
+// linkBase is where mailed links point: public_url (or, without one, the
+// listen address) and the base path.
+func (s *settings) linkBase() string {
+	base := strings.TrimRight(s.cfg.PublicURL, "/")
+	if base == "" {
+		base = "http://" + s.cfg.Addr
+		if host, port, err := splitHostPort(s.cfg.Addr); err == nil && (host == "" || host == "0.0.0.0" || host == "::" || host == "[::]") {
+			base = fmt.Sprintf("http://localhost:%d", port)
+		}
+	}
+	return base + s.basePath
+}
+
+// resetTTL is how long reset links last.
+func (s *settings) resetTTL() time.Duration { return account.DefaultConfig.ResetTTL }

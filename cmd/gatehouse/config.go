@@ -20,6 +20,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/mail"
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/session"
@@ -63,13 +64,30 @@ type config struct {
 	} `yaml:"password"`
 
 	// Accepted for forward compatibility; not in effect in this version.
-	Mail            yaml.Node           `yaml:"mail"`
+	Mail            mailConfig          `yaml:"mail"`
 	SMS             yaml.Node           `yaml:"sms"`
 	Upstream        string              `yaml:"upstream"`
 	RedirectDomains []string            `yaml:"redirect_domains"`
 	Routes          []policy.Rule       `yaml:"routes"`
 	Groups          map[string][]string `yaml:"groups"`
 	OIDC            yaml.Node           `yaml:"oidc"`
+}
+
+// mailConfig is the mail section: how mail leaves gatehouse.
+type mailConfig struct {
+	// Driver is "log" (development: mail is written to the log) or "smtp".
+	Driver string `yaml:"driver"`
+	From   string `yaml:"from"`
+	// Templates is a directory whose files override the built-in
+	// templates one by one (<kind>.subject.txt, <kind>.txt, <kind>.html).
+	Templates string `yaml:"templates"`
+	SMTP      struct {
+		Host     string `yaml:"host"`
+		Port     int    `yaml:"port"`
+		Username string `yaml:"username"`
+		Password string `yaml:"password"`
+		TLS      string `yaml:"tls"`
+	} `yaml:"smtp"`
 }
 
 // defaultConfig returns the contract's defaults.
@@ -95,6 +113,10 @@ func defaultConfig() *config {
 	c.Password.MinLength = password.DefaultPolicy.MinLength
 	c.Password.MaxLength = password.DefaultPolicy.MaxLength
 	c.Password.AllowPasswordReset = true
+	c.Mail.Driver = "log"
+	c.Mail.From = "gatehouse@localhost"
+	c.Mail.SMTP.Port = 587
+	c.Mail.SMTP.TLS = "starttls"
 	return c
 }
 
@@ -339,6 +361,8 @@ type settings struct {
 	session        session.Config
 	policy         password.Policy
 	routes         *policy.Table
+	smtp           *mail.SMTPConfig // nil for the log driver
+	templates      *mail.Templates  // nil for the built-in ones
 	warnings       []string
 }
 
@@ -443,6 +467,26 @@ func (c *config) validate(src *configSource) (*settings, error) {
 		}
 		return nil, fail(field, "%v", err)
 	}
+	switch c.Mail.Driver {
+	case "log":
+		if c.PublicURL == "" {
+			s.warnings = append(s.warnings, "mail.driver is log: mail (with its links) is written to the log, for development only")
+		}
+	case "smtp":
+		sc := mail.SMTPConfig{Host: c.Mail.SMTP.Host, Port: c.Mail.SMTP.Port, Username: c.Mail.SMTP.Username,
+			Password: c.Mail.SMTP.Password, TLS: c.Mail.SMTP.TLS, From: c.Mail.From}
+		if err := sc.Validate(); err != nil {
+			return nil, fail("mail", "%v", err)
+		}
+		s.smtp = &sc
+	default:
+		return nil, fail("mail.driver", "must be log or smtp, not %q", c.Mail.Driver)
+	}
+	if c.Mail.Templates != "" {
+		if s.templates, err = mail.LoadTemplates(c.Mail.Templates); err != nil {
+			return nil, fail("mail.templates", "%v", err)
+		}
+	}
 	if c.Routes != nil {
 		t, err := policy.Compile(c.Routes)
 		if err != nil {
@@ -468,7 +512,7 @@ func (c *config) validate(src *configSource) (*settings, error) {
 		name string
 		set  bool
 	}{
-		{"mail", !c.Mail.IsZero()}, {"sms", !c.SMS.IsZero()}, {"upstream", c.Upstream != ""},
+		{"sms", !c.SMS.IsZero()}, {"upstream", c.Upstream != ""},
 		{"redirect_domains", len(c.RedirectDomains) > 0}, {"oidc", !c.OIDC.IsZero()},
 	} {
 		if k.set {

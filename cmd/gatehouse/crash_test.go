@@ -87,7 +87,7 @@ func TestCrashDurability(t *testing.T) {
 				for !killed.Load() {
 					n := next.Add(1)
 					username := fmt.Sprintf("u%d", n)
-					pw := fmt.Sprintf("password of u%d, kept exactly ", n)
+					pw := fmt.Sprintf("password of number %d, kept exactly ", n)
 					cmd := exec.Command(bin, "user", "create", "--data", dataDir,
 						"--username", username, "--email", username+"@example.com", "--password-stdin")
 					cmd.Stdin = strings.NewReader(pw + "\n")

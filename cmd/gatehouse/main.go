@@ -5,7 +5,7 @@
 //
 //	gatehouse serve [--config FILE] [--addr HOST:PORT] [--data DIR]
 //	gatehouse user create --username U --email E [--name N] [--group G]... --password-stdin
-//	gatehouse user list | disable U | unlock U
+//	gatehouse user list | disable U | unlock U | reset-link U
 //	gatehouse policy explain --user U --method M --path P [--addr IP] [--json]
 //	gatehouse migrate
 //	gatehouse config check
@@ -59,6 +59,8 @@ commands:
   user list        list users
   user disable U   disable a user and end their sessions
   user unlock U    clear the login lockout of a username
+  user reset-link U
+                   print a one-time password reset link for a user
   policy explain   explain the route table's decision for a request
   migrate          apply database migrations
   config check     validate the configuration
@@ -98,7 +100,7 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return cmdServe(ctx, rest, getenv, stderr)
 	case "user":
 		if len(rest) == 0 {
-			return usagef("user: expected create, list, disable or unlock")
+			return usagef("user: expected create, list, disable, unlock or reset-link")
 		}
 		return cmdUser(ctx, rest[0], rest[1:], getenv, stdin, stdout, stderr)
 	case "policy":

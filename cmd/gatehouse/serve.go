@@ -85,6 +85,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	defer stopSweep()
 	go a.accounts.RunSweeper(sweepCtx, time.Minute)
+	go a.outbox.Run(sweepCtx)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -102,6 +103,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	a.accounts.WaitBackground()
 	log.Info("stopped")
 	return nil
 }

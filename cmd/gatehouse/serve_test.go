@@ -20,7 +20,7 @@ import (
 const (
 	adminName     = "admin"
 	adminEmail    = "admin@example.com"
-	adminPassword = "admin password with spaces "
+	adminPassword = "root pass phrase with spaces "
 )
 
 // TestServeEndToEnd starts the server in-process, creates the first

@@ -56,12 +56,12 @@ func cmdUser(ctx context.Context, sub string, args []string, getenv func(string)
 		if len(rest) > 0 {
 			return usagef("user list: unexpected argument %q", rest[0])
 		}
-	case "disable", "unlock":
+	case "disable", "unlock", "reset-link":
 		if len(rest) != 1 {
 			return usagef("user %s: expected exactly one username, email or id", sub)
 		}
 	default:
-		return usagef("user: unknown subcommand %q (create, list, disable, unlock)", sub)
+		return usagef("user: unknown subcommand %q (create, list, disable, unlock, reset-link)", sub)
 	}
 
 	s, err := loadSettings(cf, "", getenv)
@@ -114,6 +114,19 @@ func cmdUser(ctx context.Context, sub string, args []string, getenv func(string)
 			return err
 		}
 		fmt.Fprintf(stdout, "cleared the login lockout of %s\n", rest[0])
+	case "reset-link":
+		u, err := findUser(ctx, a, rest[0])
+		if err != nil {
+			return err
+		}
+		if u.State == gatehouse.StateDisabled {
+			return fmt.Errorf("user %s is disabled; enable them first", u.Username)
+		}
+		link, err := a.accounts.IssueResetLink(ctx, u, "")
+		if err != nil {
+			return describe(err)
+		}
+		fmt.Fprintf(stdout, "one-time password reset link for %s (valid %s; give it to them only):\n%s\n", u.Username, a.settings.resetTTL(), link)
 	}
 	return nil
 }

@@ -72,7 +72,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 // newAccounts wires gatehouse's services over a store.
 func newAccounts(store *sqlite.Store, params password.Params, log *slog.Logger) *account.Service {
 	sessions := session.NewManager(store, session.DefaultConfig, time.Now, log)
-	return account.New(store, password.NewHasher(params, 0, 0), sessions, account.DefaultConfig, time.Now, log)
+	return account.New(store, password.NewHasher(params, 0, 0), sessions, account.DefaultConfig, time.Now, log, nil)
 }
 
 func ensureDemoUser(ctx context.Context, accounts *account.Service, store *sqlite.Store, pw string) error {

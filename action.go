@@ -1,0 +1,86 @@
+package gatehouse
+
+import (
+	"context"
+	"time"
+)
+
+// ActionPurpose is what a one-time action token is for.
+type ActionPurpose string
+
+// The purposes of action tokens.
+const (
+	PurposeReset  ActionPurpose = "reset"
+	PurposeInvite ActionPurpose = "invite"
+)
+
+// ActionToken is a single-use token mailed to a user: a password reset or
+// an invitation. The store keeps only the SHA-256 of the secret. A token is
+// void once used, once expired, and once the user's security stamp differs
+// from Stamp (a password change voids every outstanding token).
+type ActionToken struct {
+	ID        string
+	UserID    string
+	Purpose   ActionPurpose
+	Hash      []byte
+	Stamp     string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// UsedAt is zero until the token is used.
+	UsedAt time.Time
+}
+
+// ActionTokenStore keeps action tokens. A missing token is ErrNotFound.
+type ActionTokenStore interface {
+	// CreateActionToken stores a new token; a missing user is ErrNotFound.
+	CreateActionToken(ctx context.Context, t *ActionToken) error
+	// ActionTokenByHash returns the token whose secret hashes to hash.
+	ActionTokenByHash(ctx context.Context, hash []byte) (*ActionToken, error)
+	// UseActionToken marks an unused token used at at. It is atomic: of
+	// two concurrent uses exactly one succeeds; using a token already used
+	// is CodeConflict, a missing one ErrNotFound.
+	UseActionToken(ctx context.Context, id string, at time.Time) error
+	// DeleteActionTokens removes every token of a user for purpose ("" for
+	// all purposes) and returns how many.
+	DeleteActionTokens(ctx context.Context, userID string, purpose ActionPurpose) (int, error)
+}
+
+// Mail is a message in the outbox: stored before it is sent, so that an
+// outage of the mail server or a restart loses nothing.
+type Mail struct {
+	ID      string
+	To      string
+	Subject string
+	Text    string
+	HTML    string
+	// Kind says what the message is ("invite", "reset", "password_changed",
+	// …), for logs and metrics; it never holds a secret.
+	Kind      string
+	CreatedAt time.Time
+	// Attempts counts delivery attempts so far; NextAttemptAt is when the
+	// next one is due (or, while a sender holds the message, when its lease
+	// ends).
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
+	// SentAt is zero until the message is accepted by the mail server.
+	SentAt time.Time
+}
+
+// OutboxStore keeps the mail outbox.
+type OutboxStore interface {
+	// EnqueueMail stores a message, due at m.NextAttemptAt.
+	EnqueueMail(ctx context.Context, m *Mail) error
+	// ClaimMail hands out up to n unsent messages due at now, oldest due
+	// first, and leases them until now+lease: until then no other call
+	// hands them out again, so several processes can send from one outbox
+	// without sending a message twice while a sender is alive.
+	ClaimMail(ctx context.Context, now time.Time, lease time.Duration, n int) ([]*Mail, error)
+	// MarkMailSent records delivery and forgets the message's subject and
+	// bodies, which may hold one-time links.
+	MarkMailSent(ctx context.Context, id string, at time.Time) error
+	// MarkMailFailed records a failed attempt and when to try again.
+	MarkMailFailed(ctx context.Context, id, reason string, next time.Time) error
+	// PendingMail counts the unsent messages.
+	PendingMail(ctx context.Context) (int, error)
+}
