@@ -135,3 +135,11 @@ func HasPermission(perms []string, p string) bool {
 	}
 	return false
 }
+
+// UserBatchCreator is an optional ability of a UserStore: creating many
+// users at once, for imports. Each user is created or refused on its own
+// (the result holds one error, or nil, per user, in order), but the
+// store may commit them together, which makes a large import fast.
+type UserBatchCreator interface {
+	CreateUsers(ctx context.Context, users []*User) []error
+}

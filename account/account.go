@@ -463,7 +463,7 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 		}
 		return &gatehouse.Error{Code: gatehouse.CodeInvalidCredentials, Message: "The current password is not correct."}
 	}
-	if err := s.checkPolicyFor(req.NewPassword, u.Username, u.Email); err != nil {
+	if err := s.checkPolicyFor(ctx, req.NewPassword, u.Username, u.Email); err != nil {
 		return err
 	}
 	hash, err := s.hasher.Hash(ctx, req.NewPassword)
@@ -496,8 +496,14 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 
 // checkPolicyFor checks a new password of the user with username and email,
 // which it must not contain.
-func (s *Service) checkPolicyFor(pw, username, email string) error {
-	rules := s.cfg.Policy.CheckWith(pw, password.Context{Username: username, Email: email})
+func (s *Service) checkPolicyFor(ctx context.Context, pw, username, email string) error {
+	rules, err := s.cfg.Policy.CheckContext(ctx, pw, password.Context{Username: username, Email: email})
+	if err != nil {
+		// The breached-password service is an extra check: when it cannot
+		// be reached, the local rules (which did run) decide, and the
+		// outage is logged for the operator.
+		s.log.Warn("breached-password check unavailable", "err", err)
+	}
 	if len(rules) == 0 {
 		return nil
 	}
@@ -523,7 +529,7 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*gatehouse.User, 
 	if err := validateNewUser(nu); err != nil {
 		return nil, err
 	}
-	if err := s.checkPolicyFor(nu.Password, nu.Username, nu.Email); err != nil {
+	if err := s.checkPolicyFor(ctx, nu.Password, nu.Username, nu.Email); err != nil {
 		return nil, err
 	}
 	hash, err := s.hasher.Hash(ctx, nu.Password)

@@ -285,7 +285,7 @@ func (s *Service) AcceptInvite(ctx context.Context, token, pw string, client Cli
 	if pw == "" {
 		return nil, &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: map[string]string{"password": "Password is required."}}
 	}
-	if err := s.checkPolicyFor(pw, u.Username, u.Email); err != nil {
+	if err := s.checkPolicyFor(ctx, pw, u.Username, u.Email); err != nil {
 		return nil, err
 	}
 	hash, err := s.hasher.Hash(ctx, pw)
@@ -397,10 +397,11 @@ func (s *Service) WaitBackground() { s.background.Wait() }
 // logged in (never a disabled one), and changes the security stamp, which
 // ends every session and voids every other outstanding link. It does not
 // log the user in: the next login, with any second factor, does.
+//
+// AllowPasswordReset gates only the self-service request (ForgotPassword):
+// a link an administrator or the operator issued still works with it off,
+// so a locked-out sole administrator can always be recovered.
 func (s *Service) ResetPassword(ctx context.Context, userID, secret, pw string, client Client) error {
-	if !s.cfg.AllowPasswordReset {
-		return errResetDisabled
-	}
 	t, u, err := s.checkActionToken(ctx, userID, secret, gatehouse.PurposeReset)
 	if err != nil {
 		return err
@@ -410,7 +411,7 @@ func (s *Service) ResetPassword(ctx context.Context, userID, secret, pw string, 
 	}
 	// The policy is checked before the token is used, so a refused
 	// password leaves the link working for another try.
-	if err := s.checkPolicyFor(pw, u.Username, u.Email); err != nil {
+	if err := s.checkPolicyFor(ctx, pw, u.Username, u.Email); err != nil {
 		return err
 	}
 	hash, err := s.hasher.Hash(ctx, pw)
@@ -481,5 +482,8 @@ func (s *Service) CheckNewPassword(ctx context.Context, userID, pw string) error
 	if u, err := s.store.UserByID(ctx, userID); err == nil {
 		username, email = u.Username, u.Email
 	}
-	return s.checkPolicyFor(pw, username, email)
+	return s.checkPolicyFor(ctx, pw, username, email)
 }
+
+// AllowPasswordReset reports whether the forgot-password flow is on.
+func (s *Service) AllowPasswordReset() bool { return s.cfg.AllowPasswordReset }

@@ -35,15 +35,18 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request, c 
 // handlePasswordPolicy is GET BASE/password/policy: the rules a new
 // password must meet, for the change-password dialog.
 func (s *Server) handlePasswordPolicy(w http.ResponseWriter, r *http.Request) error {
-	p := s.accounts.Policy()
+	d := s.accounts.Policy().Describe()
 	writeJSON(w, http.StatusOK, map[string]any{
-		"minLength":          p.MinLength,
-		"maxLength":          p.MaxLength,
+		"minLength":          d.MinLength,
+		"maxLength":          d.MaxLength,
 		"minLengthUnit":      "characters",
 		"maxLengthUnit":      "bytes",
-		"blocklist":          false,
+		"blocklist":          d.Blocklist,
+		"blocklistSize":      d.BlocklistSize,
+		"contextWords":       d.ContextWords,
+		"breachCheck":        d.BreachCheck,
 		"compositionRules":   false,
-		"allowPasswordReset": false,
+		"allowPasswordReset": s.accounts.AllowPasswordReset(),
 	})
 	return nil
 }

@@ -6,11 +6,30 @@ import (
 	"testing"
 )
 
-// parseErrors are all the errors parsePHC returns. Each has fixed text, so
-// an error from Verify can never carry the hash or the password.
-var parseErrors = []error{errEmptyHash, errMalformed, errAlgorithm, errVersion, errParams, errParamsRange, errSalt, errKey}
+// parseErrors are all the errors parseHash returns. Each has fixed text, so
+// an error from Verify or Identify can never carry the hash or the password.
+var parseErrors = []error{
+	errEmptyHash, errMalformed, errAlgorithm, errVersion, errParams, errParamsRange, errSalt, errKey,
+	errBcrypt, errBcryptCost, errASPNet, errASPNetVersion, errASPNetPRF, errUmbraco, errPBKDF2, errDjango,
+	errIterations,
+}
 
-func FuzzVerify(f *testing.F) {
+// costly reports whether verifying against p would slow a fuzzer down: the
+// parser has already bounded the cost, which is all that matters here.
+func costly(p parsed) bool {
+	switch l := p.legacy.(type) {
+	case nil:
+		return p.ph.memory > 1024 || uint64(p.ph.memory)*uint64(p.ph.time) > 1024
+	case *bcryptHash:
+		return l.cost > 5
+	case *pbkdf2Hash:
+		return l.iterations*(1+len(l.key)/20) > 5000
+	}
+	return false
+}
+
+// fuzzSeeds are hashes of every scheme, well formed and not.
+func fuzzSeeds(f *testing.F) []struct{ encoded, password string } {
 	h := newCheapHasher()
 	valid, err := h.Hash(f.Context(), "pässwörd ")
 	if err != nil {
@@ -37,10 +56,32 @@ func FuzzVerify(f *testing.F) {
 		{"$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHQ$c29tZXNhbHQ$", "x"},
 		{"$argon2id$v=19$m=64,t=1,p=1,keyid=x$c29tZXNhbHQ$c29tZXNhbHQ", "x"},
 		{"$argon2id$v=19$m=64,t=1$c29tZXNhbHQ$c29tZXNhbHQ", "x"},
-		{"$2y$10$.vGA1O9wmRjrwAVXD98HNOgsNpDczlqm3Jq7KnEd1rVAGv3Fykk1a", "rasmuslerdorf"},
 		{strings.Repeat("$", 100), "\xff\xfe"},
+		{"$2x$10$.vGA1O9wmRjrwAVXD98HNOgsNpDczlqm3Jq7KnEd1rVAGv3Fykk1a", "rasmuslerdorf"},
+		{"$2y$04$.vGA1O9wmRjrwAVXD98HNOgsNpDczlqm3Jq7KnEd1rVAGv3Fykk1a", "rasmuslerdorf"},
+		{"$2y$31$.vGA1O9wmRjrwAVXD98HNOgsNpDczlqm3Jq7KnEd1rVAGv3Fykk1b", "rasmuslerdorf"},
+		{"$2b$", ""},
+		{"$aspnet-identity$", ""},
+		{"$aspnet-identity$AQAAAAEAACcQAAAAEA==", "my password"},
+		{"$aspnet-identity$AQAAAAMAACcQAAAAEAABAgMEBQYHCAkKCwwNDg+yWU7rLgUwPZb1Itsmra7cbxw2EFpwpVFIEtP+JIuUEw==", "my password"},
+		{"$aspnet-identity$AQAAAAAAAAABAAAAEAABAgMEBQYHCAkKCwwNDg+yWU7rLgUwPZb1Itsmra7cbxw2EFpwpVFIEtP+JIuUEw==", "my password"},
+		{"$aspnet-identity$Ag==", ""},
+		{"$umbraco-hmacsha256$", ""},
+		{"$umbraco-hmacsha1$AAAAAAAAAAAAAAAAAAAAAAAAAAA=", ""},
+		{"$pbkdf2-sha256$1000$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", ""},
+		{"$pbkdf2-sha512$$$", ""},
+		{"pbkdf2_sha256$1000$s$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", ""},
+		{"pbkdf2_sha256$$$", ""},
 	}
-	for _, s := range seeds {
+	for _, v := range legacyVectors {
+		seeds = append(seeds, struct{ encoded, password string }{v.encoded, v.password})
+	}
+	return seeds
+}
+
+func FuzzVerify(f *testing.F) {
+	h := newCheapHasher()
+	for _, s := range fuzzSeeds(f) {
 		f.Add(s.encoded, s.password)
 	}
 
@@ -54,16 +95,16 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("round trip of %q: %v, %v, %v", password, ok, rehash, err)
 		}
 
-		ph, perr := parsePHC(encoded)
+		p, perr := parseHash(encoded)
 		if perr == nil {
-			// A hash that parses is in canonical form: the parser
-			// accepts exactly one spelling of each hash.
-			if got := ph.String(); got != encoded {
-				t.Fatalf("parsed %q but re-encodes as %q", encoded, got)
+			if p.legacy == nil {
+				// A hash that parses is in canonical form: the
+				// parser accepts exactly one spelling of each hash.
+				if got := p.ph.String(); got != encoded {
+					t.Fatalf("parsed %q but re-encodes as %q", encoded, got)
+				}
 			}
-			// Valid but costly parameters would only slow the
-			// fuzzer down; the parser has already bounded them.
-			if ph.memory > 1024 || uint64(ph.memory)*uint64(ph.time) > 1024 {
+			if costly(p) {
 				t.Skip()
 			}
 		}
@@ -82,6 +123,54 @@ func FuzzVerify(f *testing.F) {
 			return
 		}
 		if !ok && rehash {
+			t.Fatalf("rehash without a match")
+		}
+		if ok && p.legacy != nil && !rehash {
+			t.Fatalf("a legacy hash matched without asking for a rehash")
+		}
+	})
+}
+
+// FuzzIdentify checks that Identify never panics, returns only fixed
+// errors, and agrees with Verify: Verify fails with an error exactly when
+// Identify does, and with the same error.
+func FuzzIdentify(f *testing.F) {
+	for _, s := range fuzzSeeds(f) {
+		f.Add(s.encoded, s.password)
+	}
+	h := newCheapHasher()
+
+	f.Fuzz(func(t *testing.T, encoded, password string) {
+		scheme, err := Identify(encoded)
+		if (scheme == "") != (err != nil) {
+			t.Fatalf("Identify = %q, %v: a scheme exactly when there is no error", scheme, err)
+		}
+		if err != nil && !slices.Contains(parseErrors, err) {
+			t.Fatalf("Identify returned an error that is not a fixed parse error: %v", err)
+		}
+		if s2, err2 := Identify(encoded); s2 != scheme || err2 != err {
+			t.Fatalf("Identify is not deterministic")
+		}
+		p, _ := parseHash(encoded)
+		if err == nil {
+			if p.scheme != scheme {
+				t.Fatalf("parseHash scheme %q, Identify %q", p.scheme, scheme)
+			}
+			if costly(p) {
+				t.Skip()
+			}
+		}
+		ok, rehash, verr := h.Verify(t.Context(), password, encoded)
+		if verr != err {
+			t.Fatalf("Verify error %v, Identify error %v", verr, err)
+		}
+		if (ok || rehash) && err != nil {
+			t.Fatalf("Verify = %v, %v for a hash Identify refuses", ok, rehash)
+		}
+		if ok && scheme != SchemeArgon2id && !rehash {
+			t.Fatalf("a %s hash matched without asking for a rehash", scheme)
+		}
+		if rehash && !ok {
 			t.Fatalf("rehash without a match")
 		}
 	})

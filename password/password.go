@@ -24,6 +24,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -177,6 +178,13 @@ func (h *Hasher) hashWithSalt(ctx context.Context, password string, salt []byte)
 // store a hash of a wrong password by acting on it. Replacing the hash is
 // all a rehash needs: nothing else about the user changes.
 //
+// A password containing a NUL byte never matches a legacy hash. The C
+// bcrypt implementations that made the imported bcrypt hashes stop at the
+// first NUL, and PBKDF2 uses the password as an HMAC key, which is padded
+// with zeros: "secret\x00" would match a PBKDF2 hash of "secret", and the
+// rehash would then store a hash of the NUL-bearing variant, no longer
+// accepting the password the user actually has.
+//
 // Every computation, argon2id or legacy, runs in one of h's hashing slots,
 // so Verify returns ErrBusy under the same conditions as Hash.
 //
@@ -192,6 +200,10 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 		return false, false, err
 	}
 	if p.legacy != nil {
+		if strings.IndexByte(password, 0) >= 0 {
+			// See the NUL paragraph above.
+			return false, false, nil
+		}
 		if err := h.acquire(ctx); err != nil {
 			return false, false, err
 		}

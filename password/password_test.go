@@ -295,7 +295,7 @@ func TestVerifyMalformed(t *testing.T) {
 		{"dollar only", "$", errAlgorithm},
 		{"argon2i", "$argon2i$v=19$m=256,t=2,p=1$" + salt + "$" + key, errAlgorithm},
 		{"argon2d", "$argon2d$v=19$m=256,t=2,p=1$" + salt + "$" + key, errAlgorithm},
-		{"bcrypt", "$2y$10$.vGA1O9wmRjrwAVXD98HNOgsNpDczlqm3Jq7KnEd1rVAGv3Fykk1a", errAlgorithm},
+		{"bcrypt 2x (unsupported variant)", "$2x$10$.vGA1O9wmRjrwAVXD98HNOgsNpDczlqm3Jq7KnEd1rVAGv3Fykk1a", errAlgorithm},
 		{"algorithm case", "$Argon2id$v=19$m=256,t=2,p=1$" + salt + "$" + key, errAlgorithm},
 		{"algorithm prefix only", "$argon2id", errAlgorithm},
 		{"algorithm with suffix", "$argon2idX$v=19$m=256,t=2,p=1$" + salt + "$" + key, errAlgorithm},

@@ -61,6 +61,9 @@ type config struct {
 		MinLength          int  `yaml:"min_length"`
 		MaxLength          int  `yaml:"max_length"`
 		AllowPasswordReset bool `yaml:"allow_password_reset"`
+		// BreachCheckURL turns on the breached-password check against a
+		// Pwned-Passwords-style range API at this URL (off when empty).
+		BreachCheckURL string `yaml:"breach_check_url"`
 	} `yaml:"password"`
 
 	// Accepted for forward compatibility; not in effect in this version.
@@ -460,6 +463,12 @@ func (c *config) validate(src *configSource) (*settings, error) {
 		return nil, fail("login.max_failures_per_address", "must be at least 1")
 	}
 	s.policy = password.Policy{MinLength: c.Password.MinLength, MaxLength: c.Password.MaxLength}
+	if u := c.Password.BreachCheckURL; u != "" {
+		if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+			return nil, fail("password.breach_check_url", "must be an http(s) URL")
+		}
+		s.policy.Breach = &password.BreachChecker{URL: strings.TrimRight(u, "/")}
+	}
 	if err := s.policy.Validate(); err != nil {
 		field := "password.min_length"
 		if c.Password.MaxLength < 64 {
