@@ -30,7 +30,9 @@ type ActionToken struct {
 	UsedAt time.Time
 }
 
-// ActionTokenStore keeps action tokens. A missing token is ErrNotFound.
+// ActionTokenStore keeps action tokens. A missing token is ErrNotFound; a
+// duplicate id or hash is CodeConflict; an unknown purpose is
+// CodeValidation.
 type ActionTokenStore interface {
 	// CreateActionToken stores a new token; a missing user is ErrNotFound.
 	CreateActionToken(ctx context.Context, t *ActionToken) error
@@ -67,7 +69,10 @@ type Mail struct {
 	SentAt time.Time
 }
 
-// OutboxStore keeps the mail outbox.
+// OutboxStore keeps the mail outbox. A missing message is ErrNotFound. A
+// zero NextAttemptAt means "never due" (a message given up); only ClaimMail
+// counts attempts; ClaimMail with n <= 0 claims nothing, and messages due
+// at the same time come in no particular order.
 type OutboxStore interface {
 	// EnqueueMail stores a message, due at m.NextAttemptAt.
 	EnqueueMail(ctx context.Context, m *Mail) error

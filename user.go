@@ -106,8 +106,8 @@ type UserStore interface {
 	ListUsers(ctx context.Context, f UserFilter) ([]*User, int, error)
 	// CountUsers returns the number of users.
 	CountUsers(ctx context.Context) (int, error)
-	// DeleteUser removes a user with its sessions, tokens and memberships;
-	// audit events that name the user remain.
+	// DeleteUser removes a user with its sessions, tokens, action tokens
+	// and memberships; audit events that name the user remain.
 	DeleteUser(ctx context.Context, id string) error
 
 	// Groups returns every group, sorted by name.

@@ -306,4 +306,22 @@ func TestMailRows(t *testing.T) {
 	if sent.Int64 != micros(now.Add(time.Minute)) {
 		t.Errorf("sent_at after marking sent again = %v, want the first time", fromMicros(sent.Int64))
 	}
+	// A failure reported after the message was sent changes nothing.
+	var next sql.NullInt64
+	const failed = `SELECT last_error, next_attempt_at FROM outbox WHERE id = ?`
+	if err := s.reader.QueryRowContext(ctx, failed, m.ID).Scan(&lastError, &next); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkMailFailed(ctx, m.ID, "timeout", now.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	var lastError2 string
+	var next2 sql.NullInt64
+	if err := s.reader.QueryRowContext(ctx, failed, m.ID).Scan(&lastError2, &next2); err != nil {
+		t.Fatal(err)
+	}
+	if lastError2 != lastError || next2 != next {
+		t.Errorf("MarkMailFailed of a sent message changed last_error, next_attempt_at from %.20q, %v to %.20q, %v",
+			lastError, next, lastError2, next2)
+	}
 }

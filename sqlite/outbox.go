@@ -106,9 +106,9 @@ func (s *Store) ClaimMail(ctx context.Context, now time.Time, lease time.Duratio
 			return err
 		}
 		rows.Close()
-		const claim = `UPDATE outbox SET attempts = attempts + 1 WHERE id = ? OR ? IS NULL`
+		const claim = `UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1 WHERE id = ?`
 		for _, m := range claimed {
-			if _, err := tx.ExecContext(ctx, claim, m.ID, nil); err != nil {
+			if _, err := tx.ExecContext(ctx, claim, until, m.ID); err != nil {
 				return err
 			}
 			m.Attempts++

@@ -219,7 +219,9 @@ func testOutbox(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		)
 		for range claimers {
 			wg.Go(func() {
-				for {
+				// Bounded, so that a store that hands messages out again
+				// fails the test rather than hanging it.
+				for range messages {
 					got, err := s.ClaimMail(context.WithoutCancel(t.Context()), now, lease, 3)
 					if err != nil {
 						t.Errorf("ClaimMail: %v", err)
