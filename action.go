@@ -45,6 +45,9 @@ type ActionTokenStore interface {
 	// DeleteActionTokens removes every token of a user for purpose ("" for
 	// all purposes) and returns how many.
 	DeleteActionTokens(ctx context.Context, userID string, purpose ActionPurpose) (int, error)
+	// DeleteStaleActionTokens removes tokens used or expired before
+	// before, and returns how many.
+	DeleteStaleActionTokens(ctx context.Context, before time.Time) (int, error)
 }
 
 // Mail is a message in the outbox: stored before it is sent, so that an
@@ -84,8 +87,13 @@ type OutboxStore interface {
 	// MarkMailSent records delivery and forgets the message's subject and
 	// bodies, which may hold one-time links.
 	MarkMailSent(ctx context.Context, id string, at time.Time) error
-	// MarkMailFailed records a failed attempt and when to try again.
+	// MarkMailFailed records a failed attempt and when to try again; a
+	// zero next gives the message up: it is never claimed again and not
+	// counted by PendingMail. The attempt itself was counted by ClaimMail.
 	MarkMailFailed(ctx context.Context, id, reason string, next time.Time) error
+	// DeleteOldMail removes messages sent, or given up, before before, and
+	// returns how many: the outbox keeps addresses only as long as needed.
+	DeleteOldMail(ctx context.Context, before time.Time) (int, error)
 	// PendingMail counts the unsent messages.
 	PendingMail(ctx context.Context) (int, error)
 }

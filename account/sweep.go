@@ -5,15 +5,25 @@ import (
 	"time"
 )
 
-// Sweep deletes ended sessions and throttle counters that no longer matter.
+// Sweep deletes ended sessions, and throttle counters, used or expired
+// links and delivered mail that no longer matter.
 func (s *Service) Sweep(ctx context.Context) error {
 	if n, err := s.sessions.Sweep(ctx); err != nil {
 		return err
 	} else if n > 0 {
 		s.log.Debug("swept expired sessions", "count", n)
 	}
-	window := max(s.cfg.UserThrottle.Window, s.cfg.AddrThrottle.Window)
-	if _, err := s.store.DeleteStaleThrottles(ctx, s.now().UTC(), window); err != nil {
+	now := s.now().UTC()
+	window := max(s.cfg.UserThrottle.Window, s.cfg.AddrThrottle.Window, s.cfg.ForgotThrottle.Window)
+	if _, err := s.store.DeleteStaleThrottles(ctx, now, window); err != nil {
+		return err
+	}
+	if _, err := s.store.DeleteStaleActionTokens(ctx, now); err != nil {
+		return err
+	}
+	// Sent mail is kept a week for the operator to see, then forgotten:
+	// it holds addresses.
+	if _, err := s.store.DeleteOldMail(ctx, now.Add(-7*24*time.Hour)); err != nil {
 		return err
 	}
 	return nil

@@ -153,3 +153,5 @@ func (c *fakeClock) Advance(d time.Duration) {
 type senderFunc func(ctx context.Context, m *gatehouse.Mail) error
 
 func (f senderFunc) Send(ctx context.Context, m *gatehouse.Mail) error { return f(ctx, m) }
+
+func (s *memStore) DeleteOldMail(context.Context, time.Time) (int, error) { return 0, nil }

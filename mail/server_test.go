@@ -116,6 +116,10 @@ func startServer(t testing.TB, opts serverOptions) *testServer {
 	}()
 	t.Cleanup(func() {
 		srv.Close()
+		// Server.Close only closes the listeners Serve has registered:
+		// when a test ends before the goroutine got that far, closing l
+		// is what ends Serve.
+		l.Close()
 		<-done
 	})
 	return s

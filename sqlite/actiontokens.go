@@ -120,3 +120,10 @@ func (s *Store) DeleteActionTokens(ctx context.Context, userID string, purpose g
 	return s.deleteCount(ctx, "delete action tokens", `DELETE FROM action_tokens WHERE user_id = ? AND purpose = ?`,
 		userID, string(purpose))
 }
+
+// DeleteStaleActionTokens removes the tokens used or expired before before.
+func (s *Store) DeleteStaleActionTokens(ctx context.Context, before time.Time) (int, error) {
+	us := micros(before)
+	return s.deleteCount(ctx, "delete stale action tokens",
+		`DELETE FROM action_tokens WHERE expires_at < ? OR (used_at IS NOT NULL AND used_at < ?)`, us, us)
+}

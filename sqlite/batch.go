@@ -69,13 +69,12 @@ func (s *Store) CreateUsers(ctx context.Context, users []*gatehouse.User) []erro
 // statements, and the groups known to exist, which cannot change while the
 // transaction holds the write lock.
 type userBatch struct {
-	tx                        *sql.Tx
 	conflict, group, ins, mem *sql.Stmt
 	groups                    map[string]bool
 }
 
 func prepareBatch(ctx context.Context, tx *sql.Tx) (*userBatch, error) {
-	b := &userBatch{tx: tx, groups: map[string]bool{}}
+	b := &userBatch{groups: map[string]bool{}}
 	var err error
 	prep := func(q string) *sql.Stmt {
 		if err != nil {
@@ -149,28 +148,12 @@ func (b *userBatch) create(ctx context.Context, u *gatehouse.User) error {
 		}
 	}
 
-	// Everything that could refuse the user was checked above, so the
-	// inserts only fail on a duplicate id or a database error. A savepoint
-	// still makes each user all or nothing: a refused user leaves no row
-	// behind for the commit to keep.
-	if _, err := b.tx.ExecContext(ctx, `SAVEPOINT create_user`); err != nil {
-		return err
-	}
-	err := b.insert(ctx, u, usernameKey, emailKey, groups)
-	// A failure to undo the user is the transaction's, whatever refused
-	// the user: it must not pass for a refusal (a *gatehouse.Error).
-	if err != nil {
-		if _, rerr := b.tx.ExecContext(ctx, `ROLLBACK TO create_user`); rerr != nil {
-			return fmt.Errorf("roll back to savepoint: %v (after: %v)", rerr, err)
-		}
-	}
-	if _, rerr := b.tx.ExecContext(ctx, `RELEASE create_user`); rerr != nil {
-		return fmt.Errorf("release savepoint: %w", rerr)
-	}
-	return err
-}
-
-func (b *userBatch) insert(ctx context.Context, u *gatehouse.User, usernameKey, emailKey string, groups []string) error {
+	// Everything that could refuse the user was checked above. Of the
+	// inserts, only the user's own can still fail for the user's sake (a
+	// duplicate id), and SQLite backs out a statement that violates a
+	// constraint by itself, so a refused user leaves nothing behind. Any
+	// other failure is the database's, and rolls the whole transaction
+	// back.
 	_, err := b.ins.ExecContext(ctx, u.ID, u.Username, usernameKey, u.Email, emailKey, u.Name, foldKey(u.Name),
 		string(u.State), u.PasswordHash, u.SecurityStamp, u.EmailConfirmed,
 		micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastLoginAt))
@@ -183,7 +166,7 @@ func (b *userBatch) insert(ctx context.Context, u *gatehouse.User, usernameKey, 
 	}
 	for _, g := range groups {
 		if _, err := b.mem.ExecContext(ctx, u.ID, g); err != nil {
-			return err
+			return fmt.Errorf("add user to group: %w", err)
 		}
 	}
 	return nil

@@ -172,3 +172,11 @@ func (s *Store) PendingMail(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// DeleteOldMail removes messages sent, or given up (never due again and
+// created), before before.
+func (s *Store) DeleteOldMail(ctx context.Context, before time.Time) (int, error) {
+	us := micros(before)
+	return s.deleteCount(ctx, "delete old mail",
+		`DELETE FROM outbox WHERE (sent_at IS NOT NULL AND sent_at < ?) OR (sent_at IS NULL AND next_attempt_at IS NULL AND created_at < ?)`, us, us)
+}

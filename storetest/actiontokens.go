@@ -60,6 +60,24 @@ func testActionTokens(t *testing.T, newStore func(t *testing.T) gatehouse.Store)
 		return s, createUser(t, s, newUser("alice")), createUser(t, s, newUser("bob"))
 	}
 
+	t.Run("DeleteStaleActionTokens", func(t *testing.T) {
+		s, alice, _ := setup(t)
+		live := createActionToken(t, s, newActionToken(alice.ID, "live", gatehouse.PurposeReset))
+		expired := newActionToken(alice.ID, "expired", gatehouse.PurposeReset)
+		expired.ExpiresAt = base.Add(time.Hour)
+		createActionToken(t, s, expired)
+		used := createActionToken(t, s, newActionToken(alice.ID, "used", gatehouse.PurposeInvite))
+		check(t, s.UseActionToken(t.Context(), used.ID, base.Add(time.Minute)))
+		n, err := s.DeleteStaleActionTokens(t.Context(), base.Add(2*time.Hour))
+		check(t, err)
+		if n != 2 {
+			t.Errorf("DeleteStaleActionTokens = %d, want 2 (the expired and the used token)", n)
+		}
+		wantActionToken(t, s, live)
+		wantNoActionToken(t, s, expired)
+		wantNoActionToken(t, s, used)
+	})
+
 	t.Run("CreateAndActionTokenByHash", func(t *testing.T) {
 		s, alice, _ := setup(t)
 		for _, purpose := range []gatehouse.ActionPurpose{gatehouse.PurposeReset, gatehouse.PurposeInvite} {

@@ -253,6 +253,26 @@ func testOutbox(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		wantPending(t, s, messages)
 	})
 
+	t.Run("DeleteOldMail", func(t *testing.T) {
+		s := newStore(t)
+		sent, failed, pending := newMail("a@example.com", base), newMail("b@example.com", base), newMail("c@example.com", base)
+		enqueue(t, s, sent, failed, pending)
+		claim(t, s, base, 10)
+		check(t, s.MarkMailSent(t.Context(), sent.ID, base.Add(time.Second)))
+		check(t, s.MarkMailFailed(t.Context(), failed.ID, "550 no such user", time.Time{}))
+		n, err := s.DeleteOldMail(t.Context(), base.Add(time.Hour))
+		check(t, err)
+		if n != 2 {
+			t.Errorf("DeleteOldMail = %d, want 2 (the sent and the given-up message)", n)
+		}
+		wantPending(t, s, 1)
+		n, err = s.DeleteOldMail(t.Context(), base.Add(time.Hour))
+		check(t, err)
+		if n != 0 {
+			t.Errorf("DeleteOldMail again = %d, want 0: a pending message is never deleted", n)
+		}
+	})
+
 	t.Run("MarkMailSent", func(t *testing.T) {
 		s := newStore(t)
 		m := newMail("alice@example.com", base)
