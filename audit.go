@@ -35,6 +35,14 @@ const (
 	AuditInviteAccepted   AuditKind = "invite.accepted"
 	AuditResetRequested   AuditKind = "password.reset_requested"
 	AuditPasswordReset    AuditKind = "password.reset"
+
+	AuditTwoFactorAdded       AuditKind = "two_factor.added"
+	AuditTwoFactorRemoved     AuditKind = "two_factor.removed"
+	AuditTwoFactorFailed      AuditKind = "two_factor.failed"
+	AuditTwoFactorReplay      AuditKind = "two_factor.replay"
+	AuditTwoFactorCodeSent    AuditKind = "two_factor.code_sent"
+	AuditRecoveryCodeUsed     AuditKind = "two_factor.recovery_code_used"
+	AuditRecoveryCodesRenewed AuditKind = "two_factor.recovery_codes_renewed"
 )
 
 // AuditEvent is one security event. It never holds a secret: no password,

@@ -80,6 +80,7 @@ type Store interface {
 	AuditStore
 	ActionTokenStore
 	OutboxStore
+	TwoFactorStore
 	// Ping checks that the store is reachable.
 	Ping(ctx context.Context) error
 }

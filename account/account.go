@@ -89,6 +89,7 @@ type Service struct {
 	basicMACs *sync.Pool // HMACs under a per-process key that index the Basic cache
 
 	mailer     Mailer
+	twoFactor  *TwoFactorDeps // nil: second factors are off
 	background sync.WaitGroup // forgot-password work in flight
 
 	setupMu   sync.Mutex
@@ -147,11 +148,17 @@ type LoginRequest struct {
 }
 
 // LoginResult is a successful login: the user, the new session and its
-// secret token for the cookie.
+// secret token for the cookie. For a user with a second factor, the
+// password step ends with PendingToken set instead (the pending login's
+// cookie secret) and the providers of the second step; no session yet.
 type LoginResult struct {
 	User    *gatehouse.User
 	Session *gatehouse.Session
 	Token   string
+
+	PendingToken     string
+	PendingExpiresAt time.Time
+	Providers        []string
 }
 
 // errInvalidCredentials is the one answer for unknown user, wrong password,
@@ -220,11 +227,21 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 		return nil, errInvalidCredentials
 	}
 
-	if err := s.store.ResetThrottle(ctx, keys.user); err != nil {
-		return nil, fmt.Errorf("reset throttle: %w", err)
-	}
 	if rehash {
 		s.upgradeHash(ctx, u, req.Password)
+	}
+	tf, err := s.twoFactorOf(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if tf.Enabled() {
+		// The password was right; the failure count stays until the
+		// second factor is right too, so guessing codes still locks.
+		s.endPrevious(ctx, req.PreviousToken)
+		return s.startSecondStep(ctx, u, tf, req.Remember)
+	}
+	if err := s.store.ResetThrottle(ctx, keys.user); err != nil {
+		return nil, fmt.Errorf("reset throttle: %w", err)
 	}
 	now := s.now().UTC()
 	if err := s.store.RecordLogin(ctx, u.ID, now); err != nil {

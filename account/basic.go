@@ -113,6 +113,15 @@ func (s *Service) AuthenticateBasic(ctx context.Context, username, pw string, cl
 		s.record(ctx, Actor{Client: client}, gatehouse.AuditLoginFailed, "", map[string]string{"username": truncate(username, 100), "method": "basic"})
 		return nil, errInvalidCredentials
 	}
+	if on, err := s.TwoFactorEnabled(ctx, u.ID); err != nil {
+		return nil, err
+	} else if on {
+		// A password alone is not enough for a user with a second
+		// factor; scripts use API tokens instead. The answer is the one
+		// for a wrong password, or it would confirm the password.
+		s.record(ctx, Actor{User: u, Client: client}, gatehouse.AuditLoginFailed, u.ID, map[string]string{"method": "basic", "reason": "two_factor"})
+		return nil, errInvalidCredentials
+	}
 	if err := s.store.ResetThrottle(ctx, keys.user); err != nil {
 		return nil, fmt.Errorf("reset throttle: %w", err)
 	}

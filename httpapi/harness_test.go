@@ -18,8 +18,10 @@ import (
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/mail"
+	"github.com/gatehouse/gatehouse/otp"
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/session"
+	"github.com/gatehouse/gatehouse/sms"
 	"github.com/gatehouse/gatehouse/sqlite"
 )
 
@@ -55,6 +57,30 @@ type env struct {
 	api      *httpapi.Server
 	admin    *gatehouse.User
 	mailer   *fakeMailer
+	sms      *fakeSMS
+}
+
+// fakeSMS records the text messages sent.
+type fakeSMS struct {
+	mu   sync.Mutex
+	sent []sms.Message
+}
+
+func (f *fakeSMS) Send(_ context.Context, m sms.Message) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, m)
+	return nil
+}
+
+func (f *fakeSMS) last(t *testing.T) sms.Message {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.sent) == 0 {
+		t.Fatal("no SMS sent")
+	}
+	return f.sent[len(f.sent)-1]
 }
 
 // sentMail is a message the fake mailer was given.
@@ -122,11 +148,17 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	sm := session.NewManager(store, scfg, clk.Now, nil)
 	mailer := &fakeMailer{}
 	accounts := account.New(store, password.NewHasher(cheapParams, 0, 0), sm, acfg, clk.Now, nil, mailer)
+	sealer, err := otp.NewSealer(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := &fakeSMS{}
+	accounts.UseTwoFactor(account.TwoFactorDeps{Sealer: sealer, SMS: texts, Config: account.DefaultTwoFactorConfig})
 	api, err := httpapi.New(hcfg, accounts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, clock: clk, store: store, accounts: accounts, api: api, mailer: mailer}
+	e := &env{t: t, clock: clk, store: store, accounts: accounts, api: api, mailer: mailer, sms: texts}
 	e.admin = e.createUser("admin", "admin@example.com", adminPassword, gatehouse.GroupAdministrators)
 	return e
 }
@@ -280,4 +312,38 @@ func pwOf(name string) string {
 		r[i], r[j] = r[j], r[i]
 	}
 	return string(r) + " long password"
+}
+
+type (
+	httpapiConfig = httpapi.Config
+	accountConfig = account.Config
+	sessionConfig = session.Config
+)
+
+func accountAuditKind(kind string) account.AuditFilter {
+	return account.AuditFilter{Kind: gatehouse.AuditKind(kind)}
+}
+
+// userID returns the id of the user with username name.
+func (e *env) userID(name string) string {
+	e.t.Helper()
+	u, err := e.store.UserByLogin(context.Background(), name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return u.ID
+}
+
+// userLogin logs a user with two-factor in with a recovery code and returns
+// the browser and its CSRF token.
+func (e *env) userLogin(name, pw, recoveryCode string) (*browser, string) {
+	e.t.Helper()
+	b, _ := e.passwordStep(name, pw)
+	w := b.do("POST", "/auth/2fa/verify", verifyBody("recovery_code", recoveryCode))
+	if w.Code != 200 {
+		e.t.Fatalf("second step: %d %s", w.Code, w.Body)
+	}
+	var res struct{ CSRFToken string }
+	decode(e.t, w, &res)
+	return b, res.CSRFToken
 }

@@ -130,6 +130,9 @@ func (s *Server) handleInvitePassword(w http.ResponseWriter, r *http.Request) er
 // writeLogin answers a successful login: the session cookie, the CSRF
 // cookie, and {state, user, session, csrfToken}.
 func (s *Server) writeLogin(w http.ResponseWriter, r *http.Request, res *account.LoginResult) error {
+	if res.PendingToken != "" {
+		return s.writeSecondStep(w, r, res)
+	}
 	uv, err := s.userView(r.Context(), res.User)
 	if err != nil {
 		return err

@@ -29,6 +29,15 @@ func (s *Server) routes(mux *http.ServeMux) {
 	r.add("GET", "/invite", s.handle(s.handleInvite))
 	r.add("POST", "/invite/password", s.handle(s.handleInvitePassword))
 
+	r.add("GET", "/2fa/providers", s.handle(s.handleProviders))
+	r.add("POST", "/2fa/send", s.handle(s.handleSendCode))
+	r.add("POST", "/2fa/verify", s.handle(s.handleVerifyCode))
+	r.add("POST", "/2fa/totp", s.handle(s.withUser(s.handleBeginTOTP)))
+	r.add("POST", "/2fa/totp/confirm", s.handle(s.withUser(s.handleConfirmTOTP)))
+	r.add("DELETE", "/2fa/totp", s.handle(s.withUser(s.handleDisableTOTP)))
+	r.add("POST", "/2fa/recovery-codes", s.handle(s.withUser(s.handleRecoveryCodes)))
+	r.add("PUT", "/2fa/phone", s.handle(s.withUser(s.handleSetPhone)))
+
 	r.add("POST", "/setup", s.handle(s.handleSetup))
 	r.add("GET", "/ui/setup", s.handle(s.handleSetupPage))
 	r.add("POST", "/ui/setup", s.handle(s.handleSetupForm))
@@ -59,6 +68,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	m("POST", "/users/{id}/invite", PermUsers, s.handleResendInvite)
 	m("DELETE", "/users/{id}/invite", PermUsers, s.handleRevokeInvite)
 	m("POST", "/users/{id}/reset-password", PermUsers, s.handleSendReset)
+	m("POST", "/users/{id}/reset-two-factor", PermUsers, s.handleResetTwoFactor)
 	m("GET", "/users/{id}", PermUsers, s.handleGetUser)
 	m("PATCH", "/users/{id}", PermUsers, s.handleUpdateUser)
 	m("DELETE", "/users/{id}", PermUsers, s.handleDeleteUser)

@@ -38,6 +38,10 @@ func (s *Server) userView(ctx context.Context, u *gatehouse.User) (*userView, er
 	if err != nil {
 		return nil, err
 	}
+	tfa, err := s.accounts.TwoFactorEnabled(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
 	v := &userView{
 		ID:          u.ID,
 		Username:    u.Username,
@@ -47,6 +51,8 @@ func (s *Server) userView(ctx context.Context, u *gatehouse.User) (*userView, er
 		Groups:      u.Groups,
 		Permissions: perms,
 		CreatedAt:   u.CreatedAt.UTC().Truncate(time.Second),
+
+		TwoFactorEnabled: tfa,
 	}
 	if v.Groups == nil {
 		v.Groups = []string{}

@@ -148,10 +148,12 @@ type parsed struct {
 
 // Identify reports the scheme of a stored hash, checking its format and
 // parameters exactly as Verify does, without a password and without
-// computing anything expensive: Verify(ctx, password, encoded) returns an
-// error other than ErrBusy if and only if Identify(encoded) returns one, and
-// then the same one. The import command uses it to refuse a bad row with a
-// clear message before storing it.
+// computing anything expensive: whatever the password, Verify fails with a
+// format error exactly when Identify does, and with the same error (Verify
+// can also fail with ErrBusy, which says nothing about the hash). The
+// import command uses it to refuse a bad row with a clear message before
+// storing it; the message, after its "password: " prefix, says what is
+// wrong and never quotes the hash.
 //
 // The encodings accepted, and the bounds on them, are:
 //

@@ -245,3 +245,25 @@ func TestPolicyValidateBreach(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLoadBlocklist is the one-time cost of the first Check.
+func BenchmarkLoadBlocklist(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := loadBlocklist(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCheckWith is a new password that passes every rule.
+func BenchmarkCheckWith(b *testing.B) {
+	c := Context{Username: "alice", Email: "alice.smith@example.com"}
+	BlocklistSize() // load outside the loop
+	b.ReportAllocs()
+	for b.Loop() {
+		if v := DefaultPolicy.CheckWith("correct horse battery staple", c); v != nil {
+			b.Fatal(v)
+		}
+	}
+}

@@ -12,8 +12,10 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/mail"
+	"github.com/gatehouse/gatehouse/otp"
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/session"
+	"github.com/gatehouse/gatehouse/sms"
 	"github.com/gatehouse/gatehouse/sqlite"
 )
 
@@ -59,6 +61,26 @@ func openApp(ctx context.Context, s *settings, log *slog.Logger) (*app, error) {
 	outbox := mail.NewOutbox(store, sender, tpl, mail.OutboxConfig{}, time.Now, log)
 	hasher := password.NewHasher(password.DefaultParams, 0, 0)
 	accounts := account.New(store, hasher, sessions, cfg, time.Now, log, outbox)
+	key, err := otp.LoadOrCreateKeyFile(s.keyFile)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("two-factor key: %w", err)
+	}
+	sealer, err := otp.NewSealer(key)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("two-factor key %s: %w", s.keyFile, err)
+	}
+	var smsSender sms.Sender = sms.LogSender{Log: log}
+	if s.smsWebhook != nil {
+		if smsSender, err = sms.NewWebhook(*s.smsWebhook); err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
+	tfc := account.DefaultTwoFactorConfig
+	tfc.Issuer = s.cfg.TwoFactor.Issuer
+	accounts.UseTwoFactor(account.TwoFactorDeps{Sealer: sealer, SMS: smsSender, Config: tfc})
 	if err := accounts.EnsureGroups(ctx, s.cfg.Groups); err != nil {
 		store.Close()
 		return nil, fmt.Errorf("seeding groups: %w", err)

@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/session"
+	"github.com/gatehouse/gatehouse/sms"
 )
 
 // config is the YAML configuration of the contract. Every key is optional.
@@ -67,8 +68,15 @@ type config struct {
 	} `yaml:"password"`
 
 	// Accepted for forward compatibility; not in effect in this version.
-	Mail            mailConfig          `yaml:"mail"`
-	SMS             yaml.Node           `yaml:"sms"`
+	Mail      mailConfig `yaml:"mail"`
+	SMS       smsConfig  `yaml:"sms"`
+	TwoFactor struct {
+		// KeyFile holds the key that encrypts TOTP secrets at rest
+		// (created on first start); default DATA_DIR/secrets.key.
+		KeyFile string `yaml:"key_file"`
+		// Issuer names the service in authenticator apps.
+		Issuer string `yaml:"issuer"`
+	} `yaml:"two_factor"`
 	Upstream        string              `yaml:"upstream"`
 	RedirectDomains []string            `yaml:"redirect_domains"`
 	Routes          []policy.Rule       `yaml:"routes"`
@@ -91,6 +99,20 @@ type mailConfig struct {
 		Password string `yaml:"password"`
 		TLS      string `yaml:"tls"`
 	} `yaml:"smtp"`
+}
+
+// smsConfig is the sms section: how SMS codes leave gatehouse.
+type smsConfig struct {
+	// Driver is "log" (development: the code is written to the log) or
+	// "webhook".
+	Driver  string `yaml:"driver"`
+	Webhook struct {
+		URL      string `yaml:"url"`
+		Format   string `yaml:"format"`
+		From     string `yaml:"from"`
+		Username string `yaml:"username"`
+		Password string `yaml:"password"`
+	} `yaml:"webhook"`
 }
 
 // defaultConfig returns the contract's defaults.
@@ -116,6 +138,9 @@ func defaultConfig() *config {
 	c.Password.MinLength = password.DefaultPolicy.MinLength
 	c.Password.MaxLength = password.DefaultPolicy.MaxLength
 	c.Password.AllowPasswordReset = true
+	c.SMS.Driver = "log"
+	c.SMS.Webhook.Format = "json"
+	c.TwoFactor.Issuer = "gatehouse"
 	c.Mail.Driver = "log"
 	c.Mail.From = "gatehouse@localhost"
 	c.Mail.SMTP.Port = 587
@@ -365,7 +390,9 @@ type settings struct {
 	policy         password.Policy
 	routes         *policy.Table
 	smtp           *mail.SMTPConfig // nil for the log driver
-	templates      *mail.Templates  // nil for the built-in ones
+	smsWebhook     *sms.WebhookConfig
+	keyFile        string
+	templates      *mail.Templates // nil for the built-in ones
 	warnings       []string
 }
 
@@ -491,6 +518,22 @@ func (c *config) validate(src *configSource) (*settings, error) {
 	default:
 		return nil, fail("mail.driver", "must be log or smtp, not %q", c.Mail.Driver)
 	}
+	switch c.SMS.Driver {
+	case "log":
+	case "webhook":
+		wc := sms.WebhookConfig{URL: c.SMS.Webhook.URL, Format: c.SMS.Webhook.Format, From: c.SMS.Webhook.From,
+			Username: c.SMS.Webhook.Username, Password: c.SMS.Webhook.Password}
+		if err := wc.Validate(); err != nil {
+			return nil, fail("sms.webhook", "%v", err)
+		}
+		s.smsWebhook = &wc
+	default:
+		return nil, fail("sms.driver", "must be log or webhook, not %q", c.SMS.Driver)
+	}
+	s.keyFile = c.TwoFactor.KeyFile
+	if s.keyFile == "" {
+		s.keyFile = filepath.Join(c.DataDir, "secrets.key")
+	}
 	if c.Mail.Templates != "" {
 		if s.templates, err = mail.LoadTemplates(c.Mail.Templates); err != nil {
 			return nil, fail("mail.templates", "%v", err)
@@ -521,7 +564,7 @@ func (c *config) validate(src *configSource) (*settings, error) {
 		name string
 		set  bool
 	}{
-		{"sms", !c.SMS.IsZero()}, {"upstream", c.Upstream != ""},
+		{"upstream", c.Upstream != ""},
 		{"redirect_domains", len(c.RedirectDomains) > 0}, {"oidc", !c.OIDC.IsZero()},
 	} {
 		if k.set {

@@ -7,6 +7,7 @@
 //	gatehouse user create --username U --email E [--name N] [--group G]... --password-stdin
 //	gatehouse user list | disable U | unlock U | reset-link U
 //	gatehouse policy explain --user U --method M --path P [--addr IP] [--json]
+//	gatehouse import users FILE [--format csv|json] [--dry-run]
 //	gatehouse migrate
 //	gatehouse config check
 //	gatehouse version
@@ -62,6 +63,8 @@ commands:
   user reset-link U
                    print a one-time password reset link for a user
   policy explain   explain the route table's decision for a request
+  import users FILE [--format csv|json] [--dry-run]
+                   import users from CSV or JSON, keeping their password hashes
   migrate          apply database migrations
   config check     validate the configuration
   version          print the version
@@ -105,6 +108,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return cmdUser(ctx, rest[0], rest[1:], getenv, stdin, stdout, stderr)
 	case "policy":
 		return cmdPolicy(ctx, rest, getenv, stdout, stderr)
+	case "import":
+		return cmdImport(ctx, rest, getenv, stdin, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
 	case "config":

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/password"
 )
 
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -30,6 +31,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	for _, w := range s.warnings {
 		log.Warn(w)
 	}
+	// Load the password blocklist now, not on the first request that
+	// needs it (it takes a few tens of milliseconds).
+	password.BlocklistSize()
 	a, err := openApp(ctx, s, log)
 	if err != nil {
 		if ctx.Err() != nil {

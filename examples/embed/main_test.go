@@ -28,7 +28,7 @@ func TestEmbed(t *testing.T) {
 	if err := ensureDemoUser(ctx, accounts, store, ""); err == nil {
 		t.Fatal("demo user created without a password")
 	}
-	if err := ensureDemoUser(ctx, accounts, store, "demo password 123"); err != nil {
+	if err := ensureDemoUser(ctx, accounts, store, "an example pass phrase"); err != nil {
 		t.Fatal(err)
 	}
 	h, err := newHandler(accounts, nil)
@@ -69,7 +69,7 @@ func TestEmbed(t *testing.T) {
 	if code, _ := get("/api/hello"); code != 401 {
 		t.Errorf("hello without session: %d", code)
 	}
-	resp, err := c.Post(srv.URL+"/auth/session", "application/json", strings.NewReader(`{"username":"demo","password":"demo password 123"}`))
+	resp, err := c.Post(srv.URL+"/auth/session", "application/json", strings.NewReader(`{"username":"demo","password":"an example pass phrase"}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,512 @@
+package account
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/mail"
+	"github.com/gatehouse/gatehouse/otp"
+	"github.com/gatehouse/gatehouse/session"
+	"github.com/gatehouse/gatehouse/sms"
+)
+
+// TwoFactorConfig holds the second-factor settings.
+type TwoFactorConfig struct {
+	// Issuer names the service in authenticator apps.
+	Issuer string
+	// PendingTTL is how long the second step may take after the password.
+	PendingTTL time.Duration
+	// CodeTTL is how long an email or SMS code is valid (ASVS: ≤ 10 min).
+	CodeTTL time.Duration
+	// MaxAttempts wrong codes end a pending login.
+	MaxAttempts int
+	// MaxSends codes may be sent per pending login, at least ResendAfter
+	// apart.
+	MaxSends    int
+	ResendAfter time.Duration
+}
+
+// DefaultTwoFactorConfig: 5 minutes for the second step, 10-minute codes,
+// 5 attempts, 3 sends 30 seconds apart.
+var DefaultTwoFactorConfig = TwoFactorConfig{
+	Issuer: "gatehouse", PendingTTL: 5 * time.Minute, CodeTTL: 10 * time.Minute,
+	MaxAttempts: 5, MaxSends: 3, ResendAfter: 30 * time.Second,
+}
+
+// TwoFactorDeps are what second factors need beyond the store: the sealer
+// that encrypts TOTP secrets at rest, and the SMS sender (nil: no SMS).
+type TwoFactorDeps struct {
+	Sealer *otp.Sealer
+	SMS    sms.Sender
+	Config TwoFactorConfig
+}
+
+var (
+	errNoPendingLogin = &gatehouse.Error{Code: gatehouse.CodeNoPendingLogin, Message: "There is no login waiting for a second factor; log in again."}
+	errInvalidCode    = &gatehouse.Error{Code: gatehouse.CodeInvalidCode, Message: "The code is not valid."}
+	errNoTwoFactor    = gatehouse.Errorf(gatehouse.CodeConflict, "Two-factor authentication is not set up.")
+)
+
+// UseTwoFactor enables second factors. Without it, login ignores them.
+func (s *Service) UseTwoFactor(d TwoFactorDeps) {
+	if d.Config.PendingTTL == 0 {
+		d.Config = DefaultTwoFactorConfig
+	}
+	s.twoFactor = &d
+}
+
+func (s *Service) tfStore() gatehouse.TwoFactorStore { return s.store }
+
+// twoFactorOf returns a user's settings, or nil when they have none.
+func (s *Service) twoFactorOf(ctx context.Context, userID string) (*gatehouse.TwoFactor, error) {
+	if s.twoFactor == nil {
+		return nil, nil
+	}
+	tf, err := s.tfStore().TwoFactor(ctx, userID)
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return nil, nil
+	}
+	return tf, err
+}
+
+// TwoFactorEnabled reports whether a user has a second factor.
+func (s *Service) TwoFactorEnabled(ctx context.Context, userID string) (bool, error) {
+	tf, err := s.twoFactorOf(ctx, userID)
+	return tf.Enabled(), err
+}
+
+// providers lists the ways a user can pass the second step.
+func (s *Service) providers(u *gatehouse.User, tf *gatehouse.TwoFactor) []string {
+	p := []string{gatehouse.ProviderTOTP}
+	if u.Email != "" {
+		p = append(p, gatehouse.ProviderEmail)
+	}
+	if tf.Phone != "" && s.twoFactor.SMS != nil {
+		p = append(p, gatehouse.ProviderSMS)
+	}
+	if len(tf.RecoveryCodes) > 0 {
+		p = append(p, gatehouse.ProviderRecoveryCode)
+	}
+	return p
+}
+
+// startSecondStep records a correct password of a user with two factors
+// and returns the pending login's cookie secret.
+func (s *Service) startSecondStep(ctx context.Context, u *gatehouse.User, tf *gatehouse.TwoFactor, remember bool) (*LoginResult, error) {
+	token := session.NewToken()
+	now := s.now().UTC()
+	p := &gatehouse.PendingLogin{
+		ID: gatehouse.NewID(), TokenHash: session.HashToken(token), UserID: u.ID, Stamp: u.SecurityStamp,
+		Remember: remember, CreatedAt: now, ExpiresAt: now.Add(s.twoFactor.Config.PendingTTL),
+	}
+	if err := s.tfStore().CreatePendingLogin(ctx, p); err != nil {
+		return nil, err
+	}
+	return &LoginResult{User: u, PendingToken: token, PendingExpiresAt: p.ExpiresAt, Providers: s.providers(u, tf)}, nil
+}
+
+// pending returns the live pending login of a cookie secret, its user and
+// their settings.
+func (s *Service) pending(ctx context.Context, token string) (*gatehouse.PendingLogin, *gatehouse.User, *gatehouse.TwoFactor, error) {
+	if s.twoFactor == nil {
+		return nil, nil, nil, errNoPendingLogin
+	}
+	if _, ok := session.ParseToken(token); !ok {
+		return nil, nil, nil, errNoPendingLogin
+	}
+	p, err := s.tfStore().PendingLoginByTokenHash(ctx, session.HashToken(token))
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return nil, nil, nil, errNoPendingLogin
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !s.now().Before(p.ExpiresAt) {
+		return nil, nil, nil, errNoPendingLogin
+	}
+	u, err := s.store.UserByID(ctx, p.UserID)
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return nil, nil, nil, errNoPendingLogin
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	// A password change or a disabled account since the password step voids it.
+	if u.SecurityStamp != p.Stamp || u.State != gatehouse.StateActive {
+		return nil, nil, nil, errNoPendingLogin
+	}
+	tf, err := s.twoFactorOf(ctx, u.ID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !tf.Enabled() {
+		return nil, nil, nil, errNoPendingLogin
+	}
+	return p, u, tf, nil
+}
+
+// PendingProviders returns the second-step providers of a pending login.
+func (s *Service) PendingProviders(ctx context.Context, token string) ([]string, error) {
+	_, u, tf, err := s.pending(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return s.providers(u, tf), nil
+}
+
+// SendCode sends a one-time code for a pending login by email or SMS. The
+// code is bound to that pending login, lives CodeTTL, and replaces any
+// code sent before; sends are limited in number and pace.
+func (s *Service) SendCode(ctx context.Context, token, provider string, client Client) error {
+	p, u, tf, err := s.pending(ctx, token)
+	if err != nil {
+		return err
+	}
+	cfg := s.twoFactor.Config
+	if !slices.Contains(s.providers(u, tf), provider) || (provider != gatehouse.ProviderEmail && provider != gatehouse.ProviderSMS) {
+		return &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The provider cannot send codes.", Fields: map[string]string{"provider": "must be email or sms, among the user's providers"}}
+	}
+	now := s.now().UTC()
+	if p.Sends >= cfg.MaxSends {
+		return tooManyAttempts(p.ExpiresAt.Sub(now))
+	}
+	if p.Sends > 0 && !p.CodeExpiresAt.IsZero() && now.Before(p.CodeExpiresAt.Add(-cfg.CodeTTL).Add(cfg.ResendAfter)) {
+		return tooManyAttempts(p.CodeExpiresAt.Add(-cfg.CodeTTL).Add(cfg.ResendAfter).Sub(now))
+	}
+	code := otp.NewNumericCode(6)
+	p.CodeHash, p.CodeProvider, p.CodeExpiresAt, p.Sends = otp.HashRecoveryCode(otp.NormalizeRecoveryCode(code)), provider, now.Add(cfg.CodeTTL), p.Sends+1
+	if err := s.tfStore().UpdatePendingLogin(ctx, p); err != nil {
+		return err
+	}
+	switch provider {
+	case gatehouse.ProviderEmail:
+		d := s.mailData(u)
+		d.Code, d.ExpiresIn, d.ClientAddr = code, cfg.CodeTTL, client.Addr
+		if err := s.mailer.Enqueue(ctx, u.Email, mail.KindTwoFactorCode, d); err != nil {
+			return fmt.Errorf("queue code: %w", err)
+		}
+	case gatehouse.ProviderSMS:
+		body := fmt.Sprintf("%s code: %s (valid %d minutes). Never share it.", s.cfg.Product, code, int(cfg.CodeTTL/time.Minute))
+		if err := s.twoFactor.SMS.Send(ctx, sms.Message{To: tf.Phone, Body: body, Kind: "two_factor_code"}); err != nil {
+			s.log.Error("sending an SMS code", "err", err)
+			return &gatehouse.Error{Code: gatehouse.CodeBusy, Message: "The code could not be sent; try again shortly.", Err: err, RetryAfter: 30 * time.Second}
+		}
+	}
+	s.record(ctx, Actor{User: u, Client: client}, gatehouse.AuditTwoFactorCodeSent, u.ID, map[string]string{"provider": provider})
+	return nil
+}
+
+// VerifyRequest is the second step of a login.
+type VerifyRequest struct {
+	Token    string // the pending login's cookie secret
+	Provider string
+	Code     string
+	Remember bool
+	Client   Client
+}
+
+// VerifyCode checks the second factor of a pending login and, when it is
+// right, starts a session marked two-factor. A wrong code counts against
+// the account like a wrong password (the lockout applies) and against the
+// pending login, which ends after MaxAttempts.
+func (s *Service) VerifyCode(ctx context.Context, req VerifyRequest) (*LoginResult, error) {
+	p, u, tf, err := s.pending(ctx, req.Token)
+	if err != nil {
+		return nil, err
+	}
+	keys := throttleKeys(u.Username, req.Client.Addr)
+	if err := s.checkThrottles(ctx, keys); err != nil {
+		return nil, err
+	}
+	ok, err := s.checkCode(ctx, p, u, tf, req.Provider, req.Code, req.Client)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		p.Attempts++
+		if p.Attempts >= s.twoFactor.Config.MaxAttempts {
+			err = s.tfStore().DeletePendingLogin(ctx, p.ID)
+		} else {
+			err = s.tfStore().UpdatePendingLogin(ctx, p)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := s.recordFailure(ctx, keys, u); err != nil {
+			return nil, err
+		}
+		s.record(ctx, Actor{User: u, Client: req.Client}, gatehouse.AuditTwoFactorFailed, u.ID, map[string]string{"provider": req.Provider})
+		return nil, errInvalidCode
+	}
+	if err := s.tfStore().DeletePendingLogin(ctx, p.ID); err != nil {
+		return nil, err
+	}
+	if err := s.store.ResetThrottle(ctx, keys.user); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	if err := s.store.RecordLogin(ctx, u.ID, now); err != nil {
+		return nil, err
+	}
+	u.LastLoginAt = now
+	s.forgetUser(u.ID)
+	token, sess, err := s.sessions.Create(ctx, u.ID, session.CreateOptions{
+		Remember: p.Remember || req.Remember, TwoFactor: true, ClientAddr: req.Client.Addr, UserAgent: req.Client.UserAgent,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.record(ctx, Actor{User: u, Client: req.Client}, gatehouse.AuditLoginSucceeded, sess.ID, map[string]string{"twoFactor": req.Provider})
+	return &LoginResult{User: u, Session: sess, Token: token}, nil
+}
+
+// checkCode reports whether code is right for provider. Each code works
+// once: a TOTP step once, a recovery code once, a sent code once.
+func (s *Service) checkCode(ctx context.Context, p *gatehouse.PendingLogin, u *gatehouse.User, tf *gatehouse.TwoFactor, provider, code string, client Client) (bool, error) {
+	if len(code) == 0 || len(code) > 64 {
+		return false, nil
+	}
+	switch provider {
+	case gatehouse.ProviderTOTP:
+		return s.checkTOTP(ctx, u, tf, code, client)
+	case gatehouse.ProviderRecoveryCode:
+		err := s.tfStore().UseRecoveryCode(ctx, u.ID, otp.HashRecoveryCode(otp.NormalizeRecoveryCode(code)))
+		if errors.Is(err, gatehouse.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		s.record(ctx, Actor{User: u, Client: client}, gatehouse.AuditRecoveryCodeUsed, u.ID, map[string]string{"remaining": fmt.Sprint(len(tf.RecoveryCodes) - 1)})
+		return true, nil
+	case gatehouse.ProviderEmail, gatehouse.ProviderSMS:
+		if p.CodeProvider != provider || len(p.CodeHash) == 0 || !s.now().Before(p.CodeExpiresAt) {
+			return false, nil
+		}
+		return subtle.ConstantTimeCompare(p.CodeHash, otp.HashRecoveryCode(otp.NormalizeRecoveryCode(code))) == 1, nil
+	default:
+		return false, &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "Unknown provider.", Fields: map[string]string{"provider": "must be totp, email, sms or recovery_code"}}
+	}
+}
+
+func (s *Service) checkTOTP(ctx context.Context, u *gatehouse.User, tf *gatehouse.TwoFactor, code string, client Client) (bool, error) {
+	key, err := s.twoFactor.Sealer.Open(tf.TOTPSecret, []byte(u.ID))
+	if err != nil {
+		return false, fmt.Errorf("open TOTP secret: %w", err)
+	}
+	step, ok := otp.TOTP{Key: key}.Verify(code, s.now(), tf.TOTPLastStep)
+	if !ok {
+		// Tell a replay (the right code of a step already used) apart, for
+		// the audit log only.
+		if _, again := (otp.TOTP{Key: key}).Verify(code, s.now(), -1); again {
+			s.record(ctx, Actor{User: u, Client: client}, gatehouse.AuditTwoFactorReplay, u.ID, nil)
+		}
+		return false, nil
+	}
+	err = s.tfStore().UseTOTPStep(ctx, u.ID, step)
+	if gatehouse.ErrorCode(err) == gatehouse.CodeConflict {
+		s.record(ctx, Actor{User: u, Client: client}, gatehouse.AuditTwoFactorReplay, u.ID, nil)
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// TOTPEnrolment is what a user needs to add gatehouse to an authenticator
+// app: the secret, the otpauth URL and that URL as a QR code (PNG, base64).
+type TOTPEnrolment struct {
+	Secret     string `json:"secret"`
+	OtpauthURL string `json:"otpauthUrl"`
+	QRPNG      string `json:"qrPng"`
+}
+
+// BeginTOTP starts a TOTP enrolment: a new secret, stored sealed and pending
+// until ConfirmTOTP proves the app has it.
+func (s *Service) BeginTOTP(ctx context.Context, u *gatehouse.User) (*TOTPEnrolment, error) {
+	if s.twoFactor == nil {
+		return nil, gatehouse.Errorf(gatehouse.CodeNotFound, "Two-factor authentication is not available.")
+	}
+	tf, err := s.twoFactorOf(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if tf.Enabled() {
+		return nil, gatehouse.Errorf(gatehouse.CodeConflict, "Two-factor authentication is already on; turn it off first to enrol again.")
+	}
+	if tf == nil {
+		tf = &gatehouse.TwoFactor{UserID: u.ID}
+	}
+	key := otp.NewKey()
+	tf.TOTPPending = s.twoFactor.Sealer.Seal(key, []byte(u.ID))
+	tf.UpdatedAt = s.now().UTC()
+	if err := s.tfStore().PutTwoFactor(ctx, tf); err != nil {
+		return nil, err
+	}
+	t := otp.TOTP{Key: key}
+	url := otp.URL(s.twoFactor.Config.Issuer, u.Username, key, t)
+	png, err := otp.QRPNG(url, 256)
+	if err != nil {
+		return nil, err
+	}
+	return &TOTPEnrolment{Secret: otp.EncodeKey(key), OtpauthURL: url, QRPNG: base64.StdEncoding.EncodeToString(png)}, nil
+}
+
+// ConfirmTOTP turns two-factor on once code proves the authenticator app
+// has the pending secret, and returns ten fresh recovery codes, shown once.
+func (s *Service) ConfirmTOTP(ctx context.Context, a Actor, u *gatehouse.User, code string) ([]string, error) {
+	tf, err := s.twoFactorOf(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if tf == nil || len(tf.TOTPPending) == 0 {
+		return nil, gatehouse.Errorf(gatehouse.CodeConflict, "No enrolment is pending; start one first.")
+	}
+	key, err := s.twoFactor.Sealer.Open(tf.TOTPPending, []byte(u.ID))
+	if err != nil {
+		return nil, fmt.Errorf("open pending TOTP secret: %w", err)
+	}
+	step, ok := otp.TOTP{Key: key}.Verify(code, s.now(), 0)
+	if !ok {
+		return nil, errInvalidCode
+	}
+	codes := otp.NewRecoveryCodes(10)
+	tf.TOTPSecret, tf.TOTPPending, tf.TOTPLastStep = tf.TOTPPending, nil, step
+	tf.RecoveryCodes = hashCodes(codes)
+	tf.UpdatedAt = s.now().UTC()
+	if err := s.tfStore().PutTwoFactor(ctx, tf); err != nil {
+		return nil, err
+	}
+	s.forgetUser(u.ID)
+	s.basic.forgetWhere(func(e basicEntry) bool { return e.userID == u.ID })
+	s.record(ctx, a, gatehouse.AuditTwoFactorAdded, u.ID, map[string]string{"provider": gatehouse.ProviderTOTP})
+	s.notify(ctx, u.Email, mail.KindTwoFactorAdded, s.mailData(u))
+	return codes, nil
+}
+
+func hashCodes(codes []string) [][]byte {
+	out := make([][]byte, len(codes))
+	for i, c := range codes {
+		out[i] = otp.HashRecoveryCode(otp.NormalizeRecoveryCode(c))
+	}
+	return out
+}
+
+// checkPassword verifies a user's password for a sensitive change, throttled
+// like a login.
+func (s *Service) checkPassword(ctx context.Context, u *gatehouse.User, pw string, client Client) error {
+	keys := throttleKeys(u.Username, client.Addr)
+	if err := s.checkThrottles(ctx, keys); err != nil {
+		return err
+	}
+	fresh, err := s.store.UserByID(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	ok, _, err := s.hasher.Verify(ctx, pw, fresh.PasswordHash)
+	if gatehouse.ErrorCode(err) == gatehouse.CodeBusy {
+		return err
+	}
+	if err != nil || !ok {
+		if err := s.recordFailure(ctx, keys, fresh); err != nil {
+			return err
+		}
+		return &gatehouse.Error{Code: gatehouse.CodeInvalidCredentials, Message: "The password is not correct."}
+	}
+	return nil
+}
+
+// DisableTOTP turns two-factor off after the user proves their password.
+func (s *Service) DisableTOTP(ctx context.Context, a Actor, u *gatehouse.User, pw string) error {
+	if err := s.checkPassword(ctx, u, pw, a.Client); err != nil {
+		return err
+	}
+	tf, err := s.twoFactorOf(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if !tf.Enabled() {
+		return errNoTwoFactor
+	}
+	if err := s.tfStore().DeleteTwoFactor(ctx, u.ID); err != nil {
+		return err
+	}
+	s.forgetUser(u.ID)
+	s.record(ctx, a, gatehouse.AuditTwoFactorRemoved, u.ID, nil)
+	s.notify(ctx, u.Email, mail.KindTwoFactorRemoved, s.mailData(u))
+	return nil
+}
+
+// RegenerateRecoveryCodes replaces a user's recovery codes after they prove
+// their password; the old ones stop working.
+func (s *Service) RegenerateRecoveryCodes(ctx context.Context, a Actor, u *gatehouse.User, pw string) ([]string, error) {
+	if err := s.checkPassword(ctx, u, pw, a.Client); err != nil {
+		return nil, err
+	}
+	tf, err := s.twoFactorOf(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !tf.Enabled() {
+		return nil, errNoTwoFactor
+	}
+	codes := otp.NewRecoveryCodes(10)
+	tf.RecoveryCodes = hashCodes(codes)
+	tf.UpdatedAt = s.now().UTC()
+	if err := s.tfStore().PutTwoFactor(ctx, tf); err != nil {
+		return nil, err
+	}
+	s.record(ctx, a, gatehouse.AuditRecoveryCodesRenewed, u.ID, nil)
+	return codes, nil
+}
+
+// ResetTwoFactor lets an administrator turn a user's two-factor off (the
+// user lost their device); the user is told by mail.
+func (s *Service) ResetTwoFactor(ctx context.Context, a Actor, userID string) error {
+	u, err := s.store.UserByID(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if s.twoFactor == nil {
+		return errNoTwoFactor
+	}
+	if err := s.tfStore().DeleteTwoFactor(ctx, u.ID); err != nil {
+		return err
+	}
+	s.forgetUser(u.ID)
+	s.record(ctx, a, gatehouse.AuditTwoFactorRemoved, u.ID, map[string]string{"by": "administrator"})
+	s.notify(ctx, u.Email, mail.KindTwoFactorRemoved, s.mailData(u))
+	return nil
+}
+
+// SetPhone sets (or, with "", removes) the number SMS codes go to, after
+// the user proves their password (a phone is a way in).
+func (s *Service) SetPhone(ctx context.Context, a Actor, u *gatehouse.User, phone, pw string) error {
+	if err := s.checkPassword(ctx, u, pw, a.Client); err != nil {
+		return err
+	}
+	if phone != "" {
+		n, err := sms.NormalizePhone(phone)
+		if err != nil {
+			return &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The phone number is not valid.", Fields: map[string]string{"phone": err.Error()}}
+		}
+		phone = n
+	}
+	tf, err := s.twoFactorOf(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if tf == nil {
+		tf = &gatehouse.TwoFactor{UserID: u.ID}
+	}
+	tf.Phone, tf.UpdatedAt = phone, s.now().UTC()
+	if err := s.tfStore().PutTwoFactor(ctx, tf); err != nil {
+		return err
+	}
+	s.record(ctx, a, gatehouse.AuditUserUpdated, u.ID, map[string]string{"fields": "phone"})
+	return nil
+}

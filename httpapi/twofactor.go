@@ -1,0 +1,192 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gatehouse/gatehouse/account"
+	"github.com/gatehouse/gatehouse/session"
+)
+
+// pendingCookie is the cookie of a login waiting for its second factor.
+const pendingCookie = "gh_pending"
+
+func (s *Server) pendingCookieName(secure bool) string {
+	if secure {
+		return "__Host-" + pendingCookie
+	}
+	return pendingCookie
+}
+
+// setPendingCookie sets the short-lived pending-login cookie: HttpOnly,
+// SameSite=Strict (the second step is never a cross-site request), ending
+// with the pending login.
+func (s *Server) setPendingCookie(w http.ResponseWriter, token string, expires time.Time, secure bool) {
+	http.SetCookie(w, &http.Cookie{
+		Name: s.pendingCookieName(secure), Value: token, Path: "/", HttpOnly: true, Secure: secure,
+		SameSite: http.SameSiteStrictMode, Expires: expires.UTC(), MaxAge: max(1, int(expires.Sub(s.now())/time.Second)),
+	})
+}
+
+func (s *Server) clearPendingCookie(w http.ResponseWriter, secure bool) {
+	http.SetCookie(w, &http.Cookie{
+		Name: s.pendingCookieName(secure), Value: "", Path: "/", HttpOnly: true, Secure: secure,
+		SameSite: http.SameSiteStrictMode, MaxAge: -1,
+	})
+}
+
+func (s *Server) pendingToken(r *http.Request) string {
+	c, err := r.Cookie(s.pendingCookieName(s.proxies.isHTTPS(r)))
+	if err != nil {
+		return ""
+	}
+	tok, _ := session.ParseToken(c.Value)
+	return tok
+}
+
+// writeSecondStep answers a correct password of a user with a second
+// factor: only the pending-login cookie, no session.
+func (s *Server) writeSecondStep(w http.ResponseWriter, r *http.Request, res *account.LoginResult) error {
+	s.setPendingCookie(w, res.PendingToken, res.PendingExpiresAt, s.proxies.isHTTPS(r))
+	writeJSON(w, http.StatusOK, map[string]any{"state": "two_factor_required", "providers": res.Providers})
+	return nil
+}
+
+// handleProviders is GET BASE/2fa/providers.
+func (s *Server) handleProviders(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.accounts.PendingProviders(r.Context(), s.pendingToken(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+type sendCodeBody struct {
+	Provider string `json:"provider"`
+}
+
+// handleSendCode is POST BASE/2fa/send: a code by email or SMS.
+func (s *Server) handleSendCode(w http.ResponseWriter, r *http.Request) error {
+	var body sendCodeBody
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	if err := s.accounts.SendCode(r.Context(), s.pendingToken(r), body.Provider, s.client(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type verifyCodeBody struct {
+	Provider       string `json:"provider"`
+	Code           string `json:"code"`
+	Remember       bool   `json:"remember"`
+	RememberDevice bool   `json:"rememberDevice"`
+}
+
+// handleVerifyCode is POST BASE/2fa/verify: the second step; a success is
+// answered like a login.
+func (s *Server) handleVerifyCode(w http.ResponseWriter, r *http.Request) error {
+	var body verifyCodeBody
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	res, err := s.accounts.VerifyCode(r.Context(), account.VerifyRequest{
+		Token: s.pendingToken(r), Provider: body.Provider, Code: body.Code, Remember: body.Remember, Client: s.client(r),
+	})
+	if err != nil {
+		return err
+	}
+	s.clearPendingCookie(w, s.proxies.isHTTPS(r))
+	return s.writeLogin(w, r, res)
+}
+
+// handleBeginTOTP is POST BASE/2fa/totp: a secret to enrol.
+func (s *Server) handleBeginTOTP(w http.ResponseWriter, r *http.Request, c *credentials) error {
+	e, err := s.accounts.BeginTOTP(r.Context(), c.user)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, e)
+	return nil
+}
+
+type codeBody struct {
+	Code string `json:"code"`
+}
+
+// handleConfirmTOTP is POST BASE/2fa/totp/confirm: two-factor is on from
+// now, and the recovery codes are shown once.
+func (s *Server) handleConfirmTOTP(w http.ResponseWriter, r *http.Request, c *credentials) error {
+	var body codeBody
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	codes, err := s.accounts.ConfirmTOTP(r.Context(), s.actor(r, c), c.user, body.Code)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"recoveryCodes": codes})
+	return nil
+}
+
+type passwordBody struct {
+	Password string `json:"password"`
+}
+
+// handleDisableTOTP is DELETE BASE/2fa/totp {password}.
+func (s *Server) handleDisableTOTP(w http.ResponseWriter, r *http.Request, c *credentials) error {
+	var body passwordBody
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	if err := s.accounts.DisableTOTP(r.Context(), s.actor(r, c), c.user, body.Password); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handleRecoveryCodes is POST BASE/2fa/recovery-codes {password}: new
+// codes, the old ones void.
+func (s *Server) handleRecoveryCodes(w http.ResponseWriter, r *http.Request, c *credentials) error {
+	var body passwordBody
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	codes, err := s.accounts.RegenerateRecoveryCodes(r.Context(), s.actor(r, c), c.user, body.Password)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"recoveryCodes": codes})
+	return nil
+}
+
+type phoneBody struct {
+	Phone    string `json:"phone"`
+	Password string `json:"password"`
+}
+
+// handleSetPhone is PUT BASE/2fa/phone {phone, password}: where SMS codes go.
+func (s *Server) handleSetPhone(w http.ResponseWriter, r *http.Request, c *credentials) error {
+	var body phoneBody
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	if err := s.accounts.SetPhone(r.Context(), s.actor(r, c), c.user, body.Phone, body.Password); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handleResetTwoFactor is POST …/users/{id}/reset-two-factor.
+func (s *Server) handleResetTwoFactor(w http.ResponseWriter, r *http.Request, c *credentials) error {
+	if err := s.accounts.ResetTwoFactor(r.Context(), s.actor(r, c), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

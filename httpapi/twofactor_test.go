@@ -1,0 +1,269 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/base32"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/otp"
+)
+
+// enrolTOTP turns two-factor on for the user logged in in b and returns the
+// TOTP key and the recovery codes.
+func (e *env) enrolTOTP(b *browser, csrfTok string) ([]byte, []string) {
+	e.t.Helper()
+	w := b.do("POST", "/auth/2fa/totp", "", header("X-CSRF-Token", csrfTok))
+	if w.Code != 200 {
+		e.t.Fatalf("enrol: %d %s", w.Code, w.Body)
+	}
+	var en struct{ Secret, OtpauthURL, QRPNG string }
+	decode(e.t, w, &en)
+	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(en.Secret)
+	if err != nil || len(key) < 16 || !strings.HasPrefix(en.OtpauthURL, "otpauth://totp/") || len(en.QRPNG) < 100 {
+		e.t.Fatalf("enrolment %+v: %v", en, err)
+	}
+	code := otp.TOTP{Key: key}.At(e.clock.Now())
+	w = b.do("POST", "/auth/2fa/totp/confirm", `{"code":"`+code+`"}`, header("X-CSRF-Token", csrfTok))
+	if w.Code != 200 {
+		e.t.Fatalf("confirm: %d %s", w.Code, w.Body)
+	}
+	var res struct{ RecoveryCodes []string }
+	decode(e.t, w, &res)
+	if len(res.RecoveryCodes) != 10 {
+		e.t.Fatalf("recovery codes %v", res.RecoveryCodes)
+	}
+	return key, res.RecoveryCodes
+}
+
+// passwordStep logs in with a password and expects the second step.
+func (e *env) passwordStep(name, pw string) (*browser, []string) {
+	e.t.Helper()
+	b := e.browser()
+	w := b.login(name, pw)
+	var res struct {
+		State     string
+		Providers []string
+	}
+	decode(e.t, w, &res)
+	if w.Code != 200 || res.State != "two_factor_required" {
+		e.t.Fatalf("password step: %d %s", w.Code, w.Body)
+	}
+	if b.cookies["gh_session"] != nil || b.cookies["gh_pending"] == nil {
+		e.t.Fatalf("cookies after the password step: %v", b.cookies)
+	}
+	return b, res.Providers
+}
+
+func verifyBody(provider, code string) string {
+	b, _ := json.Marshal(map[string]any{"provider": provider, "code": code})
+	return string(b)
+}
+
+func TestTwoFactorTOTP(t *testing.T) {
+	e := newEnv(t)
+	b, csrfTok, _ := e.userBrowser("tara")
+	// Confirming needs a right code.
+	b.do("POST", "/auth/2fa/totp", "", header("X-CSRF-Token", csrfTok))
+	wantProblem(t, b.do("POST", "/auth/2fa/totp/confirm", `{"code":"000000"}`, header("X-CSRF-Token", csrfTok)), 401, gatehouse.CodeInvalidCode)
+	wantProblem(t, b.do("POST", "/auth/2fa/totp", ""), 403, gatehouse.CodeCSRFFailed)
+	key, recovery := e.enrolTOTP(b, csrfTok)
+	if w := b.do("GET", "/auth/session", ""); !strings.Contains(w.Body.String(), `"twoFactorEnabled":true`) {
+		t.Errorf("session after enrolment: %s", w.Body)
+	}
+	wantProblem(t, b.do("POST", "/auth/2fa/totp", "", header("X-CSRF-Token", csrfTok)), 409, gatehouse.CodeConflict)
+	if e.mailer.count("tara@example.com", "two_factor_added") != 1 {
+		t.Error("no mail about the new factor")
+	}
+	// The secret is sealed at rest.
+	tf, err := e.store.TwoFactor(context.Background(), e.userID("tara"))
+	if err != nil || len(tf.TOTPSecret) == 0 || strings.Contains(string(tf.TOTPSecret), string(key)) {
+		t.Fatalf("stored 2FA %v %v", tf, err)
+	}
+
+	e.clock.Advance(time.Minute) // the enrolment used the current step
+	p, providers := e.passwordStep("tara", pwOf("tara"))
+	if strings.Join(providers, ",") != "totp,email,recovery_code" {
+		t.Errorf("providers = %v", providers)
+	}
+	var listed []string
+	decode(t, p.do("GET", "/auth/2fa/providers", ""), &listed)
+	if strings.Join(listed, ",") != strings.Join(providers, ",") {
+		t.Errorf("GET providers = %v", listed)
+	}
+	wantProblem(t, e.browser().do("GET", "/auth/2fa/providers", ""), 404, gatehouse.CodeNoPendingLogin)
+	// The pending login is not a session.
+	wantProblem(t, p.do("GET", "/auth/session", ""), 401, gatehouse.CodeUnauthenticated)
+	code := otp.TOTP{Key: key}.At(e.clock.Now())
+	wantProblem(t, p.do("POST", "/auth/2fa/verify", verifyBody("totp", "123456")), 401, gatehouse.CodeInvalidCode)
+	w := p.do("POST", "/auth/2fa/verify", verifyBody("totp", code))
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"twoFactor":true`) {
+		t.Fatalf("verify: %d %s", w.Code, w.Body)
+	}
+	if p.cookies["gh_session"] == nil || p.cookies["gh_pending"] != nil {
+		t.Errorf("cookies after verify: %v", p.cookies)
+	}
+	// The same code again, in a new login within its period, is a replay.
+	p2, _ := e.passwordStep("tara", pwOf("tara"))
+	wantProblem(t, p2.do("POST", "/auth/2fa/verify", verifyBody("totp", code)), 401, gatehouse.CodeInvalidCode)
+	// A recovery code works once.
+	if w := p2.do("POST", "/auth/2fa/verify", verifyBody("recovery_code", strings.ToUpper(recovery[0]))); w.Code != 200 {
+		t.Fatalf("recovery code: %d %s", w.Code, w.Body)
+	}
+	p3, _ := e.passwordStep("tara", pwOf("tara"))
+	wantProblem(t, p3.do("POST", "/auth/2fa/verify", verifyBody("recovery_code", recovery[0])), 401, gatehouse.CodeInvalidCode)
+	events, _, _ := e.accounts.ListAudit(context.Background(), accountAuditKind("two_factor.replay"))
+	if len(events) == 0 {
+		t.Error("the replay was not audited")
+	}
+	// Basic auth is refused for a user with two-factor, like a wrong password.
+	wantProblem(t, p3.do("POST", "/auth/2fa/verify", verifyBody("nope", "1")), 422, gatehouse.CodeValidation)
+}
+
+func TestTwoFactorBoundToItsUser(t *testing.T) {
+	e := newEnv(t)
+	ab, aCSRF, _ := e.userBrowser("abel")
+	bb, bCSRF, _ := e.userBrowser("bryn")
+	e.enrolTOTP(ab, aCSRF)
+	bKey, _ := e.enrolTOTP(bb, bCSRF)
+	e.clock.Advance(time.Minute)
+	p, _ := e.passwordStep("abel", pwOf("abel"))
+	// Abel's pending login with Bryn's valid code fails.
+	wantProblem(t, p.do("POST", "/auth/2fa/verify", verifyBody("totp", otp.TOTP{Key: bKey}.At(e.clock.Now()))), 401, gatehouse.CodeInvalidCode)
+	// The pending login expires after five minutes.
+	e.clock.Advance(5*time.Minute + time.Second)
+	wantProblem(t, p.do("POST", "/auth/2fa/verify", verifyBody("totp", "000000")), 404, gatehouse.CodeNoPendingLogin)
+}
+
+func TestTwoFactorWrongCodesLock(t *testing.T) {
+	e := newEnv(t)
+	b, csrfTok, _ := e.userBrowser("lars")
+	key, _ := e.enrolTOTP(b, csrfTok)
+	e.clock.Advance(time.Minute)
+	p, _ := e.passwordStep("lars", pwOf("lars"))
+	for range 4 {
+		wantProblem(t, p.do("POST", "/auth/2fa/verify", verifyBody("totp", "000000")), 401, gatehouse.CodeInvalidCode)
+	}
+	// The fifth wrong code ends the pending login and locks the account.
+	wantProblem(t, p.do("POST", "/auth/2fa/verify", verifyBody("totp", "000000")), 401, gatehouse.CodeInvalidCode)
+	wantProblem(t, p.do("POST", "/auth/2fa/verify", verifyBody("totp", otp.TOTP{Key: key}.At(e.clock.Now()))), 404, gatehouse.CodeNoPendingLogin)
+	wantProblem(t, e.browser().login("lars", pwOf("lars")), 429, gatehouse.CodeTooManyAttempts)
+}
+
+func TestTwoFactorEmailAndSMS(t *testing.T) {
+	e := newEnv(t)
+	b, csrfTok, _ := e.userBrowser("edda")
+	e.enrolTOTP(b, csrfTok)
+	wantProblem(t, b.do("PUT", "/auth/2fa/phone", `{"phone":"+49 151 2345 6789","password":"wrong"}`, header("X-CSRF-Token", csrfTok)), 401, gatehouse.CodeInvalidCredentials)
+	wantProblem(t, b.do("PUT", "/auth/2fa/phone", `{"phone":"12","password":"`+pwOf("edda")+`"}`, header("X-CSRF-Token", csrfTok)), 422, gatehouse.CodeValidation)
+	if w := b.do("PUT", "/auth/2fa/phone", `{"phone":"+49 151 2345 6789","password":"`+pwOf("edda")+`"}`, header("X-CSRF-Token", csrfTok)); w.Code != 204 {
+		t.Fatalf("set phone: %d %s", w.Code, w.Body)
+	}
+
+	p, providers := e.passwordStep("edda", pwOf("edda"))
+	if strings.Join(providers, ",") != "totp,email,sms,recovery_code" {
+		t.Errorf("providers = %v", providers)
+	}
+	if w := p.do("POST", "/auth/2fa/send", `{"provider":"email"}`); w.Code != 204 {
+		t.Fatalf("send email: %d %s", w.Code, w.Body)
+	}
+	code := e.mailer.last(t, "edda@example.com", "two_factor_code").Data.Code
+	if len(code) != 6 {
+		t.Fatalf("code %q", code)
+	}
+	// Too soon for another code.
+	wantProblem(t, p.do("POST", "/auth/2fa/send", `{"provider":"email"}`), 429, gatehouse.CodeTooManyAttempts)
+	// An email code is not an SMS code.
+	wantProblem(t, p.do("POST", "/auth/2fa/verify", verifyBody("sms", code)), 401, gatehouse.CodeInvalidCode)
+	if w := p.do("POST", "/auth/2fa/verify", verifyBody("email", code)); w.Code != 200 {
+		t.Fatalf("verify email code: %d %s", w.Code, w.Body)
+	}
+
+	p, _ = e.passwordStep("edda", pwOf("edda"))
+	if w := p.do("POST", "/auth/2fa/send", `{"provider":"sms"}`); w.Code != 204 {
+		t.Fatalf("send sms: %d %s", w.Code, w.Body)
+	}
+	msg := e.sms.last(t)
+	if msg.To != "+4915123456789" {
+		t.Errorf("SMS to %q", msg.To)
+	}
+	smsCode := ""
+	for _, f := range strings.Fields(msg.Body) {
+		if len(f) == 6 && strings.Trim(f, "0123456789") == "" {
+			smsCode = f
+		}
+	}
+	// Codes expire after ten minutes.
+	e.clock.Advance(4 * time.Minute)
+	if w := p.do("POST", "/auth/2fa/verify", verifyBody("sms", smsCode)); w.Code != 200 {
+		t.Fatalf("verify sms code: %d %s", w.Code, w.Body)
+	}
+	wantProblem(t, e.browser().do("POST", "/auth/2fa/send", `{"provider":"sms"}`), 404, gatehouse.CodeNoPendingLogin)
+}
+
+func TestTwoFactorOffAndReset(t *testing.T) {
+	e := newEnv(t)
+	b, csrfTok, u := e.userBrowser("olaf")
+	_, recovery := e.enrolTOTP(b, csrfTok)
+	// New recovery codes void the old ones.
+	wantProblem(t, b.do("POST", "/auth/2fa/recovery-codes", `{"password":"nope"}`, header("X-CSRF-Token", csrfTok)), 401, gatehouse.CodeInvalidCredentials)
+	w := b.do("POST", "/auth/2fa/recovery-codes", `{"password":"`+pwOf("olaf")+`"}`, header("X-CSRF-Token", csrfTok))
+	var res struct{ RecoveryCodes []string }
+	decode(t, w, &res)
+	if w.Code != 200 || len(res.RecoveryCodes) != 10 {
+		t.Fatalf("new codes: %d %s", w.Code, w.Body)
+	}
+	p, _ := e.passwordStep("olaf", pwOf("olaf"))
+	wantProblem(t, p.do("POST", "/auth/2fa/verify", verifyBody("recovery_code", recovery[1])), 401, gatehouse.CodeInvalidCode)
+	if w := p.do("POST", "/auth/2fa/verify", verifyBody("recovery_code", res.RecoveryCodes[1])); w.Code != 200 {
+		t.Fatalf("new recovery code: %d", w.Code)
+	}
+
+	// A password reset does not bypass the second factor.
+	link, _ := e.accounts.IssueResetLink(context.Background(), u, "")
+	id, tok := linkParts(t, link, "reset")
+	if w := e.browser().do("POST", "/auth/password/reset", resetBody(id, tok, "a reset pass phrase here")); w.Code != 204 {
+		t.Fatalf("reset: %d", w.Code)
+	}
+	e.passwordStep("olaf", "a reset pass phrase here")
+
+	// Turning it off needs the password.
+	b, csrfTok = e.userLogin("olaf", "a reset pass phrase here", res.RecoveryCodes[2])
+	wantProblem(t, b.do("DELETE", "/auth/2fa/totp", `{"password":"wrong"}`, header("X-CSRF-Token", csrfTok)), 401, gatehouse.CodeInvalidCredentials)
+	if w := b.do("DELETE", "/auth/2fa/totp", `{"password":"a reset pass phrase here"}`, header("X-CSRF-Token", csrfTok)); w.Code != 204 {
+		t.Fatalf("disable: %d %s", w.Code, w.Body)
+	}
+	if w := e.browser().login("olaf", "a reset pass phrase here"); !strings.Contains(w.Body.String(), `"state":"authenticated"`) {
+		t.Errorf("login after disabling: %s", w.Body)
+	}
+	// An administrator can reset a user's two-factor.
+	b2, c2, _ := e.userBrowser("greta")
+	e.enrolTOTP(b2, c2)
+	admin, aCSRF := e.loggedIn()
+	if w := admin.do("POST", mgmt+"/users/"+e.userID("greta")+"/reset-two-factor", "", header("X-CSRF-Token", aCSRF)); w.Code != 204 {
+		t.Fatalf("admin reset: %d", w.Code)
+	}
+	if w := e.browser().login("greta", pwOf("greta")); !strings.Contains(w.Body.String(), `"state":"authenticated"`) {
+		t.Errorf("login after admin reset: %s", w.Body)
+	}
+	if e.mailer.count("greta@example.com", "two_factor_removed") != 1 {
+		t.Error("no mail about the removed factor")
+	}
+}
+
+func TestBasicRefusedWithTwoFactor(t *testing.T) {
+	e := newEnv(t, func(h *httpapiConfig, _ *accountConfig, _ *sessionConfig) { h.BasicAuth.Enabled = true })
+	b, csrfTok, _ := e.userBrowser("bea")
+	b2 := e.browser()
+	b2.https = true
+	if w := b2.do("GET", "/auth/sessions", "", basicHeader("bea", pwOf("bea"))); w.Code != 200 {
+		t.Fatalf("basic before 2FA: %d", w.Code)
+	}
+	e.enrolTOTP(b, csrfTok)
+	b3 := e.browser()
+	b3.https = true
+	wantProblem(t, b3.do("GET", "/auth/sessions", "", basicHeader("bea", pwOf("bea"))), 401, gatehouse.CodeInvalidCredentials)
+}

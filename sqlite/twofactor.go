@@ -1,0 +1,252 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+var _ gatehouse.TwoFactorStore = (*Store)(nil)
+
+// nullBlob is a []byte for a nullable BLOB column, where nil and empty are
+// both NULL, so that "none" has one form and reads back as nil.
+func nullBlob(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// TwoFactor returns the second-factor settings of userID, with its recovery
+// codes sorted byte-wise and nil when it has none, or gatehouse.ErrNotFound
+// when the user has no settings.
+func (s *Store) TwoFactor(ctx context.Context, userID string) (*gatehouse.TwoFactor, error) {
+	// One read transaction, so the settings and the codes agree.
+	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, s.internal("two factor", err)
+	}
+	defer tx.Rollback()
+	var (
+		tf      = gatehouse.TwoFactor{UserID: userID}
+		updated int64
+	)
+	const q = `SELECT totp_secret, totp_pending, totp_last_step, phone, updated_at FROM two_factor WHERE user_id = ?`
+	err = tx.QueryRowContext(ctx, q, userID).Scan(&tf.TOTPSecret, &tf.TOTPPending, &tf.TOTPLastStep, &tf.Phone, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, gatehouse.ErrNotFound
+	}
+	if err != nil {
+		return nil, s.internal("two factor", err)
+	}
+	tf.TOTPSecret, tf.TOTPPending = nullBlob(tf.TOTPSecret), nullBlob(tf.TOTPPending)
+	tf.UpdatedAt = fromMicros(updated)
+
+	// SQLite compares BLOBs with memcmp, shorter first on a common prefix:
+	// the order of bytes.Compare.
+	rows, err := tx.QueryContext(ctx, `SELECT hash FROM recovery_codes WHERE user_id = ? ORDER BY hash`, userID)
+	if err != nil {
+		return nil, s.internal("two factor", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h []byte
+		if err := rows.Scan(&h); err != nil {
+			return nil, s.internal("two factor", err)
+		}
+		tf.RecoveryCodes = append(tf.RecoveryCodes, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.internal("two factor", err)
+	}
+	return &tf, nil
+}
+
+// PutTwoFactor creates or replaces the second-factor settings of t.UserID,
+// its set of recovery codes included, in one transaction. Settings of a
+// user that does not exist are gatehouse.ErrNotFound; an empty recovery
+// code hash, or the same hash twice, is CodeValidation, and stores nothing.
+func (s *Store) PutTwoFactor(ctx context.Context, t *gatehouse.TwoFactor) error {
+	seen := make(map[string]bool, len(t.RecoveryCodes))
+	for _, h := range t.RecoveryCodes {
+		if len(h) == 0 || seen[string(h)] {
+			return &gatehouse.Error{
+				Code:    gatehouse.CodeValidation,
+				Message: "The two-factor settings are not valid.",
+				Fields:  map[string]string{"recovery_codes": "The recovery code hashes must be non-empty and all differ."},
+			}
+		}
+		seen[string(h)] = true
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		const upsert = `INSERT INTO two_factor (user_id, totp_secret, totp_pending, totp_last_step, phone, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (user_id) DO UPDATE SET totp_secret = excluded.totp_secret, totp_pending = excluded.totp_pending,
+				totp_last_step = excluded.totp_last_step, phone = excluded.phone, updated_at = excluded.updated_at`
+		_, err := tx.ExecContext(ctx, upsert, t.UserID, nullBlob(t.TOTPSecret), nullBlob(t.TOTPPending),
+			t.TOTPLastStep, t.Phone, micros(t.UpdatedAt))
+		if sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+			// The user was deleted, perhaps a moment ago.
+			return fmt.Errorf("sqlite: put two factor: user %s: %w (%w)", t.UserID, gatehouse.ErrNotFound, err)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = ?`, t.UserID); err != nil {
+			return err
+		}
+		if len(t.RecoveryCodes) == 0 {
+			return nil
+		}
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO recovery_codes (user_id, hash) VALUES (?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		for _, h := range t.RecoveryCodes {
+			if _, err := ins.ExecContext(ctx, t.UserID, h); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return s.internal("put two factor", err)
+}
+
+// DeleteTwoFactor removes the second-factor settings of userID and, by the
+// foreign key, its recovery codes. Settings that do not exist are no error.
+func (s *Store) DeleteTwoFactor(ctx context.Context, userID string) error {
+	_, err := s.writer.ExecContext(ctx, `DELETE FROM two_factor WHERE user_id = ?`, userID)
+	return s.internal("delete two factor", err)
+}
+
+// UseTOTPStep records step as the last accepted TOTP step of userID if it
+// is later than the one stored. A step not later is CodeConflict; a user
+// without settings gatehouse.ErrNotFound.
+//
+// As in UseActionToken, the single conditional UPDATE is what makes the use
+// atomic: of concurrent uses of a step, in this process or another, exactly
+// one raises it. The transaction only keeps the row from vanishing between
+// that UPDATE and the read that tells why it changed nothing.
+func (s *Store) UseTOTPStep(ctx context.Context, userID string, step int64) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE two_factor SET totp_last_step = ? WHERE user_id = ? AND totp_last_step < ?`,
+			step, userID, step)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 1 {
+			return nil
+		}
+		var one int
+		switch err := tx.QueryRowContext(ctx, `SELECT 1 FROM two_factor WHERE user_id = ?`, userID).Scan(&one); {
+		case errors.Is(err, sql.ErrNoRows):
+			return gatehouse.ErrNotFound
+		case err != nil:
+			return err
+		}
+		return &gatehouse.Error{Code: gatehouse.CodeConflict, Message: "The code was used already."}
+	})
+	return s.internal("use totp step", err)
+}
+
+// UseRecoveryCode removes the recovery code with hash from those of userID;
+// a code not among them, or a user without settings, is
+// gatehouse.ErrNotFound. It is a single DELETE, so of concurrent uses of a
+// code exactly one removes it.
+func (s *Store) UseRecoveryCode(ctx context.Context, userID string, hash []byte) error {
+	if len(hash) == 0 {
+		return gatehouse.ErrNotFound // PutTwoFactor stores no empty hash
+	}
+	return s.updateOne(ctx, "use recovery code", `DELETE FROM recovery_codes WHERE user_id = ? AND hash = ?`, userID, hash)
+}
+
+// pendingLoginColumns are the columns scanPendingLogin reads.
+const pendingLoginColumns = `id, token_hash, user_id, stamp, remember, created_at, expires_at,
+	attempts, code_hash, code_provider, code_expires_at, sends`
+
+// scanPendingLogin reads a row of pendingLoginColumns.
+func scanPendingLogin(sc scanner) (*gatehouse.PendingLogin, error) {
+	var (
+		p                gatehouse.PendingLogin
+		created, expires int64
+		codeExpires      sql.NullInt64
+	)
+	err := sc.Scan(&p.ID, &p.TokenHash, &p.UserID, &p.Stamp, &p.Remember, &created, &expires,
+		&p.Attempts, &p.CodeHash, &p.CodeProvider, &codeExpires, &p.Sends)
+	if err != nil {
+		return nil, err
+	}
+	p.CodeHash = nullBlob(p.CodeHash)
+	p.CreatedAt, p.ExpiresAt, p.CodeExpiresAt = fromMicros(created), fromMicros(expires), fromNullMicros(codeExpires)
+	return &p, nil
+}
+
+// CreatePendingLogin stores the new pending login p. One whose user does
+// not exist is gatehouse.ErrNotFound; one whose id or token hash is taken
+// is CodeConflict.
+func (s *Store) CreatePendingLogin(ctx context.Context, p *gatehouse.PendingLogin) error {
+	const q = `INSERT INTO pending_logins (` + pendingLoginColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	_, err := s.writer.ExecContext(ctx, q, p.ID, p.TokenHash, p.UserID, p.Stamp, p.Remember,
+		micros(p.CreatedAt), micros(p.ExpiresAt), p.Attempts, nullBlob(p.CodeHash), p.CodeProvider,
+		nullMicros(p.CodeExpiresAt), p.Sends)
+	switch {
+	case err == nil:
+		return nil
+	case sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		// The user was deleted, perhaps a moment ago.
+		return fmt.Errorf("sqlite: create pending login: user %s: %w (%w)", p.UserID, gatehouse.ErrNotFound, err)
+	case isUniqueViolation(err):
+		return &gatehouse.Error{Code: gatehouse.CodeConflict, Message: "The pending login already exists.", Err: err}
+	}
+	return s.internal("create pending login", err)
+}
+
+// PendingLoginByTokenHash returns the pending login whose cookie secret
+// hashes to hash, or gatehouse.ErrNotFound. It does not check expiry.
+//
+// TODO: prepare the statement once in Store.prepare, like sessionByHash,
+// when sqlite.go can take the field.
+func (s *Store) PendingLoginByTokenHash(ctx context.Context, hash []byte) (*gatehouse.PendingLogin, error) {
+	const q = `SELECT ` + pendingLoginColumns + ` FROM pending_logins WHERE token_hash = ?`
+	p, err := scanPendingLogin(s.reader.QueryRowContext(ctx, q, hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, gatehouse.ErrNotFound
+	}
+	if err != nil {
+		return nil, s.internal("pending login by token hash", err)
+	}
+	return p, nil
+}
+
+// UpdatePendingLogin stores the attempts, code and sends of the pending
+// login p.ID, and nothing else of p; a missing one is gatehouse.ErrNotFound.
+func (s *Store) UpdatePendingLogin(ctx context.Context, p *gatehouse.PendingLogin) error {
+	const q = `UPDATE pending_logins SET attempts = ?, code_hash = ?, code_provider = ?, code_expires_at = ?, sends = ?
+		WHERE id = ?`
+	return s.updateOne(ctx, "update pending login", q, p.Attempts, nullBlob(p.CodeHash), p.CodeProvider,
+		nullMicros(p.CodeExpiresAt), p.Sends, p.ID)
+}
+
+// DeletePendingLogin removes pending login id. A missing one is no error.
+func (s *Store) DeletePendingLogin(ctx context.Context, id string) error {
+	_, err := s.writer.ExecContext(ctx, `DELETE FROM pending_logins WHERE id = ?`, id)
+	return s.internal("delete pending login", err)
+}
+
+// DeleteExpiredPendingLogins removes the pending logins whose expiry, as
+// stored (truncated to the microsecond), is not after now, and returns how
+// many it removed.
+func (s *Store) DeleteExpiredPendingLogins(ctx context.Context, now time.Time) (int, error) {
+	return s.deleteCount(ctx, "delete expired pending logins", `DELETE FROM pending_logins WHERE expires_at <= ?`, micros(now))
+}

@@ -1,0 +1,761 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// twoFactorStore is a store with second factors. gatehouse.Store is to
+// embed gatehouse.TwoFactorStore; until it does, testTwoFactor skips a
+// store without it.
+type twoFactorStore interface {
+	gatehouse.Store
+	gatehouse.TwoFactorStore
+}
+
+// hashOf returns the SHA-256 of s, as the server hashes recovery codes and
+// cookie secrets.
+func hashOf(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+// newTwoFactor returns settings of userID with every field set: a confirmed
+// and a pending TOTP key, a phone and the recovery codes named, given in
+// an order that is not their hashes' order.
+func newTwoFactor(userID string, codes ...string) *gatehouse.TwoFactor {
+	tf := &gatehouse.TwoFactor{
+		UserID:       userID,
+		TOTPSecret:   []byte("sealed secret of " + userID),
+		TOTPPending:  []byte("sealed pending secret of " + userID),
+		TOTPLastStep: 58_000_000,
+		Phone:        "+15555550123",
+		UpdatedAt:    base,
+	}
+	for _, c := range codes {
+		tf.RecoveryCodes = append(tf.RecoveryCodes, hashOf(c))
+	}
+	slices.SortFunc(tf.RecoveryCodes, func(a, b []byte) int { return -bytes.Compare(a, b) })
+	return tf
+}
+
+// sortedCodes returns a copy of tf with its recovery codes sorted as
+// TwoFactor returns them.
+func sortedCodes(tf *gatehouse.TwoFactor) *gatehouse.TwoFactor {
+	c := *tf
+	c.RecoveryCodes = slices.Clone(tf.RecoveryCodes)
+	slices.SortFunc(c.RecoveryCodes, bytes.Compare)
+	return &c
+}
+
+// putTwoFactor stores tf or fails t.
+func putTwoFactor(t *testing.T, s twoFactorStore, tf *gatehouse.TwoFactor) *gatehouse.TwoFactor {
+	t.Helper()
+	if err := s.PutTwoFactor(t.Context(), tf); err != nil {
+		t.Fatalf("PutTwoFactor: %v", err)
+	}
+	return tf
+}
+
+// wantTwoFactor fails t unless TwoFactor returns want, its recovery codes
+// sorted byte-wise.
+func wantTwoFactor(t *testing.T, s twoFactorStore, want *gatehouse.TwoFactor) {
+	t.Helper()
+	got, err := s.TwoFactor(t.Context(), want.UserID)
+	if err != nil {
+		t.Fatalf("TwoFactor: %v", err)
+	}
+	if d := diff(sortedCodes(want), got); d != "" {
+		t.Errorf("TwoFactor mismatch (-want +got):\n%s", d)
+	}
+	if !slices.IsSortedFunc(got.RecoveryCodes, bytes.Compare) {
+		t.Errorf("TwoFactor: RecoveryCodes are not sorted byte-wise")
+	}
+	for name, b := range map[string][]byte{"TOTPSecret": got.TOTPSecret, "TOTPPending": got.TOTPPending} {
+		if b != nil && len(b) == 0 {
+			t.Errorf("TwoFactor: %s is empty but not nil", name)
+		}
+	}
+	if got.RecoveryCodes != nil && len(got.RecoveryCodes) == 0 {
+		t.Errorf("TwoFactor: RecoveryCodes is empty but not nil")
+	}
+	wantUTC(t, "UpdatedAt", got.UpdatedAt)
+}
+
+// wantNoTwoFactor fails t unless userID has no settings.
+func wantNoTwoFactor(t *testing.T, s twoFactorStore, userID string) {
+	t.Helper()
+	_, err := s.TwoFactor(t.Context(), userID)
+	wantNotFound(t, err)
+}
+
+// newPendingLogin returns a pending login of userID with every field set,
+// a code sent included; its token hash is the SHA-256 of secret.
+func newPendingLogin(userID, secret string) *gatehouse.PendingLogin {
+	return &gatehouse.PendingLogin{
+		ID:            gatehouse.NewID(),
+		TokenHash:     hashOf(secret),
+		UserID:        userID,
+		Stamp:         "stamp-" + secret,
+		Remember:      true,
+		CreatedAt:     base,
+		ExpiresAt:     base.Add(10 * time.Minute),
+		Attempts:      2,
+		CodeHash:      hashOf("code " + secret),
+		CodeProvider:  gatehouse.ProviderEmail,
+		CodeExpiresAt: base.Add(5 * time.Minute),
+		Sends:         1,
+	}
+}
+
+// createPendingLogin stores p or fails t.
+func createPendingLogin(t *testing.T, s twoFactorStore, p *gatehouse.PendingLogin) *gatehouse.PendingLogin {
+	t.Helper()
+	if err := s.CreatePendingLogin(t.Context(), p); err != nil {
+		t.Fatalf("CreatePendingLogin: %v", err)
+	}
+	return p
+}
+
+// wantPendingLogin fails t unless PendingLoginByTokenHash returns want.
+func wantPendingLogin(t *testing.T, s twoFactorStore, want *gatehouse.PendingLogin) {
+	t.Helper()
+	got, err := s.PendingLoginByTokenHash(t.Context(), want.TokenHash)
+	if err != nil {
+		t.Fatalf("PendingLoginByTokenHash: %v", err)
+	}
+	if d := diff(want, got); d != "" {
+		t.Errorf("PendingLoginByTokenHash mismatch (-want +got):\n%s", d)
+	}
+	if got.CodeHash != nil && len(got.CodeHash) == 0 {
+		t.Errorf("PendingLoginByTokenHash: CodeHash is empty but not nil")
+	}
+	wantUTC(t, "CreatedAt", got.CreatedAt)
+	wantUTC(t, "ExpiresAt", got.ExpiresAt)
+	wantUTC(t, "CodeExpiresAt", got.CodeExpiresAt)
+}
+
+// wantNoPendingLogin fails t unless PendingLoginByTokenHash finds no p.
+func wantNoPendingLogin(t *testing.T, s twoFactorStore, p *gatehouse.PendingLogin) {
+	t.Helper()
+	_, err := s.PendingLoginByTokenHash(t.Context(), p.TokenHash)
+	wantNotFound(t, err)
+}
+
+// testTwoFactor tests gatehouse.TwoFactorStore. Besides its doc comments,
+// it holds stores to these rules:
+//
+//   - TwoFactor returns RecoveryCodes sorted byte-wise (bytes.Compare), and
+//     nil when there are none; an empty TOTPSecret, TOTPPending or CodeHash
+//     comes back nil; so "empty" has one form, whether stored nil or empty.
+//   - PutTwoFactor for a user that does not exist is ErrNotFound, like
+//     CreateSession; recovery codes with an empty hash, or the same hash
+//     twice, are CodeValidation and store nothing.
+//   - UseTOTPStep and UseRecoveryCode for a user without settings are
+//     ErrNotFound, and change nothing but the step or the code.
+//   - DeleteUser removes the user's settings, recovery codes and pending
+//     logins; a new user with the old id inherits none of them.
+//   - CreatePendingLogin for a user that does not exist is ErrNotFound; a
+//     duplicate id or token hash is CodeConflict. UpdatePendingLogin, by
+//     ID, stores Attempts, CodeHash, CodeProvider, CodeExpiresAt and Sends
+//     and nothing else.
+//   - A pending login is expired at now when its ExpiresAt, as stored
+//     (truncated to the microsecond), is not after now.
+func testTwoFactor(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
+	// setup returns a store with the users alice and bob.
+	setup := func(t *testing.T) (twoFactorStore, *gatehouse.User, *gatehouse.User) {
+		s := newStore(t)
+		tf, ok := s.(twoFactorStore)
+		if !ok {
+			t.Skipf("%T does not implement gatehouse.TwoFactorStore", s)
+		}
+		return tf, createUser(t, s, newUser("alice")), createUser(t, s, newUser("bob"))
+	}
+
+	t.Run("TwoFactorMissing", func(t *testing.T) {
+		s, alice, _ := setup(t)
+		wantNoTwoFactor(t, s, alice.ID)
+		wantNoTwoFactor(t, s, gatehouse.NewID())
+		wantNoTwoFactor(t, s, "")
+	})
+
+	t.Run("PutAndTwoFactor", func(t *testing.T) {
+		s, alice, bob := setup(t)
+		tf := putTwoFactor(t, s, newTwoFactor(alice.ID, "code1", "code2", "code3", "code4", "code5"))
+		wantTwoFactor(t, s, tf)
+		got, err := s.TwoFactor(t.Context(), alice.ID)
+		check(t, err)
+		if !got.Enabled() {
+			t.Error("Enabled() of settings with a TOTP secret = false, want true")
+		}
+		if len(got.RecoveryCodes) != 5 {
+			t.Errorf("TwoFactor returned %d recovery codes, want 5", len(got.RecoveryCodes))
+		}
+		wantNoTwoFactor(t, s, bob.ID)
+
+		// An enrolment not yet confirmed, with nothing else, in another
+		// zone; empty slices come back nil.
+		pending := &gatehouse.TwoFactor{
+			UserID:        bob.ID,
+			TOTPSecret:    []byte{},
+			TOTPPending:   []byte("sealed"),
+			RecoveryCodes: [][]byte{},
+			UpdatedAt:     base.Add(time.Hour).In(time.FixedZone("UTC+9", 9*3600)),
+		}
+		putTwoFactor(t, s, pending)
+		wantTwoFactor(t, s, pending)
+		got, err = s.TwoFactor(t.Context(), bob.ID)
+		check(t, err)
+		if got.TOTPSecret != nil || got.RecoveryCodes != nil || got.Phone != "" || got.TOTPLastStep != 0 {
+			t.Errorf("TwoFactor of bare settings = %+v, want nil TOTPSecret and RecoveryCodes, no phone, step 0", got)
+		}
+		if got.Enabled() {
+			t.Error("Enabled() of settings without a TOTP secret = true, want false")
+		}
+		wantTwoFactor(t, s, tf)
+
+		// Hashes of other lengths, sharing prefixes, sort byte-wise.
+		odd := newTwoFactor(alice.ID)
+		odd.RecoveryCodes = [][]byte{{2}, {1, 0xff}, {1}, {0xff}, {1, 0}, {0, 0, 0}}
+		putTwoFactor(t, s, odd)
+		got, err = s.TwoFactor(t.Context(), alice.ID)
+		check(t, err)
+		want := [][]byte{{0, 0, 0}, {1}, {1, 0}, {1, 0xff}, {2}, {0xff}}
+		if d := diff(want, got.RecoveryCodes); d != "" {
+			t.Errorf("RecoveryCodes not sorted byte-wise (-want +got):\n%s", d)
+		}
+	})
+
+	t.Run("PutTwoFactorReplaces", func(t *testing.T) {
+		s, alice, bob := setup(t)
+		putTwoFactor(t, s, newTwoFactor(alice.ID, "old1", "old2", "shared"))
+		b := putTwoFactor(t, s, newTwoFactor(bob.ID, "bob1"))
+
+		next := newTwoFactor(alice.ID, "shared", "new1")
+		next.TOTPSecret, next.TOTPPending = []byte("another sealed secret"), nil
+		next.TOTPLastStep = 12
+		next.Phone = ""
+		next.UpdatedAt = base.Add(time.Hour)
+		putTwoFactor(t, s, next)
+		wantTwoFactor(t, s, next)
+		wantNotFound(t, s.UseRecoveryCode(t.Context(), alice.ID, hashOf("old1")))
+		check(t, s.UseRecoveryCode(t.Context(), alice.ID, hashOf("new1")))
+		wantTwoFactor(t, s, b)
+
+		// Replacing with no codes leaves none.
+		none := newTwoFactor(alice.ID)
+		putTwoFactor(t, s, none)
+		wantTwoFactor(t, s, none)
+		got, err := s.TwoFactor(t.Context(), alice.ID)
+		check(t, err)
+		if got.RecoveryCodes != nil {
+			t.Errorf("RecoveryCodes after replacing with none = %x, want nil", got.RecoveryCodes)
+		}
+		wantNotFound(t, s.UseRecoveryCode(t.Context(), alice.ID, hashOf("shared")))
+		wantTwoFactor(t, s, b)
+	})
+
+	t.Run("PutTwoFactorMissingUser", func(t *testing.T) {
+		s, alice, _ := setup(t)
+		orphan := newTwoFactor(gatehouse.NewID(), "code")
+		wantNotFound(t, s.PutTwoFactor(t.Context(), orphan))
+		wantNoTwoFactor(t, s, orphan.UserID)
+		wantNotFound(t, s.UseRecoveryCode(t.Context(), orphan.UserID, hashOf("code")))
+
+		check(t, s.DeleteUser(t.Context(), alice.ID))
+		wantNotFound(t, s.PutTwoFactor(t.Context(), newTwoFactor(alice.ID, "code")))
+		wantNoTwoFactor(t, s, alice.ID)
+	})
+
+	t.Run("PutTwoFactorInvalidCodes", func(t *testing.T) {
+		s, alice, bob := setup(t)
+		tf := putTwoFactor(t, s, newTwoFactor(alice.ID, "code1", "code2"))
+		for _, codes := range [][][]byte{
+			{hashOf("a"), hashOf("b"), hashOf("a")},
+			{hashOf("a"), nil},
+			{{}},
+		} {
+			bad := newTwoFactor(alice.ID)
+			bad.TOTPLastStep, bad.RecoveryCodes = 1, codes
+			wantCode(t, s.PutTwoFactor(t.Context(), bad), gatehouse.CodeValidation)
+			bad.UserID = bob.ID
+			wantCode(t, s.PutTwoFactor(t.Context(), bad), gatehouse.CodeValidation)
+		}
+		wantTwoFactor(t, s, tf)
+		wantNoTwoFactor(t, s, bob.ID)
+	})
+
+	t.Run("DeleteTwoFactor", func(t *testing.T) {
+		s, alice, bob := setup(t)
+		putTwoFactor(t, s, newTwoFactor(alice.ID, "code1", "code2"))
+		b := putTwoFactor(t, s, newTwoFactor(bob.ID, "code1"))
+		check(t, s.DeleteTwoFactor(t.Context(), alice.ID))
+		wantNoTwoFactor(t, s, alice.ID)
+		wantNotFound(t, s.UseRecoveryCode(t.Context(), alice.ID, hashOf("code1")))
+		wantNotFound(t, s.UseTOTPStep(t.Context(), alice.ID, 60_000_000))
+		wantTwoFactor(t, s, b)
+		wantUser(t, s, alice)
+
+		if err := s.DeleteTwoFactor(t.Context(), alice.ID); err != nil {
+			t.Errorf("DeleteTwoFactor(deleted) = %v, want nil", err)
+		}
+		if err := s.DeleteTwoFactor(t.Context(), gatehouse.NewID()); err != nil {
+			t.Errorf("DeleteTwoFactor(unknown user) = %v, want nil", err)
+		}
+
+		// New settings do not bring the old codes back.
+		again := newTwoFactor(alice.ID)
+		again.TOTPLastStep = 0
+		putTwoFactor(t, s, again)
+		wantTwoFactor(t, s, again)
+		wantNotFound(t, s.UseRecoveryCode(t.Context(), alice.ID, hashOf("code2")))
+		wantTwoFactor(t, s, b)
+	})
+
+	t.Run("UseTOTPStep", func(t *testing.T) {
+		s, alice, bob := setup(t)
+		tf := putTwoFactor(t, s, newTwoFactor(alice.ID, "code"))
+		b := putTwoFactor(t, s, newTwoFactor(bob.ID))
+		last := tf.TOTPLastStep
+		for _, step := range []int64{last - 1, last, 0, -1} {
+			wantCode(t, s.UseTOTPStep(t.Context(), alice.ID, step), gatehouse.CodeConflict)
+		}
+		wantTwoFactor(t, s, tf)
+
+		check(t, s.UseTOTPStep(t.Context(), alice.ID, last+1))
+		want := *tf
+		want.TOTPLastStep = last + 1
+		wantTwoFactor(t, s, &want)
+		// The step just used is a replay; a later one is not, even far later.
+		wantCode(t, s.UseTOTPStep(t.Context(), alice.ID, last+1), gatehouse.CodeConflict)
+		check(t, s.UseTOTPStep(t.Context(), alice.ID, last+100))
+		want.TOTPLastStep = last + 100
+		wantTwoFactor(t, s, &want)
+		wantCode(t, s.UseTOTPStep(t.Context(), alice.ID, last+2), gatehouse.CodeConflict)
+		wantTwoFactor(t, s, &want)
+		wantTwoFactor(t, s, b)
+
+		// From a fresh row's step 0.
+		fresh := newTwoFactor(bob.ID)
+		fresh.TOTPLastStep = 0
+		putTwoFactor(t, s, fresh)
+		wantCode(t, s.UseTOTPStep(t.Context(), bob.ID, 0), gatehouse.CodeConflict)
+		check(t, s.UseTOTPStep(t.Context(), bob.ID, 1))
+
+		wantNotFound(t, s.UseTOTPStep(t.Context(), gatehouse.NewID(), last+200))
+		carol := createUser(t, s, newUser("carol"))
+		wantNotFound(t, s.UseTOTPStep(t.Context(), carol.ID, last+200))
+		wantNoTwoFactor(t, s, carol.ID)
+	})
+
+	t.Run("UseTOTPStepConcurrentSameStep", func(t *testing.T) {
+		s, alice, _ := setup(t)
+		tf := putTwoFactor(t, s, newTwoFactor(alice.ID))
+		step := tf.TOTPLastStep + 1
+		const n = 20
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { errs[i] = s.UseTOTPStep(context.WithoutCancel(t.Context()), alice.ID, step) })
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			if err == nil {
+				ok++
+				continue
+			}
+			wantCode(t, err, gatehouse.CodeConflict)
+		}
+		if ok != 1 {
+			t.Errorf("%d of %d concurrent uses of one step succeeded, want exactly 1", ok, n)
+		}
+		want := *tf
+		want.TOTPLastStep = step
+		wantTwoFactor(t, s, &want)
+	})
+
+	t.Run("UseTOTPStepConcurrentSteps", func(t *testing.T) {
+		// Of concurrent uses of different steps, the latest always succeeds
+		// and is what stays; the others fail as replays or succeed.
+		s, alice, _ := setup(t)
+		tf := putTwoFactor(t, s, newTwoFactor(alice.ID))
+		const n = 20
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				errs[i] = s.UseTOTPStep(context.WithoutCancel(t.Context()), alice.ID, tf.TOTPLastStep+1+int64(i))
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				wantCode(t, err, gatehouse.CodeConflict)
+			}
+		}
+		if errs[n-1] != nil {
+			t.Errorf("the use of the latest step failed: %v", errs[n-1])
+		}
+		want := *tf
+		want.TOTPLastStep = tf.TOTPLastStep + n
+		wantTwoFactor(t, s, &want)
+	})
+
+	t.Run("UseRecoveryCode", func(t *testing.T) {
+		s, alice, bob := setup(t)
+		tf := putTwoFactor(t, s, newTwoFactor(alice.ID, "a", "b", "c", "shared"))
+		b := putTwoFactor(t, s, newTwoFactor(bob.ID, "bob", "shared"))
+
+		check(t, s.UseRecoveryCode(t.Context(), alice.ID, hashOf("b")))
+		want := newTwoFactor(alice.ID, "a", "c", "shared")
+		wantTwoFactor(t, s, want)
+		// A code is used once.
+		wantNotFound(t, s.UseRecoveryCode(t.Context(), alice.ID, hashOf("b")))
+		// Another user's code is not one's own, and using one's own copy of
+		// a hash another user has leaves theirs.
+		wantNotFound(t, s.UseRecoveryCode(t.Context(), alice.ID, hashOf("bob")))
+		check(t, s.UseRecoveryCode(t.Context(), alice.ID, hashOf("shared")))
+		wantTwoFactor(t, s, b)
+		for _, h := range [][]byte{hashOf("z"), hashOf("a")[:16], append(hashOf("a"), 0), nil, {}} {
+			wantNotFound(t, s.UseRecoveryCode(t.Context(), alice.ID, h))
+		}
+		wantNotFound(t, s.UseRecoveryCode(t.Context(), gatehouse.NewID(), hashOf("a")))
+		wantNotFound(t, s.UseRecoveryCode(t.Context(), "", hashOf("a")))
+
+		// Using the last code leaves the settings, without codes.
+		check(t, s.UseRecoveryCode(t.Context(), alice.ID, hashOf("a")))
+		check(t, s.UseRecoveryCode(t.Context(), alice.ID, hashOf("c")))
+		none := *tf
+		none.RecoveryCodes = nil
+		wantTwoFactor(t, s, &none)
+		got, err := s.TwoFactor(t.Context(), alice.ID)
+		check(t, err)
+		if got.RecoveryCodes != nil {
+			t.Errorf("RecoveryCodes after using them all = %x, want nil", got.RecoveryCodes)
+		}
+		wantTwoFactor(t, s, b)
+	})
+
+	t.Run("UseRecoveryCodeConcurrent", func(t *testing.T) {
+		s, alice, _ := setup(t)
+		tf := putTwoFactor(t, s, newTwoFactor(alice.ID, "once", "other"))
+		const n = 20
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { errs[i] = s.UseRecoveryCode(context.WithoutCancel(t.Context()), alice.ID, hashOf("once")) })
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			if err == nil {
+				ok++
+				continue
+			}
+			wantNotFound(t, err)
+		}
+		if ok != 1 {
+			t.Errorf("%d of %d concurrent uses of one recovery code succeeded, want exactly 1", ok, n)
+		}
+		want := *tf
+		want.RecoveryCodes = [][]byte{hashOf("other")}
+		wantTwoFactor(t, s, &want)
+	})
+
+	t.Run("UseRecoveryCodesConcurrent", func(t *testing.T) {
+		// Concurrent uses of different codes all succeed.
+		s, alice, _ := setup(t)
+		const n = 20
+		codes := make([]string, n)
+		for i := range codes {
+			codes[i] = string(rune('A' + i))
+		}
+		tf := putTwoFactor(t, s, newTwoFactor(alice.ID, codes...))
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { errs[i] = s.UseRecoveryCode(context.WithoutCancel(t.Context()), alice.ID, hashOf(codes[i])) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("UseRecoveryCode(%q) = %v, want nil", codes[i], err)
+			}
+		}
+		want := *tf
+		want.RecoveryCodes = nil
+		wantTwoFactor(t, s, &want)
+	})
+
+	t.Run("DeleteUserDeletesTwoFactor", func(t *testing.T) {
+		s, alice, bob := setup(t)
+		putTwoFactor(t, s, newTwoFactor(alice.ID, "a1", "a2"))
+		p := createPendingLogin(t, s, newPendingLogin(alice.ID, "alice"))
+		b := putTwoFactor(t, s, newTwoFactor(bob.ID, "a1"))
+		bp := createPendingLogin(t, s, newPendingLogin(bob.ID, "bob"))
+
+		check(t, s.DeleteUser(t.Context(), alice.ID))
+		wantNoTwoFactor(t, s, alice.ID)
+		wantNoPendingLogin(t, s, p)
+		wantNotFound(t, s.UseRecoveryCode(t.Context(), alice.ID, hashOf("a1")))
+		wantNotFound(t, s.UseTOTPStep(t.Context(), alice.ID, 60_000_000))
+		wantNotFound(t, s.UpdatePendingLogin(t.Context(), p))
+		wantTwoFactor(t, s, b)
+		wantPendingLogin(t, s, bp)
+
+		// A new user with the old id inherits nothing.
+		again := newUser("alice")
+		again.ID = alice.ID
+		createUser(t, s, again)
+		wantNoTwoFactor(t, s, alice.ID)
+		wantNoPendingLogin(t, s, p)
+		fresh := newTwoFactor(alice.ID)
+		putTwoFactor(t, s, fresh)
+		wantTwoFactor(t, s, fresh)
+		wantNotFound(t, s.UseRecoveryCode(t.Context(), alice.ID, hashOf("a2")))
+		// The old pending login's id and hash are free again.
+		createPendingLogin(t, s, p)
+		wantPendingLogin(t, s, p)
+	})
+
+	t.Run("CreateAndPendingLoginByTokenHash", func(t *testing.T) {
+		s, alice, _ := setup(t)
+		p := createPendingLogin(t, s, newPendingLogin(alice.ID, "secret"))
+		wantPendingLogin(t, s, p)
+
+		// No code sent, not remembered, no stamp, in another zone; an empty
+		// code hash comes back nil.
+		zone := time.FixedZone("UTC-5", -5*3600)
+		bare := newPendingLogin(alice.ID, "bare")
+		bare.Stamp, bare.Remember, bare.Attempts, bare.Sends = "", false, 0, 0
+		bare.CodeHash, bare.CodeProvider, bare.CodeExpiresAt = []byte{}, "", time.Time{}
+		bare.CreatedAt, bare.ExpiresAt = base.In(zone), base.Add(time.Minute).In(zone)
+		createPendingLogin(t, s, bare)
+		wantPendingLogin(t, s, bare)
+		got, err := s.PendingLoginByTokenHash(t.Context(), bare.TokenHash)
+		check(t, err)
+		if got.CodeHash != nil || !got.CodeExpiresAt.IsZero() || got.CodeProvider != "" {
+			t.Errorf("pending login without a code = %+v, want nil CodeHash, zero CodeExpiresAt, no provider", got)
+		}
+
+		sms := newPendingLogin(alice.ID, "sms")
+		sms.CodeProvider, sms.Sends, sms.Attempts = gatehouse.ProviderSMS, 3, 4
+		createPendingLogin(t, s, sms)
+		wantPendingLogin(t, s, sms)
+		wantPendingLogin(t, s, p)
+	})
+
+	t.Run("PendingLoginByTokenHashMissing", func(t *testing.T) {
+		s, alice, _ := setup(t)
+		p := createPendingLogin(t, s, newPendingLogin(alice.ID, "secret"))
+		for _, h := range [][]byte{hashOf("other"), p.TokenHash[:16], append(p.TokenHash[:len(p.TokenHash):len(p.TokenHash)], 0), nil, {}} {
+			_, err := s.PendingLoginByTokenHash(t.Context(), h)
+			wantNotFound(t, err)
+		}
+		_, err := s.PendingLoginByTokenHash(t.Context(), []byte(p.ID))
+		wantNotFound(t, err)
+		_, err = s.PendingLoginByTokenHash(t.Context(), p.CodeHash)
+		wantNotFound(t, err)
+		// A session's hash is not a pending login's, nor the other way round.
+		ses := createSession(t, s, newSession(alice.ID, "session"))
+		_, err = s.PendingLoginByTokenHash(t.Context(), ses.TokenHash)
+		wantNotFound(t, err)
+		_, err = s.SessionByTokenHash(t.Context(), p.TokenHash)
+		wantNotFound(t, err)
+	})
+
+	t.Run("CreatePendingLoginMissingUser", func(t *testing.T) {
+		s, alice, _ := setup(t)
+		p := newPendingLogin(gatehouse.NewID(), "orphan")
+		wantNotFound(t, s.CreatePendingLogin(t.Context(), p))
+		wantNoPendingLogin(t, s, p)
+
+		check(t, s.DeleteUser(t.Context(), alice.ID))
+		p = newPendingLogin(alice.ID, "late")
+		wantNotFound(t, s.CreatePendingLogin(t.Context(), p))
+		wantNoPendingLogin(t, s, p)
+	})
+
+	t.Run("CreatePendingLoginConflicts", func(t *testing.T) {
+		s, alice, bob := setup(t)
+		p := createPendingLogin(t, s, newPendingLogin(alice.ID, "secret"))
+
+		sameHash := newPendingLogin(bob.ID, "secret")
+		wantCode(t, s.CreatePendingLogin(t.Context(), sameHash), gatehouse.CodeConflict)
+
+		sameID := newPendingLogin(bob.ID, "other")
+		sameID.ID = p.ID
+		wantCode(t, s.CreatePendingLogin(t.Context(), sameID), gatehouse.CodeConflict)
+		wantNoPendingLogin(t, s, sameID)
+		wantPendingLogin(t, s, p)
+
+		check(t, s.DeleteUser(t.Context(), bob.ID))
+		wantPendingLogin(t, s, p)
+	})
+
+	t.Run("UpdatePendingLogin", func(t *testing.T) {
+		s, alice, _ := setup(t)
+		bare := newPendingLogin(alice.ID, "secret")
+		bare.Attempts, bare.Sends = 0, 0
+		bare.CodeHash, bare.CodeProvider, bare.CodeExpiresAt = nil, "", time.Time{}
+		createPendingLogin(t, s, bare)
+		other := createPendingLogin(t, s, newPendingLogin(alice.ID, "other"))
+
+		// A code sent by SMS, after a wrong code.
+		upd := *bare
+		upd.Attempts, upd.Sends = 1, 1
+		upd.CodeHash, upd.CodeProvider, upd.CodeExpiresAt = hashOf("123456"), gatehouse.ProviderSMS, base.Add(3*time.Minute)
+		check(t, s.UpdatePendingLogin(t.Context(), &upd))
+		wantPendingLogin(t, s, &upd)
+		wantPendingLogin(t, s, other)
+
+		// Only the attempts, code and sends change.
+		sneaky := upd
+		sneaky.Attempts = 2
+		sneaky.Stamp, sneaky.Remember = "other stamp", !upd.Remember
+		sneaky.CreatedAt, sneaky.ExpiresAt = base.Add(time.Hour), base.Add(24*time.Hour)
+		check(t, s.UpdatePendingLogin(t.Context(), &sneaky))
+		want := upd
+		want.Attempts = 2
+		wantPendingLogin(t, s, &want)
+
+		// The code cleared again.
+		cleared := want
+		cleared.CodeHash, cleared.CodeProvider, cleared.CodeExpiresAt = []byte{}, "", time.Time{}
+		check(t, s.UpdatePendingLogin(t.Context(), &cleared))
+		cleared.CodeHash = nil
+		wantPendingLogin(t, s, &cleared)
+		wantPendingLogin(t, s, other)
+
+		missing := newPendingLogin(alice.ID, "missing")
+		wantNotFound(t, s.UpdatePendingLogin(t.Context(), missing))
+		wantNoPendingLogin(t, s, missing)
+		check(t, s.DeletePendingLogin(t.Context(), bare.ID))
+		wantNotFound(t, s.UpdatePendingLogin(t.Context(), &cleared))
+		wantNoPendingLogin(t, s, bare)
+	})
+
+	t.Run("DeletePendingLogin", func(t *testing.T) {
+		s, alice, _ := setup(t)
+		p := createPendingLogin(t, s, newPendingLogin(alice.ID, "secret"))
+		other := createPendingLogin(t, s, newPendingLogin(alice.ID, "other"))
+		check(t, s.DeletePendingLogin(t.Context(), p.ID))
+		wantNoPendingLogin(t, s, p)
+		wantPendingLogin(t, s, other)
+		wantUser(t, s, alice)
+
+		if err := s.DeletePendingLogin(t.Context(), p.ID); err != nil {
+			t.Errorf("DeletePendingLogin(deleted) = %v, want nil", err)
+		}
+		if err := s.DeletePendingLogin(t.Context(), gatehouse.NewID()); err != nil {
+			t.Errorf("DeletePendingLogin(missing) = %v, want nil", err)
+		}
+		// The id and hash are free again.
+		createPendingLogin(t, s, p)
+		wantPendingLogin(t, s, p)
+	})
+
+	t.Run("DeleteExpiredPendingLogins", func(t *testing.T) {
+		s, alice, bob := setup(t)
+		mk := func(secret string, userID string, expires time.Time) *gatehouse.PendingLogin {
+			p := newPendingLogin(userID, secret)
+			p.ExpiresAt = expires
+			// The code's expiry is not the pending login's.
+			p.CodeExpiresAt = micro.Add(-24 * time.Hour)
+			return createPendingLogin(t, s, p)
+		}
+		old := mk("old", alice.ID, micro.Add(-time.Hour))
+		exact := mk("exact", bob.ID, micro)
+		// base has nanoseconds beyond micro: as stored, it is micro.
+		nanos := mk("nanos", alice.ID, base)
+		later := mk("later", alice.ID, micro.Add(time.Microsecond))
+		live := mk("live", bob.ID, micro.Add(time.Hour))
+		// Other things expiring long ago are not pending logins.
+		ses := newSession(alice.ID, "session")
+		ses.ExpiresAt = micro.Add(-time.Hour)
+		createSession(t, s, ses)
+
+		n, err := s.DeleteExpiredPendingLogins(t.Context(), micro.Add(-time.Microsecond))
+		check(t, err)
+		if n != 1 {
+			t.Errorf("DeleteExpiredPendingLogins(just before) = %d, want 1", n)
+		}
+		wantNoPendingLogin(t, s, old)
+		wantPendingLogin(t, s, exact)
+
+		n, err = s.DeleteExpiredPendingLogins(t.Context(), micro)
+		check(t, err)
+		if n != 2 {
+			t.Errorf("DeleteExpiredPendingLogins(at the expiry) = %d, want 2", n)
+		}
+		wantNoPendingLogin(t, s, exact)
+		wantNoPendingLogin(t, s, nanos)
+		wantPendingLogin(t, s, later)
+
+		// 999ns after micro is before micro+1µs.
+		n, err = s.DeleteExpiredPendingLogins(t.Context(), micro.Add(999*time.Nanosecond))
+		check(t, err)
+		if n != 0 {
+			t.Errorf("DeleteExpiredPendingLogins(999ns after) = %d, want 0", n)
+		}
+		wantPendingLogin(t, s, later)
+
+		n, err = s.DeleteExpiredPendingLogins(t.Context(), micro.Add(time.Microsecond))
+		check(t, err)
+		if n != 1 {
+			t.Errorf("DeleteExpiredPendingLogins(1µs after) = %d, want 1", n)
+		}
+		wantNoPendingLogin(t, s, later)
+		wantPendingLogin(t, s, live)
+		wantSession(t, s, ses)
+		wantUser(t, s, alice)
+		wantUser(t, s, bob)
+
+		n, err = s.DeleteExpiredPendingLogins(t.Context(), micro.Add(time.Microsecond))
+		check(t, err)
+		if n != 0 {
+			t.Errorf("DeleteExpiredPendingLogins again = %d, want 0", n)
+		}
+	})
+
+	t.Run("PendingLoginLifecycle", func(t *testing.T) {
+		// A password check, a wrong code, an email code sent and entered.
+		s, alice, _ := setup(t)
+		putTwoFactor(t, s, newTwoFactor(alice.ID))
+		p := newPendingLogin(alice.ID, "cookie")
+		p.Attempts, p.Sends = 0, 0
+		p.CodeHash, p.CodeProvider, p.CodeExpiresAt = nil, "", time.Time{}
+		createPendingLogin(t, s, p)
+
+		got, err := s.PendingLoginByTokenHash(t.Context(), hashOf("cookie"))
+		check(t, err)
+		got.Attempts++
+		check(t, s.UpdatePendingLogin(t.Context(), got))
+
+		got, err = s.PendingLoginByTokenHash(t.Context(), hashOf("cookie"))
+		check(t, err)
+		if got.Attempts != 1 {
+			t.Errorf("Attempts after a wrong code = %d, want 1", got.Attempts)
+		}
+		got.CodeHash, got.CodeProvider, got.CodeExpiresAt = hashOf("424242"), gatehouse.ProviderEmail, base.Add(5*time.Minute)
+		got.Sends++
+		check(t, s.UpdatePendingLogin(t.Context(), got))
+		wantPendingLogin(t, s, got)
+
+		check(t, s.DeletePendingLogin(t.Context(), got.ID))
+		wantNoPendingLogin(t, s, p)
+		n, err := s.DeleteExpiredPendingLogins(t.Context(), base.Add(24*time.Hour))
+		check(t, err)
+		if n != 0 {
+			t.Errorf("DeleteExpiredPendingLogins after the login = %d, want 0", n)
+		}
+	})
+}

@@ -1,0 +1,91 @@
+package gatehouse
+
+import (
+	"context"
+	"time"
+)
+
+// The second-factor providers, as the HTTP contract names them.
+const (
+	ProviderTOTP         = "totp"
+	ProviderEmail        = "email"
+	ProviderSMS          = "sms"
+	ProviderRecoveryCode = "recovery_code"
+)
+
+// TwoFactor is a user's second-factor settings. Secrets are sealed
+// (encrypted with the server's key, bound to the user's id), never stored
+// in clear; recovery codes are stored as hashes.
+type TwoFactor struct {
+	UserID string
+	// TOTPSecret is the sealed TOTP key once enrolment is confirmed;
+	// TOTPPending the sealed key of an enrolment not yet confirmed.
+	TOTPSecret  []byte
+	TOTPPending []byte
+	// TOTPLastStep is the last time step whose code was accepted: a code of
+	// that step or an earlier one is refused (no replay).
+	TOTPLastStep int64
+	// Phone is the E.164 number SMS codes go to, "" when none.
+	Phone string
+	// RecoveryCodes are the SHA-256 hashes of the unused recovery codes.
+	RecoveryCodes [][]byte
+	UpdatedAt     time.Time
+}
+
+// Enabled reports whether the user has a second factor: a confirmed TOTP
+// enrolment. Email, SMS and recovery codes are further ways to pass the
+// second step of such a user, not second factors on their own.
+func (t *TwoFactor) Enabled() bool { return t != nil && len(t.TOTPSecret) > 0 }
+
+// PendingLogin is the state between a correct password and the second
+// factor: bound to one user and one password check, short-lived, and known
+// to the browser only by a secret in a cookie, of which the store keeps
+// the SHA-256.
+type PendingLogin struct {
+	ID        string
+	TokenHash []byte
+	UserID    string
+	// Stamp is the user's security stamp at the password check: a password
+	// change in between voids the pending login.
+	Stamp     string
+	Remember  bool
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// Attempts counts wrong codes entered for this pending login.
+	Attempts int
+	// CodeHash, CodeProvider and CodeExpiresAt describe the one email or
+	// SMS code sent for it, if any; Sends counts codes sent.
+	CodeHash      []byte
+	CodeProvider  string
+	CodeExpiresAt time.Time
+	Sends         int
+}
+
+// TwoFactorStore keeps second-factor settings and pending logins. Missing
+// records are ErrNotFound.
+type TwoFactorStore interface {
+	// TwoFactor returns a user's settings; a user without any is ErrNotFound.
+	TwoFactor(ctx context.Context, userID string) (*TwoFactor, error)
+	// PutTwoFactor creates or replaces a user's settings.
+	PutTwoFactor(ctx context.Context, t *TwoFactor) error
+	// DeleteTwoFactor removes a user's settings (a 2FA reset).
+	DeleteTwoFactor(ctx context.Context, userID string) error
+	// UseTOTPStep records step as the last accepted TOTP step of a user if
+	// it is later than the one stored, atomically; a step not later is
+	// CodeConflict (a replay, even from a concurrent request).
+	UseTOTPStep(ctx context.Context, userID string, step int64) error
+	// UseRecoveryCode removes the recovery code with hash from a user's
+	// codes, atomically; a code not among them is ErrNotFound.
+	UseRecoveryCode(ctx context.Context, userID string, hash []byte) error
+
+	// CreatePendingLogin stores a pending login.
+	CreatePendingLogin(ctx context.Context, p *PendingLogin) error
+	// PendingLoginByTokenHash returns the pending login of a cookie secret.
+	PendingLoginByTokenHash(ctx context.Context, hash []byte) (*PendingLogin, error)
+	// UpdatePendingLogin stores a pending login's attempts and code.
+	UpdatePendingLogin(ctx context.Context, p *PendingLogin) error
+	// DeletePendingLogin removes a pending login; a missing one is no error.
+	DeletePendingLogin(ctx context.Context, id string) error
+	// DeleteExpiredPendingLogins removes those expired at now.
+	DeleteExpiredPendingLogins(ctx context.Context, now time.Time) (int, error)
+}
