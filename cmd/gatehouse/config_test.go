@@ -104,7 +104,6 @@ func TestConfigCheck(t *testing.T) {
 			wantCode: exitOK,
 			wantOut: []string{
 				"configuration OK",
-				"warning: sms is accepted but not in effect",
 				"warning: upstream is accepted but not in effect",
 				"warning: redirect_domains is accepted but not in effect",
 				"warning: oidc is accepted but not in effect",
