@@ -15,8 +15,10 @@ import (
 )
 
 // Algorithm is the HMAC hash function used to compute a code. The zero value
-// is SHA1, which is what RFC 6238 specifies as the default and what every
-// authenticator app supports; SHA256 and SHA512 are understood by fewer apps.
+// is SHA1: it is RFC 4226's algorithm, the default of otpauth:// URLs and
+// the only one every authenticator app supports; SHA256 and SHA512 (allowed
+// by RFC 6238) are understood by fewer apps. HMAC-SHA-1 is not affected by
+// SHA-1's collision weakness.
 type Algorithm int
 
 const (
@@ -60,7 +62,7 @@ const (
 	// six digits, which is also about 20 bits (OWASP ASVS 6.5.4).
 	MinDigits = 6
 	// MaxDigits is the longest code supported. Dynamic truncation yields 31
-	// bits, so more than eight or nine digits would not add entropy, and
+	// bits (about 9.3 digits), so longer codes would not add entropy, and
 	// authenticator apps only offer six or eight.
 	MaxDigits = 8
 )
@@ -107,7 +109,9 @@ const (
 	// DefaultDigits is the code length used when TOTP.Digits is zero.
 	DefaultDigits = 6
 	// DefaultPeriod is the step length used when TOTP.Period is zero. OWASP
-	// ASVS 6.5.5 asks for TOTP codes to be valid for at most 30 seconds.
+	// ASVS 6.5.5 asks for TOTP codes to be valid for at most 30 seconds, so
+	// longer periods, which Validate allows for compatibility, are not
+	// compliant.
 	DefaultPeriod = 30 * time.Second
 	// DefaultSkew is the number of steps accepted on each side of the current
 	// one when TOTP.Skew is zero, to allow for clock drift and typing time.
