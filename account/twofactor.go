@@ -269,6 +269,11 @@ func (s *Service) VerifyCode(ctx context.Context, req VerifyRequest) (*LoginResu
 // checkCode reports whether code is right for provider. Each code works
 // once: a TOTP step once, a recovery code once, a sent code once.
 func (s *Service) checkCode(ctx context.Context, p *gatehouse.PendingLogin, u *gatehouse.User, tf *gatehouse.TwoFactor, provider, code string, client Client) (bool, error) {
+	switch provider {
+	case gatehouse.ProviderTOTP, gatehouse.ProviderRecoveryCode, gatehouse.ProviderEmail, gatehouse.ProviderSMS:
+	default:
+		return false, &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "Unknown provider.", Fields: map[string]string{"provider": "must be totp, email, sms or recovery_code"}}
+	}
 	if len(code) == 0 || len(code) > 64 {
 		return false, nil
 	}
@@ -471,7 +476,11 @@ func (s *Service) ResetTwoFactor(ctx context.Context, a Actor, userID string) er
 	if err != nil {
 		return err
 	}
-	if s.twoFactor == nil {
+	tf, err := s.twoFactorOf(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if !tf.Enabled() {
 		return errNoTwoFactor
 	}
 	if err := s.tfStore().DeleteTwoFactor(ctx, u.ID); err != nil {

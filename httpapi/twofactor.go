@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/session"
 )
@@ -101,6 +102,21 @@ func (s *Server) handleVerifyCode(w http.ResponseWriter, r *http.Request) error 
 	}
 	s.clearPendingCookie(w, s.proxies.isHTTPS(r))
 	return s.writeLogin(w, r, res)
+}
+
+// errTokenForFactors refuses API tokens on the endpoints that change a
+// user's factors: a leaked token must not be able to take over the account.
+var errTokenForFactors = gatehouse.Errorf(gatehouse.CodePermissionDenied, "API tokens cannot change two-factor settings; log in to do that.")
+
+// withPerson is withUser for the endpoints that change a user's factors:
+// a session or Basic credentials, never an API token.
+func (s *Server) withPerson(h authedFunc) handlerFunc {
+	return s.withUser(func(w http.ResponseWriter, r *http.Request, c *credentials) error {
+		if c.via == viaToken {
+			return errTokenForFactors
+		}
+		return h(w, r, c)
+	})
 }
 
 // handleBeginTOTP is POST BASE/2fa/totp: a secret to enrol.

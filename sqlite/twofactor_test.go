@@ -230,6 +230,9 @@ func TestSchema0004(t *testing.T) {
 		}
 		plan += detail + "; "
 	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
 	if err := rows.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -12,14 +12,6 @@ import (
 	"github.com/gatehouse/gatehouse"
 )
 
-// twoFactorStore is a store with second factors. gatehouse.Store is to
-// embed gatehouse.TwoFactorStore; until it does, testTwoFactor skips a
-// store without it.
-type twoFactorStore interface {
-	gatehouse.Store
-	gatehouse.TwoFactorStore
-}
-
 // hashOf returns the SHA-256 of s, as the server hashes recovery codes and
 // cookie secrets.
 func hashOf(s string) []byte {
@@ -56,7 +48,7 @@ func sortedCodes(tf *gatehouse.TwoFactor) *gatehouse.TwoFactor {
 }
 
 // putTwoFactor stores tf or fails t.
-func putTwoFactor(t *testing.T, s twoFactorStore, tf *gatehouse.TwoFactor) *gatehouse.TwoFactor {
+func putTwoFactor(t *testing.T, s gatehouse.Store, tf *gatehouse.TwoFactor) *gatehouse.TwoFactor {
 	t.Helper()
 	if err := s.PutTwoFactor(t.Context(), tf); err != nil {
 		t.Fatalf("PutTwoFactor: %v", err)
@@ -66,7 +58,7 @@ func putTwoFactor(t *testing.T, s twoFactorStore, tf *gatehouse.TwoFactor) *gate
 
 // wantTwoFactor fails t unless TwoFactor returns want, its recovery codes
 // sorted byte-wise.
-func wantTwoFactor(t *testing.T, s twoFactorStore, want *gatehouse.TwoFactor) {
+func wantTwoFactor(t *testing.T, s gatehouse.Store, want *gatehouse.TwoFactor) {
 	t.Helper()
 	got, err := s.TwoFactor(t.Context(), want.UserID)
 	if err != nil {
@@ -90,7 +82,7 @@ func wantTwoFactor(t *testing.T, s twoFactorStore, want *gatehouse.TwoFactor) {
 }
 
 // wantNoTwoFactor fails t unless userID has no settings.
-func wantNoTwoFactor(t *testing.T, s twoFactorStore, userID string) {
+func wantNoTwoFactor(t *testing.T, s gatehouse.Store, userID string) {
 	t.Helper()
 	_, err := s.TwoFactor(t.Context(), userID)
 	wantNotFound(t, err)
@@ -116,7 +108,7 @@ func newPendingLogin(userID, secret string) *gatehouse.PendingLogin {
 }
 
 // createPendingLogin stores p or fails t.
-func createPendingLogin(t *testing.T, s twoFactorStore, p *gatehouse.PendingLogin) *gatehouse.PendingLogin {
+func createPendingLogin(t *testing.T, s gatehouse.Store, p *gatehouse.PendingLogin) *gatehouse.PendingLogin {
 	t.Helper()
 	if err := s.CreatePendingLogin(t.Context(), p); err != nil {
 		t.Fatalf("CreatePendingLogin: %v", err)
@@ -125,7 +117,7 @@ func createPendingLogin(t *testing.T, s twoFactorStore, p *gatehouse.PendingLogi
 }
 
 // wantPendingLogin fails t unless PendingLoginByTokenHash returns want.
-func wantPendingLogin(t *testing.T, s twoFactorStore, want *gatehouse.PendingLogin) {
+func wantPendingLogin(t *testing.T, s gatehouse.Store, want *gatehouse.PendingLogin) {
 	t.Helper()
 	got, err := s.PendingLoginByTokenHash(t.Context(), want.TokenHash)
 	if err != nil {
@@ -143,7 +135,7 @@ func wantPendingLogin(t *testing.T, s twoFactorStore, want *gatehouse.PendingLog
 }
 
 // wantNoPendingLogin fails t unless PendingLoginByTokenHash finds no p.
-func wantNoPendingLogin(t *testing.T, s twoFactorStore, p *gatehouse.PendingLogin) {
+func wantNoPendingLogin(t *testing.T, s gatehouse.Store, p *gatehouse.PendingLogin) {
 	t.Helper()
 	_, err := s.PendingLoginByTokenHash(t.Context(), p.TokenHash)
 	wantNotFound(t, err)
@@ -170,13 +162,9 @@ func wantNoPendingLogin(t *testing.T, s twoFactorStore, p *gatehouse.PendingLogi
 //     (truncated to the microsecond), is not after now.
 func testTwoFactor(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 	// setup returns a store with the users alice and bob.
-	setup := func(t *testing.T) (twoFactorStore, *gatehouse.User, *gatehouse.User) {
+	setup := func(t *testing.T) (gatehouse.Store, *gatehouse.User, *gatehouse.User) {
 		s := newStore(t)
-		tf, ok := s.(twoFactorStore)
-		if !ok {
-			t.Skipf("%T does not implement gatehouse.TwoFactorStore", s)
-		}
-		return tf, createUser(t, s, newUser("alice")), createUser(t, s, newUser("bob"))
+		return s, createUser(t, s, newUser("alice")), createUser(t, s, newUser("bob"))
 	}
 
 	t.Run("TwoFactorMissing", func(t *testing.T) {
