@@ -39,8 +39,14 @@ type Session struct {
 	UserAgent  string
 }
 
-// ScopeInvite marks the partial session of an invited user.
-const ScopeInvite = "invite"
+// The scopes of partial sessions.
+const (
+	// ScopeInvite marks the partial session of an invited user.
+	ScopeInvite = "invite"
+	// ScopeEnrol marks the partial session of a user whose group requires
+	// two-factor and who has none yet: it allows only enrolment and logout.
+	ScopeEnrol = "enrol"
+)
 
 // IdleExpiresAt is when the session ends if it is not used before.
 func (s *Session) IdleExpiresAt() time.Time {

@@ -58,6 +58,9 @@ type Group struct {
 	Name        string
 	Description string
 	Permissions []string
+	// RequireTwoFactor makes members without a second factor enrol at
+	// their next login before they get a full session.
+	RequireTwoFactor bool
 }
 
 // PermissionAll grants every permission.

@@ -159,6 +159,11 @@ type LoginResult struct {
 	PendingToken     string
 	PendingExpiresAt time.Time
 	Providers        []string
+
+	// EnrolmentRequired is set when the user's group requires two-factor
+	// and the user has none: Session is then a partial session (ScopeEnrol)
+	// that allows only enrolment and logout.
+	EnrolmentRequired bool
 }
 
 // errInvalidCredentials is the one answer for unknown user, wrong password,
@@ -257,13 +262,26 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 			}
 		}
 	}
+	required, err := s.requiresTwoFactor(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	scope := ""
+	if required {
+		scope = gatehouse.ScopeEnrol
+	}
 	token, sess, err := s.sessions.Create(ctx, u.ID, session.CreateOptions{
-		Remember:   req.Remember,
+		Remember:   req.Remember && !required,
 		ClientAddr: req.Client.Addr,
 		UserAgent:  req.Client.UserAgent,
+		Scope:      scope,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if required {
+		s.record(ctx, Actor{User: u, Client: req.Client}, gatehouse.AuditLoginSucceeded, sess.ID, map[string]string{"scope": scope})
+		return &LoginResult{User: u, Session: sess, Token: token, EnrolmentRequired: true}, nil
 	}
 	s.log.Info("login succeeded", "user", u.ID, "session", sess.ID, "client", req.Client.Addr)
 	s.record(ctx, Actor{User: u, Client: req.Client}, gatehouse.AuditLoginSucceeded, sess.ID, nil)

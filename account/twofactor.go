@@ -425,10 +425,16 @@ func (s *Service) checkPassword(ctx context.Context, u *gatehouse.User, pw strin
 	return nil
 }
 
-// DisableTOTP turns two-factor off after the user proves their password.
+// DisableTOTP turns two-factor off after the user proves their password,
+// unless one of the user's groups requires it.
 func (s *Service) DisableTOTP(ctx context.Context, a Actor, u *gatehouse.User, pw string) error {
 	if err := s.checkPassword(ctx, u, pw, a.Client); err != nil {
 		return err
+	}
+	if required, err := s.requiresTwoFactor(ctx, u); err != nil {
+		return err
+	} else if required {
+		return gatehouse.Errorf(gatehouse.CodeConflict, "Your group requires two-factor authentication; it cannot be turned off.")
 	}
 	tf, err := s.twoFactorOf(ctx, u.ID)
 	if err != nil {
@@ -518,4 +524,57 @@ func (s *Service) SetPhone(ctx context.Context, a Actor, u *gatehouse.User, phon
 	}
 	s.record(ctx, a, gatehouse.AuditUserUpdated, u.ID, map[string]string{"fields": "phone"})
 	return nil
+}
+
+// requiresTwoFactor reports whether one of the user's groups requires a
+// second factor (and second factors are available at all).
+func (s *Service) requiresTwoFactor(ctx context.Context, u *gatehouse.User) (bool, error) {
+	if s.twoFactor == nil || len(u.Groups) == 0 {
+		return false, nil
+	}
+	groups, err := s.store.Groups(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, g := range groups {
+		if g.RequireTwoFactor && slices.Contains(u.Groups, g.Name) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// EnrolmentSession returns the user of a partial enrolment session (a user
+// whose group requires two-factor, logging in without one).
+func (s *Service) EnrolmentSession(ctx context.Context, token string) (*gatehouse.User, *gatehouse.Session, error) {
+	sess, err := s.sessions.Load(ctx, token)
+	if err != nil || sess.Scope != gatehouse.ScopeEnrol {
+		return nil, nil, errNoSession
+	}
+	u, err := s.cachedUser(ctx, sess.UserID)
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return nil, nil, errNoSession
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if u.State != gatehouse.StateActive {
+		return nil, nil, errNoSession
+	}
+	return u, sess, nil
+}
+
+// FinishEnrolment ends a partial enrolment session once two-factor is on
+// and starts a full session, marked two-factor (the confirmation code was
+// the second factor).
+func (s *Service) FinishEnrolment(ctx context.Context, u *gatehouse.User, partial *gatehouse.Session, client Client) (*LoginResult, error) {
+	if err := s.sessions.Revoke(ctx, partial.ID); err != nil {
+		return nil, err
+	}
+	token, sess, err := s.sessions.Create(ctx, u.ID, session.CreateOptions{TwoFactor: true, ClientAddr: client.Addr, UserAgent: client.UserAgent})
+	if err != nil {
+		return nil, err
+	}
+	s.record(ctx, Actor{User: u, Client: client}, gatehouse.AuditLoginSucceeded, sess.ID, map[string]string{"twoFactor": "enrolment"})
+	return &LoginResult{User: u, Session: sess, Token: token}, nil
 }

@@ -133,6 +133,14 @@ func (s *Server) writeLogin(w http.ResponseWriter, r *http.Request, res *account
 	if res.PendingToken != "" {
 		return s.writeSecondStep(w, r, res)
 	}
+	if res.EnrolmentRequired {
+		secure := s.proxies.isHTTPS(r)
+		token := csrf.Token(res.Token)
+		s.accounts.Sessions().SetCookie(w, res.Token, res.Session, secure)
+		csrf.SetCookie(w, token, secure)
+		writeJSON(w, http.StatusOK, map[string]any{"state": "two_factor_enrollment_required", "csrfToken": token})
+		return nil
+	}
 	uv, err := s.userView(r.Context(), res.User)
 	if err != nil {
 		return err

@@ -189,9 +189,10 @@ func (s *Server) handleListGroups(w http.ResponseWriter, r *http.Request, c *cre
 }
 
 type groupBody struct {
-	Name        string    `json:"name"`
-	Description *string   `json:"description"`
-	Permissions *[]string `json:"permissions"`
+	Name             string    `json:"name"`
+	Description      *string   `json:"description"`
+	Permissions      *[]string `json:"permissions"`
+	RequireTwoFactor *bool     `json:"requireTwoFactor"`
 }
 
 func (s *Server) handleCreateGroup(w http.ResponseWriter, r *http.Request, c *credentials) error {
@@ -205,6 +206,9 @@ func (s *Server) handleCreateGroup(w http.ResponseWriter, r *http.Request, c *cr
 	}
 	if body.Permissions != nil {
 		g.Permissions = *body.Permissions
+	}
+	if body.RequireTwoFactor != nil {
+		g.RequireTwoFactor = *body.RequireTwoFactor
 	}
 	if err := s.accounts.CreateGroup(r.Context(), s.actor(r, c), g); err != nil {
 		return err
@@ -250,6 +254,9 @@ func (s *Server) handleUpdateGroup(w http.ResponseWriter, r *http.Request, c *cr
 	}
 	if body.Permissions != nil {
 		g.Permissions = *body.Permissions
+	}
+	if body.RequireTwoFactor != nil {
+		g.RequireTwoFactor = *body.RequireTwoFactor
 	}
 	if err := s.accounts.UpdateGroup(r.Context(), s.actor(r, c), g); err != nil {
 		return err

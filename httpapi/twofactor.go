@@ -6,6 +6,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
+	"github.com/gatehouse/gatehouse/csrf"
 	"github.com/gatehouse/gatehouse/session"
 )
 
@@ -119,6 +120,26 @@ func (s *Server) withPerson(h authedFunc) handlerFunc {
 	})
 }
 
+// withEnrolment is withPerson that also accepts the partial session of a
+// user who must enrol before getting a full one (ScopeEnrol), checking its
+// CSRF token; the handler sees c.session.Scope == ScopeEnrol then.
+func (s *Server) withEnrolment(h authedFunc) handlerFunc {
+	full := s.withPerson(h)
+	return func(w http.ResponseWriter, r *http.Request) error {
+		token, ok := s.accounts.Sessions().ReadToken(r, s.proxies.isHTTPS(r))
+		if ok && r.Header.Get("Authorization") == "" {
+			if u, sess, err := s.accounts.EnrolmentSession(r.Context(), token); err == nil {
+				c := &credentials{user: u, via: viaSession, session: sess, token: token}
+				if err := checkCSRF(r, c); err != nil {
+					return err
+				}
+				return h(w, withCredentials(r, c), c)
+			}
+		}
+		return full(w, r)
+	}
+}
+
 // handleBeginTOTP is POST BASE/2fa/totp: a secret to enrol.
 func (s *Server) handleBeginTOTP(w http.ResponseWriter, r *http.Request, c *credentials) error {
 	e, err := s.accounts.BeginTOTP(r.Context(), c.user)
@@ -143,6 +164,19 @@ func (s *Server) handleConfirmTOTP(w http.ResponseWriter, r *http.Request, c *cr
 	codes, err := s.accounts.ConfirmTOTP(r.Context(), s.actor(r, c), c.user, body.Code)
 	if err != nil {
 		return err
+	}
+	if c.session != nil && c.session.Scope == gatehouse.ScopeEnrol {
+		// Enrolment was all the partial session was for: it becomes a
+		// full session, in a new cookie.
+		res, err := s.accounts.FinishEnrolment(r.Context(), c.user, c.session, s.client(r))
+		if err != nil {
+			return err
+		}
+		secure := s.proxies.isHTTPS(r)
+		s.accounts.Sessions().SetCookie(w, res.Token, res.Session, secure)
+		csrf.SetCookie(w, csrf.Token(res.Token), secure)
+		writeJSON(w, http.StatusOK, map[string]any{"recoveryCodes": codes, "csrfToken": csrf.Token(res.Token)})
+		return nil
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"recoveryCodes": codes})
 	return nil

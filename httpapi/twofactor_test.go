@@ -267,3 +267,47 @@ func TestBasicRefusedWithTwoFactor(t *testing.T) {
 	b3.https = true
 	wantProblem(t, b3.do("GET", "/auth/sessions", "", basicHeader("bea", pwOf("bea"))), 401, gatehouse.CodeInvalidCredentials)
 }
+
+func TestGroupRequiresTwoFactor(t *testing.T) {
+	e := newEnv(t)
+	admin, aCSRF := e.loggedIn()
+	if w := admin.do("POST", mgmt+"/groups", `{"name":"ops","permissions":["section:users"],"requireTwoFactor":true}`, header("X-CSRF-Token", aCSRF)); w.Code != 201 || !strings.Contains(w.Body.String(), `"requireTwoFactor":true`) {
+		t.Fatalf("group: %d %s", w.Code, w.Body)
+	}
+	e.createUser("nina", "nina@example.com", pwOf("nina"), "ops")
+	b := e.browser()
+	w := b.login("nina", pwOf("nina"))
+	var res struct{ State, CSRFToken string }
+	decode(t, w, &res)
+	if w.Code != 200 || res.State != "two_factor_enrollment_required" || res.CSRFToken == "" {
+		t.Fatalf("login: %d %s", w.Code, w.Body)
+	}
+	// The partial session allows enrolment and logout only.
+	wantProblem(t, b.do("GET", "/auth/session", ""), 401, gatehouse.CodeUnauthenticated)
+	wantProblem(t, b.do("GET", mgmt+"/users", ""), 401, gatehouse.CodeUnauthenticated)
+	wantProblem(t, b.do("POST", "/auth/2fa/totp", ""), 403, gatehouse.CodeCSRFFailed)
+	key, _ := e.enrolTOTP(b, res.CSRFToken)
+	_ = key
+	// Confirming turned the partial session into a full, two-factor one.
+	w = b.do("GET", "/auth/session", "")
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"twoFactor":true`) {
+		t.Fatalf("after enrolment: %d %s", w.Code, w.Body)
+	}
+	if w := b.do("GET", mgmt+"/users", ""); w.Code != 200 {
+		t.Errorf("management after enrolment: %d", w.Code)
+	}
+	// It cannot be turned off while the group requires it.
+	var cur struct{ CSRFToken string }
+	decode(t, b.do("GET", "/auth/session", ""), &cur)
+	wantProblem(t, b.do("DELETE", "/auth/2fa/totp", `{"password":"`+pwOf("nina")+`"}`, header("X-CSRF-Token", cur.CSRFToken)), 409, gatehouse.CodeConflict)
+	// The next login asks for the second factor, not enrolment.
+	e.passwordStep("nina", pwOf("nina"))
+	// Logout ends a partial session too.
+	e.createUser("omar", "omar@example.com", pwOf("omar"), "ops")
+	o := e.browser()
+	decode(t, o.login("omar", pwOf("omar")), &res)
+	if w := o.do("DELETE", "/auth/session", "", header("X-CSRF-Token", res.CSRFToken)); w.Code != 204 {
+		t.Fatalf("logout of a partial session: %d", w.Code)
+	}
+	wantProblem(t, o.do("POST", "/auth/2fa/totp", "", header("X-CSRF-Token", res.CSRFToken)), 401, gatehouse.CodeUnauthenticated)
+}

@@ -132,9 +132,10 @@ func newTokenView(t *gatehouse.Token) tokenView {
 
 // groupView is a group.
 type groupView struct {
-	Name        string   `json:"name"`
-	Description string   `json:"description"`
-	Permissions []string `json:"permissions"`
+	Name             string   `json:"name"`
+	Description      string   `json:"description"`
+	Permissions      []string `json:"permissions"`
+	RequireTwoFactor bool     `json:"requireTwoFactor"`
 }
 
 func newGroupView(g *gatehouse.Group) groupView {
@@ -142,7 +143,7 @@ func newGroupView(g *gatehouse.Group) groupView {
 	if perms == nil {
 		perms = []string{}
 	}
-	return groupView{Name: g.Name, Description: g.Description, Permissions: perms}
+	return groupView{Name: g.Name, Description: g.Description, Permissions: perms, RequireTwoFactor: g.RequireTwoFactor}
 }
 
 // auditView is an audit event.

@@ -103,16 +103,6 @@ func (s *memStore) PendingMail(context.Context) (int, error) {
 	return n, nil
 }
 
-// get returns a copy of message id, or nil.
-func (s *memStore) get(id string) *gatehouse.Mail {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if m, ok := s.msgs[id]; ok {
-		c := *m
-		return &c
-	}
-	return nil
-}
 
 // all returns copies of every message.
 func (s *memStore) all() []*gatehouse.Mail {

@@ -270,7 +270,7 @@ func TestCheckContext(t *testing.T) {
 
 	// A failing checker returns the error and lets the caller decide.
 	f.mu.Lock()
-	f.handle = func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 503) }
+	f.handle = func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) }
 	f.mu.Unlock()
 	v, err = p.CheckContext(ctx, "an unbreached passphrase", Context{})
 	if !errors.Is(err, ErrBreachCheck) || v != nil {

@@ -11,7 +11,7 @@ import (
 )
 
 // groupColumns are the columns scanGroup reads.
-const groupColumns = `name, description, permissions`
+const groupColumns = `name, description, permissions, require_two_factor`
 
 // scanGroup reads a row of groupColumns.
 func scanGroup(sc scanner) (*gatehouse.Group, error) {
@@ -19,7 +19,7 @@ func scanGroup(sc scanner) (*gatehouse.Group, error) {
 		g     gatehouse.Group
 		perms string
 	)
-	if err := sc.Scan(&g.Name, &g.Description, &perms); err != nil {
+	if err := sc.Scan(&g.Name, &g.Description, &perms, &g.RequireTwoFactor); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(perms), &g.Permissions); err != nil {
@@ -95,8 +95,8 @@ func (s *Store) CreateGroup(ctx context.Context, g *gatehouse.Group) error {
 	if err != nil {
 		return s.internal("create group", err)
 	}
-	const q = `INSERT INTO groups (` + groupColumns + `) VALUES (?, ?, ?)`
-	_, err = s.writer.ExecContext(ctx, q, g.Name, g.Description, perms)
+	const q = `INSERT INTO groups (` + groupColumns + `) VALUES (?, ?, ?, ?)`
+	_, err = s.writer.ExecContext(ctx, q, g.Name, g.Description, perms, g.RequireTwoFactor)
 	if isUniqueViolation(err) {
 		return &gatehouse.Error{Code: gatehouse.CodeConflict, Message: "A group with that name already exists.", Err: err}
 	}
@@ -115,9 +115,10 @@ func (s *Store) PutGroup(ctx context.Context, g *gatehouse.Group) error {
 	}
 	// An upsert, not INSERT OR REPLACE: REPLACE deletes the old row first,
 	// and the foreign key would delete every membership of the group with it.
-	const q = `INSERT INTO groups (` + groupColumns + `) VALUES (?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET description = excluded.description, permissions = excluded.permissions`
-	if _, err := s.writer.ExecContext(ctx, q, g.Name, g.Description, perms); err != nil {
+	const q = `INSERT INTO groups (` + groupColumns + `) VALUES (?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET description = excluded.description, permissions = excluded.permissions,
+			require_two_factor = excluded.require_two_factor`
+	if _, err := s.writer.ExecContext(ctx, q, g.Name, g.Description, perms, g.RequireTwoFactor); err != nil {
 		return s.internal("put group", err)
 	}
 	return nil
