@@ -103,7 +103,6 @@ func (s *memStore) PendingMail(context.Context) (int, error) {
 	return n, nil
 }
 
-
 // all returns copies of every message.
 func (s *memStore) all() []*gatehouse.Mail {
 	s.mu.Lock()
