@@ -43,6 +43,7 @@ const (
 	AuditTwoFactorCodeSent    AuditKind = "two_factor.code_sent"
 	AuditRecoveryCodeUsed     AuditKind = "two_factor.recovery_code_used"
 	AuditRecoveryCodesRenewed AuditKind = "two_factor.recovery_codes_renewed"
+	AuditDeviceRemembered     AuditKind = "two_factor.device_remembered"
 )
 
 // AuditEvent is one security event. It never holds a secret: no password,

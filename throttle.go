@@ -81,6 +81,7 @@ type Store interface {
 	ActionTokenStore
 	OutboxStore
 	TwoFactorStore
+	DeviceStore
 	// Ping checks that the store is reachable.
 	Ping(ctx context.Context) error
 }

@@ -89,3 +89,36 @@ type TwoFactorStore interface {
 	// DeleteExpiredPendingLogins removes those expired at now.
 	DeleteExpiredPendingLogins(ctx context.Context, now time.Time) (int, error)
 }
+
+// Device is a browser a user asked to remember after passing the second
+// factor: its cookie skips the second step for that user until it expires
+// (30 days by default), the user's password changes, their two-factor is
+// reset, or the session it was created with is ended from the session list.
+// The store keeps only the SHA-256 of the cookie's secret.
+type Device struct {
+	ID        string
+	TokenHash []byte
+	UserID    string
+	// SessionID is the session created with the device, whose revocation
+	// forgets the device too.
+	SessionID string
+	// Stamp is the user's security stamp when the device was remembered.
+	Stamp      string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	ClientAddr string
+	UserAgent  string
+}
+
+// DeviceStore keeps remembered devices. A missing device is ErrNotFound.
+type DeviceStore interface {
+	// CreateDevice stores a device; a missing user is ErrNotFound.
+	CreateDevice(ctx context.Context, d *Device) error
+	// DeviceByTokenHash returns the device of a cookie secret.
+	DeviceByTokenHash(ctx context.Context, hash []byte) (*Device, error)
+	// DeleteDevices removes a user's devices: all of them when sessionID is
+	// "", else those created with that session. It returns how many.
+	DeleteDevices(ctx context.Context, userID, sessionID string) (int, error)
+	// DeleteExpiredDevices removes the devices expired at now.
+	DeleteExpiredDevices(ctx context.Context, now time.Time) (int, error)
+}

@@ -145,6 +145,10 @@ type LoginRequest struct {
 	// PreviousToken is the session token the browser presented, if any. A
 	// successful login ends that session.
 	PreviousToken string
+	// DeviceToken is the remembered-device cookie the browser presented,
+	// if any: for a user with two-factor it skips the second step while
+	// the device is remembered.
+	DeviceToken string
 }
 
 // LoginResult is a successful login: the user, the new session and its
@@ -159,6 +163,11 @@ type LoginResult struct {
 	PendingToken     string
 	PendingExpiresAt time.Time
 	Providers        []string
+
+	// DeviceToken, when set, is the cookie secret of a device remembered
+	// at this login, valid until DeviceExpiresAt.
+	DeviceToken     string
+	DeviceExpiresAt time.Time
 
 	// EnrolmentRequired is set when the user's group requires two-factor
 	// and the user has none: Session is then a partial session (ScopeEnrol)
@@ -239,11 +248,14 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	if err != nil {
 		return nil, err
 	}
+	var device *gatehouse.Device
 	if tf.Enabled() {
-		// The password was right; the failure count stays until the
-		// second factor is right too, so guessing codes still locks.
-		s.endPrevious(ctx, req.PreviousToken)
-		return s.startSecondStep(ctx, u, tf, req.Remember)
+		if device = s.rememberedDevice(ctx, u, req.DeviceToken); device == nil {
+			// The password was right; the failure count stays until the
+			// second factor is right too, so guessing codes still locks.
+			s.endPrevious(ctx, req.PreviousToken)
+			return s.startSecondStep(ctx, u, tf, req.Remember)
+		}
 	}
 	if err := s.store.ResetThrottle(ctx, keys.user); err != nil {
 		return nil, fmt.Errorf("reset throttle: %w", err)
@@ -262,9 +274,11 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 			}
 		}
 	}
-	required, err := s.requiresTwoFactor(ctx, u)
-	if err != nil {
-		return nil, err
+	required := false
+	if !tf.Enabled() {
+		if required, err = s.requiresTwoFactor(ctx, u); err != nil {
+			return nil, err
+		}
 	}
 	scope := ""
 	if required {
@@ -272,6 +286,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	}
 	token, sess, err := s.sessions.Create(ctx, u.ID, session.CreateOptions{
 		Remember:   req.Remember && !required,
+		TwoFactor:  device != nil,
 		ClientAddr: req.Client.Addr,
 		UserAgent:  req.Client.UserAgent,
 		Scope:      scope,
@@ -284,8 +299,16 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 		return &LoginResult{User: u, Session: sess, Token: token, EnrolmentRequired: true}, nil
 	}
 	s.log.Info("login succeeded", "user", u.ID, "session", sess.ID, "client", req.Client.Addr)
-	s.record(ctx, Actor{User: u, Client: req.Client}, gatehouse.AuditLoginSucceeded, sess.ID, nil)
-	return &LoginResult{User: u, Session: sess, Token: token}, nil
+	res := &LoginResult{User: u, Session: sess, Token: token}
+	var detail map[string]string
+	if device != nil {
+		detail = map[string]string{"twoFactor": "remembered_device"}
+		if res.DeviceToken, res.DeviceExpiresAt, err = s.renewDevice(ctx, device, u, sess, req.Client); err != nil {
+			return nil, err
+		}
+	}
+	s.record(ctx, Actor{User: u, Client: req.Client}, gatehouse.AuditLoginSucceeded, sess.ID, detail)
+	return res, nil
 }
 
 // upgradeHash rehashes a password whose hash was made with other parameters.
@@ -521,6 +544,9 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 		return err
 	}
 	s.basic.forgetWhere(func(e basicEntry) bool { return e.userID == u.ID })
+	if _, err := s.store.DeleteDevices(ctx, u.ID, ""); err != nil {
+		return err
+	}
 	s.log.Info("password changed", "user", u.ID, "ended_sessions", n)
 	s.record(ctx, Actor{User: u, Client: req.Client}, gatehouse.AuditPasswordChanged, u.ID, map[string]string{"endedSessions": fmt.Sprint(n)})
 	d := s.mailData(u)

@@ -446,6 +446,9 @@ func (s *Service) ResetPassword(ctx context.Context, userID, secret, pw string, 
 // credentials and voids their outstanding links, after a password reset.
 func (s *Service) endCredentials(ctx context.Context, userID string) error {
 	s.forgetUser(userID)
+	if _, err := s.store.DeleteDevices(ctx, userID, ""); err != nil {
+		return err
+	}
 	s.basic.forgetWhere(func(e basicEntry) bool { return e.userID == userID })
 	if _, err := s.sessions.RevokeUser(ctx, userID, ""); err != nil {
 		return err

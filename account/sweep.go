@@ -21,6 +21,12 @@ func (s *Service) Sweep(ctx context.Context) error {
 	if _, err := s.store.DeleteStaleActionTokens(ctx, now); err != nil {
 		return err
 	}
+	if _, err := s.store.DeleteExpiredDevices(ctx, now); err != nil {
+		return err
+	}
+	if _, err := s.store.DeleteExpiredPendingLogins(ctx, now); err != nil {
+		return err
+	}
 	// Sent mail is kept a week for the operator to see, then forgotten:
 	// it holds addresses.
 	if _, err := s.store.DeleteOldMail(ctx, now.Add(-7*24*time.Hour)); err != nil {

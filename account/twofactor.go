@@ -30,6 +30,8 @@ type TwoFactorConfig struct {
 	// apart.
 	MaxSends    int
 	ResendAfter time.Duration
+	// DeviceTTL is how long a remembered device skips the second step.
+	DeviceTTL time.Duration
 }
 
 // DefaultTwoFactorConfig: 5 minutes for the second step, 10-minute codes,
@@ -37,6 +39,7 @@ type TwoFactorConfig struct {
 var DefaultTwoFactorConfig = TwoFactorConfig{
 	Issuer: "gatehouse", PendingTTL: 5 * time.Minute, CodeTTL: 10 * time.Minute,
 	MaxAttempts: 5, MaxSends: 3, ResendAfter: 30 * time.Second,
+	DeviceTTL: 30 * 24 * time.Hour,
 }
 
 // TwoFactorDeps are what second factors need beyond the store: the sealer
@@ -208,7 +211,10 @@ type VerifyRequest struct {
 	Provider string
 	Code     string
 	Remember bool
-	Client   Client
+	// RememberDevice asks to skip the second step on this browser from now
+	// on (see DeviceTTL).
+	RememberDevice bool
+	Client         Client
 }
 
 // VerifyCode checks the second factor of a pending login and, when it is
@@ -263,7 +269,56 @@ func (s *Service) VerifyCode(ctx context.Context, req VerifyRequest) (*LoginResu
 		return nil, err
 	}
 	s.record(ctx, Actor{User: u, Client: req.Client}, gatehouse.AuditLoginSucceeded, sess.ID, map[string]string{"twoFactor": req.Provider})
-	return &LoginResult{User: u, Session: sess, Token: token}, nil
+	res := &LoginResult{User: u, Session: sess, Token: token}
+	if req.RememberDevice {
+		if res.DeviceToken, res.DeviceExpiresAt, err = s.rememberDevice(ctx, u, sess, req.Client); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// rememberDevice records the browser of a session as remembered and
+// returns its cookie secret.
+func (s *Service) rememberDevice(ctx context.Context, u *gatehouse.User, sess *gatehouse.Session, client Client) (string, time.Time, error) {
+	token := session.NewToken()
+	now := s.now().UTC()
+	d := &gatehouse.Device{
+		ID: gatehouse.NewID(), TokenHash: session.HashToken(token), UserID: u.ID, SessionID: sess.ID,
+		Stamp: u.SecurityStamp, CreatedAt: now, ExpiresAt: now.Add(s.twoFactor.Config.DeviceTTL),
+		ClientAddr: client.Addr, UserAgent: truncate(client.UserAgent, 512),
+	}
+	if err := s.store.CreateDevice(ctx, d); err != nil {
+		return "", time.Time{}, err
+	}
+	s.record(ctx, Actor{User: u, Client: client}, gatehouse.AuditDeviceRemembered, d.ID, nil)
+	return token, d.ExpiresAt, nil
+}
+
+// rememberedDevice returns the device of token when it is a live
+// remembered device of u, remembered under u's current security stamp.
+func (s *Service) rememberedDevice(ctx context.Context, u *gatehouse.User, token string) *gatehouse.Device {
+	if token == "" {
+		return nil
+	}
+	if _, ok := session.ParseToken(token); !ok {
+		return nil
+	}
+	d, err := s.store.DeviceByTokenHash(ctx, session.HashToken(token))
+	if err != nil || d.UserID != u.ID || d.Stamp != u.SecurityStamp || !s.now().Before(d.ExpiresAt) {
+		return nil
+	}
+	return d
+}
+
+// renewDevice replaces a remembered device used at a login with a new one
+// bound to the new session, so that ending that session from the session
+// list forgets the device, and a copied cookie works at most once more.
+func (s *Service) renewDevice(ctx context.Context, old *gatehouse.Device, u *gatehouse.User, sess *gatehouse.Session, client Client) (string, time.Time, error) {
+	if _, err := s.store.DeleteDevices(ctx, u.ID, old.SessionID); err != nil {
+		return "", time.Time{}, err
+	}
+	return s.rememberDevice(ctx, u, sess, client)
 }
 
 // checkCode reports whether code is right for provider. Each code works
@@ -446,6 +501,9 @@ func (s *Service) DisableTOTP(ctx context.Context, a Actor, u *gatehouse.User, p
 	if err := s.tfStore().DeleteTwoFactor(ctx, u.ID); err != nil {
 		return err
 	}
+	if _, err := s.store.DeleteDevices(ctx, u.ID, ""); err != nil {
+		return err
+	}
 	s.forgetUser(u.ID)
 	s.record(ctx, a, gatehouse.AuditTwoFactorRemoved, u.ID, nil)
 	s.notify(ctx, u.Email, mail.KindTwoFactorRemoved, s.mailData(u))
@@ -490,6 +548,9 @@ func (s *Service) ResetTwoFactor(ctx context.Context, a Actor, userID string) er
 		return errNoTwoFactor
 	}
 	if err := s.tfStore().DeleteTwoFactor(ctx, u.ID); err != nil {
+		return err
+	}
+	if _, err := s.store.DeleteDevices(ctx, u.ID, ""); err != nil {
 		return err
 	}
 	s.forgetUser(u.ID)

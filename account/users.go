@@ -141,6 +141,9 @@ func (s *Service) DisableUser(ctx context.Context, a Actor, id string) (*gatehou
 // this process cached about them.
 func (s *Service) endEverything(ctx context.Context, userID string) error {
 	s.forgetUser(userID)
+	if _, err := s.store.DeleteDevices(ctx, userID, ""); err != nil {
+		return err
+	}
 	s.basic.forgetWhere(func(e basicEntry) bool { return e.userID == userID })
 	if _, err := s.sessions.RevokeUser(ctx, userID, ""); err != nil {
 		return err
@@ -245,6 +248,10 @@ func (s *Service) EndSession(ctx context.Context, a Actor, id, owner string) err
 	if err := s.sessions.Revoke(ctx, id); err != nil {
 		return err
 	}
+	// A device remembered with the session is forgotten with it.
+	if _, err := s.store.DeleteDevices(ctx, ss.UserID, id); err != nil {
+		return err
+	}
 	s.record(ctx, a, gatehouse.AuditSessionEnded, id, map[string]string{"user": ss.UserID})
 	return nil
 }
@@ -254,6 +261,18 @@ func (s *Service) EndSession(ctx context.Context, a Actor, id, owner string) err
 func (s *Service) EndUserSessions(ctx context.Context, a Actor, userID, except string) (int, error) {
 	if _, err := s.store.UserByID(ctx, userID); err != nil {
 		return 0, err
+	}
+	ended, err := s.store.UserSessions(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	for _, ss := range ended {
+		if ss.ID == except {
+			continue
+		}
+		if _, err := s.store.DeleteDevices(ctx, userID, ss.ID); err != nil {
+			return 0, err
+		}
 	}
 	n, err := s.sessions.RevokeUser(ctx, userID, except)
 	if err != nil {

@@ -149,6 +149,9 @@ func (s *Server) writeLogin(w http.ResponseWriter, r *http.Request, res *account
 	token := csrf.Token(res.Token)
 	s.accounts.Sessions().SetCookie(w, res.Token, res.Session, secure)
 	csrf.SetCookie(w, token, secure)
+	if res.DeviceToken != "" {
+		s.setDeviceCookie(w, res.DeviceToken, res.DeviceExpiresAt, secure)
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"state":     "authenticated",
 		"user":      uv,

@@ -30,6 +30,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		Remember:      body.Remember,
 		Client:        s.client(r),
 		PreviousToken: prev,
+		DeviceToken:   s.deviceToken(r),
 	})
 	if err != nil {
 		return err

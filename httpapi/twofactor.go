@@ -10,8 +10,37 @@ import (
 	"github.com/gatehouse/gatehouse/session"
 )
 
-// pendingCookie is the cookie of a login waiting for its second factor.
-const pendingCookie = "gh_pending"
+// pendingCookie is the cookie of a login waiting for its second factor;
+// deviceCookie that of a remembered device.
+const (
+	pendingCookie = "gh_pending"
+	deviceCookie  = "gh_device"
+)
+
+func (s *Server) deviceCookieName(secure bool) string {
+	if secure {
+		return "__Host-" + deviceCookie
+	}
+	return deviceCookie
+}
+
+// setDeviceCookie sets the remembered-device cookie: HttpOnly, persistent,
+// and SameSite=Lax like the session cookie, so a login from a link works.
+func (s *Server) setDeviceCookie(w http.ResponseWriter, token string, expires time.Time, secure bool) {
+	http.SetCookie(w, &http.Cookie{
+		Name: s.deviceCookieName(secure), Value: token, Path: "/", HttpOnly: true, Secure: secure,
+		SameSite: http.SameSiteLaxMode, Expires: expires.UTC(), MaxAge: max(1, int(expires.Sub(s.now())/time.Second)),
+	})
+}
+
+func (s *Server) deviceToken(r *http.Request) string {
+	c, err := r.Cookie(s.deviceCookieName(s.proxies.isHTTPS(r)))
+	if err != nil {
+		return ""
+	}
+	tok, _ := session.ParseToken(c.Value)
+	return tok
+}
 
 func (s *Server) pendingCookieName(secure bool) string {
 	if secure {
@@ -96,7 +125,8 @@ func (s *Server) handleVerifyCode(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	res, err := s.accounts.VerifyCode(r.Context(), account.VerifyRequest{
-		Token: s.pendingToken(r), Provider: body.Provider, Code: body.Code, Remember: body.Remember, Client: s.client(r),
+		Token: s.pendingToken(r), Provider: body.Provider, Code: body.Code, Remember: body.Remember,
+		RememberDevice: body.RememberDevice, Client: s.client(r),
 	})
 	if err != nil {
 		return err

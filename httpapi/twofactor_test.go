@@ -311,3 +311,74 @@ func TestGroupRequiresTwoFactor(t *testing.T) {
 	}
 	wantProblem(t, o.do("POST", "/auth/2fa/totp", "", header("X-CSRF-Token", res.CSRFToken)), 401, gatehouse.CodeUnauthenticated)
 }
+
+func TestRememberDevice(t *testing.T) {
+	e := newEnv(t)
+	b, csrfTok, _ := e.userBrowser("rhea")
+	key, _ := e.enrolTOTP(b, csrfTok)
+	e.clock.Advance(time.Minute)
+	p, _ := e.passwordStep("rhea", pwOf("rhea"))
+	body, _ := json.Marshal(map[string]any{"provider": "totp", "code": otp.TOTP{Key: key}.At(e.clock.Now()), "rememberDevice": true})
+	if w := p.do("POST", "/auth/2fa/verify", string(body)); w.Code != 200 {
+		t.Fatalf("verify: %d %s", w.Code, w.Body)
+	}
+	dev := p.cookies["gh_device"]
+	if dev == nil || !dev.HttpOnly || dev.MaxAge < 29*24*3600 {
+		t.Fatalf("device cookie %+v", dev)
+	}
+	var cur struct {
+		CSRFToken string
+		Session   struct{ ID string }
+	}
+	decode(t, p.do("GET", "/auth/session", ""), &cur)
+
+	// The same browser logs in with the password alone now, two-factor marked.
+	w := p.login("rhea", pwOf("rhea"))
+	if !strings.Contains(w.Body.String(), `"state":"authenticated"`) || !strings.Contains(w.Body.String(), `"twoFactor":true`) {
+		t.Fatalf("login on a remembered device: %s", w.Body)
+	}
+	// Another browser still needs the second factor; a stolen cookie of
+	// another user does not help.
+	e.passwordStep("rhea", pwOf("rhea"))
+	other, _, _ := e.userBrowser("saul")
+	other2 := e.browser()
+	other2.cookies["gh_device"] = dev
+	other2.login("saul", pwOf("saul")) // saul has no 2FA: fine either way
+	_ = other
+
+	// Ending the session the device is bound to, from another browser's
+	// session list, forgets the device.
+	var mine struct {
+		Session struct{ ID string }
+	}
+	decode(t, p.do("GET", "/auth/session", ""), &mine)
+	e.clock.Advance(time.Minute)
+	q, _ := e.passwordStep("rhea", pwOf("rhea"))
+	w = q.do("POST", "/auth/2fa/verify", verifyBody("totp", otp.TOTP{Key: key}.At(e.clock.Now())))
+	var qres struct{ CSRFToken string }
+	decode(t, w, &qres)
+	if w := q.do("DELETE", "/auth/sessions/"+mine.Session.ID, "", header("X-CSRF-Token", qres.CSRFToken)); w.Code != 204 {
+		t.Fatalf("end the device's session: %d %s", w.Code, w.Body)
+	}
+	if w := p.login("rhea", pwOf("rhea")); !strings.Contains(w.Body.String(), `"state":"two_factor_required"`) {
+		t.Errorf("device still remembered after its session was ended: %s", w.Body)
+	}
+}
+
+func TestRememberedDeviceVoidedByPasswordChange(t *testing.T) {
+	e := newEnv(t)
+	b, csrfTok, _ := e.userBrowser("ursa")
+	key, _ := e.enrolTOTP(b, csrfTok)
+	e.clock.Advance(time.Minute)
+	p, _ := e.passwordStep("ursa", pwOf("ursa"))
+	body, _ := json.Marshal(map[string]any{"provider": "totp", "code": otp.TOTP{Key: key}.At(e.clock.Now()), "rememberDevice": true})
+	w := p.do("POST", "/auth/2fa/verify", string(body))
+	var res struct{ CSRFToken string }
+	decode(t, w, &res)
+	if w := p.do("POST", "/auth/password", `{"currentPassword":"`+pwOf("ursa")+`","newPassword":"a fresh new phrase"}`, header("X-CSRF-Token", res.CSRFToken)); w.Code != 204 {
+		t.Fatalf("change: %d %s", w.Code, w.Body)
+	}
+	if w := p.login("ursa", "a fresh new phrase"); !strings.Contains(w.Body.String(), `"state":"two_factor_required"`) {
+		t.Errorf("remembered device survived a password change: %s", w.Body)
+	}
+}

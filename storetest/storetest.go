@@ -95,6 +95,7 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 	t.Run("ActionTokens", func(t *testing.T) { testActionTokens(t, newStore) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, newStore) })
 	t.Run("TwoFactor", func(t *testing.T) { testTwoFactor(t, newStore) })
+	t.Run("Devices", func(t *testing.T) { testDevices(t, newStore) })
 }
 
 // base is the time the suite's data revolves around. It has nanoseconds, so
