@@ -593,6 +593,9 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*gatehouse.User, 
 	if err := s.checkPolicyFor(ctx, nu.Password, nu.Username, nu.Email); err != nil {
 		return nil, err
 	}
+	if err := s.checkGrant(ctx, nu.By, nu.Groups, "create a user in these groups"); err != nil {
+		return nil, err
+	}
 	hash, err := s.hasher.Hash(ctx, nu.Password)
 	if err != nil {
 		return nil, err

@@ -91,6 +91,9 @@ func (s *Service) CreateGroup(ctx context.Context, a Actor, g *gatehouse.Group) 
 	if err := validateGroup(g); err != nil {
 		return err
 	}
+	if err := s.checkGroupChange(ctx, a, g.Permissions); err != nil {
+		return err
+	}
 	if err := s.store.CreateGroup(ctx, g); err != nil {
 		return err
 	}
@@ -108,6 +111,9 @@ func (s *Service) UpdateGroup(ctx context.Context, a Actor, g *gatehouse.Group) 
 	}
 	old, err := s.store.Group(ctx, g.Name)
 	if err != nil {
+		return err
+	}
+	if err := s.checkGroupChange(ctx, a, append(slices.Clone(g.Permissions), old.Permissions...)); err != nil {
 		return err
 	}
 	if slices.Contains(old.Permissions, gatehouse.PermissionAll) && !slices.Contains(g.Permissions, gatehouse.PermissionAll) {
@@ -190,3 +196,86 @@ func (s *Service) EnsureGroups(ctx context.Context, groups map[string][]string) 
 func joinPerms(p []string) string { return strings.Join(p, ",") }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// errEscalation refuses a change that would give away permissions the
+// actor does not hold.
+func errEscalation(what string) error {
+	return gatehouse.Errorf(gatehouse.CodePermissionDenied, "You cannot %s: it grants permissions you do not hold.", what)
+}
+
+// actorPermissions returns the permissions of the actor, or nil and false
+// for the command line (no actor), which may do anything.
+func (s *Service) actorPermissions(ctx context.Context, a Actor) ([]string, bool, error) {
+	if a.User == nil {
+		return nil, false, nil
+	}
+	perms, err := s.Permissions(ctx, a.User)
+	return perms, true, err
+}
+
+// holdsAllOf reports whether have grants every permission of want.
+func holdsAllOf(have, want []string) bool {
+	for _, p := range want {
+		if p == gatehouse.PermissionAll {
+			if !slices.Contains(have, gatehouse.PermissionAll) {
+				return false
+			}
+			continue
+		}
+		if !gatehouse.HasPermission(have, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkGrant refuses, for an actor who is a user, putting anyone into
+// groups whose permissions the actor does not all hold: a helpdesk user
+// with section:users must not be able to make anybody an administrator.
+func (s *Service) checkGrant(ctx context.Context, a Actor, groups []string, what string) error {
+	have, limited, err := s.actorPermissions(ctx, a)
+	if err != nil || !limited || len(groups) == 0 {
+		return err
+	}
+	byGroup, err := s.groupPermissions(ctx)
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		if !holdsAllOf(have, byGroup[g]) {
+			return errEscalation(what)
+		}
+	}
+	return nil
+}
+
+// checkGroupChange refuses, for an actor who is a user, giving a group
+// permissions the actor does not hold.
+func (s *Service) checkGroupChange(ctx context.Context, a Actor, perms []string) error {
+	have, limited, err := s.actorPermissions(ctx, a)
+	if err != nil || !limited {
+		return err
+	}
+	if !holdsAllOf(have, perms) {
+		return errEscalation("set these permissions")
+	}
+	return nil
+}
+
+// checkPeer refuses, for an actor who is a user, acting on the credentials
+// (email, second factor, reset) of a user holding permissions the actor
+// does not: that would be a way to take over a more powerful account.
+func (s *Service) checkPeer(ctx context.Context, a Actor, target *gatehouse.User, what string) error {
+	have, limited, err := s.actorPermissions(ctx, a)
+	if err != nil || !limited {
+		return err
+	}
+	theirs, err := s.Permissions(ctx, target)
+	if err != nil {
+		return err
+	}
+	if !holdsAllOf(have, theirs) {
+		return gatehouse.Errorf(gatehouse.CodePermissionDenied, "You cannot %s of a user who holds permissions you do not.", what)
+	}
+	return nil
+}

@@ -139,6 +139,9 @@ func (s *Service) Invite(ctx context.Context, ni NewInvite) (*gatehouse.User, er
 	if fields := validateIdentity(ni.Username, ni.Email, ni.Name); len(fields) > 0 {
 		return nil, &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The invitation is not valid.", Fields: fields}
 	}
+	if err := s.checkGrant(ctx, ni.By, ni.Groups, "invite a user into these groups"); err != nil {
+		return nil, err
+	}
 	now := s.now().UTC()
 	u := &gatehouse.User{
 		ID: gatehouse.NewID(), Username: ni.Username, Email: ni.Email, Name: ni.Name,
@@ -358,8 +361,10 @@ func (s *Service) sendReset(ctx context.Context, email string, client Client) er
 	if err != nil {
 		return err
 	}
-	if u.State == gatehouse.StateDisabled {
-		s.record(ctx, Actor{Client: client}, gatehouse.AuditResetRequested, u.ID, map[string]string{"sent": "false", "reason": "disabled"})
+	if u.State != gatehouse.StateActive {
+		// Disabled users get nothing; invited users accept their
+		// invitation (a reset would let a revoked invitation back in).
+		s.record(ctx, Actor{Client: client}, gatehouse.AuditResetRequested, u.ID, map[string]string{"sent": "false", "reason": string(u.State)})
 		return nil
 	}
 	_, err = s.IssueResetLink(ctx, u, "reset")
@@ -466,6 +471,9 @@ func (s *Service) SendResetLink(ctx context.Context, a Actor, userID string) err
 	}
 	if u.State == gatehouse.StateDisabled {
 		return gatehouse.Errorf(gatehouse.CodeConflict, "The user is disabled; enable them first.")
+	}
+	if err := s.checkPeer(ctx, a, u, "start a password reset"); err != nil {
+		return err
 	}
 	if _, err := s.IssueResetLink(ctx, u, "reset"); err != nil {
 		return err

@@ -540,6 +540,9 @@ func (s *Service) ResetTwoFactor(ctx context.Context, a Actor, userID string) er
 	if err != nil {
 		return err
 	}
+	if err := s.checkPeer(ctx, a, u, "reset the second factor"); err != nil {
+		return err
+	}
 	tf, err := s.twoFactorOf(ctx, u.ID)
 	if err != nil {
 		return err

@@ -70,6 +70,19 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, up UserUpd
 	if len(changed) == 0 {
 		return u, nil
 	}
+	if slices.Contains(changed, "groups") {
+		if err := s.checkGrant(ctx, a, next.Groups, "put the user in these groups"); err != nil {
+			return nil, err
+		}
+		if err := s.checkPeer(ctx, a, u, "change the groups"); err != nil {
+			return nil, err
+		}
+	}
+	if slices.Contains(changed, "email") || slices.Contains(changed, "username") {
+		if err := s.checkPeer(ctx, a, u, "change the email address or username"); err != nil {
+			return nil, err
+		}
+	}
 	if fields := validateIdentity(next.Username, next.Email, next.Name); len(fields) > 0 {
 		return nil, &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: fields}
 	}
@@ -79,8 +92,17 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, up UserUpd
 		}
 	}
 	next.UpdatedAt = s.now().UTC()
+	if slices.Contains(changed, "email") {
+		// Links already mailed to the old address stop working.
+		next.SecurityStamp = newStamp()
+	}
 	if err := s.store.UpdateUser(ctx, &next); err != nil {
 		return nil, err
+	}
+	if slices.Contains(changed, "email") {
+		if _, err := s.store.DeleteActionTokens(ctx, u.ID, ""); err != nil {
+			return nil, err
+		}
 	}
 	s.forgetUser(u.ID)
 	s.record(ctx, a, gatehouse.AuditUserUpdated, u.ID, map[string]string{"fields": strings.Join(changed, ",")})
@@ -117,6 +139,9 @@ func (s *Service) keepAnAdministrator(ctx context.Context, losing string) error 
 func (s *Service) DisableUser(ctx context.Context, a Actor, id string) (*gatehouse.User, error) {
 	u, err := s.store.UserByID(ctx, id)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkPeer(ctx, a, u, "disable the account"); err != nil {
 		return nil, err
 	}
 	if u.State == gatehouse.StateActive && holdsAll(s, ctx, u) {
@@ -179,6 +204,9 @@ func (s *Service) EnableUser(ctx context.Context, a Actor, id string) (*gatehous
 func (s *Service) DeleteUser(ctx context.Context, a Actor, id string) error {
 	u, err := s.store.UserByID(ctx, id)
 	if err != nil {
+		return err
+	}
+	if err := s.checkPeer(ctx, a, u, "delete the account"); err != nil {
 		return err
 	}
 	if u.State == gatehouse.StateActive && holdsAll(s, ctx, u) {

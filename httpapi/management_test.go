@@ -45,7 +45,7 @@ func TestManagementAccess(t *testing.T) {
 	e := newEnv(t)
 	e.group("viewers", "section:content")
 	e.group("useradmins", "section:users")
-	e.group("settingsadmins", "section:settings")
+	e.group("settingsadmins", "section:settings", "a.b", "a.c", "a.d")
 	e.group("auditors", "section:audit")
 	nobody, nobodyCSRF, _ := e.userBrowser("nobody", "viewers")
 	endpoints := []struct {
@@ -668,4 +668,47 @@ func TestRouteTable(t *testing.T) {
 	}
 	wantProblem(t, admin.do("GET", mgmt+"/policy/explain?user=ghost&method=GET&path=/app/x", ""), 404, gatehouse.CodeNotFound)
 	wantProblem(t, admin.do("GET", mgmt+"/policy/explain?method=GET", ""), 422, gatehouse.CodeValidation)
+}
+
+// TestNoEscalation: a user who manages users or groups cannot hand out
+// permissions they do not hold, nor take over a more powerful account.
+func TestNoEscalation(t *testing.T) {
+	e := newEnv(t)
+	e.group("helpdesk", "section:users")
+	e.group("settings", "section:settings")
+	h, hCSRF, hu := e.userBrowser("hank", "helpdesk")
+	do := func(method, path, body string) *httptestRecorder {
+		return h.do(method, mgmt+path, body, header("X-CSRF-Token", hCSRF))
+	}
+	wantProblem(t, do("PATCH", "/users/"+hu.ID, `{"groups":["helpdesk","administrators"]}`), 403, gatehouse.CodePermissionDenied)
+	wantProblem(t, do("POST", "/users", `{"username":"mallory","email":"m@example.com","password":"`+pwOf("mallory")+`","groups":["administrators"]}`), 403, gatehouse.CodePermissionDenied)
+	wantProblem(t, do("POST", "/users/invite", `{"email":"m2@example.com","groups":["settings"]}`), 403, gatehouse.CodePermissionDenied)
+	wantProblem(t, do("PATCH", "/users/"+e.admin.ID, `{"email":"hank.owned@example.com"}`), 403, gatehouse.CodePermissionDenied)
+	wantProblem(t, do("POST", "/users/"+e.admin.ID+"/reset-password", ""), 403, gatehouse.CodePermissionDenied)
+	wantProblem(t, do("POST", "/users/"+e.admin.ID+"/disable", ""), 403, gatehouse.CodePermissionDenied)
+	// Within their own reach they work as before.
+	if w := do("POST", "/users", `{"username":"newbie","email":"n@example.com","password":"`+pwOf("newbie")+`","groups":["helpdesk"]}`); w.Code != 201 {
+		t.Errorf("create within reach: %d %s", w.Code, w.Body)
+	}
+	// A settings manager cannot give a group permissions they lack.
+	s, sCSRF, _ := e.userBrowser("sid", "settings")
+	wantProblem(t, s.do("PATCH", mgmt+"/groups/settings", `{"permissions":["section:settings","*"]}`, header("X-CSRF-Token", sCSRF)), 403, gatehouse.CodePermissionDenied)
+	wantProblem(t, s.do("POST", mgmt+"/groups", `{"name":"root2","permissions":["*"]}`, header("X-CSRF-Token", sCSRF)), 403, gatehouse.CodePermissionDenied)
+}
+
+// TestRevokedInvitationStaysRevoked: an invited user cannot use the
+// forgot-password flow to get around a revoked invitation.
+func TestRevokedInvitationStaysRevoked(t *testing.T) {
+	e := newEnv(t)
+	u, err := e.accounts.Invite(context.Background(), account.NewInvite{Email: "ivo@example.com", Groups: []string{"administrators"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.accounts.RevokeInvite(context.Background(), account.Actor{}, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.forgot("ivo@example.com")
+	if n := e.mailer.count("ivo@example.com", "reset"); n != 0 {
+		t.Errorf("an invited user got %d reset mails", n)
+	}
 }
