@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	netmail "net/mail"
 	"slices"
@@ -197,15 +198,15 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 		}
 		return nil, &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: fields}
 	}
-	keys := throttleKeys(req.Username, req.Client.Addr)
-	if err := s.checkThrottles(ctx, keys); err != nil {
-		s.record(ctx, Actor{Client: req.Client}, gatehouse.AuditLoginFailed, "", map[string]string{"username": truncate(req.Username, 100), "reason": "locked"})
-		return nil, err
-	}
-
 	u, err := s.store.UserByLogin(ctx, req.Username)
 	if err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
 		return nil, fmt.Errorf("find user: %w", err)
+	}
+	keys := throttleKeys(u, req.Username, req.Client.Addr)
+	defer s.lockKey(keys.user)()
+	if err := s.checkThrottles(ctx, keys); err != nil {
+		s.record(ctx, Actor{Client: req.Client}, gatehouse.AuditLoginFailed, userID(u), map[string]string{"reason": "locked"})
+		return nil, err
 	}
 	ok, rehash := false, false
 	switch {
@@ -227,17 +228,23 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 			}
 			ok = false
 		}
+		if !ok && !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
+			// An imported hash (bcrypt, PBKDF2, …) may fail much faster
+			// than argon2id; spend the rest so that the time does not
+			// tell imported users from unknown names.
+			if err := s.hasher.VerifyDummy(ctx, req.Password); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if !ok || u.State != gatehouse.StateActive {
 		if err := s.recordFailure(ctx, keys, u); err != nil {
 			return nil, err
 		}
 		s.log.Info("login failed", "client", req.Client.Addr)
-		target := ""
-		if u != nil {
-			target = u.ID
-		}
-		s.record(ctx, Actor{Client: req.Client}, gatehouse.AuditLoginFailed, target, map[string]string{"username": truncate(req.Username, 100)})
+		// The submitted name is not recorded: people type passwords into
+		// the username field. A known user is recorded by id.
+		s.record(ctx, Actor{Client: req.Client}, gatehouse.AuditLoginFailed, userID(u), nil)
 		return nil, errInvalidCredentials
 	}
 
@@ -329,11 +336,42 @@ func (s *Service) upgradeHash(ctx context.Context, u *gatehouse.User, pw string)
 
 type loginKeys struct{ user, addr string }
 
-func throttleKeys(username, addr string) loginKeys {
-	return loginKeys{
-		user: "login:user:" + strings.ToLower(username),
-		addr: "login:addr:" + addr,
+// throttleKeys returns the throttling keys of a login attempt: the account
+// (by id, so that its username, email and every spelling of them share one
+// counter) or, for a name no account has, the case-folded name; and the
+// client address.
+func throttleKeys(u *gatehouse.User, username, addr string) loginKeys {
+	user := "login:name:" + foldName(username)
+	if u != nil {
+		user = "login:user:" + u.ID
 	}
+	return loginKeys{user: user, addr: "login:addr:" + addr}
+}
+
+// foldName folds case the way the stores compare names closely enough for
+// a throttle key ("ſ" and "S" both become "s").
+func foldName(s string) string { return strings.ToLower(strings.ToUpper(s)) }
+
+func userID(u *gatehouse.User) string {
+	if u == nil {
+		return ""
+	}
+	return u.ID
+}
+
+// keyLocks serialise the check-verify-count sequence per throttle key in
+// this process, so that parallel guesses cannot all pass the check before
+// any failure is counted. Striped: two keys may share a lock, which only
+// serialises two logins now and then.
+var keyLocks [256]sync.Mutex
+
+// lockKey locks the stripe of key and returns its unlock.
+func (s *Service) lockKey(key string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	m := &keyLocks[h.Sum32()%uint32(len(keyLocks))]
+	m.Lock()
+	return m.Unlock
 }
 
 func (s *Service) checkThrottles(ctx context.Context, keys loginKeys) error {
@@ -370,7 +408,7 @@ func (s *Service) recordFailure(ctx context.Context, keys loginKeys, u *gatehous
 			s.notify(ctx, u.Email, "account_locked", d)
 		}
 		s.record(ctx, Actor{Client: Client{Addr: strings.TrimPrefix(keys.addr, "login:addr:")}}, gatehouse.AuditLockout, target,
-			map[string]string{"username": truncate(strings.TrimPrefix(keys.user, "login:user:"), 100), "until": t.LockedUntil.Format(time.RFC3339)})
+			map[string]string{"until": t.LockedUntil.Format(time.RFC3339)})
 	}
 	t, err = s.store.AddFailure(ctx, keys.addr, now, s.cfg.AddrThrottle)
 	if err != nil {
@@ -396,12 +434,12 @@ func tooManyAttempts(wait time.Duration) error {
 // and the user's username and email when it names a user), so a locked-out
 // user can log in again at once.
 func (s *Service) Unlock(ctx context.Context, login string) error {
-	names := []string{login}
+	keys := []string{throttleKeys(nil, login, "").user}
 	if u, err := s.store.UserByLogin(ctx, login); err == nil {
-		names = append(names, u.Username, u.Email)
+		keys = append(keys, throttleKeys(u, "", "").user)
 	}
-	for _, n := range names {
-		if err := s.store.ResetThrottle(ctx, throttleKeys(n, "").user); err != nil {
+	for _, k := range keys {
+		if err := s.store.ResetThrottle(ctx, k); err != nil {
 			return err
 		}
 	}
@@ -503,7 +541,8 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 	if len(fields) > 0 {
 		return &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: fields}
 	}
-	keys := throttleKeys(req.User.Username, req.Client.Addr)
+	keys := throttleKeys(req.User, "", req.Client.Addr)
+	defer s.lockKey(keys.user)()
 	if err := s.checkThrottles(ctx, keys); err != nil {
 		return err
 	}

@@ -82,14 +82,15 @@ func (s *Service) AuthenticateBasic(ctx context.Context, username, pw string, cl
 	key := string(sum[:])
 	now := s.now()
 
-	keys := throttleKeys(username, client.Addr)
-	if err := s.checkThrottles(ctx, keys); err != nil {
-		return nil, err
-	}
 	gen := s.basic.generation()
 	u, err := s.store.UserByLogin(ctx, username)
 	if err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
 		return nil, fmt.Errorf("find user: %w", err)
+	}
+	keys := throttleKeys(u, username, client.Addr)
+	defer s.lockKey(keys.user)()
+	if err := s.checkThrottles(ctx, keys); err != nil {
+		return nil, err
 	}
 	ok := false
 	if u == nil || u.PasswordHash == "" {
@@ -110,7 +111,7 @@ func (s *Service) AuthenticateBasic(ctx context.Context, username, pw string, cl
 		if err := s.recordFailure(ctx, keys, u); err != nil {
 			return nil, err
 		}
-		s.record(ctx, Actor{Client: client}, gatehouse.AuditLoginFailed, "", map[string]string{"username": truncate(username, 100), "method": "basic"})
+		s.record(ctx, Actor{Client: client}, gatehouse.AuditLoginFailed, userID(u), map[string]string{"method": "basic"})
 		return nil, errInvalidCredentials
 	}
 	if on, err := s.TwoFactorEnabled(ctx, u.ID); err != nil {

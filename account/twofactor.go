@@ -226,8 +226,14 @@ func (s *Service) VerifyCode(ctx context.Context, req VerifyRequest) (*LoginResu
 	if err != nil {
 		return nil, err
 	}
-	keys := throttleKeys(u.Username, req.Client.Addr)
+	keys := throttleKeys(u, "", req.Client.Addr)
+	defer s.lockKey(keys.user)()
 	if err := s.checkThrottles(ctx, keys); err != nil {
+		return nil, err
+	}
+	// Read the pending login again under the lock: a parallel request may
+	// have used or ended it meanwhile.
+	if p, _, _, err = s.pending(ctx, req.Token); err != nil {
 		return nil, err
 	}
 	ok, err := s.checkCode(ctx, p, u, tf, req.Provider, req.Code, req.Client)
@@ -459,7 +465,8 @@ func hashCodes(codes []string) [][]byte {
 // checkPassword verifies a user's password for a sensitive change, throttled
 // like a login.
 func (s *Service) checkPassword(ctx context.Context, u *gatehouse.User, pw string, client Client) error {
-	keys := throttleKeys(u.Username, client.Addr)
+	keys := throttleKeys(u, "", client.Addr)
+	defer s.lockKey(keys.user)()
 	if err := s.checkThrottles(ctx, keys); err != nil {
 		return err
 	}

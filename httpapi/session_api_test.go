@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -742,5 +743,46 @@ func TestLoginExpiresRetryAfterRoundsUp(t *testing.T) {
 	e.clock.Advance(2 * time.Second)
 	if w := e.browser().login("admin", adminPassword); w.Code != 200 {
 		t.Errorf("after Retry-After: %d", w.Code)
+	}
+}
+
+// TestParallelGuessesAreCounted sends many wrong passwords at once: the
+// lockout must hold, not let every parallel guess through before any is
+// counted.
+func TestParallelGuessesAreCounted(t *testing.T) {
+	e := newEnv(t)
+	const n = 20
+	codes := make(chan int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := e.browser()
+			b.addr = "198.51.100." + strconv.Itoa(i+1) + ":1"
+			codes <- b.login("admin", "wrong guess "+strconv.Itoa(i)).Code
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	counted := map[int]int{}
+	for c := range codes {
+		counted[c]++
+	}
+	if counted[401] != 5 || counted[429] != n-5 {
+		t.Errorf("answers = %v, want 5 × 401 and %d × 429", counted, n-5)
+	}
+}
+
+// TestLockoutCoversEverySpelling: the username, the email address and any
+// case variant of them (ſ folds to s) share one counter.
+func TestLockoutCoversEverySpelling(t *testing.T) {
+	e := newEnv(t)
+	e.createUser("sysadmin", "ops@example.com", pwOf("sysadmin"))
+	for _, name := range []string{"sysadmin", "SYSADMIN", "ops@example.com", "Ops@Example.com", "ſysadmin"} {
+		wantProblem(t, e.browser().login(name, "wrong"), 401, gatehouse.CodeInvalidCredentials)
+	}
+	for _, name := range []string{"sysadmin", "ſysadmin", "OPS@example.com"} {
+		wantProblem(t, e.browser().login(name, pwOf("sysadmin")), 429, gatehouse.CodeTooManyAttempts)
 	}
 }
