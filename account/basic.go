@@ -114,9 +114,17 @@ func (s *Service) AuthenticateBasic(ctx context.Context, username, pw string, cl
 		s.record(ctx, Actor{Client: client}, gatehouse.AuditLoginFailed, userID(u), map[string]string{"method": "basic"})
 		return nil, errInvalidCredentials
 	}
-	if on, err := s.TwoFactorEnabled(ctx, u.ID); err != nil {
+	on, err := s.TwoFactorEnabled(ctx, u.ID)
+	if err != nil {
 		return nil, err
-	} else if on {
+	}
+	required := false
+	if !on {
+		if required, err = s.requiresTwoFactor(ctx, u); err != nil {
+			return nil, err
+		}
+	}
+	if on || required {
 		// A password alone is not enough for a user with a second
 		// factor; scripts use API tokens instead. The answer is the one
 		// for a wrong password, or it would confirm the password.

@@ -308,11 +308,22 @@ func (s *Service) AcceptInvite(ctx context.Context, token, pw string, client Cli
 	if err := s.sessions.Revoke(ctx, sess.ID); err != nil {
 		return nil, err
 	}
-	newToken, full, err := s.sessions.Create(ctx, u.ID, session.CreateOptions{ClientAddr: client.Addr, UserAgent: client.UserAgent})
+	required, err := s.requiresTwoFactor(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	scope := ""
+	if required {
+		scope = gatehouse.ScopeEnrol
+	}
+	newToken, full, err := s.sessions.Create(ctx, u.ID, session.CreateOptions{ClientAddr: client.Addr, UserAgent: client.UserAgent, Scope: scope})
 	if err != nil {
 		return nil, err
 	}
 	s.record(ctx, Actor{User: u, Client: client}, gatehouse.AuditInviteAccepted, u.ID, nil)
+	if required {
+		return &LoginResult{User: u, Session: full, Token: newToken, EnrolmentRequired: true}, nil
+	}
 	s.record(ctx, Actor{User: u, Client: client}, gatehouse.AuditLoginSucceeded, full.ID, map[string]string{"method": "invite"})
 	return &LoginResult{User: u, Session: full, Token: newToken}, nil
 }
@@ -498,3 +509,15 @@ func (s *Service) CheckNewPassword(ctx context.Context, userID, pw string) error
 
 // AllowPasswordReset reports whether the forgot-password flow is on.
 func (s *Service) AllowPasswordReset() bool { return s.cfg.AllowPasswordReset }
+
+// CheckInviteLink reports whether an invitation link is live, without
+// using it: the invitation form checks the link before it checks the
+// chosen password, so that the password rules (which know the user's name
+// and address) answer only to someone holding the link.
+func (s *Service) CheckInviteLink(ctx context.Context, userID, secret string) error {
+	_, u, err := s.checkActionToken(ctx, userID, secret, gatehouse.PurposeInvite)
+	if err == nil && u.State != gatehouse.StateInvited {
+		err = errInvalidToken
+	}
+	return err
+}

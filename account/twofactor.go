@@ -222,7 +222,7 @@ type VerifyRequest struct {
 // the account like a wrong password (the lockout applies) and against the
 // pending login, which ends after MaxAttempts.
 func (s *Service) VerifyCode(ctx context.Context, req VerifyRequest) (*LoginResult, error) {
-	p, u, tf, err := s.pending(ctx, req.Token)
+	_, u, _, err := s.pending(ctx, req.Token)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +233,8 @@ func (s *Service) VerifyCode(ctx context.Context, req VerifyRequest) (*LoginResu
 	}
 	// Read the pending login again under the lock: a parallel request may
 	// have used or ended it meanwhile.
-	if p, _, _, err = s.pending(ctx, req.Token); err != nil {
+	p, u, tf, err := s.pending(ctx, req.Token)
+	if err != nil {
 		return nil, err
 	}
 	ok, err := s.checkCode(ctx, p, u, tf, req.Provider, req.Code, req.Client)

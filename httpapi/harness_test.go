@@ -347,3 +347,9 @@ func (e *env) userLogin(name, pw, recoveryCode string) (*browser, string) {
 	decode(e.t, w, &res)
 	return b, res.CSRFToken
 }
+
+func accountActor() account.Actor { return account.Actor{} }
+
+func accountInvite(email string, groups ...string) account.NewInvite {
+	return account.NewInvite{Email: email, Groups: groups}
+}

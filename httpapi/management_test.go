@@ -162,14 +162,14 @@ func TestManageUsers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w := e.browser().do("GET", "/auth/sessions", "", header("Authorization", "Bearer "+secret)); w.Code != 200 {
+	if w := e.browser().do("GET", "/auth/tokens", "", header("Authorization", "Bearer "+secret)); w.Code != 200 {
 		t.Fatalf("token before disable: %d", w.Code)
 	}
 	if w := do("POST", "/users/"+alice.ID+"/disable", ""); w.Code != 200 || !strings.Contains(w.Body.String(), `"state":"disabled"`) {
 		t.Fatalf("disable: %d %s", w.Code, w.Body)
 	}
 	wantProblem(t, ab.do("GET", "/auth/session", ""), 401, gatehouse.CodeUnauthenticated)
-	wantProblem(t, e.browser().do("GET", "/auth/sessions", "", header("Authorization", "Bearer "+secret)), 401, gatehouse.CodeUnauthenticated)
+	wantProblem(t, e.browser().do("GET", "/auth/tokens", "", header("Authorization", "Bearer "+secret)), 401, gatehouse.CodeUnauthenticated)
 	if toks, _ := e.store.UserTokens(context.Background(), alice.ID); len(toks) != 0 {
 		t.Errorf("%d tokens left after disable", len(toks))
 	}
@@ -711,5 +711,45 @@ func TestRevokedInvitationStaysRevoked(t *testing.T) {
 	e.forgot("ivo@example.com")
 	if n := e.mailer.count("ivo@example.com", "reset"); n != 0 {
 		t.Errorf("an invited user got %d reset mails", n)
+	}
+}
+
+// TestTokensCannotManageTheAccount: a token, however scoped, cannot list or
+// end sessions, change the password or revoke other tokens.
+func TestTokensCannotManageTheAccount(t *testing.T) {
+	e := newEnv(t)
+	secret, _, err := e.accounts.CreateToken(context.Background(), account.Actor{}, e.admin, account.NewToken{Name: "ci"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bearer := header("Authorization", "Bearer "+secret)
+	for _, c := range []struct{ method, path, body string }{
+		{"GET", "/auth/sessions", ""},
+		{"DELETE", "/auth/sessions", ""},
+		{"DELETE", "/auth/sessions/x", ""},
+		{"DELETE", "/auth/tokens/x", ""},
+		{"POST", "/auth/password", `{"currentPassword":"` + adminPassword + `","newPassword":"a token's new phrase"}`},
+		{"POST", "/auth/2fa/totp", ""},
+	} {
+		wantProblem(t, e.browser().do(c.method, c.path, c.body, bearer), 403, gatehouse.CodePermissionDenied)
+	}
+}
+
+// TestForwardedProtoAppended: only the value the trusted proxy set counts,
+// not one the client sent ahead of it.
+func TestForwardedProtoAppended(t *testing.T) {
+	e := newEnv(t, func(h *httpapi.Config, _ *account.Config, _ *session.Config) {
+		h.TrustedProxies = []netipPrefix{mustPrefix("10.0.0.0/8")}
+		h.BasicAuth.Enabled = true
+	})
+	b := e.browser()
+	b.addr = "10.0.0.7:1234"
+	spoofed := func(r *http.Request) {
+		r.Header.Add("X-Forwarded-Proto", "https")
+		r.Header.Add("X-Forwarded-Proto", "http")
+	}
+	wantProblem(t, b.do("GET", "/auth/tokens", "", basicHeader("admin", adminPassword), spoofed), 403, gatehouse.CodeInsecureBasicAuth)
+	if w := b.do("GET", "/auth/tokens", "", basicHeader("admin", adminPassword), header("X-Forwarded-Proto", "http, https")); w.Code != 200 {
+		t.Errorf("proxy-set https: %d", w.Code)
 	}
 }

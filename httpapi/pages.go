@@ -101,7 +101,12 @@ func (s *Server) handleInviteForm(w http.ResponseWriter, r *http.Request) error 
 		Action: s.base + "/ui/invite", Button: "Activate account",
 		UserID: f.Get("userId"), Token: f.Get("token"), MinLength: s.accounts.Policy().MinLength}
 	pw := f.Get("password")
-	// Check the password first, so a refused one does not use the token up.
+	// The link first (without using it), then the password, so a refused
+	// password does not use the link up and only a link holder learns
+	// what the rules say about the user.
+	if err := s.accounts.CheckInviteLink(r.Context(), d.UserID, d.Token); err != nil {
+		return s.linkPageError(w, err, d)
+	}
 	if err := s.accounts.CheckNewPassword(r.Context(), d.UserID, pw); err != nil {
 		return s.linkPageError(w, err, d)
 	}

@@ -133,9 +133,15 @@ func (p proxies) isHTTPS(r *http.Request) bool {
 	if !p.trusts(remoteAddr(r)) {
 		return false
 	}
-	proto := r.Header.Get("X-Forwarded-Proto")
-	if i := strings.IndexByte(proto, ','); i >= 0 {
-		proto = proto[:i] // the first hop's scheme is the client's
+	// The last value is the one the trusted proxy next to us set; values
+	// before it may come from the client, through a proxy that appends.
+	values := r.Header.Values("X-Forwarded-Proto")
+	if len(values) == 0 {
+		return false
+	}
+	proto := values[len(values)-1]
+	if i := strings.LastIndexByte(proto, ','); i >= 0 {
+		proto = proto[i+1:]
 	}
 	return strings.EqualFold(strings.TrimSpace(proto), "https")
 }

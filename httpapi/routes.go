@@ -20,7 +20,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	r.add("GET", "/session/authenticated", s.handle(s.handleAuthenticated))
 	r.add("GET", "/csrf", s.handle(s.withSession(s.handleCSRF)))
 
-	r.add("POST", "/password", s.handle(s.withUser(s.handleChangePassword)))
+	r.add("POST", "/password", s.handle(s.withPerson(s.handleChangePassword)))
 	r.add("GET", "/password/policy", s.handle(s.handlePasswordPolicy))
 
 	r.add("POST", "/password/forgot", s.handle(s.handleForgot))
@@ -51,12 +51,12 @@ func (s *Server) routes(mux *http.ServeMux) {
 	r.add("GET", "/openapi.json", s.handle(s.handleOpenAPI))
 
 	// The caller's own sessions and tokens. Another user's id answers 404.
-	r.add("GET", "/sessions", s.handle(s.withUser(s.handleMySessions)))
-	r.add("DELETE", "/sessions", s.handle(s.withUser(s.handleEndOtherSessions)))
-	r.add("DELETE", "/sessions/{id}", s.handle(s.withUser(s.handleEndMySession)))
+	r.add("GET", "/sessions", s.handle(s.withPerson(s.handleMySessions)))
+	r.add("DELETE", "/sessions", s.handle(s.withPerson(s.handleEndOtherSessions)))
+	r.add("DELETE", "/sessions/{id}", s.handle(s.withPerson(s.handleEndMySession)))
 	r.add("GET", "/tokens", s.handle(s.withUser(s.handleMyTokens)))
 	r.add("POST", "/tokens", s.handle(s.withUser(s.handleCreateToken)))
-	r.add("DELETE", "/tokens/{id}", s.handle(s.withUser(s.handleRevokeMyToken)))
+	r.add("DELETE", "/tokens/{id}", s.handle(s.withPerson(s.handleRevokeMyToken)))
 
 	// The management API: every endpoint needs a permission.
 	m := func(method, path, perm string, h authedFunc) {

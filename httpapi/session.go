@@ -78,6 +78,9 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	}
 	sm.ClearCookie(w, secure)
 	csrf.ClearCookie(w, secure)
+	if s.pendingToken(r) != "" {
+		s.clearPendingCookie(w, secure)
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -135,11 +135,12 @@ func (s *Server) handleVerifyCode(w http.ResponseWriter, r *http.Request) error 
 	return s.writeLogin(w, r, res)
 }
 
-// errTokenForFactors refuses API tokens on the endpoints that change a
-// user's factors: a leaked token must not be able to take over the account.
-var errTokenForFactors = gatehouse.Errorf(gatehouse.CodePermissionDenied, "API tokens cannot change two-factor settings; log in to do that.")
+// errTokenForFactors refuses API tokens on the endpoints that manage the
+// account itself (password, factors, sessions, other tokens): a leaked,
+// narrowly scoped token must not be able to take the account over.
+var errTokenForFactors = gatehouse.Errorf(gatehouse.CodePermissionDenied, "API tokens cannot manage the account; log in to do that.")
 
-// withPerson is withUser for the endpoints that change a user's factors:
+// withPerson is withUser for the endpoints that manage the account itself:
 // a session or Basic credentials, never an API token.
 func (s *Server) withPerson(h authedFunc) handlerFunc {
 	return s.withUser(func(w http.ResponseWriter, r *http.Request, c *credentials) error {

@@ -382,3 +382,29 @@ func TestRememberedDeviceVoidedByPasswordChange(t *testing.T) {
 		t.Errorf("remembered device survived a password change: %s", w.Body)
 	}
 }
+
+// TestInviteIntoTwoFactorGroup: accepting an invitation into a group that
+// requires two-factor gives an enrolment session, not a full one; Basic is
+// refused for such a member without a second factor.
+func TestInviteIntoTwoFactorGroup(t *testing.T) {
+	e := newEnv(t, func(h *httpapiConfig, _ *accountConfig, _ *sessionConfig) { h.BasicAuth.Enabled = true })
+	if err := e.accounts.CreateGroup(context.Background(), accountActor(), &gatehouse.Group{Name: "ops", Permissions: []string{"section:users"}, RequireTwoFactor: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.accounts.Invite(context.Background(), accountInvite("ines@example.com", "ops")); err != nil {
+		t.Fatal(err)
+	}
+	id, tok := linkParts(t, e.mailer.last(t, "ines@example.com", "invite").Data.Link, "invite")
+	b := e.browser()
+	w := b.do("POST", "/auth/invite/verify", `{"userId":"`+id+`","token":"`+tok+`"}`)
+	var v struct{ CSRFToken string }
+	decode(t, w, &v)
+	w = b.do("POST", "/auth/invite/password", `{"password":"she chose a long phrase"}`, header("X-CSRF-Token", v.CSRFToken))
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"state":"two_factor_enrollment_required"`) {
+		t.Fatalf("accept: %d %s", w.Code, w.Body)
+	}
+	wantProblem(t, b.do("GET", mgmt+"/users", ""), 401, gatehouse.CodeUnauthenticated)
+	c := e.browser()
+	c.https = true
+	wantProblem(t, c.do("GET", "/auth/tokens", "", basicHeader("ines@example.com", "she chose a long phrase")), 401, gatehouse.CodeInvalidCredentials)
+}

@@ -505,9 +505,7 @@ func (c *config) validate(src *configSource) (*settings, error) {
 	}
 	switch c.Mail.Driver {
 	case "log":
-		if c.PublicURL == "" {
-			s.warnings = append(s.warnings, "mail.driver is log: mail (with its links) is written to the log, for development only")
-		}
+		s.warnings = append(s.warnings, "mail.driver is log: mail, with its one-time links and codes, is written to the log; for development only")
 	case "smtp":
 		sc := mail.SMTPConfig{Host: c.Mail.SMTP.Host, Port: c.Mail.SMTP.Port, Username: c.Mail.SMTP.Username,
 			Password: c.Mail.SMTP.Password, TLS: c.Mail.SMTP.TLS, From: c.Mail.From}
@@ -520,6 +518,7 @@ func (c *config) validate(src *configSource) (*settings, error) {
 	}
 	switch c.SMS.Driver {
 	case "log":
+		s.warnings = append(s.warnings, "sms.driver is log: SMS codes are written to the log; for development only")
 	case "webhook":
 		wc := sms.WebhookConfig{URL: c.SMS.Webhook.URL, Format: c.SMS.Webhook.Format, From: c.SMS.Webhook.From,
 			Username: c.SMS.Webhook.Username, Password: c.SMS.Webhook.Password}
