@@ -398,6 +398,7 @@ func (s *Service) BeginTOTP(ctx context.Context, u *gatehouse.User) (*TOTPEnrolm
 	if s.twoFactor == nil {
 		return nil, gatehouse.Errorf(gatehouse.CodeNotFound, "Two-factor authentication is not available.")
 	}
+	defer s.lockUser(u)()
 	tf, err := s.twoFactorOf(ctx, u.ID)
 	if err != nil {
 		return nil, err
@@ -426,6 +427,7 @@ func (s *Service) BeginTOTP(ctx context.Context, u *gatehouse.User) (*TOTPEnrolm
 // ConfirmTOTP turns two-factor on once code proves the authenticator app
 // has the pending secret, and returns ten fresh recovery codes, shown once.
 func (s *Service) ConfirmTOTP(ctx context.Context, a Actor, u *gatehouse.User, code string) ([]string, error) {
+	defer s.lockUser(u)()
 	tf, err := s.twoFactorOf(ctx, u.ID)
 	if err != nil {
 		return nil, err
@@ -464,10 +466,9 @@ func hashCodes(codes []string) [][]byte {
 }
 
 // checkPassword verifies a user's password for a sensitive change, throttled
-// like a login.
+// like a login. The caller holds lockUser(u).
 func (s *Service) checkPassword(ctx context.Context, u *gatehouse.User, pw string, client Client) error {
 	keys := throttleKeys(u, "", client.Addr)
-	defer s.lockKey(keys.user)()
 	if err := s.checkThrottles(ctx, keys); err != nil {
 		return err
 	}
@@ -491,6 +492,7 @@ func (s *Service) checkPassword(ctx context.Context, u *gatehouse.User, pw strin
 // DisableTOTP turns two-factor off after the user proves their password,
 // unless one of the user's groups requires it.
 func (s *Service) DisableTOTP(ctx context.Context, a Actor, u *gatehouse.User, pw string) error {
+	defer s.lockUser(u)()
 	if err := s.checkPassword(ctx, u, pw, a.Client); err != nil {
 		return err
 	}
@@ -521,6 +523,7 @@ func (s *Service) DisableTOTP(ctx context.Context, a Actor, u *gatehouse.User, p
 // RegenerateRecoveryCodes replaces a user's recovery codes after they prove
 // their password; the old ones stop working.
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, a Actor, u *gatehouse.User, pw string) ([]string, error) {
+	defer s.lockUser(u)()
 	if err := s.checkPassword(ctx, u, pw, a.Client); err != nil {
 		return nil, err
 	}
@@ -573,6 +576,7 @@ func (s *Service) ResetTwoFactor(ctx context.Context, a Actor, userID string) er
 // SetPhone sets (or, with "", removes) the number SMS codes go to, after
 // the user proves their password (a phone is a way in).
 func (s *Service) SetPhone(ctx context.Context, a Actor, u *gatehouse.User, phone, pw string) error {
+	defer s.lockUser(u)()
 	if err := s.checkPassword(ctx, u, pw, a.Client); err != nil {
 		return err
 	}
@@ -649,4 +653,12 @@ func (s *Service) FinishEnrolment(ctx context.Context, u *gatehouse.User, partia
 	}
 	s.record(ctx, Actor{User: u, Client: client}, gatehouse.AuditLoginSucceeded, sess.ID, map[string]string{"twoFactor": "enrolment"})
 	return &LoginResult{User: u, Session: sess, Token: token}, nil
+}
+
+// lockUser takes the lock of a user's account key: the changes of a user's
+// second-factor settings (read, change, write back) and the second step of
+// their logins (which uses recovery codes and TOTP steps) run one at a time
+// in this process, so none undoes another's use of a code.
+func (s *Service) lockUser(u *gatehouse.User) func() {
+	return s.lockKey(throttleKeys(u, "", "").user)
 }

@@ -325,3 +325,40 @@ func TestMailRows(t *testing.T) {
 			lastError, next, lastError2, next2)
 	}
 }
+
+// TestMailGivenUpIsBlanked: a message given up loses its subject and bodies
+// like a sent one, since they may hold a live one-time link; a message
+// still to be retried keeps them.
+func TestMailGivenUpIsBlanked(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "gatehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Date(2025, time.March, 14, 15, 9, 26, 0, time.UTC)
+	m := &gatehouse.Mail{ID: gatehouse.NewID(), To: "bob@example.com", Subject: "Reset", Text: "link#secret", HTML: "<a>link#secret</a>",
+		Kind: "reset", CreatedAt: now, NextAttemptAt: now}
+	if err := s.EnqueueMail(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	read := func() (subject, text, html string) {
+		t.Helper()
+		if err := s.reader.QueryRowContext(ctx, `SELECT subject, text_body, html_body FROM outbox WHERE id = ?`, m.ID).Scan(&subject, &text, &html); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if err := s.MarkMailFailed(ctx, m.ID, "451 try later", now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if subject, text, _ := read(); subject != "Reset" || text != "link#secret" {
+		t.Fatalf("a message to retry lost its content: %q %q", subject, text)
+	}
+	if err := s.MarkMailFailed(ctx, m.ID, "550 no such user", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if subject, text, html := read(); subject != "" || text != "" || html != "" {
+		t.Errorf("a given-up message keeps %q %q %q", subject, text, html)
+	}
+}

@@ -143,8 +143,15 @@ func (s *Store) MarkMailSent(ctx context.Context, id string, at time.Time) error
 // sender sent it, and the first one's failure changes nothing.
 func (s *Store) MarkMailFailed(ctx context.Context, id, reason string, next time.Time) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		const q = `UPDATE outbox SET last_error = ?, next_attempt_at = ? WHERE id = ? AND sent_at IS NULL`
-		res, err := tx.ExecContext(ctx, q, truncateRunes(reason, maxMailError), nullMicros(next), id)
+		// A message given up (next is zero) loses its subject and bodies
+		// like a sent one: they may hold one-time links.
+		const q = `UPDATE outbox SET last_error = ?, next_attempt_at = ?,
+			subject = CASE WHEN ? IS NULL THEN '' ELSE subject END,
+			text_body = CASE WHEN ? IS NULL THEN '' ELSE text_body END,
+			html_body = CASE WHEN ? IS NULL THEN '' ELSE html_body END
+			WHERE id = ? AND sent_at IS NULL`
+		nxt := nullMicros(next)
+		res, err := tx.ExecContext(ctx, q, truncateRunes(reason, maxMailError), nxt, nxt, nxt, nxt, id)
 		if err != nil {
 			return err
 		}
