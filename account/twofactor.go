@@ -580,6 +580,13 @@ func (s *Service) SetPhone(ctx context.Context, a Actor, u *gatehouse.User, phon
 	if err := s.checkPassword(ctx, u, pw, a.Client); err != nil {
 		return err
 	}
+	return s.putPhone(ctx, a, u, phone)
+}
+
+func (s *Service) putPhone(ctx context.Context, a Actor, u *gatehouse.User, phone string) error {
+	if s.twoFactor == nil {
+		return errNoTwoFactor
+	}
 	if phone != "" {
 		n, err := sms.NormalizePhone(phone)
 		if err != nil {
@@ -661,4 +668,51 @@ func (s *Service) FinishEnrolment(ctx context.Context, u *gatehouse.User, partia
 // in this process, so none undoes another's use of a code.
 func (s *Service) lockUser(u *gatehouse.User) func() {
 	return s.lockKey(throttleKeys(u, "", "").user)
+}
+
+// TwoFactorStatus is what a user may see of their own second factors.
+type TwoFactorStatus struct {
+	Enabled bool `json:"enabled"`
+	// Providers are the ways the second step can be passed.
+	Providers []string `json:"providers"`
+	// RecoveryCodesRemaining counts the unused recovery codes.
+	RecoveryCodesRemaining int `json:"recoveryCodesRemaining"`
+	// Phone is the SMS number, masked, or "".
+	Phone string `json:"phone"`
+}
+
+// TwoFactorStatusOf returns a user's second-factor status.
+func (s *Service) TwoFactorStatusOf(ctx context.Context, u *gatehouse.User) (*TwoFactorStatus, error) {
+	tf, err := s.twoFactorOf(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	st := &TwoFactorStatus{Providers: []string{}}
+	if tf == nil {
+		return st, nil
+	}
+	st.Enabled = tf.Enabled()
+	if st.Enabled {
+		st.Providers = s.providers(u, tf)
+	}
+	st.RecoveryCodesRemaining = len(tf.RecoveryCodes)
+	if tf.Phone != "" {
+		st.Phone = sms.Mask(tf.Phone)
+	}
+	return st, nil
+}
+
+// SetPhoneFor lets an administrator set (or, with "", remove) a user's SMS
+// number; no password is asked, but the administrator must hold every
+// permission the user holds.
+func (s *Service) SetPhoneFor(ctx context.Context, a Actor, userID, phone string) error {
+	u, err := s.store.UserByID(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if err := s.checkPeer(ctx, a, u, "change the phone number"); err != nil {
+		return err
+	}
+	defer s.lockUser(u)()
+	return s.putPhone(ctx, a, u, phone)
 }

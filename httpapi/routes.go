@@ -29,6 +29,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	r.add("GET", "/invite", s.handle(s.handleInvite))
 	r.add("POST", "/invite/password", s.handle(s.handleInvitePassword))
 
+	r.add("GET", "/2fa", s.handle(s.withPerson(s.handleTwoFactorStatus)))
 	r.add("GET", "/2fa/providers", s.handle(s.handleProviders))
 	r.add("POST", "/2fa/send", s.handle(s.handleSendCode))
 	r.add("POST", "/2fa/verify", s.handle(s.handleVerifyCode))
@@ -69,6 +70,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	m("DELETE", "/users/{id}/invite", PermUsers, s.handleRevokeInvite)
 	m("POST", "/users/{id}/reset-password", PermUsers, s.handleSendReset)
 	m("POST", "/users/{id}/reset-two-factor", PermUsers, s.handleResetTwoFactor)
+	m("PUT", "/users/{id}/phone", PermUsers, s.handleAdminSetPhone)
 	m("GET", "/users/{id}", PermUsers, s.handleGetUser)
 	m("PATCH", "/users/{id}", PermUsers, s.handleUpdateUser)
 	m("DELETE", "/users/{id}", PermUsers, s.handleDeleteUser)

@@ -271,3 +271,31 @@ func (s *Server) handleResetTwoFactor(w http.ResponseWriter, r *http.Request, c 
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// handleTwoFactorStatus is GET BASE/2fa: the caller's second factors, the
+// recovery codes left and the (masked) SMS number.
+func (s *Server) handleTwoFactorStatus(w http.ResponseWriter, r *http.Request, c *credentials) error {
+	st, err := s.accounts.TwoFactorStatusOf(r.Context(), c.user)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+type adminPhoneBody struct {
+	Phone string `json:"phone"`
+}
+
+// handleAdminSetPhone is PUT …/users/{id}/phone {phone}.
+func (s *Server) handleAdminSetPhone(w http.ResponseWriter, r *http.Request, c *credentials) error {
+	var body adminPhoneBody
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	if err := s.accounts.SetPhoneFor(r.Context(), s.actor(r, c), r.PathValue("id"), body.Phone); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -408,3 +408,30 @@ func TestInviteIntoTwoFactorGroup(t *testing.T) {
 	c.https = true
 	wantProblem(t, c.do("GET", "/auth/tokens", "", basicHeader("ines@example.com", "she chose a long phrase")), 401, gatehouse.CodeInvalidCredentials)
 }
+
+func TestTwoFactorStatusAndAdminPhone(t *testing.T) {
+	e := newEnv(t)
+	b, csrfTok, u := e.userBrowser("vera")
+	var st struct {
+		Enabled                bool
+		Providers              []string
+		RecoveryCodesRemaining int
+		Phone                  string
+	}
+	decode(t, b.do("GET", "/auth/2fa", ""), &st)
+	if st.Enabled || st.RecoveryCodesRemaining != 0 {
+		t.Errorf("before: %+v", st)
+	}
+	_, codes := e.enrolTOTP(b, csrfTok)
+	admin, aCSRF := e.loggedIn()
+	if w := admin.do("PUT", mgmt+"/users/"+u.ID+"/phone", `{"phone":"0049 151 1234 5678"}`, header("X-CSRF-Token", aCSRF)); w.Code != 204 {
+		t.Fatalf("admin phone: %d %s", w.Code, w.Body)
+	}
+	wantProblem(t, admin.do("PUT", mgmt+"/users/"+u.ID+"/phone", `{"phone":"12"}`, header("X-CSRF-Token", aCSRF)), 422, gatehouse.CodeValidation)
+	p, _ := e.passwordStep("vera", pwOf("vera"))
+	p.do("POST", "/auth/2fa/verify", verifyBody("recovery_code", codes[0]))
+	decode(t, b.do("GET", "/auth/2fa", ""), &st)
+	if !st.Enabled || st.RecoveryCodesRemaining != 9 || st.Phone != "+**********678" || !strings.Contains(strings.Join(st.Providers, ","), "sms") {
+		t.Errorf("after: %+v", st)
+	}
+}
