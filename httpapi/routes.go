@@ -47,6 +47,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	r.add("GET", "/ui/invite", s.handle(s.handleInvitePage))
 	r.add("POST", "/ui/invite", s.handle(s.handleInviteForm))
 
+	r.add("GET", "/verify", s.handle(s.handleVerify))
+	r.add("GET", "/ui/login", s.handle(s.handleLoginPage))
+	r.add("POST", "/ui/login", s.handle(s.handleLoginForm))
+
 	r.add("GET", "/healthz", s.handle(s.handleHealthz))
 	r.add("GET", "/readyz", s.handle(s.handleReadyz))
 	r.add("GET", "/openapi.json", s.handle(s.handleOpenAPI))

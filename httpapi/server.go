@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -42,6 +43,19 @@ type Config struct {
 	// program's handlers; for gatehouse's own endpoints, a rule that
 	// matches is applied on top of the endpoint's own requirement.
 	Routes *policy.Table
+
+	// Upstream, when set, turns on reverse-proxy (gateway) mode: every
+	// request outside BasePath, and every path under it that gatehouse
+	// does not serve itself, is decided by Routes and, when allowed,
+	// forwarded there (see gateway.go). Only http and https URLs.
+	Upstream *url.URL
+	// RedirectDomains are the hosts (each with its subdomains) that the
+	// rd parameter of the login page and GET BASE/verify may point to.
+	RedirectDomains []string
+	// ProxyTimeout bounds how long the upstream may take to connect and to
+	// answer with its response headers (default 30s); a stream or a
+	// WebSocket may then last as long as it likes.
+	ProxyTimeout time.Duration
 }
 
 // BasicAuth configures HTTP Basic authentication.
@@ -65,6 +79,7 @@ type Server struct {
 	handler  http.Handler
 	openapi  []byte   // BASE/openapi.json
 	served   []string // "METHOD /path" of every route (for the OpenAPI test)
+	gw       *gateway // forward auth and, with Config.Upstream, the reverse proxy
 }
 
 // New returns a Server over the account service.
@@ -94,9 +109,16 @@ func New(cfg Config, accounts *account.Service) (*Server, error) {
 	if s.openapi, err = openAPIJSON(base); err != nil {
 		return nil, err
 	}
+	if s.gw, err = s.newGateway(cfg); err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	s.routes(mux)
 	s.handler = s.securityHeaders(s.cop.Handler(s.routeGate(mux)))
+	if s.gw.proxy != nil {
+		// Gateway mode: what gatehouse does not serve goes to the upstream.
+		s.handler = s.gatewayFront(mux, s.handler)
+	}
 	return s, nil
 }
 

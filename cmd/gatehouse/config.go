@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -77,7 +78,14 @@ type config struct {
 		// Issuer names the service in authenticator apps.
 		Issuer string `yaml:"issuer"`
 	} `yaml:"two_factor"`
-	Upstream        string              `yaml:"upstream"`
+	// Upstream turns on gateway (reverse-proxy) mode: requests outside
+	// base_path, and paths under it gatehouse does not serve, are decided
+	// by the route table and forwarded there. UpstreamTimeout bounds the
+	// connection and the wait for the response headers.
+	Upstream        string        `yaml:"upstream"`
+	UpstreamTimeout time.Duration `yaml:"upstream_timeout"`
+	// RedirectDomains are the hosts (and their subdomains) the login
+	// page's and forward auth's rd may point to.
 	RedirectDomains []string            `yaml:"redirect_domains"`
 	Routes          []policy.Rule       `yaml:"routes"`
 	Groups          map[string][]string `yaml:"groups"`
@@ -145,6 +153,7 @@ func defaultConfig() *config {
 	c.Mail.From = "gatehouse@localhost"
 	c.Mail.SMTP.Port = 587
 	c.Mail.SMTP.TLS = "starttls"
+	c.UpstreamTimeout = httpapi.DefaultProxyTimeout
 	return c
 }
 
@@ -382,18 +391,20 @@ func setScalar(v reflect.Value, raw string) error {
 
 // settings are the validated, typed settings the server is built from.
 type settings struct {
-	cfg            *config
-	basePath       string
-	dbPath         string
-	trustedProxies []netip.Prefix
-	session        session.Config
-	policy         password.Policy
-	routes         *policy.Table
-	smtp           *mail.SMTPConfig // nil for the log driver
-	smsWebhook     *sms.WebhookConfig
-	keyFile        string
-	templates      *mail.Templates // nil for the built-in ones
-	warnings       []string
+	cfg             *config
+	basePath        string
+	dbPath          string
+	trustedProxies  []netip.Prefix
+	session         session.Config
+	policy          password.Policy
+	routes          *policy.Table
+	upstream        *url.URL // nil: no reverse proxy
+	redirectDomains []string
+	smtp            *mail.SMTPConfig // nil for the log driver
+	smsWebhook      *sms.WebhookConfig
+	keyFile         string
+	templates       *mail.Templates // nil for the built-in ones
+	warnings        []string
 }
 
 // validate checks every setting and converts it; the first problem is
@@ -459,6 +470,7 @@ func (c *config) validate(src *configSource) (*settings, error) {
 		{"session.idle_timeout", ss.IdleTimeout}, {"session.absolute_timeout", ss.AbsoluteTimeout},
 		{"session.remember_timeout", ss.RememberTimeout}, {"session.remember_idle_timeout", ss.RememberIdleTimeout},
 		{"login.failure_window", c.Login.FailureWindow}, {"login.lockout", c.Login.Lockout},
+		{"upstream_timeout", c.UpstreamTimeout},
 	} {
 		if d.v <= 0 {
 			return nil, fail(d.name, "must be a positive duration such as 20m")
@@ -559,16 +571,23 @@ func (c *config) validate(src *configSource) (*settings, error) {
 			}
 		}
 	}
-	for _, k := range []struct {
-		name string
-		set  bool
-	}{
-		{"upstream", c.Upstream != ""},
-		{"redirect_domains", len(c.RedirectDomains) > 0}, {"oidc", !c.OIDC.IsZero()},
-	} {
-		if k.set {
-			s.warnings = append(s.warnings, k.name+" is accepted but not in effect in this version")
+	if c.Upstream != "" {
+		if s.upstream, err = httpapi.ParseUpstream(c.Upstream); err != nil {
+			return nil, fail("upstream", "must be an http:// or https:// URL such as http://127.0.0.1:3000, without credentials, query or fragment")
 		}
+		if c.Routes == nil {
+			s.warnings = append(s.warnings, "upstream is set without routes: every proxied request needs a logged-in user")
+		}
+	}
+	for i, d := range c.RedirectDomains {
+		cd, err := httpapi.CleanRedirectDomain(d)
+		if err != nil {
+			return nil, fail("redirect_domains", "entry %d: %q is not a domain such as example.com (no scheme, port, path or wildcard; subdomains are included)", i+1, d)
+		}
+		s.redirectDomains = append(s.redirectDomains, cd)
+	}
+	if !c.OIDC.IsZero() {
+		s.warnings = append(s.warnings, "oidc is accepted but not in effect in this version")
 	}
 	return s, nil
 }

@@ -79,6 +79,7 @@ func TestConfigCheck(t *testing.T) {
 		wantErr   []string // substrings of stderr
 		wantErrRe string   // stderr must match
 		notErr    []string // stderr must not contain these
+		notOut    []string // stdout must not contain these
 	}{
 		{
 			name:     "no file",
@@ -104,10 +105,9 @@ func TestConfigCheck(t *testing.T) {
 			wantCode: exitOK,
 			wantOut: []string{
 				"configuration OK",
-				"warning: upstream is accepted but not in effect",
-				"warning: redirect_domains is accepted but not in effect",
 				"warning: oidc is accepted but not in effect",
 			},
+			notOut: []string{"upstream", "redirect_domains"}, // both in effect
 		},
 		{
 			name:     "routes are in effect",
@@ -141,7 +141,52 @@ func TestConfigCheck(t *testing.T) {
 			yaml:     "upstream: http://127.0.0.1:3000\n",
 			viaEnv:   true,
 			wantCode: exitOK,
-			wantOut:  []string{"warning: upstream", "configuration OK"},
+			wantOut:  []string{"warning: upstream is set without routes", "configuration OK"},
+		},
+		{
+			name:     "gateway settings",
+			yaml:     "upstream: https://app.internal:8443/prefix\nupstream_timeout: 5s\nredirect_domains: [Example.com, app.example.org]\nroutes:\n  - path: /**\n    access: authenticated\n",
+			wantCode: exitOK,
+			wantOut:  []string{"configuration OK"},
+			notOut:   []string{"upstream", "redirect_domains"},
+		},
+		{
+			name:     "upstream not http",
+			yaml:     "addr: 127.0.0.1:8080\nupstream: ftp://127.0.0.1:3000\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"FILE:2: upstream", "http://"},
+		},
+		{
+			name:     "upstream without host",
+			yaml:     "upstream: 127.0.0.1:3000\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"FILE:1: upstream"},
+		},
+		{
+			name:     "upstream with credentials",
+			yaml:     "upstream: http://user:secret@127.0.0.1:3000\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"FILE:1: upstream"},
+			notErr:   []string{"secret"},
+		},
+		{
+			name:     "redirect domain with a scheme",
+			yaml:     "redirect_domains: [example.com, \"https://evil.example\"]\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"FILE:1: redirect_domains", "entry 2", "https://evil.example"},
+		},
+		{
+			name:     "upstream_timeout zero",
+			yaml:     "upstream_timeout: 0s\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"FILE:1: upstream_timeout"},
+		},
+		{
+			name:     "upstream from the environment",
+			noFile:   true,
+			env:      map[string]string{"GATEHOUSE_UPSTREAM": "gopher://x", "GATEHOUSE_REDIRECT_DOMAINS": "example.com"},
+			wantCode: exitUsage,
+			wantErr:  []string{"GATEHOUSE_UPSTREAM: upstream"},
 		},
 		{
 			name:      "unknown top-level key",
@@ -331,6 +376,11 @@ func TestConfigCheck(t *testing.T) {
 			for _, w := range tt.notErr {
 				if strings.Contains(stderr, w) {
 					t.Errorf("stderr contains %q:\n%s", w, stderr)
+				}
+			}
+			for _, w := range tt.notOut {
+				if strings.Contains(stdout, w) {
+					t.Errorf("stdout contains %q:\n%s", w, stdout)
 				}
 			}
 			if code == exitOK && stderr != "" {

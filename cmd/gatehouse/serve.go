@@ -52,6 +52,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		Ready:          a.store.Ping,
 		BasicAuth:      httpapi.BasicAuth{Enabled: s.cfg.BasicAuth.Enabled, AllowInsecure: s.cfg.BasicAuth.AllowInsecure},
 		Routes:         s.routes,
+
+		Upstream:        s.upstream,
+		RedirectDomains: s.redirectDomains,
+		ProxyTimeout:    s.cfg.UpstreamTimeout,
 	}, a.accounts)
 	if err != nil {
 		return &configError{where: "config", msg: err.Error()}
@@ -71,6 +75,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("gatehouse listening", "addr", ln.Addr().String(), "base_path", s.basePath, "database", s.dbPath, "version", version)
+	if s.upstream != nil {
+		log.Info("gateway mode: proxying to the upstream", "upstream", s.upstream.Redacted())
+	}
 
 	token, err := a.accounts.StartSetup(ctx)
 	if err != nil {

@@ -1,0 +1,796 @@
+package httpapi
+
+// Gateway mode: forward auth (GET BASE/verify, for nginx auth_request,
+// Traefik forwardAuth and Caddy forward_auth) and the reverse proxy in
+// front of an upstream application (Config.Upstream).
+//
+// Both decide an "original" request — the one the browser made to the
+// application — with the same gate: its credentials (session cookie,
+// Bearer, Basic), the CSRF rules of gatehouse's own API for unsafe methods,
+// and the route table (or, without one, "an authenticated user"). Anything
+// that cannot be parsed, or can be read two ways, is refused: forward auth
+// fails closed (Authelia CVE-2021-32637).
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/csrf"
+	"github.com/gatehouse/gatehouse/policy"
+)
+
+// The identity headers gatehouse hands to the application: set on an
+// allowed GET BASE/verify answer, and on every request it proxies.
+const (
+	HeaderRemoteUser   = "Remote-User"
+	HeaderRemoteEmail  = "Remote-Email"
+	HeaderRemoteName   = "Remote-Name"
+	HeaderRemoteGroups = "Remote-Groups"
+)
+
+// DefaultProxyTimeout is Config.ProxyTimeout when it is not set.
+const DefaultProxyTimeout = 30 * time.Second
+
+// Codes of the answers only the reverse proxy gives (not in gatehouse's
+// core list, since no use case returns them).
+const (
+	codeBadGateway     gatehouse.Code = "bad_gateway"
+	codeGatewayTimeout gatehouse.Code = "gateway_timeout"
+)
+
+// gateway holds the gateway settings; proxy is nil without an upstream.
+type gateway struct {
+	upstream *url.URL
+	proxy    *httputil.ReverseProxy
+	domains  []string // RedirectDomains, cleaned
+}
+
+// ParseUpstream checks an upstream URL: http or https, with a host, and
+// without credentials, query or fragment (a path is kept as a prefix).
+func ParseUpstream(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Opaque != "" {
+		return nil, fmt.Errorf("upstream %q is not a URL such as http://127.0.0.1:3000", raw)
+	}
+	if err := checkUpstream(u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func checkUpstream(u *url.URL) error {
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("upstream %q must be an http:// or https:// URL", u.Redacted())
+	case u.Host == "" || u.Hostname() == "":
+		return fmt.Errorf("upstream %q has no host", u.Redacted())
+	case u.User != nil:
+		return fmt.Errorf("upstream %q must not carry credentials", u.Redacted())
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return fmt.Errorf("upstream %q must not have a query or fragment", u.Redacted())
+	}
+	return nil
+}
+
+// CleanRedirectDomain checks and normalises an entry of redirect_domains: a
+// host name such as example.com (which also allows its subdomains), lower
+// case, without scheme, port, path or wildcard.
+func CleanRedirectDomain(d string) (string, error) {
+	c := strings.TrimSuffix(strings.TrimPrefix(strings.ToLower(strings.TrimSpace(d)), "."), ".")
+	if c == "" || len(c) > 253 {
+		return "", fmt.Errorf("redirect domain %q is not a domain such as example.com", d)
+	}
+	for label := range strings.SplitSeq(c, ".") {
+		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+			return "", fmt.Errorf("redirect domain %q is not a domain such as example.com", d)
+		}
+		for _, r := range label {
+			if !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-' || r == '_') {
+				return "", fmt.Errorf("redirect domain %q is not a domain such as example.com (no scheme, port, path or wildcard)", d)
+			}
+		}
+	}
+	return c, nil
+}
+
+// newGateway checks the gateway settings and builds the reverse proxy when
+// an upstream is configured.
+func (s *Server) newGateway(cfg Config) (*gateway, error) {
+	g := &gateway{}
+	for _, d := range cfg.RedirectDomains {
+		c, err := CleanRedirectDomain(d)
+		if err != nil {
+			return nil, fmt.Errorf("redirect_domains: %w", err)
+		}
+		if !slices.Contains(g.domains, c) {
+			g.domains = append(g.domains, c)
+		}
+	}
+	if cfg.Upstream == nil {
+		return g, nil
+	}
+	if err := checkUpstream(cfg.Upstream); err != nil {
+		return nil, err
+	}
+	up := *cfg.Upstream
+	g.upstream = &up
+	timeout := cfg.ProxyTimeout
+	if timeout <= 0 {
+		timeout = DefaultProxyTimeout
+	}
+	dialer := &net.Dialer{Timeout: min(timeout, 10*time.Second), KeepAlive: 30 * time.Second}
+	transport := &http.Transport{
+		Proxy:                 nil, // never an environment proxy between gatehouse and its upstream
+		DialContext:           dialer.DialContext,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   min(timeout, 10*time.Second),
+		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: timeout,
+	}
+	g.proxy = &httputil.ReverseProxy{
+		Rewrite:      s.rewriteUpstream,
+		Transport:    transport,
+		ErrorHandler: s.upstreamError,
+		// Responses of unknown length and event streams are flushed as
+		// they come (ReverseProxy does that by itself: FlushInterval -1 for
+		// them); others are buffered as usual.
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	return g, nil
+}
+
+// gatewayFront sends what gatehouse does not serve itself to the proxy:
+// every path outside the base path, and every path under it that no route
+// serves with any method (a path served with other methods stays a 405).
+func (s *Server) gatewayFront(mux *http.ServeMux, api http.Handler) http.Handler {
+	catchAll := s.base + "/"
+	methods := []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+	own := func(r *http.Request) bool {
+		p := r.URL.Path
+		if p != s.base && !strings.HasPrefix(p, catchAll) {
+			return false
+		}
+		if _, pattern := mux.Handler(r); pattern != catchAll && pattern != s.base {
+			return true
+		}
+		for _, m := range methods {
+			probe := *r
+			probe.Method = m
+			if _, pattern := mux.Handler(&probe); pattern != "" && pattern != catchAll && pattern != s.base {
+				return true
+			}
+		}
+		return false
+	}
+	proxy := http.HandlerFunc(s.serveProxy)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if own(r) {
+			api.ServeHTTP(w, r)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	})
+}
+
+var (
+	errBadOriginal = &gatehouse.Error{Code: gatehouse.CodeBadRequest, Message: "The forwarded request is missing, malformed or ambiguous."}
+	errBadPath     = &gatehouse.Error{Code: gatehouse.CodeBadRequest, Message: "The request path is malformed or ambiguous."}
+	errUntrusted   = &gatehouse.Error{Code: gatehouse.CodePermissionDenied, Message: "Forward authentication is answered only to a trusted proxy."}
+	errCrossOrigin = &gatehouse.Error{Code: gatehouse.CodeCSRFFailed, Message: "Cross-origin request refused."}
+)
+
+// original is the request a proxy asks GET BASE/verify about.
+type original struct {
+	method string
+	uri    string   // path and query, as received
+	url    *url.URL // uri parsed
+	path   string   // the cleaned path, for the route table
+	scheme string   // "http", "https", or "" when the proxy did not say
+	host   string   // host[:port], or "" when the proxy did not say
+	nginx  bool     // told in nginx's X-Original-* headers
+}
+
+// onlyValue returns the one value of header name: present is false when
+// the header is absent; more than one value, or an empty one, is an error.
+func onlyValue(h http.Header, name string) (v string, present bool, err error) {
+	vs := h.Values(name)
+	switch {
+	case len(vs) == 0:
+		return "", false, nil
+	case len(vs) > 1:
+		return "", true, fmt.Errorf("%s is given %d times", name, len(vs))
+	case strings.TrimSpace(vs[0]) == "":
+		return "", true, fmt.Errorf("%s is empty", name)
+	}
+	return vs[0], true, nil
+}
+
+// parseOriginal reads the original request from the headers of a forward
+// auth request: nginx's X-Original-URI, X-Original-Method and
+// X-Original-URL, or Traefik's and Caddy's X-Forwarded-Method and
+// X-Forwarded-Uri, with X-Forwarded-Proto and X-Forwarded-Host. The method
+// and the URI are required; where both families are present they must
+// agree, and so must the scheme and host of X-Original-URL with
+// X-Forwarded-Proto and -Host.
+func parseOriginal(h http.Header) (*original, error) {
+	var firstErr error
+	get := func(name string) (string, bool) {
+		v, present, err := onlyValue(h, name)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		return v, present
+	}
+	oURI, hasOURI := get("X-Original-URI")
+	oMethod, hasOMethod := get("X-Original-Method")
+	oURL, hasOURL := get("X-Original-URL")
+	fMethod, hasFMethod := get("X-Forwarded-Method")
+	fURI, hasFURI := get("X-Forwarded-Uri")
+	fProto, hasFProto := get("X-Forwarded-Proto")
+	fHost, hasFHost := get("X-Forwarded-Host")
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	o := &original{nginx: hasOURI || hasOMethod || hasOURL}
+	traefik := hasFMethod || hasFURI
+	if !o.nginx && !traefik {
+		return nil, errors.New("no X-Original-URI / X-Original-Method or X-Forwarded-Method / X-Forwarded-Uri")
+	}
+	if o.nginx {
+		o.method, o.uri = oMethod, oURI
+		if hasOURL {
+			scheme, host, uri, err := splitOriginalURL(oURL)
+			if err != nil {
+				return nil, err
+			}
+			if o.uri != "" && o.uri != uri {
+				return nil, errors.New("X-Original-URI and X-Original-URL disagree")
+			}
+			o.scheme, o.host, o.uri = scheme, host, uri
+		}
+		if o.method == "" || o.uri == "" {
+			return nil, errors.New("nginx headers without X-Original-Method, or without X-Original-URI / X-Original-URL")
+		}
+	}
+	if traefik {
+		if !hasFMethod || !hasFURI {
+			return nil, errors.New("X-Forwarded-Method and X-Forwarded-Uri must come together")
+		}
+		if o.nginx && (fMethod != o.method || fURI != o.uri) {
+			return nil, errors.New("X-Original-* and X-Forwarded-Method / -Uri disagree")
+		}
+		o.method, o.uri = fMethod, fURI
+	}
+	if hasFProto {
+		p := strings.ToLower(strings.TrimSpace(fProto))
+		if p != "http" && p != "https" {
+			return nil, fmt.Errorf("X-Forwarded-Proto %q is not http or https", fProto)
+		}
+		if o.scheme != "" && o.scheme != p {
+			return nil, errors.New("X-Original-URL and X-Forwarded-Proto disagree")
+		}
+		o.scheme = p
+	}
+	if hasFHost {
+		fh := strings.TrimSpace(fHost)
+		if !validHost(fh) {
+			return nil, fmt.Errorf("X-Forwarded-Host %q is not a host", fHost)
+		}
+		if o.host != "" && !strings.EqualFold(hostname(o.host), hostname(fh)) {
+			return nil, errors.New("X-Original-URL and X-Forwarded-Host disagree")
+		}
+		if o.host == "" {
+			o.host = fh
+		}
+	}
+	if !validMethod(o.method) {
+		return nil, fmt.Errorf("method %q is not an HTTP method", o.method)
+	}
+	p, err := cleanOriginalPath(o.uri)
+	if err != nil {
+		return nil, err
+	}
+	o.path = p
+	if o.url, err = url.ParseRequestURI(o.uri); err != nil {
+		return nil, fmt.Errorf("URI %q: %v", o.uri, err)
+	}
+	return o, nil
+}
+
+// splitOriginalURL splits nginx's X-Original-URL ($scheme://$http_host$request_uri).
+func splitOriginalURL(raw string) (scheme, host, uri string, err error) {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	scheme = strings.ToLower(scheme)
+	if !ok || (scheme != "http" && scheme != "https") {
+		return "", "", "", fmt.Errorf("X-Original-URL %q is not an http(s) URL", raw)
+	}
+	i := strings.IndexByte(rest, '/')
+	if i < 0 {
+		return "", "", "", fmt.Errorf("X-Original-URL %q has no path", raw)
+	}
+	host, uri = rest[:i], rest[i:]
+	if !validHost(host) {
+		return "", "", "", fmt.Errorf("X-Original-URL %q has no valid host", raw)
+	}
+	return scheme, host, uri, nil
+}
+
+// validHost accepts host[:port]: a DNS name or an IPv4 address, or an IPv6
+// address in brackets. No user info, path, or anything else.
+func validHost(h string) bool {
+	if h == "" || len(h) > 261 {
+		return false
+	}
+	name, port := h, ""
+	if strings.HasPrefix(h, "[") {
+		end := strings.IndexByte(h, ']')
+		if end < 0 {
+			return false
+		}
+		if _, err := netip.ParseAddr(h[1:end]); err != nil {
+			return false
+		}
+		name, port = "", h[end+1:]
+		if port != "" && !strings.HasPrefix(port, ":") {
+			return false
+		}
+		port = strings.TrimPrefix(port, ":")
+	} else if i := strings.IndexByte(h, ':'); i >= 0 {
+		name, port = h[:i], h[i+1:]
+		if port == "" {
+			return false
+		}
+	}
+	if len(port) > 5 || strings.ContainsFunc(port, func(r rune) bool { return r < '0' || r > '9' }) {
+		return false
+	}
+	if strings.HasPrefix(h, "[") {
+		return true
+	}
+	if name == "" {
+		return false
+	}
+	return !strings.ContainsFunc(name, func(r rune) bool {
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '.' || r == '_')
+	})
+}
+
+// hostname is host without its port, lower case.
+func hostname(host string) string {
+	if strings.HasPrefix(host, "[") {
+		if end := strings.IndexByte(host, ']'); end >= 0 {
+			return strings.ToLower(host[1:end])
+		}
+	}
+	if i := strings.IndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	return strings.ToLower(strings.TrimSuffix(host, "."))
+}
+
+// validMethod accepts an HTTP method token (RFC 9110), at most 32 bytes.
+func validMethod(m string) bool {
+	if m == "" || len(m) > 32 {
+		return false
+	}
+	return !strings.ContainsFunc(m, func(r rune) bool {
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_' || r == '.')
+	})
+}
+
+// cleanOriginalPath checks the URI of an original request and returns its
+// path cleaned for the route table. It must start with "/"; no space,
+// control character, backslash or fragment anywhere; and its path may not
+// contain "..", encoded or not, nor an encoded slash, backslash or percent,
+// nor empty or "." segments (policy.CleanPath). Stricter than a server
+// needs to be, so that gatehouse and the application can never read one
+// path two ways.
+func cleanOriginalPath(uri string) (string, error) {
+	if uri == "" || uri[0] != '/' || len(uri) > 8<<10 {
+		return "", fmt.Errorf("URI %.64q must be a path starting with /", uri)
+	}
+	for i := 0; i < len(uri); i++ {
+		if c := uri[i]; c <= ' ' || c == 0x7f || c == '\\' || c == '#' {
+			return "", fmt.Errorf("URI %.64q has a forbidden byte %#x", uri, c)
+		}
+	}
+	raw, _, _ := strings.Cut(uri, "?")
+	if strings.Contains(raw, "..") {
+		return "", fmt.Errorf("path %.64q contains ..", raw)
+	}
+	p, err := policy.CleanPath(raw)
+	if err != nil {
+		return "", fmt.Errorf("path %.64q: %v", raw, err)
+	}
+	if strings.Contains(p, "..") {
+		return "", fmt.Errorf("path %.64q contains an encoded ..", raw)
+	}
+	return p, nil
+}
+
+// originalRequest builds the request the proxy asks about from the forward
+// auth request r: its method, URI and host, r's headers (the credentials,
+// Origin, Sec-Fetch-Site and X-Forwarded-For the proxy passed on), with
+// X-Forwarded-Proto the original scheme, and no body (a proxy does not send
+// it: a CSRF token must come in a header).
+func originalRequest(r *http.Request, o *original) *http.Request {
+	orig := r.Clone(r.Context())
+	orig.Method = o.method
+	orig.URL = o.url
+	orig.RequestURI = o.uri
+	orig.Host = o.host
+	orig.TLS = nil
+	orig.Body, orig.ContentLength, orig.GetBody = http.NoBody, 0, nil
+	orig.Header.Del("X-Forwarded-Proto")
+	if o.scheme != "" {
+		orig.Header.Set("X-Forwarded-Proto", o.scheme)
+	}
+	return orig
+}
+
+// gate decides an original request: its credentials, the CSRF rules for
+// unsafe methods, and the route table (without one, an authenticated user
+// is required). needLogin is set when the request has no credentials and
+// the decision asks for some, so a browser may be sent to the login page.
+//
+// Unsafe requests authenticated by something the browser sends by itself
+// (the session cookie, Basic) must be same-origin, and with the session
+// cookie also carry its CSRF token, exactly as for gatehouse's own API.
+// Upgrade (WebSocket) requests with such credentials must be same-origin.
+func (s *Server) gate(orig *http.Request, path string) (c *credentials, needLogin bool, err error) {
+	c, err = s.authenticate(orig, false)
+	if err != nil {
+		return nil, false, err
+	}
+	upgrade := orig.Header.Get("Upgrade") != ""
+	if c != nil && c.via != viaToken && (csrf.Unsafe(orig.Method) || upgrade) {
+		probe := orig
+		if upgrade && !csrf.Unsafe(orig.Method) {
+			// A WebSocket handshake is a GET that opens a channel the
+			// application trusts like the page: it must be same-origin
+			// too (cross-site WebSocket hijacking). Browsers cannot add a
+			// CSRF token to it, so only the origin is checked.
+			p := *orig
+			p.Method = http.MethodPost
+			probe = &p
+		}
+		if s.cop.Check(probe) != nil {
+			s.log.Info("cross-origin request refused", "method", orig.Method, "path", path, "origin", orig.Header.Get("Origin"))
+			return c, false, errCrossOrigin
+		}
+		if err := checkCSRF(orig, c); err != nil {
+			s.log.Info("csrf token refused", "method", orig.Method, "path", path, "user", c.user.ID)
+			return c, false, err
+		}
+	}
+	d := policy.Decision{Access: policy.Authenticated, Rule: -1}
+	if s.cfg.Routes != nil {
+		d = s.cfg.Routes.Decide(orig.Method, path, s.proxies.clientAddr(orig))
+	}
+	if err := s.applyDecision(orig, d, c); err != nil {
+		return c, c == nil && gatehouse.ErrorCode(err) == gatehouse.CodeUnauthenticated, err
+	}
+	return c, false, nil
+}
+
+// browserNavigation reports whether r is a browser opening a page: a GET
+// that accepts HTML.
+func browserNavigation(r *http.Request) bool {
+	if r.Method != http.MethodGet {
+		return false
+	}
+	for _, v := range r.Header.Values("Accept") {
+		if strings.Contains(strings.ToLower(v), "text/html") {
+			return true
+		}
+	}
+	return false
+}
+
+// loginLocation is the login page, with rd when it is not empty.
+func (s *Server) loginLocation(rd string) string {
+	loc := s.base + "/ui/login"
+	if rd != "" {
+		loc += "?" + url.Values{"rd": {rd}}.Encode()
+	}
+	return loc
+}
+
+// handleVerify is GET BASE/verify: forward authentication.
+func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) error {
+	if peer := remoteAddr(r); !s.proxies.trusts(peer) {
+		s.log.Warn("forward auth request from a peer that is not a trusted proxy (trusted_proxies)", "peer", peer.String())
+		return errUntrusted
+	}
+	o, err := parseOriginal(r.Header)
+	if err == nil && !validForwardedFor(r) {
+		err = errors.New("X-Forwarded-For is missing or malformed")
+	}
+	if err != nil {
+		s.log.Warn("forward auth request refused", "err", err.Error())
+		return errBadOriginal
+	}
+	orig := originalRequest(r, o)
+	c, needLogin, err := s.gate(orig, o.path)
+	if err != nil {
+		if needLogin && browserNavigation(orig) {
+			rd := ""
+			if o.host != "" && o.scheme != "" {
+				if u := o.scheme + "://" + o.host + o.uri; s.allowedAbsolute(u) {
+					rd = u
+				}
+			}
+			w.Header().Set("Location", s.loginLocation(rd))
+			if o.nginx {
+				// nginx's auth_request takes anything but 2xx, 401 and
+				// 403 for an error (500): it gets the 401, with the login
+				// page in Location for auth_request_set.
+				return err
+			}
+			w.WriteHeader(http.StatusFound)
+			return nil
+		}
+		return err
+	}
+	if c != nil {
+		setRemoteHeaders(w.Header(), c.user)
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// validForwardedFor reports whether r carries an X-Forwarded-For whose
+// every entry is an IP address: the route table's networks are judged on
+// the client's address, which a forward auth request carries only there.
+func validForwardedFor(r *http.Request) bool {
+	vs := r.Header.Values("X-Forwarded-For")
+	if len(vs) == 0 {
+		return false
+	}
+	for _, v := range vs {
+		for hop := range strings.SplitSeq(v, ",") {
+			if _, err := netip.ParseAddr(strings.TrimSpace(hop)); err != nil {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// serveProxy is the reverse proxy: r is decided like a forward auth
+// request and, when allowed, forwarded to the upstream.
+func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
+	path, err := cleanOriginalPath(r.URL.EscapedPath())
+	if err != nil {
+		s.log.Info("proxied request refused", "err", err.Error())
+		s.gatewayError(w, r, errBadPath)
+		return
+	}
+	c, needLogin, err := s.gate(r, path)
+	if err != nil {
+		if needLogin && browserNavigation(r) {
+			// The login page is on this host: rd is the path itself.
+			rd := r.URL.RequestURI()
+			if !safeRelative(rd) {
+				rd = ""
+			}
+			s.securityHeaders(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Location", s.loginLocation(rd))
+				w.WriteHeader(http.StatusFound)
+			})).ServeHTTP(w, r)
+			return
+		}
+		s.gatewayError(w, r, err)
+		return
+	}
+	if c != nil {
+		r = withCredentials(r, c)
+	}
+	// The server's read and write timeouts are for gatehouse's own
+	// answers; an upload, a download or an event stream may take longer.
+	// (A WebSocket's hijacked connection has none anyway.)
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	s.gw.proxy.ServeHTTP(w, r)
+}
+
+// gatewayError answers err for the proxy, with gatehouse's own security
+// headers (proxied answers carry the application's).
+func (s *Server) gatewayError(w http.ResponseWriter, r *http.Request, err error) {
+	s.securityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, err)
+	})).ServeHTTP(w, r)
+}
+
+// rewriteUpstream builds the request to the upstream: its URL, the
+// forwarding headers (a client's own are believed only from a trusted
+// proxy), none of the Remote-* headers the client sent but gatehouse's own,
+// and none of gatehouse's credentials.
+func (s *Server) rewriteUpstream(pr *httputil.ProxyRequest) {
+	in, out := pr.In, pr.Out
+	trusted := s.proxies.trusts(remoteAddr(in))
+	if prior := in.Header.Values("X-Forwarded-For"); trusted && len(prior) > 0 {
+		out.Header["X-Forwarded-For"] = slices.Clone(prior)
+	}
+	pr.SetURL(s.gw.upstream)
+	pr.SetXForwarded()
+	proto := "http"
+	if s.proxies.isHTTPS(in) {
+		proto = "https"
+	}
+	out.Header.Set("X-Forwarded-Proto", proto)
+	if hosts := in.Header.Values("X-Forwarded-Host"); trusted && len(hosts) > 0 {
+		last := hosts[len(hosts)-1]
+		if i := strings.LastIndexByte(last, ','); i >= 0 {
+			last = last[i+1:]
+		}
+		if last = strings.TrimSpace(last); validHost(last) {
+			out.Header.Set("X-Forwarded-Host", last)
+		}
+	}
+	out.Header.Del("X-Real-Ip")
+	if a := s.proxies.clientAddr(in); a.IsValid() {
+		out.Header.Set("X-Real-Ip", a.String())
+	}
+	s.upstreamHeaders(out.Header, credentialsFrom(in.Context()))
+}
+
+// upstreamHeaders removes the identity headers the client sent and
+// gatehouse's credentials from h, and sets the identity of c (nil when
+// anonymous).
+func (s *Server) upstreamHeaders(h http.Header, c *credentials) {
+	for k := range h {
+		// Remote_User too: CGI-style servers (PHP, WSGI) read both
+		// Remote-User and Remote_User as REMOTE_USER.
+		if lk := strings.ToLower(k); strings.HasPrefix(lk, "remote-") || strings.HasPrefix(lk, "remote_") {
+			delete(h, k)
+		}
+	}
+	sm := s.accounts.Sessions()
+	stripCookies(h, sm.CookieName(false), sm.CookieName(true),
+		s.pendingCookieName(false), s.pendingCookieName(true),
+		s.deviceCookieName(false), s.deviceCookieName(true))
+	if c == nil {
+		return
+	}
+	if c.via == viaToken || c.via == viaBasic {
+		h.Del("Authorization") // gatehouse verified it: the front door's key, not the application's
+	}
+	setRemoteHeaders(h, c.user)
+}
+
+// stripCookies removes the cookies named names from the Cookie headers of
+// h, keeping the others in their order.
+func stripCookies(h http.Header, names ...string) {
+	lines := h.Values("Cookie")
+	if len(lines) == 0 {
+		return
+	}
+	var kept []string
+	for _, line := range lines {
+		for part := range strings.SplitSeq(line, ";") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			name, _, _ := strings.Cut(part, "=")
+			name = strings.TrimSpace(name)
+			if slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, name) }) {
+				continue
+			}
+			kept = append(kept, part)
+		}
+	}
+	h.Del("Cookie")
+	if len(kept) > 0 {
+		h.Set("Cookie", strings.Join(kept, "; "))
+	}
+}
+
+// setRemoteHeaders sets the identity headers of u.
+func setRemoteHeaders(h http.Header, u *gatehouse.User) {
+	h.Set(HeaderRemoteUser, headerSafe(u.Username))
+	h.Set(HeaderRemoteEmail, headerSafe(u.Email))
+	h.Set(HeaderRemoteName, headerSafe(u.Name))
+	h.Set(HeaderRemoteGroups, headerSafe(strings.Join(u.Groups, ",")))
+}
+
+// headerSafe drops control characters, which no header value may hold.
+func headerSafe(v string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, v)
+}
+
+// upstreamError answers a request the upstream did not answer: 504 when it
+// timed out, else 502.
+func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	status, code, msg := http.StatusBadGateway, codeBadGateway, "The application behind gatehouse cannot be reached."
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		status, code, msg = http.StatusGatewayTimeout, codeGatewayTimeout, "The application behind gatehouse did not answer in time."
+	}
+	if r.Context().Err() == nil {
+		s.log.Warn("upstream request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	}
+	h := w.Header()
+	for k := range h {
+		delete(h, k) // nothing of a half-copied upstream answer
+	}
+	s.securityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		typ := typeURI(status)
+		if status == http.StatusGatewayTimeout {
+			typ = "https://tools.ietf.org/html/rfc9110#section-15.6.5"
+		}
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(problem{Type: typ, Title: http.StatusText(status), Status: status, Detail: msg, Code: string(code)})
+	})).ServeHTTP(w, r)
+}
+
+// allowedAbsolute reports whether the absolute URL u may be redirected to:
+// http or https, no user info, and a host that is one of the redirect
+// domains or a subdomain of one (or the host of PublicURL).
+func (s *Server) allowedAbsolute(raw string) bool {
+	if len(raw) > 8<<10 || strings.ContainsFunc(raw, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '\\' }) {
+		return false
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || u.Opaque != "" || !validHost(u.Host) {
+		return false
+	}
+	host := hostname(u.Host)
+	for _, d := range s.gw.domains {
+		if host == d || strings.HasSuffix(host, "."+d) {
+			return true
+		}
+	}
+	if s.cfg.PublicURL != "" {
+		if pu, err := url.Parse(s.cfg.PublicURL); err == nil && pu.Scheme == u.Scheme && strings.EqualFold(pu.Host, u.Host) {
+			return true
+		}
+	}
+	return false
+}
+
+// safeRelative reports whether rd is a path on this host: it starts with
+// one "/" (not "//", which a browser reads as another host) and holds no
+// backslash (which browsers read as "/") or control characters.
+func safeRelative(rd string) bool {
+	if len(rd) > 8<<10 || !strings.HasPrefix(rd, "/") || strings.HasPrefix(rd, "//") {
+		return false
+	}
+	if strings.ContainsFunc(rd, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '\\' }) {
+		return false
+	}
+	u, err := url.Parse(rd)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil
+}
+
+// allowedRedirect returns rd when the login page may redirect there after
+// a login, else "".
+func (s *Server) allowedRedirect(rd string) string {
+	if rd != "" && (safeRelative(rd) || s.allowedAbsolute(rd)) {
+		return rd
+	}
+	return ""
+}
