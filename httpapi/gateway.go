@@ -411,14 +411,14 @@ func cleanOriginalPath(uri string) (string, error) {
 	}
 	raw, _, _ := strings.Cut(uri, "?")
 	if strings.Contains(raw, "..") {
-		return "", fmt.Errorf("path %.64q contains ..", raw)
+		return "", fmt.Errorf("path %.64q contains a double dot", raw)
 	}
 	p, err := policy.CleanPath(raw)
 	if err != nil {
 		return "", fmt.Errorf("path %.64q: %v", raw, err)
 	}
 	if strings.Contains(p, "..") {
-		return "", fmt.Errorf("path %.64q contains an encoded ..", raw)
+		return "", fmt.Errorf("path %.64q contains an encoded double dot", raw)
 	}
 	return p, nil
 }

@@ -710,7 +710,6 @@ func TestProxyTimeout(t *testing.T) {
 	g := newGatewayFront(t, up.url(t), func(h *httpapi.Config, _ *account.Config, _ *session.Config) {
 		h.ProxyTimeout = 300 * time.Millisecond
 	})
-	start := time.Now()
 	res, body := g.do("GET", "/app/public/slow", "", nil)
 	// /app/public/slow is not the slow handler: the echo answers at once.
 	if res.StatusCode != 200 {
@@ -718,7 +717,7 @@ func TestProxyTimeout(t *testing.T) {
 	}
 	g.e.createUser("viewer", "viewer@example.com", pwOf("viewer"))
 	cookie, _ := g.sessionOf("viewer", pwOf("viewer"))
-	start = time.Now()
+	start := time.Now()
 	res, body = g.do("GET", "/app/slow", "", http.Header{"Cookie": {cookie}})
 	wantGatewayProblem(t, res, body, 504, "gateway_timeout")
 	if d := time.Since(start); d > 3*time.Second {
