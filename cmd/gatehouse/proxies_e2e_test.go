@@ -1,0 +1,525 @@
+package main
+
+// End-to-end tests of the forward-auth endpoint behind the real proxies of
+// examples/gateway (nginx auth_request, Caddy forward_auth) and of
+// gatehouse's own reverse-proxy mode, walking duplistatus's flow: log in
+// through the proxy, fetch the CSRF token, change a server, read the
+// dashboard, log out.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// seenRequest is what the upstream application received.
+type seenRequest struct {
+	Method     string
+	Path       string
+	RemoteUser []string // every Remote-User value
+	RemoteRaw  []string // Remote_User values (CGI-style spelling)
+	Cookie     string
+}
+
+// recordingUpstream is the application behind the proxy: it records every
+// request and answers JSON.
+type recordingUpstream struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	seen []seenRequest
+}
+
+func newRecordingUpstream(t *testing.T) *recordingUpstream {
+	t.Helper()
+	u := &recordingUpstream{}
+	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := seenRequest{
+			Method: r.Method, Path: r.URL.Path,
+			RemoteUser: r.Header.Values("Remote-User"),
+			RemoteRaw:  r.Header["Remote_User"],
+			Cookie:     r.Header.Get("Cookie"),
+		}
+		u.mu.Lock()
+		u.seen = append(u.seen, s)
+		u.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{
+			"app": "duplistatus", "method": s.Method, "path": s.Path,
+			"user": strings.Join(s.RemoteUser, ","), "cookie": s.Cookie,
+		})
+	}))
+	t.Cleanup(u.srv.Close)
+	return u
+}
+
+// port is the upstream's port.
+func (u *recordingUpstream) port() string {
+	_, p, _ := net.SplitHostPort(u.srv.Listener.Addr().String())
+	return p
+}
+
+// mark returns a position in the record for since.
+func (u *recordingUpstream) mark() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.seen)
+}
+
+// since returns the requests recorded after mark whose method and path are
+// the ones given.
+func (u *recordingUpstream) since(mark int, method, path string) []seenRequest {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var out []seenRequest
+	for _, s := range u.seen[mark:] {
+		if s.Method == method && s.Path == path {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// duplistatusRoutes is the route table of the walk (a shortened
+// examples/policies/duplistatus.yaml).
+const duplistatusRoutes = `routes:
+  - path: /api/health
+    access: public
+  - path: /api/upload
+    access: public
+  - path: /api/servers/{id}
+    methods: [PATCH, DELETE]
+    access: authenticated
+  - path: /api/dashboard
+    methods: [GET]
+    access: authenticated
+  - path: /api/**
+    access: authenticated
+  - path: /**
+    access: public
+`
+
+// startGatehouseForProxy starts gatehouse with base_path /api, the proxy
+// on loopback trusted, the duplistatus routes, extra configuration lines,
+// and user ada. It returns the server.
+func startGatehouseForProxy(t *testing.T, extra string) *served {
+	t.Helper()
+	dir := t.TempDir()
+	dataDir := filepath.Join(dir, "data")
+	createUser(t, dataDir, "ada", adminPassword)
+	cfg := writeFile(t, dir, "gatehouse.yaml", "base_path: /api\n"+
+		"trusted_proxies: [127.0.0.1]\n"+
+		"redirect_domains: [example.com]\n"+
+		extra+duplistatusRoutes)
+	return startServe(t, nil, "--config", cfg, "--addr", "127.0.0.1:0", "--data", dataDir)
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, p, _ := net.SplitHostPort(l.Addr().String())
+	return p
+}
+
+// startProxyProcess starts a proxy, stops it in cleanup (SIGTERM, then
+// SIGKILL), and waits until addr accepts connections.
+func startProxyProcess(t *testing.T, addr string, cmd *exec.Cmd) {
+	t.Helper()
+	var out bytes.Buffer
+	var outMu sync.Mutex
+	w := writerFunc(func(p []byte) (int, error) {
+		outMu.Lock()
+		defer outMu.Unlock()
+		return out.Write(p)
+	})
+	output := func() string { outMu.Lock(); defer outMu.Unlock(); return out.String() }
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s: %v", cmd.Path, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+			return
+		default:
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			select {
+			case <-exited:
+			case <-time.After(5 * time.Second):
+				t.Errorf("%s (pid %d) did not exit after SIGKILL", cmd.Path, cmd.Process.Pid)
+			}
+		}
+		if t.Failed() {
+			t.Logf("%s output:\n%s", filepath.Base(cmd.Path), output())
+		}
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			exited <- err // for the cleanup
+			t.Fatalf("%s exited before listening: %v\n%s", cmd.Path, err, output())
+		default:
+		}
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			conn.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s does not accept connections on %s within 15s: %v\n%s", cmd.Path, addr, err, output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// needBinary skips the test under -short or without the program.
+func needBinary(t *testing.T, name string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("starts %s: skipped with -short", name)
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("%s not installed: %v", name, err)
+	}
+	return p
+}
+
+// TestNginxForwardAuth runs nginx with the auth_request configuration of
+// examples/gateway/nginx.conf in front of the application, gatehouse as the
+// forward-auth service.
+func TestNginxForwardAuth(t *testing.T) {
+	bin := needBinary(t, "nginx")
+	up := newRecordingUpstream(t)
+	gh := startGatehouseForProxy(t, "")
+	dir := t.TempDir()
+	port := freePort(t)
+	user := ""
+	if os.Geteuid() == 0 {
+		// Workers would otherwise run as nobody, who cannot use the
+		// temporary directory.
+		user = "user root;\n"
+	}
+	conf := writeFile(t, dir, "nginx.conf", fmt.Sprintf(`%s
+daemon off;
+pid %[2]s/nginx.pid;
+error_log %[2]s/error.log info;
+worker_processes 1;
+events { worker_connections 64; }
+http {
+    access_log %[2]s/access.log;
+    client_body_temp_path %[2]s/client_body;
+    proxy_temp_path %[2]s/proxy;
+    fastcgi_temp_path %[2]s/fastcgi;
+    uwsgi_temp_path %[2]s/uwsgi;
+    scgi_temp_path %[2]s/scgi;
+
+    server {
+        listen 127.0.0.1:%[3]s;
+        server_name admin.example.com;
+
+        # gatehouse's own endpoints under base_path /api.
+        location = /api/session {
+            proxy_pass http://%[4]s;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+        }
+        location = /api/csrf {
+            proxy_pass http://%[4]s;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+        }
+        location /api/ui/ {
+            proxy_pass http://%[4]s;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+        }
+
+        location = /_gatehouse_verify {
+            internal;
+            proxy_pass http://%[4]s/api/verify;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Original-URI $request_uri;
+            proxy_set_header X-Original-Method $request_method;
+            proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host $http_host;
+        }
+
+        location / {
+            auth_request /_gatehouse_verify;
+            auth_request_set $gh_user   $upstream_http_remote_user;
+            auth_request_set $gh_email  $upstream_http_remote_email;
+            auth_request_set $gh_name   $upstream_http_remote_name;
+            auth_request_set $gh_groups $upstream_http_remote_groups;
+
+            proxy_pass http://127.0.0.1:%[5]s;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header Remote-User   $gh_user;
+            proxy_set_header Remote-Email  $gh_email;
+            proxy_set_header Remote-Name   $gh_name;
+            proxy_set_header Remote-Groups $gh_groups;
+
+            error_page 401 = @gatehouse_login;
+        }
+
+        location @gatehouse_login {
+            if ($http_accept ~* "text/html") {
+                return 302 /api/ui/login?rd=$scheme://$http_host$request_uri;
+            }
+            return 401;
+        }
+    }
+}
+`, user, dir, port, gh.addr, up.port()))
+	if out, err := exec.Command(bin, "-t", "-p", dir, "-c", conf).CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t: %v\n%s", err, out)
+	}
+	addr := "127.0.0.1:" + port
+	startProxyProcess(t, addr, exec.Command(bin, "-p", dir, "-c", conf))
+	// nginx answers 401 and 403 with its own page: gatehouse's
+	// problem+json does not pass auth_request.
+	walkDuplistatus(t, "http://"+addr, up, false)
+}
+
+// TestCaddyForwardAuth runs Caddy with the forward_auth configuration of
+// examples/gateway/Caddyfile in front of the application.
+func TestCaddyForwardAuth(t *testing.T) {
+	bin := needBinary(t, "caddy")
+	up := newRecordingUpstream(t)
+	gh := startGatehouseForProxy(t, "")
+	dir := t.TempDir()
+	port := freePort(t)
+	conf := writeFile(t, dir, "Caddyfile", fmt.Sprintf(`{
+	admin off
+	auto_https off
+}
+
+http://127.0.0.1:%[1]s {
+	@gatehouse path /api/session /api/session/* /api/csrf /api/ui/*
+	handle @gatehouse {
+		reverse_proxy %[2]s
+	}
+	handle {
+		# copy_headers sets only the headers gatehouse answered: one the
+		# client sent must be removed first, in a route since Caddy
+		# orders request_header after forward_auth.
+		route {
+			request_header -Remote-User
+			request_header -Remote-Email
+			request_header -Remote-Name
+			request_header -Remote-Groups
+			request_header -Remote_User
+			forward_auth %[2]s {
+				uri /api/verify
+				copy_headers Remote-User Remote-Email Remote-Name Remote-Groups
+			}
+			# Caddy before 2.6.3 sets a header gatehouse did not answer
+			# (anonymous, on a public route) to the unreplaced placeholder.
+			@ph_user header_regexp Remote-User ^\{http\.
+			request_header @ph_user -Remote-User
+			@ph_email header_regexp Remote-Email ^\{http\.
+			request_header @ph_email -Remote-Email
+			@ph_name header_regexp Remote-Name ^\{http\.
+			request_header @ph_name -Remote-Name
+			@ph_groups header_regexp Remote-Groups ^\{http\.
+			request_header @ph_groups -Remote-Groups
+			reverse_proxy 127.0.0.1:%[3]s
+		}
+	}
+}
+`, port, gh.addr, up.port()))
+	cmd := exec.Command(bin, "run", "--config", conf, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(),
+		"HOME="+dir,
+		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
+		"XDG_DATA_HOME="+filepath.Join(dir, "data"),
+		"XDG_CACHE_HOME="+filepath.Join(dir, "cache"),
+	)
+	addr := "127.0.0.1:" + port
+	startProxyProcess(t, addr, cmd)
+	walkDuplistatus(t, "http://"+addr, up, true)
+}
+
+// TestNginxCaddyGatehouseProxy is the same walk through gatehouse's own
+// reverse-proxy mode (upstream set, no other proxy): the CSRF token, the
+// spoofed Remote-User and the logout that TestServeGateway does not cover.
+func TestNginxCaddyGatehouseProxy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end walk: skipped with -short")
+	}
+	up := newRecordingUpstream(t)
+	gh := startGatehouseForProxy(t, "upstream: "+up.srv.URL+"\n")
+	walkDuplistatus(t, "http://"+gh.addr, up, true)
+}
+
+// walkDuplistatus is duplistatus's flow through the front at front.
+// problemBodies tells whether the front passes on gatehouse's
+// problem+json for a 401 or 403 (nginx's auth_request does not).
+func walkDuplistatus(t *testing.T, front string, up *recordingUpstream, problemBodies bool) {
+	t.Helper()
+	c := newClient(t)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	spoof := map[string]string{"Remote-User": "admin"}
+
+	// Public endpoints reach the application without credentials, and a
+	// Remote-User from the client does not.
+	for _, p := range []string{"/api/health", "/api/upload"} {
+		method := "GET"
+		if p == "/api/upload" {
+			method = "POST"
+		}
+		m := up.mark()
+		var body any
+		if method == "POST" {
+			body = map[string]any{"backup": "x"}
+		}
+		r := doJSON(t, c, method, front+p, body, spoof)
+		if r.status != 200 || field(r.body, "app") != "duplistatus" {
+			t.Fatalf("%s %s without credentials: %d %s", method, p, r.status, r.raw)
+		}
+		seen := up.since(m, method, p)
+		if len(seen) != 1 {
+			t.Fatalf("%s %s: the application saw it %d times", method, p, len(seen))
+		}
+		if len(seen[0].RemoteUser) != 0 || len(seen[0].RemoteRaw) != 0 {
+			t.Errorf("%s %s anonymous with a spoofed Remote-User: the application saw Remote-User %q, Remote_User %q",
+				method, p, seen[0].RemoteUser, seen[0].RemoteRaw)
+		}
+	}
+	// The Remote_User spelling, which CGI-style servers read as REMOTE_USER.
+	{
+		m := up.mark()
+		r := doJSON(t, c, "GET", front+"/api/health", nil, map[string]string{"Remote_User": "admin"})
+		if r.status != 200 {
+			t.Fatalf("GET /api/health with Remote_User: %d %s", r.status, r.raw)
+		}
+		for _, s := range up.since(m, "GET", "/api/health") {
+			if len(s.RemoteUser) != 0 || len(s.RemoteRaw) != 0 {
+				t.Errorf("GET /api/health with a spoofed Remote_User: the application saw Remote-User %q, Remote_User %q", s.RemoteUser, s.RemoteRaw)
+			}
+		}
+	}
+
+	// The dashboard needs a session: 401, and the application never sees it.
+	dashboardRefused := func(when string) {
+		t.Helper()
+		m := up.mark()
+		r := doJSON(t, c, "GET", front+"/api/dashboard", nil, spoof)
+		if r.status != 401 {
+			t.Fatalf("GET /api/dashboard %s: %d %s, want 401", when, r.status, r.raw)
+		}
+		if problemBodies && r.code() != "unauthenticated" {
+			t.Errorf("GET /api/dashboard %s: code %q, want unauthenticated (%s)", when, r.code(), r.raw)
+		}
+		if n := len(up.since(m, "GET", "/api/dashboard")); n != 0 {
+			t.Fatalf("GET /api/dashboard %s reached the application %d times", when, n)
+		}
+	}
+	dashboardRefused("without a session")
+
+	// A browser is sent to the login page.
+	{
+		req, _ := http.NewRequest("GET", front+"/api/dashboard", nil)
+		req.Header.Set("Accept", "text/html")
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		// nginx makes the Location absolute (absolute_redirect).
+		loc := strings.TrimPrefix(res.Header.Get("Location"), front)
+		if res.StatusCode != 302 || !strings.HasPrefix(loc, "/api/ui/login") {
+			t.Errorf("browser GET /api/dashboard: %d Location %q, want 302 to /api/ui/login", res.StatusCode, loc)
+		}
+	}
+
+	// Log in through the front, then the CSRF token.
+	if r := login(t, c, front+"/api", "ada", adminPassword); r.status != 200 {
+		t.Fatalf("POST /api/session: %d %s", r.status, r.raw)
+	}
+	if r := doJSON(t, c, "GET", front+"/api/session", nil, nil); r.status != 200 {
+		t.Fatalf("GET /api/session after login: %d %s", r.status, r.raw)
+	}
+	r := doJSON(t, c, "GET", front+"/api/csrf", nil, nil)
+	token := field(r.body, "csrfToken")
+	if r.status != 200 || token == "" {
+		t.Fatalf("GET /api/csrf: %d %s", r.status, r.raw)
+	}
+	withToken := map[string]string{"X-CSRF-Token": token}
+
+	// PATCH without the token: 403 csrf_failed, never forwarded.
+	m := up.mark()
+	r = doJSON(t, c, "PATCH", front+"/api/servers/7", map[string]any{"name": "nas"}, nil)
+	if r.status != 403 {
+		t.Fatalf("PATCH /api/servers/7 without the token: %d %s, want 403", r.status, r.raw)
+	}
+	if problemBodies && r.code() != "csrf_failed" {
+		t.Errorf("PATCH /api/servers/7 without the token: code %q, want csrf_failed (%s)", r.code(), r.raw)
+	}
+	if n := len(up.since(m, "PATCH", "/api/servers/7")); n != 0 {
+		t.Fatalf("PATCH /api/servers/7 without the token reached the application %d times", n)
+	}
+
+	// With the token (and a spoofed Remote-User): forwarded as ada.
+	m = up.mark()
+	r = doJSON(t, c, "PATCH", front+"/api/servers/7", map[string]any{"name": "nas"},
+		map[string]string{"X-CSRF-Token": token, "Remote-User": "admin"})
+	if r.status != 200 || field(r.body, "path") != "/api/servers/7" {
+		t.Fatalf("PATCH /api/servers/7 with the token: %d %s", r.status, r.raw)
+	}
+	seen := up.since(m, "PATCH", "/api/servers/7")
+	if len(seen) != 1 || len(seen[0].RemoteUser) != 1 || seen[0].RemoteUser[0] != "ada" {
+		t.Fatalf("PATCH /api/servers/7 with the token: the application saw %+v, want Remote-User ada once", seen)
+	}
+
+	// The dashboard with the session, the spoofed header replaced.
+	m = up.mark()
+	r = doJSON(t, c, "GET", front+"/api/dashboard", nil, spoof)
+	if r.status != 200 {
+		t.Fatalf("GET /api/dashboard with a session: %d %s", r.status, r.raw)
+	}
+	if seen := up.since(m, "GET", "/api/dashboard"); len(seen) != 1 || strings.Join(seen[0].RemoteUser, ",") != "ada" {
+		t.Fatalf("GET /api/dashboard with a session: the application saw %+v, want Remote-User ada", seen)
+	}
+
+	// Log out (with the token), and the dashboard is refused again.
+	if r := doJSON(t, c, "DELETE", front+"/api/session", nil, withToken); r.status/100 != 2 {
+		t.Fatalf("DELETE /api/session: %d %s", r.status, r.raw)
+	}
+	dashboardRefused("after logout")
+}
