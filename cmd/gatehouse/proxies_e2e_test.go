@@ -47,7 +47,7 @@ func newRecordingUpstream(t *testing.T) *recordingUpstream {
 		s := seenRequest{
 			Method: r.Method, Path: r.URL.Path,
 			RemoteUser: r.Header.Values("Remote-User"),
-			RemoteRaw:  r.Header["Remote_User"],
+			RemoteRaw:  r.Header.Values("Remote_User"),
 			Cookie:     r.Header.Get("Cookie"),
 		}
 		u.mu.Lock()
