@@ -141,10 +141,7 @@ func (s *Server) handleUserSessions(w http.ResponseWriter, r *http.Request, c *c
 	if err != nil {
 		return err
 	}
-	items := make([]sessionListView, 0, len(list))
-	for _, ss := range list {
-		items = append(items, s.sessionListView(ss, currentSessionID(c)))
-	}
+	items := s.sessionListViews(list, currentSessionID(c))
 	writeJSON(w, http.StatusOK, map[string]any{"items": items})
 	return nil
 }
@@ -167,10 +164,7 @@ func (s *Server) handleUserTokens(w http.ResponseWriter, r *http.Request, c *cre
 	if err != nil {
 		return err
 	}
-	items := make([]tokenView, 0, len(list))
-	for _, t := range list {
-		items = append(items, newTokenView(t))
-	}
+	items := tokenViews(list)
 	writeJSON(w, http.StatusOK, map[string]any{"items": items})
 	return nil
 }
@@ -282,10 +276,7 @@ func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request, c *c
 	if err != nil {
 		return err
 	}
-	items := make([]sessionListView, 0, len(list))
-	for _, ss := range list {
-		items = append(items, s.sessionListView(ss, currentSessionID(c)))
-	}
+	items := s.sessionListViews(list, currentSessionID(c))
 	writeJSON(w, http.StatusOK, page[sessionListView]{Items: items, Total: total, Offset: offset, Limit: limit})
 	return nil
 }
@@ -307,10 +298,7 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request, c *cre
 	if err != nil {
 		return err
 	}
-	items := make([]tokenView, 0, len(list))
-	for _, t := range list {
-		items = append(items, newTokenView(t))
-	}
+	items := tokenViews(list)
 	writeJSON(w, http.StatusOK, page[tokenView]{Items: items, Total: total, Offset: offset, Limit: limit})
 	return nil
 }

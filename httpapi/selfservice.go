@@ -30,10 +30,7 @@ func (s *Server) handleMySessions(w http.ResponseWriter, r *http.Request, c *cre
 	if err != nil {
 		return err
 	}
-	items := make([]sessionListView, 0, len(list))
-	for _, ss := range list {
-		items = append(items, s.sessionListView(ss, currentSessionID(c)))
-	}
+	items := s.sessionListViews(list, currentSessionID(c))
 	writeJSON(w, http.StatusOK, map[string]any{"items": items})
 	return nil
 }
@@ -70,10 +67,7 @@ func (s *Server) handleMyTokens(w http.ResponseWriter, r *http.Request, c *crede
 	if err != nil {
 		return err
 	}
-	items := make([]tokenView, 0, len(list))
-	for _, t := range list {
-		items = append(items, newTokenView(t))
-	}
+	items := tokenViews(list)
 	writeJSON(w, http.StatusOK, map[string]any{"items": items})
 	return nil
 }

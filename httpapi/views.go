@@ -177,3 +177,21 @@ type page[T any] struct {
 	Offset int `json:"offset"`
 	Limit  int `json:"limit"`
 }
+
+// sessionListViews are the list entries of sessions, current marked.
+func (s *Server) sessionListViews(list []*gatehouse.Session, current string) []sessionListView {
+	items := make([]sessionListView, 0, len(list))
+	for _, ss := range list {
+		items = append(items, s.sessionListView(ss, current))
+	}
+	return items
+}
+
+// tokenViews are the list entries of tokens.
+func tokenViews(list []*gatehouse.Token) []tokenView {
+	items := make([]tokenView, 0, len(list))
+	for _, t := range list {
+		items = append(items, newTokenView(t))
+	}
+	return items
+}
