@@ -205,10 +205,12 @@ type original struct {
 	nginx  bool     // told in nginx's X-Original-* headers
 }
 
-// onlyValue returns the one value of header name: present is false when
-// the header is absent; more than one value, or an empty one, is an error.
-func onlyValue(h http.Header, name string) (v string, present bool, err error) {
-	vs := h.Values(name)
+// onlyValue returns the one value of header key, which must be in
+// canonical form (h is read directly, without canonicalising); name is the
+// header's name in error messages. present is false when the header is
+// absent; more than one value, or an empty one, is an error.
+func onlyValue(h http.Header, key, name string) (v string, present bool, err error) {
+	vs := h[key]
 	switch {
 	case len(vs) == 0:
 		return "", false, nil
@@ -220,6 +222,19 @@ func onlyValue(h http.Header, name string) (v string, present bool, err error) {
 	return vs[0], true, nil
 }
 
+// The canonical forms (textproto.CanonicalMIMEHeaderKey) of the headers
+// forward auth reads, so that the request's header map is indexed directly.
+const (
+	keyOriginalURI     = "X-Original-Uri"
+	keyOriginalMethod  = "X-Original-Method"
+	keyOriginalURL     = "X-Original-Url"
+	keyForwardedMethod = "X-Forwarded-Method"
+	keyForwardedURI    = "X-Forwarded-Uri"
+	keyForwardedProto  = "X-Forwarded-Proto"
+	keyForwardedHost   = "X-Forwarded-Host"
+	keyForwardedFor    = "X-Forwarded-For"
+)
+
 // parseOriginal reads the original request from the headers of a forward
 // auth request: nginx's X-Original-URI, X-Original-Method and
 // X-Original-URL, or Traefik's and Caddy's X-Forwarded-Method and
@@ -227,87 +242,87 @@ func onlyValue(h http.Header, name string) (v string, present bool, err error) {
 // and the URI are required; where both families are present they must
 // agree, and so must the scheme and host of X-Original-URL with
 // X-Forwarded-Proto and -Host.
-func parseOriginal(h http.Header) (*original, error) {
+func parseOriginal(h http.Header) (o original, err error) {
 	var firstErr error
-	get := func(name string) (string, bool) {
-		v, present, err := onlyValue(h, name)
+	get := func(key, name string) (string, bool) {
+		v, present, err := onlyValue(h, key, name)
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
 		return v, present
 	}
-	oURI, hasOURI := get("X-Original-URI")
-	oMethod, hasOMethod := get("X-Original-Method")
-	oURL, hasOURL := get("X-Original-URL")
-	fMethod, hasFMethod := get("X-Forwarded-Method")
-	fURI, hasFURI := get("X-Forwarded-Uri")
-	fProto, hasFProto := get("X-Forwarded-Proto")
-	fHost, hasFHost := get("X-Forwarded-Host")
+	oURI, hasOURI := get(keyOriginalURI, "X-Original-URI")
+	oMethod, hasOMethod := get(keyOriginalMethod, "X-Original-Method")
+	oURL, hasOURL := get(keyOriginalURL, "X-Original-URL")
+	fMethod, hasFMethod := get(keyForwardedMethod, "X-Forwarded-Method")
+	fURI, hasFURI := get(keyForwardedURI, "X-Forwarded-Uri")
+	fProto, hasFProto := get(keyForwardedProto, "X-Forwarded-Proto")
+	fHost, hasFHost := get(keyForwardedHost, "X-Forwarded-Host")
 	if firstErr != nil {
-		return nil, firstErr
+		return original{}, firstErr
 	}
-	o := &original{nginx: hasOURI || hasOMethod || hasOURL}
+	o.nginx = hasOURI || hasOMethod || hasOURL
 	traefik := hasFMethod || hasFURI
 	if !o.nginx && !traefik {
-		return nil, errors.New("no X-Original-URI / X-Original-Method or X-Forwarded-Method / X-Forwarded-Uri")
+		return original{}, errors.New("no X-Original-URI / X-Original-Method or X-Forwarded-Method / X-Forwarded-Uri")
 	}
 	if o.nginx {
 		o.method, o.uri = oMethod, oURI
 		if hasOURL {
 			scheme, host, uri, err := splitOriginalURL(oURL)
 			if err != nil {
-				return nil, err
+				return original{}, err
 			}
 			if o.uri != "" && o.uri != uri {
-				return nil, errors.New("X-Original-URI and X-Original-URL disagree")
+				return original{}, errors.New("X-Original-URI and X-Original-URL disagree")
 			}
 			o.scheme, o.host, o.uri = scheme, host, uri
 		}
 		if o.method == "" || o.uri == "" {
-			return nil, errors.New("nginx headers without X-Original-Method, or without X-Original-URI / X-Original-URL")
+			return original{}, errors.New("nginx headers without X-Original-Method, or without X-Original-URI / X-Original-URL")
 		}
 	}
 	if traefik {
 		if !hasFMethod || !hasFURI {
-			return nil, errors.New("X-Forwarded-Method and X-Forwarded-Uri must come together")
+			return original{}, errors.New("X-Forwarded-Method and X-Forwarded-Uri must come together")
 		}
 		if o.nginx && (fMethod != o.method || fURI != o.uri) {
-			return nil, errors.New("X-Original-* and X-Forwarded-Method / -Uri disagree")
+			return original{}, errors.New("X-Original-* and X-Forwarded-Method / -Uri disagree")
 		}
 		o.method, o.uri = fMethod, fURI
 	}
 	if hasFProto {
 		p := strings.ToLower(strings.TrimSpace(fProto))
 		if p != "http" && p != "https" {
-			return nil, fmt.Errorf("X-Forwarded-Proto %q is not http or https", fProto)
+			return original{}, fmt.Errorf("X-Forwarded-Proto %q is not http or https", fProto)
 		}
 		if o.scheme != "" && o.scheme != p {
-			return nil, errors.New("X-Original-URL and X-Forwarded-Proto disagree")
+			return original{}, errors.New("X-Original-URL and X-Forwarded-Proto disagree")
 		}
 		o.scheme = p
 	}
 	if hasFHost {
 		fh := strings.TrimSpace(fHost)
 		if !validHost(fh) {
-			return nil, fmt.Errorf("X-Forwarded-Host %q is not a host", fHost)
+			return original{}, fmt.Errorf("X-Forwarded-Host %q is not a host", fHost)
 		}
 		if o.host != "" && !strings.EqualFold(hostname(o.host), hostname(fh)) {
-			return nil, errors.New("X-Original-URL and X-Forwarded-Host disagree")
+			return original{}, errors.New("X-Original-URL and X-Forwarded-Host disagree")
 		}
 		if o.host == "" {
 			o.host = fh
 		}
 	}
 	if !validMethod(o.method) {
-		return nil, fmt.Errorf("method %q is not an HTTP method", o.method)
+		return original{}, fmt.Errorf("method %q is not an HTTP method", o.method)
 	}
 	p, err := cleanOriginalPath(o.uri)
 	if err != nil {
-		return nil, err
+		return original{}, err
 	}
 	o.path = p
 	if o.url, err = url.ParseRequestURI(o.uri); err != nil {
-		return nil, fmt.Errorf("URI %q: %v", o.uri, err)
+		return original{}, fmt.Errorf("URI %q: %v", o.uri, err)
 	}
 	return o, nil
 }
@@ -429,18 +444,41 @@ func cleanOriginalPath(uri string) (string, error) {
 // X-Forwarded-Proto the original scheme, and no body (a proxy does not send
 // it: a CSRF token must come in a header).
 func originalRequest(r *http.Request, o *original) *http.Request {
-	orig := r.Clone(r.Context())
+	// A shallow copy: the decision only reads the request, so r's header
+	// map is shared unless X-Forwarded-Proto must change, and then only the
+	// map is copied (its value slices are never modified).
+	orig := new(http.Request)
+	*orig = *r
 	orig.Method = o.method
 	orig.URL = o.url
 	orig.RequestURI = o.uri
 	orig.Host = o.host
 	orig.TLS = nil
 	orig.Body, orig.ContentLength, orig.GetBody = http.NoBody, 0, nil
-	orig.Header.Del("X-Forwarded-Proto")
-	if o.scheme != "" {
-		orig.Header.Set("X-Forwarded-Proto", o.scheme)
+	if !forwardedProtoIs(r.Header, o.scheme) {
+		h := make(http.Header, len(r.Header)+1)
+		for k, v := range r.Header {
+			if k != keyForwardedProto {
+				h[k] = v
+			}
+		}
+		if o.scheme != "" {
+			h[keyForwardedProto] = []string{o.scheme}
+		}
+		orig.Header = h
 	}
 	return orig
+}
+
+// forwardedProtoIs reports whether h's X-Forwarded-Proto is already what
+// the original request's must be: absent when scheme is "", else exactly
+// scheme, once.
+func forwardedProtoIs(h http.Header, scheme string) bool {
+	vs, ok := h[keyForwardedProto]
+	if scheme == "" {
+		return !ok
+	}
+	return len(vs) == 1 && vs[0] == scheme
 }
 
 // gate decides an original request: its credentials, the CSRF rules for
@@ -525,7 +563,7 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) error {
 		s.log.Warn("forward auth request refused", "err", err.Error())
 		return errBadOriginal
 	}
-	orig := originalRequest(r, o)
+	orig := originalRequest(r, &o)
 	c, needLogin, err := s.gate(orig, o.path)
 	if err != nil {
 		if needLogin && browserNavigation(orig) {
@@ -558,7 +596,7 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) error {
 // every entry is an IP address: the route table's networks are judged on
 // the client's address, which a forward auth request carries only there.
 func validForwardedFor(r *http.Request) bool {
-	vs := r.Header.Values("X-Forwarded-For")
+	vs := r.Header[keyForwardedFor]
 	if len(vs) == 0 {
 		return false
 	}
@@ -704,15 +742,35 @@ func stripCookies(h http.Header, names ...string) {
 }
 
 // setRemoteHeaders sets the identity headers of u.
+// The header names are canonical, so the map is assigned directly, with
+// one backing array for the four values (each slice capped at its one
+// value, so an Add elsewhere cannot write into its neighbour).
 func setRemoteHeaders(h http.Header, u *gatehouse.User) {
-	h.Set(HeaderRemoteUser, headerSafe(u.Username))
-	h.Set(HeaderRemoteEmail, headerSafe(u.Email))
-	h.Set(HeaderRemoteName, headerSafe(u.Name))
-	h.Set(HeaderRemoteGroups, headerSafe(strings.Join(u.Groups, ",")))
+	v := make([]string, 4)
+	v[0] = headerSafe(u.Username)
+	v[1] = headerSafe(u.Email)
+	v[2] = headerSafe(u.Name)
+	v[3] = headerSafe(strings.Join(u.Groups, ","))
+	h[HeaderRemoteUser] = v[0:1:1]
+	h[HeaderRemoteEmail] = v[1:2:2]
+	h[HeaderRemoteName] = v[2:3:3]
+	h[HeaderRemoteGroups] = v[3:4:4]
 }
 
 // headerSafe drops control characters, which no header value may hold.
 func headerSafe(v string) string {
+	// The common case, printable ASCII, needs no rewriting: checked a byte
+	// at a time instead of through strings.Map's per-rune callback.
+	clean := true
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c >= 0x7f {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return v
+	}
 	return strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return -1

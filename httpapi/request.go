@@ -110,15 +110,29 @@ func (p proxies) clientAddr(r *http.Request) netip.Addr {
 	if !p.trusts(peer) {
 		return peer
 	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			return peer // a malformed chain: believe only the peer
-		}
-		a = a.Unmap()
-		if !p.trusts(a) {
-			return a
+	// The entries of all X-Forwarded-For lines, right to left, without
+	// joining or splitting them into new strings.
+	values := r.Header["X-Forwarded-For"]
+	for i := len(values) - 1; i >= 0; i-- {
+		v := values[i]
+		for {
+			hop := v
+			j := strings.LastIndexByte(v, ',')
+			if j >= 0 {
+				hop = v[j+1:]
+			}
+			a, err := netip.ParseAddr(strings.TrimSpace(hop))
+			if err != nil {
+				return peer // a malformed chain: believe only the peer
+			}
+			a = a.Unmap()
+			if !p.trusts(a) {
+				return a
+			}
+			if j < 0 {
+				break
+			}
+			v = v[:j]
 		}
 	}
 	return peer
@@ -135,7 +149,7 @@ func (p proxies) isHTTPS(r *http.Request) bool {
 	}
 	// The last value is the one the trusted proxy next to us set; values
 	// before it may come from the client, through a proxy that appends.
-	values := r.Header.Values("X-Forwarded-Proto")
+	values := r.Header["X-Forwarded-Proto"] // canonical: no Values lookup
 	if len(values) == 0 {
 		return false
 	}

@@ -5,7 +5,10 @@
 //
 //   - on -unprotected, bare;
 //   - on -protected, wrapped in api.Protect, with gatehouse's API mounted at
-//     its base path (/auth/) so that logins work.
+//     its base path (/auth/) so that logins work;
+//   - and, with -gateway, a third listener serves gatehouse's API alone
+//     (GET /auth/verify included) configured for forward auth:
+//     TrustedProxies 127.0.0.0/8 and a small route table (GatewayRoutes).
 //
 // Both listeners route through an http.ServeMux and an http.Server with the
 // same settings, so the only difference between them is the middleware.
@@ -16,9 +19,11 @@
 //
 //	PROTECTED 127.0.0.1:PORT
 //	UNPROTECTED 127.0.0.1:PORT
+//	GATEWAY 127.0.0.1:PORT (with -gateway only)
 //	COOKIE gh_session=...
 //
-// on stdout; the COOKIE line comes last and means "ready". Listen addresses
+// on stdout; with -gateway it also checks that GET /auth/verify answers 200
+// with the cookie and nginx's headers and 401 without the cookie; the COOKIE line comes last and means "ready". Listen addresses
 // must be loopback; port 0 picks a free port. It runs until SIGINT or
 // SIGTERM.
 package main
@@ -46,6 +51,7 @@ import (
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/password"
+	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/session"
 	"github.com/gatehouse/gatehouse/sqlite"
 )
@@ -65,11 +71,31 @@ func hello(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
+// GatewayRoutes is the route table of the -gateway listener: small, like
+// httpapi's BenchmarkVerify, with HandlerPath under the authenticated
+// catch-all.
+var GatewayRoutes = []policy.Rule{
+	{Path: "/api/health", Access: policy.Public},
+	{Path: "/api/servers/{id}", Methods: []string{"PATCH", "DELETE"}, Access: policy.Authenticated},
+	{Path: "/api/**", Access: policy.Authenticated},
+}
+
+// VerifyHeaders are the headers nginx's auth_request sub-request carries
+// (examples/gateway/nginx.conf) for a GET of /api/dashboard; bench/run.sh
+// sends the same.
+var VerifyHeaders = map[string]string{
+	"X-Original-URI":    "/api/dashboard",
+	"X-Original-Method": "GET",
+	"X-Original-URL":    "http://127.0.0.1/api/dashboard",
+	"X-Forwarded-For":   "203.0.113.5",
+}
+
 func main() {
 	protected := flag.String("protected", "127.0.0.1:0", "loopback `ADDR` of the protected listener")
 	unprotected := flag.String("unprotected", "127.0.0.1:0", "loopback `ADDR` of the unprotected listener")
 	data := flag.String("data", "", "data `DIR` for the SQLite database (required; a fresh directory is best)")
 	pprofAddr := flag.String("pprof", "", "optional loopback `ADDR` serving net/http/pprof")
+	gatewayAddr := flag.String("gateway", "", "optional loopback `ADDR` serving gatehouse's API in forward-auth configuration (GET /auth/verify)")
 	flag.Parse()
 	if *data == "" || flag.NArg() > 0 {
 		flag.Usage()
@@ -78,14 +104,14 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *protected, *unprotected, *data, *pprofAddr, log); err != nil {
+	if err := run(ctx, *protected, *unprotected, *data, *pprofAddr, *gatewayAddr, log); err != nil {
 		fmt.Fprintln(os.Stderr, "bench server:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, protAddr, unprotAddr, dataDir, pprofAddr string, log *slog.Logger) error {
-	for _, a := range []string{protAddr, unprotAddr, pprofAddr} {
+func run(ctx context.Context, protAddr, unprotAddr, dataDir, pprofAddr, gatewayAddr string, log *slog.Logger) error {
+	for _, a := range []string{protAddr, unprotAddr, pprofAddr, gatewayAddr} {
 		if a == "" {
 			continue
 		}
@@ -129,7 +155,7 @@ func run(ctx context.Context, protAddr, unprotAddr, dataDir, pprofAddr string, l
 		return err
 	}
 	servers := []*http.Server{newServer(protMux, log), newServer(unprotMux, log)}
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() { errc <- servers[0].Serve(protLn) }()
 	go func() { errc <- servers[1].Serve(unprotLn) }()
 	if pprofAddr != "" {
@@ -142,6 +168,30 @@ func run(ctx context.Context, protAddr, unprotAddr, dataDir, pprofAddr string, l
 		servers = append(servers, ps)
 		go func() { errc <- ps.Serve(pln) }()
 		fmt.Printf("PPROF %s\n", pln.Addr())
+	}
+	var gwLn net.Listener
+	if gatewayAddr != "" {
+		table, err := policy.Compile(GatewayRoutes)
+		if err != nil {
+			return err
+		}
+		gw, err := httpapi.New(httpapi.Config{
+			Logger:         log,
+			Ready:          store.Ping,
+			Routes:         table,
+			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		}, accounts)
+		if err != nil {
+			return err
+		}
+		gwMux := http.NewServeMux()
+		gwMux.Handle(gw.BasePath()+"/", gw)
+		if gwLn, err = net.Listen("tcp", gatewayAddr); err != nil {
+			return err
+		}
+		gs := newServer(gwMux, log)
+		servers = append(servers, gs)
+		go func() { errc <- gs.Serve(gwLn) }()
 	}
 	defer func() {
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -161,6 +211,12 @@ func run(ctx context.Context, protAddr, unprotAddr, dataDir, pprofAddr string, l
 	}
 	if err := selfCheck(protURL+HandlerPath, unprotURL+HandlerPath, cookie); err != nil {
 		return err
+	}
+	if gwLn != nil {
+		if err := verifyCheck("http://"+gwLn.Addr().String()+api.BasePath()+"/verify", cookie); err != nil {
+			return err
+		}
+		fmt.Printf("GATEWAY %s\n", gwLn.Addr())
 	}
 	fmt.Printf("PROTECTED %s\n", protLn.Addr())
 	fmt.Printf("UNPROTECTED %s\n", unprotLn.Addr())
@@ -274,6 +330,39 @@ func selfCheck(protURL, unprotURL string, cookie *http.Cookie) error {
 		}
 		if got != c.want {
 			return fmt.Errorf("self-check GET %s (cookie %t): status %d, want %d", c.url, c.cookie != nil, got, c.want)
+		}
+	}
+	return nil
+}
+
+// verifyCheck makes sure GET /auth/verify with nginx's headers answers 200
+// with the cookie, with the Remote-User header set, and 401 without it.
+func verifyCheck(url string, cookie *http.Cookie) error {
+	for _, c := range []struct {
+		cookie *http.Cookie
+		want   int
+	}{{cookie, http.StatusOK}, {nil, http.StatusUnauthorized}} {
+		req, err := http.NewRequest("GET", url, nil)
+		if err != nil {
+			return err
+		}
+		for k, v := range VerifyHeaders {
+			req.Header.Set(k, v)
+		}
+		if c.cookie != nil {
+			req.AddCookie(c.cookie)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("self-check GET %s: %w", url, err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != c.want {
+			return fmt.Errorf("self-check GET %s (cookie %t): status %d, want %d", url, c.cookie != nil, res.StatusCode, c.want)
+		}
+		if c.want == http.StatusOK && res.Header.Get(httpapi.HeaderRemoteUser) == "" {
+			return fmt.Errorf("self-check GET %s: no %s in the answer", url, httpapi.HeaderRemoteUser)
 		}
 	}
 	return nil
