@@ -4,10 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
-
-	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/gatehouse/gatehouse"
 )
@@ -49,18 +46,8 @@ func (s *Store) CreateActionToken(ctx context.Context, t *gatehouse.ActionToken)
 		}
 	}
 	const q = `INSERT INTO action_tokens (` + actionTokenColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-	_, err := s.writer.ExecContext(ctx, q, t.ID, t.UserID, string(t.Purpose), t.Hash, t.Stamp,
+	return s.insertOwned(ctx, "action token", t.UserID, "The action token already exists.", q, t.ID, t.UserID, string(t.Purpose), t.Hash, t.Stamp,
 		micros(t.CreatedAt), micros(t.ExpiresAt), nullMicros(t.UsedAt))
-	switch {
-	case err == nil:
-		return nil
-	case sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-		// The user was deleted, perhaps a moment ago.
-		return fmt.Errorf("sqlite: create action token: user %s: %w (%w)", t.UserID, gatehouse.ErrNotFound, err)
-	case isUniqueViolation(err):
-		return &gatehouse.Error{Code: gatehouse.CodeConflict, Message: "The action token already exists.", Err: err}
-	}
-	return s.internal("create action token", err)
 }
 
 // ActionTokenByHash returns the action token whose secret hashes to hash,

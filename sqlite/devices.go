@@ -4,10 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
-
-	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/gatehouse/gatehouse"
 )
@@ -37,18 +34,8 @@ func scanDevice(sc scanner) (*gatehouse.Device, error) {
 // CodeConflict. Its session need not exist, and its SessionID may be "".
 func (s *Store) CreateDevice(ctx context.Context, d *gatehouse.Device) error {
 	const q = `INSERT INTO devices (` + deviceColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	_, err := s.writer.ExecContext(ctx, q, d.ID, d.TokenHash, d.UserID, d.SessionID, d.Stamp,
+	return s.insertOwned(ctx, "device", d.UserID, "The device already exists.", q, d.ID, d.TokenHash, d.UserID, d.SessionID, d.Stamp,
 		micros(d.CreatedAt), micros(d.ExpiresAt), d.ClientAddr, d.UserAgent)
-	switch {
-	case err == nil:
-		return nil
-	case sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-		// The user was deleted, perhaps a moment ago.
-		return fmt.Errorf("sqlite: create device: user %s: %w (%w)", d.UserID, gatehouse.ErrNotFound, err)
-	case isUniqueViolation(err):
-		return &gatehouse.Error{Code: gatehouse.CodeConflict, Message: "The device already exists.", Err: err}
-	}
-	return s.internal("create device", err)
 }
 
 // DeviceByTokenHash returns the device whose cookie secret hashes to hash,

@@ -4,11 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"math"
 	"time"
-
-	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/gatehouse/gatehouse"
 )
@@ -50,19 +47,9 @@ func nanos(t time.Time) int64 {
 // CodeConflict.
 func (s *Store) CreateSession(ctx context.Context, ses *gatehouse.Session) error {
 	const q = `INSERT INTO sessions (` + sessionColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	_, err := s.writer.ExecContext(ctx, q, ses.ID, ses.TokenHash, ses.UserID,
+	return s.insertOwned(ctx, "session", ses.UserID, "The session already exists.", q, ses.ID, ses.TokenHash, ses.UserID,
 		micros(ses.CreatedAt), micros(ses.LastSeenAt), micros(ses.ExpiresAt), int64(ses.IdleTimeout),
 		ses.Remember, ses.TwoFactor, ses.ClientAddr, ses.UserAgent, ses.Scope)
-	switch {
-	case err == nil:
-		return nil
-	case sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-		// The user was deleted, perhaps a moment ago.
-		return fmt.Errorf("sqlite: create session: user %s: %w (%w)", ses.UserID, gatehouse.ErrNotFound, err)
-	case isUniqueViolation(err):
-		return &gatehouse.Error{Code: gatehouse.CodeConflict, Message: "The session already exists.", Err: err}
-	}
-	return s.internal("create session", err)
 }
 
 // SessionByTokenHash returns the session whose token hashes to hash, or

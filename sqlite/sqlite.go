@@ -355,3 +355,22 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	return tx.Commit()
 }
+
+// insertOwned runs q, the insert of a record that belongs to user userID
+// (a session, token, device, …), and maps its failures the same way for
+// every such record: a user that does not exist (any more) is
+// gatehouse.ErrNotFound, a duplicate id or secret hash CodeConflict with
+// conflictMsg.
+func (s *Store) insertOwned(ctx context.Context, what, userID, conflictMsg, q string, args ...any) error {
+	_, err := s.writer.ExecContext(ctx, q, args...)
+	switch {
+	case err == nil:
+		return nil
+	case sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		// The user was deleted, perhaps a moment ago.
+		return fmt.Errorf("sqlite: create %s: user %s: %w (%w)", what, userID, gatehouse.ErrNotFound, err)
+	case isUniqueViolation(err):
+		return &gatehouse.Error{Code: gatehouse.CodeConflict, Message: conflictMsg, Err: err}
+	}
+	return s.internal("create "+what, err)
+}

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"time"
 
-	sqlite3 "modernc.org/sqlite/lib"
-
 	"github.com/gatehouse/gatehouse"
 )
 
@@ -61,18 +59,8 @@ func (s *Store) CreateToken(ctx context.Context, t *gatehouse.Token) error {
 		return s.internal("create token", err)
 	}
 	const q = `INSERT INTO tokens (` + tokenColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	_, err = s.writer.ExecContext(ctx, q, t.ID, t.UserID, t.Name, t.Hash, t.Hint, perms,
+	return s.insertOwned(ctx, "token", t.UserID, "The token already exists.", q, t.ID, t.UserID, t.Name, t.Hash, t.Hint, perms,
 		micros(t.CreatedAt), nullMicros(t.ExpiresAt), nullMicros(t.LastUsedAt))
-	switch {
-	case err == nil:
-		return nil
-	case sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-		// The user was deleted, perhaps a moment ago.
-		return fmt.Errorf("sqlite: create token: user %s: %w (%w)", t.UserID, gatehouse.ErrNotFound, err)
-	case isUniqueViolation(err):
-		return &gatehouse.Error{Code: gatehouse.CodeConflict, Message: "The token already exists.", Err: err}
-	}
-	return s.internal("create token", err)
 }
 
 // TokenByHash returns the token whose secret hashes to hash, or

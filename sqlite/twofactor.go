@@ -197,19 +197,9 @@ func scanPendingLogin(sc scanner) (*gatehouse.PendingLogin, error) {
 // is CodeConflict.
 func (s *Store) CreatePendingLogin(ctx context.Context, p *gatehouse.PendingLogin) error {
 	const q = `INSERT INTO pending_logins (` + pendingLoginColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	_, err := s.writer.ExecContext(ctx, q, p.ID, p.TokenHash, p.UserID, p.Stamp, p.Remember,
+	return s.insertOwned(ctx, "pending login", p.UserID, "The pending login already exists.", q, p.ID, p.TokenHash, p.UserID, p.Stamp, p.Remember,
 		micros(p.CreatedAt), micros(p.ExpiresAt), p.Attempts, nullBlob(p.CodeHash), p.CodeProvider,
 		nullMicros(p.CodeExpiresAt), p.Sends)
-	switch {
-	case err == nil:
-		return nil
-	case sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-		// The user was deleted, perhaps a moment ago.
-		return fmt.Errorf("sqlite: create pending login: user %s: %w (%w)", p.UserID, gatehouse.ErrNotFound, err)
-	case isUniqueViolation(err):
-		return &gatehouse.Error{Code: gatehouse.CodeConflict, Message: "The pending login already exists.", Err: err}
-	}
-	return s.internal("create pending login", err)
 }
 
 // PendingLoginByTokenHash returns the pending login whose cookie secret
