@@ -189,21 +189,26 @@ type groupBody struct {
 	RequireTwoFactor *bool     `json:"requireTwoFactor"`
 }
 
+// applyTo sets the fields of g the body names; absent fields stay.
+func (b *groupBody) applyTo(g *gatehouse.Group) {
+	if b.Description != nil {
+		g.Description = *b.Description
+	}
+	if b.Permissions != nil {
+		g.Permissions = *b.Permissions
+	}
+	if b.RequireTwoFactor != nil {
+		g.RequireTwoFactor = *b.RequireTwoFactor
+	}
+}
+
 func (s *Server) handleCreateGroup(w http.ResponseWriter, r *http.Request, c *credentials) error {
 	var body groupBody
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
 	}
 	g := &gatehouse.Group{Name: body.Name}
-	if body.Description != nil {
-		g.Description = *body.Description
-	}
-	if body.Permissions != nil {
-		g.Permissions = *body.Permissions
-	}
-	if body.RequireTwoFactor != nil {
-		g.RequireTwoFactor = *body.RequireTwoFactor
-	}
+	body.applyTo(g)
 	if err := s.accounts.CreateGroup(r.Context(), s.actor(r, c), g); err != nil {
 		return err
 	}
@@ -243,15 +248,7 @@ func (s *Server) handleUpdateGroup(w http.ResponseWriter, r *http.Request, c *cr
 	if err != nil {
 		return err
 	}
-	if body.Description != nil {
-		g.Description = *body.Description
-	}
-	if body.Permissions != nil {
-		g.Permissions = *body.Permissions
-	}
-	if body.RequireTwoFactor != nil {
-		g.RequireTwoFactor = *body.RequireTwoFactor
-	}
+	body.applyTo(g)
 	if err := s.accounts.UpdateGroup(r.Context(), s.actor(r, c), g); err != nil {
 		return err
 	}
