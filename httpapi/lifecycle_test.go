@@ -231,8 +231,7 @@ func TestInvitation(t *testing.T) {
 		t.Fatalf("invite page: %d", w.Code)
 	}
 	b := e.browser()
-	prev := b.login("admin", adminPassword)
-	_ = prev
+	b.login("admin", adminPassword) // the session the invitation must end
 	verify := func(b *browser, userID, token string) *httptestRecorder {
 		body, _ := json.Marshal(map[string]string{"userId": userID, "token": token})
 		return b.do("POST", "/auth/invite/verify", string(body))

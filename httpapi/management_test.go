@@ -371,8 +371,7 @@ func TestTokens(t *testing.T) {
 	// A token cannot create tokens.
 	wantProblem(t, e.browser().do("POST", "/auth/tokens", `{"name":"x"}`, bearer), 403, gatehouse.CodePermissionDenied)
 	// Nor exceed its owner.
-	_, _, plainU := e.userBrowser("plain")
-	_ = plainU
+	e.userBrowser("plain")
 	plain := e.browser()
 	plain.login("plain", "nialp long password")
 	var pres struct{ CSRFToken string }

@@ -286,8 +286,7 @@ func TestGroupRequiresTwoFactor(t *testing.T) {
 	wantProblem(t, b.do("GET", "/auth/session", ""), 401, gatehouse.CodeUnauthenticated)
 	wantProblem(t, b.do("GET", mgmt+"/users", ""), 401, gatehouse.CodeUnauthenticated)
 	wantProblem(t, b.do("POST", "/auth/2fa/totp", ""), 403, gatehouse.CodeCSRFFailed)
-	key, _ := e.enrolTOTP(b, res.CSRFToken)
-	_ = key
+	e.enrolTOTP(b, res.CSRFToken)
 	// Confirming turned the partial session into a full, two-factor one.
 	w = b.do("GET", "/auth/session", "")
 	if w.Code != 200 || !strings.Contains(w.Body.String(), `"twoFactor":true`) {
@@ -337,14 +336,16 @@ func TestRememberDevice(t *testing.T) {
 	if !strings.Contains(w.Body.String(), `"state":"authenticated"`) || !strings.Contains(w.Body.String(), `"twoFactor":true`) {
 		t.Fatalf("login on a remembered device: %s", w.Body)
 	}
-	// Another browser still needs the second factor; a stolen cookie of
+	// Another browser still needs the second factor; a device cookie of
 	// another user does not help.
 	e.passwordStep("rhea", pwOf("rhea"))
-	other, _, _ := e.userBrowser("saul")
-	other2 := e.browser()
-	other2.cookies["gh_device"] = dev
-	other2.login("saul", pwOf("saul")) // saul has no 2FA: fine either way
-	_ = other
+	sb, sCSRF, _ := e.userBrowser("saul")
+	e.enrolTOTP(sb, sCSRF)
+	thief := e.browser()
+	thief.cookies["gh_device"] = dev
+	if w := thief.login("saul", pwOf("saul")); !strings.Contains(w.Body.String(), `"state":"two_factor_required"`) {
+		t.Errorf("rhea's device cookie skipped saul's second factor: %s", w.Body)
+	}
 
 	// Ending the session the device is bound to, from another browser's
 	// session list, forgets the device.
