@@ -3,8 +3,9 @@
 # interleaved rounds, each reported as the ratio of the medians:
 #
 #   (a) wrk GET /auth/verify with a valid session cookie and the headers
-#       nginx's auth_request sends (X-Original-URI, -Method, -URL,
-#       X-Forwarded-For), against gatehouse configured for forward auth
+#       nginx's auth_request sends in examples/gateway/nginx.conf
+#       (X-Original-URI, -Method, -URL, X-Forwarded-For, -Proto, -Host),
+#       against gatehouse configured for forward auth
 #       (bench/server -gateway: TrustedProxies 127.0.0.0/8, a 3-rule route
 #       table) / wrk GET of the bare 200 handler with the same headers and
 #       cookie. Target >= 0.8.
@@ -82,7 +83,8 @@ cookie=$(awk '$1 == "COOKIE" {print $2}' "$work/server.out")
 path=/api/hello
 # The headers of nginx's sub-request, as bench/server's VerifyHeaders.
 verify_hdrs=(-H "X-Original-URI: /api/dashboard" -H "X-Original-Method: GET"
-	-H "X-Original-URL: http://127.0.0.1/api/dashboard" -H "X-Forwarded-For: 203.0.113.5")
+	-H "X-Original-URL: http://127.0.0.1/api/dashboard" -H "X-Forwarded-For: 203.0.113.5"
+	-H "X-Forwarded-Proto: http" -H "X-Forwarded-Host: 127.0.0.1")
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 

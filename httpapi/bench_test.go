@@ -205,6 +205,8 @@ func BenchmarkVerify(b *testing.B) {
 	r.Header.Set("X-Original-URI", "/api/dashboard")
 	r.Header.Set("X-Original-URL", "http://app.example.com/api/dashboard")
 	r.Header.Set("X-Forwarded-For", "203.0.113.5")
+	r.Header.Set("X-Forwarded-Proto", "http")
+	r.Header.Set("X-Forwarded-Host", "app.example.com")
 	r.AddCookie(&http.Cookie{Name: e.cookie.Name, Value: e.cookie.Value})
 	benchRequest(b, e.api, r)
 }

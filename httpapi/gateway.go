@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -24,6 +25,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -197,12 +199,12 @@ var (
 // original is the request a proxy asks GET BASE/verify about.
 type original struct {
 	method string
-	uri    string   // path and query, as received
-	url    *url.URL // uri parsed
-	path   string   // the cleaned path, for the route table
-	scheme string   // "http", "https", or "" when the proxy did not say
-	host   string   // host[:port], or "" when the proxy did not say
-	nginx  bool     // told in nginx's X-Original-* headers
+	uri    string  // path and query, as received
+	url    url.URL // uri parsed
+	path   string  // the cleaned path, for the route table
+	scheme string  // "http", "https", or "" when the proxy did not say
+	host   string  // host[:port], or "" when the proxy did not say
+	nginx  bool    // told in nginx's X-Original-* headers
 }
 
 // onlyValue returns the one value of header key, which must be in
@@ -321,10 +323,44 @@ func parseOriginal(h http.Header) (o original, err error) {
 		return original{}, err
 	}
 	o.path = p
-	if o.url, err = url.ParseRequestURI(o.uri); err != nil {
-		return original{}, fmt.Errorf("URI %q: %v", o.uri, err)
+	if err := parseRequestURI(o.uri, &o.url); err != nil {
+		return original{}, err
 	}
 	return o, nil
+}
+
+// parseRequestURI is url.ParseRequestURI into u, for a URI that
+// cleanOriginalPath has accepted. Its path most often holds only bytes
+// that a URL path never escapes, and then its parts are taken as they
+// are, without the allocation of a new URL; any other path (with an escape,
+// or a byte such as "!" that url.URL would keep in RawPath) goes through
+// url.ParseRequestURI.
+func parseRequestURI(uri string, u *url.URL) error {
+	path, query, hasQuery := strings.Cut(uri, "?")
+	if plainPath(path) {
+		*u = url.URL{Path: path, RawQuery: query, ForceQuery: hasQuery && query == ""}
+		return nil
+	}
+	parsed, err := url.ParseRequestURI(uri)
+	if err != nil {
+		return fmt.Errorf("URI %q: %v", uri, err)
+	}
+	*u = *parsed
+	return nil
+}
+
+// plainPath reports whether p has only bytes that url.URL leaves as they
+// are in a path: letters, digits and -._~$&+,/:;=@.
+func plainPath(p string) bool {
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~$&+,/:;=@", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // splitOriginalURL splits nginx's X-Original-URL ($scheme://$http_host$request_uri).
@@ -438,48 +474,45 @@ func cleanOriginalPath(uri string) (string, error) {
 	return p, nil
 }
 
-// originalRequest builds the request the proxy asks about from the forward
-// auth request r: its method, URI and host, r's headers (the credentials,
-// Origin, Sec-Fetch-Site and X-Forwarded-For the proxy passed on), with
-// X-Forwarded-Proto the original scheme, and no body (a proxy does not send
-// it: a CSRF token must come in a header).
-func originalRequest(r *http.Request, o *original) *http.Request {
+// originalRequest builds, in orig, the request the proxy asks about from
+// the forward auth request r: its method, URI and host, r's headers (the
+// credentials, Origin, Sec-Fetch-Site and X-Forwarded-For the proxy passed
+// on), with X-Forwarded-Proto the original scheme, and no body (a proxy
+// does not send it: a CSRF token must come in a header). orig.URL points
+// into o.
+func originalRequest(orig *http.Request, r *http.Request, o *original) {
 	// A shallow copy: the decision only reads the request, so r's header
-	// map is shared unless X-Forwarded-Proto must change, and then only the
-	// map is copied (its value slices are never modified).
-	orig := new(http.Request)
+	// map is shared unless X-Forwarded-Proto must be added, and then only
+	// the map is copied (its value slices are never modified).
 	*orig = *r
 	orig.Method = o.method
-	orig.URL = o.url
+	orig.URL = &o.url
 	orig.RequestURI = o.uri
 	orig.Host = o.host
 	orig.TLS = nil
 	orig.Body, orig.ContentLength, orig.GetBody = http.NoBody, 0, nil
-	if !forwardedProtoIs(r.Header, o.scheme) {
+	if o.scheme == "https" && r.Header[keyForwardedProto] == nil {
+		// The proxy told the scheme only in X-Original-URL: the copy gets
+		// it in X-Forwarded-Proto too, for isHTTPS. (A present
+		// X-Forwarded-Proto was checked by parseOriginal to agree with
+		// o.scheme; an absent one already reads as http.)
 		h := make(http.Header, len(r.Header)+1)
-		for k, v := range r.Header {
-			if k != keyForwardedProto {
-				h[k] = v
-			}
-		}
-		if o.scheme != "" {
-			h[keyForwardedProto] = []string{o.scheme}
-		}
+		maps.Copy(h, r.Header)
+		h[keyForwardedProto] = []string{"https"}
 		orig.Header = h
 	}
-	return orig
 }
 
-// forwardedProtoIs reports whether h's X-Forwarded-Proto is already what
-// the original request's must be: absent when scheme is "", else exactly
-// scheme, once.
-func forwardedProtoIs(h http.Header, scheme string) bool {
-	vs, ok := h[keyForwardedProto]
-	if scheme == "" {
-		return !ok
-	}
-	return len(vs) == 1 && vs[0] == scheme
+// verifyScratch is where verify builds the original request. A proxy asks
+// before every request it forwards, and nothing keeps the original request
+// once verify has answered (the decision reads it; what the audit log and
+// the log lines keep are strings), so the scratch space is pooled.
+type verifyScratch struct {
+	o    original
+	orig http.Request
 }
+
+var verifyScratchPool = sync.Pool{New: func() any { return new(verifyScratch) }}
 
 // gate decides an original request: its credentials, the CSRF rules for
 // unsafe methods, and the route table (without one, an authenticated user
@@ -550,12 +583,36 @@ func (s *Server) loginLocation(rd string) string {
 }
 
 // handleVerify is GET BASE/verify: forward authentication.
+//
+// Its allowing answer is a 200 without a body, read only by the proxy:
+// it carries the Remote-* headers and Cache-Control: no-store, and not the
+// browser-facing security headers (securityHeaders leaves them to this
+// handler), which every other answer — a 302 to the login page, a problem
+// the proxy may pass on to the browser — does carry. Five headers keep the
+// header map small, which is most of what this answer costs to write.
 func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) error {
+	err := s.verify(w, r)
+	if err != nil {
+		s.setSecurityHeaders(w.Header(), r)
+	}
+	return err
+}
+
+// verify decides a forward auth request. It answers 200 and 302 itself
+// (the 302 with the security headers) and returns the error of every other
+// answer.
+func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 	if peer := remoteAddr(r); !s.proxies.trusts(peer) {
 		s.log.Warn("forward auth request from a peer that is not a trusted proxy (trusted_proxies)", "peer", peer.String())
 		return errUntrusted
 	}
-	o, err := parseOriginal(r.Header)
+	sc := verifyScratchPool.Get().(*verifyScratch)
+	defer func() {
+		*sc = verifyScratch{}
+		verifyScratchPool.Put(sc)
+	}()
+	var err error
+	sc.o, err = parseOriginal(r.Header)
 	if err == nil && !validForwardedFor(r) {
 		err = errors.New("X-Forwarded-For is missing or malformed")
 	}
@@ -563,7 +620,8 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) error {
 		s.log.Warn("forward auth request refused", "err", err.Error())
 		return errBadOriginal
 	}
-	orig := originalRequest(r, &o)
+	o, orig := &sc.o, &sc.orig
+	originalRequest(orig, r, o)
 	c, needLogin, err := s.gate(orig, o.path)
 	if err != nil {
 		if needLogin && browserNavigation(orig) {
@@ -580,17 +638,24 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) error {
 				// page in Location for auth_request_set.
 				return err
 			}
+			s.setSecurityHeaders(w.Header(), r)
 			w.WriteHeader(http.StatusFound)
 			return nil
 		}
 		return err
 	}
+	h := w.Header()
+	h["Cache-Control"] = noStore
 	if c != nil {
-		setRemoteHeaders(w.Header(), c.user)
+		setRemoteHeaders(h, c.user)
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
+
+// noStore is the Cache-Control value of an allowing /verify answer; never
+// modified (net/http copies the header map before writing it).
+var noStore = []string{"no-store"}
 
 // validForwardedFor reports whether r carries an X-Forwarded-For whose
 // every entry is an IP address: the route table's networks are judged on
@@ -627,10 +692,9 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 			if !safeRelative(rd) {
 				rd = ""
 			}
-			s.securityHeaders(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-				w.Header().Set("Location", s.loginLocation(rd))
-				w.WriteHeader(http.StatusFound)
-			})).ServeHTTP(w, r)
+			s.setSecurityHeaders(w.Header(), r)
+			w.Header().Set("Location", s.loginLocation(rd))
+			w.WriteHeader(http.StatusFound)
 			return
 		}
 		s.gatewayError(w, r, err)
@@ -651,9 +715,8 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 // gatewayError answers err for the proxy, with gatehouse's own security
 // headers (proxied answers carry the application's).
 func (s *Server) gatewayError(w http.ResponseWriter, r *http.Request, err error) {
-	s.securityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, err)
-	})).ServeHTTP(w, r)
+	s.setSecurityHeaders(w.Header(), r)
+	s.writeError(w, r, err)
 }
 
 // rewriteUpstream builds the request to the upstream: its URL, the
@@ -794,15 +857,14 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error
 	for k := range h {
 		delete(h, k) // nothing of a half-copied upstream answer
 	}
-	s.securityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		typ := typeURI(status)
-		if status == http.StatusGatewayTimeout {
-			typ = "https://tools.ietf.org/html/rfc9110#section-15.6.5"
-		}
-		w.Header().Set("Content-Type", "application/problem+json")
-		w.WriteHeader(status)
-		json.NewEncoder(w).Encode(problem{Type: typ, Title: http.StatusText(status), Status: status, Detail: msg, Code: string(code)})
-	})).ServeHTTP(w, r)
+	s.setSecurityHeaders(h, r)
+	typ := typeURI(status)
+	if status == http.StatusGatewayTimeout {
+		typ = "https://tools.ietf.org/html/rfc9110#section-15.6.5"
+	}
+	h.Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(problem{Type: typ, Title: http.StatusText(status), Status: status, Detail: msg, Code: string(code)})
 }
 
 // allowedAbsolute reports whether the absolute URL u may be redirected to:

@@ -212,6 +212,51 @@ func TestVerifyBrowserRedirect(t *testing.T) {
 	wantProblem(t, viewer.verify(with(traefikAuth("GET", "/app/admin/x"), html)...), 403, gatehouse.CodePermissionDenied)
 }
 
+// TestVerifyAnswerHeaders: the allowing answer, read only by the proxy,
+// carries the identity and Cache-Control: no-store but none of the
+// browser-facing headers; every answer a browser may see (the 302 to the
+// login page, a problem the proxy passes on) carries all of them.
+func TestVerifyAnswerHeaders(t *testing.T) {
+	e := newEnv(t, withGateway(gatewayTable(t), nil))
+	b, _ := e.loggedIn()
+	anon := e.browser()
+	html := header("Accept", "text/html")
+	browserFacing := []string{"X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options", "Content-Security-Policy"}
+
+	w := b.verify(nginxAuth("GET", "/app/x")...)
+	wantAllowed(t, w, "admin", "administrators")
+	if got := w.Header().Values("Cache-Control"); len(got) != 1 || got[0] != "no-store" {
+		t.Errorf("200: Cache-Control = %q, want no-store", got)
+	}
+	for _, h := range browserFacing {
+		if v, ok := w.Header()[h]; ok {
+			t.Errorf("200: has %s %q", h, v)
+		}
+	}
+	if w.Body.Len() != 0 {
+		t.Errorf("200: body %q", w.Body)
+	}
+
+	for name, w := range map[string]*httptest.ResponseRecorder{
+		"401":           anon.verify(nginxAuth("GET", "/app/x")...),
+		"401 to nginx":  anon.verify(with(nginxAuth("GET", "/app/x"), html)...),
+		"302":           anon.verify(with(traefikAuth("GET", "/app/x"), html)...),
+		"403":           b.verify(nginxAuth("GET", "/elsewhere")...),
+		"400":           b.verify(nginxAuth("GET", "/app/../x")...),
+		"403 untrusted": b.do("GET", "/auth/verify", "", nginxAuth("GET", "/app/x")...),
+		"405 not GET":   b.do("POST", "/auth/verify", "", nginxAuth("GET", "/app/x")...),
+	} {
+		if w.Code == 200 {
+			t.Errorf("%s: answered 200", name)
+		}
+		for _, h := range append(browserFacing, "Cache-Control") {
+			if w.Header().Get(h) == "" {
+				t.Errorf("%s (%d): no %s", name, w.Code, h)
+			}
+		}
+	}
+}
+
 // TestVerifyFailsClosed: anything that cannot be parsed, or can be read two
 // ways, is refused — on a public route, where a fall-through would say 200.
 func TestVerifyFailsClosed(t *testing.T) {

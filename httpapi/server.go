@@ -77,9 +77,13 @@ type Server struct {
 	now      func() time.Time
 	log      *slog.Logger
 	handler  http.Handler
-	openapi  []byte   // BASE/openapi.json
-	served   []string // "METHOD /path" of every route (for the OpenAPI test)
-	gw       *gateway // forward auth and, with Config.Upstream, the reverse proxy
+	// verifyPath is BASE/verify, whose GET ServeHTTP hands to verifyHandler
+	// ahead of handler.
+	verifyPath    string
+	verifyHandler http.Handler
+	openapi       []byte   // BASE/openapi.json
+	served        []string // "METHOD /path" of every route (for the OpenAPI test)
+	gw            *gateway // forward auth and, with Config.Upstream, the reverse proxy
 }
 
 // New returns a Server over the account service.
@@ -114,6 +118,7 @@ func New(cfg Config, accounts *account.Service) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)
+	s.verifyPath, s.verifyHandler = base+"/verify", s.handle(s.handleVerify)
 	s.handler = s.securityHeaders(s.cop.Handler(s.routeGate(mux)))
 	if s.gw.proxy != nil {
 		// Gateway mode: what gatehouse does not serve goes to the upstream.
@@ -140,31 +145,47 @@ func CleanBasePath(p string) (string, error) {
 func (s *Server) BasePath() string { return s.base }
 
 // ServeHTTP serves gatehouse's own endpoints.
+//
+// GET BASE/verify, which a proxy asks before every request it forwards,
+// goes straight to its handler: the middleware ahead of the mux would not
+// change its answer (a safe method, outside the management API), and the
+// handler sets the security headers itself on every answer but the
+// allowing one (see handleVerify). Other methods and spellings of the path
+// take the usual way.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && r.URL.Path == s.verifyPath {
+		s.verifyHandler.ServeHTTP(w, r)
+		return
+	}
 	s.handler.ServeHTTP(w, r)
 }
 
 // securityHeaders sets the headers every response carries. API responses
 // are never cached (they carry user data or credentials) and never framed.
+// (GET BASE/verify does not come this way: see ServeHTTP.)
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Canonical names assigned directly, the values in one backing
-		// array, each slice capped at its one value (so an Add elsewhere
-		// cannot write into its neighbour): one allocation, not five.
-		h := w.Header()
-		v := make([]string, 5, 6)
-		v[0], v[1], v[2], v[3], v[4] = "nosniff", "no-referrer", "DENY", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'", "no-store"
-		h["X-Content-Type-Options"] = v[0:1:1]
-		h["Referrer-Policy"] = v[1:2:2]
-		h["X-Frame-Options"] = v[2:3:3]
-		h["Content-Security-Policy"] = v[3:4:4]
-		h["Cache-Control"] = v[4:5:5]
-		if s.proxies.isHTTPS(r) {
-			v = append(v, "max-age=63072000; includeSubDomains")
-			h["Strict-Transport-Security"] = v[5:6:6]
-		}
+		s.setSecurityHeaders(w.Header(), r)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// setSecurityHeaders sets the headers of securityHeaders on h.
+func (s *Server) setSecurityHeaders(h http.Header, r *http.Request) {
+	// Canonical names assigned directly, the values in one backing array,
+	// each slice capped at its one value (so an Add elsewhere cannot write
+	// into its neighbour): one allocation, not five.
+	v := make([]string, 5, 6)
+	v[0], v[1], v[2], v[3], v[4] = "nosniff", "no-referrer", "DENY", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'", "no-store"
+	h["X-Content-Type-Options"] = v[0:1:1]
+	h["Referrer-Policy"] = v[1:2:2]
+	h["X-Frame-Options"] = v[2:3:3]
+	h["Content-Security-Policy"] = v[3:4:4]
+	h["Cache-Control"] = v[4:5:5]
+	if s.proxies.isHTTPS(r) {
+		v = append(v, "max-age=63072000; includeSubDomains")
+		h["Strict-Transport-Security"] = v[5:6:6]
+	}
 }
 
 func (s *Server) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {

@@ -51,6 +51,18 @@ func ParseToken(s string) (string, bool) {
 // keeps it. A plain hash suffices: the token has 256 bits of entropy, so
 // there is nothing to brute-force.
 func HashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
+	h := tokenSum(token)
 	return h[:]
+}
+
+// tokenSum is the SHA-256 of token, computed without a heap allocation
+// for a token of up to 64 bytes (an issued one has 43): converting a longer
+// string than 32 bytes to a byte slice would otherwise copy it to the heap,
+// on every request that carries a session cookie.
+func tokenSum(token string) [sha256.Size]byte {
+	var buf [64]byte
+	if len(token) <= len(buf) {
+		return sha256.Sum256(append(buf[:0], token...))
+	}
+	return sha256.Sum256([]byte(token))
 }

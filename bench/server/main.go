@@ -88,6 +88,8 @@ var VerifyHeaders = map[string]string{
 	"X-Original-Method": "GET",
 	"X-Original-URL":    "http://127.0.0.1/api/dashboard",
 	"X-Forwarded-For":   "203.0.113.5",
+	"X-Forwarded-Proto": "http",
+	"X-Forwarded-Host":  "127.0.0.1",
 }
 
 func main() {
