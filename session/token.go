@@ -22,6 +22,14 @@ func NewToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// base64URL marks the bytes of the unpadded base64url alphabet.
+var base64URL = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[c] = true
+	}
+	return t
+}()
+
 // ParseToken checks that s has the exact shape of a token gatehouse issues
 // (43 characters of unpadded base64url) and returns it. Anything else is
 // rejected before it reaches a store, so a malformed or oversized cookie
@@ -31,10 +39,7 @@ func ParseToken(s string) (string, bool) {
 		return "", false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
-		default:
+		if !base64URL[s[i]] {
 			return "", false
 		}
 	}
