@@ -8,11 +8,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -212,22 +214,19 @@ func needBinary(t *testing.T, name string) string {
 	return p
 }
 
-// TestNginxForwardAuth runs nginx with the auth_request configuration of
-// examples/gateway/nginx.conf in front of the application, gatehouse as the
-// forward-auth service.
-func TestNginxForwardAuth(t *testing.T) {
-	bin := needBinary(t, "nginx")
-	up := newRecordingUpstream(t)
-	gh := startGatehouseForProxy(t, "")
+// startNginx runs nginx with the server blocks servers inside an http
+// block of its own (temporary paths, one worker, loopback only) and waits
+// until it accepts connections on addr.
+func startNginx(t *testing.T, bin, addr, servers string) {
+	t.Helper()
 	dir := t.TempDir()
-	port := freePort(t)
 	user := ""
 	if os.Geteuid() == 0 {
 		// Workers would otherwise run as nobody, who cannot use the
 		// temporary directory.
-		user = "user root;\n"
+		user = "user root;"
 	}
-	conf := writeFile(t, dir, "nginx.conf", fmt.Sprintf(`%s
+	conf := writeFile(t, dir, "nginx.conf", fmt.Sprintf(`%[1]s
 daemon off;
 pid %[2]s/nginx.pid;
 error_log %[2]s/error.log info;
@@ -241,25 +240,43 @@ http {
     uwsgi_temp_path %[2]s/uwsgi;
     scgi_temp_path %[2]s/scgi;
 
+%[3]s
+}
+`, user, dir, servers))
+	if out, err := exec.Command(bin, "-t", "-p", dir, "-c", conf).CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t: %v\n%s", err, out)
+	}
+	startProxyProcess(t, addr, exec.Command(bin, "-p", dir, "-c", conf))
+}
+
+// TestNginxForwardAuth runs nginx with the auth_request configuration of
+// examples/gateway/nginx.conf in front of the application, gatehouse as the
+// forward-auth service under base_path /api (duplistatus's own layout).
+func TestNginxForwardAuth(t *testing.T) {
+	bin := needBinary(t, "nginx")
+	up := newRecordingUpstream(t)
+	gh := startGatehouseForProxy(t, "")
+	addr := "127.0.0.1:" + freePort(t)
+	startNginx(t, bin, addr, fmt.Sprintf(`
     server {
-        listen 127.0.0.1:%[3]s;
+        listen %[1]s;
         server_name admin.example.com;
 
         # gatehouse's own endpoints under base_path /api.
         location = /api/session {
-            proxy_pass http://%[4]s;
+            proxy_pass http://%[2]s;
             proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
         }
         location = /api/csrf {
-            proxy_pass http://%[4]s;
+            proxy_pass http://%[2]s;
             proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
         }
         location /api/ui/ {
-            proxy_pass http://%[4]s;
+            proxy_pass http://%[2]s;
             proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
@@ -267,7 +284,7 @@ http {
 
         location = /_gatehouse_verify {
             internal;
-            proxy_pass http://%[4]s/api/verify;
+            proxy_pass http://%[2]s/api/verify;
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
             proxy_set_header X-Original-URI $request_uri;
@@ -285,7 +302,7 @@ http {
             auth_request_set $gh_name   $upstream_http_remote_name;
             auth_request_set $gh_groups $upstream_http_remote_groups;
 
-            proxy_pass http://127.0.0.1:%[5]s;
+            proxy_pass http://127.0.0.1:%[3]s;
             proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
@@ -294,26 +311,23 @@ http {
             proxy_set_header Remote-Name   $gh_name;
             proxy_set_header Remote-Groups $gh_groups;
 
-            error_page 401 = @gatehouse_login;
+            auth_request_set $gh_login $upstream_http_location;
+            error_page 401 = @gatehouse_denied;
         }
 
-        location @gatehouse_login {
-            if ($http_accept ~* "text/html") {
-                return 302 /api/ui/login?rd=$scheme://$http_host$request_uri;
+        location @gatehouse_denied {
+            if ($gh_login) {
+                return 302 $gh_login;
             }
-            return 401;
+            default_type application/problem+json;
+            add_header WWW-Authenticate 'Bearer realm="gatehouse"' always;
+            add_header Cache-Control no-store always;
+            return 401 '{"type":"https://tools.ietf.org/html/rfc9110#section-15.5.2","title":"Unauthorized","status":401,"detail":"Authentication is required.","code":"unauthenticated"}\n';
         }
-    }
-}
-`, user, dir, port, gh.addr, up.port()))
-	if out, err := exec.Command(bin, "-t", "-p", dir, "-c", conf).CombinedOutput(); err != nil {
-		t.Fatalf("nginx -t: %v\n%s", err, out)
-	}
-	addr := "127.0.0.1:" + port
-	startProxyProcess(t, addr, exec.Command(bin, "-p", dir, "-c", conf))
-	// nginx answers 401 and 403 with its own page: gatehouse's
-	// problem+json does not pass auth_request.
-	walkDuplistatus(t, "http://"+addr, up, false)
+    }`, addr, gh.addr, up.port()))
+	// A 403 is nginx's own page: gatehouse's problem+json does not pass
+	// auth_request.
+	walkDuplistatus(t, frontDoor{url: "http://" + addr, base: "/api", up: up, body401: true})
 }
 
 // TestCaddyForwardAuth runs Caddy with the forward_auth configuration of
@@ -327,6 +341,7 @@ func TestCaddyForwardAuth(t *testing.T) {
 	conf := writeFile(t, dir, "Caddyfile", fmt.Sprintf(`{
 	admin off
 	auto_https off
+	default_bind 127.0.0.1
 }
 
 http://127.0.0.1:%[1]s {
@@ -363,6 +378,14 @@ http://127.0.0.1:%[1]s {
 	}
 }
 `, port, gh.addr, up.port()))
+	addr := "127.0.0.1:" + port
+	startProxyProcess(t, addr, caddyCommand(bin, dir, conf))
+	walkDuplistatus(t, frontDoor{url: "http://" + addr, base: "/api", up: up, body401: true, body403: true})
+}
+
+// caddyCommand runs Caddy with the Caddyfile conf, its home and state in
+// dir.
+func caddyCommand(bin, dir, conf string) *exec.Cmd {
 	cmd := exec.Command(bin, "run", "--config", conf, "--adapter", "caddyfile")
 	cmd.Env = append(os.Environ(),
 		"HOME="+dir,
@@ -370,9 +393,7 @@ http://127.0.0.1:%[1]s {
 		"XDG_DATA_HOME="+filepath.Join(dir, "data"),
 		"XDG_CACHE_HOME="+filepath.Join(dir, "cache"),
 	)
-	addr := "127.0.0.1:" + port
-	startProxyProcess(t, addr, cmd)
-	walkDuplistatus(t, "http://"+addr, up, true)
+	return cmd
 }
 
 // TestNginxCaddyGatehouseProxy is the same walk through gatehouse's own
@@ -384,16 +405,40 @@ func TestNginxCaddyGatehouseProxy(t *testing.T) {
 	}
 	up := newRecordingUpstream(t)
 	gh := startGatehouseForProxy(t, "upstream: "+up.srv.URL+"\n")
-	walkDuplistatus(t, "http://"+gh.addr, up, true)
+	walkDuplistatus(t, frontDoor{url: "http://" + gh.addr, base: "/api", up: up, body401: true, body403: true, rd: dashboardPage})
 }
 
-// walkDuplistatus is duplistatus's flow through the front at front.
-// problemBodies tells whether the front passes on gatehouse's
-// problem+json for a 401 or 403 (nginx's auth_request does not).
-func walkDuplistatus(t *testing.T, front string, up *recordingUpstream, problemBodies bool) {
+// frontDoor is a proxy in front of gatehouse and the application.
+type frontDoor struct {
+	url  string // the proxy, as a client calls it
+	dial string // the address to connect to, when url names a host ("" for url's own)
+	base string // gatehouse's base path behind it
+	up   *recordingUpstream
+	// body401 and body403 tell whether a 401 and a 403 reach the client
+	// as gatehouse's problem+json (nginx's auth_request passes on only the
+	// status, and the example answers a 401 with a body like gatehouse's).
+	body401, body403 bool
+	// rd is the rd the login page must be given for dashboardPage: the
+	// original URL when the front's host is one of redirect_domains, the
+	// path behind gatehouse's own proxy, else none.
+	rd string
+}
+
+// dashboardPage is the page a browser opens before logging in: its query
+// must reach the login page's rd intact.
+const dashboardPage = "/api/dashboard?tab=servers&range=7d"
+
+// walkDuplistatus is duplistatus's flow through the front door f.
+func walkDuplistatus(t *testing.T, f frontDoor) {
 	t.Helper()
+	front, up := f.url, f.up
 	c := newClient(t)
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if f.dial != "" {
+		c.Transport = &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, f.dial)
+		}}
+	}
 	spoof := map[string]string{"Remote-User": "admin"}
 
 	// Public endpoints reach the application without credentials, and a
@@ -443,7 +488,7 @@ func walkDuplistatus(t *testing.T, front string, up *recordingUpstream, problemB
 		if r.status != 401 {
 			t.Fatalf("GET /api/dashboard %s: %d %s, want 401", when, r.status, r.raw)
 		}
-		if problemBodies && r.code() != "unauthenticated" {
+		if f.body401 && (r.code() != "unauthenticated" || r.header.Get("Content-Type") != "application/problem+json") {
 			t.Errorf("GET /api/dashboard %s: code %q, want unauthenticated (%s)", when, r.code(), r.raw)
 		}
 		if n := len(up.since(m, "GET", "/api/dashboard")); n != 0 {
@@ -454,7 +499,7 @@ func walkDuplistatus(t *testing.T, front string, up *recordingUpstream, problemB
 
 	// A browser is sent to the login page.
 	{
-		req, _ := http.NewRequest("GET", front+"/api/dashboard", nil)
+		req, _ := http.NewRequest("GET", front+dashboardPage, nil)
 		req.Header.Set("Accept", "text/html")
 		res, err := c.Do(req)
 		if err != nil {
@@ -463,19 +508,26 @@ func walkDuplistatus(t *testing.T, front string, up *recordingUpstream, problemB
 		res.Body.Close()
 		// nginx makes the Location absolute (absolute_redirect).
 		loc := strings.TrimPrefix(res.Header.Get("Location"), front)
-		if res.StatusCode != 302 || !strings.HasPrefix(loc, "/api/ui/login") {
-			t.Errorf("browser GET /api/dashboard: %d Location %q, want 302 to /api/ui/login", res.StatusCode, loc)
+		if res.StatusCode != 302 || !strings.HasPrefix(loc, f.base+"/ui/login") {
+			t.Fatalf("browser GET /api/dashboard: %d Location %q, want 302 to %s/ui/login", res.StatusCode, loc, f.base)
+		}
+		u, err := url.Parse(loc)
+		if err != nil {
+			t.Fatalf("browser GET /api/dashboard: Location %q: %v", loc, err)
+		}
+		if rd := u.Query().Get("rd"); rd != f.rd {
+			t.Errorf("browser GET /api/dashboard: Location %q has rd %q, want %q", loc, rd, f.rd)
 		}
 	}
 
 	// Log in through the front, then the CSRF token.
-	if r := login(t, c, front+"/api", "ada", adminPassword); r.status != 200 {
+	if r := login(t, c, front+f.base, "ada", adminPassword); r.status != 200 {
 		t.Fatalf("POST /api/session: %d %s", r.status, r.raw)
 	}
-	if r := doJSON(t, c, "GET", front+"/api/session", nil, nil); r.status != 200 {
+	if r := doJSON(t, c, "GET", front+f.base+"/session", nil, nil); r.status != 200 {
 		t.Fatalf("GET /api/session after login: %d %s", r.status, r.raw)
 	}
-	r := doJSON(t, c, "GET", front+"/api/csrf", nil, nil)
+	r := doJSON(t, c, "GET", front+f.base+"/csrf", nil, nil)
 	token := field(r.body, "csrfToken")
 	if r.status != 200 || token == "" {
 		t.Fatalf("GET /api/csrf: %d %s", r.status, r.raw)
@@ -488,7 +540,7 @@ func walkDuplistatus(t *testing.T, front string, up *recordingUpstream, problemB
 	if r.status != 403 {
 		t.Fatalf("PATCH /api/servers/7 without the token: %d %s, want 403", r.status, r.raw)
 	}
-	if problemBodies && r.code() != "csrf_failed" {
+	if f.body403 && r.code() != "csrf_failed" {
 		t.Errorf("PATCH /api/servers/7 without the token: code %q, want csrf_failed (%s)", r.code(), r.raw)
 	}
 	if n := len(up.since(m, "PATCH", "/api/servers/7")); n != 0 {
@@ -518,7 +570,7 @@ func walkDuplistatus(t *testing.T, front string, up *recordingUpstream, problemB
 	}
 
 	// Log out (with the token), and the dashboard is refused again.
-	if r := doJSON(t, c, "DELETE", front+"/api/session", nil, withToken); r.status/100 != 2 {
+	if r := doJSON(t, c, "DELETE", front+f.base+"/session", nil, withToken); r.status/100 != 2 {
 		t.Fatalf("DELETE /api/session: %d %s", r.status, r.raw)
 	}
 	dashboardRefused("after logout")
