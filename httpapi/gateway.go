@@ -586,10 +586,11 @@ func (s *Server) loginLocation(rd string) string {
 //
 // Its allowing answer is a 200 without a body, read only by the proxy:
 // it carries the Remote-* headers and Cache-Control: no-store, and not the
-// browser-facing security headers (securityHeaders leaves them to this
-// handler), which every other answer — a 302 to the login page, a problem
-// the proxy may pass on to the browser — does carry. Five headers keep the
-// header map small, which is most of what this answer costs to write.
+// browser-facing security headers (a GET of BASE/verify bypasses
+// securityHeaders: see ServeHTTP), which every other answer — a 302 to the
+// login page, a problem the proxy may pass on to the browser — does carry.
+// Five headers keep the header map small, which is most of what this
+// answer costs to write.
 func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) error {
 	err := s.verify(w, r)
 	if err != nil {
@@ -645,17 +646,13 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h := w.Header()
-	h["Cache-Control"] = noStore
+	h["Cache-Control"] = []string{"no-store"}
 	if c != nil {
 		setRemoteHeaders(h, c.user)
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
-
-// noStore is the Cache-Control value of an allowing /verify answer; never
-// modified (net/http copies the header map before writing it).
-var noStore = []string{"no-store"}
 
 // validForwardedFor reports whether r carries an X-Forwarded-For whose
 // every entry is an IP address: the route table's networks are judged on
