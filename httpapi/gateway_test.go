@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -254,6 +256,72 @@ func TestVerifyAnswerHeaders(t *testing.T) {
 				t.Errorf("%s (%d): no %s", name, w.Code, h)
 			}
 		}
+	}
+}
+
+// TestVerifyConcurrent: verify builds each original request in pooled
+// scratch space, so proxies asking at once about different callers must
+// each get their own answer (CI runs it under -race).
+func TestVerifyConcurrent(t *testing.T) {
+	e := newEnv(t, withGateway(gatewayTable(t), nil))
+	e.group("writers", "servers.write")
+	viewer, _, _ := e.userBrowser("viewer")
+	writer, _, _ := e.userBrowser("wren", "writers")
+	anon := e.browser()
+	cases := []struct {
+		b              *browser
+		method, uri    string
+		status         int
+		user, location string
+	}{
+		{viewer, "GET", "/app/x?i=", 200, "viewer", ""},
+		{writer, "PATCH", "/app/servers/7?i=", 403, "", ""}, // no CSRF token
+		{writer, "GET", "/app/x?i=", 200, "wren", ""},
+		{anon, "GET", "/app/x?i=", 401, "", ""},
+		{viewer, "GET", "/app/admin/y?i=", 403, "", ""},
+		{anon, "GET", "/app/public/z?i=", 200, "", ""},
+		{writer, "GET", "/app/../x?i=", 400, "", ""},
+		{anon, "GET", "/app/caf%C3%A9?i=", 401, "", "/auth/ui/login?rd=http%3A%2F%2Fapp.example.com%2Fapp%2Fcaf%25C3%25A9%3Fi%3D"},
+	}
+	const goroutines, requests = 8, 250
+	errs := make(chan string, goroutines)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range requests {
+				c := cases[(g+i)%len(cases)]
+				uri := c.uri + strconv.Itoa(i)
+				r := httptest.NewRequest("GET", "/auth/verify", nil)
+				r.RemoteAddr = proxyAddr
+				for _, ck := range c.b.cookies {
+					r.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+				}
+				for _, o := range nginxAuth(c.method, uri) {
+					o(r)
+				}
+				if c.location != "" {
+					r.Header.Set("Accept", "text/html")
+				}
+				w := httptest.NewRecorder()
+				e.api.ServeHTTP(w, r)
+				loc := w.Header().Get("Location")
+				if c.location != "" {
+					c.location += strconv.Itoa(i)
+				}
+				if w.Code != c.status || w.Header().Get("Remote-User") != c.user || loc != c.location {
+					errs <- fmt.Sprintf("%s %s: %d, Remote-User %q, Location %q; want %d, %q, %q",
+						c.method, uri, w.Code, w.Header().Get("Remote-User"), loc, c.status, c.user, c.location)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for msg := range errs {
+		t.Error(msg)
 	}
 }
 
