@@ -167,13 +167,13 @@ func (s *Server) gatewayFront(mux *http.ServeMux, api http.Handler) http.Handler
 		if p != s.base && !strings.HasPrefix(p, catchAll) {
 			return false
 		}
-		if _, pattern := mux.Handler(r); pattern != catchAll && pattern != s.base {
+		if _, pattern := mux.Handler(r); pattern == "" || s.isRoute(pattern) {
 			return true
 		}
 		for _, m := range methods {
 			probe := *r
 			probe.Method = m
-			if _, pattern := mux.Handler(&probe); pattern != "" && pattern != catchAll && pattern != s.base {
+			if _, pattern := mux.Handler(&probe); s.isRoute(pattern) {
 				return true
 			}
 		}

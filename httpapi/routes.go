@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse/gatehouse"
@@ -121,8 +122,10 @@ func (r *router) add(method, path string, h http.Handler) {
 	r.s.served = append(r.s.served, method+" "+path)
 }
 
+// fallbacks answers a path no route serves: a 405 with Allow where a
+// route serves it with other methods, else a 404 — problem+json either
+// way, outside the base path too (when gatehouse serves every path).
 func (r *router) fallbacks() {
-	catchAll := r.base + "/"
 	methods := []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
 	notFound := r.s.handle(func(w http.ResponseWriter, req *http.Request) error {
 		// A path some route serves with other methods is a 405 with Allow:
@@ -131,7 +134,7 @@ func (r *router) fallbacks() {
 		for _, m := range methods {
 			probe := *req
 			probe.Method = m
-			if _, pattern := r.mux.Handler(&probe); pattern != "" && pattern != catchAll && pattern != r.base {
+			if _, pattern := r.mux.Handler(&probe); r.s.isRoute(pattern) {
 				allow = append(allow, m)
 			}
 		}
@@ -141,6 +144,16 @@ func (r *router) fallbacks() {
 		}
 		return gatehouse.Errorf(gatehouse.CodeNotFound, "No such endpoint.")
 	})
-	r.mux.Handle(catchAll, notFound)
-	r.mux.Handle(r.base, notFound)
+	for _, p := range r.s.fallbackPatterns() {
+		r.mux.Handle(p, notFound)
+	}
+}
+
+// fallbackPatterns are the mux patterns of fallbacks: the base path, and
+// every path under it and elsewhere.
+func (s *Server) fallbackPatterns() []string { return []string{s.base, s.base + "/", "/"} }
+
+// isRoute reports whether a mux pattern is a route's, not a fallback's.
+func (s *Server) isRoute(pattern string) bool {
+	return pattern != "" && !slices.Contains(s.fallbackPatterns(), pattern)
 }

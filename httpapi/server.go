@@ -151,9 +151,9 @@ func (s *Server) BasePath() string { return s.base }
 // change its answer (a safe method, outside the management API), and the
 // handler sets the security headers itself on every answer but the
 // allowing one (see handleVerify). Other methods and spellings of the path
-// take the usual way.
+// (an escaped one such as /auth%2Fverify included) take the usual way.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodGet && r.URL.Path == s.verifyPath {
+	if r.Method == http.MethodGet && r.URL.Path == s.verifyPath && r.URL.RawPath == "" {
 		s.verifyHandler.ServeHTTP(w, r)
 		return
 	}

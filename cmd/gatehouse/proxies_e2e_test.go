@@ -30,7 +30,7 @@ type seenRequest struct {
 	Method     string
 	Path       string
 	RemoteUser []string // every Remote-User value
-	RemoteRaw  []string // Remote_User values (CGI-style spelling)
+	RemoteRaw  []string // "Name: value" of every Remote_* header (the spelling CGI-style servers read as Remote-*)
 	Cookie     string
 }
 
@@ -49,8 +49,14 @@ func newRecordingUpstream(t *testing.T) *recordingUpstream {
 		s := seenRequest{
 			Method: r.Method, Path: r.URL.Path,
 			RemoteUser: r.Header.Values("Remote-User"),
-			RemoteRaw:  r.Header.Values("Remote_User"),
 			Cookie:     r.Header.Get("Cookie"),
+		}
+		for k, vs := range r.Header {
+			if strings.HasPrefix(strings.ToLower(k), "remote_") {
+				for _, v := range vs {
+					s.RemoteRaw = append(s.RemoteRaw, k+": "+v)
+				}
+			}
 		}
 		u.mu.Lock()
 		u.seen = append(u.seen, s)
@@ -320,7 +326,6 @@ func TestNginxForwardAuth(t *testing.T) {
                 return 302 $gh_login;
             }
             default_type application/problem+json;
-            add_header WWW-Authenticate 'Bearer realm="gatehouse"' always;
             add_header Cache-Control no-store always;
             return 401 '{"type":"https://tools.ietf.org/html/rfc9110#section-15.5.2","title":"Unauthorized","status":401,"detail":"Authentication is required.","code":"unauthenticated"}\n';
         }
@@ -359,6 +364,9 @@ http://127.0.0.1:%[1]s {
 			request_header -Remote-Name
 			request_header -Remote-Groups
 			request_header -Remote_User
+			request_header -Remote_Email
+			request_header -Remote_Name
+			request_header -Remote_Groups
 			forward_auth %[2]s {
 				uri /api/verify
 				copy_headers Remote-User Remote-Email Remote-Name Remote-Groups
@@ -418,6 +426,9 @@ type frontDoor struct {
 	// as gatehouse's problem+json (nginx's auth_request passes on only the
 	// status, and the example answers a 401 with a body like gatehouse's).
 	body401, body403 bool
+	// verifyHidden tells whether the front refuses a client's own request
+	// for gatehouse's verify endpoint (404).
+	verifyHidden bool
 	// rd is the rd the login page must be given for dashboardPage: the
 	// original URL when the front's host is one of redirect_domains, the
 	// path behind gatehouse's own proxy, else none.
@@ -462,20 +473,23 @@ func walkDuplistatus(t *testing.T, f frontDoor) {
 			t.Fatalf("%s %s: the application saw it %d times", method, p, len(seen))
 		}
 		if len(seen[0].RemoteUser) != 0 || len(seen[0].RemoteRaw) != 0 {
-			t.Errorf("%s %s anonymous with a spoofed Remote-User: the application saw Remote-User %q, Remote_User %q",
+			t.Errorf("%s %s anonymous with a spoofed Remote-User: the application saw Remote-User %q, Remote_* %q",
 				method, p, seen[0].RemoteUser, seen[0].RemoteRaw)
 		}
 	}
-	// The Remote_User spelling, which CGI-style servers read as REMOTE_USER.
+	// The Remote_* spelling, which CGI-style servers read as Remote-*
+	// (both become HTTP_REMOTE_USER and so on).
 	{
 		m := up.mark()
-		r := doJSON(t, c, "GET", front+"/api/health", nil, map[string]string{"Remote_User": "admin"})
+		r := doJSON(t, c, "GET", front+"/api/health", nil, map[string]string{
+			"Remote_User": "admin", "Remote_Email": "admin@example.com", "Remote_Name": "Admin", "Remote_Groups": "administrators",
+		})
 		if r.status != 200 {
-			t.Fatalf("GET /api/health with Remote_User: %d %s", r.status, r.raw)
+			t.Fatalf("GET /api/health with Remote_*: %d %s", r.status, r.raw)
 		}
 		for _, s := range up.since(m, "GET", "/api/health") {
 			if len(s.RemoteUser) != 0 || len(s.RemoteRaw) != 0 {
-				t.Errorf("GET /api/health with a spoofed Remote_User: the application saw Remote-User %q, Remote_User %q", s.RemoteUser, s.RemoteRaw)
+				t.Errorf("GET /api/health with spoofed Remote_* headers: the application saw Remote-User %q, Remote_* %q", s.RemoteUser, s.RemoteRaw)
 			}
 		}
 	}
@@ -491,11 +505,23 @@ func walkDuplistatus(t *testing.T, f frontDoor) {
 		if f.body401 && (r.code() != "unauthenticated" || r.header.Get("Content-Type") != "application/problem+json") {
 			t.Errorf("GET /api/dashboard %s: code %q, want unauthenticated (%s)", when, r.code(), r.raw)
 		}
+		if f.body401 && len(r.header.Values("WWW-Authenticate")) != 1 {
+			t.Errorf("GET /api/dashboard %s: WWW-Authenticate %q, want one challenge", when, r.header.Values("WWW-Authenticate"))
+		}
 		if n := len(up.since(m, "GET", "/api/dashboard")); n != 0 {
 			t.Fatalf("GET /api/dashboard %s reached the application %d times", when, n)
 		}
 	}
 	dashboardRefused("without a session")
+
+	if f.verifyHidden {
+		r := doJSON(t, c, "GET", front+f.base+"/verify", nil, map[string]string{
+			"X-Original-Method": "GET", "X-Original-URI": "/api/dashboard", "X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/api/dashboard",
+		})
+		if r.status != 404 {
+			t.Errorf("GET %s/verify from a client: %d %s, want 404", f.base, r.status, r.raw)
+		}
+	}
 
 	// A browser is sent to the login page.
 	{
