@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,7 +10,9 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/gatehouse/gatehouse"
 )
@@ -23,25 +26,116 @@ func badRequest(format string, args ...any) error {
 
 // decodeJSON reads a request body of exactly one JSON object into dst,
 // refusing other content types (415), bodies over 64 KiB, malformed JSON,
-// unknown fields and trailing data (400).
+// unknown fields, a field given twice or in other letter case, and
+// trailing data (400).
 func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		return &gatehouse.Error{Code: gatehouse.CodeUnsupportedMediaType, Message: "The request body must be application/json."}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		return jsonError(err)
+	}
+	if err := checkKeys(body, dst); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return jsonError(err)
 	}
 	if err := dec.Decode(&struct{}{}); err != io.EOF {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return jsonError(err)
-		}
 		return badRequest("The request body must hold a single JSON object.")
 	}
 	return nil
+}
+
+// checkKeys refuses, in a JSON object body decoded into the struct dst
+// points to, a key given twice or spelled other than exactly as one of the
+// struct's JSON field names. encoding/json matches names in any letter case
+// and lets the last of two equal keys win, so {"username":"a",
+// "USERNAME":"b"} would be read as "b" here and perhaps as "a" by whatever
+// looked at the body before (a proxy, a log, a WAF). Anything that is not
+// an object of such a struct is left to the decoder to judge.
+func checkKeys(body []byte, dst any) error {
+	names := jsonFieldNames(reflect.TypeOf(dst))
+	if names == nil {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	seen := make(map[string]bool, len(names))
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return badRequest("Field %.64q is given more than once.", key)
+		}
+		seen[key] = true
+		if !names[key] {
+			for name := range names {
+				if strings.EqualFold(name, key) {
+					return badRequest("Unknown field %.64q (field names are case-sensitive: %q).", key, name)
+				}
+			}
+			return badRequest("Unknown field %.64q.", key)
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+// fieldNameCache maps a struct pointer type to its JSON field names.
+var fieldNameCache sync.Map
+
+// jsonFieldNames returns the JSON names of the fields of the struct t
+// points to, or nil when t is not a pointer to a struct.
+func jsonFieldNames(t reflect.Type) map[string]bool {
+	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	if names, ok := fieldNameCache.Load(t); ok {
+		return names.(map[string]bool)
+	}
+	names := map[string]bool{}
+	addJSONFieldNames(names, t.Elem())
+	fieldNameCache.Store(t, names)
+	return names
+}
+
+// addJSONFieldNames adds the JSON names of struct type st's fields to
+// names, with those of embedded structs promoted as encoding/json does.
+func addJSONFieldNames(names map[string]bool, st reflect.Type) {
+	for i := 0; i < st.NumField(); i++ {
+		f := st.Field(i)
+		tag := f.Tag.Get("json")
+		name, _, _ := strings.Cut(tag, ",")
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		switch {
+		case tag == "-":
+			continue
+		case f.Anonymous && name == "" && ft.Kind() == reflect.Struct:
+			addJSONFieldNames(names, ft)
+			continue
+		case !f.IsExported():
+			continue
+		case name == "":
+			name = f.Name
+		}
+		names[name] = true
+	}
 }
 
 // jsonError turns a decoding error into a client error that says what is

@@ -146,6 +146,11 @@ func TestLoginBadInput(t *testing.T) {
 		{"not json", "application/json", `username=admin`, 400, gatehouse.CodeBadRequest},
 		{"unknown field", "application/json", `{"username":"admin","password":"x","admin":true}`, 400, gatehouse.CodeBadRequest},
 		{"wrong type", "application/json", `{"username":42,"password":"x"}`, 400, gatehouse.CodeBadRequest},
+		// encoding/json alone would take these: the last of two keys, and a
+		// name in any letter case.
+		{"field twice", "application/json", `{"username":"nobody","password":"x","username":"admin"}`, 400, gatehouse.CodeBadRequest},
+		{"field twice, escaped", "application/json", `{"username":"nobody","password":"x","user\u006eame":"admin"}`, 400, gatehouse.CodeBadRequest},
+		{"field in other case", "application/json", `{"USERNAME":"admin","password":"x"}`, 400, gatehouse.CodeBadRequest},
 		{"array", "application/json", `[1,2]`, 400, gatehouse.CodeBadRequest},
 		{"two objects", "application/json", `{"username":"a","password":"b"}{}`, 400, gatehouse.CodeBadRequest},
 		{"empty body", "application/json", ``, 400, gatehouse.CodeBadRequest},
