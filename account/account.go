@@ -50,6 +50,10 @@ type Config struct {
 	LinkBase string
 	// Product names the product in mail.
 	Product string
+	// OnAudit, when set, is told the kind of every audit event recorded
+	// (metrics.Metrics.Audit counts them); it must be quick and must not
+	// block.
+	OnAudit func(gatehouse.AuditKind)
 }
 
 // DefaultConfig locks a username for 15 minutes after 5 failures within 15

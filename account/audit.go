@@ -31,6 +31,10 @@ func (s *Service) record(ctx context.Context, a Actor, kind gatehouse.AuditKind,
 	}
 	if err := s.store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
 		s.log.Error("writing the audit log", "kind", kind, "err", err)
+		return
+	}
+	if s.cfg.OnAudit != nil {
+		s.cfg.OnAudit(kind)
 	}
 }
 

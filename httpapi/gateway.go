@@ -31,6 +31,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/csrf"
+	"github.com/gatehouse/gatehouse/metrics"
 	"github.com/gatehouse/gatehouse/policy"
 )
 
@@ -678,12 +679,14 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 	path, err := cleanOriginalPath(r.URL.EscapedPath())
 	if err != nil {
 		s.log.Info("proxied request refused", "err", err.Error())
+		s.metrics.Decision(metrics.BadRequest)
 		s.gatewayError(w, r, errBadPath)
 		return
 	}
 	c, needLogin, err := s.gate(r, path)
 	if err != nil {
 		if needLogin && browserNavigation(r) {
+			s.metrics.Decision(metrics.Login)
 			// The login page is on this host: rd is the path itself.
 			rd := r.URL.RequestURI()
 			if !safeRelative(rd) {
@@ -694,9 +697,11 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusFound)
 			return
 		}
+		s.metrics.Decision(decisionOf(statusOf(gatehouse.ErrorCode(err))))
 		s.gatewayError(w, r, err)
 		return
 	}
+	s.metrics.Decision(metrics.Allowed)
 	if c != nil {
 		r = withCredentials(r, c)
 	}

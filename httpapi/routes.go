@@ -54,6 +54,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	r.add("GET", "/healthz", s.handle(s.handleHealthz))
 	r.add("GET", "/readyz", s.handle(s.handleReadyz))
+	r.add("GET", "/metrics", s.metrics.Handler())
 	r.add("GET", "/openapi.json", s.handle(s.handleOpenAPI))
 
 	// The caller's own sessions and tokens. Another user's id answers 404.

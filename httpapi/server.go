@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/csrf"
+	"github.com/gatehouse/gatehouse/metrics"
 	"github.com/gatehouse/gatehouse/policy"
 )
 
@@ -56,6 +57,11 @@ type Config struct {
 	// answer with its response headers (default 30s); a stream or a
 	// WebSocket may then last as long as it likes.
 	ProxyTimeout time.Duration
+
+	// Metrics counts the requests gatehouse answers and its forward-auth
+	// decisions, and is served at BASE/metrics; nil means a set of its own.
+	// (Give the same set to account.Config.OnAudit to count audit events.)
+	Metrics *metrics.Metrics
 }
 
 // BasicAuth configures HTTP Basic authentication.
@@ -77,13 +83,13 @@ type Server struct {
 	now      func() time.Time
 	log      *slog.Logger
 	handler  http.Handler
-	// verifyPath is BASE/verify, whose GET ServeHTTP hands to verifyHandler
-	// ahead of handler.
-	verifyPath    string
-	verifyHandler http.Handler
-	openapi       []byte   // BASE/openapi.json
-	served        []string // "METHOD /path" of every route (for the OpenAPI test)
-	gw            *gateway // forward auth and, with Config.Upstream, the reverse proxy
+	// verifyPath is BASE/verify, whose GET ServeHTTP hands to serveVerify
+	// ahead of handler; verifyRoute is its route pattern, for the metrics.
+	verifyPath, verifyRoute string
+	metrics                 *metrics.Metrics
+	openapi                 []byte   // BASE/openapi.json
+	served                  []string // "METHOD /path" of every route (for the OpenAPI test)
+	gw                      *gateway // forward auth and, with Config.Upstream, the reverse proxy
 }
 
 // New returns a Server over the account service.
@@ -99,6 +105,10 @@ func New(cfg Config, accounts *account.Service) (*Server, error) {
 		proxies:  proxies(cfg.TrustedProxies),
 		now:      cfg.Now,
 		log:      cfg.Logger,
+		metrics:  cfg.Metrics,
+	}
+	if s.metrics == nil {
+		s.metrics = metrics.New()
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -118,7 +128,7 @@ func New(cfg Config, accounts *account.Service) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)
-	s.verifyPath, s.verifyHandler = base+"/verify", s.handle(s.handleVerify)
+	s.verifyPath, s.verifyRoute = base+"/verify", "GET "+base+"/verify"
 	s.handler = s.securityHeaders(s.cop.Handler(s.routeGate(mux)))
 	if s.gw.proxy != nil {
 		// Gateway mode: what gatehouse does not serve goes to the upstream.
@@ -154,10 +164,10 @@ func (s *Server) BasePath() string { return s.base }
 // (an escaped one such as /auth%2Fverify included) take the usual way.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet && r.URL.Path == s.verifyPath && r.URL.RawPath == "" {
-		s.verifyHandler.ServeHTTP(w, r)
+		s.serveVerify(w, r)
 		return
 	}
-	s.handler.ServeHTTP(w, r)
+	s.serveCounted(w, r, s.handler)
 }
 
 // securityHeaders sets the headers every response carries. API responses
@@ -216,17 +226,18 @@ func (s *Server) client(r *http.Request) account.Client {
 }
 
 // routeGate applies the configured route table to gatehouse's own
-// management API, on top of each endpoint's own permission: a rule that
-// matches must allow the request (so an operator can, for example, limit
-// the management API to an office network); where no rule matches, the
-// endpoint's permission alone decides.
+// management API and to BASE/metrics, on top of each endpoint's own
+// permission: a rule that matches must allow the request (so an operator
+// can, for example, limit the management API or the metrics to an office
+// network); where no rule matches, the endpoint's permission alone decides.
 func (s *Server) routeGate(next http.Handler) http.Handler {
 	if s.cfg.Routes == nil {
 		return next
 	}
 	prefix := s.base + ManagementPrefix
+	metricsPath := s.base + "/metrics"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != prefix && !strings.HasPrefix(r.URL.Path, prefix+"/") {
+		if p := r.URL.Path; p != prefix && !strings.HasPrefix(p, prefix+"/") && p != metricsPath {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/mail"
+	"github.com/gatehouse/gatehouse/metrics"
 	"github.com/gatehouse/gatehouse/otp"
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/session"
@@ -26,6 +27,7 @@ type app struct {
 	sessions *session.Manager
 	accounts *account.Service
 	outbox   *mail.Outbox
+	metrics  *metrics.Metrics
 }
 
 // openApp opens the store (creating the data directory and applying
@@ -45,6 +47,8 @@ func openApp(ctx context.Context, s *settings, log *slog.Logger) (*app, error) {
 	cfg.AddrThrottle = gatehouse.ThrottleRule{MaxFailures: s.cfg.Login.MaxFailuresPerAddress, Window: s.cfg.Login.FailureWindow, Lockout: s.cfg.Login.Lockout}
 	cfg.AllowPasswordReset = s.cfg.Password.AllowPasswordReset
 	cfg.LinkBase = s.linkBase()
+	m := metrics.New()
+	cfg.OnAudit = m.Audit
 	var sender mail.Sender = mail.LogSender{Log: log}
 	if s.smtp != nil {
 		smtp, err := mail.NewSMTP(*s.smtp)
@@ -85,7 +89,7 @@ func openApp(ctx context.Context, s *settings, log *slog.Logger) (*app, error) {
 		store.Close()
 		return nil, fmt.Errorf("seeding groups: %w", err)
 	}
-	return &app{settings: s, store: store, sessions: sessions, accounts: accounts, outbox: outbox}, nil
+	return &app{settings: s, store: store, sessions: sessions, accounts: accounts, outbox: outbox, metrics: m}, nil
 }
 
 func (a *app) Close() error { return a.store.Close() }

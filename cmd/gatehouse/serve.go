@@ -56,6 +56,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		Upstream:        s.upstream,
 		RedirectDomains: s.redirectDomains,
 		ProxyTimeout:    s.cfg.UpstreamTimeout,
+
+		Metrics: a.metrics,
 	}, a.accounts)
 	if err != nil {
 		return &configError{where: "config", msg: err.Error()}

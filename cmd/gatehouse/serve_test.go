@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gatehouse/gatehouse/metrics/metricstest"
 )
 
 const (
@@ -103,6 +105,38 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	if r := doJSON(t, newClient(t), "GET", srv.base+"/session", nil, nil); r.status != http.StatusUnauthorized || r.code() != "unauthenticated" {
 		t.Errorf("GET session without cookie: %d %s, want 401 unauthenticated", r.status, r.raw)
+	}
+
+	// BASE/metrics counts the answers and the audit events (one login
+	// succeeded, one failed), with no name or address in any label.
+	resp, err = c.Get(srv.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scraped, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET metrics: %d %s", resp.StatusCode, scraped)
+	}
+	fams := metricstest.Parse(t, bytes.NewReader(scraped))
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"gatehouse_audit_events_total", map[string]string{"kind": "login.succeeded"}, 1},
+		{"gatehouse_audit_events_total", map[string]string{"kind": "login.failed"}, 1},
+		{"gatehouse_http_requests_total", map[string]string{"route": "POST /auth/session", "code": "200"}, 1},
+		{"gatehouse_http_requests_total", map[string]string{"route": "POST /auth/setup", "code": "201"}, 1},
+	} {
+		if got := metricstest.Value(fams, c.name, c.labels); got != c.want {
+			t.Errorf("metrics: %s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	for _, secret := range []string{adminName, adminEmail, "127.0.0.1"} {
+		if bytes.Contains(scraped, []byte(secret)) {
+			t.Errorf("the metrics name %q", secret)
+		}
 	}
 
 	// Graceful shutdown: a login the server is already handling when the

@@ -1,0 +1,106 @@
+package httpapi
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/metrics"
+)
+
+// statusWriter remembers the status code of the answer, for the metrics.
+// Unwrap lets http.ResponseController reach the connection's Flush and
+// deadlines (the reverse proxy streams through it); Hijack is its own, to
+// count a protocol switch as 101.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 && code >= 200 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap is for http.ResponseController.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack takes the connection over (a WebSocket through the reverse proxy).
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil && w.code == 0 {
+		w.code = http.StatusSwitchingProtocols
+	}
+	return conn, rw, err
+}
+
+// status is the code the client got: 200 when the handler wrote nothing.
+func (w *statusWriter) status() int {
+	if w.code == 0 {
+		return http.StatusOK
+	}
+	return w.code
+}
+
+// serveCounted serves r through h and counts the answer under the route
+// pattern the mux chose, "upstream" for what the reverse proxy forwarded,
+// and "other" otherwise.
+func (s *Server) serveCounted(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	start := s.now()
+	sw := &statusWriter{ResponseWriter: w}
+	h.ServeHTTP(sw, r)
+	route := r.Pattern
+	if route == "" {
+		route = "other"
+		if s.gw.proxy != nil {
+			route = "upstream"
+		}
+	}
+	s.metrics.Request(route, r.Method, sw.status(), s.now().Sub(start))
+}
+
+// decisionOf names the metrics result of a forward-auth or proxy answer.
+func decisionOf(status int) string {
+	switch status {
+	case http.StatusOK:
+		return metrics.Allowed
+	case http.StatusFound:
+		return metrics.Login
+	case http.StatusUnauthorized:
+		return metrics.Unauthenticated
+	case http.StatusForbidden:
+		return metrics.Forbidden
+	case http.StatusBadRequest:
+		return metrics.BadRequest
+	}
+	return ""
+}
+
+// serveVerify is GET BASE/verify with its metrics: the request under
+// its route, and the decision.
+func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
+	start := s.now()
+	status := http.StatusOK
+	if err := s.handleVerify(w, r); err != nil {
+		status = statusOf(gatehouse.ErrorCode(err))
+		s.writeError(w, r, err)
+	} else if w.Header()["Location"] != nil {
+		status = http.StatusFound
+	}
+	result := decisionOf(status)
+	if status == http.StatusUnauthorized && w.Header()["Location"] != nil {
+		result = metrics.Login // nginx's 401 that names the login page
+	}
+	s.metrics.Decision(result)
+	s.metrics.Request(s.verifyRoute, r.Method, status, s.now().Sub(start))
+}
