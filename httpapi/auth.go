@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"net/http"
+	"net/netip"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -320,7 +321,7 @@ func (s *Server) decide(r *http.Request) (policy.Decision, error) {
 	if err != nil {
 		return policy.Decision{}, &gatehouse.Error{Code: gatehouse.CodeBadRequest, Message: "The request path is malformed or ambiguous."}
 	}
-	return s.cfg.Routes.Decide(r.Method, p, s.proxies.clientAddr(r)), nil
+	return s.cfg.Routes.Decide(r.Method, p, s.routeClient(r)), nil
 }
 
 // applyDecision turns a route decision for caller c into nil (allowed),
@@ -396,4 +397,13 @@ func (s *Server) withPermission(perm string, h authedFunc) handlerFunc {
 		}
 		return h(w, r, c)
 	})
+}
+
+// routeClient is the client address the route table judges r by, worked
+// out only when some rule is limited to networks.
+func (s *Server) routeClient(r *http.Request) netip.Addr {
+	if !s.cfg.Routes.UsesNetworks() {
+		return netip.Addr{}
+	}
+	return s.proxies.clientAddr(r)
 }

@@ -552,7 +552,7 @@ func (s *Server) gate(orig *http.Request, path string) (c *credentials, needLogi
 	}
 	d := policy.Decision{Access: policy.Authenticated, Rule: -1}
 	if s.cfg.Routes != nil {
-		d = s.cfg.Routes.Decide(orig.Method, path, s.proxies.clientAddr(orig))
+		d = s.cfg.Routes.Decide(orig.Method, path, s.routeClient(orig))
 	}
 	if err := s.applyDecision(orig, d, c); err != nil {
 		return c, c == nil && gatehouse.ErrorCode(err) == gatehouse.CodeUnauthenticated, err
@@ -647,9 +647,10 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h := w.Header()
-	h["Cache-Control"] = []string{"no-store"}
 	if c != nil {
-		setRemoteHeaders(h, c.user)
+		setRemoteHeaders(h, c.user, "no-store")
+	} else {
+		h["Cache-Control"] = []string{"no-store"}
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
@@ -775,7 +776,7 @@ func (s *Server) upstreamHeaders(h http.Header, c *credentials) {
 	if c.via == viaToken || c.via == viaBasic {
 		h.Del("Authorization") // gatehouse verified it: the front door's key, not the application's
 	}
-	setRemoteHeaders(h, c.user)
+	setRemoteHeaders(h, c.user, "")
 }
 
 // stripCookies removes the cookies named names from the Cookie headers of
@@ -806,12 +807,13 @@ func stripCookies(h http.Header, names ...string) {
 	}
 }
 
-// setRemoteHeaders sets the identity headers of u.
-// The header names are canonical, so the map is assigned directly, with
-// one backing array for the four values (each slice capped at its one
-// value, so an Add elsewhere cannot write into its neighbour).
-func setRemoteHeaders(h http.Header, u *gatehouse.User) {
-	v := make([]string, 4)
+// setRemoteHeaders sets the identity headers of u, and Cache-Control
+// when cacheControl is not empty. The header names are canonical, so the
+// map is assigned directly, with one backing array for the values (each
+// slice capped at its one value, so an Add elsewhere cannot write into its
+// neighbour).
+func setRemoteHeaders(h http.Header, u *gatehouse.User, cacheControl string) {
+	v := make([]string, 5)
 	v[0] = headerSafe(u.Username)
 	v[1] = headerSafe(u.Email)
 	v[2] = headerSafe(u.Name)
@@ -820,6 +822,10 @@ func setRemoteHeaders(h http.Header, u *gatehouse.User) {
 	h[HeaderRemoteEmail] = v[1:2:2]
 	h[HeaderRemoteName] = v[2:3:3]
 	h[HeaderRemoteGroups] = v[3:4:4]
+	if cacheControl != "" {
+		v[4] = cacheControl
+		h["Cache-Control"] = v[4:5:5]
+	}
 }
 
 // headerSafe drops control characters, which no header value may hold.

@@ -238,9 +238,6 @@ func (p proxies) isHTTPS(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
 	}
-	if !p.trusts(remoteAddr(r)) {
-		return false
-	}
 	// The last value is the one the trusted proxy next to us set; values
 	// before it may come from the client, through a proxy that appends.
 	values := r.Header["X-Forwarded-Proto"] // canonical: no Values lookup
@@ -251,5 +248,7 @@ func (p proxies) isHTTPS(r *http.Request) bool {
 	if i := strings.LastIndexByte(proto, ','); i >= 0 {
 		proto = proto[i+1:]
 	}
-	return strings.EqualFold(strings.TrimSpace(proto), "https")
+	// Whether the peer is trusted is asked last: it parses RemoteAddr,
+	// which a plain-HTTP request need not pay for.
+	return strings.EqualFold(strings.TrimSpace(proto), "https") && p.trusts(remoteAddr(r))
 }

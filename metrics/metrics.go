@@ -66,7 +66,7 @@ func New() *Metrics {
 		}, []string{"route"}),
 		verify: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_forward_auth_decisions_total",
-			Help: "Forward-auth (BASE/verify) and reverse-proxy decisions, by result: allowed, login (sent to the login page), unauthenticated, forbidden, bad_request.",
+			Help: "Forward-auth (BASE/verify, counted here only) and reverse-proxy decisions, by result: allowed, login (sent to the login page), unauthenticated, forbidden, bad_request.",
 		}, []string{"result"}),
 		audit: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_audit_events_total",

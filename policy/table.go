@@ -66,8 +66,9 @@ type Decision struct {
 
 // Table is a compiled route table. It is safe for concurrent use.
 type Table struct {
-	rules []compiled
-	root  *node
+	rules    []compiled
+	root     *node
+	networks bool // some rule has networks
 }
 
 type compiled struct {
@@ -155,6 +156,7 @@ func Compile(rules []Rule) (*Table, error) {
 			}
 		}
 		t.rules = append(t.rules, c)
+		t.networks = t.networks || len(c.networks) > 0
 	}
 	return t, nil
 }
@@ -251,6 +253,11 @@ func appendIndex(s []int, i int) []int {
 // CleanPath; a path that did not pass it must be denied by the caller. The
 // match ignores case (so "/API/x" cannot dodge a rule for "/api/x" on a
 // case-insensitive upstream).
+// UsesNetworks reports whether some rule is limited to networks: only
+// then does Decide look at the client's address, so a caller may skip
+// working it out.
+func (t *Table) UsesNetworks() bool { return t.networks }
+
 func (t *Table) Decide(method, path string, addr netip.Addr) Decision {
 	var buf [256]byte
 	lower := lowerInto(buf[:0], path)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -318,4 +319,36 @@ func FuzzCleanPath(f *testing.F) {
 			t.Fatalf("not idempotent: %q → %q → %q", raw, p, q)
 		}
 	})
+}
+
+// TestUsesNetworks: without a rule limited to networks, the client's
+// address cannot change a decision, so callers may skip working it out.
+func TestUsesNetworks(t *testing.T) {
+	plain, err := Compile([]Rule{
+		{Path: "/api/health", Access: Public},
+		{Path: "/api/**", Methods: []string{"DELETE"}, Access: Deny},
+		{Path: "/api/**", Access: Authenticated},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.UsesNetworks() {
+		t.Error("a table without networks says it uses them")
+	}
+	for _, path := range []string{"/api/health", "/api/x", "/elsewhere"} {
+		for _, method := range []string{"GET", "DELETE"} {
+			a := plain.Decide(method, path, netip.MustParseAddr("198.51.100.7"))
+			b := plain.Decide(method, path, netip.Addr{})
+			if !reflect.DeepEqual(a, b) {
+				t.Errorf("%s %s: %+v with an address, %+v without", method, path, a, b)
+			}
+		}
+	}
+	office, err := Compile([]Rule{{Path: "/**", Access: Public, Networks: []string{"198.51.100.0/24"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !office.UsesNetworks() {
+		t.Error("a table with networks says it does not use them")
+	}
 }
