@@ -162,23 +162,15 @@ func (s *Server) newGateway(cfg Config) (*gateway, error) {
 // serves with any method (a path served with other methods stays a 405).
 func (s *Server) gatewayFront(mux *http.ServeMux, api http.Handler) http.Handler {
 	catchAll := s.base + "/"
-	methods := []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 	own := func(r *http.Request) bool {
 		p := r.URL.Path
 		if p != s.base && !strings.HasPrefix(p, catchAll) {
 			return false
 		}
-		if _, pattern := mux.Handler(r); pattern == "" || s.isRoute(pattern) {
+		if _, pattern := mux.Handler(r); pattern == "" || s.patterns[pattern] {
 			return true
 		}
-		for _, m := range methods {
-			probe := *r
-			probe.Method = m
-			if _, pattern := mux.Handler(&probe); s.isRoute(pattern) {
-				return true
-			}
-		}
-		return false
+		return len(routeMethods(mux, s.patterns, r)) > 0
 	}
 	proxy := http.HandlerFunc(s.serveProxy)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -186,6 +178,7 @@ func (s *Server) gatewayFront(mux *http.ServeMux, api http.Handler) http.Handler
 			api.ServeHTTP(w, r)
 			return
 		}
+		markUpstream(w)
 		proxy.ServeHTTP(w, r)
 	})
 }

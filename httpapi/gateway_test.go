@@ -259,10 +259,10 @@ func TestVerifyAnswerHeaders(t *testing.T) {
 	}
 }
 
-// TestVerifyEscapedPath: an escaped spelling of BASE/verify is not the path
-// the proxies ask, and the shortcut of Server.ServeHTTP must not take it any
-// more than the mux does: it is a problem+json 404 (not in the OpenAPI
-// document, so asked without the harness's check).
+// TestVerifyEscapedPath: the shortcut of Server.ServeHTTP takes only the
+// plain spelling of BASE/verify. An escaped slash is another path to the
+// mux too, answered with a problem+json 404 (not in the OpenAPI document,
+// so asked without the harness's check).
 func TestVerifyEscapedPath(t *testing.T) {
 	e := newEnv(t, withGateway(gatewayTable(t), nil))
 	b, _ := e.loggedIn()

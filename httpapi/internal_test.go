@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -32,3 +34,62 @@ func TestJSONFieldNames(t *testing.T) {
 
 // Nested is a struct embedded under a name of its own.
 type Nested struct{ X string }
+
+// TestStatusWriter: the status the metrics count is the one the client
+// got — not an informational 1xx before it, 200 when nothing was written,
+// 101 for a protocol switch or a hijacked connection.
+func TestStatusWriter(t *testing.T) {
+	for name, c := range map[string]struct {
+		serve func(w http.ResponseWriter)
+		want  int
+	}{
+		"nothing written":       {func(http.ResponseWriter) {}, 200},
+		"body only":             {func(w http.ResponseWriter) { w.Write([]byte("x")) }, 200},
+		"status":                {func(w http.ResponseWriter) { w.WriteHeader(404) }, 404},
+		"early hints, then 201": {func(w http.ResponseWriter) { w.WriteHeader(103); w.WriteHeader(201) }, 201},
+		"switching protocols":   {func(w http.ResponseWriter) { w.WriteHeader(101) }, 101},
+		"second status ignored": {func(w http.ResponseWriter) { w.WriteHeader(204); w.WriteHeader(500) }, 204},
+	} {
+		sw := &statusWriter{ResponseWriter: httptest.NewRecorder()}
+		c.serve(sw)
+		if got := sw.status(); got != c.want {
+			t.Errorf("%s: status %d, want %d", name, got, c.want)
+		}
+	}
+
+	// Hijacking through http.ResponseController reaches the connection.
+	got := make(chan int, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		conn, _, err := http.NewResponseController(sw).Hijack()
+		if err != nil {
+			t.Errorf("hijack: %v", err)
+			got <- 0
+			return
+		}
+		conn.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n"))
+		conn.Close()
+		got <- sw.status()
+	}))
+	defer srv.Close()
+	res, err := http.Get(srv.URL)
+	if err == nil {
+		res.Body.Close()
+	}
+	if s := <-got; s != 101 {
+		t.Errorf("hijacked: status %d, want 101", s)
+	}
+}
+
+// TestDecisionOf: every answer of forward auth is counted under a result,
+// a failure to decide included.
+func TestDecisionOf(t *testing.T) {
+	for status, want := range map[int]string{
+		200: "allowed", 302: "login", 401: "unauthenticated", 403: "forbidden",
+		400: "bad_request", 429: "rate_limited", 500: "error", 503: "error",
+	} {
+		if got := decisionOf(status); got != want {
+			t.Errorf("decisionOf(%d) = %q, want %q", status, got, want)
+		}
+	}
+}

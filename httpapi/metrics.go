@@ -4,22 +4,27 @@ import (
 	"bufio"
 	"net"
 	"net/http"
+	"net/netip"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/metrics"
 )
 
-// statusWriter remembers the status code of the answer, for the metrics.
+// statusWriter remembers the status code of the answer, and the route
+// label when the reverse proxy takes the request, for the metrics.
 // Unwrap lets http.ResponseController reach the connection's Flush and
 // deadlines (the reverse proxy streams through it); Hijack is its own, to
 // count a protocol switch as 101.
 type statusWriter struct {
 	http.ResponseWriter
-	code int
+	code  int
+	route string
 }
 
+// WriteHeader records the final status (or a protocol switch), not an
+// informational 1xx that precedes it.
 func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 && code >= 200 {
+	if w.code == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		w.code = code
 	}
 	w.ResponseWriter.WriteHeader(code)
@@ -52,18 +57,29 @@ func (w *statusWriter) status() int {
 	return w.code
 }
 
+// upstreamRoute is the route label of what the reverse proxy takes.
+const upstreamRoute = "upstream"
+
+// markUpstream labels w's request as the reverse proxy's, when w counts.
+func markUpstream(w http.ResponseWriter) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.route = upstreamRoute
+	}
+}
+
 // serveCounted serves r through h and counts the answer under the route
-// pattern the mux chose, "upstream" for what the reverse proxy forwarded,
-// and "other" otherwise.
+// pattern the mux chose, "upstream" for what the reverse proxy took, and
+// "other" for what was answered before routing (a cross-origin refusal, a
+// redirect to the clean path).
 func (s *Server) serveCounted(w http.ResponseWriter, r *http.Request, h http.Handler) {
 	start := s.now()
 	sw := &statusWriter{ResponseWriter: w}
 	h.ServeHTTP(sw, r)
-	route := r.Pattern
+	route := sw.route
 	if route == "" {
 		route = "other"
-		if s.gw.proxy != nil {
-			route = "upstream"
+		if _, known := s.patterns[r.Pattern]; known {
+			route = r.Pattern
 		}
 	}
 	s.metrics.Request(route, r.Method, sw.status(), s.now().Sub(start))
@@ -82,16 +98,17 @@ func decisionOf(status int) string {
 		return metrics.Forbidden
 	case http.StatusBadRequest:
 		return metrics.BadRequest
+	case http.StatusTooManyRequests:
+		return metrics.RateLimited
 	}
-	return ""
+	return metrics.Failed
 }
 
 // serveVerify is GET BASE/verify with its metric: the decision alone.
 // A proxy asks before every request it forwards, so the answer is counted
 // once, in gatehouse_forward_auth_decisions_total, and not also in the
 // request counter and latency histogram (each an atomic write to memory
-// both CPUs share; the proxies measure their sub-requests' latency
-// themselves).
+// all CPUs share; the proxies time their sub-requests themselves).
 func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
 	if err := s.handleVerify(w, r); err != nil {
@@ -105,4 +122,28 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 		result = metrics.Login // nginx's 401 that names the login page
 	}
 	s.metrics.Decision(result)
+}
+
+// loopback is where BASE/metrics is served without MetricsNetworks.
+var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+var errMetricsRefused = &gatehouse.Error{Code: gatehouse.CodePermissionDenied,
+	Message: "The metrics are served only to the monitoring networks (metrics.networks)."}
+
+// handleMetrics is BASE/metrics, for clients in the metrics networks
+// (loopback unless configured): the counts it shows (failed logins,
+// lockouts, refusals) are nobody else's business.
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) error {
+	networks := s.cfg.MetricsNetworks
+	if networks == nil {
+		networks = loopback
+	}
+	client := s.proxies.clientAddr(r)
+	for _, n := range networks {
+		if n.Contains(client) {
+			s.metricsHandler.ServeHTTP(w, r)
+			return nil
+		}
+	}
+	return errMetricsRefused
 }

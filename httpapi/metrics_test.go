@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"net/http"
+	"net/netip"
 	"testing"
 
 	"github.com/gatehouse/gatehouse"
@@ -42,53 +43,59 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 
 	fams := metricstest.Scrape(t, e.api, "/auth/metrics")
-	for _, c := range []struct {
-		name   string
-		labels map[string]string
-		want   float64
-	}{
-		{"gatehouse_http_requests_total", map[string]string{"route": "POST /auth/session", "method": "POST", "code": "200"}, 1},
-		{"gatehouse_http_requests_total", map[string]string{"route": "POST /auth/session", "method": "POST", "code": "401"}, 1},
+	metricstest.Check(t, fams, []metricstest.Series{
+		{Name: "gatehouse_http_requests_total", Labels: map[string]string{"route": "POST /auth/session", "method": "POST", "code": "200"}, Want: 1},
+		{Name: "gatehouse_http_requests_total", Labels: map[string]string{"route": "POST /auth/session", "method": "POST", "code": "401"}, Want: 1},
 		// verify's answers are counted as decisions only.
-		{"gatehouse_http_requests_total", map[string]string{"route": "GET /auth/verify"}, -1},
-		{"gatehouse_forward_auth_decisions_total", map[string]string{"result": "allowed"}, 3},
-		{"gatehouse_forward_auth_decisions_total", map[string]string{"result": "unauthenticated"}, 1},
-		{"gatehouse_forward_auth_decisions_total", map[string]string{"result": "forbidden"}, 1},
-		{"gatehouse_forward_auth_decisions_total", map[string]string{"result": "bad_request"}, 1},
-		{"gatehouse_forward_auth_decisions_total", map[string]string{"result": "login"}, 2},
-		{"gatehouse_audit_events_total", map[string]string{"kind": string(gatehouse.AuditLoginSucceeded)}, 1},
-		{"gatehouse_audit_events_total", map[string]string{"kind": string(gatehouse.AuditLoginFailed)}, 1},
-		{"gatehouse_audit_events_total", map[string]string{"kind": string(gatehouse.AuditPermissionDenied)}, 1},
-	} {
-		if got := metricstest.Value(fams, c.name, c.labels); got != c.want {
-			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
-		}
-	}
+		{Name: "gatehouse_http_requests_total", Labels: map[string]string{"route": "GET /auth/verify"}, Want: -1},
+		{Name: "gatehouse_forward_auth_decisions_total", Labels: map[string]string{"result": "allowed"}, Want: 3},
+		{Name: "gatehouse_forward_auth_decisions_total", Labels: map[string]string{"result": "unauthenticated"}, Want: 1},
+		{Name: "gatehouse_forward_auth_decisions_total", Labels: map[string]string{"result": "forbidden"}, Want: 1},
+		{Name: "gatehouse_forward_auth_decisions_total", Labels: map[string]string{"result": "bad_request"}, Want: 1},
+		{Name: "gatehouse_forward_auth_decisions_total", Labels: map[string]string{"result": "login"}, Want: 2},
+		{Name: "gatehouse_audit_events_total", Labels: map[string]string{"kind": string(gatehouse.AuditLoginSucceeded)}, Want: 1},
+		{Name: "gatehouse_audit_events_total", Labels: map[string]string{"kind": string(gatehouse.AuditLoginFailed)}, Want: 1},
+		{Name: "gatehouse_audit_events_total", Labels: map[string]string{"kind": string(gatehouse.AuditPermissionDenied)}, Want: 1},
+	})
 }
 
-// TestMetricsRouteGate: a route-table rule that matches BASE/metrics must
-// allow the scrape, so the metrics can be kept to a monitoring network.
-func TestMetricsRouteGate(t *testing.T) {
+// TestMetricsAccess: BASE/metrics is served to loopback only unless
+// metrics networks are configured, and a route-table rule that matches it
+// must allow the scrape too.
+func TestMetricsAccess(t *testing.T) {
+	from := func(addr string) reqOpt { return func(r *http.Request) { r.RemoteAddr = addr } }
+
+	// The default: a scraper on the same host, and nobody else.
+	e := newEnv(t)
+	if w := e.browser().do("GET", "/auth/metrics", "", from("127.0.0.1:9100")); w.Code != 200 {
+		t.Errorf("from loopback: %d, want 200", w.Code)
+	}
+	if w := e.browser().do("GET", "/auth/metrics", "", from("[::1]:9100")); w.Code != 200 {
+		t.Errorf("from ::1: %d, want 200", w.Code)
+	}
+	wantProblem(t, e.browser().do("GET", "/auth/metrics", "", from("203.0.113.9:5000")), 403, gatehouse.CodePermissionDenied)
+	// Through a trusted proxy, the client behind it is judged, not the proxy.
+	viaProxy := newEnv(t, withGateway(nil, nil))
+	wantProblem(t, viaProxy.browser().do("GET", "/auth/metrics", "", from(proxyAddr), header("X-Forwarded-For", "203.0.113.9")), 403, gatehouse.CodePermissionDenied)
+
+	// Configured networks, narrowed further by the route table.
 	table, err := policy.Compile([]policy.Rule{
-		{Path: "/auth/metrics", Access: policy.Public, Networks: []string{"198.51.100.0/24"}},
+		{Path: "/auth/metrics", Access: policy.Public, Networks: []string{"198.51.100.0/25"}},
 		{Path: "/auth/metrics", Access: policy.Deny},
 		{Path: "/**", Access: policy.Public},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, func(h *httpapi.Config, _ *account.Config, _ *session.Config) { h.Routes = table })
-	b := e.browser()
-	b.addr = "198.51.100.7:5000"
-	if w := b.do("GET", "/auth/metrics", ""); w.Code != 200 {
+	mon := newEnv(t, func(h *httpapi.Config, _ *account.Config, _ *session.Config) {
+		h.Routes = table
+		h.MetricsNetworks = []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}
+	})
+	if w := mon.browser().do("GET", "/auth/metrics", "", from("198.51.100.7:5000")); w.Code != 200 {
 		t.Errorf("from the monitoring network: %d, want 200", w.Code)
 	}
-	b.addr = "203.0.113.9:5000"
-	wantProblem(t, b.do("GET", "/auth/metrics", ""), 403, gatehouse.CodePermissionDenied)
-	// Without a rule for it, the metrics are open, like healthz.
-	open := newEnv(t)
-	if w := open.browser().do("GET", "/auth/metrics", "", func(r *http.Request) { r.RemoteAddr = "203.0.113.9:5000" }); w.Code != 200 {
-		t.Errorf("without a table: %d, want 200", w.Code)
+	for _, addr := range []string{"198.51.100.200:5000", "203.0.113.9:5000", "127.0.0.1:9100"} {
+		wantProblem(t, mon.browser().do("GET", "/auth/metrics", "", from(addr)), 403, gatehouse.CodePermissionDenied)
 	}
 }
 
@@ -111,20 +118,12 @@ func TestMetricsProxy(t *testing.T) {
 	}
 
 	fams := metricstest.Scrape(t, g.e.api, "/auth/metrics")
-	for _, c := range []struct {
-		name   string
-		labels map[string]string
-		want   float64
-	}{
-		{"gatehouse_forward_auth_decisions_total", map[string]string{"result": "allowed"}, 1},
-		{"gatehouse_forward_auth_decisions_total", map[string]string{"result": "unauthenticated"}, 1},
-		{"gatehouse_forward_auth_decisions_total", map[string]string{"result": "bad_request"}, 1},
-		{"gatehouse_forward_auth_decisions_total", map[string]string{"result": "login"}, 1},
-		{"gatehouse_http_requests_total", map[string]string{"route": "upstream", "method": "GET", "code": "200"}, 1},
-		{"gatehouse_http_requests_total", map[string]string{"route": "upstream", "method": "GET", "code": "401"}, 1},
-	} {
-		if got := metricstest.Value(fams, c.name, c.labels); got != c.want {
-			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
-		}
-	}
+	metricstest.Check(t, fams, []metricstest.Series{
+		{Name: "gatehouse_forward_auth_decisions_total", Labels: map[string]string{"result": "allowed"}, Want: 1},
+		{Name: "gatehouse_forward_auth_decisions_total", Labels: map[string]string{"result": "unauthenticated"}, Want: 1},
+		{Name: "gatehouse_forward_auth_decisions_total", Labels: map[string]string{"result": "bad_request"}, Want: 1},
+		{Name: "gatehouse_forward_auth_decisions_total", Labels: map[string]string{"result": "login"}, Want: 1},
+		{Name: "gatehouse_http_requests_total", Labels: map[string]string{"route": "upstream", "method": "GET", "code": "200"}, Want: 1},
+		{Name: "gatehouse_http_requests_total", Labels: map[string]string{"route": "upstream", "method": "GET", "code": "401"}, Want: 1},
+	})
 }

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/gatehouse/gatehouse"
@@ -12,7 +11,8 @@ import (
 // method-less fallback answering 405 with Allow, and everything else under
 // the base path answers 404, both as problem+json.
 func (s *Server) routes(mux *http.ServeMux) {
-	r := router{mux: mux, s: s, base: s.base, allow: map[string][]string{}}
+	s.patterns = map[string]bool{}
+	r := router{mux: mux, s: s, base: s.base}
 
 	r.add("POST", "/session", s.handle(s.handleLogin))
 	r.add("GET", "/session", s.handle(s.withSession(s.handleCurrentSession)))
@@ -54,7 +54,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	r.add("GET", "/healthz", s.handle(s.handleHealthz))
 	r.add("GET", "/readyz", s.handle(s.handleReadyz))
-	r.add("GET", "/metrics", s.metrics.Handler())
+	r.add("GET", "/metrics", s.handle(s.handleMetrics))
 	r.add("GET", "/openapi.json", s.handle(s.handleOpenAPI))
 
 	// The caller's own sessions and tokens. Another user's id answers 404.
@@ -106,20 +106,15 @@ func (s *Server) routes(mux *http.ServeMux) {
 const ManagementPrefix = "/management/api/v1"
 
 type router struct {
-	mux   *http.ServeMux
-	s     *Server
-	base  string
-	allow map[string][]string // path → methods, for 405 answers
-	order []string
+	mux  *http.ServeMux
+	s    *Server
+	base string
 }
 
 func (r *router) add(method, path string, h http.Handler) {
-	full := r.base + path
-	r.mux.Handle(method+" "+full, h)
-	if _, ok := r.allow[full]; !ok {
-		r.order = append(r.order, full)
-	}
-	r.allow[full] = append(r.allow[full], method)
+	pattern := method + " " + r.base + path
+	r.mux.Handle(pattern, h)
+	r.s.patterns[pattern] = true
 	r.s.served = append(r.s.served, method+" "+path)
 }
 
@@ -127,34 +122,34 @@ func (r *router) add(method, path string, h http.Handler) {
 // route serves it with other methods, else a 404 — problem+json either
 // way, outside the base path too (when gatehouse serves every path).
 func (r *router) fallbacks() {
-	methods := []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
 	notFound := r.s.handle(func(w http.ResponseWriter, req *http.Request) error {
-		// A path some route serves with other methods is a 405 with Allow:
-		// ask the mux which of the usual methods would reach a route.
-		var allow []string
-		for _, m := range methods {
-			probe := *req
-			probe.Method = m
-			if _, pattern := r.mux.Handler(&probe); r.s.isRoute(pattern) {
-				allow = append(allow, m)
-			}
-		}
-		if len(allow) > 0 {
+		if allow := routeMethods(r.mux, r.s.patterns, req); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
 			return gatehouse.Errorf(gatehouse.CodeMethodNotAllowed, "Method %s is not allowed here.", req.Method)
 		}
 		return gatehouse.Errorf(gatehouse.CodeNotFound, "No such endpoint.")
 	})
-	for _, p := range r.s.fallbackPatterns() {
+	// The base path, every path under it, and every other path.
+	for _, p := range []string{r.base, r.base + "/", "/"} {
 		r.mux.Handle(p, notFound)
+		r.s.patterns[p] = false
 	}
 }
 
-// fallbackPatterns are the mux patterns of fallbacks: the base path, and
-// every path under it and elsewhere.
-func (s *Server) fallbackPatterns() []string { return []string{s.base, s.base + "/", "/"} }
+// probeMethods are the methods routeMethods tries.
+var probeMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
-// isRoute reports whether a mux pattern is a route's, not a fallback's.
-func (s *Server) isRoute(pattern string) bool {
-	return pattern != "" && !slices.Contains(s.fallbackPatterns(), pattern)
+// routeMethods returns the methods with which req's path would reach a
+// route of mux (patterns maps a route's pattern to true, a fallback's to
+// false).
+func routeMethods(mux *http.ServeMux, patterns map[string]bool, req *http.Request) []string {
+	var methods []string
+	for _, m := range probeMethods {
+		probe := *req
+		probe.Method = m
+		if _, pattern := mux.Handler(&probe); patterns[pattern] {
+			methods = append(methods, m)
+		}
+	}
+	return methods
 }

@@ -62,6 +62,9 @@ type Config struct {
 	// decisions, and is served at BASE/metrics; nil means a set of its own.
 	// (Give the same set to account.Config.OnAudit to count audit events.)
 	Metrics *metrics.Metrics
+	// MetricsNetworks are the client networks (after trusted-proxy
+	// resolution) BASE/metrics is served to; nil means loopback only.
+	MetricsNetworks []netip.Prefix
 }
 
 // BasicAuth configures HTTP Basic authentication.
@@ -84,12 +87,17 @@ type Server struct {
 	log      *slog.Logger
 	handler  http.Handler
 	// verifyPath is BASE/verify, whose GET ServeHTTP hands to serveVerify
-	// ahead of handler; verifyRoute is its route pattern, for the metrics.
-	verifyPath, verifyRoute string
-	metrics                 *metrics.Metrics
-	openapi                 []byte   // BASE/openapi.json
-	served                  []string // "METHOD /path" of every route (for the OpenAPI test)
-	gw                      *gateway // forward auth and, with Config.Upstream, the reverse proxy
+	// ahead of handler.
+	verifyPath string
+	metrics    *metrics.Metrics
+	// metricsHandler writes the metrics in the Prometheus text format.
+	metricsHandler http.Handler
+	// patterns are the mux patterns of the routes and fallbacks: the only
+	// route label values of the metrics.
+	patterns map[string]bool
+	openapi  []byte   // BASE/openapi.json
+	served   []string // "METHOD /path" of every route (for the OpenAPI test)
+	gw       *gateway // forward auth and, with Config.Upstream, the reverse proxy
 }
 
 // New returns a Server over the account service.
@@ -110,6 +118,7 @@ func New(cfg Config, accounts *account.Service) (*Server, error) {
 	if s.metrics == nil {
 		s.metrics = metrics.New()
 	}
+	s.metricsHandler = s.metrics.Handler()
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -128,7 +137,7 @@ func New(cfg Config, accounts *account.Service) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)
-	s.verifyPath, s.verifyRoute = base+"/verify", "GET "+base+"/verify"
+	s.verifyPath = base + "/verify"
 	s.handler = s.securityHeaders(s.cop.Handler(s.routeGate(mux)))
 	if s.gw.proxy != nil {
 		// Gateway mode: what gatehouse does not serve goes to the upstream.
@@ -180,7 +189,9 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// setSecurityHeaders sets the headers of securityHeaders on h.
+// setSecurityHeaders sets on h the headers every browser-facing answer
+// carries: no caching, no sniffing, no referrer, no framing, a CSP that
+// allows nothing, and HSTS over HTTPS.
 func (s *Server) setSecurityHeaders(h http.Header, r *http.Request) {
 	// Canonical names assigned directly, the values in one backing array,
 	// each slice capped at its one value (so an Add elsewhere cannot write

@@ -66,7 +66,7 @@ func New() *Metrics {
 		}, []string{"route"}),
 		verify: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_forward_auth_decisions_total",
-			Help: "Forward-auth (BASE/verify, counted here only) and reverse-proxy decisions, by result: allowed, login (sent to the login page), unauthenticated, forbidden, bad_request.",
+			Help: "Forward-auth (BASE/verify, counted here only) and reverse-proxy decisions, by result: allowed, login (sent to the login page), unauthenticated, forbidden, bad_request, rate_limited, error.",
 		}, []string{"result"}),
 		audit: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_audit_events_total",
@@ -76,7 +76,7 @@ func New() *Metrics {
 	m.registry.MustRegister(m.requests, m.duration, m.verify, m.audit,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.decisions = map[string]prometheus.Counter{}
-	for _, r := range []string{Allowed, Login, Unauthenticated, Forbidden, BadRequest} {
+	for _, r := range []string{Allowed, Login, Unauthenticated, Forbidden, BadRequest, RateLimited, Failed} {
 		m.decisions[r] = m.verify.WithLabelValues(r)
 	}
 	return m
@@ -102,7 +102,8 @@ var knownMethods = map[string]bool{
 
 // Request counts a request gatehouse answered: route is the pattern that
 // served it (bounded by the routes gatehouse has), method its method and
-// status the answer's code; d is how long the answer took.
+// status the answer's code; d is how long the answer took (not recorded
+// for a protocol switch, whose connection lives on).
 func (m *Metrics) Request(route, method string, status int, d time.Duration) {
 	if m == nil {
 		return
@@ -120,21 +121,24 @@ func (m *Metrics) Request(route, method string, status int, d time.Duration) {
 	}
 	rs := s.(*routeSeries)
 	rs.requests.Inc()
-	rs.duration.Observe(d.Seconds())
+	if status != http.StatusSwitchingProtocols { // the connection lives on
+		rs.duration.Observe(d.Seconds())
+	}
 }
 
 // Decision results of forward auth and the reverse proxy.
 const (
 	Allowed         = "allowed"
-	Login           = "login"
+	Login           = "login" // sent to the login page
 	Unauthenticated = "unauthenticated"
 	Forbidden       = "forbidden"
 	BadRequest      = "bad_request"
+	RateLimited     = "rate_limited"
+	Failed          = "error" // gatehouse could not decide (a store down, hashing busy)
 )
 
 // Decision counts a forward-auth or reverse-proxy decision; result is one
-// of Allowed, Login, Unauthenticated, Forbidden and BadRequest (anything
-// else is not counted).
+// of the results above (anything else is not counted).
 func (m *Metrics) Decision(result string) {
 	if m == nil {
 		return

@@ -22,27 +22,19 @@ func TestMetrics(t *testing.T) {
 	m.Audit(gatehouse.AuditLoginFailed)
 
 	fams := metricstest.Scrape(t, m.Handler(), "/metrics")
-	for _, c := range []struct {
-		name   string
-		labels map[string]string
-		want   float64
-	}{
-		{"gatehouse_http_requests_total", map[string]string{"route": "POST /auth/session", "method": "POST", "code": "200"}, 2},
-		{"gatehouse_http_requests_total", map[string]string{"route": "POST /auth/session", "method": "POST", "code": "401"}, 1},
+	metricstest.Check(t, fams, []metricstest.Series{
+		{Name: "gatehouse_http_requests_total", Labels: map[string]string{"route": "POST /auth/session", "method": "POST", "code": "200"}, Want: 2},
+		{Name: "gatehouse_http_requests_total", Labels: map[string]string{"route": "POST /auth/session", "method": "POST", "code": "401"}, Want: 1},
 		// A method outside the usual ones cannot make a series of its own.
-		{"gatehouse_http_requests_total", map[string]string{"method": "BREW"}, -1},
-		{"gatehouse_http_requests_total", map[string]string{"method": "other", "code": "405"}, 1},
-		{"gatehouse_http_request_duration_seconds", map[string]string{"route": "POST /auth/session"}, 4},
-		{"gatehouse_forward_auth_decisions_total", map[string]string{"result": "allowed"}, 2},
-		{"gatehouse_forward_auth_decisions_total", map[string]string{"result": "forbidden"}, 1},
-		{"gatehouse_forward_auth_decisions_total", map[string]string{"result": "unauthenticated"}, 0},
-		{"gatehouse_forward_auth_decisions_total", map[string]string{"result": "made up"}, -1},
-		{"gatehouse_audit_events_total", map[string]string{"kind": "login.failed"}, 1},
-	} {
-		if got := metricstest.Value(fams, c.name, c.labels); got != c.want {
-			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
-		}
-	}
+		{Name: "gatehouse_http_requests_total", Labels: map[string]string{"method": "BREW"}, Want: -1},
+		{Name: "gatehouse_http_requests_total", Labels: map[string]string{"method": "other", "code": "405"}, Want: 1},
+		{Name: "gatehouse_http_request_duration_seconds", Labels: map[string]string{"route": "POST /auth/session"}, Want: 4},
+		{Name: "gatehouse_forward_auth_decisions_total", Labels: map[string]string{"result": "allowed"}, Want: 2},
+		{Name: "gatehouse_forward_auth_decisions_total", Labels: map[string]string{"result": "forbidden"}, Want: 1},
+		{Name: "gatehouse_forward_auth_decisions_total", Labels: map[string]string{"result": "unauthenticated"}, Want: 0},
+		{Name: "gatehouse_forward_auth_decisions_total", Labels: map[string]string{"result": "made up"}, Want: -1},
+		{Name: "gatehouse_audit_events_total", Labels: map[string]string{"kind": "login.failed"}, Want: 1},
+	})
 	for _, name := range []string{"go_goroutines", "process_cpu_seconds_total"} {
 		if fams[name] == nil {
 			t.Errorf("no %s", name)

@@ -249,15 +249,15 @@ func appendIndex(s []int, i int) []int {
 	return append(s, i)
 }
 
-// Decide matches a request against the table. path must come from
-// CleanPath; a path that did not pass it must be denied by the caller. The
-// match ignores case (so "/API/x" cannot dodge a rule for "/api/x" on a
-// case-insensitive upstream).
 // UsesNetworks reports whether some rule is limited to networks: only
 // then does Decide look at the client's address, so a caller may skip
 // working it out.
 func (t *Table) UsesNetworks() bool { return t.networks }
 
+// Decide matches a request against the table. path must come from
+// CleanPath; a path that did not pass it must be denied by the caller. The
+// match ignores case (so "/API/x" cannot dodge a rule for "/api/x" on a
+// case-insensitive upstream).
 func (t *Table) Decide(method, path string, addr netip.Addr) Decision {
 	var buf [256]byte
 	lower := lowerInto(buf[:0], path)

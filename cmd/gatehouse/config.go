@@ -86,10 +86,15 @@ type config struct {
 	UpstreamTimeout time.Duration `yaml:"upstream_timeout"`
 	// RedirectDomains are the hosts (and their subdomains) the login
 	// page's and forward auth's rd may point to.
-	RedirectDomains []string            `yaml:"redirect_domains"`
-	Routes          []policy.Rule       `yaml:"routes"`
-	Groups          map[string][]string `yaml:"groups"`
-	OIDC            yaml.Node           `yaml:"oidc"`
+	RedirectDomains []string `yaml:"redirect_domains"`
+	// Metrics.Networks are the client networks BASE/metrics is served to
+	// (default: loopback only).
+	Metrics struct {
+		Networks []string `yaml:"networks"`
+	} `yaml:"metrics"`
+	Routes []policy.Rule       `yaml:"routes"`
+	Groups map[string][]string `yaml:"groups"`
+	OIDC   yaml.Node           `yaml:"oidc"`
 }
 
 // mailConfig is the mail section: how mail leaves gatehouse.
@@ -395,6 +400,7 @@ type settings struct {
 	basePath        string
 	dbPath          string
 	trustedProxies  []netip.Prefix
+	metricsNetworks []netip.Prefix
 	session         session.Config
 	policy          password.Policy
 	routes          *policy.Table
@@ -456,6 +462,13 @@ func (c *config) validate(src *configSource) (*settings, error) {
 			return nil, fail("trusted_proxies", "entry %d: %q is not an address or CIDR range", i+1, p)
 		}
 		s.trustedProxies = append(s.trustedProxies, pr)
+	}
+	for i, n := range c.Metrics.Networks {
+		pr, err := parsePrefix(n)
+		if err != nil {
+			return nil, fail("metrics.networks", "entry %d: %q is not an address or CIDR range", i+1, n)
+		}
+		s.metricsNetworks = append(s.metricsNetworks, pr)
 	}
 	for i, o := range c.TrustedOrigins {
 		if !validOrigin(o) {

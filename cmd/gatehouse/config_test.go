@@ -231,6 +231,12 @@ func TestConfigCheck(t *testing.T) {
 			wantErrRe: `FILE(:\d+:|: line \d+:)`,
 		},
 		{
+			name:     "bad metrics network",
+			yaml:     "addr: 127.0.0.1:8080\nmetrics:\n  networks: [10.0.0.0/8, the office]\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"FILE:3: metrics.networks", "entry 2", `"the office"`},
+		},
+		{
 			name:     "bad same_site",
 			yaml:     "addr: 127.0.0.1:8080\nsession:\n  idle_timeout: 20m\n  same_site: bogus\n",
 			wantCode: exitUsage,

@@ -57,7 +57,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		RedirectDomains: s.redirectDomains,
 		ProxyTimeout:    s.cfg.UpstreamTimeout,
 
-		Metrics: a.metrics,
+		Metrics:         a.metrics,
+		MetricsNetworks: s.metricsNetworks,
 	}, a.accounts)
 	if err != nil {
 		return &configError{where: "config", msg: err.Error()}

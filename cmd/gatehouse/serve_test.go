@@ -119,20 +119,12 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatalf("GET metrics: %d %s", resp.StatusCode, scraped)
 	}
 	fams := metricstest.Parse(t, bytes.NewReader(scraped))
-	for _, c := range []struct {
-		name   string
-		labels map[string]string
-		want   float64
-	}{
-		{"gatehouse_audit_events_total", map[string]string{"kind": "login.succeeded"}, 1},
-		{"gatehouse_audit_events_total", map[string]string{"kind": "login.failed"}, 1},
-		{"gatehouse_http_requests_total", map[string]string{"route": "POST /auth/session", "code": "200"}, 1},
-		{"gatehouse_http_requests_total", map[string]string{"route": "POST /auth/setup", "code": "201"}, 1},
-	} {
-		if got := metricstest.Value(fams, c.name, c.labels); got != c.want {
-			t.Errorf("metrics: %s%v = %v, want %v", c.name, c.labels, got, c.want)
-		}
-	}
+	metricstest.Check(t, fams, []metricstest.Series{
+		{Name: "gatehouse_audit_events_total", Labels: map[string]string{"kind": "login.succeeded"}, Want: 1},
+		{Name: "gatehouse_audit_events_total", Labels: map[string]string{"kind": "login.failed"}, Want: 1},
+		{Name: "gatehouse_http_requests_total", Labels: map[string]string{"route": "POST /auth/session", "code": "200"}, Want: 1},
+		{Name: "gatehouse_http_requests_total", Labels: map[string]string{"route": "POST /auth/setup", "code": "201"}, Want: 1},
+	})
 	for _, secret := range []string{adminName, adminEmail, "127.0.0.1"} {
 		if bytes.Contains(scraped, []byte(secret)) {
 			t.Errorf("the metrics name %q", secret)

@@ -14,12 +14,15 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// Scrape asks h for GET path, which must answer 200 in the Prometheus
-// text format, and parses the answer.
+// Scrape asks h for GET path from a loopback address, as a scraper on the
+// same host, and parses the answer, which must be 200 in the Prometheus
+// text format.
 func Scrape(t testing.TB, h http.Handler, path string) map[string]*dto.MetricFamily {
 	t.Helper()
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+	r := httptest.NewRequest("GET", path, nil)
+	r.RemoteAddr = "127.0.0.1:9100"
+	h.ServeHTTP(w, r)
 	if w.Code != 200 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
 		t.Fatalf("GET %s: %d %q, want 200 text/plain", path, w.Code, w.Header().Get("Content-Type"))
 	}
@@ -66,4 +69,21 @@ func Value(fams map[string]*dto.MetricFamily, name string, want map[string]strin
 		}
 	}
 	return -1
+}
+
+// Series names one series and the value it must have (-1: absent).
+type Series struct {
+	Name   string
+	Labels map[string]string
+	Want   float64
+}
+
+// Check reports every series in want whose value in fams differs.
+func Check(t testing.TB, fams map[string]*dto.MetricFamily, want []Series) {
+	t.Helper()
+	for _, s := range want {
+		if got := Value(fams, s.Name, s.Labels); got != s.Want {
+			t.Errorf("%s%v = %v, want %v", s.Name, s.Labels, got, s.Want)
+		}
+	}
 }
