@@ -267,11 +267,8 @@ func TestVerifyEscapedPath(t *testing.T) {
 	e := newEnv(t, withGateway(gatewayTable(t), nil))
 	b, _ := e.loggedIn()
 	for _, target := range []string{"/auth%2Fverify", "/auth%2fverify", "/nowhere"} {
-		r := httptest.NewRequest("GET", target, nil)
+		r := newRequest(b, "GET", target)
 		r.RemoteAddr = proxyAddr
-		for _, ck := range b.cookies {
-			r.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
-		}
 		for _, o := range nginxAuth("GET", "/app/x") {
 			o(r)
 		}
@@ -318,11 +315,8 @@ func TestVerifyConcurrent(t *testing.T) {
 			for i := range requests {
 				c := cases[(g+i)%len(cases)]
 				uri := c.uri + strconv.Itoa(i)
-				r := httptest.NewRequest("GET", "/auth/verify", nil)
+				r := newRequest(c.b, "GET", "/auth/verify")
 				r.RemoteAddr = proxyAddr
-				for _, ck := range c.b.cookies {
-					r.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
-				}
 				for _, o := range nginxAuth(c.method, uri) {
 					o(r)
 				}
