@@ -56,8 +56,9 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 // struct's JSON field names. encoding/json matches names in any letter case
 // and lets the last of two equal keys win, so {"username":"a",
 // "USERNAME":"b"} would be read as "b" here and perhaps as "a" by whatever
-// looked at the body before (a proxy, a log, a WAF). Anything that is not
-// an object of such a struct is left to the decoder to judge.
+// looked at the body before (a proxy, a log, a WAF). Only the top level is
+// checked (no request body of the contract nests objects); anything that
+// is not an object decoded into a struct is left to the decoder to judge.
 func checkKeys(body []byte, dst any) error {
 	names := jsonFieldNames(reflect.TypeOf(dst))
 	if names == nil {
