@@ -81,6 +81,11 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	if s.pendingToken(r) != "" {
 		s.clearPendingCookie(w, secure)
 	}
+	// The browser drops what it cached while logged in (OWASP's session
+	// cheat sheet). Not "cookies" or "storage": those reach every site of
+	// the registrable domain, and an application gatehouse is embedded in
+	// or guards keeps its own there.
+	w.Header().Set("Clear-Site-Data", `"cache"`)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

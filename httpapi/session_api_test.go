@@ -466,6 +466,9 @@ func TestLogout(t *testing.T) {
 			if b.cookies["gh_session"] != nil || b.cookies["XSRF-TOKEN"] != nil {
 				t.Errorf("cookies not cleared: %v", w.Header()["Set-Cookie"])
 			}
+			if got := w.Header().Get("Clear-Site-Data"); got != `"cache"` {
+				t.Errorf("Clear-Site-Data = %q, want \"cache\"", got)
+			}
 			replay := e.browser()
 			replay.cookies["gh_session"] = &http.Cookie{Name: "gh_session", Value: cookie}
 			wantProblem(t, replay.do("GET", "/auth/session", ""), 401, gatehouse.CodeUnauthenticated)
