@@ -427,6 +427,33 @@ func TestVerifyFailsClosed(t *testing.T) {
 	wantProblem(t, b.do("GET", "/auth/verify", "", nginxAuth("GET", "/app/x")...), 403, gatehouse.CodePermissionDenied)
 }
 
+// TestVerifyMalformedCookies: a session cookie that is not one gatehouse
+// issued — malformed, oversized, quoted oddly, another session's hash —
+// authenticates nobody (authentik, 2026: a malformed cookie gave 200).
+func TestVerifyMalformedCookies(t *testing.T) {
+	e := newEnv(t, withGateway(gatewayTable(t), nil))
+	_, _ = e.loggedIn()
+	for name, cookie := range map[string]string{
+		"empty":              "gh_session=",
+		"short":              "gh_session=abc",
+		"not base64url":      "gh_session=" + strings.Repeat("+", 43),
+		"padding bits set":   "gh_session=" + strings.Repeat("A", 42) + "B",
+		"oversized":          "gh_session=" + strings.Repeat("A", 8000),
+		"NUL":                "gh_session=" + strings.Repeat("A", 21) + "\x00" + strings.Repeat("A", 21),
+		"unbalanced quote":   `gh_session="` + strings.Repeat("A", 43),
+		"unknown token":      "gh_session=" + strings.Repeat("A", 43),
+		"two unknown":        "gh_session=" + strings.Repeat("A", 43) + "; gh_session=" + strings.Repeat("B", 42) + "A",
+		"name in other case": "GH_SESSION=" + strings.Repeat("A", 43),
+	} {
+		anon := e.browser()
+		w := anon.verify(with(nginxAuth("GET", "/app/x"), header("Cookie", cookie))...)
+		if w.Code != 401 {
+			t.Errorf("%s: %d on an authenticated route, want 401", name, w.Code)
+		}
+		wantAllowed(t, anon.verify(with(nginxAuth("GET", "/app/public/x"), header("Cookie", cookie))...), "", "")
+	}
+}
+
 // TestVerifyWithoutRoutes: with no route table, an authenticated user is
 // required; the HTTPS-ness of Basic is the original request's.
 func TestVerifyWithoutRoutes(t *testing.T) {
