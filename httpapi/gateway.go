@@ -44,6 +44,11 @@ const (
 	HeaderRemoteGroups = "Remote-Groups"
 )
 
+// HeaderProblem carries the code of a refusal of GET BASE/verify (such as
+// csrf_failed), for a proxy that passes on only the status and headers
+// (nginx's auth_request).
+const HeaderProblem = "Gatehouse-Problem"
+
 // DefaultProxyTimeout is Config.ProxyTimeout when it is not set.
 const DefaultProxyTimeout = 30 * time.Second
 
@@ -589,6 +594,9 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) error {
 	err := s.verify(w, r)
 	if err != nil {
 		s.setSecurityHeaders(w.Header(), r)
+		// The problem's code in a header too: nginx's auth_request passes
+		// on only the status and headers of a refusal, never its body.
+		w.Header().Set(HeaderProblem, string(gatehouse.ErrorCode(err)))
 	}
 	return err
 }

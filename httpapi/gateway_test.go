@@ -256,6 +256,15 @@ func TestVerifyAnswerHeaders(t *testing.T) {
 				t.Errorf("%s (%d): no %s", name, w.Code, h)
 			}
 		}
+		// A refusal names its problem in a header too, for nginx, which
+		// passes on a refusal's headers but not its body.
+		if w.Code != 302 && w.Code != 405 {
+			var p struct{ Code string }
+			decode(t, w, &p)
+			if got := w.Header().Get(httpapi.HeaderProblem); p.Code == "" || got != p.Code {
+				t.Errorf("%s (%d): %s %q, problem code %q", name, w.Code, httpapi.HeaderProblem, got, p.Code)
+			}
+		}
 	}
 }
 

@@ -60,7 +60,7 @@ func TestGatewayExamples(t *testing.T) {
 			front := "http://admin.example.com:" + port
 			walkDuplistatus(t, frontDoor{
 				url: front, dial: addr, base: "/auth", up: up,
-				body401: true, body403: proxy == "caddy", rd: front + dashboardPage, verifyHidden: true,
+				body401: true, body403: true, rd: front + dashboardPage, verifyHidden: true,
 			})
 		})
 	}

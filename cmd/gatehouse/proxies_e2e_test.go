@@ -255,84 +255,24 @@ http {
 	startProxyProcess(t, addr, exec.Command(bin, "-p", dir, "-c", conf))
 }
 
-// TestNginxForwardAuth runs nginx with the auth_request configuration of
-// examples/gateway/nginx.conf in front of the application, gatehouse as the
-// forward-auth service under base_path /api (duplistatus's own layout).
+// TestNginxForwardAuth runs examples/gateway/nginx.conf in front of the
+// application, moved to duplistatus's own layout: gatehouse under
+// base_path /api, serving only /api/session…, /api/csrf and /api/ui/…
+// itself, everything else under /api going to the application through
+// forward auth.
 func TestNginxForwardAuth(t *testing.T) {
 	bin := needBinary(t, "nginx")
 	up := newRecordingUpstream(t)
 	gh := startGatehouseForProxy(t, "")
 	addr := "127.0.0.1:" + freePort(t)
-	startNginx(t, bin, addr, fmt.Sprintf(`
-    server {
-        listen %[1]s;
-        server_name admin.example.com;
-
-        # gatehouse's own endpoints under base_path /api.
-        location = /api/session {
-            proxy_pass http://%[2]s;
-            proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
-        }
-        location = /api/csrf {
-            proxy_pass http://%[2]s;
-            proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
-        }
-        location /api/ui/ {
-            proxy_pass http://%[2]s;
-            proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
-        }
-
-        location = /_gatehouse_verify {
-            internal;
-            proxy_pass http://%[2]s/api/verify;
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_set_header X-Original-URI $request_uri;
-            proxy_set_header X-Original-Method $request_method;
-            proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_set_header X-Forwarded-Host $http_host;
-        }
-
-        location / {
-            auth_request /_gatehouse_verify;
-            auth_request_set $gh_user   $upstream_http_remote_user;
-            auth_request_set $gh_email  $upstream_http_remote_email;
-            auth_request_set $gh_name   $upstream_http_remote_name;
-            auth_request_set $gh_groups $upstream_http_remote_groups;
-
-            proxy_pass http://127.0.0.1:%[3]s;
-            proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_set_header Remote-User   $gh_user;
-            proxy_set_header Remote-Email  $gh_email;
-            proxy_set_header Remote-Name   $gh_name;
-            proxy_set_header Remote-Groups $gh_groups;
-
-            auth_request_set $gh_login $upstream_http_location;
-            error_page 401 = @gatehouse_denied;
-        }
-
-        location @gatehouse_denied {
-            if ($gh_login) {
-                return 302 $gh_login;
-            }
-            default_type application/problem+json;
-            add_header Cache-Control no-store always;
-            return 401 '{"type":"https://tools.ietf.org/html/rfc9110#section-15.5.2","title":"Unauthorized","status":401,"detail":"Authentication is required.","code":"unauthenticated"}\n';
-        }
-    }`, addr, gh.addr, up.port()))
-	// A 403 is nginx's own page: gatehouse's problem+json does not pass
-	// auth_request.
-	walkDuplistatus(t, frontDoor{url: "http://" + addr, base: "/api", up: up, body401: true})
+	startNginx(t, bin, addr, exampleFile(t, "nginx.conf",
+		"listen 80;", "listen "+addr+";",
+		"location = /auth/verify {", "location = /api/verify {",
+		"location /auth/ {", "location ~ ^/api/(session|csrf|ui/) {",
+		"127.0.0.1:8080/auth/verify", gh.addr+"/api/verify",
+		"127.0.0.1:8080", gh.addr,
+		"127.0.0.1:3000", "127.0.0.1:"+up.port()))
+	walkDuplistatus(t, frontDoor{url: "http://" + addr, base: "/api", up: up, body401: true, body403: true})
 }
 
 // TestCaddyForwardAuth runs Caddy with the forward_auth configuration of
