@@ -93,3 +93,13 @@ type SessionStore interface {
 	// returns how many it removed.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
 }
+
+// LoginRecorder is an optional ability of a store: recording a login as one
+// write — the user's last-login time (the session's creation time), the new
+// session, and its audit event when e is not nil — where RecordLogin,
+// CreateSession and AppendAudit would be three, each of which a durable
+// store makes wait for the disk. All of it is stored, or none: a user that
+// does not exist is ErrNotFound, a session or event id taken CodeConflict.
+type LoginRecorder interface {
+	RecordLoginSession(ctx context.Context, s *Session, e *AuditEvent) error
+}

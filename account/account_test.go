@@ -209,3 +209,68 @@ func TestInvitedUserCannotLogIn(t *testing.T) {
 		t.Errorf("invited login: %v", err)
 	}
 }
+
+// plainStore hides the optional abilities of the store it wraps, such as
+// gatehouse.LoginRecorder: only gatehouse.Store's methods remain.
+type plainStore struct{ gatehouse.Store }
+
+// TestLoginRecords: a login records the last-login time, the session and
+// a login.succeeded event, whether the store writes them together
+// (gatehouse.LoginRecorder) or one by one.
+func TestLoginRecords(t *testing.T) {
+	for name, plain := range map[string]bool{"LoginRecorder": false, "one by one": true} {
+		t.Run(name, func(t *testing.T) {
+			store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { store.Close() })
+			var s gatehouse.Store = store
+			if plain {
+				s = plainStore{store}
+			}
+			if _, ok := s.(gatehouse.LoginRecorder); ok == plain {
+				t.Fatalf("the store has RecordLoginSession: %v", ok)
+			}
+			clk := &clock{t: time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)}
+			var audited []gatehouse.AuditKind
+			cfg := account.DefaultConfig
+			cfg.OnAudit = func(k gatehouse.AuditKind) { audited = append(audited, k) }
+			svc := account.New(s, password.NewHasher(cheap, 0, 0), session.NewManager(s, session.DefaultConfig, clk.Now, nil), cfg, clk.Now, nil, nil)
+			ctx := context.Background()
+			const pw = "a long enough password"
+			u, err := svc.CreateUser(ctx, account.NewUser{Username: "alice", Email: "alice@example.com", Password: pw})
+			if err != nil {
+				t.Fatal(err)
+			}
+			clk.Advance(time.Hour)
+			res, err := svc.Login(ctx, account.LoginRequest{Username: "alice", Password: pw, Client: account.Client{Addr: "192.0.2.7"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored, err := store.UserByID(ctx, u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !stored.LastLoginAt.Equal(res.Session.CreatedAt) || !stored.LastLoginAt.Equal(clk.Now().UTC()) {
+				t.Errorf("LastLoginAt = %v, want the session's creation %v", stored.LastLoginAt, res.Session.CreatedAt)
+			}
+			if !res.User.LastLoginAt.Equal(stored.LastLoginAt) {
+				t.Errorf("the result's LastLoginAt = %v, stored %v", res.User.LastLoginAt, stored.LastLoginAt)
+			}
+			if _, err := store.SessionByID(ctx, res.Session.ID); err != nil {
+				t.Errorf("session not stored: %v", err)
+			}
+			events, _, err := store.Audit(ctx, gatehouse.AuditFilter{Kind: gatehouse.AuditLoginSucceeded, Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(events) != 1 || events[0].TargetID != res.Session.ID || events[0].ActorID != u.ID || events[0].ClientAddr != "192.0.2.7" {
+				t.Errorf("login events = %+v, want one for session %s", events, res.Session.ID)
+			}
+			if n := len(audited); n == 0 || audited[n-1] != gatehouse.AuditLoginSucceeded {
+				t.Errorf("OnAudit saw %v, want login.succeeded last", audited)
+			}
+		})
+	}
+}

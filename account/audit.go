@@ -17,6 +17,11 @@ type Actor struct {
 // A failure to write is logged, not returned: the operation it describes
 // has already happened and must not be reported as failed.
 func (s *Service) record(ctx context.Context, a Actor, kind gatehouse.AuditKind, target string, detail map[string]string) {
+	s.appendEvent(ctx, s.newEvent(a, kind, target, detail))
+}
+
+// newEvent returns the audit event of kind about target, by actor a.
+func (s *Service) newEvent(a Actor, kind gatehouse.AuditKind, target string, detail map[string]string) *gatehouse.AuditEvent {
 	e := &gatehouse.AuditEvent{
 		ID:         gatehouse.NewID(),
 		Time:       s.now().UTC(),
@@ -29,10 +34,21 @@ func (s *Service) record(ctx context.Context, a Actor, kind gatehouse.AuditKind,
 	if a.User != nil {
 		e.ActorID, e.ActorName = a.User.ID, a.User.Username
 	}
+	return e
+}
+
+// appendEvent stores e; a failure is logged, not returned: the action it
+// records has happened.
+func (s *Service) appendEvent(ctx context.Context, e *gatehouse.AuditEvent) {
 	if err := s.store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
-		s.log.Error("writing the audit log", "kind", kind, "err", err)
+		s.log.Error("writing the audit log", "kind", e.Kind, "err", err)
 		return
 	}
+	s.audited(e.Kind)
+}
+
+// audited tells Config.OnAudit of an event stored.
+func (s *Service) audited(kind gatehouse.AuditKind) {
 	if s.cfg.OnAudit != nil {
 		s.cfg.OnAudit(kind)
 	}

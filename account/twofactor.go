@@ -263,19 +263,12 @@ func (s *Service) VerifyCode(ctx context.Context, req VerifyRequest) (*LoginResu
 	if err := s.store.ResetThrottle(ctx, keys.user); err != nil {
 		return nil, err
 	}
-	now := s.now().UTC()
-	if err := s.store.RecordLogin(ctx, u.ID, now); err != nil {
-		return nil, err
-	}
-	u.LastLoginAt = now
-	s.forgetUser(u.ID)
-	token, sess, err := s.sessions.Create(ctx, u.ID, session.CreateOptions{
+	token, sess, err := s.startLogin(ctx, Actor{User: u, Client: req.Client}, session.CreateOptions{
 		Remember: p.Remember || req.Remember, TwoFactor: true, ClientAddr: req.Client.Addr, UserAgent: req.Client.UserAgent,
-	})
+	}, map[string]string{"twoFactor": req.Provider})
 	if err != nil {
 		return nil, err
 	}
-	s.record(ctx, Actor{User: u, Client: req.Client}, gatehouse.AuditLoginSucceeded, sess.ID, map[string]string{"twoFactor": req.Provider})
 	res := &LoginResult{User: u, Session: sess, Token: token}
 	if req.RememberDevice {
 		if res.DeviceToken, res.DeviceExpiresAt, err = s.rememberDevice(ctx, u, sess, req.Client); err != nil {

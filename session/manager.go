@@ -155,6 +155,17 @@ type CreateOptions struct {
 // Create starts a session for userID and returns the secret token for the
 // cookie with the stored session. The token is never stored.
 func (m *Manager) Create(ctx context.Context, userID string, o CreateOptions) (string, *gatehouse.Session, error) {
+	token, s := m.Prepare(userID, o)
+	if err := m.store.CreateSession(ctx, s); err != nil {
+		return "", nil, fmt.Errorf("create session: %w", err)
+	}
+	return token, s, nil
+}
+
+// Prepare returns a new session of userID and its token, as Create does,
+// without storing it: for a caller that stores it together with other
+// records in one write (gatehouse.LoginRecorder).
+func (m *Manager) Prepare(userID string, o CreateOptions) (string, *gatehouse.Session) {
 	now := m.now().UTC()
 	token := NewToken()
 	s := &gatehouse.Session{
@@ -175,10 +186,7 @@ func (m *Manager) Create(ctx context.Context, userID string, o CreateOptions) (s
 		s.ExpiresAt = now.Add(m.cfg.RememberTimeout)
 		s.IdleTimeout = m.cfg.RememberIdleTimeout
 	}
-	if err := m.store.CreateSession(ctx, s); err != nil {
-		return "", nil, fmt.Errorf("create session: %w", err)
-	}
-	return token, s, nil
+	return token, s
 }
 
 // errNoSession is what Load and Peek return for a token that does not name

@@ -46,7 +46,7 @@ func (s *Store) CreateActionToken(ctx context.Context, t *gatehouse.ActionToken)
 		}
 	}
 	const q = `INSERT INTO action_tokens (` + actionTokenColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-	return s.insertOwned(ctx, "action token", t.UserID, "The action token already exists.", q, t.ID, t.UserID, string(t.Purpose), t.Hash, t.Stamp,
+	return s.insertOwned(ctx, s.writer, "action token", t.UserID, "The action token already exists.", q, t.ID, t.UserID, string(t.Purpose), t.Hash, t.Stamp,
 		micros(t.CreatedAt), micros(t.ExpiresAt), nullMicros(t.UsedAt))
 }
 

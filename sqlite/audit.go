@@ -39,6 +39,10 @@ func scanAudit(sc scanner) (*gatehouse.AuditEvent, error) {
 // The log has no foreign keys: an event may name a user, group, session or
 // token that no longer exists, and outlives those it names.
 func (s *Store) AppendAudit(ctx context.Context, e *gatehouse.AuditEvent) error {
+	return s.appendAudit(ctx, s.writer, e)
+}
+
+func (s *Store) appendAudit(ctx context.Context, db execer, e *gatehouse.AuditEvent) error {
 	detail := e.Detail
 	if detail == nil {
 		detail = map[string]string{} // "{}", not "null"
@@ -48,7 +52,7 @@ func (s *Store) AppendAudit(ctx context.Context, e *gatehouse.AuditEvent) error 
 		return s.internal("append audit", err)
 	}
 	const q = `INSERT INTO audit (` + auditColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	_, err = s.writer.ExecContext(ctx, q, e.ID, micros(e.Time), string(e.Kind), e.ActorID, e.ActorName, e.TargetID,
+	_, err = db.ExecContext(ctx, q, e.ID, micros(e.Time), string(e.Kind), e.ActorID, e.ActorName, e.TargetID,
 		e.ClientAddr, e.UserAgent, string(b))
 	if isUniqueViolation(err) {
 		return &gatehouse.Error{Code: gatehouse.CodeConflict, Message: "The audit event already exists.", Err: err}

@@ -34,7 +34,7 @@ func scanDevice(sc scanner) (*gatehouse.Device, error) {
 // CodeConflict. Its session need not exist, and its SessionID may be "".
 func (s *Store) CreateDevice(ctx context.Context, d *gatehouse.Device) error {
 	const q = `INSERT INTO devices (` + deviceColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	return s.insertOwned(ctx, "device", d.UserID, "The device already exists.", q, d.ID, d.TokenHash, d.UserID, d.SessionID, d.Stamp,
+	return s.insertOwned(ctx, s.writer, "device", d.UserID, "The device already exists.", q, d.ID, d.TokenHash, d.UserID, d.SessionID, d.Stamp,
 		micros(d.CreatedAt), micros(d.ExpiresAt), d.ClientAddr, d.UserAgent)
 }
 

@@ -46,10 +46,33 @@ func nanos(t time.Time) int64 {
 // is gatehouse.ErrNotFound; one whose id or token hash is taken is
 // CodeConflict.
 func (s *Store) CreateSession(ctx context.Context, ses *gatehouse.Session) error {
+	return s.createSession(ctx, s.writer, ses)
+}
+
+func (s *Store) createSession(ctx context.Context, db execer, ses *gatehouse.Session) error {
 	const q = `INSERT INTO sessions (` + sessionColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	return s.insertOwned(ctx, "session", ses.UserID, "The session already exists.", q, ses.ID, ses.TokenHash, ses.UserID,
+	return s.insertOwned(ctx, db, "session", ses.UserID, "The session already exists.", q, ses.ID, ses.TokenHash, ses.UserID,
 		micros(ses.CreatedAt), micros(ses.LastSeenAt), micros(ses.ExpiresAt), int64(ses.IdleTimeout),
 		ses.Remember, ses.TwoFactor, ses.ClientAddr, ses.UserAgent, ses.Scope)
+}
+
+// RecordLoginSession records a login in one transaction: the user's
+// last-login time, the session and, when e is not nil, its audit event
+// (gatehouse.LoginRecorder). One commit, so one wait for the disk instead
+// of three.
+func (s *Store) RecordLoginSession(ctx context.Context, ses *gatehouse.Session, e *gatehouse.AuditEvent) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if err := s.updateOneIn(ctx, tx, "record login", recordLoginQuery, nullMicros(ses.CreatedAt), ses.UserID); err != nil {
+			return err
+		}
+		if err := s.createSession(ctx, tx, ses); err != nil {
+			return err
+		}
+		if e == nil {
+			return nil
+		}
+		return s.appendAudit(ctx, tx, e)
+	})
 }
 
 // SessionByTokenHash returns the session whose token hashes to hash, or

@@ -342,6 +342,11 @@ func page(offset, limit int) (int64, int64) {
 // so fn holds the database's write lock from its first statement and may
 // read, decide and write without another writer, in this process or
 // another, slipping in between.
+// execer runs a statement: the writer connection, or a transaction on it.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
@@ -361,8 +366,8 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // every such record: a user that does not exist (any more) is
 // gatehouse.ErrNotFound, a duplicate id or secret hash CodeConflict with
 // conflictMsg.
-func (s *Store) insertOwned(ctx context.Context, what, userID, conflictMsg, q string, args ...any) error {
-	_, err := s.writer.ExecContext(ctx, q, args...)
+func (s *Store) insertOwned(ctx context.Context, db execer, what, userID, conflictMsg, q string, args ...any) error {
+	_, err := db.ExecContext(ctx, q, args...)
 	switch {
 	case err == nil:
 		return nil

@@ -59,7 +59,7 @@ func (s *Store) CreateToken(ctx context.Context, t *gatehouse.Token) error {
 		return s.internal("create token", err)
 	}
 	const q = `INSERT INTO tokens (` + tokenColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	return s.insertOwned(ctx, "token", t.UserID, "The token already exists.", q, t.ID, t.UserID, t.Name, t.Hash, t.Hint, perms,
+	return s.insertOwned(ctx, s.writer, "token", t.UserID, "The token already exists.", q, t.ID, t.UserID, t.Name, t.Hash, t.Hint, perms,
 		micros(t.CreatedAt), nullMicros(t.ExpiresAt), nullMicros(t.LastUsedAt))
 }
 

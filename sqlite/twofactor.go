@@ -197,7 +197,7 @@ func scanPendingLogin(sc scanner) (*gatehouse.PendingLogin, error) {
 // is CodeConflict.
 func (s *Store) CreatePendingLogin(ctx context.Context, p *gatehouse.PendingLogin) error {
 	const q = `INSERT INTO pending_logins (` + pendingLoginColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	return s.insertOwned(ctx, "pending login", p.UserID, "The pending login already exists.", q, p.ID, p.TokenHash, p.UserID, p.Stamp, p.Remember,
+	return s.insertOwned(ctx, s.writer, "pending login", p.UserID, "The pending login already exists.", q, p.ID, p.TokenHash, p.UserID, p.Stamp, p.Remember,
 		micros(p.CreatedAt), micros(p.ExpiresAt), p.Attempts, nullBlob(p.CodeHash), p.CodeProvider,
 		nullMicros(p.CodeExpiresAt), p.Sends)
 }

@@ -260,7 +260,12 @@ func (s *Store) UpdateUser(ctx context.Context, u *gatehouse.User) error {
 // updateOne runs an UPDATE or DELETE of one row, a user's or a group's, on
 // the writer and turns "no row" into gatehouse.ErrNotFound.
 func (s *Store) updateOne(ctx context.Context, op, q string, args ...any) error {
-	res, err := s.writer.ExecContext(ctx, q, args...)
+	return s.updateOneIn(ctx, s.writer, op, q, args...)
+}
+
+// updateOneIn is updateOne on db.
+func (s *Store) updateOneIn(ctx context.Context, db execer, op, q string, args ...any) error {
+	res, err := db.ExecContext(ctx, q, args...)
 	if err != nil {
 		return s.internal(op, err)
 	}
@@ -282,8 +287,10 @@ func (s *Store) SetPasswordHash(ctx context.Context, id, hash string) error {
 
 // RecordLogin sets the last login time of user id.
 func (s *Store) RecordLogin(ctx context.Context, id string, at time.Time) error {
-	return s.updateOne(ctx, "record login", `UPDATE users SET last_login_at = ? WHERE id = ?`, nullMicros(at), id)
+	return s.updateOneIn(ctx, s.writer, "record login", recordLoginQuery, nullMicros(at), id)
 }
+
+const recordLoginQuery = `UPDATE users SET last_login_at = ? WHERE id = ?`
 
 // ListUsers returns a page of the users matching f, ordered by username
 // without regard to case, and the number of users matching f in all.

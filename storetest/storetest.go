@@ -96,6 +96,7 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, newStore) })
 	t.Run("TwoFactor", func(t *testing.T) { testTwoFactor(t, newStore) })
 	t.Run("Devices", func(t *testing.T) { testDevices(t, newStore) })
+	t.Run("LoginRecorder", func(t *testing.T) { testLoginRecorder(t, newStore) })
 }
 
 // base is the time the suite's data revolves around. It has nanoseconds, so
