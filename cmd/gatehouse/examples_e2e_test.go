@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // exampleFile reads a file of examples/gateway and makes the replacements
@@ -63,5 +67,82 @@ func TestGatewayExamples(t *testing.T) {
 				body401: true, body403: true, rd: front + dashboardPage, verifyHidden: true,
 			})
 		})
+	}
+}
+
+// TestTraefikExample reads examples/gateway/traefik.yml, which no test can
+// run (Traefik is neither in Debian's archive nor buildable from the module
+// proxy), and checks what a user relies on: every request to the
+// application passes the stripping and forward-auth middlewares, in that
+// order; forward auth asks /auth/verify without trusting the client's
+// X-Forwarded-* and copies the four Remote-* headers; the Remote_*
+// spellings are removed; every router and middleware named exists; and
+// /auth/verify is not routed to gatehouse for clients.
+func TestTraefikExample(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "examples", "gateway", "traefik.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conf struct {
+		HTTP struct {
+			Middlewares map[string]struct {
+				ForwardAuth *struct {
+					Address             string   `yaml:"address"`
+					TrustForwardHeader  *bool    `yaml:"trustForwardHeader"`
+					AuthResponseHeaders []string `yaml:"authResponseHeaders"`
+				} `yaml:"forwardAuth"`
+				Headers *struct {
+					CustomRequestHeaders map[string]string `yaml:"customRequestHeaders"`
+				} `yaml:"headers"`
+			} `yaml:"middlewares"`
+			Routers map[string]struct {
+				Rule        string   `yaml:"rule"`
+				Middlewares []string `yaml:"middlewares"`
+				Service     string   `yaml:"service"`
+			} `yaml:"routers"`
+			Services map[string]struct {
+				LoadBalancer struct {
+					Servers []struct {
+						URL string `yaml:"url"`
+					} `yaml:"servers"`
+				} `yaml:"loadBalancer"`
+			} `yaml:"services"`
+		} `yaml:"http"`
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&conf); err != nil {
+		t.Fatalf("traefik.yml: %v", err)
+	}
+	h := conf.HTTP
+	for name, r := range h.Routers {
+		if _, ok := h.Services[r.Service]; !ok {
+			t.Errorf("router %s: no service %q", name, r.Service)
+		}
+		for _, m := range r.Middlewares {
+			if _, ok := h.Middlewares[m]; !ok {
+				t.Errorf("router %s: no middleware %q", name, m)
+			}
+		}
+	}
+	app := h.Routers["app"]
+	if len(app.Middlewares) != 2 || h.Middlewares[app.Middlewares[0]].Headers == nil || h.Middlewares[app.Middlewares[1]].ForwardAuth == nil {
+		t.Fatalf("router app: middlewares %v, want the header stripping, then forward auth", app.Middlewares)
+	}
+	fa := h.Middlewares[app.Middlewares[1]].ForwardAuth
+	if fa.Address != "http://127.0.0.1:8080/auth/verify" || fa.TrustForwardHeader == nil || *fa.TrustForwardHeader {
+		t.Errorf("forwardAuth: address %q, trustForwardHeader %v; want /auth/verify and false", fa.Address, fa.TrustForwardHeader)
+	}
+	if want := []string{"Remote-User", "Remote-Email", "Remote-Name", "Remote-Groups"}; !slices.Equal(fa.AuthResponseHeaders, want) {
+		t.Errorf("authResponseHeaders = %v, want %v", fa.AuthResponseHeaders, want)
+	}
+	strip := h.Middlewares[app.Middlewares[0]].Headers.CustomRequestHeaders
+	for _, name := range []string{"Remote_User", "Remote_Email", "Remote_Name", "Remote_Groups"} {
+		if v, ok := strip[name]; !ok || v != "" {
+			t.Errorf("customRequestHeaders[%s] = %q, %v; want present and empty (removed)", name, v, ok)
+		}
+	}
+	if rule := h.Routers["gatehouse"].Rule; !strings.Contains(rule, "PathPrefix(`/auth/`)") || !strings.Contains(rule, "!Path(`/auth/verify`)") {
+		t.Errorf("router gatehouse: rule %q, want /auth/ without /auth/verify", rule)
 	}
 }
