@@ -25,7 +25,9 @@ func (s *Service) GroupMembers(ctx context.Context, name string) ([]string, erro
 	return s.store.GroupMembers(ctx, name)
 }
 
-func validGroupName(n string) bool {
+// ValidGroupName reports whether n is a well-formed group name: 1 to 64
+// lower-case letters, digits, '-', '_' or '.'.
+func ValidGroupName(n string) bool {
 	if n == "" || len(n) > 64 {
 		return false
 	}
@@ -57,7 +59,7 @@ func ValidPermission(p string) bool {
 
 func validateGroup(g *gatehouse.Group) error {
 	fields := map[string]string{}
-	if !validGroupName(g.Name) {
+	if !ValidGroupName(g.Name) {
 		fields["name"] = "Name must be 1–64 lower-case letters, digits, '-', '_' or '.'."
 	}
 	if utf8.RuneCountInString(g.Description) > 500 {

@@ -191,8 +191,8 @@ func (src *configSource) locate(field string) string {
 	if src.file == "" {
 		return "configuration"
 	}
-	if n := findNode(src.root, strings.Split(field, ".")); n != nil {
-		return fmt.Sprintf("%s:%d", src.file, n.Line)
+	if key, _ := findEntry(src.root, strings.Split(field, ".")); key != nil {
+		return fmt.Sprintf("%s:%d", src.file, key.Line)
 	}
 	return src.file
 }
@@ -202,72 +202,34 @@ func (src *configSource) locateItem(field string, i int) string {
 	if src.file == "" {
 		return "configuration"
 	}
-	n := findNode(src.root, strings.Split(field, "."))
-	if n == nil {
+	key, list := findEntry(src.root, strings.Split(field, "."))
+	switch {
+	case key == nil:
 		return src.file
-	}
-	// findNode returns the key; the list is the value after it.
-	if list := findValue(src.root, strings.Split(field, ".")); list != nil && list.Kind == yaml.SequenceNode && i < len(list.Content) {
+	case list.Kind == yaml.SequenceNode && i < len(list.Content):
 		return fmt.Sprintf("%s:%d", src.file, list.Content[i].Line)
 	}
-	return fmt.Sprintf("%s:%d", src.file, n.Line)
+	return fmt.Sprintf("%s:%d", src.file, key.Line)
 }
 
-func findValue(n *yaml.Node, path []string) *yaml.Node {
-	if n == nil {
-		return nil
-	}
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+// findEntry returns the key and the value node of the mapping entry at
+// path (keys from the document root), or nils.
+func findEntry(n *yaml.Node, path []string) (key, value *yaml.Node) {
+	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
 	}
-	if len(path) == 0 {
-		return n
-	}
-	if n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == path[0] {
-			return findValue(n.Content[i+1], path[1:])
-		}
-	}
-	return nil
-}
-
-func validGroupName(n string) bool {
-	if n == "" || len(n) > 64 {
-		return false
-	}
-	for _, c := range n {
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-func findNode(n *yaml.Node, path []string) *yaml.Node {
-	if n == nil {
-		return nil
-	}
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	if len(path) == 0 {
-		return n
-	}
-	if n.Kind != yaml.MappingNode {
-		return nil
+	if n == nil || len(path) == 0 || n.Kind != yaml.MappingNode {
+		return nil, nil
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if n.Content[i].Value == path[0] {
 			if len(path) == 1 {
-				return n.Content[i]
+				return n.Content[i], n.Content[i+1]
 			}
-			return findNode(n.Content[i+1], path[1:])
+			return findEntry(n.Content[i+1], path[1:])
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // loadConfig reads the configuration: defaults, then the file (if any),
@@ -575,7 +537,7 @@ func (c *config) validate(src *configSource) (*settings, error) {
 		s.routes = t
 	}
 	for name, perms := range c.Groups {
-		if !validGroupName(name) {
+		if !account.ValidGroupName(name) {
 			return nil, fail("groups", "group name %q must be lower-case letters, digits, '-', '_' or '.'", name)
 		}
 		for _, p := range perms {
