@@ -263,14 +263,8 @@ func (s *Server) Protect(h http.Handler) http.Handler {
 func (s *Server) Require(perms ...string) func(http.Handler) http.Handler {
 	return func(h http.Handler) http.Handler {
 		return s.CSRF(s.handle(func(w http.ResponseWriter, r *http.Request) error {
-			c, err := s.authenticate(r, false)
+			c, err := s.caller(r)
 			if err != nil {
-				return err
-			}
-			if c == nil {
-				return errUnauthenticated
-			}
-			if err := checkCSRF(r, c); err != nil {
 				return err
 			}
 			r = withCredentials(r, c)
@@ -352,6 +346,23 @@ func (s *Server) applyDecision(r *http.Request, d policy.Decision, c *credential
 	}
 }
 
+// caller resolves r's credentials (sliding the session) and requires
+// some: 401 without, and the CSRF check on unsafe methods.
+func (s *Server) caller(r *http.Request) (*credentials, error) {
+	c, err := s.authenticate(r, false)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, errUnauthenticated
+	}
+	if err := checkCSRF(r, c); err != nil {
+		s.log.Info("csrf token refused", "method", r.Method, "path", r.URL.Path, "user", c.user.ID)
+		return nil, err
+	}
+	return c, nil
+}
+
 // authed is a handler that needs an authenticated user.
 type authedFunc func(w http.ResponseWriter, r *http.Request, c *credentials) error
 
@@ -359,15 +370,8 @@ type authedFunc func(w http.ResponseWriter, r *http.Request, c *credentials) err
 // checks CSRF on unsafe methods before calling h.
 func (s *Server) withUser(h authedFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		c, err := s.authenticate(r, false)
+		c, err := s.caller(r)
 		if err != nil {
-			return err
-		}
-		if c == nil {
-			return errUnauthenticated
-		}
-		if err := checkCSRF(r, c); err != nil {
-			s.log.Info("csrf token refused", "method", r.Method, "path", r.URL.Path, "user", c.user.ID)
 			return err
 		}
 		return h(w, withCredentials(r, c), c)

@@ -74,8 +74,21 @@ func (s *Store) ActionTokenByHash(ctx context.Context, hash []byte) (*gatehouse.
 // the token from vanishing between that UPDATE and the read that tells why
 // it changed nothing.
 func (s *Store) UseActionToken(ctx context.Context, id string, at time.Time) error {
+	return s.claim(ctx, "use action token", "The token was used already.",
+		`UPDATE action_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL`, []any{micros(at), id},
+		`SELECT 1 FROM action_tokens WHERE id = ?`, id)
+}
+
+// claim runs update, which changes one row or none, in a write
+// transaction: none changed is gatehouse.ErrNotFound when exists (a query
+// for the row, with the argument key) finds nothing, else a CodeConflict
+// with conflictMsg — the row is there but the update's condition no longer
+// holds (used, or a later step already). The conditional UPDATE is what
+// makes a claim atomic; the transaction only keeps the row from vanishing
+// between it and the read that tells why it changed nothing.
+func (s *Store) claim(ctx context.Context, op, conflictMsg, update string, updateArgs []any, exists string, key any) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE action_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL`, micros(at), id)
+		res, err := tx.ExecContext(ctx, update, updateArgs...)
 		if err != nil {
 			return err
 		}
@@ -87,15 +100,15 @@ func (s *Store) UseActionToken(ctx context.Context, id string, at time.Time) err
 			return nil
 		}
 		var one int
-		switch err := tx.QueryRowContext(ctx, `SELECT 1 FROM action_tokens WHERE id = ?`, id).Scan(&one); {
+		switch err := tx.QueryRowContext(ctx, exists, key).Scan(&one); {
 		case errors.Is(err, sql.ErrNoRows):
 			return gatehouse.ErrNotFound
 		case err != nil:
 			return err
 		}
-		return &gatehouse.Error{Code: gatehouse.CodeConflict, Message: "The token was used already."}
+		return &gatehouse.Error{Code: gatehouse.CodeConflict, Message: conflictMsg}
 	})
-	return s.internal("use action token", err)
+	return s.internal(op, err)
 }
 
 // DeleteActionTokens removes every action token of userID for purpose, or

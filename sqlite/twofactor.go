@@ -135,29 +135,9 @@ func (s *Store) DeleteTwoFactor(ctx context.Context, userID string) error {
 // one raises it. The transaction only keeps the row from vanishing between
 // that UPDATE and the read that tells why it changed nothing.
 func (s *Store) UseTOTPStep(ctx context.Context, userID string, step int64) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE two_factor SET totp_last_step = ? WHERE user_id = ? AND totp_last_step < ?`,
-			step, userID, step)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n == 1 {
-			return nil
-		}
-		var one int
-		switch err := tx.QueryRowContext(ctx, `SELECT 1 FROM two_factor WHERE user_id = ?`, userID).Scan(&one); {
-		case errors.Is(err, sql.ErrNoRows):
-			return gatehouse.ErrNotFound
-		case err != nil:
-			return err
-		}
-		return &gatehouse.Error{Code: gatehouse.CodeConflict, Message: "The code was used already."}
-	})
-	return s.internal("use totp step", err)
+	return s.claim(ctx, "use totp step", "The code was used already.",
+		`UPDATE two_factor SET totp_last_step = ? WHERE user_id = ? AND totp_last_step < ?`, []any{step, userID, step},
+		`SELECT 1 FROM two_factor WHERE user_id = ?`, userID)
 }
 
 // UseRecoveryCode removes the recovery code with hash from those of userID;
