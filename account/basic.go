@@ -50,11 +50,11 @@ func (s *Service) basicCacheKey(username, pw string) [sha256.Size]byte {
 	return out
 }
 
-// BasicFromCache returns the user of Basic credentials verified within the
+// basicFromCache returns the user of Basic credentials verified within the
 // last minute, when they are still the user's (same password hash and
 // security stamp, user active). It never hashes a password and counts no
 // failure; on false, call AuthenticateBasic.
-func (s *Service) BasicFromCache(ctx context.Context, username, pw string) (*gatehouse.User, bool) {
+func (s *Service) basicFromCache(ctx context.Context, username, pw string) (*gatehouse.User, bool) {
 	key := s.basicCacheKey(username, pw)
 	e, ok := s.basic.get(string(key[:]), s.now())
 	if !ok {
@@ -75,7 +75,7 @@ func (s *Service) AuthenticateBasic(ctx context.Context, username, pw string, cl
 	if username == "" || pw == "" {
 		return nil, errInvalidCredentials
 	}
-	if u, ok := s.BasicFromCache(ctx, username, pw); ok {
+	if u, ok := s.basicFromCache(ctx, username, pw); ok {
 		return u, nil
 	}
 	sum := s.basicCacheKey(username, pw)

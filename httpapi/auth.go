@@ -136,11 +136,10 @@ func (s *Server) authenticateHeader(r *http.Request) (c *credentials, handled bo
 		if !ok {
 			return nil, true, errBadBasic
 		}
-		u, cached := s.accounts.BasicFromCache(r.Context(), user, pw)
-		if !cached {
-			if u, err = s.accounts.AuthenticateBasic(r.Context(), user, pw, s.client(r)); err != nil {
-				return nil, true, err
-			}
+		// AuthenticateBasic answers from its cache first.
+		u, err := s.accounts.AuthenticateBasic(r.Context(), user, pw, s.client(r))
+		if err != nil {
+			return nil, true, err
 		}
 		return &credentials{user: u, via: viaBasic}, true, nil
 	}

@@ -61,7 +61,7 @@ func (s *Store) createSession(ctx context.Context, db execer, ses *gatehouse.Ses
 // (gatehouse.LoginRecorder). One commit, so one wait for the disk instead
 // of three.
 func (s *Store) RecordLoginSession(ctx context.Context, ses *gatehouse.Session, e *gatehouse.AuditEvent) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.internal("record login session", s.write(ctx, func(tx *sql.Tx) error {
 		if err := s.updateOneIn(ctx, tx, "record login", recordLoginQuery, nullMicros(ses.CreatedAt), ses.UserID); err != nil {
 			return err
 		}
@@ -72,7 +72,7 @@ func (s *Store) RecordLoginSession(ctx context.Context, ses *gatehouse.Session, 
 			return nil
 		}
 		return s.appendAudit(ctx, tx, e)
-	})
+	}))
 }
 
 // SessionByTokenHash returns the session whose token hashes to hash, or

@@ -33,8 +33,10 @@ type app struct {
 // openApp opens the store (creating the data directory and applying
 // migrations) and builds the services over it.
 func openApp(ctx context.Context, s *settings, log *slog.Logger) (*app, error) {
-	if err := os.MkdirAll(filepath.Dir(s.dbPath), 0o700); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
+	for _, dir := range []string{filepath.Dir(s.dbPath), filepath.Dir(s.keyFile)} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
 	}
 	store, err := sqlite.Open(ctx, s.dbPath)
 	if err != nil {

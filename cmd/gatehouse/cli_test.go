@@ -430,3 +430,19 @@ func TestUserCommandsNeedNoServer(t *testing.T) {
 		t.Errorf("unlock of an unknown name: exit %d (%s), want 0", code, stderr)
 	}
 }
+
+// TestSMTPPortFollowsTLS: without a port, the mail sender takes the port of
+// its TLS mode (465 for implicit TLS, 587 for STARTTLS), not a fixed 587.
+func TestSMTPPortFollowsTLS(t *testing.T) {
+	for tlsMode, wantPort := range map[string]int{"implicit": 0, "starttls": 0} {
+		dir := t.TempDir()
+		cfg := writeFile(t, dir, "gatehouse.yaml", "mail:\n  driver: smtp\n  from: gh@example.com\n  smtp: {host: smtp.example.com, tls: "+tlsMode+"}\n")
+		s, err := loadSettings(commonFlags{config: cfg, data: filepath.Join(dir, "data")}, "", mapEnv(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.smtp == nil || s.smtp.Port != wantPort || s.smtp.TLS != tlsMode {
+			t.Errorf("tls %s: smtp settings %+v, want port %d (the sender's default for the mode)", tlsMode, s.smtp, wantPort)
+		}
+	}
+}

@@ -156,7 +156,6 @@ func defaultConfig() *config {
 	c.TwoFactor.Issuer = "gatehouse"
 	c.Mail.Driver = "log"
 	c.Mail.From = "gatehouse@localhost"
-	c.Mail.SMTP.Port = 587
 	c.Mail.SMTP.TLS = "starttls"
 	c.UpstreamTimeout = httpapi.DefaultProxyTimeout
 	return c
