@@ -494,6 +494,14 @@ func (s *Service) DisableTOTP(ctx context.Context, a Actor, u *gatehouse.User, p
 	} else if required {
 		return gatehouse.Errorf(gatehouse.CodeConflict, "Your group requires two-factor authentication; it cannot be turned off.")
 	}
+	return s.removeTwoFactor(ctx, a, u, nil)
+}
+
+// removeTwoFactor turns u's two-factor off, audits it with detail and
+// tells u by mail. The remembered devices go first: if the second delete
+// failed, two-factor would stay on (and can be removed again), rather than
+// off with devices that would skip a later enrolment's second step.
+func (s *Service) removeTwoFactor(ctx context.Context, a Actor, u *gatehouse.User, detail map[string]string) error {
 	tf, err := s.twoFactorOf(ctx, u.ID)
 	if err != nil {
 		return err
@@ -501,14 +509,14 @@ func (s *Service) DisableTOTP(ctx context.Context, a Actor, u *gatehouse.User, p
 	if !tf.Enabled() {
 		return errNoTwoFactor
 	}
-	if err := s.tfStore().DeleteTwoFactor(ctx, u.ID); err != nil {
-		return err
-	}
 	if _, err := s.store.DeleteDevices(ctx, u.ID, ""); err != nil {
 		return err
 	}
+	if err := s.tfStore().DeleteTwoFactor(ctx, u.ID); err != nil {
+		return err
+	}
 	s.forgetUser(u.ID)
-	s.record(ctx, a, gatehouse.AuditTwoFactorRemoved, u.ID, nil)
+	s.record(ctx, a, gatehouse.AuditTwoFactorRemoved, u.ID, detail)
 	s.notify(ctx, u.Email, mail.KindTwoFactorRemoved, s.mailData(u))
 	return nil
 }
@@ -547,23 +555,10 @@ func (s *Service) ResetTwoFactor(ctx context.Context, a Actor, userID string) er
 	if err := s.checkPeer(ctx, a, u, "reset the second factor"); err != nil {
 		return err
 	}
-	tf, err := s.twoFactorOf(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	if !tf.Enabled() {
-		return errNoTwoFactor
-	}
-	if err := s.tfStore().DeleteTwoFactor(ctx, u.ID); err != nil {
-		return err
-	}
-	if _, err := s.store.DeleteDevices(ctx, u.ID, ""); err != nil {
-		return err
-	}
-	s.forgetUser(u.ID)
-	s.record(ctx, a, gatehouse.AuditTwoFactorRemoved, u.ID, map[string]string{"by": "administrator"})
-	s.notify(ctx, u.Email, mail.KindTwoFactorRemoved, s.mailData(u))
-	return nil
+	// The user's lock, like every other change of their second factor, so
+	// a login's second step in flight does not write the settings back.
+	defer s.lockUser(u)()
+	return s.removeTwoFactor(ctx, a, u, map[string]string{"by": "administrator"})
 }
 
 // SetPhone sets (or, with "", removes) the number SMS codes go to, after
