@@ -212,34 +212,9 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 		s.record(ctx, Actor{Client: req.Client}, gatehouse.AuditLoginFailed, userID(u), map[string]string{"reason": "locked"})
 		return nil, err
 	}
-	ok, rehash := false, false
-	switch {
-	case u == nil || u.PasswordHash == "":
-		if err := s.hasher.VerifyDummy(ctx, req.Password); err != nil {
-			return nil, err
-		}
-	default:
-		ok, rehash, err = s.hasher.Verify(ctx, req.Password, u.PasswordHash)
-		if errors.Is(err, password.ErrBusy) {
-			return nil, err
-		}
-		if err != nil {
-			// A stored hash we cannot read: log it, spend the time a
-			// verification would have, and refuse like any failure.
-			s.log.Error("unreadable password hash", "user", u.ID, "err", err)
-			if err := s.hasher.VerifyDummy(ctx, req.Password); err != nil {
-				return nil, err
-			}
-			ok = false
-		}
-		if !ok && !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
-			// An imported hash (bcrypt, PBKDF2, …) may fail much faster
-			// than argon2id; spend the rest so that the time does not
-			// tell imported users from unknown names.
-			if err := s.hasher.VerifyDummy(ctx, req.Password); err != nil {
-				return nil, err
-			}
-		}
+	ok, rehash, err := s.verifyPassword(ctx, u, req.Password)
+	if err != nil {
+		return nil, err
 	}
 	if !ok || u.State != gatehouse.StateActive {
 		if err := s.recordFailure(ctx, keys, u); err != nil {
@@ -316,6 +291,35 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 		}
 	}
 	return res, nil
+}
+
+// verifyPassword checks pw against the hash of u (nil for an unknown
+// name) and reports whether it matches and whether the hash should be
+// remade with today's parameters. It takes the time of one argon2id
+// verification whatever happens — unknown user, no password, an unreadable
+// or an imported hash that fails fast — so that the time tells nothing
+// about the account. The error is only the hashing pool's ErrBusy.
+func (s *Service) verifyPassword(ctx context.Context, u *gatehouse.User, pw string) (ok, rehash bool, err error) {
+	if u == nil || u.PasswordHash == "" {
+		return false, false, s.hasher.VerifyDummy(ctx, pw)
+	}
+	ok, rehash, err = s.hasher.Verify(ctx, pw, u.PasswordHash)
+	if errors.Is(err, password.ErrBusy) {
+		return false, false, err
+	}
+	if err != nil {
+		// A stored hash we cannot read: log it, spend the time a
+		// verification would have, and refuse like any failure.
+		s.log.Error("unreadable password hash", "user", u.ID, "err", err)
+		return false, false, s.hasher.VerifyDummy(ctx, pw)
+	}
+	if !ok && !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
+		// An imported hash (bcrypt, PBKDF2, …) may fail much faster
+		// than argon2id; spend the rest so that the time does not tell
+		// imported users from unknown names.
+		return false, false, s.hasher.VerifyDummy(ctx, pw)
+	}
+	return ok, rehash, nil
 }
 
 // startLogin starts the session of a login by a.User and records it: the

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
@@ -272,5 +275,48 @@ func TestLoginRecords(t *testing.T) {
 				t.Errorf("OnAudit saw %v, want login.succeeded last", audited)
 			}
 		})
+	}
+}
+
+// TestBasicUpgradesImportedHash: Basic credentials go through the same
+// password check as a login, so an imported hash is remade with argon2id
+// on the first success, and a wrong password leaves it alone.
+func TestBasicUpgradesImportedHash(t *testing.T) {
+	svc, store, _ := newService(t)
+	ctx := context.Background()
+	const pw = "a long enough password"
+	u, err := svc.CreateUser(ctx, account.NewUser{Username: "kirby", Email: "kirby@example.com", Password: pw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imported, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.SetPasswordHash(ctx, u.ID, string(imported)); err != nil {
+		t.Fatal(err)
+	}
+	hashOf := func() string {
+		t.Helper()
+		got, err := store.UserByID(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.PasswordHash
+	}
+	if _, err := svc.AuthenticateBasic(ctx, "kirby", "not the password at all", account.Client{}); code(err) != gatehouse.CodeInvalidCredentials {
+		t.Fatalf("wrong password: %v", err)
+	}
+	if h := hashOf(); h != string(imported) {
+		t.Fatalf("a failed Basic attempt changed the hash to %.20s…", h)
+	}
+	if _, err := svc.AuthenticateBasic(ctx, "kirby", pw, account.Client{}); err != nil {
+		t.Fatal(err)
+	}
+	if h := hashOf(); !strings.HasPrefix(h, "$argon2id$") {
+		t.Errorf("after a Basic success the hash is %.20s…, want argon2id", h)
+	}
+	if _, err := svc.AuthenticateBasic(ctx, "kirby", pw, account.Client{}); err != nil {
+		t.Errorf("the upgraded hash does not verify: %v", err)
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
-	"github.com/gatehouse/gatehouse/password"
 )
 
 // basicCacheTTL is how long verified Basic credentials skip the password
@@ -92,20 +91,9 @@ func (s *Service) AuthenticateBasic(ctx context.Context, username, pw string, cl
 	if err := s.checkThrottles(ctx, keys); err != nil {
 		return nil, err
 	}
-	ok := false
-	if u == nil || u.PasswordHash == "" {
-		if err := s.hasher.VerifyDummy(ctx, pw); err != nil {
-			return nil, err
-		}
-	} else {
-		ok, _, err = s.hasher.Verify(ctx, pw, u.PasswordHash)
-		if errors.Is(err, password.ErrBusy) {
-			return nil, err
-		}
-		if err != nil {
-			s.log.Error("unreadable password hash", "user", u.ID, "err", err)
-			ok = false
-		}
+	ok, rehash, err := s.verifyPassword(ctx, u, pw)
+	if err != nil {
+		return nil, err
 	}
 	if !ok || u.State != gatehouse.StateActive {
 		if err := s.recordFailure(ctx, keys, u); err != nil {
@@ -130,6 +118,9 @@ func (s *Service) AuthenticateBasic(ctx context.Context, username, pw string, cl
 		// for a wrong password, or it would confirm the password.
 		s.record(ctx, Actor{User: u, Client: client}, gatehouse.AuditLoginFailed, u.ID, map[string]string{"method": "basic", "reason": "two_factor"})
 		return nil, errInvalidCredentials
+	}
+	if rehash {
+		s.upgradeHash(ctx, u, pw) // an imported or older hash, as Login does
 	}
 	if err := s.store.ResetThrottle(ctx, keys.user); err != nil {
 		return nil, fmt.Errorf("reset throttle: %w", err)
