@@ -139,6 +139,24 @@ func HasPermission(perms []string, p string) bool {
 	return false
 }
 
+// ValidPermission reports whether p is a well-formed permission string:
+// letters, digits and . : _ - (such as "section:settings" or
+// "servers.write"), or "*".
+func ValidPermission(p string) bool {
+	if p == PermissionAll {
+		return true
+	}
+	if p == "" || len(p) > 200 {
+		return false
+	}
+	for _, c := range p {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == ':' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // UserBatchCreator is an optional ability of a UserStore: creating many
 // users at once, for imports. Each user is created or refused on its own
 // (the result holds one error, or nil, per user, in order), but the

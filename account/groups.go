@@ -39,24 +39,6 @@ func ValidGroupName(n string) bool {
 	return true
 }
 
-// ValidPermission reports whether p is a well-formed permission string:
-// letters, digits and . : _ - (such as "section:settings" or
-// "servers.write"), or "*".
-func ValidPermission(p string) bool {
-	if p == gatehouse.PermissionAll {
-		return true
-	}
-	if p == "" || len(p) > 200 {
-		return false
-	}
-	for _, c := range p {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == ':' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
 func validateGroup(g *gatehouse.Group) error {
 	fields := map[string]string{}
 	if !ValidGroupName(g.Name) {
@@ -66,7 +48,7 @@ func validateGroup(g *gatehouse.Group) error {
 		fields["description"] = "Description must be at most 500 characters."
 	}
 	for _, p := range g.Permissions {
-		if !ValidPermission(p) {
+		if !gatehouse.ValidPermission(p) {
 			fields["permissions"] = strconv.Quote(p) + " is not a valid permission."
 			break
 		}

@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/gatehouse/gatehouse"
 )
 
 // Access is what a rule demands of a request.
@@ -126,8 +128,8 @@ func Compile(rules []Rule) (*Table, error) {
 				return nil, fail("access: permission needs permission or permissions")
 			}
 			for _, p := range c.perms {
-				if !validPermission(p) {
-					return nil, fail("permission %q is not valid (letters, digits and . : _ - *)", p)
+				if !gatehouse.ValidPermission(p) {
+					return nil, fail("permission %q is not valid (letters, digits and . : _ -, or \"*\" alone)", p)
 				}
 			}
 		case "":
@@ -159,18 +161,6 @@ func Compile(rules []Rule) (*Table, error) {
 		t.networks = t.networks || len(c.networks) > 0
 	}
 	return t, nil
-}
-
-func validPermission(p string) bool {
-	if p == "" || len(p) > 200 {
-		return false
-	}
-	for _, c := range p {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.ContainsRune(".:_-*", c)) {
-			return false
-		}
-	}
-	return true
 }
 
 func parseNetwork(s string) (netip.Prefix, error) {

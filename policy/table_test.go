@@ -114,6 +114,9 @@ func TestCompileErrors(t *testing.T) {
 		{"permission without name", Rule{Path: "/a", Access: Permission}, "needs permission"},
 		{"permission on public", Rule{Path: "/a", Access: Public, Permission: "x"}, "permission given"},
 		{"bad permission", Rule{Path: "/a", Access: Permission, Permission: "a b"}, "not valid"},
+		// A wildcard inside a permission would never match (permissions
+		// compare exactly, "*" alone means all): refused like a group's.
+		{"wildcard in a permission", Rule{Path: "/a", Access: Permission, Permission: "servers.*"}, "not valid"},
 		{"bad method", Rule{Path: "/a", Access: Public, Methods: []string{"FETCH"}}, "not an HTTP method"},
 		{"bad network", Rule{Path: "/a", Access: Public, Networks: []string{"10.0.0.0/33"}}, "network"},
 		{"star in middle", Rule{Path: "/a/**/b", Access: Public}, "only as the last segment"},

@@ -19,6 +19,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/mail"
@@ -540,7 +541,7 @@ func (c *config) validate(src *configSource) (*settings, error) {
 			return nil, fail("groups", "group name %q must be lower-case letters, digits, '-', '_' or '.'", name)
 		}
 		for _, p := range perms {
-			if !account.ValidPermission(p) {
+			if !gatehouse.ValidPermission(p) {
 				return nil, fail("groups", "group %s: permission %q is not valid", name, p)
 			}
 		}
