@@ -342,7 +342,7 @@ func parseRequestURI(uri string, u *url.URL) error {
 	}
 	parsed, err := url.ParseRequestURI(uri)
 	if err != nil {
-		return fmt.Errorf("URI %q: %v", uri, err)
+		return fmt.Errorf("URI %.64q: %v", withoutQuery(uri), err)
 	}
 	*u = *parsed
 	return nil
@@ -362,20 +362,30 @@ func plainPath(p string) bool {
 	return true
 }
 
+// withoutQuery is a URI or URL as error messages (and so the log) may
+// quote it: without its query, which can carry a secret (an OAuth code, a
+// reset token) of the application behind the proxy.
+func withoutQuery(u string) string {
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		return u[:i] + "?…"
+	}
+	return u
+}
+
 // splitOriginalURL splits nginx's X-Original-URL ($scheme://$http_host$request_uri).
 func splitOriginalURL(raw string) (scheme, host, uri string, err error) {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	scheme = strings.ToLower(scheme)
 	if !ok || (scheme != "http" && scheme != "https") {
-		return "", "", "", fmt.Errorf("X-Original-URL %q is not an http(s) URL", raw)
+		return "", "", "", fmt.Errorf("X-Original-URL %.64q is not an http(s) URL", withoutQuery(raw))
 	}
 	i := strings.IndexByte(rest, '/')
 	if i < 0 {
-		return "", "", "", fmt.Errorf("X-Original-URL %q has no path", raw)
+		return "", "", "", fmt.Errorf("X-Original-URL %.64q has no path", withoutQuery(raw))
 	}
 	host, uri = rest[:i], rest[i:]
 	if !validHost(host) {
-		return "", "", "", fmt.Errorf("X-Original-URL %q has no valid host", raw)
+		return "", "", "", fmt.Errorf("X-Original-URL %.64q has no valid host", withoutQuery(raw))
 	}
 	return scheme, host, uri, nil
 }
@@ -452,11 +462,11 @@ func validMethod(m string) bool {
 // path two ways.
 func cleanOriginalPath(uri string) (string, error) {
 	if uri == "" || uri[0] != '/' || len(uri) > 8<<10 {
-		return "", fmt.Errorf("URI %.64q must be a path starting with /", uri)
+		return "", fmt.Errorf("URI %.64q must be a path starting with /", withoutQuery(uri))
 	}
 	for i := 0; i < len(uri); i++ {
 		if c := uri[i]; c <= ' ' || c == 0x7f || c == '\\' || c == '#' {
-			return "", fmt.Errorf("URI %.64q has a forbidden byte %#x", uri, c)
+			return "", fmt.Errorf("URI %.64q has a forbidden byte %#x", withoutQuery(uri), c)
 		}
 	}
 	raw, _, _ := strings.Cut(uri, "?")

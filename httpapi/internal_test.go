@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -90,6 +91,30 @@ func TestDecisionOf(t *testing.T) {
 	} {
 		if got := decisionOf(status); got != want {
 			t.Errorf("decisionOf(%d) = %q, want %q", status, got, want)
+		}
+	}
+}
+
+// TestOriginalErrorsHideTheQuery: a refused forward-auth request is logged
+// with its error, which must not quote the original URL's query (it may
+// hold the application's secrets).
+func TestOriginalErrorsHideTheQuery(t *testing.T) {
+	const secret = "code=s3cr3t-oauth-code"
+	for name, h := range map[string]http.Header{
+		"URL without path": {keyOriginalMethod: {"GET"}, keyOriginalURL: {"http://app.example.com?" + secret}},
+		"URL not http":     {keyOriginalMethod: {"GET"}, keyOriginalURL: {"ftp://app.example.com/x?" + secret}},
+		"URL bad host":     {keyOriginalMethod: {"GET"}, keyOriginalURL: {"http://a b/x?" + secret}},
+		"URI relative":     {keyForwardedMethod: {"GET"}, keyForwardedURI: {"x?" + secret}},
+		"URI control":      {keyForwardedMethod: {"GET"}, keyForwardedURI: {"/x\x01?" + secret}},
+		"URI bad escape":   {keyForwardedMethod: {"GET"}, keyForwardedURI: {"/x%zz?" + secret}},
+	} {
+		_, err := parseOriginal(h)
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("%s: the error quotes the query: %v", name, err)
 		}
 	}
 }
