@@ -55,18 +55,21 @@ func statusOf(c gatehouse.Code) int {
 // typeURI returns the problem type of a status: the section of RFC 9110
 // that defines it (RFC 6585 for 429), as the Umbraco seed does.
 func typeURI(status int) string {
-	sections := map[int]string{
-		400: "15.5.1", 401: "15.5.2", 403: "15.5.4", 404: "15.5.5", 405: "15.5.6",
-		409: "15.5.10", 413: "15.5.14", 415: "15.5.16", 422: "15.5.21",
-		500: "15.6.1", 502: "15.6.3", 503: "15.6.4",
-	}
 	if status == http.StatusTooManyRequests {
 		return "https://tools.ietf.org/html/rfc6585#section-4"
 	}
-	if s, ok := sections[status]; ok {
+	if s, ok := rfc9110Sections[status]; ok {
 		return "https://tools.ietf.org/html/rfc9110#section-" + s
 	}
 	return "about:blank"
+}
+
+// rfc9110Sections are the sections of RFC 9110 that define the statuses
+// gatehouse answers.
+var rfc9110Sections = map[int]string{
+	400: "15.5.1", 401: "15.5.2", 403: "15.5.4", 404: "15.5.5", 405: "15.5.6",
+	409: "15.5.10", 413: "15.5.14", 415: "15.5.16", 422: "15.5.21",
+	500: "15.6.1", 502: "15.6.3", 503: "15.6.4",
 }
 
 // writeError answers err as problem+json. Internal errors are logged with

@@ -85,17 +85,17 @@ func (s *Server) handleSetupPage(w http.ResponseWriter, r *http.Request) error {
 // handleSetupForm is POST BASE/ui/setup: the form version of POST BASE/setup,
 // so the first administrator can be created without a script.
 func (s *Server) handleSetupForm(w http.ResponseWriter, r *http.Request) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-	if err := r.ParseForm(); err != nil {
-		return badRequest("The form could not be read.")
+	f, err := readForm(w, r)
+	if err != nil {
+		return err
 	}
 	d := setupPageData{
-		Action: s.base + "/ui/setup", Token: r.PostForm.Get("token"),
-		Username: r.PostForm.Get("username"), Email: r.PostForm.Get("email"), Name: r.PostForm.Get("name"),
+		Action: s.base + "/ui/setup", Token: f.Get("token"),
+		Username: f.Get("username"), Email: f.Get("email"), Name: f.Get("name"),
 		MinLength: s.accounts.Policy().MinLength,
 	}
 	u, err := s.accounts.CompleteSetup(r.Context(), d.Token, account.NewUser{
-		Username: d.Username, Email: d.Email, Name: d.Name, Password: r.PostForm.Get("password"),
+		Username: d.Username, Email: d.Email, Name: d.Name, Password: f.Get("password"),
 	})
 	var ge *gatehouse.Error
 	switch {

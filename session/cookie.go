@@ -16,7 +16,7 @@ const hostPrefix = "__Host-"
 // with the __Host- prefix when the request came over HTTPS.
 func (m *Manager) CookieName(secure bool) string {
 	if secure {
-		return hostPrefix + m.cfg.CookieName
+		return m.hostName
 	}
 	return m.cfg.CookieName
 }
