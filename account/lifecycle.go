@@ -285,16 +285,55 @@ func (s *Service) AcceptInvite(ctx context.Context, token, pw string, client Cli
 	if err != nil {
 		return nil, err
 	}
-	if pw == "" {
-		return nil, &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: map[string]string{"password": "Password is required."}}
-	}
-	if err := s.checkPolicyFor(ctx, pw, u.Username, u.Email); err != nil {
-		return nil, err
-	}
-	hash, err := s.hasher.Hash(ctx, pw)
+	hash, err := s.inviteePassword(ctx, u, pw)
 	if err != nil {
 		return nil, err
 	}
+	return s.activateInvited(ctx, u, hash, sess.ID, client)
+}
+
+// AcceptInviteLink accepts an invitation in one step, from the link itself
+// (the invitation page's form): the link is checked, then the password
+// (policy and hash), and only then is the link used up, so that a refused
+// password or a busy server leaves it valid for another try. The session
+// the browser had before (previousToken) ends.
+func (s *Service) AcceptInviteLink(ctx context.Context, userID, secret, pw string, client Client, previousToken string) (*LoginResult, error) {
+	t, u, err := s.checkActionToken(ctx, userID, secret, gatehouse.PurposeInvite)
+	if err != nil {
+		return nil, err
+	}
+	if u.State != gatehouse.StateInvited {
+		return nil, errInvalidToken
+	}
+	hash, err := s.inviteePassword(ctx, u, pw)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.useActionToken(ctx, t); err != nil {
+		return nil, err
+	}
+	s.endPrevious(ctx, previousToken)
+	s.record(ctx, Actor{User: u, Client: client}, gatehouse.AuditInviteVerified, u.ID, nil)
+	return s.activateInvited(ctx, u, hash, "", client)
+}
+
+// inviteePassword checks the password an invited user chose against the
+// policy and returns its hash.
+func (s *Service) inviteePassword(ctx context.Context, u *gatehouse.User, pw string) (string, error) {
+	if pw == "" {
+		return "", &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: map[string]string{"password": "Password is required."}}
+	}
+	if err := s.checkPolicyFor(ctx, pw, u.Username, u.Email); err != nil {
+		return "", err
+	}
+	return s.hasher.Hash(ctx, pw)
+}
+
+// activateInvited makes an invited user active with the password hash,
+// ends their invitation links and the invitation session partial (when not
+// ""), and starts their first session (an enrolment-only one when a group
+// requires two-factor).
+func (s *Service) activateInvited(ctx context.Context, u *gatehouse.User, hash, partial string, client Client) (*LoginResult, error) {
 	now := s.now().UTC()
 	u.PasswordHash, u.SecurityStamp, u.State, u.EmailConfirmed = hash, newStamp(), gatehouse.StateActive, true
 	u.UpdatedAt, u.LastLoginAt = now, now
@@ -305,8 +344,10 @@ func (s *Service) AcceptInvite(ctx context.Context, token, pw string, client Cli
 	if _, err := s.store.DeleteActionTokens(ctx, u.ID, ""); err != nil {
 		return nil, err
 	}
-	if err := s.sessions.Revoke(ctx, sess.ID); err != nil {
-		return nil, err
+	if partial != "" {
+		if err := s.sessions.Revoke(ctx, partial); err != nil {
+			return nil, err
+		}
 	}
 	required, err := s.requiresTwoFactor(ctx, u)
 	if err != nil {
@@ -493,31 +534,5 @@ func (s *Service) SendResetLink(ctx context.Context, a Actor, userID string) err
 	return nil
 }
 
-// CheckNewPassword checks pw against the password policy for the user with
-// id userID, without changing anything. An unknown user is checked without
-// context words: the caller learns nothing about accounts from it.
-func (s *Service) CheckNewPassword(ctx context.Context, userID, pw string) error {
-	if pw == "" {
-		return &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: map[string]string{"password": "Password is required."}}
-	}
-	var username, email string
-	if u, err := s.store.UserByID(ctx, userID); err == nil {
-		username, email = u.Username, u.Email
-	}
-	return s.checkPolicyFor(ctx, pw, username, email)
-}
-
 // AllowPasswordReset reports whether the forgot-password flow is on.
 func (s *Service) AllowPasswordReset() bool { return s.cfg.AllowPasswordReset }
-
-// CheckInviteLink reports whether an invitation link is live, without
-// using it: the invitation form checks the link before it checks the
-// chosen password, so that the password rules (which know the user's name
-// and address) answer only to someone holding the link.
-func (s *Service) CheckInviteLink(ctx context.Context, userID, secret string) error {
-	_, u, err := s.checkActionToken(ctx, userID, secret, gatehouse.PurposeInvite)
-	if err == nil && u.State != gatehouse.StateInvited {
-		err = errInvalidToken
-	}
-	return err
-}

@@ -100,24 +100,14 @@ func (s *Server) handleInviteForm(w http.ResponseWriter, r *http.Request) error 
 	d := linkPageData{Title: "Accept your invitation", Intro: "Choose a password to activate your account.",
 		Action: s.base + "/ui/invite", Button: "Activate account",
 		UserID: f.Get("userId"), Token: f.Get("token"), MinLength: s.accounts.Policy().MinLength}
-	pw := f.Get("password")
-	// The link first (without using it), then the password, so a refused
-	// password does not use the link up and only a link holder learns
-	// what the rules say about the user.
-	if err := s.accounts.CheckInviteLink(r.Context(), d.UserID, d.Token); err != nil {
-		return s.linkPageError(w, err, d)
-	}
-	if err := s.accounts.CheckNewPassword(r.Context(), d.UserID, pw); err != nil {
-		return s.linkPageError(w, err, d)
-	}
+	// One step: the link is checked first (so only a link holder learns
+	// what the password rules say about the user), then the password, and
+	// the link is used up only once the password is hashed, so a refused
+	// password or a busy server leaves it valid.
 	secure := s.proxies.isHTTPS(r)
 	sm := s.accounts.Sessions()
 	prev, _ := sm.ReadToken(r, secure)
-	inv, err := s.accounts.VerifyInvite(r.Context(), d.UserID, d.Token, s.client(r), prev)
-	if err != nil {
-		return s.linkPageError(w, err, d)
-	}
-	res, err := s.accounts.AcceptInvite(r.Context(), inv.Token, pw, s.client(r))
+	res, err := s.accounts.AcceptInviteLink(r.Context(), d.UserID, d.Token, f.Get("password"), s.client(r), prev)
 	if err != nil {
 		return s.linkPageError(w, err, d)
 	}
