@@ -255,10 +255,13 @@ func (s *Server) routeGate(next http.Handler) http.Handler {
 		d, err := s.decide(r)
 		if err == nil && d.Rule >= 0 {
 			var c *credentials
-			// Resolved without sliding the session and not kept: the
-			// handler resolves it again in its own way.
-			if c, err = s.authenticate(r, true); err == nil {
+			// Resolved as the handler would (sliding the session) and
+			// handed on, so the handler does not resolve it again.
+			if c, err = s.authenticate(r, false); err == nil {
 				err = s.applyDecision(r, d, c)
+			}
+			if err == nil && c != nil {
+				r = withCredentials(r, c)
 			}
 		}
 		if err != nil {
