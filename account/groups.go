@@ -221,12 +221,12 @@ func (s *Service) checkGrant(ctx context.Context, a Actor, groups []string, what
 	if err != nil || !limited || len(groups) == 0 {
 		return err
 	}
-	byGroup, err := s.groupPermissions(ctx)
+	byName, err := s.groupsByName(ctx)
 	if err != nil {
 		return err
 	}
 	for _, g := range groups {
-		if !holdsAllOf(have, byGroup[g]) {
+		if !holdsAllOf(have, groupPermissions(byName, g)) {
 			return errEscalation(what)
 		}
 	}

@@ -8,34 +8,44 @@ import (
 	"github.com/gatehouse/gatehouse"
 )
 
-// cachedGroups is every group's permissions, read at once and trusted for
-// UserCacheTTL; every group change made through this Service clears it, so
-// a permission change applies to the very next request.
+// cachedGroups is every group, read at once and trusted for UserCacheTTL;
+// every group change made through this Service clears it, so a permission
+// change applies to the very next request.
 type cachedGroups struct {
-	perms   map[string][]string
+	byName  map[string]*gatehouse.Group
 	fetched time.Time
 }
 
-func (s *Service) groupPermissions(ctx context.Context) (map[string][]string, error) {
+// groupsByName returns every group by name, from the cache when fresh.
+func (s *Service) groupsByName(ctx context.Context) (map[string]*gatehouse.Group, error) {
 	now := s.now()
 	s.mu.Lock()
 	g := s.groups
 	s.mu.Unlock()
-	if g.perms != nil && s.cfg.UserCacheTTL > 0 && now.Sub(g.fetched) < s.cfg.UserCacheTTL && !now.Before(g.fetched) {
-		return g.perms, nil
+	if g.byName != nil && s.cfg.UserCacheTTL > 0 && now.Sub(g.fetched) < s.cfg.UserCacheTTL && !now.Before(g.fetched) {
+		return g.byName, nil
 	}
 	groups, err := s.store.Groups(ctx)
 	if err != nil {
 		return nil, err
 	}
-	perms := make(map[string][]string, len(groups))
+	byName := make(map[string]*gatehouse.Group, len(groups))
 	for _, gr := range groups {
-		perms[gr.Name] = gr.Permissions
+		byName[gr.Name] = gr
 	}
 	s.mu.Lock()
-	s.groups = cachedGroups{perms: perms, fetched: now}
+	s.groups = cachedGroups{byName: byName, fetched: now}
 	s.mu.Unlock()
-	return perms, nil
+	return byName, nil
+}
+
+// groupPermissions returns the permissions of the named group (none for
+// a group that does not exist).
+func groupPermissions(byName map[string]*gatehouse.Group, name string) []string {
+	if g := byName[name]; g != nil {
+		return g.Permissions
+	}
+	return nil
 }
 
 func (s *Service) forgetGroups() {
@@ -50,13 +60,13 @@ func (s *Service) Permissions(ctx context.Context, u *gatehouse.User) ([]string,
 	if len(u.Groups) == 0 {
 		return []string{}, nil
 	}
-	byGroup, err := s.groupPermissions(ctx)
+	byName, err := s.groupsByName(ctx)
 	if err != nil {
 		return nil, err
 	}
 	perms := []string{}
 	for _, g := range u.Groups {
-		perms = append(perms, byGroup[g]...)
+		perms = append(perms, groupPermissions(byName, g)...)
 	}
 	slices.Sort(perms)
 	return slices.Compact(perms), nil

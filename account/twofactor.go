@@ -603,12 +603,12 @@ func (s *Service) requiresTwoFactor(ctx context.Context, u *gatehouse.User) (boo
 	if s.twoFactor == nil || len(u.Groups) == 0 {
 		return false, nil
 	}
-	groups, err := s.store.Groups(ctx)
+	byName, err := s.groupsByName(ctx)
 	if err != nil {
 		return false, err
 	}
-	for _, g := range groups {
-		if g.RequireTwoFactor && slices.Contains(u.Groups, g.Name) {
+	for _, name := range u.Groups {
+		if g := byName[name]; g != nil && g.RequireTwoFactor {
 			return true, nil
 		}
 	}
