@@ -320,10 +320,17 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("password policy: minimum length %d exceeds maximum length %d", p.MinLength, p.MaxLength)
 	}
 	if p.Breach != nil && p.Breach.URL != "" {
-		u, err := url.Parse(p.Breach.URL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			return fmt.Errorf("password policy: breach check URL must be an absolute http or https URL without query")
-		}
+		return p.Breach.Validate()
+	}
+	return nil
+}
+
+// Validate checks the checker's URL: absolute http or https, without
+// query or fragment.
+func (b *BreachChecker) Validate() error {
+	u, err := url.Parse(b.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("password policy: breach check URL must be an absolute http or https URL without query")
 	}
 	return nil
 }

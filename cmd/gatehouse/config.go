@@ -478,10 +478,13 @@ func (c *config) validate(src *configSource) (*settings, error) {
 	}
 	s.policy = password.Policy{MinLength: c.Password.MinLength, MaxLength: c.Password.MaxLength}
 	if u := c.Password.BreachCheckURL; u != "" {
-		if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
-			return nil, fail("password.breach_check_url", "must be an http(s) URL")
+		// Judged on its own, so that a bad URL is blamed on its key
+		// rather than on the lengths.
+		breach := &password.BreachChecker{URL: strings.TrimRight(u, "/")}
+		if breach.Validate() != nil {
+			return nil, fail("password.breach_check_url", "must be an absolute http(s) URL without query, such as https://api.pwnedpasswords.com/range")
 		}
-		s.policy.Breach = &password.BreachChecker{URL: strings.TrimRight(u, "/")}
+		s.policy.Breach = breach
 	}
 	if err := s.policy.Validate(); err != nil {
 		field := "password.min_length"

@@ -231,6 +231,12 @@ func TestConfigCheck(t *testing.T) {
 			wantErrRe: `FILE(:\d+:|: line \d+:)`,
 		},
 		{
+			name:     "breach check URL with a query",
+			yaml:     "addr: 127.0.0.1:8080\npassword:\n  breach_check_url: https://hibp.example.com/range?k=1\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"FILE:3: password.breach_check_url"},
+		},
+		{
 			name:     "bad metrics network",
 			yaml:     "addr: 127.0.0.1:8080\nmetrics:\n  networks: [10.0.0.0/8, the office]\n",
 			wantCode: exitUsage,
