@@ -142,7 +142,7 @@ func Compile(rules []Rule) (*Table, error) {
 			return nil, fail("%v", err)
 		}
 		for _, n := range r.Networks {
-			p, err := parseNetwork(n)
+			p, err := ParseNetwork(n)
 			if err != nil {
 				return nil, fail("network %q is not an address or CIDR range", n)
 			}
@@ -163,7 +163,10 @@ func Compile(rules []Rule) (*Table, error) {
 	return t, nil
 }
 
-func parseNetwork(s string) (netip.Prefix, error) {
+// ParseNetwork reads an address range as rules and configuration give
+// it: a CIDR range (masked), or a single address (a /32 or /128; an
+// IPv4-mapped IPv6 address is taken as IPv4).
+func ParseNetwork(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		return p.Masked(), err

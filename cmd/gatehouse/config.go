@@ -419,14 +419,14 @@ func (c *config) validate(src *configSource) (*settings, error) {
 		return nil, fail("sessions", "must be \"database\" in this version (Redis comes later)")
 	}
 	for i, p := range c.TrustedProxies {
-		pr, err := parsePrefix(p)
+		pr, err := policy.ParseNetwork(p)
 		if err != nil {
 			return nil, fail("trusted_proxies", "entry %d: %q is not an address or CIDR range", i+1, p)
 		}
 		s.trustedProxies = append(s.trustedProxies, pr)
 	}
 	for i, n := range c.Metrics.Networks {
-		pr, err := parsePrefix(n)
+		pr, err := policy.ParseNetwork(n)
 		if err != nil {
 			return nil, fail("metrics.networks", "entry %d: %q is not an address or CIDR range", i+1, n)
 		}
@@ -580,18 +580,6 @@ func splitHostPort(addr string) (string, int, error) {
 		return "", 0, errors.New("bad port")
 	}
 	return addr[:i], port, nil
-}
-
-func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		return p.Masked(), err
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }
 
 func validOrigin(o string) bool {
