@@ -7,10 +7,18 @@ import (
 )
 
 // Actor is who performs an operation, and from where. A nil User is an
-// anonymous client.
+// anonymous client, or the command line when it changes anything (the
+// command line may do anything).
 type Actor struct {
 	User   *gatehouse.User
 	Client Client
+	// Scope is what the credential that authenticated the request may do
+	// when that is less than everything User holds: an API token's own
+	// permissions. Every decision made for the actor (what it may grant,
+	// which accounts it may act on) uses Scope, cut down to what User
+	// still holds. Nil means all of User's permissions (a session, Basic
+	// authentication); an empty, non-nil Scope means none.
+	Scope []string
 }
 
 // record appends an audit event, filling in the time, id and the actor.

@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,7 +76,7 @@ func (s *Service) CreateGroup(ctx context.Context, a Actor, g *gatehouse.Group) 
 	if err := validateGroup(g); err != nil {
 		return err
 	}
-	if err := s.checkGroupChange(ctx, a, g.Permissions); err != nil {
+	if err := s.checkGroupChange(ctx, a, g.Permissions, "create this group"); err != nil {
 		return err
 	}
 	if err := s.store.CreateGroup(ctx, g); err != nil {
@@ -97,7 +98,7 @@ func (s *Service) UpdateGroup(ctx context.Context, a Actor, g *gatehouse.Group) 
 	if err != nil {
 		return err
 	}
-	if err := s.checkGroupChange(ctx, a, append(slices.Clone(g.Permissions), old.Permissions...)); err != nil {
+	if err := s.checkGroupChange(ctx, a, append(slices.Clone(g.Permissions), old.Permissions...), "change this group"); err != nil {
 		return err
 	}
 	if slices.Contains(old.Permissions, gatehouse.PermissionAll) && !slices.Contains(g.Permissions, gatehouse.PermissionAll) {
@@ -117,6 +118,11 @@ func (s *Service) UpdateGroup(ctx context.Context, a Actor, g *gatehouse.Group) 
 func (s *Service) DeleteGroup(ctx context.Context, a Actor, name string) error {
 	g, err := s.store.Group(ctx, name)
 	if err != nil {
+		return err
+	}
+	// Deleting a group takes its permissions from its members: only an
+	// actor who could have given them may.
+	if err := s.checkGroupChange(ctx, a, g.Permissions, "delete this group"); err != nil {
 		return err
 	}
 	if slices.Contains(g.Permissions, gatehouse.PermissionAll) {
@@ -181,20 +187,41 @@ func joinPerms(p []string) string { return strings.Join(p, ",") }
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// errEscalation refuses a change that would give away permissions the
-// actor does not hold.
+// errEscalation refuses a change that would give away (or take away)
+// permissions the actor does not hold.
 func errEscalation(what string) error {
-	return gatehouse.Errorf(gatehouse.CodePermissionDenied, "You cannot %s: it grants permissions you do not hold.", what)
+	return gatehouse.Errorf(gatehouse.CodePermissionDenied, "You cannot %s: it involves permissions you do not hold.", what)
 }
 
-// actorPermissions returns the permissions of the actor, or nil and false
-// for the command line (no actor), which may do anything.
+// actorPermissions returns what the actor may do — the permissions of the
+// credential that authenticated it: a.Scope cut down to what a.User holds
+// now, or all of a.User's when a.Scope is nil — or nil and false for the
+// command line (no user), which may do anything.
 func (s *Service) actorPermissions(ctx context.Context, a Actor) ([]string, bool, error) {
 	if a.User == nil {
 		return nil, false, nil
 	}
 	perms, err := s.Permissions(ctx, a.User)
-	return perms, true, err
+	if err != nil {
+		return nil, true, err
+	}
+	if a.Scope != nil {
+		perms = limitPermissions(a.Scope, perms)
+	}
+	return perms, true, nil
+}
+
+// limitPermissions returns the permissions of scope that held grants,
+// never nil: what a credential limited to scope may do for a user
+// holding held.
+func limitPermissions(scope, held []string) []string {
+	out := make([]string, 0, len(scope))
+	for _, p := range scope {
+		if gatehouse.HasPermission(held, p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // holdsAllOf reports whether have grants every permission of want.
@@ -233,23 +260,43 @@ func (s *Service) checkGrant(ctx context.Context, a Actor, groups []string, what
 	return nil
 }
 
-// checkGroupChange refuses, for an actor who is a user, giving a group
-// permissions the actor does not hold.
-func (s *Service) checkGroupChange(ctx context.Context, a Actor, perms []string) error {
+// checkGroupChange refuses, for an actor who is a user, creating, changing
+// or deleting a group with permissions the actor does not hold: perms are
+// the group's permissions before and after. what completes "You cannot …".
+func (s *Service) checkGroupChange(ctx context.Context, a Actor, perms []string, what string) error {
 	have, limited, err := s.actorPermissions(ctx, a)
 	if err != nil || !limited {
 		return err
 	}
 	if !holdsAllOf(have, perms) {
-		return errEscalation("set these permissions")
+		return errEscalation(what)
 	}
 	return nil
 }
 
-// checkPeer refuses, for an actor who is a user, acting on the credentials
-// (email, second factor, reset) of a user holding permissions the actor
-// does not: that would be a way to take over a more powerful account.
-func (s *Service) checkPeer(ctx context.Context, a Actor, target *gatehouse.User, what string) error {
+// actOn loads the user with id for an operation by a on their account —
+// its state, identity, credentials, sessions, tokens, invitation, devices
+// or factors — and refuses it unless a may act on them (see checkActsOn).
+// Every use case that acts on a user named by the caller starts here.
+func (s *Service) actOn(ctx context.Context, a Actor, id, what string) (*gatehouse.User, error) {
+	u, err := s.store.UserByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkActsOn(ctx, a, u, what); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// checkActsOn refuses, for an actor who is a user, acting on the account of
+// target unless the actor's credential holds every permission target
+// holds: nobody acts on a more powerful account — not to take it over
+// (email, reset, second factor), nor to disable, enable, delete or unlock
+// it, nor to end its sessions or revoke its tokens and invitation. A
+// narrow API token is refused even on its own owner. what completes "You
+// cannot …".
+func (s *Service) checkActsOn(ctx context.Context, a Actor, target *gatehouse.User, what string) error {
 	have, limited, err := s.actorPermissions(ctx, a)
 	if err != nil || !limited {
 		return err
@@ -262,4 +309,21 @@ func (s *Service) checkPeer(ctx context.Context, a Actor, target *gatehouse.User
 		return gatehouse.Errorf(gatehouse.CodePermissionDenied, "You cannot %s of a user who holds permissions you do not.", what)
 	}
 	return nil
+}
+
+// checkActsOnID is checkActsOn for the owner of a session or token, by id.
+// A guest session (no owner) or an owner who no longer exists has nothing
+// to protect.
+func (s *Service) checkActsOnID(ctx context.Context, a Actor, userID, what string) error {
+	if a.User == nil || userID == "" {
+		return nil
+	}
+	u, err := s.store.UserByID(ctx, userID)
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.checkActsOn(ctx, a, u, what)
 }

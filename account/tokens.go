@@ -52,12 +52,18 @@ type NewToken struct {
 	Name string
 	// ExpiresAt is zero for a token that does not expire.
 	ExpiresAt time.Time
-	// Permissions limits the token; empty means all of its owner's.
+	// Permissions limits the token. Empty means all of its owner's (now
+	// and later), except when the credential creating the token holds
+	// less than the owner (an API token with a list): then the token gets
+	// that credential's permissions, never more.
 	Permissions []string
 }
 
 // CreateToken creates an API token for owner and returns its secret, which
-// is shown once and never stored.
+// is shown once and never stored. The token's permissions must be the
+// owner's and the creating credential's both: a narrow token cannot make
+// a broader one. Creating a token for someone else is acting on their
+// account (see checkActsOn).
 func (s *Service) CreateToken(ctx context.Context, a Actor, owner *gatehouse.User, nt NewToken) (string, *gatehouse.Token, error) {
 	fields := map[string]string{}
 	name := strings.TrimSpace(nt.Name)
@@ -84,6 +90,10 @@ func (s *Service) CreateToken(ctx context.Context, a Actor, owner *gatehouse.Use
 	if len(fields) > 0 {
 		return "", nil, &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The token is not valid.", Fields: fields}
 	}
+	perms, err = s.scopeToken(ctx, a, owner, ownerPerms, perms)
+	if err != nil {
+		return "", nil, err
+	}
 	secret := newTokenSecret()
 	t := &gatehouse.Token{
 		ID:          gatehouse.NewID(),
@@ -100,6 +110,38 @@ func (s *Service) CreateToken(ctx context.Context, a Actor, owner *gatehouse.Use
 	}
 	s.record(ctx, a, gatehouse.AuditTokenCreated, t.ID, map[string]string{"owner": owner.ID, "name": name})
 	return secret, t, nil
+}
+
+// scopeToken returns the permissions of a token for owner that actor a
+// asked for with perms (empty: all the owner's), refusing any that a's
+// credential does not hold.
+func (s *Service) scopeToken(ctx context.Context, a Actor, owner *gatehouse.User, ownerPerms, perms []string) ([]string, error) {
+	if a.User != nil && a.User.ID != owner.ID {
+		if err := s.checkActsOn(ctx, a, owner, "create a token"); err != nil {
+			return nil, err
+		}
+	}
+	have, limited, err := s.actorPermissions(ctx, a)
+	if err != nil || !limited {
+		return perms, err
+	}
+	if len(perms) > 0 {
+		if !holdsAllOf(have, perms) {
+			return nil, errEscalation("create a token with these permissions")
+		}
+		return perms, nil
+	}
+	if holdsAllOf(have, ownerPerms) {
+		return perms, nil // all of the owner's, which the creator holds too
+	}
+	// An empty list would mean all of the owner's: more than the creator
+	// holds. The token gets the creator's instead — unless that is
+	// nothing, which a token's list cannot say.
+	perms = normalizePermissions(limitPermissions(have, ownerPerms))
+	if len(perms) == 0 {
+		return nil, errEscalation("create a token")
+	}
+	return perms, nil
 }
 
 var errBadToken = &gatehouse.Error{Code: gatehouse.CodeUnauthenticated, Message: "The token is not valid."}
@@ -164,13 +206,7 @@ func tokenPermissions(t *gatehouse.Token, ownerPerms []string) []string {
 	if len(t.Permissions) == 0 {
 		return ownerPerms
 	}
-	var out []string
-	for _, p := range t.Permissions {
-		if gatehouse.HasPermission(ownerPerms, p) {
-			out = append(out, p)
-		}
-	}
-	return out
+	return limitPermissions(t.Permissions, ownerPerms)
 }
 
 // UserTokens returns a user's tokens, newest first.
@@ -193,6 +229,9 @@ func (s *Service) RevokeToken(ctx context.Context, a Actor, id, owner string) er
 	}
 	if owner != "" && t.UserID != owner {
 		return gatehouse.ErrNotFound
+	}
+	if err := s.checkActsOnID(ctx, a, t.UserID, "revoke a token"); err != nil {
+		return err
 	}
 	if err := s.store.DeleteToken(ctx, id); err != nil {
 		return err

@@ -548,11 +548,8 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, a Actor, u *gateh
 // ResetTwoFactor lets an administrator turn a user's two-factor off (the
 // user lost their device); the user is told by mail.
 func (s *Service) ResetTwoFactor(ctx context.Context, a Actor, userID string) error {
-	u, err := s.store.UserByID(ctx, userID)
+	u, err := s.actOn(ctx, a, userID, "reset the second factor")
 	if err != nil {
-		return err
-	}
-	if err := s.checkPeer(ctx, a, u, "reset the second factor"); err != nil {
 		return err
 	}
 	// The user's lock, like every other change of their second factor, so
@@ -694,11 +691,8 @@ func (s *Service) TwoFactorStatusOf(ctx context.Context, u *gatehouse.User) (*Tw
 // number; no password is asked, but the administrator must hold every
 // permission the user holds.
 func (s *Service) SetPhoneFor(ctx context.Context, a Actor, userID, phone string) error {
-	u, err := s.store.UserByID(ctx, userID)
+	u, err := s.actOn(ctx, a, userID, "change the phone number")
 	if err != nil {
-		return err
-	}
-	if err := s.checkPeer(ctx, a, u, "change the phone number"); err != nil {
 		return err
 	}
 	defer s.lockUser(u)()

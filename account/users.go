@@ -37,7 +37,7 @@ type UserUpdate struct {
 // UpdateUser applies an update. Group changes take effect on the user's
 // very next request.
 func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, up UserUpdate) (*gatehouse.User, error) {
-	u, err := s.store.UserByID(ctx, id)
+	u, err := s.actOn(ctx, a, id, "change the account")
 	if err != nil {
 		return nil, err
 	}
@@ -74,20 +74,12 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, up UserUpd
 		if err := s.checkGrant(ctx, a, next.Groups, "put the user in these groups"); err != nil {
 			return nil, err
 		}
-		if err := s.checkPeer(ctx, a, u, "change the groups"); err != nil {
-			return nil, err
-		}
-	}
-	if slices.Contains(changed, "email") || slices.Contains(changed, "username") {
-		if err := s.checkPeer(ctx, a, u, "change the email address or username"); err != nil {
-			return nil, err
-		}
 	}
 	if fields := validateIdentity(next.Username, next.Email, next.Name); len(fields) > 0 {
 		return nil, &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: fields}
 	}
-	if slices.Contains(changed, "groups") && holdsAll(s, ctx, u) && !slices.Contains(next.Groups, gatehouse.GroupAdministrators) {
-		if err := s.keepAnAdministrator(ctx, u.ID); err != nil {
+	if slices.Contains(changed, "groups") {
+		if err := s.keepAdministratorIfLosing(ctx, u, &next); err != nil {
 			return nil, err
 		}
 	}
@@ -114,9 +106,45 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, up UserUpd
 	return &next, nil
 }
 
-func holdsAll(s *Service, ctx context.Context, u *gatehouse.User) bool {
+// holdsAll reports whether u holds every permission ("*"). An error
+// reading the groups is returned, never taken for "no": the guards that
+// keep an administrator must not be skipped because the store failed.
+func (s *Service) holdsAll(ctx context.Context, u *gatehouse.User) (bool, error) {
 	perms, err := s.Permissions(ctx, u)
-	return err == nil && slices.Contains(perms, gatehouse.PermissionAll)
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(perms, gatehouse.PermissionAll), nil
+}
+
+// keepAdministratorIfLosing refuses changing u's groups to next's when u
+// would lose "*" and no other active user holds it.
+func (s *Service) keepAdministratorIfLosing(ctx context.Context, u, next *gatehouse.User) error {
+	if u.State != gatehouse.StateActive {
+		return nil
+	}
+	had, err := s.holdsAll(ctx, u)
+	if err != nil || !had {
+		return err
+	}
+	keeps, err := s.holdsAll(ctx, next)
+	if err != nil || keeps {
+		return err
+	}
+	return s.keepAnAdministrator(ctx, u.ID)
+}
+
+// keepActiveAdministrator refuses disabling or deleting u when u is an
+// active administrator and no other active user holds "*".
+func (s *Service) keepActiveAdministrator(ctx context.Context, u *gatehouse.User) error {
+	if u.State != gatehouse.StateActive {
+		return nil
+	}
+	admin, err := s.holdsAll(ctx, u)
+	if err != nil || !admin {
+		return err
+	}
+	return s.keepAnAdministrator(ctx, u.ID)
 }
 
 // keepAnAdministrator refuses a change that would leave no active user
@@ -128,7 +156,14 @@ func (s *Service) keepAnAdministrator(ctx context.Context, losing string) error 
 		return err
 	}
 	for _, o := range users {
-		if o.ID != losing && holdsAll(s, ctx, o) {
+		if o.ID == losing {
+			continue
+		}
+		admin, err := s.holdsAll(ctx, o)
+		if err != nil {
+			return err
+		}
+		if admin {
 			return nil
 		}
 	}
@@ -137,17 +172,12 @@ func (s *Service) keepAnAdministrator(ctx context.Context, losing string) error 
 
 // DisableUser disables a user and ends all their sessions and tokens at once.
 func (s *Service) DisableUser(ctx context.Context, a Actor, id string) (*gatehouse.User, error) {
-	u, err := s.store.UserByID(ctx, id)
+	u, err := s.actOn(ctx, a, id, "disable the account")
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkPeer(ctx, a, u, "disable the account"); err != nil {
+	if err := s.keepActiveAdministrator(ctx, u); err != nil {
 		return nil, err
-	}
-	if u.State == gatehouse.StateActive && holdsAll(s, ctx, u) {
-		if err := s.keepAnAdministrator(ctx, u.ID); err != nil {
-			return nil, err
-		}
 	}
 	u.State = gatehouse.StateDisabled
 	u.UpdatedAt = s.now().UTC()
@@ -179,7 +209,7 @@ func (s *Service) endEverything(ctx context.Context, userID string) error {
 // EnableUser makes a disabled user active again. An invited user stays
 // invited: only accepting the invitation activates it.
 func (s *Service) EnableUser(ctx context.Context, a Actor, id string) (*gatehouse.User, error) {
-	u, err := s.store.UserByID(ctx, id)
+	u, err := s.actOn(ctx, a, id, "enable the account")
 	if err != nil {
 		return nil, err
 	}
@@ -202,17 +232,12 @@ func (s *Service) EnableUser(ctx context.Context, a Actor, id string) (*gatehous
 // DeleteUser removes a user; their sessions and tokens go with them. The
 // audit log keeps their events.
 func (s *Service) DeleteUser(ctx context.Context, a Actor, id string) error {
-	u, err := s.store.UserByID(ctx, id)
+	u, err := s.actOn(ctx, a, id, "delete the account")
 	if err != nil {
 		return err
 	}
-	if err := s.checkPeer(ctx, a, u, "delete the account"); err != nil {
+	if err := s.keepActiveAdministrator(ctx, u); err != nil {
 		return err
-	}
-	if u.State == gatehouse.StateActive && holdsAll(s, ctx, u) {
-		if err := s.keepAnAdministrator(ctx, u.ID); err != nil {
-			return err
-		}
 	}
 	if err := s.endEverything(ctx, u.ID); err != nil {
 		return err
@@ -227,7 +252,7 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, id string) error {
 
 // UnlockUser clears the login lockout of a user's username and email.
 func (s *Service) UnlockUser(ctx context.Context, a Actor, id string) error {
-	u, err := s.store.UserByID(ctx, id)
+	u, err := s.actOn(ctx, a, id, "unlock the account")
 	if err != nil {
 		return err
 	}
@@ -273,6 +298,9 @@ func (s *Service) EndSession(ctx context.Context, a Actor, id, owner string) err
 	if owner != "" && ss.UserID != owner {
 		return gatehouse.ErrNotFound
 	}
+	if err := s.checkActsOnID(ctx, a, ss.UserID, "end a session"); err != nil {
+		return err
+	}
 	if err := s.sessions.Revoke(ctx, id); err != nil {
 		return err
 	}
@@ -287,7 +315,7 @@ func (s *Service) EndSession(ctx context.Context, a Actor, id, owner string) err
 // EndUserSessions ends every session of a user but except ("" for none)
 // and returns how many ended.
 func (s *Service) EndUserSessions(ctx context.Context, a Actor, userID, except string) (int, error) {
-	if _, err := s.store.UserByID(ctx, userID); err != nil {
+	if _, err := s.actOn(ctx, a, userID, "end the sessions"); err != nil {
 		return 0, err
 	}
 	ended, err := s.store.UserSessions(ctx, userID)

@@ -8,10 +8,21 @@ import (
 	"github.com/gatehouse/gatehouse/account"
 )
 
+// actor is who acts for request r authenticated by c: the user, limited to
+// what the credential may do. A token's permissions (already cut down to
+// its owner's) become the actor's Scope, so that what the request may
+// grant, and which accounts it may act on, is decided by the token and
+// not by its owner.
 func (s *Server) actor(r *http.Request, c *credentials) account.Actor {
 	a := account.Actor{Client: s.client(r)}
 	if c != nil {
 		a.User = c.user
+		if c.permsSet {
+			a.Scope = c.perms
+			if a.Scope == nil {
+				a.Scope = []string{} // none, not "all of the user's"
+			}
+		}
 	}
 	return a
 }
