@@ -71,3 +71,23 @@ func (s *Service) Permissions(ctx context.Context, u *gatehouse.User) ([]string,
 	slices.Sort(perms)
 	return slices.Compact(perms), nil
 }
+
+// GroupsWithin returns those of u's groups whose every permission perms
+// grants: the groups a credential limited to perms (an API token with a
+// list) may claim to an application, which may decide by group.
+func (s *Service) GroupsWithin(ctx context.Context, u *gatehouse.User, perms []string) ([]string, error) {
+	if len(u.Groups) == 0 {
+		return []string{}, nil
+	}
+	byName, err := s.groupsByName(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(u.Groups))
+	for _, g := range u.Groups {
+		if holdsAllOf(perms, groupPermissions(byName, g)) {
+			out = append(out, g)
+		}
+	}
+	return out, nil
+}

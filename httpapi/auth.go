@@ -36,6 +36,21 @@ type credentials struct {
 	apiToken *gatehouse.Token
 	perms    []string
 	permsSet bool
+
+	// groups, when groupsSet, are the user's groups the credential may
+	// claim (Remote-Groups): for a token with a list, only the groups
+	// whose permissions the token holds in full.
+	groups    []string
+	groupsSet bool
+}
+
+// remoteGroups returns the groups the credential may claim to an
+// application.
+func (c *credentials) remoteGroups() []string {
+	if c.groupsSet {
+		return c.groups
+	}
+	return c.user.Groups
 }
 
 // CallerUser implements gatehouse.Caller.
@@ -124,7 +139,16 @@ func (s *Server) authenticateHeader(r *http.Request) (c *credentials, handled bo
 		if err != nil {
 			return nil, true, err
 		}
-		return &credentials{user: u, via: viaToken, apiToken: t, perms: perms, permsSet: true}, true, nil
+		c := &credentials{user: u, via: viaToken, apiToken: t, perms: perms, permsSet: true}
+		if len(t.Permissions) > 0 {
+			// A limited token is not its owner: it does not claim the
+			// owner's more powerful groups either.
+			if c.groups, err = s.accounts.GroupsWithin(r.Context(), u, perms); err != nil {
+				return nil, true, err
+			}
+			c.groupsSet = true
+		}
+		return c, true, nil
 	case strings.EqualFold(scheme, "Basic") && s.cfg.BasicAuth.Enabled:
 		// Over plain HTTP the password is not even looked at: it has
 		// already crossed the network in the clear, and checking it

@@ -309,3 +309,29 @@ func TestSettingsUserCannotDeleteAMorePowerfulGroup(t *testing.T) {
 		}
 	}
 }
+
+// TestLimitedTokenClaimsOnlyItsGroups: behind the gateway, a token limited
+// to some of its owner's permissions does not tell the application that it
+// is in the owner's more powerful groups (Remote-Groups), which the
+// application may decide by.
+func TestLimitedTokenClaimsOnlyItsGroups(t *testing.T) {
+	e := newEnv(t, withGateway(gatewayTable(t), nil))
+	ctx := context.Background()
+	e.group("helpdesk", "section:users")
+	owner := e.createUser("olive", "olive@example.com", pwOf("olive"), gatehouse.GroupAdministrators, "helpdesk")
+	for _, c := range []struct {
+		perms  []string
+		groups string
+	}{
+		{nil, "administrators,helpdesk"},
+		{[]string{"section:users"}, "helpdesk"},
+		{[]string{"servers.read"}, ""},
+	} {
+		secret, _, err := e.accounts.CreateToken(ctx, account.Actor{}, owner, account.NewToken{Name: "t", Permissions: c.perms})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := e.browser().verify(with(nginxAuth("GET", "/app/x"), header("Authorization", "Bearer "+secret))...)
+		wantAllowed(t, w, "olive", c.groups)
+	}
+}

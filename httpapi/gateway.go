@@ -659,7 +659,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 	}
 	h := w.Header()
 	if c != nil {
-		setRemoteHeaders(h, c.user, "no-store")
+		setRemoteHeaders(h, c.user, c.remoteGroups(), "no-store")
 	} else {
 		h["Cache-Control"] = []string{"no-store"}
 	}
@@ -787,7 +787,7 @@ func (s *Server) upstreamHeaders(h http.Header, c *credentials) {
 	if c.via == viaToken || c.via == viaBasic {
 		h.Del("Authorization") // gatehouse verified it: the front door's key, not the application's
 	}
-	setRemoteHeaders(h, c.user, "")
+	setRemoteHeaders(h, c.user, c.remoteGroups(), "")
 }
 
 // stripCookies removes the cookies named names from the Cookie headers of
@@ -818,17 +818,17 @@ func stripCookies(h http.Header, names ...string) {
 	}
 }
 
-// setRemoteHeaders sets the identity headers of u, and Cache-Control
+// setRemoteHeaders sets the identity headers of u with groups, and Cache-Control
 // when cacheControl is not empty. The header names are canonical, so the
 // map is assigned directly, with one backing array for the values (each
 // slice capped at its one value, so an Add elsewhere cannot write into its
 // neighbour).
-func setRemoteHeaders(h http.Header, u *gatehouse.User, cacheControl string) {
+func setRemoteHeaders(h http.Header, u *gatehouse.User, groups []string, cacheControl string) {
 	v := make([]string, 5)
 	v[0] = headerSafe(u.Username)
 	v[1] = headerSafe(u.Email)
 	v[2] = headerSafe(u.Name)
-	v[3] = headerSafe(strings.Join(u.Groups, ","))
+	v[3] = headerSafe(strings.Join(groups, ","))
 	h[HeaderRemoteUser] = v[0:1:1]
 	h[HeaderRemoteEmail] = v[1:2:2]
 	h[HeaderRemoteName] = v[2:3:3]
