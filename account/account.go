@@ -621,6 +621,7 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 		if err := s.recordFailure(ctx, keys, u); err != nil {
 			return err
 		}
+		s.record(ctx, Actor{User: u, Client: req.Client}, gatehouse.AuditLoginFailed, u.ID, map[string]string{"reason": "password_confirmation"})
 		return &gatehouse.Error{Code: gatehouse.CodeInvalidCredentials, Message: "The current password is not correct."}
 	}
 	if err := s.checkPolicyFor(ctx, req.NewPassword, u.Username, u.Email); err != nil {

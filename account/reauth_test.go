@@ -118,3 +118,40 @@ func TestLoginAndReauthenticate(t *testing.T) {
 		t.Errorf("Reauthenticate of the replaced session = %v, want unauthenticated", err)
 	}
 }
+
+// TestFailedPasswordConfirmationsAudited: a wrong password given to
+// confirm a change (the password change, a second factor's) is audited
+// like a failed login, not only counted.
+func TestFailedPasswordConfirmationsAudited(t *testing.T) {
+	svc, _, _ := newService(t)
+	sealer, err := otp.NewSealer(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.UseTwoFactor(account.TwoFactorDeps{Sealer: sealer})
+	ctx := context.Background()
+	u, err := svc.CreateUser(ctx, account.NewUser{Username: "tara", Email: "tara@example.com", Password: "a long enough password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := account.Actor{User: u}
+	if err := svc.ChangePassword(ctx, account.ChangePasswordRequest{User: u, CurrentPassword: "wrong", NewPassword: "another long password"}); code(err) != gatehouse.CodeInvalidCredentials {
+		t.Fatalf("ChangePassword(wrong) = %v", err)
+	}
+	if err := svc.SetPhone(ctx, a, u, "", account.Proof{Password: "wrong"}); code(err) != gatehouse.CodeInvalidCredentials {
+		t.Fatalf("SetPhone(wrong) = %v", err)
+	}
+	events, _, err := svc.ListAudit(ctx, gatehouse.AuditFilter{Kind: gatehouse.AuditLoginFailed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range events {
+		if e.TargetID == u.ID && e.Detail["reason"] == "password_confirmation" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d audited password confirmations, want 2: %+v", n, events)
+	}
+}

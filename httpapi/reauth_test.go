@@ -261,7 +261,7 @@ func TestReauthenticateOnlyTheSessionCookie(t *testing.T) {
 }
 
 // TestOwnEmailAndPhoneThroughManagement: an administrator's own email
-// address and SMS number are as sensitive through the management API as
+// address, SMS number and second factor are as sensitive through the management API as
 // through the self-service endpoints; other changes and other users are
 // not affected.
 func TestOwnEmailAndPhoneThroughManagement(t *testing.T) {
@@ -273,6 +273,7 @@ func TestOwnEmailAndPhoneThroughManagement(t *testing.T) {
 	csrf := header("X-CSRF-Token", aCSRF)
 	wantProblem(t, admin.do("PATCH", self, `{"email":"thief@example.net"}`, csrf), 403, gatehouse.CodeReauthenticationRequired)
 	wantProblem(t, admin.do("PUT", self+"/phone", `{"phone":"+4915123456789"}`, csrf), 403, gatehouse.CodeReauthenticationRequired)
+	wantProblem(t, admin.do("POST", self+"/reset-two-factor", "", csrf), 403, gatehouse.CodeReauthenticationRequired)
 	if u, _ := e.store.UserByID(context.Background(), e.admin.ID); u.Email != "admin@example.com" {
 		t.Fatalf("email changed to %q", u.Email)
 	}

@@ -268,6 +268,13 @@ func (s *Server) handleSetPhone(w http.ResponseWriter, r *http.Request, c *crede
 
 // handleResetTwoFactor is POST …/users/{id}/reset-two-factor.
 func (s *Server) handleResetTwoFactor(w http.ResponseWriter, r *http.Request, c *credentials) error {
+	// Removing one's own second factor this way is DELETE BASE/2fa/totp
+	// without the password: it needs a recent authentication too.
+	if r.PathValue("id") == c.user.ID {
+		if err := s.requireRecentAuth(c); err != nil {
+			return err
+		}
+	}
 	if err := s.accounts.ResetTwoFactor(r.Context(), s.actor(r, c), r.PathValue("id")); err != nil {
 		return err
 	}
