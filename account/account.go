@@ -577,6 +577,7 @@ func (s *Service) Reauthenticate(ctx context.Context, a Actor, sess *gatehouse.S
 	if err != nil {
 		return "", nil, err
 	}
+	s.log.Info("re-authenticated", "user", u.ID, "session", next.ID, "client", a.Client.Addr)
 	s.record(ctx, a, gatehouse.AuditReauthenticated, next.ID, nil)
 	return token, next, nil
 }

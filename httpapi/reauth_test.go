@@ -304,21 +304,32 @@ func TestEnrolmentSessionNeedsRecentPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.createUser("nina", "nina@example.com", pwOf("nina"), "ops")
-	login := func() (*browser, string) {
+	e.createUser("nils", "nils@example.com", pwOf("nils"), "ops")
+	login := func(name string) (*browser, string) {
 		b := e.browser()
 		var res struct{ State, CSRFToken string }
-		decode(t, b.login("nina", pwOf("nina")), &res)
+		decode(t, b.login(name, pwOf(name)), &res)
 		if res.State != "two_factor_enrollment_required" {
 			t.Fatalf("login state %q", res.State)
 		}
 		return b, res.CSRFToken
 	}
-	stale, sCSRF := login()
+	stale, sCSRF := login("nils")
 	e.clock.Advance(6 * time.Minute)
 	wantProblem(t, stale.do("POST", "/auth/2fa/totp", "", header("X-CSRF-Token", sCSRF)), 403, gatehouse.CodeReauthenticationRequired)
+	// It can prove the password again and enrol then; the answer is the
+	// login's for an enrolment, with a new cookie and CSRF token.
+	w := stale.do("POST", "/auth/session/reauthenticate", reauthBody(pwOf("nils")), header("X-CSRF-Token", sCSRF))
+	var re struct{ State, CSRFToken string }
+	decode(t, w, &re)
+	if w.Code != 200 || re.State != "two_factor_enrollment_required" || re.CSRFToken == "" || re.CSRFToken == sCSRF {
+		t.Fatalf("re-authenticating the enrolment session: %d %s", w.Code, w.Body)
+	}
+	wantProblem(t, stale.do("GET", "/auth/session", ""), 401, gatehouse.CodeUnauthenticated) // still partial
+	e.enrolTOTP(stale, re.CSRFToken)
 
 	loginAt := e.clock.Now()
-	b, csrfTok := login()
+	b, csrfTok := login("nina")
 	e.clock.Advance(2 * time.Minute)
 	e.enrolTOTP(b, csrfTok)
 	s := sessionOf(t, b)

@@ -20,7 +20,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	r.add("GET", "/session/remaining", s.handle(s.handleRemaining))
 	r.add("GET", "/session/authenticated", s.handle(s.handleAuthenticated))
 	r.add("GET", "/csrf", s.handle(s.withSession(s.handleCSRF)))
-	r.add("POST", "/session/reauthenticate", s.handle(s.withSession(s.handleReauthenticate)))
+	r.add("POST", "/session/reauthenticate", s.handle(s.orEnrolment(s.withSession(s.handleReauthenticate), s.handleReauthenticate)))
 
 	r.add("POST", "/password", s.handle(s.withPerson(s.handleChangePassword)))
 	r.add("GET", "/password/policy", s.handle(s.handlePasswordPolicy))

@@ -70,8 +70,10 @@ type reauthenticateBody struct {
 // user of the session proves their password again before a sensitive
 // change. The session gets a new cookie secret (the old cookie, and the
 // CSRF token derived from it, stop working) and is recently authenticated
-// from now; the answer is that of GET BASE/session. A wrong password is a
-// failed login: 401, counted by the login throttles, audited.
+// from now; the answer is that of GET BASE/session (for the partial
+// session of a user who must enrol, that of the login which started it). A
+// wrong password is a failed login: 401, counted by the login throttles,
+// audited.
 func (s *Server) handleReauthenticate(w http.ResponseWriter, r *http.Request, c *credentials) error {
 	var body reauthenticateBody
 	if err := decodeJSON(w, r, &body); err != nil {
@@ -80,6 +82,11 @@ func (s *Server) handleReauthenticate(w http.ResponseWriter, r *http.Request, c 
 	token, sess, err := s.accounts.Reauthenticate(r.Context(), s.actor(r, c), c.session, body.Password)
 	if err != nil {
 		return err
+	}
+	if sess.Scope == gatehouse.ScopeEnrol {
+		// The partial session of a user who must enrol, left too long
+		// before enrolling: answered like the login that started it.
+		return s.writeLogin(w, r, &account.LoginResult{User: c.user, Session: sess, Token: token, EnrolmentRequired: true})
 	}
 	s.accounts.Sessions().SetCookie(w, token, sess, s.proxies.isHTTPS(r))
 	return s.writeCurrentSession(w, r, c.user, sess, token)

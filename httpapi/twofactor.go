@@ -155,7 +155,13 @@ func (s *Server) withPerson(h authedFunc) handlerFunc {
 // user who must enrol before getting a full one (ScopeEnrol), checking its
 // CSRF token; the handler sees c.session.Scope == ScopeEnrol then.
 func (s *Server) withEnrolment(h authedFunc) handlerFunc {
-	full := s.withPerson(h)
+	return s.orEnrolment(s.withPerson(h), h)
+}
+
+// orEnrolment calls h for a request whose session cookie names the
+// partial session of a user who must enrol (ScopeEnrol), after checking
+// its CSRF token, and other for every other request.
+func (s *Server) orEnrolment(other handlerFunc, h authedFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		token, ok := s.accounts.Sessions().ReadToken(r, s.proxies.isHTTPS(r))
 		if ok && r.Header.Get("Authorization") == "" {
@@ -167,7 +173,7 @@ func (s *Server) withEnrolment(h authedFunc) handlerFunc {
 				return h(w, withCredentials(r, c), c)
 			}
 		}
-		return full(w, r)
+		return other(w, r)
 	}
 }
 
