@@ -35,6 +35,9 @@ const (
 	AuditInviteAccepted   AuditKind = "invite.accepted"
 	AuditResetRequested   AuditKind = "password.reset_requested"
 	AuditPasswordReset    AuditKind = "password.reset"
+	// AuditReauthenticated is a session's user proving their password
+	// again before a sensitive change; a wrong one is AuditLoginFailed.
+	AuditReauthenticated AuditKind = "session.reauthenticated"
 
 	AuditTwoFactorAdded       AuditKind = "two_factor.added"
 	AuditTwoFactorRemoved     AuditKind = "two_factor.removed"

@@ -27,14 +27,17 @@ const (
 	CodeNoPendingLogin        Code = "no_pending_login"
 	CodeNotInvited            Code = "not_invited"
 	CodeLastLoginMethod       Code = "last_login_method"
-	CodeValidation            Code = "validation"
-	CodeNotFound              Code = "not_found"
-	CodeConflict              Code = "conflict"
-	CodeBadRequest            Code = "bad_request"
-	CodeUnsupportedMediaType  Code = "unsupported_media_type"
-	CodeMethodNotAllowed      Code = "method_not_allowed"
-	CodeBusy                  Code = "busy"
-	CodeInternal              Code = "internal"
+	// CodeReauthenticationRequired refuses a sensitive change from a
+	// session that has not proved its user's password recently enough.
+	CodeReauthenticationRequired Code = "reauthentication_required"
+	CodeValidation               Code = "validation"
+	CodeNotFound                 Code = "not_found"
+	CodeConflict                 Code = "conflict"
+	CodeBadRequest               Code = "bad_request"
+	CodeUnsupportedMediaType     Code = "unsupported_media_type"
+	CodeMethodNotAllowed         Code = "method_not_allowed"
+	CodeBusy                     Code = "busy"
+	CodeInternal                 Code = "internal"
 )
 
 // Error is the one error type of gatehouse. Message is safe to show to the

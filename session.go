@@ -26,6 +26,12 @@ type Session struct {
 	// IdleTimeout is how long the session lives unused.
 	IdleTimeout time.Duration
 
+	// AuthenticatedAt is when the user last proved a first factor (a
+	// password) in this session: at the login, or at a re-authentication
+	// since. Zero for a session that never did (an invitation's). Sensitive
+	// changes need it recent (session.Config.ReauthenticateAfter).
+	AuthenticatedAt time.Time
+
 	Remember  bool
 	TwoFactor bool
 	// Scope is "" for a full session. A partial session is limited to a
@@ -92,6 +98,14 @@ type SessionStore interface {
 	// DeleteExpiredSessions removes every session that has ended at now and
 	// returns how many it removed.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+	// RekeySession gives the stored session with public id s.ID the token
+	// hash s.TokenHash in place of oldHash, and s's AuthenticatedAt,
+	// TwoFactor and LastSeenAt, in one step: the old token stops working
+	// the moment the new one starts, while the public id (which the session
+	// list and remembered devices know) stays. A session that is missing,
+	// or whose hash is no longer oldHash, is ErrNotFound and nothing
+	// changes, so of two concurrent rekeys of one token only one wins.
+	RekeySession(ctx context.Context, oldHash []byte, s *Session) error
 }
 
 // LoginRecorder is an optional ability of a store: recording a login as one

@@ -357,7 +357,11 @@ func (s *Service) activateInvited(ctx context.Context, u *gatehouse.User, hash, 
 	if required {
 		scope = gatehouse.ScopeEnrol
 	}
-	newToken, full, err := s.sessions.Create(ctx, u.ID, session.CreateOptions{ClientAddr: client.Addr, UserAgent: client.UserAgent, Scope: scope})
+	// Choosing the password proves it, as a login would: the new session
+	// counts as recently authenticated.
+	newToken, full, err := s.sessions.Create(ctx, u.ID, session.CreateOptions{
+		ClientAddr: client.Addr, UserAgent: client.UserAgent, Scope: scope, AuthenticatedAt: now,
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -458,8 +458,37 @@ func hashCodes(codes []string) [][]byte {
 	return out
 }
 
+// Proof is how the caller of a sensitive change (a second factor, a
+// phone) proved it is the user: the password sent with the change, or a
+// session that proved it recently (session.Manager.RecentlyAuthenticated,
+// or Basic credentials, which carry the password in every request). A
+// password, when given, is checked even if Recent is set. The zero Proof
+// proves nothing: CodeReauthenticationRequired.
+type Proof struct {
+	Password string
+	Recent   bool
+}
+
+// ErrReauthenticationRequired is the answer to a sensitive change whose
+// caller has not proved their password recently enough.
+var ErrReauthenticationRequired = &gatehouse.Error{Code: gatehouse.CodeReauthenticationRequired,
+	Message: "Confirm your password first (POST /session/reauthenticate) and try again."}
+
+// confirm checks p for a sensitive change by u. The caller holds
+// lockUser(u).
+func (s *Service) confirm(ctx context.Context, u *gatehouse.User, p Proof, client Client) error {
+	if p.Password != "" {
+		return s.checkPassword(ctx, u, p.Password, client)
+	}
+	if !p.Recent {
+		return ErrReauthenticationRequired
+	}
+	return nil
+}
+
 // checkPassword verifies a user's password for a sensitive change, throttled
-// like a login. The caller holds lockUser(u).
+// like a login, and audited like one when wrong. The caller holds
+// lockUser(u).
 func (s *Service) checkPassword(ctx context.Context, u *gatehouse.User, pw string, client Client) error {
 	keys := throttleKeys(u, "", client.Addr)
 	if err := s.checkThrottles(ctx, keys); err != nil {
@@ -477,16 +506,17 @@ func (s *Service) checkPassword(ctx context.Context, u *gatehouse.User, pw strin
 		if err := s.recordFailure(ctx, keys, fresh); err != nil {
 			return err
 		}
+		s.record(ctx, Actor{User: fresh, Client: client}, gatehouse.AuditLoginFailed, fresh.ID, map[string]string{"reason": "password_confirmation"})
 		return &gatehouse.Error{Code: gatehouse.CodeInvalidCredentials, Message: "The password is not correct."}
 	}
 	return nil
 }
 
-// DisableTOTP turns two-factor off after the user proves their password,
-// unless one of the user's groups requires it.
-func (s *Service) DisableTOTP(ctx context.Context, a Actor, u *gatehouse.User, pw string) error {
+// DisableTOTP turns two-factor off after the user proves their password
+// (p), unless one of the user's groups requires it.
+func (s *Service) DisableTOTP(ctx context.Context, a Actor, u *gatehouse.User, p Proof) error {
 	defer s.lockUser(u)()
-	if err := s.checkPassword(ctx, u, pw, a.Client); err != nil {
+	if err := s.confirm(ctx, u, p, a.Client); err != nil {
 		return err
 	}
 	if required, err := s.requiresTwoFactor(ctx, u); err != nil {
@@ -522,10 +552,10 @@ func (s *Service) removeTwoFactor(ctx context.Context, a Actor, u *gatehouse.Use
 }
 
 // RegenerateRecoveryCodes replaces a user's recovery codes after they prove
-// their password; the old ones stop working.
-func (s *Service) RegenerateRecoveryCodes(ctx context.Context, a Actor, u *gatehouse.User, pw string) ([]string, error) {
+// their password (p); the old ones stop working.
+func (s *Service) RegenerateRecoveryCodes(ctx context.Context, a Actor, u *gatehouse.User, p Proof) ([]string, error) {
 	defer s.lockUser(u)()
-	if err := s.checkPassword(ctx, u, pw, a.Client); err != nil {
+	if err := s.confirm(ctx, u, p, a.Client); err != nil {
 		return nil, err
 	}
 	tf, err := s.twoFactorOf(ctx, u.ID)
@@ -559,10 +589,10 @@ func (s *Service) ResetTwoFactor(ctx context.Context, a Actor, userID string) er
 }
 
 // SetPhone sets (or, with "", removes) the number SMS codes go to, after
-// the user proves their password (a phone is a way in).
-func (s *Service) SetPhone(ctx context.Context, a Actor, u *gatehouse.User, phone, pw string) error {
+// the user proves their password (p: a phone is a way in).
+func (s *Service) SetPhone(ctx context.Context, a Actor, u *gatehouse.User, phone string, p Proof) error {
 	defer s.lockUser(u)()
-	if err := s.checkPassword(ctx, u, pw, a.Client); err != nil {
+	if err := s.confirm(ctx, u, p, a.Client); err != nil {
 		return err
 	}
 	return s.putPhone(ctx, a, u, phone)
@@ -639,7 +669,10 @@ func (s *Service) FinishEnrolment(ctx context.Context, u *gatehouse.User, partia
 	if err := s.sessions.Revoke(ctx, partial.ID); err != nil {
 		return nil, err
 	}
-	token, sess, err := s.sessions.Create(ctx, u.ID, session.CreateOptions{TwoFactor: true, ClientAddr: client.Addr, UserAgent: client.UserAgent})
+	// The password was proved when the partial session started, not now.
+	token, sess, err := s.sessions.Create(ctx, u.ID, session.CreateOptions{
+		TwoFactor: true, ClientAddr: client.Addr, UserAgent: client.UserAgent, AuthenticatedAt: partial.AuthenticatedAt,
+	})
 	if err != nil {
 		return nil, err
 	}

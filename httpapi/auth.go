@@ -402,7 +402,8 @@ func (s *Server) withUser(h authedFunc) handlerFunc {
 }
 
 // withSession is withUser for the endpoints about the browser session
-// itself (current session, CSRF token): only the session cookie counts.
+// itself (current session, CSRF token, re-authentication): only the
+// session cookie counts, and unsafe methods need its CSRF token.
 func (s *Server) withSession(h authedFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		c, err := s.cookieSession(r, false)
@@ -412,8 +413,62 @@ func (s *Server) withSession(h authedFunc) handlerFunc {
 		if c == nil {
 			return errUnauthenticated
 		}
+		if err := checkCSRF(r, c); err != nil {
+			return err
+		}
 		return h(w, withCredentials(r, c), c)
 	}
+}
+
+// recentlyAuthenticated reports whether caller c proved their password
+// recently enough for a sensitive change (ASVS 7.5.1): a session within
+// session.reauthenticate_after of its login or last re-authentication, or
+// Basic credentials, which carry the password in this very request. An
+// API token never does: it is a credential for programs, not a person.
+func (s *Server) recentlyAuthenticated(c *credentials) bool {
+	switch c.via {
+	case viaBasic:
+		return true
+	case viaSession:
+		return s.accounts.Sessions().RecentlyAuthenticated(c.session)
+	}
+	return false
+}
+
+// proof is what caller c sends to a sensitive change that also takes the
+// password in its body: the password, if any, and whether c is recently
+// authenticated (see account.Proof).
+func (s *Server) proof(c *credentials, password string) account.Proof {
+	return account.Proof{Password: password, Recent: s.recentlyAuthenticated(c)}
+}
+
+// withRecentAuth guards h, a sensitive change without a password in its
+// body (enrolling a second factor, creating an API token, changing one's
+// email address): 403 reauthentication_required unless the caller is
+// recently authenticated, so that a stolen session cookie cannot lock the
+// owner out of their account. API tokens are refused outright
+// (permission_denied): re-authenticating would not help them. It goes
+// inside withUser, withPerson or withEnrolment.
+func (s *Server) withRecentAuth(h authedFunc) authedFunc {
+	return func(w http.ResponseWriter, r *http.Request, c *credentials) error {
+		if err := s.requireRecentAuth(c); err != nil {
+			return err
+		}
+		return h(w, r, c)
+	}
+}
+
+// requireRecentAuth is the check of withRecentAuth, for the handlers that
+// are sensitive only for some requests (an administrator changing their
+// own email address through the management API).
+func (s *Server) requireRecentAuth(c *credentials) error {
+	if c.via == viaToken {
+		return errTokenForFactors
+	}
+	if !s.recentlyAuthenticated(c) {
+		return account.ErrReauthenticationRequired
+	}
+	return nil
 }
 
 // withPermission is withUser that also requires one of perms (403 without).

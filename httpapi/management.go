@@ -93,6 +93,13 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request, c *cre
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
 	}
+	// One's own email address is where password resets go: changing it
+	// is a sensitive change, like a second factor.
+	if r.PathValue("id") == c.user.ID && body.Email != nil && *body.Email != c.user.Email {
+		if err := s.requireRecentAuth(c); err != nil {
+			return err
+		}
+	}
 	u, err := s.accounts.UpdateUser(r.Context(), s.actor(r, c), r.PathValue("id"), account.UserUpdate(body))
 	if err != nil {
 		return err

@@ -29,7 +29,8 @@ func statusOf(c gatehouse.Code) int {
 	case gatehouse.CodeUnauthenticated, gatehouse.CodeInvalidCredentials, gatehouse.CodeInvalidCode:
 		return http.StatusUnauthorized
 	case gatehouse.CodePermissionDenied, gatehouse.CodeCSRFFailed, gatehouse.CodeInsecureBasicAuth,
-		gatehouse.CodeLocalLoginDisabled, gatehouse.CodePasswordResetDisabled, gatehouse.CodeNotInvited:
+		gatehouse.CodeLocalLoginDisabled, gatehouse.CodePasswordResetDisabled, gatehouse.CodeNotInvited,
+		gatehouse.CodeReauthenticationRequired:
 		return http.StatusForbidden
 	case gatehouse.CodeTooManyAttempts:
 		return http.StatusTooManyRequests

@@ -20,6 +20,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	r.add("GET", "/session/remaining", s.handle(s.handleRemaining))
 	r.add("GET", "/session/authenticated", s.handle(s.handleAuthenticated))
 	r.add("GET", "/csrf", s.handle(s.withSession(s.handleCSRF)))
+	r.add("POST", "/session/reauthenticate", s.handle(s.orEnrolment(s.withSession(s.handleReauthenticate), s.handleReauthenticate)))
 
 	r.add("POST", "/password", s.handle(s.withPerson(s.handleChangePassword)))
 	r.add("GET", "/password/policy", s.handle(s.handlePasswordPolicy))
@@ -34,8 +35,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	r.add("GET", "/2fa/providers", s.handle(s.handleProviders))
 	r.add("POST", "/2fa/send", s.handle(s.handleSendCode))
 	r.add("POST", "/2fa/verify", s.handle(s.handleVerifyCode))
-	r.add("POST", "/2fa/totp", s.handle(s.withEnrolment(s.handleBeginTOTP)))
-	r.add("POST", "/2fa/totp/confirm", s.handle(s.withEnrolment(s.handleConfirmTOTP)))
+	// Changes of second factors need a recent authentication (or, where
+	// the body has one, the password): see withRecentAuth.
+	r.add("POST", "/2fa/totp", s.handle(s.withEnrolment(s.withRecentAuth(s.handleBeginTOTP))))
+	r.add("POST", "/2fa/totp/confirm", s.handle(s.withEnrolment(s.withRecentAuth(s.handleConfirmTOTP))))
 	r.add("DELETE", "/2fa/totp", s.handle(s.withPerson(s.handleDisableTOTP)))
 	r.add("POST", "/2fa/recovery-codes", s.handle(s.withPerson(s.handleRecoveryCodes)))
 	r.add("PUT", "/2fa/phone", s.handle(s.withPerson(s.handleSetPhone)))
@@ -62,7 +65,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	r.add("DELETE", "/sessions", s.handle(s.withPerson(s.handleEndOtherSessions)))
 	r.add("DELETE", "/sessions/{id}", s.handle(s.withPerson(s.handleEndMySession)))
 	r.add("GET", "/tokens", s.handle(s.withUser(s.handleMyTokens)))
-	r.add("POST", "/tokens", s.handle(s.withUser(s.handleCreateToken)))
+	r.add("POST", "/tokens", s.handle(s.withUser(s.withRecentAuth(s.handleCreateToken))))
 	r.add("DELETE", "/tokens/{id}", s.handle(s.withPerson(s.handleRevokeMyToken)))
 
 	// The management API: every endpoint needs a permission.

@@ -42,18 +42,54 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 // It sets the XSRF-TOKEN cookie again, since that is a browser-session
 // cookie that may be gone while a remembered session lives on.
 func (s *Server) handleCurrentSession(w http.ResponseWriter, r *http.Request, c *credentials) error {
-	uv, err := s.userView(r.Context(), c.user)
+	return s.writeCurrentSession(w, r, c.user, c.session, c.token)
+}
+
+// writeCurrentSession answers {user, session, csrfToken} for the session
+// of token and sets the XSRF-TOKEN cookie.
+func (s *Server) writeCurrentSession(w http.ResponseWriter, r *http.Request, u *gatehouse.User, sess *gatehouse.Session, token string) error {
+	uv, err := s.userView(r.Context(), u)
 	if err != nil {
 		return err
 	}
-	token := csrf.Token(c.token)
-	csrf.SetCookie(w, token, s.proxies.isHTTPS(r))
+	csrfToken := csrf.Token(token)
+	csrf.SetCookie(w, csrfToken, s.proxies.isHTTPS(r))
 	writeJSON(w, http.StatusOK, map[string]any{
 		"user":      uv,
-		"session":   s.sessionView(c.session),
-		"csrfToken": token,
+		"session":   s.sessionView(sess),
+		"csrfToken": csrfToken,
 	})
 	return nil
+}
+
+type reauthenticateBody struct {
+	Password string `json:"password"`
+}
+
+// handleReauthenticate is POST BASE/session/reauthenticate {password}: the
+// user of the session proves their password again before a sensitive
+// change. The session gets a new cookie secret (the old cookie, and the
+// CSRF token derived from it, stop working) and is recently authenticated
+// from now; the answer is that of GET BASE/session (for the partial
+// session of a user who must enrol, that of the login which started it). A
+// wrong password is a failed login: 401, counted by the login throttles,
+// audited.
+func (s *Server) handleReauthenticate(w http.ResponseWriter, r *http.Request, c *credentials) error {
+	var body reauthenticateBody
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	token, sess, err := s.accounts.Reauthenticate(r.Context(), s.actor(r, c), c.session, body.Password)
+	if err != nil {
+		return err
+	}
+	if sess.Scope == gatehouse.ScopeEnrol {
+		// The partial session of a user who must enrol, left too long
+		// before enrolling: answered like the login that started it.
+		return s.writeLogin(w, r, &account.LoginResult{User: c.user, Session: sess, Token: token, EnrolmentRequired: true})
+	}
+	s.accounts.Sessions().SetCookie(w, token, sess, s.proxies.isHTTPS(r))
+	return s.writeCurrentSession(w, r, c.user, sess, token)
 }
 
 // handleLogout is DELETE BASE/session. It answers 204 whether or not there

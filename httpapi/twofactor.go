@@ -155,7 +155,13 @@ func (s *Server) withPerson(h authedFunc) handlerFunc {
 // user who must enrol before getting a full one (ScopeEnrol), checking its
 // CSRF token; the handler sees c.session.Scope == ScopeEnrol then.
 func (s *Server) withEnrolment(h authedFunc) handlerFunc {
-	full := s.withPerson(h)
+	return s.orEnrolment(s.withPerson(h), h)
+}
+
+// orEnrolment calls h for a request whose session cookie names the
+// partial session of a user who must enrol (ScopeEnrol), after checking
+// its CSRF token, and other for every other request.
+func (s *Server) orEnrolment(other handlerFunc, h authedFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		token, ok := s.accounts.Sessions().ReadToken(r, s.proxies.isHTTPS(r))
 		if ok && r.Header.Get("Authorization") == "" {
@@ -167,7 +173,7 @@ func (s *Server) withEnrolment(h authedFunc) handlerFunc {
 				return h(w, withCredentials(r, c), c)
 			}
 		}
-		return full(w, r)
+		return other(w, r)
 	}
 }
 
@@ -217,13 +223,14 @@ type passwordBody struct {
 	Password string `json:"password"`
 }
 
-// handleDisableTOTP is DELETE BASE/2fa/totp {password}.
+// handleDisableTOTP is DELETE BASE/2fa/totp {password}. Without the
+// password, a recently authenticated session will do.
 func (s *Server) handleDisableTOTP(w http.ResponseWriter, r *http.Request, c *credentials) error {
 	var body passwordBody
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
 	}
-	if err := s.accounts.DisableTOTP(r.Context(), s.actor(r, c), c.user, body.Password); err != nil {
+	if err := s.accounts.DisableTOTP(r.Context(), s.actor(r, c), c.user, s.proof(c, body.Password)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -231,13 +238,14 @@ func (s *Server) handleDisableTOTP(w http.ResponseWriter, r *http.Request, c *cr
 }
 
 // handleRecoveryCodes is POST BASE/2fa/recovery-codes {password}: new
-// codes, the old ones void.
+// codes, the old ones void. Without the password, a recently
+// authenticated session will do.
 func (s *Server) handleRecoveryCodes(w http.ResponseWriter, r *http.Request, c *credentials) error {
 	var body passwordBody
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
 	}
-	codes, err := s.accounts.RegenerateRecoveryCodes(r.Context(), s.actor(r, c), c.user, body.Password)
+	codes, err := s.accounts.RegenerateRecoveryCodes(r.Context(), s.actor(r, c), c.user, s.proof(c, body.Password))
 	if err != nil {
 		return err
 	}
@@ -250,13 +258,14 @@ type phoneBody struct {
 	Password string `json:"password"`
 }
 
-// handleSetPhone is PUT BASE/2fa/phone {phone, password}: where SMS codes go.
+// handleSetPhone is PUT BASE/2fa/phone {phone, password}: where SMS codes
+// go. Without the password, a recently authenticated session will do.
 func (s *Server) handleSetPhone(w http.ResponseWriter, r *http.Request, c *credentials) error {
 	var body phoneBody
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
 	}
-	if err := s.accounts.SetPhone(r.Context(), s.actor(r, c), c.user, body.Phone, body.Password); err != nil {
+	if err := s.accounts.SetPhone(r.Context(), s.actor(r, c), c.user, body.Phone, s.proof(c, body.Password)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -265,6 +274,13 @@ func (s *Server) handleSetPhone(w http.ResponseWriter, r *http.Request, c *crede
 
 // handleResetTwoFactor is POST …/users/{id}/reset-two-factor.
 func (s *Server) handleResetTwoFactor(w http.ResponseWriter, r *http.Request, c *credentials) error {
+	// Removing one's own second factor this way is DELETE BASE/2fa/totp
+	// without the password: it needs a recent authentication too.
+	if r.PathValue("id") == c.user.ID {
+		if err := s.requireRecentAuth(c); err != nil {
+			return err
+		}
+	}
 	if err := s.accounts.ResetTwoFactor(r.Context(), s.actor(r, c), r.PathValue("id")); err != nil {
 		return err
 	}
@@ -292,6 +308,12 @@ func (s *Server) handleAdminSetPhone(w http.ResponseWriter, r *http.Request, c *
 	var body adminPhoneBody
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
+	}
+	// One's own SMS number is a way in: as sensitive as PUT BASE/2fa/phone.
+	if r.PathValue("id") == c.user.ID {
+		if err := s.requireRecentAuth(c); err != nil {
+			return err
+		}
 	}
 	if err := s.accounts.SetPhoneFor(r.Context(), s.actor(r, c), r.PathValue("id"), body.Phone); err != nil {
 		return err

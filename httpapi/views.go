@@ -31,6 +31,10 @@ type sessionView struct {
 	SecondsUntilTimeout int64     `json:"secondsUntilTimeout"`
 	Remember            bool      `json:"remember"`
 	TwoFactor           bool      `json:"twoFactor"`
+	// ReauthenticateAt is when sensitive changes start needing the
+	// password again (POST BASE/session/reauthenticate); null when the
+	// session never proved it.
+	ReauthenticateAt *time.Time `json:"reauthenticateAt"`
 }
 
 func (s *Server) userView(ctx context.Context, u *gatehouse.User) (*userView, error) {
@@ -65,7 +69,13 @@ func (s *Server) userView(ctx context.Context, u *gatehouse.User) (*userView, er
 }
 
 func (s *Server) sessionView(sess *gatehouse.Session) *sessionView {
+	var reauth *time.Time
+	if at := s.accounts.Sessions().ReauthenticateAt(sess); !at.IsZero() {
+		at = at.UTC().Truncate(time.Second)
+		reauth = &at
+	}
 	return &sessionView{
+		ReauthenticateAt:    reauth,
 		ID:                  sess.ID,
 		CreatedAt:           sess.CreatedAt.UTC().Truncate(time.Second),
 		ExpiresAt:           sess.ExpiresAt.UTC().Truncate(time.Second),

@@ -105,6 +105,18 @@ func (f *fakeStore) SessionByTokenHash(_ context.Context, hash []byte) (*gatehou
 	return found, nil
 }
 
+func (f *fakeStore) RekeySession(_ context.Context, oldHash []byte, s *gatehouse.Session) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cur, ok := f.sessions[s.ID]
+	if !ok || !bytes.Equal(cur.TokenHash, oldHash) {
+		return gatehouse.ErrNotFound
+	}
+	cur.TokenHash = bytes.Clone(s.TokenHash)
+	cur.AuthenticatedAt, cur.TwoFactor, cur.LastSeenAt = s.AuthenticatedAt, s.TwoFactor, s.LastSeenAt
+	return nil
+}
+
 func (f *fakeStore) TouchSession(_ context.Context, id string, at time.Time) error {
 	f.mu.Lock()
 	f.touches++

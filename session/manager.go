@@ -46,6 +46,11 @@ type Config struct {
 	CacheTTL time.Duration
 	// CacheSize bounds the number of cached sessions.
 	CacheSize int
+	// ReauthenticateAfter is how long after the user last proved a first
+	// factor a session may still make sensitive changes (enrolling or
+	// removing a second factor, new recovery codes, creating an API token,
+	// …) without proving it again (ASVS 7.5.1).
+	ReauthenticateAfter time.Duration
 }
 
 // DefaultConfig is the contract's default: 20 minutes idle, 12 hours
@@ -59,6 +64,7 @@ var DefaultConfig = Config{
 	SameSite:            http.SameSiteLaxMode,
 	CacheTTL:            time.Second,
 	CacheSize:           100_000,
+	ReauthenticateAfter: 10 * time.Minute,
 }
 
 func (c Config) withDefaults() Config {
@@ -89,6 +95,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CacheSize <= 0 {
 		c.CacheSize = d.CacheSize
+	}
+	if c.ReauthenticateAfter <= 0 {
+		c.ReauthenticateAfter = d.ReauthenticateAfter
 	}
 	return c
 }
@@ -147,9 +156,13 @@ type CreateOptions struct {
 	Remember  bool
 	TwoFactor bool
 	// Scope makes a partial session (see gatehouse.Session.Scope).
-	Scope      string
-	ClientAddr string
-	UserAgent  string
+	Scope string
+	// AuthenticatedAt is when the user proved a first factor for this
+	// session (see gatehouse.Session.AuthenticatedAt); zero when they did
+	// not, which makes every sensitive change ask for re-authentication.
+	AuthenticatedAt time.Time
+	ClientAddr      string
+	UserAgent       string
 }
 
 // Create starts a session for userID and returns the secret token for the
@@ -182,11 +195,56 @@ func (m *Manager) Prepare(userID string, o CreateOptions) (string, *gatehouse.Se
 		ClientAddr:  o.ClientAddr,
 		UserAgent:   truncate(o.UserAgent, 512),
 	}
+	if !o.AuthenticatedAt.IsZero() {
+		s.AuthenticatedAt = o.AuthenticatedAt.UTC()
+	}
 	if o.Remember {
 		s.ExpiresAt = now.Add(m.cfg.RememberTimeout)
 		s.IdleTimeout = m.cfg.RememberIdleTimeout
 	}
 	return token, s
+}
+
+// ReauthenticateAt returns when s stops counting as recently
+// authenticated: ReauthenticateAfter after its user last proved a first
+// factor in it. Zero for a session that never did.
+func (m *Manager) ReauthenticateAt(s *gatehouse.Session) time.Time {
+	if s == nil || s.AuthenticatedAt.IsZero() {
+		return time.Time{}
+	}
+	return s.AuthenticatedAt.Add(m.cfg.ReauthenticateAfter)
+}
+
+// RecentlyAuthenticated reports whether the user of s proved a first
+// factor in it within ReauthenticateAfter, as sensitive changes need.
+func (m *Manager) RecentlyAuthenticated(s *gatehouse.Session) bool {
+	at := m.ReauthenticateAt(s)
+	return !at.IsZero() && m.now().Before(at)
+}
+
+// Rekey gives the live session old a new secret token, records that its
+// user proved a first factor at authenticatedAt, and returns the new token with the updated session. The old
+// token stops working at once, here and in the store, so that a copy of
+// it taken before the session gained privileges is worth nothing after
+// (no session fixation, ASVS 7.2.4). The public id, the user, the expiry
+// and the rest stay. A session that has ended or was rekeyed meanwhile is
+// CodeUnauthenticated.
+func (m *Manager) Rekey(ctx context.Context, old *gatehouse.Session, authenticatedAt time.Time) (string, *gatehouse.Session, error) {
+	token := NewToken()
+	next := *old
+	next.TokenHash = HashToken(token)
+	next.LastSeenAt = m.now().UTC()
+	next.AuthenticatedAt = authenticatedAt.UTC()
+	err := m.store.RekeySession(ctx, old.TokenHash, &next)
+	// Forget the old token whatever happened: it is gone or about to be.
+	m.forgetWhere(func(s *gatehouse.Session) bool { return s.ID == old.ID })
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return "", nil, errNoSession
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("rekey session: %w", err)
+	}
+	return token, &next, nil
 }
 
 // errNoSession is what Load and Peek return for a token that does not name

@@ -40,6 +40,10 @@ var scenarios = []struct {
 	{"StoreRevocationBeforeTouchLongCache", Config{CacheTTL: 30 * time.Second}, testStoreRevocationBeforeTouch},
 	{"Sweep", Config{}, testSweep},
 	{"MalformedToken", Config{}, testMalformedToken},
+	{"RekeyCached", Config{CacheTTL: time.Hour}, testRekey},
+	{"RekeyCacheDisabled", Config{CacheTTL: -1}, testRekey},
+	{"RecentlyAuthenticated", Config{}, testRecentlyAuthenticated},
+	{"RecentlyAuthenticatedCustom", Config{ReauthenticateAfter: time.Minute}, testRecentlyAuthenticated},
 }
 
 func TestManagerScenarios(t *testing.T) {
@@ -92,6 +96,66 @@ func testCreateStoresOnlyHash(t *testing.T, e env) {
 	}
 	if diff := cmp.Diff(want, stored); diff != "" {
 		t.Errorf("stored session mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// testRekey: a rekeyed session answers only to its new token, at once
+// (even from a warm cache), keeps its id, user and expiry, and carries the
+// new authentication time; the old token cannot rekey it again.
+func testRekey(t *testing.T, e env) {
+	user := e.newUser(t)
+	tok, created := e.create(t, user, CreateOptions{Remember: true, TwoFactor: true, AuthenticatedAt: epoch})
+	e.clock.Advance(10 * time.Minute)
+	other, _ := e.create(t, user, CreateOptions{AuthenticatedAt: epoch})
+	old, err := e.m.Load(t.Context(), tok) // cached from here on
+	wantLive(t, "Load", old, err)
+
+	newTok, next, err := e.m.Rekey(t.Context(), old, e.clock.Now())
+	if err != nil {
+		t.Fatalf("Rekey: %v", err)
+	}
+	if newTok == tok || bytes.Equal(next.TokenHash, created.TokenHash) || !bytes.Equal(next.TokenHash, HashToken(newTok)) {
+		t.Fatalf("Rekey kept the token")
+	}
+	s, err := e.m.Load(t.Context(), tok)
+	wantEnded(t, "Load(old token)", s, err)
+	got, err := e.m.Load(t.Context(), newTok)
+	wantLive(t, "Load(new token)", got, err)
+	if got.ID != created.ID || got.UserID != user || !got.ExpiresAt.Equal(created.ExpiresAt) || !got.Remember || !got.TwoFactor {
+		t.Errorf("rekeyed session = %+v, want the id, user, expiry and flags of %+v", got, created)
+	}
+	if !got.AuthenticatedAt.Equal(e.clock.Now()) {
+		t.Errorf("AuthenticatedAt = %v, want %v", got.AuthenticatedAt, e.clock.Now())
+	}
+	if _, _, err := e.m.Rekey(t.Context(), old, e.clock.Now()); gatehouse.ErrorCode(err) != gatehouse.CodeUnauthenticated {
+		t.Errorf("Rekey from the old token again = %v, want CodeUnauthenticated", err)
+	}
+	if s, err := e.m.Load(t.Context(), other); err != nil || s == nil {
+		t.Errorf("another session of the user ended: %v", err)
+	}
+}
+
+func testRecentlyAuthenticated(t *testing.T, e env) {
+	window := e.m.Config().ReauthenticateAfter
+	if window <= 0 {
+		t.Fatalf("ReauthenticateAfter = %v, want a default", window)
+	}
+	user := e.newUser(t)
+	_, never := e.create(t, user, CreateOptions{})
+	if e.m.RecentlyAuthenticated(never) || !e.m.ReauthenticateAt(never).IsZero() {
+		t.Errorf("a session that never proved a first factor counts as recently authenticated")
+	}
+	_, s := e.create(t, user, CreateOptions{AuthenticatedAt: e.clock.Now()})
+	for _, tt := range []struct {
+		after  time.Duration
+		recent bool
+	}{{0, true}, {window - time.Microsecond, true}, {window, false}, {2 * window, false}} {
+		c := &fakeClock{t: e.clock.Now()}
+		c.Advance(tt.after)
+		m := NewManager(e.store, e.m.Config(), c.Now, nil)
+		if got := m.RecentlyAuthenticated(s); got != tt.recent {
+			t.Errorf("%v after authenticating: RecentlyAuthenticated = %v, want %v", tt.after, got, tt.recent)
+		}
 	}
 }
 

@@ -102,6 +102,7 @@ func TestMigrateFrom0002(t *testing.T) {
 		ID: sessionID, TokenHash: hash[:], UserID: userID,
 		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour), IdleTimeout: time.Hour,
 		Remember: true, TwoFactor: true, Scope: "", ClientAddr: "192.0.2.1", UserAgent: "curl",
+		AuthenticatedAt: now, // 0007: a full session proved a password when it was created
 	}
 	ses, err := s.SessionByTokenHash(ctx, hash[:])
 	if err != nil {

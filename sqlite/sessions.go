@@ -12,20 +12,22 @@ import (
 
 // sessionColumns are the columns scanSession reads.
 const sessionColumns = `id, token_hash, user_id, created_at, last_seen_at, expires_at, idle_timeout_ns,
-	remember, two_factor, client_addr, user_agent, scope`
+	remember, two_factor, client_addr, user_agent, scope, authenticated_at`
 
 // scanSession reads a row of sessionColumns.
 func scanSession(sc scanner) (*gatehouse.Session, error) {
 	var (
 		s                          gatehouse.Session
 		created, seen, expires, ns int64
+		authenticated              sql.NullInt64
 	)
 	err := sc.Scan(&s.ID, &s.TokenHash, &s.UserID, &created, &seen, &expires, &ns,
-		&s.Remember, &s.TwoFactor, &s.ClientAddr, &s.UserAgent, &s.Scope)
+		&s.Remember, &s.TwoFactor, &s.ClientAddr, &s.UserAgent, &s.Scope, &authenticated)
 	if err != nil {
 		return nil, err
 	}
 	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = fromMicros(created), fromMicros(seen), fromMicros(expires)
+	s.AuthenticatedAt = fromNullMicros(authenticated)
 	s.IdleTimeout = time.Duration(ns)
 	return &s, nil
 }
@@ -50,10 +52,10 @@ func (s *Store) CreateSession(ctx context.Context, ses *gatehouse.Session) error
 }
 
 func (s *Store) createSession(ctx context.Context, db execer, ses *gatehouse.Session) error {
-	const q = `INSERT INTO sessions (` + sessionColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	const q = `INSERT INTO sessions (` + sessionColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	return s.insertOwned(ctx, db, "session", ses.UserID, "The session already exists.", q, ses.ID, ses.TokenHash, ses.UserID,
 		micros(ses.CreatedAt), micros(ses.LastSeenAt), micros(ses.ExpiresAt), int64(ses.IdleTimeout),
-		ses.Remember, ses.TwoFactor, ses.ClientAddr, ses.UserAgent, ses.Scope)
+		ses.Remember, ses.TwoFactor, ses.ClientAddr, ses.UserAgent, ses.Scope, nullMicros(ses.AuthenticatedAt))
 }
 
 // RecordLoginSession records a login in one transaction: the user's
@@ -93,6 +95,32 @@ func (s *Store) SessionByTokenHash(ctx context.Context, hash []byte) (*gatehouse
 func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error {
 	_, err := s.writer.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id = ?`, micros(at), id)
 	return s.internal("touch session", err)
+}
+
+// RekeySession replaces the token hash oldHash of session ses.ID by
+// ses.TokenHash and sets its AuthenticatedAt, TwoFactor and LastSeenAt, in
+// one statement; a session that is missing or has another hash is
+// gatehouse.ErrNotFound. A new hash that another session has is
+// CodeConflict.
+func (s *Store) RekeySession(ctx context.Context, oldHash []byte, ses *gatehouse.Session) error {
+	const q = `UPDATE sessions SET token_hash = ?, authenticated_at = ?, two_factor = ?, last_seen_at = ?
+		WHERE id = ? AND token_hash = ?`
+	res, err := s.writer.ExecContext(ctx, q, ses.TokenHash, nullMicros(ses.AuthenticatedAt), ses.TwoFactor,
+		micros(ses.LastSeenAt), ses.ID, oldHash)
+	if isUniqueViolation(err) {
+		return &gatehouse.Error{Code: gatehouse.CodeConflict, Message: "The session token is taken.", Err: err}
+	}
+	if err != nil {
+		return s.internal("rekey session", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return s.internal("rekey session", err)
+	}
+	if n == 0 {
+		return gatehouse.ErrNotFound
+	}
+	return nil
 }
 
 // DeleteSession removes session id. A missing session is not an error.

@@ -23,8 +23,11 @@ func newSession(userID, secret string) *gatehouse.Session {
 		Remember:    true,
 		TwoFactor:   true,
 		Scope:       gatehouse.ScopeInvite,
-		ClientAddr:  "192.0.2.1",
-		UserAgent:   "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0",
+		// AuthenticatedAt is a time of its own, so that a store mixing it
+		// up with another column fails.
+		AuthenticatedAt: base.Add(30 * time.Second),
+		ClientAddr:      "192.0.2.1",
+		UserAgent:       "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0",
 	}
 }
 
@@ -91,8 +94,70 @@ func testSessions(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		plain.Remember, plain.TwoFactor = false, false
 		plain.Scope = ""
 		plain.ClientAddr, plain.UserAgent = "", ""
+		plain.AuthenticatedAt = time.Time{} // never proved a first factor
 		createSession(t, s, plain)
 		wantSession(t, s, plain)
+		got, err = s.SessionByTokenHash(t.Context(), plain.TokenHash)
+		check(t, err)
+		if !got.AuthenticatedAt.IsZero() {
+			t.Errorf("AuthenticatedAt of a session that never authenticated = %v, want the zero time", got.AuthenticatedAt)
+		}
+	})
+
+	t.Run("RekeySession", func(t *testing.T) {
+		s, alice, bob := setup(t)
+		ses := createSession(t, s, newSession(alice.ID, "secret"))
+		other := createSession(t, s, newSession(alice.ID, "other"))
+		bobs := createSession(t, s, newSession(bob.ID, "bob"))
+
+		next := *ses
+		h := sha256.Sum256([]byte("rotated"))
+		next.TokenHash = h[:]
+		next.AuthenticatedAt = base.Add(2 * time.Hour)
+		next.LastSeenAt = base.Add(2 * time.Hour)
+		next.TwoFactor = false
+		// Only the hash, AuthenticatedAt, TwoFactor and LastSeenAt change:
+		// the rest of what the caller passes is not written.
+		next.ExpiresAt = base.Add(1000 * time.Hour)
+		check(t, s.RekeySession(t.Context(), ses.TokenHash, &next))
+
+		_, err := s.SessionByTokenHash(t.Context(), ses.TokenHash)
+		wantNotFound(t, err) // the old token is gone at once
+		want := next
+		want.ExpiresAt = ses.ExpiresAt
+		wantSession(t, s, &want)
+		got, err := s.SessionByID(t.Context(), ses.ID)
+		check(t, err)
+		if d := diff(&want, got); d != "" {
+			t.Errorf("SessionByID after RekeySession mismatch (-want +got):\n%s", d)
+		}
+		wantUTC(t, "AuthenticatedAt", got.AuthenticatedAt)
+		wantSession(t, s, other)
+		wantSession(t, s, bobs)
+
+		// The old hash no longer matches: a second rekey from it (a
+		// concurrent request with the same old cookie) loses.
+		again := next
+		h2 := sha256.Sum256([]byte("again"))
+		again.TokenHash = h2[:]
+		wantNotFound(t, s.RekeySession(t.Context(), ses.TokenHash, &again))
+		wantSession(t, s, &want)
+
+		// A missing session, or another session's hash, changes nothing.
+		missing := next
+		missing.ID = gatehouse.NewID()
+		wantNotFound(t, s.RekeySession(t.Context(), next.TokenHash, &missing))
+		wrong := *other
+		wrong.TokenHash = h2[:]
+		wantNotFound(t, s.RekeySession(t.Context(), bobs.TokenHash, &wrong))
+		wantSession(t, s, other)
+		wantSession(t, s, bobs)
+
+		// A new hash that another session has is a conflict.
+		taken := next
+		taken.TokenHash = other.TokenHash
+		wantCode(t, s.RekeySession(t.Context(), next.TokenHash, &taken), gatehouse.CodeConflict)
+		wantSession(t, s, &want)
 	})
 
 	t.Run("Scope", func(t *testing.T) {

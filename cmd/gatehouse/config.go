@@ -49,6 +49,7 @@ type config struct {
 		RememberIdleTimeout time.Duration `yaml:"remember_idle_timeout"`
 		SameSite            string        `yaml:"same_site"`
 		CookieName          string        `yaml:"cookie_name"`
+		ReauthenticateAfter time.Duration `yaml:"reauthenticate_after"`
 	} `yaml:"session"`
 	Login struct {
 		MaxFailures           int           `yaml:"max_failures"`
@@ -145,6 +146,7 @@ func defaultConfig() *config {
 	c.Session.RememberIdleTimeout = d.RememberIdleTimeout
 	c.Session.SameSite = "lax"
 	c.Session.CookieName = d.CookieName
+	c.Session.ReauthenticateAfter = d.ReauthenticateAfter
 	c.Login.MaxFailures = 5
 	c.Login.FailureWindow = 15 * time.Minute
 	c.Login.Lockout = 15 * time.Minute
@@ -444,6 +446,7 @@ func (c *config) validate(src *configSource) (*settings, error) {
 	}{
 		{"session.idle_timeout", ss.IdleTimeout}, {"session.absolute_timeout", ss.AbsoluteTimeout},
 		{"session.remember_timeout", ss.RememberTimeout}, {"session.remember_idle_timeout", ss.RememberIdleTimeout},
+		{"session.reauthenticate_after", ss.ReauthenticateAfter},
 		{"login.failure_window", c.Login.FailureWindow}, {"login.lockout", c.Login.Lockout},
 		{"upstream_timeout", c.UpstreamTimeout},
 	} {
@@ -457,7 +460,7 @@ func (c *config) validate(src *configSource) (*settings, error) {
 	s.session = session.Config{
 		IdleTimeout: ss.IdleTimeout, AbsoluteTimeout: ss.AbsoluteTimeout,
 		RememberTimeout: ss.RememberTimeout, RememberIdleTimeout: ss.RememberIdleTimeout,
-		CookieName: ss.CookieName,
+		CookieName: ss.CookieName, ReauthenticateAfter: ss.ReauthenticateAfter,
 	}
 	switch strings.ToLower(ss.SameSite) {
 	case "lax":

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // contractExample is the configuration example of the HTTP contract
@@ -253,6 +254,12 @@ func TestConfigCheck(t *testing.T) {
 			yaml:     "session:\n  idle_timeout: 13h\n  absolute_timeout: 12h\n",
 			wantCode: exitUsage,
 			wantErr:  []string{"FILE:2: session.idle_timeout", "absolute_timeout"},
+		},
+		{
+			name:     "reauthenticate_after not positive",
+			yaml:     "addr: 127.0.0.1:8080\nsession:\n  idle_timeout: 20m\n  reauthenticate_after: 0s\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"FILE:4: session.reauthenticate_after", "positive duration"},
 		},
 		{
 			name:     "idle_timeout longer than the default absolute_timeout",
@@ -569,6 +576,39 @@ func TestServeConfigErrors(t *testing.T) {
 			}
 			if strings.Contains(stderr, "gatehouse listening") {
 				t.Errorf("serve started despite the error: %s", stderr)
+			}
+		})
+	}
+}
+
+// TestReauthenticateAfter: session.reauthenticate_after reaches the session
+// manager's settings, from the file and from the environment, and has the
+// contract's default of ten minutes.
+func TestReauthenticateAfter(t *testing.T) {
+	for _, tt := range []struct {
+		name, yaml string
+		env        map[string]string
+		want       time.Duration
+	}{
+		{"default", "addr: 127.0.0.1:8080\n", nil, 10 * time.Minute},
+		{"file", "session:\n  reauthenticate_after: 3m\n", nil, 3 * time.Minute},
+		{"env", "session:\n  reauthenticate_after: 3m\n", map[string]string{"GATEHOUSE_SESSION_REAUTHENTICATE_AFTER": "90s"}, 90 * time.Second},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "gatehouse.yaml")
+			if err := os.WriteFile(file, []byte(tt.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, src, err := loadConfig(file, func(k string) string { return tt.env[k] })
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			s, err := c.validate(src)
+			if err != nil {
+				t.Fatalf("validate: %v", err)
+			}
+			if s.session.ReauthenticateAfter != tt.want {
+				t.Errorf("ReauthenticateAfter = %v, want %v", s.session.ReauthenticateAfter, tt.want)
 			}
 		})
 	}

@@ -1,0 +1,157 @@
+package account_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/account"
+	"github.com/gatehouse/gatehouse/otp"
+)
+
+// TestSensitiveChangesNeedProof: the use cases that change a second
+// factor or the phone refuse the zero Proof (fail closed, whatever the HTTP
+// layer does), accept a recent session or the right password, and check a
+// password that is given even when the session is recent.
+func TestSensitiveChangesNeedProof(t *testing.T) {
+	svc, store, _ := newService(t)
+	sealer, err := otp.NewSealer(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.UseTwoFactor(account.TwoFactorDeps{Sealer: sealer})
+	ctx := context.Background()
+	const pw = "a long enough password"
+	u, err := svc.CreateUser(ctx, account.NewUser{Username: "tara", Email: "tara@example.com", Password: pw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := account.Actor{User: u, Client: account.Client{Addr: "192.0.2.1"}}
+	for _, tt := range []struct {
+		name  string
+		proof account.Proof
+		want  gatehouse.Code
+	}{
+		{"nothing", account.Proof{}, gatehouse.CodeReauthenticationRequired},
+		{"wrong password", account.Proof{Password: "wrong"}, gatehouse.CodeInvalidCredentials},
+		{"wrong password, recent session", account.Proof{Password: "wrong", Recent: true}, gatehouse.CodeInvalidCredentials},
+		{"recent session", account.Proof{Recent: true}, ""},
+		{"password", account.Proof{Password: pw}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := svc.SetPhone(ctx, a, u, "+4915123456789", tt.proof)
+			if code(err) != tt.want {
+				t.Fatalf("SetPhone = %v, want %q", err, tt.want)
+			}
+			tf, _ := store.TwoFactor(ctx, u.ID)
+			if tt.want != "" && tf != nil && tf.Phone != "" {
+				t.Errorf("a refused SetPhone set the phone")
+			}
+			if tt.want != "" {
+				return
+			}
+			if err := svc.SetPhone(ctx, a, u, "", account.Proof{Recent: true}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if _, err := svc.RegenerateRecoveryCodes(ctx, a, u, account.Proof{}); code(err) != gatehouse.CodeReauthenticationRequired {
+		t.Errorf("RegenerateRecoveryCodes without proof = %v", err)
+	}
+	if err := svc.DisableTOTP(ctx, a, u, account.Proof{}); code(err) != gatehouse.CodeReauthenticationRequired {
+		t.Errorf("DisableTOTP without proof = %v", err)
+	}
+}
+
+// TestLoginAndReauthenticate: a login's session proved its password at
+// login; re-authenticating rekeys it (the old token stops working) and
+// moves the proof to now; a wrong password changes nothing.
+func TestLoginAndReauthenticate(t *testing.T) {
+	svc, _, clk := newService(t)
+	ctx := context.Background()
+	const pw = "a long enough password"
+	if _, err := svc.CreateUser(ctx, account.NewUser{Username: "tara", Email: "tara@example.com", Password: pw}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.Login(ctx, account.LoginRequest{Username: "tara", Password: pw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Session.AuthenticatedAt.Equal(clk.Now()) {
+		t.Errorf("AuthenticatedAt after login = %v, want %v", res.Session.AuthenticatedAt, clk.Now())
+	}
+	clk.Advance(15 * time.Minute)
+	u, sess, err := svc.Authenticate(ctx, res.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.Sessions().RecentlyAuthenticated(sess) {
+		t.Fatal("a 15-minute-old login counts as recent")
+	}
+	a := account.Actor{User: u}
+	if _, _, err := svc.Reauthenticate(ctx, a, sess, "wrong"); code(err) != gatehouse.CodeInvalidCredentials {
+		t.Fatalf("Reauthenticate(wrong) = %v", err)
+	}
+	if _, _, err := svc.Reauthenticate(ctx, a, sess, ""); code(err) != gatehouse.CodeValidation {
+		t.Fatalf("Reauthenticate(\"\") = %v", err)
+	}
+	if _, _, err := svc.Authenticate(ctx, res.Token); err != nil {
+		t.Fatalf("a failed re-authentication ended the session: %v", err)
+	}
+	tok, next, err := svc.Reauthenticate(ctx, a, sess, pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok == res.Token || next.ID != sess.ID || !next.AuthenticatedAt.Equal(clk.Now()) || !svc.Sessions().RecentlyAuthenticated(next) {
+		t.Errorf("after Reauthenticate: token changed %v, session %+v", tok != res.Token, next)
+	}
+	if _, _, err := svc.Authenticate(ctx, res.Token); code(err) != gatehouse.CodeUnauthenticated {
+		t.Errorf("old token after Reauthenticate = %v, want unauthenticated", err)
+	}
+	if _, _, err := svc.Authenticate(ctx, tok); err != nil {
+		t.Errorf("new token: %v", err)
+	}
+	// The old session, as a caller still holding it would pass it, cannot
+	// be rekeyed a second time.
+	if _, _, err := svc.Reauthenticate(ctx, a, sess, pw); code(err) != gatehouse.CodeUnauthenticated {
+		t.Errorf("Reauthenticate of the replaced session = %v, want unauthenticated", err)
+	}
+}
+
+// TestFailedPasswordConfirmationsAudited: a wrong password given to
+// confirm a change (the password change, a second factor's) is audited
+// like a failed login, not only counted.
+func TestFailedPasswordConfirmationsAudited(t *testing.T) {
+	svc, _, _ := newService(t)
+	sealer, err := otp.NewSealer(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.UseTwoFactor(account.TwoFactorDeps{Sealer: sealer})
+	ctx := context.Background()
+	u, err := svc.CreateUser(ctx, account.NewUser{Username: "tara", Email: "tara@example.com", Password: "a long enough password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := account.Actor{User: u}
+	if err := svc.ChangePassword(ctx, account.ChangePasswordRequest{User: u, CurrentPassword: "wrong", NewPassword: "another long password"}); code(err) != gatehouse.CodeInvalidCredentials {
+		t.Fatalf("ChangePassword(wrong) = %v", err)
+	}
+	if err := svc.SetPhone(ctx, a, u, "", account.Proof{Password: "wrong"}); code(err) != gatehouse.CodeInvalidCredentials {
+		t.Fatalf("SetPhone(wrong) = %v", err)
+	}
+	events, _, err := svc.ListAudit(ctx, gatehouse.AuditFilter{Kind: gatehouse.AuditLoginFailed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range events {
+		if e.TargetID == u.ID && e.Detail["reason"] == "password_confirmation" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d audited password confirmations, want 2: %+v", n, events)
+	}
+}
