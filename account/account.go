@@ -625,7 +625,7 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 		s.record(ctx, Actor{User: u, Client: req.Client}, gatehouse.AuditLoginFailed, u.ID, map[string]string{"reason": "password_confirmation"})
 		return &gatehouse.Error{Code: gatehouse.CodeInvalidCredentials, Message: "The current password is not correct."}
 	}
-	if err := s.checkPolicyFor(ctx, req.NewPassword, u.Username, u.Email); err != nil {
+	if err := s.checkPolicyFor(ctx, req.NewPassword, password.Context{Username: u.Username, Email: u.Email, Name: u.Name}); err != nil {
 		return err
 	}
 	hash, err := s.hasher.Hash(ctx, req.NewPassword)
@@ -659,10 +659,11 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 	return nil
 }
 
-// checkPolicyFor checks a new password of the user with username and email,
-// which it must not contain.
-func (s *Service) checkPolicyFor(ctx context.Context, pw, username, email string) error {
-	rules, err := s.cfg.Policy.CheckContext(ctx, pw, password.Context{Username: username, Email: email})
+// checkPolicyFor checks a new password of the user described by c, whose
+// username and email it must not contain, and whose words (name included)
+// the strength estimate counts as guessable.
+func (s *Service) checkPolicyFor(ctx context.Context, pw string, c password.Context) error {
+	rules, err := s.cfg.Policy.CheckContext(ctx, pw, c)
 	if err != nil {
 		// The breached-password service is an extra check: when it cannot
 		// be reached, the local rules (which did run) decide, and the
@@ -694,7 +695,7 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*gatehouse.User, 
 	if err := validateNewUser(nu); err != nil {
 		return nil, err
 	}
-	if err := s.checkPolicyFor(ctx, nu.Password, nu.Username, nu.Email); err != nil {
+	if err := s.checkPolicyFor(ctx, nu.Password, password.Context{Username: nu.Username, Email: nu.Email, Name: nu.Name}); err != nil {
 		return nil, err
 	}
 	if err := s.checkGrant(ctx, nu.By, nu.Groups, "create a user in these groups"); err != nil {

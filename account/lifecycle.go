@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/mail"
+	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/session"
 )
 
@@ -323,7 +324,7 @@ func (s *Service) inviteePassword(ctx context.Context, u *gatehouse.User, pw str
 	if pw == "" {
 		return "", &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: map[string]string{"password": "Password is required."}}
 	}
-	if err := s.checkPolicyFor(ctx, pw, u.Username, u.Email); err != nil {
+	if err := s.checkPolicyFor(ctx, pw, password.Context{Username: u.Username, Email: u.Email, Name: u.Name}); err != nil {
 		return "", err
 	}
 	return s.hasher.Hash(ctx, pw)
@@ -472,7 +473,7 @@ func (s *Service) ResetPassword(ctx context.Context, userID, secret, pw string, 
 	}
 	// The policy is checked before the token is used, so a refused
 	// password leaves the link working for another try.
-	if err := s.checkPolicyFor(ctx, pw, u.Username, u.Email); err != nil {
+	if err := s.checkPolicyFor(ctx, pw, password.Context{Username: u.Username, Email: u.Email, Name: u.Name}); err != nil {
 		return err
 	}
 	hash, err := s.hasher.Hash(ctx, pw)

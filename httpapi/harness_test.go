@@ -311,7 +311,7 @@ func pwOf(name string) string {
 	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
 		r[i], r[j] = r[j], r[i]
 	}
-	return string(r) + " long password"
+	return string(r) + " velvet sandal crayon"
 }
 
 type (

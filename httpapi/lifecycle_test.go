@@ -39,8 +39,8 @@ func resetBody(userID, token, pw string) string {
 
 func TestForgotPasswordLooksTheSame(t *testing.T) {
 	e := newEnv(t)
-	u := e.createUser("fay", "fay@example.com", "yaf long password")
-	dis := e.createUser("dan", "dan@example.com", "nad long password")
+	u := e.createUser("fay", "fay@example.com", "yaf velvet sandal crayon")
+	dis := e.createUser("dan", "dan@example.com", "nad velvet sandal crayon")
 	e.accounts.DisableUser(context.Background(), account.Actor{}, dis.ID)
 
 	known, unknown, disabled := e.forgot("Fay@Example.com"), e.forgot("nobody@example.com"), e.forgot("dan@example.com")
@@ -73,9 +73,9 @@ func TestForgotPasswordLooksTheSame(t *testing.T) {
 
 func TestResetPassword(t *testing.T) {
 	e := newEnv(t)
-	u := e.createUser("rita", "rita@example.com", "atir long password")
+	u := e.createUser("rita", "rita@example.com", "atir velvet sandal crayon")
 	old := e.browser()
-	old.login("rita", "atir long password")
+	old.login("rita", "atir velvet sandal crayon")
 	e.forgot("rita@example.com")
 	id, tok := linkParts(t, e.mailer.last(t, "rita@example.com", "reset").Data.Link, "reset")
 
@@ -83,7 +83,7 @@ func TestResetPassword(t *testing.T) {
 	if w := e.browser().do("GET", "/auth/ui/reset?userId="+id+"&token="+tok, ""); w.Code != 200 || !strings.Contains(w.Body.String(), "<form") {
 		t.Fatalf("reset page: %d", w.Code)
 	}
-	other := e.createUser("otis", "otis@example.com", "sito long password")
+	other := e.createUser("otis", "otis@example.com", "sito velvet sandal crayon")
 	wantProblem(t, e.browser().do("POST", "/auth/password/reset", resetBody(other.ID, tok, "a fresh passphrase")), 400, gatehouse.CodeInvalidToken)
 	wantProblem(t, e.browser().do("POST", "/auth/password/reset", resetBody(id, tok+"x", "a fresh passphrase")), 400, gatehouse.CodeInvalidToken)
 	wantProblem(t, e.browser().do("POST", "/auth/password/reset", resetBody(id, "", "a fresh passphrase")), 400, gatehouse.CodeInvalidToken)
@@ -97,7 +97,7 @@ func TestResetPassword(t *testing.T) {
 	}
 	wantProblem(t, e.browser().do("POST", "/auth/password/reset", resetBody(id, tok, "another passphrase")), 400, gatehouse.CodeInvalidToken)
 	wantProblem(t, old.do("GET", "/auth/session", ""), 401, gatehouse.CodeUnauthenticated)
-	wantProblem(t, e.browser().login("rita", "atir long password"), 401, gatehouse.CodeInvalidCredentials)
+	wantProblem(t, e.browser().login("rita", "atir velvet sandal crayon"), 401, gatehouse.CodeInvalidCredentials)
 	if w := e.browser().login("rita", "a fresh passphrase"); w.Code != 200 {
 		t.Fatalf("login with the new password: %d", w.Code)
 	}
@@ -120,20 +120,20 @@ func TestResetPassword(t *testing.T) {
 		e.forgot("otis@example.com")
 		id, tok := linkParts(t, e.mailer.last(t, "otis@example.com", "reset").Data.Link, "reset")
 		b := e.browser()
-		w := b.login("otis", "sito long password")
+		w := b.login("otis", "sito velvet sandal crayon")
 		var res struct{ CSRFToken string }
 		decode(t, w, &res)
-		if w := b.do("POST", "/auth/password", `{"currentPassword":"sito long password","newPassword":"a changed phrase here"}`, header("X-CSRF-Token", res.CSRFToken)); w.Code != 204 {
+		if w := b.do("POST", "/auth/password", `{"currentPassword":"sito velvet sandal crayon","newPassword":"a changed phrase here"}`, header("X-CSRF-Token", res.CSRFToken)); w.Code != 204 {
 			t.Fatalf("change: %d", w.Code)
 		}
 		wantProblem(t, e.browser().do("POST", "/auth/password/reset", resetBody(id, tok, "a fresh passphrase")), 400, gatehouse.CodeInvalidToken)
 	})
 	t.Run("unlocks, and keeps a disabled user disabled", func(t *testing.T) {
-		v := e.createUser("vic", "vic@example.com", "civ long password")
+		v := e.createUser("vic", "vic@example.com", "civ velvet sandal crayon")
 		for range 5 {
 			e.browser().login("vic", "wrong")
 		}
-		wantProblem(t, e.browser().login("vic", "civ long password"), 429, gatehouse.CodeTooManyAttempts)
+		wantProblem(t, e.browser().login("vic", "civ velvet sandal crayon"), 429, gatehouse.CodeTooManyAttempts)
 		if e.mailer.count("vic@example.com", "account_locked") != 1 {
 			t.Error("no account_locked notice")
 		}
@@ -345,7 +345,7 @@ func TestInvitePage(t *testing.T) {
 func TestAdminStartsReset(t *testing.T) {
 	e := newEnv(t)
 	admin, csrfTok := e.loggedIn()
-	u := e.createUser("lea", "lea@example.com", "ael long password")
+	u := e.createUser("lea", "lea@example.com", "ael velvet sandal crayon")
 	if w := admin.do("POST", mgmt+"/users/"+u.ID+"/reset-password", "", header("X-CSRF-Token", csrfTok)); w.Code != 204 {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}

@@ -52,7 +52,7 @@ func TestManagementAccess(t *testing.T) {
 		method, path, perm, group, body string
 	}{
 		{"GET", "/users", "section:users", "useradmins", ""},
-		{"POST", "/users", "section:users", "useradmins", `{"username":"x","email":"x@example.com","password":"x long password"}`},
+		{"POST", "/users", "section:users", "useradmins", `{"username":"x","email":"x@example.com","password":"x velvet sandal crayon"}`},
 		{"GET", "/users/ID", "section:users", "useradmins", ""},
 		{"PATCH", "/users/ID", "section:users", "useradmins", `{"name":"N"}`},
 		{"POST", "/users/ID/disable", "section:users", "useradmins", ""},
@@ -75,7 +75,7 @@ func TestManagementAccess(t *testing.T) {
 		{"GET", "/audit", "section:audit", "auditors", ""},
 		{"GET", "/policy/explain?method=GET&path=/x", "section:settings", "settingsadmins", ""},
 	}
-	target := e.createUser("target", "target@example.com", "tegrat long password")
+	target := e.createUser("target", "target@example.com", "tegrat velvet sandal crayon")
 	for _, ep := range endpoints {
 		path := mgmt + strings.ReplaceAll(ep.path, "ID", target.ID)
 		t.Run(ep.method+" "+ep.path, func(t *testing.T) {
@@ -111,7 +111,7 @@ func TestManageUsers(t *testing.T) {
 	do := func(method, path, body string) *httptestRecorder {
 		return admin.do(method, mgmt+path, body, header("X-CSRF-Token", csrfTok))
 	}
-	w := do("POST", "/users", `{"username":"alice","email":"alice@example.com","name":"Alice","password":"ecila long password","groups":["administrators"]}`)
+	w := do("POST", "/users", `{"username":"alice","email":"alice@example.com","name":"Alice","password":"ecila velvet sandal crayon","groups":["administrators"]}`)
 	if w.Code != 201 {
 		t.Fatalf("create: %d %s", w.Code, w.Body)
 	}
@@ -124,14 +124,14 @@ func TestManageUsers(t *testing.T) {
 	if alice.Username != "alice" || len(alice.Permissions) != 1 {
 		t.Errorf("created %+v", alice)
 	}
-	wantProblem(t, do("POST", "/users", `{"username":"ALICE","email":"a2@example.com","password":"ecila long password"}`), 409, gatehouse.CodeConflict)
+	wantProblem(t, do("POST", "/users", `{"username":"ALICE","email":"a2@example.com","password":"ecila velvet sandal crayon"}`), 409, gatehouse.CodeConflict)
 	p := wantProblem(t, do("POST", "/users", `{"username":"b c","email":"nope","password":"x"}`), 422, gatehouse.CodeValidation)
 	var fields map[string]string
 	json.Unmarshal(p.Errors, &fields)
 	if fields["username"] == "" || fields["email"] == "" {
 		t.Errorf("errors = %s", p.Errors)
 	}
-	wantProblem(t, do("POST", "/users", `{"username":"bob","email":"bob@example.com","password":"bob long password","groups":["nope"]}`), 422, gatehouse.CodeValidation)
+	wantProblem(t, do("POST", "/users", `{"username":"bob","email":"bob@example.com","password":"bob velvet sandal crayon","groups":["nope"]}`), 422, gatehouse.CodeValidation)
 	wantProblem(t, do("GET", "/users/NOPE", ""), 404, gatehouse.CodeNotFound)
 	wantProblem(t, do("PATCH", "/users/NOPE", `{"name":"x"}`), 404, gatehouse.CodeNotFound)
 	wantProblem(t, do("PATCH", "/users/"+alice.ID, `{"password":"set by admin"}`), 400, gatehouse.CodeBadRequest)
@@ -157,7 +157,7 @@ func TestManageUsers(t *testing.T) {
 
 	// Disabling ends the user's sessions and tokens at once.
 	ab := e.browser()
-	ab.login("alice", "ecila long password")
+	ab.login("alice", "ecila velvet sandal crayon")
 	secret, _, err := e.accounts.CreateToken(context.Background(), account.Actor{}, mustUser(t, e, alice.ID), account.NewToken{Name: "ci"})
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +176,7 @@ func TestManageUsers(t *testing.T) {
 	if w := do("POST", "/users/"+alice.ID+"/enable", ""); w.Code != 200 || !strings.Contains(w.Body.String(), `"state":"active"`) {
 		t.Fatalf("enable: %d %s", w.Code, w.Body)
 	}
-	if w := ab.login("alice", "ecila long password"); w.Code != 200 {
+	if w := ab.login("alice", "ecila velvet sandal crayon"); w.Code != 200 {
 		t.Errorf("login after enable: %d", w.Code)
 	}
 
@@ -202,13 +202,13 @@ func TestManageUsers(t *testing.T) {
 	for range 5 {
 		e.browser().login("carol", "wrong")
 	}
-	wantProblem(t, e.browser().login("carol", "lorac long password"), 429, gatehouse.CodeTooManyAttempts)
+	wantProblem(t, e.browser().login("carol", "lorac velvet sandal crayon"), 429, gatehouse.CodeTooManyAttempts)
 	var carol struct{ Items []struct{ ID string } }
 	decode(t, do("GET", "/users?search=carol", ""), &carol)
 	if w := do("POST", "/users/"+carol.Items[0].ID+"/unlock", ""); w.Code != 204 {
 		t.Fatalf("unlock: %d", w.Code)
 	}
-	if w := e.browser().login("carol", "lorac long password"); w.Code != 200 {
+	if w := e.browser().login("carol", "lorac velvet sandal crayon"); w.Code != 200 {
 		t.Errorf("login after unlock: %d", w.Code)
 	}
 
@@ -284,7 +284,7 @@ func TestSelfServiceSessionsAndIDOR(t *testing.T) {
 	e := newEnv(t)
 	a1, a1csrf, _ := e.userBrowser("amy")
 	a2 := e.browser()
-	a2.login("amy", "yma long password")
+	a2.login("amy", "yma velvet sandal crayon")
 	bob, bobCSRF, _ := e.userBrowser("bob")
 
 	var mine struct {
@@ -321,7 +321,7 @@ func TestSelfServiceSessionsAndIDOR(t *testing.T) {
 
 	// "All others".
 	a3 := e.browser()
-	a3.login("amy", "yma long password")
+	a3.login("amy", "yma velvet sandal crayon")
 	w := a1.do("DELETE", "/auth/sessions", "", header("X-CSRF-Token", a1csrf))
 	if w.Code != 200 || !strings.Contains(w.Body.String(), `"ended":1`) {
 		t.Fatalf("end others: %d %s", w.Code, w.Body)
@@ -365,7 +365,7 @@ func TestTokens(t *testing.T) {
 	}
 	wantProblem(t, e.browser().do("GET", mgmt+"/groups", "", bearer), 403, gatehouse.CodePermissionDenied)
 	// Bearer requests need no CSRF token.
-	if w := e.browser().do("POST", mgmt+"/users", `{"username":"zed","email":"zed@example.com","password":"dez long password"}`, bearer); w.Code != 201 {
+	if w := e.browser().do("POST", mgmt+"/users", `{"username":"zed","email":"zed@example.com","password":"dez velvet sandal crayon"}`, bearer); w.Code != 201 {
 		t.Errorf("bearer POST: %d %s", w.Code, w.Body)
 	}
 	// A token cannot create tokens.
@@ -373,7 +373,7 @@ func TestTokens(t *testing.T) {
 	// Nor exceed its owner.
 	e.userBrowser("plain")
 	plain := e.browser()
-	plain.login("plain", "nialp long password")
+	plain.login("plain", "nialp velvet sandal crayon")
 	var pres struct{ CSRFToken string }
 	decode(t, plain.do("GET", "/auth/session", ""), &pres)
 	wantProblem(t, plain.do("POST", "/auth/tokens", `{"name":"x","permissions":["section:users"]}`, header("X-CSRF-Token", pres.CSRFToken)), 422, gatehouse.CodeValidation)
@@ -484,14 +484,14 @@ func TestBasicAuth(t *testing.T) {
 	t.Run("wrong password, malformed, lockout", func(t *testing.T) {
 		b := e.browser()
 		b.https = true
-		e.createUser("basil", "basil@example.com", "lisab long password")
+		e.createUser("basil", "basil@example.com", "lisab velvet sandal crayon")
 		for _, h := range []string{"Basic !!!", "Basic " + base64.StdEncoding.EncodeToString([]byte("nocolon")), "Basic " + base64.StdEncoding.EncodeToString([]byte(":pw"))} {
 			wantProblem(t, b.do("GET", "/auth/sessions", "", header("Authorization", h)), 401, gatehouse.CodeInvalidCredentials)
 		}
 		for range 5 {
 			wantProblem(t, b.do("GET", "/auth/sessions", "", basicHeader("basil", "wrong")), 401, gatehouse.CodeInvalidCredentials)
 		}
-		w := b.do("GET", "/auth/sessions", "", basicHeader("basil", "lisab long password"))
+		w := b.do("GET", "/auth/sessions", "", basicHeader("basil", "lisab velvet sandal crayon"))
 		wantProblem(t, w, 429, gatehouse.CodeTooManyAttempts)
 		if w.Header().Get("Retry-After") == "" {
 			t.Error("no Retry-After")
@@ -516,19 +516,19 @@ func TestBasicAuth(t *testing.T) {
 	t.Run("password change voids cached credentials", func(t *testing.T) {
 		b := e.browser()
 		b.https = true
-		e.createUser("cass", "cass@example.com", "ssac long password")
-		if w := b.do("GET", "/auth/sessions", "", basicHeader("cass", "ssac long password")); w.Code != 200 {
+		e.createUser("cass", "cass@example.com", "ssac velvet sandal crayon")
+		if w := b.do("GET", "/auth/sessions", "", basicHeader("cass", "ssac velvet sandal crayon")); w.Code != 200 {
 			t.Fatal(w.Code)
 		}
 		cb := e.browser()
 		cb.https = true
-		cb.login("cass", "ssac long password")
+		cb.login("cass", "ssac velvet sandal crayon")
 		var res struct{ CSRFToken string }
 		decode(t, cb.do("GET", "/auth/session", ""), &res)
-		if w := cb.do("POST", "/auth/password", `{"currentPassword":"ssac long password","newPassword":"a brand new secret phrase"}`, header("X-CSRF-Token", res.CSRFToken)); w.Code != 204 {
+		if w := cb.do("POST", "/auth/password", `{"currentPassword":"ssac velvet sandal crayon","newPassword":"a brand new secret phrase"}`, header("X-CSRF-Token", res.CSRFToken)); w.Code != 204 {
 			t.Fatalf("change: %d %s", w.Code, w.Body)
 		}
-		wantProblem(t, b.do("GET", "/auth/sessions", "", basicHeader("cass", "ssac long password")), 401, gatehouse.CodeInvalidCredentials)
+		wantProblem(t, b.do("GET", "/auth/sessions", "", basicHeader("cass", "ssac velvet sandal crayon")), 401, gatehouse.CodeInvalidCredentials)
 		if w := b.do("GET", "/auth/sessions", "", basicHeader("cass", "a brand new secret phrase")); w.Code != 200 {
 			t.Errorf("new password over Basic: %d", w.Code)
 		}
@@ -539,7 +539,7 @@ func TestAuditLog(t *testing.T) {
 	e := newEnv(t)
 	e.browser().login("admin", "a wrong password here")
 	admin, csrfTok := e.loggedIn()
-	admin.do("POST", mgmt+"/users", `{"username":"una","email":"una@example.com","password":"anu long password"}`, header("X-CSRF-Token", csrfTok))
+	admin.do("POST", mgmt+"/users", `{"username":"una","email":"una@example.com","password":"anu velvet sandal crayon"}`, header("X-CSRF-Token", csrfTok))
 	var res struct {
 		Items []struct {
 			Kind, ActorName, TargetID, ClientAddr, UserAgent string
@@ -562,7 +562,7 @@ func TestAuditLog(t *testing.T) {
 			t.Errorf("no %s event in %s", k, w.Body)
 		}
 	}
-	if strings.Contains(w.Body.String(), "a wrong password here") || strings.Contains(w.Body.String(), "anu long password") || strings.Contains(w.Body.String(), adminPassword) {
+	if strings.Contains(w.Body.String(), "a wrong password here") || strings.Contains(w.Body.String(), "anu velvet sandal crayon") || strings.Contains(w.Body.String(), adminPassword) {
 		t.Fatal("a password reached the audit log")
 	}
 	res.Items = nil
@@ -621,7 +621,7 @@ func TestRouteTable(t *testing.T) {
 	anon := e.browser()
 	_, _, _ = e.userBrowser("viewer")
 	viewer := e.browser()
-	viewer.login("viewer", "reweiv long password")
+	viewer.login("viewer", "reweiv velvet sandal crayon")
 	var vres struct{ CSRFToken string }
 	decode(t, viewer.do("GET", "/auth/session", ""), &vres)
 	cases := []struct {

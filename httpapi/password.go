@@ -45,6 +45,7 @@ func (s *Server) handlePasswordPolicy(w http.ResponseWriter, r *http.Request) er
 		"blocklistSize":      d.BlocklistSize,
 		"contextWords":       d.ContextWords,
 		"breachCheck":        d.BreachCheck,
+		"minStrength":        d.MinStrength,
 		"compositionRules":   false,
 		"allowPasswordReset": s.accounts.AllowPasswordReset(),
 	})

@@ -25,6 +25,14 @@ func TestChangePassword(t *testing.T) {
 	if err := json.Unmarshal(p.Errors, &rules); err != nil || len(rules) != 1 || rules[0].Rule != "min_length" || rules[0].Message == "" {
 		t.Errorf("errors = %s", p.Errors)
 	}
+	// Long enough and on no list, but guessable: the strength rule says
+	// why without repeating the password.
+	p = wantProblem(t, b.do("POST", "/auth/password", `{"currentPassword":"`+adminPassword+`","newPassword":"Summer2024!!"}`, header("X-CSRF", token)), 422, gatehouse.CodePasswordPolicy)
+	rules = nil
+	if err := json.Unmarshal(p.Errors, &rules); err != nil || len(rules) != 1 || rules[0].Rule != "strength" ||
+		rules[0].Message != "This is similar to a commonly used password; add another word or two. Uncommon words are better." {
+		t.Errorf("errors = %s", p.Errors)
+	}
 	wantProblem(t, b.do("POST", "/auth/password", `{"currentPassword":"`+adminPassword+`"}`, header("X-CSRF", token)), 422, gatehouse.CodeValidation)
 	// None of the refusals changed the password.
 	if w := e.browser().login("admin", adminPassword); w.Code != 200 {
@@ -50,9 +58,10 @@ func TestPasswordPolicyEndpoint(t *testing.T) {
 	var p struct {
 		MinLength, MaxLength int
 		Blocklist            bool
+		MinStrength          *int
 	}
 	decode(t, w, &p)
-	if w.Code != 200 || p.MinLength != 12 || p.MaxLength != 1024 {
+	if w.Code != 200 || p.MinLength != 12 || p.MaxLength != 1024 || p.MinStrength == nil || *p.MinStrength != 3 {
 		t.Errorf("%d %s", w.Code, w.Body)
 	}
 }
@@ -63,7 +72,7 @@ func TestPasswordsTakenExactly(t *testing.T) {
 		"  leading and trailing  ",
 		"ünïcödé pässwörd ✓",
 		"パスワードは長いほうがいい",
-		string(make([]byte, 0)) + "tab\tinside password",
+		string(make([]byte, 0)) + "tab\tinside a velvet sandal",
 		func() string {
 			b := make([]byte, 1024)
 			for i := range b {

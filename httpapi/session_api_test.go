@@ -103,15 +103,15 @@ func TestLoginByEmailAnyCase(t *testing.T) {
 func TestLoginFailuresLookAlike(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	e.createUser("bob", "bob@example.com", "bob's long password")
-	dis := e.createUser("carol", "carol@example.com", "lorac's long password")
+	e.createUser("bob", "bob@example.com", "bob's velvet sandal crayon")
+	dis := e.createUser("carol", "carol@example.com", "lorac's velvet sandal crayon")
 	if _, err := e.accounts.DisableUser(ctx, account.Actor{}, dis.ID); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct{ name, user, pw string }{
 		{"unknown user", "nobody", "whatever password"},
 		{"wrong password", "bob", "not bob's password"},
-		{"disabled user", "carol", "lorac's long password"},
+		{"disabled user", "carol", "lorac's velvet sandal crayon"},
 	}
 	var bodies []string
 	for _, c := range cases {
@@ -211,8 +211,8 @@ func TestLockout(t *testing.T) {
 		t.Errorf("locked admin %d %s vs locked ghost %d %s", a.Code, a.Body, g.Code, g.Body)
 	}
 	// Another user is not affected.
-	e.createUser("dave", "dave@example.com", "evad's long password")
-	if w := e.browser().login("dave", "evad's long password"); w.Code != 200 {
+	e.createUser("dave", "dave@example.com", "evad's velvet sandal crayon")
+	if w := e.browser().login("dave", "evad's velvet sandal crayon"); w.Code != 200 {
 		t.Errorf("other user: %d %s", w.Code, w.Body)
 	}
 	// The lock ends after 15 minutes.
@@ -489,9 +489,9 @@ func TestLogout(t *testing.T) {
 func TestRevokedSession(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	u := e.createUser("erin", "erin@example.com", "nire's long password")
+	u := e.createUser("erin", "erin@example.com", "nire's velvet sandal crayon")
 	b := e.browser()
-	if w := b.login("erin", "nire's long password"); w.Code != 200 {
+	if w := b.login("erin", "nire's velvet sandal crayon"); w.Code != 200 {
 		t.Fatal(w.Code)
 	}
 	if w := b.do("GET", "/auth/session", ""); w.Code != 200 {

@@ -175,3 +175,57 @@ func FuzzIdentify(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCheckWith checks that the policy never panics on any password and
+// context, that it is deterministic, that every violation has a known rule,
+// that a strength message is one of the fixed ones (it can never carry the
+// password), and that the strength rule obeys MinStrength: off at 0, and
+// never refusing at a level a password already passes at a stricter one.
+func FuzzCheckWith(f *testing.F) {
+	for _, s := range []struct{ pw, user, email, name string }{
+		{"Summer2024!!", "alice", "alice@example.com", "Alice Smith"},
+		{"orbit velvet sandal crayon", "", "", ""},
+		{"P@ssw0rd2024!|1|7", "bob", "bob", "B"},
+		{"4@8({[<3&69!1|7+%$52" + strings.Repeat("x", 60), "", "@", ""},
+		{"ünïcödé pässwörd ✓", "ü", "ü@ü", "Ünï Cödé"},
+		{"valid prefix \xff\xfe", "", "", ""},
+		{strings.Repeat("qwerty", 20), "qwerty", "", ""},
+	} {
+		f.Add(s.pw, s.user, s.email, s.name)
+	}
+	known := []string{ruleMinLength, ruleMaxLength, ruleInvalidUTF8, ruleCommon, ruleRepetitive, ruleContext, ruleStrength}
+	messages := strengthMessages()
+	f.Fuzz(func(t *testing.T, pw, user, email, name string) {
+		c := Context{Username: user, Email: email, Name: name}
+		p := Policy{MinLength: 8, MaxLength: 256, MinStrength: 3}
+		v := p.CheckWith(pw, c)
+		if !slices.Equal(v, p.CheckWith(pw, c)) {
+			t.Fatalf("CheckWith is not deterministic")
+		}
+		strengthFailed := false
+		for _, r := range v {
+			if !slices.Contains(known, r.Rule) {
+				t.Fatalf("unknown rule %q", r.Rule)
+			}
+			if r.Rule == ruleStrength {
+				strengthFailed = true
+				if len(v) != 1 {
+					t.Fatalf("strength reported with other rules: %v", v)
+				}
+				if !slices.Contains(messages, r.Message) {
+					t.Fatalf("strength message %q is not a fixed one", r.Message)
+				}
+			}
+		}
+		off := p
+		off.MinStrength = 0
+		if w := off.CheckWith(pw, c); strengthFailed && len(w) != 0 {
+			t.Fatalf("MinStrength 0 still refuses: %v", w)
+		}
+		strict := p
+		strict.MinStrength = 4
+		if strengthFailed && len(strict.CheckWith(pw, c)) == 0 {
+			t.Fatalf("refused at strength 3 but accepted at 4")
+		}
+	})
+}

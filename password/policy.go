@@ -19,7 +19,9 @@ import (
 // least 64 characters). Beyond length, it refuses what 800-63B and ASVS
 // 6.2.4, 6.2.11 and 6.2.12 name: common passwords and dictionary words,
 // repetitive or sequential passwords, passwords containing context words
-// (the user's name or email, the service's name), and, when Breach is set,
+// (the user's name or email, the service's name), passwords that are easy to
+// guess by the patterns of the zxcvbn strength estimator (a common word with
+// a year and a "!", a keyboard row, l33t spellings) and, when Breach is set,
 // passwords known from data breaches; each refusal says why.
 type Policy struct {
 	// MinLength is the least number of Unicode characters (runes) a
@@ -28,16 +30,20 @@ type Policy struct {
 	// MaxLength is the most bytes a password may have; DefaultPolicy uses
 	// 1024.
 	MaxLength int
+	// MinStrength is the least zxcvbn score (0–4) a password must have;
+	// DefaultPolicy uses 3. 0 turns the "strength" rule off.
+	MinStrength int
 	// Breach, when set, makes CheckContext refuse passwords that appear in
 	// a breach corpus. Check and CheckWith never use it: they make no
 	// network request.
 	Breach *BreachChecker
 }
 
-// DefaultPolicy is Policy{MinLength: 12, MaxLength: 1024}: above ASVS's
-// minimum of 8 and below its recommended 15, and long enough at the top for
-// any passphrase.
-var DefaultPolicy = Policy{MinLength: 12, MaxLength: 1024}
+// DefaultPolicy is Policy{MinLength: 12, MaxLength: 1024, MinStrength: 3}:
+// a length above ASVS's minimum of 8 and below its recommended 15, long
+// enough at the top for any passphrase, and a strength that refuses
+// "Summer2024!!" and accepts four random common words.
+var DefaultPolicy = Policy{MinLength: 12, MaxLength: 1024, MinStrength: 3}
 
 // The stable rule names of the violations Check reports.
 const (
@@ -48,6 +54,7 @@ const (
 	ruleRepetitive  = "repetitive"
 	ruleContext     = "context"
 	ruleBreached    = "breached"
+	ruleStrength    = "strength"
 )
 
 // ServiceName is the context word every check refuses a password to
@@ -67,6 +74,9 @@ type Context struct {
 	// Email is the user's email address; its local part (before the
 	// last "@") is a context word as well as the whole address.
 	Email string
+	// Name is the user's full name. Its words are not refused as such,
+	// but the strength estimate counts them as easy to guess.
+	Name string
 }
 
 // Check returns the rules password breaks, or nil when it breaks none. It is
@@ -96,7 +106,18 @@ func (p Policy) Check(password string) []gatehouse.RuleViolation {
 //   - "context" when it equals, or contains case-insensitively, one of the
 //     context words: c.Username, c.Email, the local part of c.Email, and
 //     ServiceName. Words shorter than 4 characters are refused only as the
-//     whole password. The message names which words matched.
+//     whole password. The message names which words matched;
+//
+// and, only for a password that breaks none of those either:
+//
+//   - "strength" when MinStrength is above 0 and the zxcvbn estimate of
+//     the password scores below it. The estimate looks for common
+//     passwords, words and names (c's words and ServiceName among them),
+//     keyboard patterns, repeats, sequences, dates and l33t spellings
+//     anywhere in the password, so it refuses "Summer2024!!" and
+//     "qwertyuiop123", which the rules above let through. Only the first
+//     64 characters are estimated, which bounds its cost. The message
+//     names the kind of pattern found, never the password.
 //
 // Passwords are taken exactly as typed: CheckWith never trims, normalises or
 // truncates, and spaces and any Unicode characters are allowed. Each invalid
@@ -141,6 +162,11 @@ func (p Policy) CheckWith(password string, c Context) []gatehouse.RuleViolation 
 			Rule:    ruleContext,
 			Message: "This password contains " + joinKinds(kinds) + "; choose another.",
 		})
+	}
+	if len(v) == 0 && p.MinStrength > 0 {
+		if s := estimateStrength(password, c); s.score < p.MinStrength {
+			v = append(v, gatehouse.RuleViolation{Rule: ruleStrength, Message: s.message()})
+		}
 	}
 	return v
 }
@@ -190,6 +216,9 @@ type Description struct {
 	// BreachCheck reports whether passwords are checked against a breach
 	// corpus.
 	BreachCheck bool `json:"breachCheck"`
+	// MinStrength is the least zxcvbn score (0–4); 0 when the strength
+	// rule is off.
+	MinStrength int `json:"minStrength"`
 }
 
 // Describe returns the description of p for clients.
@@ -201,6 +230,7 @@ func (p Policy) Describe() Description {
 		BlocklistSize: BlocklistSize(),
 		ContextWords:  true,
 		BreachCheck:   p.Breach != nil,
+		MinStrength:   p.MinStrength,
 	}
 }
 
@@ -306,8 +336,8 @@ func joinKinds(kinds []string) string {
 }
 
 // Validate checks p itself: MinLength must be at least 1, MaxLength at
-// least 64 (ASVS 6.2.9 requires allowing passwords of 64 characters), and
-// MinLength at most MaxLength; a Breach URL, when set, must be an absolute
+// least 64 (ASVS 6.2.9 requires allowing passwords of 64 characters),
+// MinLength at most MaxLength, and MinStrength from 0 to 4; a Breach URL, when set, must be an absolute
 // http or https URL. Call it when loading a policy from configuration;
 // Check does not repeat these checks.
 func (p Policy) Validate() error {
@@ -318,6 +348,8 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("password policy: maximum length %d must be at least 64 bytes (ASVS 6.2.9)", p.MaxLength)
 	case p.MinLength > p.MaxLength:
 		return fmt.Errorf("password policy: minimum length %d exceeds maximum length %d", p.MinLength, p.MaxLength)
+	case p.MinStrength < 0 || p.MinStrength > maxScore:
+		return fmt.Errorf("password policy: minimum strength %d must be from 0 to %d", p.MinStrength, maxScore)
 	}
 	if p.Breach != nil && p.Breach.URL != "" {
 		return p.Breach.Validate()

@@ -195,7 +195,7 @@ func TestCheckWith(t *testing.T) {
 
 func TestDescribe(t *testing.T) {
 	d := DefaultPolicy.Describe()
-	want := Description{MinLength: 12, MaxLength: 1024, Blocklist: true, BlocklistSize: BlocklistSize(), ContextWords: true, BreachCheck: false}
+	want := Description{MinLength: 12, MaxLength: 1024, Blocklist: true, BlocklistSize: BlocklistSize(), ContextWords: true, BreachCheck: false, MinStrength: 3}
 	if d != want {
 		t.Errorf("Describe() = %+v, want %+v", d, want)
 	}
@@ -212,13 +212,13 @@ func TestDescribe(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"minLength", "maxLength", "blocklist", "blocklistSize", "contextWords", "breachCheck"} {
+	for _, k := range []string{"minLength", "maxLength", "blocklist", "blocklistSize", "contextWords", "breachCheck", "minStrength"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("JSON %s lacks %q", b, k)
 		}
 	}
-	if len(m) != 6 {
-		t.Errorf("JSON %s has %d fields, want 6", b, len(m))
+	if len(m) != 7 {
+		t.Errorf("JSON %s has %d fields, want 7", b, len(m))
 	}
 }
 

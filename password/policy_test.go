@@ -72,6 +72,10 @@ func TestPolicyValidate(t *testing.T) {
 		{"max negative", Policy{MinLength: 8, MaxLength: -1}, false},
 		{"min equals max", Policy{MinLength: 64, MaxLength: 64}, true},
 		{"min above max", Policy{MinLength: 65, MaxLength: 64}, false},
+		{"strength 0", Policy{MinLength: 12, MaxLength: 64, MinStrength: 0}, true},
+		{"strength 4", Policy{MinLength: 12, MaxLength: 64, MinStrength: 4}, true},
+		{"strength negative", Policy{MinLength: 12, MaxLength: 64, MinStrength: -1}, false},
+		{"strength 5", Policy{MinLength: 12, MaxLength: 64, MinStrength: 5}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -65,6 +65,9 @@ type config struct {
 		MinLength          int  `yaml:"min_length"`
 		MaxLength          int  `yaml:"max_length"`
 		AllowPasswordReset bool `yaml:"allow_password_reset"`
+		// MinStrength is the least zxcvbn score (0–4) of a new
+		// password; 0 turns the strength rule off.
+		MinStrength int `yaml:"min_strength"`
 		// BreachCheckURL turns on the breached-password check against a
 		// Pwned-Passwords-style range API at this URL (off when empty).
 		BreachCheckURL string `yaml:"breach_check_url"`
@@ -153,6 +156,7 @@ func defaultConfig() *config {
 	c.Login.MaxFailuresPerAddress = 50
 	c.Password.MinLength = password.DefaultPolicy.MinLength
 	c.Password.MaxLength = password.DefaultPolicy.MaxLength
+	c.Password.MinStrength = password.DefaultPolicy.MinStrength
 	c.Password.AllowPasswordReset = true
 	c.SMS.Driver = "log"
 	c.SMS.Webhook.Format = "json"
@@ -479,7 +483,10 @@ func (c *config) validate(src *configSource) (*settings, error) {
 	if c.Login.MaxFailuresPerAddress < 1 {
 		return nil, fail("login.max_failures_per_address", "must be at least 1")
 	}
-	s.policy = password.Policy{MinLength: c.Password.MinLength, MaxLength: c.Password.MaxLength}
+	s.policy = password.Policy{MinLength: c.Password.MinLength, MaxLength: c.Password.MaxLength, MinStrength: c.Password.MinStrength}
+	if c.Password.MinStrength < 0 || c.Password.MinStrength > 4 {
+		return nil, fail("password.min_strength", "must be from 0 (off) to 4")
+	}
 	if u := c.Password.BreachCheckURL; u != "" {
 		// Judged on its own, so that a bad URL is blamed on its key
 		// rather than on the lengths.

@@ -37,6 +37,7 @@ password:
   min_length: 12
   max_length: 1024
   allow_password_reset: true
+  min_strength: 3                        # zxcvbn-style score 0–4
 mail:
   driver: log                            # or smtp
   from: gatehouse@example.com
@@ -238,6 +239,18 @@ func TestConfigCheck(t *testing.T) {
 			wantErr:  []string{"FILE:3: password.breach_check_url"},
 		},
 		{
+			name:     "min strength above 4",
+			yaml:     "addr: 127.0.0.1:8080\npassword:\n  min_length: 12\n  min_strength: 5\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"FILE:4: password.min_strength", "0 (off) to 4"},
+		},
+		{
+			name:     "negative min strength",
+			yaml:     "addr: 127.0.0.1:8080\npassword:\n  min_strength: -1\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"FILE:3: password.min_strength"},
+		},
+		{
 			name:     "bad metrics network",
 			yaml:     "addr: 127.0.0.1:8080\nmetrics:\n  networks: [10.0.0.0/8, the office]\n",
 			wantCode: exitUsage,
@@ -353,6 +366,13 @@ func TestConfigCheck(t *testing.T) {
 			env:      map[string]string{"GATEHOUSE_PASSWORD_MIN_LENGTH": "0"},
 			wantCode: exitUsage,
 			wantErr:  []string{"GATEHOUSE_PASSWORD_MIN_LENGTH: password.min_length"},
+		},
+		{
+			name:     "env password.min_strength 9",
+			noFile:   true,
+			env:      map[string]string{"GATEHOUSE_PASSWORD_MIN_STRENGTH": "9"},
+			wantCode: exitUsage,
+			wantErr:  []string{"GATEHOUSE_PASSWORD_MIN_STRENGTH: password.min_strength"},
 		},
 	}
 	for _, tt := range tests {

@@ -25,7 +25,7 @@ func TestPolicyExplain(t *testing.T) {
 	cfg := writeFile(t, dir, "gatehouse.yaml", explainConfig)
 	data := filepath.Join(dir, "data")
 	env := map[string]string{"GATEHOUSE_CONFIG": cfg}
-	mustRun(t, env, "ecila long password\n", "user", "create", "--data", data, "--username", "alice", "--email", "alice@example.com", "--password-stdin")
+	mustRun(t, env, "ecila velvet sandal crayon\n", "user", "create", "--data", data, "--username", "alice", "--email", "alice@example.com", "--password-stdin")
 	mustRun(t, env, "sturdy phrase for ops\n", "user", "create", "--data", data, "--username", "otto", "--email", "otto@example.com", "--group", "operators", "--password-stdin")
 
 	cases := []struct {
