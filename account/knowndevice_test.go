@@ -67,3 +67,28 @@ func TestKnownDeviceSecret(t *testing.T) {
 		})
 	}
 }
+
+// TestBasicThrottleRevealsNoAccount: Basic auth counts per submitted name
+// too, so a wait on an email address does not show on the username.
+func TestBasicThrottleRevealsNoAccount(t *testing.T) {
+	svc, _, _ := newService(t)
+	ctx := context.Background()
+	const pw = "a long enough password"
+	if _, err := svc.CreateUser(ctx, account.NewUser{Username: "dora", Email: "dora@example.test", Password: pw}); err != nil {
+		t.Fatal(err)
+	}
+	client := account.Client{Addr: "203.0.113.5"}
+	for range 5 {
+		if _, err := svc.AuthenticateBasic(ctx, "dora@example.test", "wrong", client); code(err) != gatehouse.CodeInvalidCredentials {
+			t.Fatalf("wrong password: %v", err)
+		}
+	}
+	if _, err := svc.AuthenticateBasic(ctx, "dora@example.test", pw, client); code(err) != gatehouse.CodeTooManyAttempts {
+		t.Errorf("the waiting name: %v, want %s", err, gatehouse.CodeTooManyAttempts)
+	}
+	for _, name := range []string{"dora", "nadia"} {
+		if _, err := svc.AuthenticateBasic(ctx, name, "wrong", client); code(err) != gatehouse.CodeInvalidCredentials {
+			t.Errorf("%s after failures as dora's email: %v, want %s", name, err, gatehouse.CodeInvalidCredentials)
+		}
+	}
+}

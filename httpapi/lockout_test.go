@@ -217,3 +217,30 @@ func TestKnownDevicePassesAddressLimit(t *testing.T) {
 		t.Errorf("known browser behind the locked address: %d %s, want 200", w.Code, w.Body)
 	}
 }
+
+// TestKnownDeviceCookieOverHTTPS: over HTTPS the cookie is __Host-gh_known
+// and Secure, and it is read back under that name.
+func TestKnownDeviceCookieOverHTTPS(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.https = true
+	if w := b.login("admin", adminPassword); w.Code != 200 {
+		t.Fatalf("login: %d %s", w.Code, w.Body)
+	}
+	c := b.cookies["__Host-gh_known"]
+	if c == nil || !c.Secure || !c.HttpOnly || c.Path != "/" || c.Domain != "" {
+		t.Fatalf("known-device cookie over HTTPS = %+v, want __Host-gh_known, Secure, HttpOnly, Path=/", c)
+	}
+	if b.cookies["gh_known"] != nil {
+		t.Error("gh_known set over HTTPS too")
+	}
+	for range 5 {
+		e.browser().login("admin", "guess")
+	}
+	owner := e.browser()
+	owner.https = true
+	owner.cookies[c.Name] = c
+	if w := owner.login("admin", adminPassword); w.Code != 200 {
+		t.Errorf("known browser over HTTPS: %d %s", w.Code, w.Body)
+	}
+}
