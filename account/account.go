@@ -26,10 +26,20 @@ import (
 
 // Config holds the account settings.
 type Config struct {
-	// UserThrottle limits failed logins per submitted username.
+	// UserThrottle limits failed logins. Attempts from anywhere but a
+	// known device count per submitted username (known or not), with the
+	// growing waits of a Backoff rule (implied); attempts from a known
+	// device of the user count per device, locked after MaxFailures for
+	// Lockout. Wrong second-factor codes and current passwords count per
+	// account, like untrusted attempts.
 	UserThrottle gatehouse.ThrottleRule
-	// AddrThrottle limits failed logins per client address.
+	// AddrThrottle limits failed logins per client address; attempts from
+	// a known device neither count nor are refused by it.
 	AddrThrottle gatehouse.ThrottleRule
+	// KnownDeviceSecret signs known-device cookies (a key is derived from
+	// it). Empty: a random key per process, so the cookies last until a
+	// restart.
+	KnownDeviceSecret []byte
 	// Policy is the password policy for new passwords.
 	Policy password.Policy
 	// UserCacheTTL is how long a user read for a session is trusted from
@@ -56,9 +66,12 @@ type Config struct {
 	OnAudit func(gatehouse.AuditKind)
 }
 
-// DefaultConfig locks a username for 15 minutes after 5 failures within 15
-// minutes, and a client address after 50 (an office behind one NAT address
-// should not be locked out by a few people's typos).
+// DefaultConfig makes a username wait after 5 failures from unknown
+// browsers (3¾, 7½, then 15 minutes between further attempts, forgotten
+// after 15 quiet minutes: at most 20 guesses an hour), locks a known
+// browser for 15 minutes after 5 failures within 15 minutes, and a client
+// address after 50 (an office behind one NAT address should not be locked
+// out by a few people's typos).
 var DefaultConfig = Config{
 	UserThrottle: gatehouse.ThrottleRule{MaxFailures: 5, Window: 15 * time.Minute, Lockout: 15 * time.Minute},
 	AddrThrottle: gatehouse.ThrottleRule{MaxFailures: 50, Window: 15 * time.Minute, Lockout: 15 * time.Minute},
@@ -92,6 +105,7 @@ type Service struct {
 	groups cachedGroups
 
 	basicMACs *sync.Pool // HMACs under a per-process key that index the Basic cache
+	knownKey  []byte     // signs known-device tokens
 
 	mailer     Mailer
 	twoFactor  *TwoFactorDeps // nil: second factors are off
@@ -125,6 +139,7 @@ func New(store Store, hasher *password.Hasher, sessions *session.Manager, cfg Co
 		tokens:    newMemo[*gatehouse.Token](cfg.UserCacheTTL, 100_000),
 		basic:     newMemo[basicEntry](basicCacheTTL, 10_000),
 		basicMACs: newBasicMACs(),
+		knownKey:  knownDeviceKey(cfg.KnownDeviceSecret),
 	}
 }
 
@@ -154,6 +169,10 @@ type LoginRequest struct {
 	// if any: for a user with two-factor it skips the second step while
 	// the device is remembered.
 	DeviceToken string
+	// KnownDevice is the known-device cookie the browser presented, if
+	// any: when it is valid for the user, failures count against this
+	// browser alone, and the untrusted limits do not refuse it.
+	KnownDevice string
 }
 
 // LoginResult is a successful login: the user, the new session and its
@@ -174,6 +193,12 @@ type LoginResult struct {
 	DeviceToken     string
 	DeviceExpiresAt time.Time
 
+	// KnownDeviceToken, when set, is the known-device cookie to give the
+	// browser, valid until KnownDeviceExpiresAt: set at every login that
+	// ends with a session.
+	KnownDeviceToken     string
+	KnownDeviceExpiresAt time.Time
+
 	// EnrolmentRequired is set when the user's group requires two-factor
 	// and the user has none: Session is then a partial session (ScopeEnrol)
 	// that allows only enrolment and logout.
@@ -190,7 +215,9 @@ var errInvalidCredentials = &gatehouse.Error{Code: gatehouse.CodeInvalidCredenti
 // verification, whether the user exists or not, and answers the same
 // error; so neither the answer nor its timing tells whether an account
 // exists. Locked keys answer before any verification, equally fast for
-// every name.
+// every name; the keys are what was submitted (the name, the browser's
+// known-device cookie, the address), never what the name turned out to
+// be, so a refusal tells nothing about accounts either.
 func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, error) {
 	if req.Username == "" || req.Password == "" {
 		fields := map[string]string{}
@@ -206,8 +233,8 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	if err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
 		return nil, fmt.Errorf("find user: %w", err)
 	}
-	keys := throttleKeys(u, req.Username, req.Client.Addr)
-	defer s.lockKey(keys.user)()
+	keys := s.loginKeys(u, req.Username, req.KnownDevice, req.Client.Addr)
+	defer s.lockKey(keys.count)()
 	if err := s.checkThrottles(ctx, keys); err != nil {
 		s.record(ctx, Actor{Client: req.Client}, gatehouse.AuditLoginFailed, userID(u), map[string]string{"reason": "locked"})
 		return nil, err
@@ -237,13 +264,20 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	var device *gatehouse.Device
 	if tf.Enabled() {
 		if device = s.rememberedDevice(ctx, u, req.DeviceToken); device == nil {
-			// The password was right; the failure count stays until the
-			// second factor is right too, so guessing codes still locks.
+			// The password was right. Wrong codes count against the
+			// account (or the known device), not the name, so the name's
+			// count may go; a known device's stays until the second
+			// factor is right too, so guessing codes from it still locks.
+			if !keys.known {
+				if err := s.store.ResetThrottle(ctx, keys.count); err != nil {
+					return nil, fmt.Errorf("reset throttle: %w", err)
+				}
+			}
 			s.endPrevious(ctx, req.PreviousToken)
 			return s.startSecondStep(ctx, u, tf, req.Remember)
 		}
 	}
-	if err := s.store.ResetThrottle(ctx, keys.user); err != nil {
+	if err := s.store.ResetThrottle(ctx, keys.count); err != nil {
 		return nil, fmt.Errorf("reset throttle: %w", err)
 	}
 	if req.PreviousToken != "" {
@@ -280,11 +314,12 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	if err != nil {
 		return nil, err
 	}
+	known, knownExp := s.issueKnownDevice(u.ID)
 	if required {
-		return &LoginResult{User: u, Session: sess, Token: token, EnrolmentRequired: true}, nil
+		return &LoginResult{User: u, Session: sess, Token: token, EnrolmentRequired: true, KnownDeviceToken: known, KnownDeviceExpiresAt: knownExp}, nil
 	}
 	s.log.Info("login succeeded", "user", u.ID, "session", sess.ID, "client", req.Client.Addr)
-	res := &LoginResult{User: u, Session: sess, Token: token}
+	res := &LoginResult{User: u, Session: sess, Token: token, KnownDeviceToken: known, KnownDeviceExpiresAt: knownExp}
 	if device != nil {
 		if res.DeviceToken, res.DeviceExpiresAt, err = s.renewDevice(ctx, device, u, sess, req.Client); err != nil {
 			return nil, err
@@ -370,19 +405,55 @@ func (s *Service) upgradeHash(ctx context.Context, u *gatehouse.User, pw string)
 	u.PasswordHash = h
 }
 
-type loginKeys struct{ user, addr string }
-
-// throttleKeys returns the throttling keys of a login attempt: the account
-// (by id, so that its username, email and every spelling of them share one
-// counter) or, for a name no account has, the case-folded name; and the
-// client address.
-func throttleKeys(u *gatehouse.User, username, addr string) loginKeys {
-	user := "login:name:" + foldName(username)
-	if u != nil {
-		user = "login:user:" + u.ID
-	}
-	return loginKeys{user: user, addr: "login:addr:" + addr}
+// loginKeys are the throttling keys of an attempt: count is the key its
+// failure counts against, under rule; addr the client address's key, ""
+// when the address limit does not apply (a known device).
+type loginKeys struct {
+	count, addr string
+	rule        gatehouse.ThrottleRule
+	known       bool // count is a known device's key
 }
+
+// loginKeys returns the keys of a login attempt with the submitted name
+// and known-device token from addr; u is the user the name found, or nil.
+// From a known device of u, failures count against the device; otherwise
+// against the case-folded submitted name (known or not: never the user
+// the name found, or a refusal of one spelling would confirm another) and
+// the address.
+func (s *Service) loginKeys(u *gatehouse.User, name, knownToken, addr string) loginKeys {
+	if k := s.knownDeviceKeyOf(knownToken, userID(u)); k != "" {
+		return loginKeys{count: k, rule: s.knownRule(), known: true}
+	}
+	return loginKeys{count: nameKey(name), addr: addrKey(addr), rule: s.untrustedRule()}
+}
+
+// accountKeys returns the keys of an attempt that is not a login by name
+// (a second-factor code, the current password of a signed-in user): the
+// account's own untrusted budget and the address; or a known device's key.
+func (s *Service) accountKeys(u *gatehouse.User, knownToken, addr string) loginKeys {
+	if k := s.knownDeviceKeyOf(knownToken, u.ID); k != "" {
+		return loginKeys{count: k, rule: s.knownRule(), known: true}
+	}
+	return loginKeys{count: accountKey(u), addr: addrKey(addr), rule: s.untrustedRule()}
+}
+
+// untrustedRule is UserThrottle with growing waits; knownRule is
+// UserThrottle as a lock, for one known device.
+func (s *Service) untrustedRule() gatehouse.ThrottleRule {
+	r := s.cfg.UserThrottle
+	r.Backoff = true
+	return r
+}
+
+func (s *Service) knownRule() gatehouse.ThrottleRule {
+	r := s.cfg.UserThrottle
+	r.Backoff = false
+	return r
+}
+
+func nameKey(name string) string          { return "login:name:" + foldName(name) }
+func accountKey(u *gatehouse.User) string { return "login:user:" + u.ID }
+func addrKey(addr string) string          { return "login:addr:" + addr }
 
 // foldName folds case the way the stores compare names closely enough for
 // a throttle key ("ſ" and "S" both become "s").
@@ -413,7 +484,10 @@ func (s *Service) lockKey(key string) func() {
 func (s *Service) checkThrottles(ctx context.Context, keys loginKeys) error {
 	now := s.now()
 	var until time.Time
-	for _, k := range []string{keys.user, keys.addr} {
+	for _, k := range []string{keys.count, keys.addr} {
+		if k == "" {
+			continue
+		}
 		t, err := s.store.Throttle(ctx, k)
 		if err != nil {
 			return fmt.Errorf("read throttle: %w", err)
@@ -428,30 +502,42 @@ func (s *Service) checkThrottles(ctx context.Context, keys loginKeys) error {
 	return tooManyAttempts(until.Sub(now))
 }
 
+// recordFailure counts a failure against keys. The first time a name or
+// account starts to wait (and whenever a known device locks) is a lockout:
+// audited, and the user, when the key is theirs, is told by mail.
 func (s *Service) recordFailure(ctx context.Context, keys loginKeys, u *gatehouse.User) error {
 	now := s.now().UTC()
-	t, err := s.store.AddFailure(ctx, keys.user, now, s.cfg.UserThrottle)
+	addr := strings.TrimPrefix(keys.addr, "login:addr:")
+	t, err := s.store.AddFailure(ctx, keys.count, now, keys.rule)
 	if err != nil {
 		return fmt.Errorf("count failure: %w", err)
 	}
-	if t.Locked(now) {
-		s.log.Warn("login locked for username", "until", t.LockedUntil)
+	if t.Locked(now) && (!keys.rule.Backoff || t.Failures == keys.rule.MaxFailures) {
+		s.log.Warn("login locked", "known_device", keys.known, "until", t.LockedUntil)
 		target := ""
 		if u != nil {
 			target = u.ID
-			d := s.mailData(u)
-			d.Until, d.ClientAddr = t.LockedUntil, strings.TrimPrefix(keys.addr, "login:addr:")
-			s.notify(ctx, u.Email, "account_locked", d)
+			if !keys.known {
+				d := s.mailData(u)
+				d.Until, d.ClientAddr = t.LockedUntil, addr
+				s.notify(ctx, u.Email, "account_locked", d)
+			}
 		}
-		s.record(ctx, Actor{Client: Client{Addr: strings.TrimPrefix(keys.addr, "login:addr:")}}, gatehouse.AuditLockout, target,
-			map[string]string{"until": t.LockedUntil.Format(time.RFC3339)})
+		detail := map[string]string{"until": t.LockedUntil.Format(time.RFC3339)}
+		if keys.known {
+			detail["scope"] = "known_device"
+		}
+		s.record(ctx, Actor{Client: Client{Addr: addr}}, gatehouse.AuditLockout, target, detail)
+	}
+	if keys.addr == "" {
+		return nil
 	}
 	t, err = s.store.AddFailure(ctx, keys.addr, now, s.cfg.AddrThrottle)
 	if err != nil {
 		return fmt.Errorf("count failure: %w", err)
 	}
 	if t.Locked(now) {
-		s.log.Warn("login locked for client address", "client", strings.TrimPrefix(keys.addr, "login:addr:"), "until", t.LockedUntil)
+		s.log.Warn("login locked for client address", "client", addr, "until", t.LockedUntil)
 	}
 	return nil
 }
@@ -466,13 +552,14 @@ func tooManyAttempts(wait time.Duration) error {
 	}
 }
 
-// Unlock clears the failure counter of a username (as submitted at login,
-// and the user's username and email when it names a user), so a locked-out
-// user can log in again at once.
+// Unlock clears the untrusted failure counters of a username (as
+// submitted at login and, when it names a user, the user's username, email
+// and account), so a locked-out user can log in again at once. A known
+// device's own lock is left to end by itself.
 func (s *Service) Unlock(ctx context.Context, login string) error {
-	keys := []string{throttleKeys(nil, login, "").user}
+	keys := []string{nameKey(login)}
 	if u, err := s.store.UserByLogin(ctx, login); err == nil {
-		keys = append(keys, throttleKeys(u, "", "").user)
+		keys = append(keys, nameKey(u.Username), nameKey(u.Email), accountKey(u))
 	}
 	for _, k := range keys {
 		if err := s.store.ResetThrottle(ctx, k); err != nil {
@@ -570,7 +657,7 @@ func (s *Service) Reauthenticate(ctx context.Context, a Actor, sess *gatehouse.S
 	if err := s.checkPassword(ctx, u, pw, a.Client); err != nil {
 		return "", nil, err
 	}
-	if err := s.store.ResetThrottle(ctx, throttleKeys(u, "", "").user); err != nil {
+	if err := s.store.ResetThrottle(ctx, accountKey(u)); err != nil {
 		return "", nil, fmt.Errorf("reset throttle: %w", err)
 	}
 	token, next, err := s.sessions.Rekey(ctx, sess, s.now())
@@ -605,8 +692,8 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 	if len(fields) > 0 {
 		return &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: fields}
 	}
-	keys := throttleKeys(req.User, "", req.Client.Addr)
-	defer s.lockKey(keys.user)()
+	keys := s.accountKeys(req.User, "", req.Client.Addr)
+	defer s.lockKey(keys.count)()
 	if err := s.checkThrottles(ctx, keys); err != nil {
 		return err
 	}

@@ -86,8 +86,9 @@ func (s *Service) AuthenticateBasic(ctx context.Context, username, pw string, cl
 	if err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
 		return nil, fmt.Errorf("find user: %w", err)
 	}
-	keys := throttleKeys(u, username, client.Addr)
-	defer s.lockKey(keys.user)()
+	// Scripts have no known-device cookie: always the untrusted budget.
+	keys := s.loginKeys(u, username, "", client.Addr)
+	defer s.lockKey(keys.count)()
 	if err := s.checkThrottles(ctx, keys); err != nil {
 		return nil, err
 	}
@@ -122,7 +123,7 @@ func (s *Service) AuthenticateBasic(ctx context.Context, username, pw string, cl
 	if rehash {
 		s.upgradeHash(ctx, u, pw) // an imported or older hash, as Login does
 	}
-	if err := s.store.ResetThrottle(ctx, keys.user); err != nil {
+	if err := s.store.ResetThrottle(ctx, keys.count); err != nil {
 		return nil, fmt.Errorf("reset throttle: %w", err)
 	}
 	s.basic.put(key, basicEntry{userID: u.ID, passwordHash: u.PasswordHash, stamp: u.SecurityStamp}, now, gen)

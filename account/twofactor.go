@@ -215,19 +215,22 @@ type VerifyRequest struct {
 	// on (see DeviceTTL).
 	RememberDevice bool
 	Client         Client
+	// KnownDevice is the browser's known-device cookie, as in LoginRequest.
+	KnownDevice string
 }
 
 // VerifyCode checks the second factor of a pending login and, when it is
 // right, starts a session marked two-factor. A wrong code counts against
-// the account like a wrong password (the lockout applies) and against the
-// pending login, which ends after MaxAttempts.
+// the pending login, which ends after MaxAttempts, and like a wrong
+// password against the account's untrusted budget — or, from a known
+// device of the user, against that device alone.
 func (s *Service) VerifyCode(ctx context.Context, req VerifyRequest) (*LoginResult, error) {
 	_, u, _, err := s.pending(ctx, req.Token)
 	if err != nil {
 		return nil, err
 	}
-	keys := throttleKeys(u, "", req.Client.Addr)
-	defer s.lockKey(keys.user)()
+	keys := s.accountKeys(u, req.KnownDevice, req.Client.Addr)
+	defer s.lockUser(u)()
 	if err := s.checkThrottles(ctx, keys); err != nil {
 		return nil, err
 	}
@@ -260,7 +263,7 @@ func (s *Service) VerifyCode(ctx context.Context, req VerifyRequest) (*LoginResu
 	if err := s.tfStore().DeletePendingLogin(ctx, p.ID); err != nil {
 		return nil, err
 	}
-	if err := s.store.ResetThrottle(ctx, keys.user); err != nil {
+	if err := s.store.ResetThrottle(ctx, keys.count); err != nil {
 		return nil, err
 	}
 	token, sess, err := s.startLogin(ctx, Actor{User: u, Client: req.Client}, session.CreateOptions{
@@ -270,6 +273,7 @@ func (s *Service) VerifyCode(ctx context.Context, req VerifyRequest) (*LoginResu
 		return nil, err
 	}
 	res := &LoginResult{User: u, Session: sess, Token: token}
+	res.KnownDeviceToken, res.KnownDeviceExpiresAt = s.issueKnownDevice(u.ID)
 	if req.RememberDevice {
 		if res.DeviceToken, res.DeviceExpiresAt, err = s.rememberDevice(ctx, u, sess, req.Client); err != nil {
 			return nil, err
@@ -490,7 +494,7 @@ func (s *Service) confirm(ctx context.Context, u *gatehouse.User, p Proof, clien
 // like a login, and audited like one when wrong. The caller holds
 // lockUser(u).
 func (s *Service) checkPassword(ctx context.Context, u *gatehouse.User, pw string, client Client) error {
-	keys := throttleKeys(u, "", client.Addr)
+	keys := s.accountKeys(u, "", client.Addr)
 	if err := s.checkThrottles(ctx, keys); err != nil {
 		return err
 	}
@@ -685,7 +689,7 @@ func (s *Service) FinishEnrolment(ctx context.Context, u *gatehouse.User, partia
 // their logins (which uses recovery codes and TOTP steps) run one at a time
 // in this process, so none undoes another's use of a code.
 func (s *Service) lockUser(u *gatehouse.User) func() {
-	return s.lockKey(throttleKeys(u, "", "").user)
+	return s.lockKey(accountKey(u))
 }
 
 // TwoFactorStatus is what a user may see of their own second factors.

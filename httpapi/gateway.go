@@ -780,7 +780,8 @@ func (s *Server) upstreamHeaders(h http.Header, c *credentials) {
 	sm := s.accounts.Sessions()
 	stripCookies(h, sm.CookieName(false), sm.CookieName(true),
 		s.pendingCookieName(false), s.pendingCookieName(true),
-		s.deviceCookieName(false), s.deviceCookieName(true))
+		s.deviceCookieName(false), s.deviceCookieName(true),
+		s.knownCookieName(false), s.knownCookieName(true))
 	if c == nil {
 		return
 	}

@@ -694,7 +694,7 @@ func TestProxyIdentityAndCredentials(t *testing.T) {
 	// With a session: gatehouse's identity, and its cookie stays home
 	// while the application's own cookies pass.
 	h := spoof.Clone()
-	h.Set("Cookie", "theme=dark; "+cookie+"; gh_pending=abc; app_session=42")
+	h.Set("Cookie", "theme=dark; "+cookie+"; gh_pending=abc; gh_known=def; app_session=42")
 	h.Set("X-Forwarded-For", "1.2.3.4")
 	h.Set("X-Real-Ip", "1.2.3.4")
 	_, got = g.echo("GET", "/app/page", "", h)

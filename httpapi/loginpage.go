@@ -138,6 +138,7 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) error {
 		res, err := s.accounts.Login(r.Context(), account.LoginRequest{
 			Username: d.Username, Password: f.Get("password"), Remember: d.Remember,
 			Client: s.client(r), PreviousToken: prev, DeviceToken: s.deviceToken(r),
+			KnownDevice: s.knownToken(r),
 		})
 		if err != nil {
 			return s.loginError(w, err, d)
@@ -148,6 +149,7 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) error {
 		res, err := s.accounts.VerifyCode(r.Context(), account.VerifyRequest{
 			Token: token, Provider: provider, Code: f.Get("code"), Remember: d.Remember,
 			RememberDevice: checked(f.Get("remember_device")), Client: s.client(r),
+			KnownDevice: s.knownToken(r),
 		})
 		if err != nil {
 			return s.secondStepError(w, r, err, d, token, provider)
@@ -182,6 +184,7 @@ func (s *Server) finishPageLogin(w http.ResponseWriter, r *http.Request, res *ac
 	}
 	s.accounts.Sessions().SetCookie(w, res.Token, res.Session, secure)
 	csrf.SetCookie(w, csrf.Token(res.Token), secure)
+	s.setKnownCookie(w, res.KnownDeviceToken, res.KnownDeviceExpiresAt, secure)
 	if res.EnrolmentRequired {
 		// A partial session, good only for enrolling a second factor
 		// (POST BASE/2fa/totp) and logout, as POST BASE/session gives.

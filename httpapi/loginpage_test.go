@@ -115,14 +115,15 @@ func TestLoginPage(t *testing.T) {
 	}
 	wantProblem(t, e.browser().postLogin(url.Values{"step": {"9"}}), 400, gatehouse.CodeBadRequest)
 
-	// Locked out: the page says for how long, the same for an unknown name.
+	// Made to wait (3¾ minutes after five failures): the page says for how
+	// long, the same for an unknown name.
 	for _, name := range []string{"lena", "nobody"} {
 		l := e.browser()
 		for range 5 {
 			l.postLogin(url.Values{"username": {name}, "password": {"wrong password here"}})
 		}
 		w := l.postLogin(url.Values{"username": {name}, "password": {pwOf(name)}})
-		wantPage(t, w, 429, "Too many failed attempts. Try again in about 15 minutes.")
+		wantPage(t, w, 429, "Too many failed attempts. Try again in about 4 minutes.")
 		if w.Header().Get("Retry-After") == "" {
 			t.Error("429 without Retry-After")
 		}

@@ -198,18 +198,22 @@ func TestManageUsers(t *testing.T) {
 	}
 	wantProblem(t, ab.do("GET", "/auth/session", ""), 401, gatehouse.CodeUnauthenticated)
 
-	// Unlock clears a lockout.
-	for range 5 {
-		e.browser().login("carol", "wrong")
+	// Unlock clears a lockout, under the username and the email alike.
+	for _, name := range []string{"carol", "Carol@Example.com"} {
+		for range 5 {
+			e.browser().login(name, "wrong")
+		}
+		wantProblem(t, e.browser().login(name, "lorac velvet sandal crayon"), 429, gatehouse.CodeTooManyAttempts)
 	}
-	wantProblem(t, e.browser().login("carol", "lorac velvet sandal crayon"), 429, gatehouse.CodeTooManyAttempts)
 	var carol struct{ Items []struct{ ID string } }
 	decode(t, do("GET", "/users?search=carol", ""), &carol)
 	if w := do("POST", "/users/"+carol.Items[0].ID+"/unlock", ""); w.Code != 204 {
 		t.Fatalf("unlock: %d", w.Code)
 	}
-	if w := e.browser().login("carol", "lorac velvet sandal crayon"); w.Code != 200 {
-		t.Errorf("login after unlock: %d", w.Code)
+	for _, name := range []string{"carol", "carol@example.com"} {
+		if w := e.browser().login(name, "lorac velvet sandal crayon"); w.Code != 200 {
+			t.Errorf("login as %s after unlock: %d", name, w.Code)
+		}
 	}
 
 	// Delete.

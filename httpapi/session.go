@@ -31,6 +31,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		Client:        s.client(r),
 		PreviousToken: prev,
 		DeviceToken:   s.deviceToken(r),
+		KnownDevice:   s.knownToken(r),
 	})
 	if err != nil {
 		return err

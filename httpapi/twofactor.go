@@ -127,6 +127,7 @@ func (s *Server) handleVerifyCode(w http.ResponseWriter, r *http.Request) error 
 	res, err := s.accounts.VerifyCode(r.Context(), account.VerifyRequest{
 		Token: s.pendingToken(r), Provider: body.Provider, Code: body.Code, Remember: body.Remember,
 		RememberDevice: body.RememberDevice, Client: s.client(r),
+		KnownDevice: s.knownToken(r),
 	})
 	if err != nil {
 		return err

@@ -147,10 +147,18 @@ func TestTwoFactorWrongCodesLock(t *testing.T) {
 	for range 4 {
 		wantProblem(t, p.do("POST", "/auth/2fa/verify", verifyBody("totp", "000000")), 401, gatehouse.CodeInvalidCode)
 	}
-	// The fifth wrong code ends the pending login and locks the account.
+	// The fifth wrong code ends the pending login and spends the account's
+	// budget for codes from unknown browsers: the next second step waits.
 	wantProblem(t, p.do("POST", "/auth/2fa/verify", verifyBody("totp", "000000")), 401, gatehouse.CodeInvalidCode)
 	wantProblem(t, p.do("POST", "/auth/2fa/verify", verifyBody("totp", otp.TOTP{Key: key}.At(e.clock.Now()))), 404, gatehouse.CodeNoPendingLogin)
-	wantProblem(t, e.browser().login("lars", pwOf("lars")), 429, gatehouse.CodeTooManyAttempts)
+	p, _ = e.passwordStep("lars", pwOf("lars"))
+	wantProblem(t, p.do("POST", "/auth/2fa/verify", verifyBody("totp", otp.TOTP{Key: key}.At(e.clock.Now()))), 429, gatehouse.CodeTooManyAttempts)
+	// The browser Lars enrolled from is known: it is not refused.
+	b.login("lars", pwOf("lars"))
+	w := b.do("POST", "/auth/2fa/verify", verifyBody("totp", otp.TOTP{Key: key}.At(e.clock.Now().Add(30*time.Second))))
+	if w.Code != 200 {
+		t.Errorf("second step from the known browser: %d %s", w.Code, w.Body)
+	}
 }
 
 func TestTwoFactorEmailAndSMS(t *testing.T) {

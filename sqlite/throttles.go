@@ -87,12 +87,13 @@ func (s *Store) ResetThrottle(ctx context.Context, key string) error {
 }
 
 // DeleteStaleThrottles forgets every key whose window, taken to be window
-// long, and lock have both ended at now, and returns how many it forgot.
+// long, has ended at now and whose lock ended a window ago or more, and
+// returns how many it forgot.
 func (s *Store) DeleteStaleThrottles(ctx context.Context, now time.Time, window time.Duration) (int, error) {
 	// In nanoseconds, like Throttle.Locked and the window check of
 	// addFailure, which compare time.Time values. A full scan: the cleanup
 	// runs now and then, and an index would cost every failure a write.
 	const q = `DELETE FROM throttles
-		WHERE window_start * 1000 + ?1 <= ?2 AND (locked_until IS NULL OR locked_until * 1000 <= ?2)`
+		WHERE window_start * 1000 + ?1 <= ?2 AND (locked_until IS NULL OR locked_until * 1000 + ?1 <= ?2)`
 	return s.deleteCount(ctx, "delete stale throttles", q, int64(window), nanos(now))
 }

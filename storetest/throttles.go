@@ -224,6 +224,51 @@ func testThrottles(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		}
 	})
 
+	t.Run("Backoff", func(t *testing.T) {
+		s := newStore(t)
+		const key = "name:alice"
+		r := gatehouse.ThrottleRule{MaxFailures: 3, Window: 10 * time.Minute, Lockout: 16 * time.Minute, Backoff: true}
+		now := micro
+		addFailure(t, s, key, now, r)
+		got := addFailure(t, s, key, now.Add(time.Minute), r)
+		wantState(t, "second failure", gatehouse.Throttle{Key: key, Failures: 2, WindowStart: now.Add(time.Minute)}, got)
+		// The third waits 4 minutes, the fourth 8, then 16 each.
+		now = now.Add(2 * time.Minute)
+		for i, wait := range []time.Duration{4 * time.Minute, 8 * time.Minute, 16 * time.Minute, 16 * time.Minute} {
+			got = addFailure(t, s, key, now, r)
+			wantState(t, "failure past the budget", gatehouse.Throttle{Key: key, Failures: 3 + i, WindowStart: now, LockedUntil: now.Add(wait)}, got)
+			// Failures while it waits are not counted.
+			wantState(t, "failure while waiting", got, addFailure(t, s, key, now.Add(wait-time.Microsecond), r))
+			now = now.Add(wait)
+		}
+		// Quiet for less than a window after the wait: still remembered.
+		got = addFailure(t, s, key, now.Add(r.Window-time.Microsecond), r)
+		if got.Failures != 7 {
+			t.Errorf("Failures after a short pause = %d, want 7", got.Failures)
+		}
+		// A window without failure after the wait forgets them.
+		now = got.LockedUntil.Add(r.Window)
+		got = addFailure(t, s, key, now, r)
+		wantState(t, "failure after a quiet window", gatehouse.Throttle{Key: key, Failures: 1, WindowStart: now, LockedUntil: got.LockedUntil}, got)
+	})
+
+	t.Run("DeleteStaleThrottlesKeepsBackoff", func(t *testing.T) {
+		s := newStore(t)
+		r := gatehouse.ThrottleRule{MaxFailures: 1, Window: 10 * time.Minute, Lockout: 20 * time.Minute, Backoff: true}
+		waited := addFailure(t, s, "waited", micro, r) // waits until 5m, remembered until 15m
+		n, err := s.DeleteStaleThrottles(t.Context(), micro.Add(15*time.Minute-time.Microsecond), r.Window)
+		check(t, err)
+		if n != 0 {
+			t.Errorf("DeleteStaleThrottles within a window after the wait = %d, want 0", n)
+		}
+		wantThrottle(t, s, waited)
+		n, err = s.DeleteStaleThrottles(t.Context(), micro.Add(15*time.Minute), r.Window)
+		check(t, err)
+		if n != 1 {
+			t.Errorf("DeleteStaleThrottles a window after the wait = %d, want 1", n)
+		}
+	})
+
 	t.Run("ConcurrentAddFailure", func(t *testing.T) {
 		s := newStore(t)
 		const n = 50

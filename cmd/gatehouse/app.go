@@ -65,13 +65,16 @@ func openApp(ctx context.Context, s *settings, log *slog.Logger) (*app, error) {
 		tpl, _ = mail.LoadTemplates("")
 	}
 	outbox := mail.NewOutbox(store, sender, tpl, mail.OutboxConfig{}, time.Now, log)
-	hasher := password.NewHasher(password.DefaultParams, 0, 0)
-	accounts := account.New(store, hasher, sessions, cfg, time.Now, log, outbox)
 	key, err := otp.LoadOrCreateKeyFile(s.keyFile)
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("two-factor key: %w", err)
 	}
+	// The known-device cookies are signed with a key derived from the same
+	// secret, so they outlive restarts and are valid on every process.
+	cfg.KnownDeviceSecret = key
+	hasher := password.NewHasher(password.DefaultParams, 0, 0)
+	accounts := account.New(store, hasher, sessions, cfg, time.Now, log, outbox)
 	sealer, err := otp.NewSealer(key)
 	if err != nil {
 		store.Close()
