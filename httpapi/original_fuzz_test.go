@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,6 +58,38 @@ func FuzzParseOriginal(f *testing.F) {
 		}
 		if *want != o.url {
 			t.Fatalf("URI %q: parsed %#v, url.ParseRequestURI %#v", o.uri, o.url, *want)
+		}
+	})
+}
+
+// FuzzHeaderKind: the reverse proxy's header classification folds a name
+// on the stack (lower case, "_" as "-"); it must agree with the plain
+// reading of the lists for every name, whatever its length, case or
+// spelling, so that no spelling of an identity or override header slips
+// through.
+func FuzzHeaderKind(f *testing.F) {
+	f.Add("X-Forwarded-User")
+	f.Add("x_http_method_override")
+	f.Add("REMOTE_USER")
+	f.Add("X-Auth-Request-Preferred-Username")
+	f.Add("X-My-Thing")
+	f.Add("X-Corp-" + strings.Repeat("a", 80))
+	f.Add("True-Client-IP")
+	hr := newHeaderRules([]string{"X-My-Thing", "X-Corp-*"})
+	f.Fuzz(func(t *testing.T, k string) {
+		got := hr.kindOf(k)
+		folded := strings.ToLower(strings.ReplaceAll(k, "_", "-"))
+		want := keepHeader
+		switch {
+		case slices.Contains(identityHeaders, folded), slices.Contains(overrideHeaders, folded), folded == "x-my-thing":
+			want = stripHeader
+		case slices.Contains(clientAddressHeaders, folded):
+			want = untrustedHeader
+		case strings.HasPrefix(folded, "x-corp-") || slices.ContainsFunc(identityPrefixes, func(p string) bool { return strings.HasPrefix(folded, p) }):
+			want = stripHeader
+		}
+		if got != want {
+			t.Fatalf("kindOf(%q) = %d, want %d", k, got, want)
 		}
 	})
 }

@@ -355,3 +355,18 @@ func TestUsesNetworks(t *testing.T) {
 		t.Error("a table with networks says it does not use them")
 	}
 }
+
+// TestStandardMethod: the methods a gateway lets through are the standard
+// ones as RFC 9110 spells them; any other case or name is not.
+func TestStandardMethod(t *testing.T) {
+	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"} {
+		if !StandardMethod(m) {
+			t.Errorf("StandardMethod(%q) = false", m)
+		}
+	}
+	for _, m := range []string{"", "get", "patch", "Patch", "PROPFIND", "GET ", " GET", "GETS", "PATCH\x00"} {
+		if StandardMethod(m) {
+			t.Errorf("StandardMethod(%q) = true", m)
+		}
+	}
+}

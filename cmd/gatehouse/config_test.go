@@ -176,6 +176,37 @@ func TestConfigCheck(t *testing.T) {
 			wantErr:  []string{"FILE:1: redirect_domains", "entry 2", "https://evil.example"},
 		},
 		{
+			name:     "gateway normalisation settings",
+			yaml:     "gateway:\n  extra_methods: [PROPFIND, MKCOL]\n  allow_path_parameters: true\n  strip_headers: [X-My-User, X-Corp-*]\n",
+			wantCode: exitOK,
+			wantOut:  []string{"configuration OK"},
+			notOut:   []string{"gateway"},
+		},
+		{
+			name:     "gateway extra method in lower case",
+			yaml:     "addr: 127.0.0.1:8080\ngateway:\n  extra_methods: [PROPFIND, propfind]\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"FILE:3: gateway.extra_methods", "entry 2", `"propfind"`},
+		},
+		{
+			name:     "gateway extra method that is standard",
+			yaml:     "gateway:\n  extra_methods: [PATCH]\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"gateway.extra_methods", "entry 1", "standard method"},
+		},
+		{
+			name:     "gateway strip header that frames the request",
+			yaml:     "gateway:\n  strip_headers: [X-Ok, Content-Length]\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"gateway.strip_headers", "entry 2", "Content-Length"},
+		},
+		{
+			name:     "gateway strip header not a name",
+			yaml:     "gateway:\n  strip_headers: [\"X My User\"]\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"gateway.strip_headers", "entry 1", "X My User"},
+		},
+		{
 			name:     "upstream_timeout zero",
 			yaml:     "upstream_timeout: 0s\n",
 			wantCode: exitUsage,
