@@ -805,21 +805,43 @@ func (s *Server) rewriteUpstream(pr *httputil.ProxyRequest) {
 		}
 	}
 	out.Header.Del("X-Real-Ip")
-	// Forwarded (RFC 7239) says the same as the X-Forwarded-* headers, in
-	// one element: a client's own never passes (ReverseProxy removed it).
-	fwd := "proto=" + proto
-	if a := s.proxies.clientAddr(in); a.IsValid() {
-		out.Header.Set("X-Real-Ip", a.String())
-		if a.Is6() {
-			fwd = `for="[` + a.String() + `]";` + fwd
-		} else {
-			fwd = "for=" + a.String() + ";" + fwd
-		}
+	client := ""
+	a := s.proxies.clientAddr(in)
+	if a.IsValid() {
+		client = a.String()
+		out.Header.Set("X-Real-Ip", client)
 	}
-	if validHost(host) {
-		fwd += `;host="` + host + `"`
+	if !validHost(host) {
+		host = ""
 	}
-	out.Header["Forwarded"] = []string{fwd}
+	out.Header["Forwarded"] = []string{forwardedValue(client, a.Is6(), proto, host)}
+}
+
+// forwardedValue is the one element of the Forwarded header (RFC 7239)
+// gatehouse sends: the same as its X-Forwarded-* headers (a client's own
+// Forwarded never passes: ReverseProxy removed it). client and host are
+// left out when empty; an IPv6 client and the host (which may have a
+// port) are quoted, as the grammar asks.
+func forwardedValue(client string, ipv6 bool, proto, host string) string {
+	var b strings.Builder
+	b.Grow(len(client) + len(host) + 32)
+	if client != "" && ipv6 {
+		b.WriteString(`for="[`)
+		b.WriteString(client)
+		b.WriteString(`]";`)
+	} else if client != "" {
+		b.WriteString("for=")
+		b.WriteString(client)
+		b.WriteString(";")
+	}
+	b.WriteString("proto=")
+	b.WriteString(proto)
+	if host != "" {
+		b.WriteString(`;host="`)
+		b.WriteString(host)
+		b.WriteString(`"`)
+	}
+	return b.String()
 }
 
 // upstreamHeaders removes from h the headers the application must not
