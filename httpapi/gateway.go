@@ -653,7 +653,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 	o, orig := &sc.o, &sc.orig
 	// What the proxy will forward must be what is decided: nothing it
 	// would let the application read another way.
-	if err := s.gw.admit(o.method, o.path, r.Header); err != nil {
+	if err := s.gw.admit(o.method, o.path, o.url.RawQuery, r.Header); err != nil {
 		s.log.Info("forward auth request refused", "method", o.method, "path", o.path, "err", gatehouse.ErrorMessage(err))
 		return err
 	}
@@ -722,7 +722,7 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 		s.gatewayError(w, r, errBadPath)
 		return
 	}
-	if err := s.gw.admit(r.Method, path, r.Header); err != nil {
+	if err := s.gw.admit(r.Method, path, r.URL.RawQuery, r.Header); err != nil {
 		s.log.Info("proxied request refused", "method", r.Method, "path", path, "err", gatehouse.ErrorMessage(err))
 		s.metrics.Decision(decisionOf(statusOf(gatehouse.ErrorCode(err))))
 		if gatehouse.ErrorCode(err) == gatehouse.CodeMethodNotAllowed {

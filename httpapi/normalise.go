@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -35,6 +36,8 @@ var (
 		Message: "Only WebSocket upgrades of a GET are let through."}
 	errOverride = &gatehouse.Error{Code: gatehouse.CodeBadRequest,
 		Message: "The request carries a method-override or URL-rewrite header (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override, X-Rewrite-URL)."}
+	errMethodParam = &gatehouse.Error{Code: gatehouse.CodeBadRequest,
+		Message: "The request carries a _method query parameter, which some frameworks take as its method."}
 )
 
 // methodAllowed reports whether m may reach the application: a standard
@@ -54,17 +57,21 @@ func (g *gateway) methodAllowed(m string) bool {
 
 // admit checks an original request before it is decided: its method, its
 // cleaned path (no ";" unless path parameters are allowed; an encoded one
-// included, since some servers decode before they split them off), and
-// its Upgrade header (WebSocket only, on a GET: Go's ReverseProxy, nginx
-// and Caddy would otherwise open a tunnel for any protocol, h2c included,
-// through which later requests reach the application unchecked). Nothing
-// is allocated on the way to a nil.
-func (g *gateway) admit(method, path string, h http.Header) error {
+// included, since some servers decode before they split them off), its
+// query (no _method parameter on an unsafe method), and its Upgrade header
+// (WebSocket only, on a GET: Go's ReverseProxy, nginx and Caddy would
+// otherwise open a tunnel for any protocol, h2c included, through which
+// later requests reach the application unchecked). Nothing is allocated
+// on the way to a nil.
+func (g *gateway) admit(method, path, rawQuery string, h http.Header) error {
 	if !g.methodAllowed(method) {
 		return errMethodRefused
 	}
 	if !g.pathParameters && strings.IndexByte(path, ';') >= 0 {
 		return errPathParameter
+	}
+	if rawQuery != "" && method != http.MethodGet && method != http.MethodHead && methodParamIn(rawQuery) {
+		return errMethodParam
 	}
 	if up, ok := h["Upgrade"]; ok {
 		if method != http.MethodGet || len(up) != 1 || !strings.EqualFold(strings.TrimSpace(up[0]), "websocket") {
@@ -72,6 +79,33 @@ func (g *gateway) admit(method, path string, h http.Header) error {
 		}
 	}
 	return nil
+}
+
+// methodParamIn reports whether the query q has a _method parameter:
+// Symfony, Laravel and Express's method-override take it as the method of
+// a POST. Its name is read as PHP reads it (decoded, and a leading ".",
+// " " or "[" as "_"); only a name with an escape is decoded, so the usual
+// query costs a scan and no allocation. (A _method in a form body is
+// beyond the gateway's reach: forward auth never sees the body.)
+func methodParamIn(q string) bool {
+	for q != "" {
+		var pair string
+		pair, q, _ = strings.Cut(q, "&")
+		key, _, _ := strings.Cut(pair, "=")
+		if strings.ContainsAny(key, "%+") {
+			k, err := url.QueryUnescape(key)
+			if err != nil {
+				// PHP leaves a bad escape as it is: the name keeps a
+				// "%" and cannot be _method.
+				continue
+			}
+			key = k
+		}
+		if len(key) == len("_method") && key[1:] == "method" && strings.IndexByte("_. [", key[0]) >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // overrideHeaderIn reports whether the forward auth request r carries a

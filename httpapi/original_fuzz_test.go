@@ -93,3 +93,25 @@ func FuzzHeaderKind(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMethodParam: whatever the query, methodParamIn never panics, and
+// it finds every parameter that Go's own query parser reads as one of the
+// names PHP turns into _method.
+func FuzzMethodParam(f *testing.F) {
+	f.Add("_method=DELETE")
+	f.Add("a=1&%5Fmethod=PUT")
+	f.Add("+method=x&b")
+	f.Add("%zz=1&.method")
+	f.Fuzz(func(t *testing.T, q string) {
+		got := methodParamIn(q)
+		vs, err := url.ParseQuery(q)
+		if err != nil {
+			return
+		}
+		for k := range vs {
+			if len(k) == 7 && k[1:] == "method" && strings.IndexByte("_. [", k[0]) >= 0 && !got {
+				t.Fatalf("methodParamIn(%q) missed %q", q, k)
+			}
+		}
+	})
+}
