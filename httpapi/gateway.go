@@ -130,7 +130,7 @@ func (s *Server) newGateway(cfg Config) (*gateway, error) {
 		}
 	}
 	for _, h := range cfg.StripHeaders {
-		if _, err := CleanStripHeader(h); err != nil {
+		if err := CheckStripHeader(h); err != nil {
 			return nil, fmt.Errorf("gateway.strip_headers: %w", err)
 		}
 	}

@@ -281,22 +281,22 @@ func CheckExtraMethod(m string) error {
 	return nil
 }
 
-// CleanStripHeader checks an entry of gateway.strip_headers: a header name
+// CheckStripHeader checks an entry of gateway.strip_headers: a header name
 // (RFC 9110 token), or a prefix of names ending in "*"; not a header the
 // request's framing or gatehouse's own decision needs (Host, Content-Length,
 // Transfer-Encoding, Connection, Upgrade).
-func CleanStripHeader(h string) (string, error) {
+func CheckStripHeader(h string) error {
 	name := strings.TrimSuffix(h, "*")
 	if name == "" || len(h) > 64 || strings.ContainsFunc(name, func(r rune) bool {
 		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("!#$%&'+-.^_`|~", r))
 	}) {
-		return "", fmt.Errorf("header %q is not a header name such as X-My-User (or a prefix such as X-My-*)", h)
+		return fmt.Errorf("header %q is not a header name such as X-My-User (or a prefix such as X-My-*)", h)
 	}
 	switch foldHeader(name) {
 	case "host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer":
-		return "", fmt.Errorf("header %q frames the request and cannot be stripped", h)
+		return fmt.Errorf("header %q frames the request and cannot be stripped", h)
 	}
-	return h, nil
+	return nil
 }
 
 // verifyStatus returns the status and error GET BASE/verify answers for

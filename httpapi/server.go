@@ -70,7 +70,7 @@ type Config struct {
 	// StripHeaders are more request headers the reverse proxy removes
 	// before forwarding, on top of its list of other proxies' identity
 	// headers (see identityHeaders); a name ending in "*" is a prefix.
-	// Each checked by CleanStripHeader.
+	// Each checked by CheckStripHeader.
 	StripHeaders []string
 
 	// Metrics counts the requests gatehouse answers and its forward-auth

@@ -583,7 +583,7 @@ func (c *config) validate(src *configSource) (*settings, error) {
 		}
 	}
 	for i, h := range c.Gateway.StripHeaders {
-		if _, err := httpapi.CleanStripHeader(h); err != nil {
+		if err := httpapi.CheckStripHeader(h); err != nil {
 			return nil, fail("gateway.strip_headers", "entry %d: %v", i+1, err)
 		}
 	}
