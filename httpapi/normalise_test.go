@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/session"
 )
 
@@ -481,6 +482,21 @@ func TestVerifyNormalisation(t *testing.T) {
 	wantAllowed(t, anon.verify(traefikAuth("PROPFIND", "/app/public/x")...), "", "")
 	wantAllowed(t, anon.verify(traefikAuth("GET", "/app/public/x;v=1")...), "", "")
 	wantProblem(t, anon.verify(traefikAuth("propfind", "/app/public/x")...), 403, gatehouse.CodeMethodNotAllowed)
+
+	// Rules may name the extra methods.
+	dav, err := policy.CompileMethods([]policy.Rule{
+		{Path: "/dav/**", Methods: []string{"PROPFIND"}, Access: policy.Deny},
+		{Path: "/dav/**", Access: policy.Public},
+	}, []string{"PROPFIND", "LOCK"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e = newEnv(t, withGateway(dav, nil), gatewayOption(func(h *httpapi.Config) { h.ExtraMethods = []string{"PROPFIND", "LOCK"} }))
+	anon = e.browser()
+	wantProblem(t, anon.verify(traefikAuth("PROPFIND", "/dav/x")...), 403, gatehouse.CodePermissionDenied)
+	wantAllowed(t, anon.verify(traefikAuth("LOCK", "/dav/x")...), "", "")
+	wantAllowed(t, anon.verify(traefikAuth("GET", "/dav/x")...), "", "")
+	wantProblem(t, anon.verify(traefikAuth("MKCOL", "/dav/x")...), 403, gatehouse.CodeMethodNotAllowed)
 }
 
 // TestVerifyAnswersOnlyWhatNginxTakes: a refusal that is neither a 401

@@ -60,7 +60,8 @@ type Config struct {
 	// ExtraMethods are request methods the gateway (forward auth and the
 	// reverse proxy) lets through besides the standard upper-case ones
 	// (policy.StandardMethod), such as PROPFIND for WebDAV; each checked
-	// by CheckExtraMethod. They match only rules without methods.
+	// by CheckExtraMethod. Rules name them only in a table compiled with
+	// policy.CompileMethods; otherwise they match rules without methods.
 	ExtraMethods []string
 	// AllowPathParameters lets the gateway decide and forward paths with
 	// a ";" in a segment (matrix parameters, /a;v=1/b). Off by default:

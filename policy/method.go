@@ -6,7 +6,8 @@ import (
 )
 
 // methodSet is a set of HTTP methods as bits; zero in a rule means any.
-type methodSet uint16
+// The bits above mOther are a table's extra methods (CompileMethods).
+type methodSet uint32
 
 const (
 	mGET methodSet = 1 << iota
@@ -18,8 +19,12 @@ const (
 	mOPTIONS
 	mCONNECT
 	mTRACE
-	mOther // any method not listed above; no rule can name it
+	mOther // any method not listed above, nor among a table's extras; no rule can name it
 )
+
+// maxExtraMethods is how many extra methods a table can have: the bits
+// of methodSet above mOther.
+const maxExtraMethods = 32 - 10
 
 // methodBit returns the bit of a request method. Methods are
 // case-sensitive in HTTP (RFC 9110, section 9.1): "patch" is not PATCH,
@@ -59,12 +64,17 @@ func methodBit(m string) methodSet {
 // handled as PATCH behind the gateway's back.
 func StandardMethod(m string) bool { return methodBit(m) != mOther }
 
-func parseMethods(ms []string) (methodSet, error) {
+// parseMethods reads the methods of a rule (in any case) into a set: the
+// standard ones, and those of extra (a table's extra methods).
+func parseMethods(ms []string, extra map[string]methodSet) (methodSet, error) {
 	var s methodSet
 	for _, m := range ms {
-		b := methodBit(strings.ToUpper(m))
+		up := strings.ToUpper(m)
+		b := methodBit(up)
 		if b == mOther {
-			return 0, fmt.Errorf("method %q is not an HTTP method", m)
+			if b = extra[up]; b == 0 {
+				return 0, fmt.Errorf("method %q is not an HTTP method (nor one of gateway.extra_methods)", m)
+			}
 		}
 		s |= b
 		if b == mGET {

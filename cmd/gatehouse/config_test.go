@@ -183,6 +183,18 @@ func TestConfigCheck(t *testing.T) {
 			notOut:   []string{"gateway"},
 		},
 		{
+			name:     "rule naming an extra method",
+			yaml:     "gateway:\n  extra_methods: [PROPFIND]\nroutes:\n  - path: /dav/**\n    methods: [PROPFIND]\n    access: authenticated\n",
+			wantCode: exitOK,
+			wantOut:  []string{"configuration OK"},
+		},
+		{
+			name:     "rule naming a method that is not an extra",
+			yaml:     "routes:\n  - path: /dav/**\n    methods: [PROPFIND]\n    access: authenticated\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"routes[0]", "PROPFIND", "gateway.extra_methods"},
+		},
+		{
 			name:     "gateway extra method in lower case",
 			yaml:     "addr: 127.0.0.1:8080\ngateway:\n  extra_methods: [PROPFIND, propfind]\n",
 			wantCode: exitUsage,
