@@ -92,11 +92,10 @@ type config struct {
 	// lets reach the application, besides what the route table decides:
 	// ExtraMethods are methods let through besides the standard upper-case
 	// ones (such as PROPFIND for WebDAV; rules may name them);
-	// AllowPathParameters lets ";"
-	// path parameters through (off: Tomcat, Jetty and Spring drop them
-	// before routing); StripHeaders are request headers the reverse proxy
-	// removes on top of its list of other proxies' identity headers (a
-	// name ending in "*" is a prefix).
+	// AllowPathParameters lets ";" path parameters through (off: Tomcat,
+	// Jetty and Spring drop them before routing); StripHeaders are request
+	// headers the reverse proxy removes on top of its list of other
+	// proxies' identity headers (a name ending in "*" is a prefix).
 	Gateway struct {
 		ExtraMethods        []string `yaml:"extra_methods"`
 		AllowPathParameters bool     `yaml:"allow_path_parameters"`
