@@ -657,7 +657,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 		s.log.Info("forward auth request refused", "method", o.method, "path", o.path, "err", gatehouse.ErrorMessage(err))
 		return err
 	}
-	if overrideHeaderIn(r.Header) {
+	if overrideHeaderIn(r.Header, o.method) {
 		s.log.Info("forward auth request refused", "method", o.method, "path", o.path, "err", errOverride.Message)
 		return errOverride
 	}

@@ -108,21 +108,29 @@ func methodParamIn(q string) bool {
 	return false
 }
 
-// overrideHeaderIn reports whether the forward auth request r carries a
-// method-override or URL-rewrite header of the client's (nginx, Caddy and
-// Traefik pass the client's headers on to the sub-request): the proxy then
-// forwards it to the application, which may act on it instead of the
-// method and URL gatehouse decided, and gatehouse cannot remove it there.
-// X-Original-URL is not among them: it is nginx's own report of the
-// original request, and parseOriginal requires it to agree with the
-// others. A switch on the canonical keys, and for a key with "_" (which
-// CGI-style servers read as "-") the folded comparison.
-func overrideHeaderIn(h http.Header) bool {
+// overrideHeaderIn reports whether the headers h of a forward auth
+// request carry a method-override or URL-rewrite header of the client's
+// (nginx, Caddy and Traefik pass the client's headers on to the
+// sub-request): the proxy then forwards it to the application, which may
+// act on it instead of the method and URL gatehouse decided, and gatehouse
+// cannot remove it there. X-Original-URL is not among them: it is nginx's
+// own report of the original request, and parseOriginal requires it to
+// agree with the others.
+//
+// The usual spellings are four map lookups. The spellings with "_" (which
+// CGI-style servers read as "-"; nginx drops such headers by default,
+// Caddy and Traefik pass them) take a scan of every header, done only when
+// the original method is not GET or HEAD: Symfony, Rack, Express,
+// ASP.NET Core and gorilla honour an override only on a POST, and the hot
+// path of forward auth (a GET with a session) is spared the scan.
+func overrideHeaderIn(h http.Header, method string) bool {
+	if h["X-Http-Method-Override"] != nil || h["X-Http-Method"] != nil || h["X-Method-Override"] != nil || h["X-Rewrite-Url"] != nil {
+		return true
+	}
+	if method == http.MethodGet || method == http.MethodHead {
+		return false
+	}
 	for k := range h {
-		switch k {
-		case "X-Http-Method-Override", "X-Http-Method", "X-Method-Override", "X-Rewrite-Url":
-			return true
-		}
 		if strings.IndexByte(k, '_') >= 0 {
 			switch foldHeader(k) {
 			case "x-http-method-override", "x-http-method", "x-method-override", "x-rewrite-url":
