@@ -200,32 +200,47 @@ type headerPrefix struct {
 }
 
 // headerRules are the reverse proxy's header lists, with the configured
-// extras, compiled for kindOf.
+// extras, compiled for kindOf: by the first byte of the folded name, so
+// that most of a request's headers (Accept, Cookie, User-Agent, …) are
+// passed over after a lookup in a table or two.
 type headerRules struct {
 	names    map[string]headerKind
-	prefixes []headerPrefix
+	named    [256]bool           // first bytes of names
+	prefixes [256][]headerPrefix // by first byte
+}
+
+func (hr *headerRules) addName(n string, kind headerKind) {
+	hr.names[n] = kind
+	hr.named[n[0]] = true
+}
+
+func (hr *headerRules) addPrefix(p string, kind headerKind) {
+	hr.prefixes[p[0]] = append(hr.prefixes[p[0]], headerPrefix{p, kind})
 }
 
 func newHeaderRules(extra []string) headerRules {
 	hr := headerRules{names: map[string]headerKind{}}
 	for _, n := range identityHeaders {
-		hr.names[n] = stripHeader
+		hr.addName(n, stripHeader)
 	}
 	for _, n := range overrideHeaders {
-		hr.names[n] = stripHeader
+		hr.addName(n, stripHeader)
 	}
 	for _, n := range clientAddressHeaders {
-		hr.names[n] = untrustedHeader
+		hr.addName(n, untrustedHeader)
 	}
 	for _, p := range identityPrefixes {
-		hr.prefixes = append(hr.prefixes, headerPrefix{p, stripHeader})
+		hr.addPrefix(p, stripHeader)
 	}
 	for _, n := range extra {
+		if n == "" || n == "*" {
+			continue // refused by CheckStripHeader
+		}
 		f := foldHeader(n)
 		if p, ok := strings.CutSuffix(f, "*"); ok {
-			hr.prefixes = append(hr.prefixes, headerPrefix{p, stripHeader})
+			hr.addPrefix(p, stripHeader)
 		} else {
-			hr.names[f] = stripHeader
+			hr.addName(f, stripHeader)
 		}
 	}
 	return hr
@@ -234,6 +249,13 @@ func newHeaderRules(extra []string) headerRules {
 // kindOf returns what to do with header k. A name of up to 64 bytes (all
 // but the oddest) is folded on the stack: nothing is allocated.
 func (hr *headerRules) kindOf(k string) headerKind {
+	if k == "" {
+		return keepHeader
+	}
+	first := foldByte(k[0])
+	if !hr.named[first] && hr.prefixes[first] == nil {
+		return keepHeader
+	}
 	var buf [64]byte
 	var f []byte
 	if len(k) <= len(buf) {
@@ -247,7 +269,7 @@ func (hr *headerRules) kindOf(k string) headerKind {
 	if kind, ok := hr.names[string(f)]; ok {
 		return kind
 	}
-	for _, p := range hr.prefixes {
+	for _, p := range hr.prefixes[first] {
 		if len(f) >= len(p.name) && string(f[:len(p.name)]) == p.name {
 			return p.kind
 		}
