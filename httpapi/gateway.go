@@ -61,9 +61,12 @@ const (
 
 // gateway holds the gateway settings; proxy is nil without an upstream.
 type gateway struct {
-	upstream *url.URL
-	proxy    *httputil.ReverseProxy
-	domains  []string // RedirectDomains, cleaned
+	upstream       *url.URL
+	proxy          *httputil.ReverseProxy
+	domains        []string // RedirectDomains, cleaned
+	extraMethods   []string // ExtraMethods, checked
+	pathParameters bool     // AllowPathParameters
+	headers        headerRules
 }
 
 // ParseUpstream checks an upstream URL: http or https, with a host, and
@@ -117,7 +120,21 @@ func CleanRedirectDomain(d string) (string, error) {
 // newGateway checks the gateway settings and builds the reverse proxy when
 // an upstream is configured.
 func (s *Server) newGateway(cfg Config) (*gateway, error) {
-	g := &gateway{}
+	g := &gateway{pathParameters: cfg.AllowPathParameters}
+	for _, m := range cfg.ExtraMethods {
+		if err := CheckExtraMethod(m); err != nil {
+			return nil, fmt.Errorf("gateway.extra_methods: %w", err)
+		}
+		if !slices.Contains(g.extraMethods, m) {
+			g.extraMethods = append(g.extraMethods, m)
+		}
+	}
+	for _, h := range cfg.StripHeaders {
+		if err := CheckStripHeader(h); err != nil {
+			return nil, fmt.Errorf("gateway.strip_headers: %w", err)
+		}
+	}
+	g.headers = newHeaderRules(cfg.StripHeaders)
 	for _, d := range cfg.RedirectDomains {
 		c, err := CleanRedirectDomain(d)
 		if err != nil {
@@ -634,6 +651,16 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 		return errBadOriginal
 	}
 	o, orig := &sc.o, &sc.orig
+	// What the proxy will forward must be what is decided: nothing it
+	// would let the application read another way.
+	if err := s.gw.admit(o.method, o.path, o.url.RawQuery, r.Header); err != nil {
+		s.log.Info("forward auth request refused", "method", o.method, "path", o.path, "err", gatehouse.ErrorMessage(err))
+		return err
+	}
+	if overrideHeaderIn(r.Header, o.method) {
+		s.log.Info("forward auth request refused", "method", o.method, "path", o.path, "err", errOverride.Message)
+		return errOverride
+	}
 	originalRequest(orig, r, o)
 	c, needLogin, err := s.gate(orig, o.path)
 	if err != nil {
@@ -695,6 +722,15 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 		s.gatewayError(w, r, errBadPath)
 		return
 	}
+	if err := s.gw.admit(r.Method, path, r.URL.RawQuery, r.Header); err != nil {
+		s.log.Info("proxied request refused", "method", r.Method, "path", path, "err", gatehouse.ErrorMessage(err))
+		s.metrics.Decision(decisionOf(statusOf(gatehouse.ErrorCode(err))))
+		if gatehouse.ErrorCode(err) == gatehouse.CodeMethodNotAllowed {
+			w.Header().Set("Allow", s.gw.allowHeader())
+		}
+		s.gatewayError(w, r, err)
+		return
+	}
 	c, needLogin, err := s.gate(r, path)
 	if err != nil {
 		if needLogin && browserNavigation(r) {
@@ -710,6 +746,9 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.metrics.Decision(decisionOf(statusOf(gatehouse.ErrorCode(err))))
+		if statusOf(gatehouse.ErrorCode(err)) >= 500 {
+			err = s.storeUnavailable(r, err)
+		}
 		s.gatewayError(w, r, err)
 		return
 	}
@@ -734,12 +773,16 @@ func (s *Server) gatewayError(w http.ResponseWriter, r *http.Request, err error)
 }
 
 // rewriteUpstream builds the request to the upstream: its URL, the
-// forwarding headers (a client's own are believed only from a trusted
-// proxy), none of the Remote-* headers the client sent but gatehouse's own,
-// and none of gatehouse's credentials.
+// address headers as gatehouse resolved them (a client's own are believed
+// only from a trusted proxy), none of the identity, method-override and
+// URL-rewrite headers the client sent but gatehouse's own identity, and
+// none of gatehouse's credentials.
 func (s *Server) rewriteUpstream(pr *httputil.ProxyRequest) {
 	in, out := pr.In, pr.Out
 	trusted := s.proxies.trusts(remoteAddr(in))
+	// ReverseProxy has already removed the hop-by-hop headers, and
+	// Forwarded and X-Forwarded-For, -Host and -Proto: set below.
+	s.upstreamHeaders(out.Header, credentialsFrom(in.Context()), trusted)
 	if prior := in.Header.Values("X-Forwarded-For"); trusted && len(prior) > 0 {
 		out.Header["X-Forwarded-For"] = slices.Clone(prior)
 	}
@@ -750,6 +793,7 @@ func (s *Server) rewriteUpstream(pr *httputil.ProxyRequest) {
 		proto = "https"
 	}
 	out.Header.Set("X-Forwarded-Proto", proto)
+	host := in.Host
 	if hosts := in.Header.Values("X-Forwarded-Host"); trusted && len(hosts) > 0 {
 		last := hosts[len(hosts)-1]
 		if i := strings.LastIndexByte(last, ','); i >= 0 {
@@ -757,24 +801,63 @@ func (s *Server) rewriteUpstream(pr *httputil.ProxyRequest) {
 		}
 		if last = strings.TrimSpace(last); validHost(last) {
 			out.Header.Set("X-Forwarded-Host", last)
+			host = last
 		}
 	}
 	out.Header.Del("X-Real-Ip")
-	if a := s.proxies.clientAddr(in); a.IsValid() {
-		out.Header.Set("X-Real-Ip", a.String())
+	client := ""
+	a := s.proxies.clientAddr(in)
+	if a.IsValid() {
+		client = a.String()
+		out.Header.Set("X-Real-Ip", client)
 	}
-	s.upstreamHeaders(out.Header, credentialsFrom(in.Context()))
+	if !validHost(host) {
+		host = ""
+	}
+	out.Header["Forwarded"] = []string{forwardedValue(client, a.Is6(), proto, host)}
 }
 
-// upstreamHeaders removes the identity headers the client sent and
-// gatehouse's credentials from h, and sets the identity of c (nil when
-// anonymous).
-func (s *Server) upstreamHeaders(h http.Header, c *credentials) {
+// forwardedValue is the one element of the Forwarded header (RFC 7239)
+// gatehouse sends: the same as its X-Forwarded-* headers (a client's own
+// Forwarded never passes: ReverseProxy removed it). client and host are
+// left out when empty; an IPv6 client and the host (which may have a
+// port) are quoted, as the grammar asks.
+func forwardedValue(client string, ipv6 bool, proto, host string) string {
+	var b strings.Builder
+	b.Grow(len(client) + len(host) + 32)
+	if client != "" && ipv6 {
+		b.WriteString(`for="[`)
+		b.WriteString(client)
+		b.WriteString(`]";`)
+	} else if client != "" {
+		b.WriteString("for=")
+		b.WriteString(client)
+		b.WriteString(";")
+	}
+	b.WriteString("proto=")
+	b.WriteString(proto)
+	if host != "" {
+		b.WriteString(`;host="`)
+		b.WriteString(host)
+		b.WriteString(`"`)
+	}
+	return b.String()
+}
+
+// upstreamHeaders removes from h the headers the application must not
+// take from the client (gateway.headers: other proxies' identity headers,
+// method-override and URL-rewrite headers, and — unless the peer is a
+// trusted proxy — client-address headers) and gatehouse's credentials, and
+// sets the identity of c (nil when anonymous).
+func (s *Server) upstreamHeaders(h http.Header, c *credentials, trusted bool) {
 	for k := range h {
-		// Remote_User too: CGI-style servers (PHP, WSGI) read both
-		// Remote-User and Remote_User as REMOTE_USER.
-		if lk := strings.ToLower(k); strings.HasPrefix(lk, "remote-") || strings.HasPrefix(lk, "remote_") {
+		switch s.gw.headers.kindOf(k) {
+		case stripHeader:
 			delete(h, k)
+		case untrustedHeader:
+			if !trusted {
+				delete(h, k)
+			}
 		}
 	}
 	sm := s.accounts.Sessions()

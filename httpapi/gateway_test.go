@@ -244,7 +244,7 @@ func TestVerifyAnswerHeaders(t *testing.T) {
 		"401 to nginx":  anon.verify(with(nginxAuth("GET", "/app/x"), html)...),
 		"302":           anon.verify(with(traefikAuth("GET", "/app/x"), html)...),
 		"403":           b.verify(nginxAuth("GET", "/elsewhere")...),
-		"400":           b.verify(nginxAuth("GET", "/app/../x")...),
+		"403 malformed": b.verify(nginxAuth("GET", "/app/../x")...),
 		"403 untrusted": b.do("GET", "/auth/verify", "", nginxAuth("GET", "/app/x")...),
 		"405 not GET":   b.do("POST", "/auth/verify", "", nginxAuth("GET", "/app/x")...),
 	} {
@@ -311,7 +311,7 @@ func TestVerifyConcurrent(t *testing.T) {
 		{anon, "GET", "/app/x?i=", 401, "", ""},
 		{viewer, "GET", "/app/admin/y?i=", 403, "", ""},
 		{anon, "GET", "/app/public/z?i=", 200, "", ""},
-		{writer, "GET", "/app/../x?i=", 400, "", ""},
+		{writer, "GET", "/app/../x?i=", 403, "", ""},
 		{anon, "GET", "/app/caf%C3%A9?i=", 401, "", "/auth/ui/login?rd=http%3A%2F%2Fapp.example.com%2Fapp%2Fcaf%25C3%25A9%3Fi%3D"},
 	}
 	const goroutines, requests = 8, 250
@@ -419,7 +419,8 @@ func TestVerifyFailsClosed(t *testing.T) {
 			t.Errorf("%s: %d, want a refusal", name, w.Code)
 			continue
 		}
-		wantProblem(t, w, 400, gatehouse.CodeBadRequest)
+		// A 403: nginx's auth_request would turn a 400 into a 500.
+		wantProblem(t, w, 403, gatehouse.CodeBadRequest)
 	}
 	// The same requests, well-formed, are allowed.
 	wantAllowed(t, b.verify(traefikAuth("GET", "/app/public/x")...), "admin", "administrators")

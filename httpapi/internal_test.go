@@ -118,3 +118,23 @@ func TestOriginalErrorsHideTheQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardedValue: the Forwarded element gatehouse sends, quoted where
+// RFC 7239's grammar needs it (an IPv6 address, a host with a port).
+func TestForwardedValue(t *testing.T) {
+	for _, c := range []struct {
+		client string
+		ipv6   bool
+		proto  string
+		host   string
+		want   string
+	}{
+		{"203.0.113.5", false, "https", "app.example.com", `for=203.0.113.5;proto=https;host="app.example.com"`},
+		{"2001:db8::1", true, "http", "app.example.com:8080", `for="[2001:db8::1]";proto=http;host="app.example.com:8080"`},
+		{"", false, "http", "", `proto=http`},
+	} {
+		if got := forwardedValue(c.client, c.ipv6, c.proto, c.host); got != c.want {
+			t.Errorf("forwardedValue(%q, %v, %q, %q) = %s, want %s", c.client, c.ipv6, c.proto, c.host, got, c.want)
+		}
+	}
+}

@@ -112,8 +112,11 @@ func decisionOf(status int) string {
 func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
 	if err := s.handleVerify(w, r); err != nil {
+		// Counted by what was refused; answered as nginx can take it.
 		status = statusOf(gatehouse.ErrorCode(err))
-		s.writeError(w, r, err)
+		answer, err := s.verifyStatus(r, err)
+		w.Header().Set(HeaderProblem, string(gatehouse.ErrorCode(err)))
+		s.writeErrorStatus(w, r, err, answer)
 	} else if w.Header()["Location"] != nil {
 		status = http.StatusFound
 	}

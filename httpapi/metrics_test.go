@@ -34,7 +34,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	wantProblem(t, anon.verify(nginxAuth("GET", "/app/x")...), 401, gatehouse.CodeUnauthenticated)
 	wantProblem(t, b.verify(nginxAuth("GET", "/elsewhere")...), 403, gatehouse.CodePermissionDenied)
-	wantProblem(t, b.verify(nginxAuth("GET", "/app/../x")...), 400, gatehouse.CodeBadRequest)
+	wantProblem(t, b.verify(nginxAuth("GET", "/app/../x")...), 403, gatehouse.CodeBadRequest)
 	if w := anon.verify(with(traefikAuth("GET", "/app/x"), header("Accept", "text/html"))...); w.Code != 302 {
 		t.Fatalf("browser verify: %d", w.Code)
 	}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,6 +58,60 @@ func FuzzParseOriginal(f *testing.F) {
 		}
 		if *want != o.url {
 			t.Fatalf("URI %q: parsed %#v, url.ParseRequestURI %#v", o.uri, o.url, *want)
+		}
+	})
+}
+
+// FuzzHeaderKind: the reverse proxy's header classification folds a name
+// on the stack (lower case, "_" as "-"); it must agree with the plain
+// reading of the lists for every name, whatever its length, case or
+// spelling, so that no spelling of an identity or override header slips
+// through.
+func FuzzHeaderKind(f *testing.F) {
+	f.Add("X-Forwarded-User")
+	f.Add("x_http_method_override")
+	f.Add("REMOTE_USER")
+	f.Add("X-Auth-Request-Preferred-Username")
+	f.Add("X-My-Thing")
+	f.Add("X-Corp-" + strings.Repeat("a", 80))
+	f.Add("True-Client-IP")
+	hr := newHeaderRules([]string{"X-My-Thing", "X-Corp-*"})
+	f.Fuzz(func(t *testing.T, k string) {
+		got := hr.kindOf(k)
+		folded := strings.ToLower(strings.ReplaceAll(k, "_", "-"))
+		want := keepHeader
+		switch {
+		case slices.Contains(identityHeaders, folded), slices.Contains(overrideHeaders, folded), folded == "x-my-thing":
+			want = stripHeader
+		case slices.Contains(clientAddressHeaders, folded):
+			want = untrustedHeader
+		case strings.HasPrefix(folded, "x-corp-") || slices.ContainsFunc(identityPrefixes, func(p string) bool { return strings.HasPrefix(folded, p) }):
+			want = stripHeader
+		}
+		if got != want {
+			t.Fatalf("kindOf(%q) = %d, want %d", k, got, want)
+		}
+	})
+}
+
+// FuzzMethodParam: whatever the query, methodParamIn never panics, and
+// it finds every parameter that Go's own query parser reads as one of the
+// names PHP turns into _method.
+func FuzzMethodParam(f *testing.F) {
+	f.Add("_method=DELETE")
+	f.Add("a=1&%5Fmethod=PUT")
+	f.Add("+method=x&b")
+	f.Add("%zz=1&.method")
+	f.Fuzz(func(t *testing.T, q string) {
+		got := methodParamIn(q)
+		vs, err := url.ParseQuery(q)
+		if err != nil {
+			return
+		}
+		for k := range vs {
+			if len(k) == 7 && k[1:] == "method" && strings.IndexByte("_. [", k[0]) >= 0 && !got {
+				t.Fatalf("methodParamIn(%q) missed %q", q, k)
+			}
 		}
 	})
 }

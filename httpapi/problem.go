@@ -46,7 +46,7 @@ func statusOf(c gatehouse.Code) int {
 		return http.StatusUnsupportedMediaType
 	case gatehouse.CodeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
-	case gatehouse.CodeBusy:
+	case gatehouse.CodeBusy, codeStoreUnavailable:
 		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
@@ -77,8 +77,13 @@ var rfc9110Sections = map[int]string{
 // their cause and answered with a generic message; client errors are not
 // logged here (the use cases log the security events themselves).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	s.writeErrorStatus(w, r, err, statusOf(gatehouse.ErrorCode(err)))
+}
+
+// writeErrorStatus is writeError with the status given: for GET
+// BASE/verify, which may answer nginx only 401 and 403 (see verifyStatus).
+func (s *Server) writeErrorStatus(w http.ResponseWriter, r *http.Request, err error, status int) {
 	code := gatehouse.ErrorCode(err)
-	status := statusOf(code)
 	p := problem{
 		Type:   typeURI(status),
 		Title:  http.StatusText(status),

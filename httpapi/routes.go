@@ -51,7 +51,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	r.add("GET", "/ui/invite", s.handle(s.handleInvitePage))
 	r.add("POST", "/ui/invite", s.handle(s.handleInviteForm))
 
-	r.add("GET", "/verify", s.handle(s.handleVerify))
+	r.add("GET", "/verify", http.HandlerFunc(s.serveVerify))
 	r.add("GET", "/ui/login", s.handle(s.handleLoginPage))
 	r.add("POST", "/ui/login", s.handle(s.handleLoginForm))
 

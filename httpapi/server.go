@@ -57,6 +57,22 @@ type Config struct {
 	// answer with its response headers (default 30s); a stream or a
 	// WebSocket may then last as long as it likes.
 	ProxyTimeout time.Duration
+	// ExtraMethods are request methods the gateway (forward auth and the
+	// reverse proxy) lets through besides the standard upper-case ones
+	// (policy.StandardMethod), such as PROPFIND for WebDAV; each checked
+	// by CheckExtraMethod. Rules name them only in a table compiled with
+	// policy.CompileMethods; otherwise they match rules without methods.
+	ExtraMethods []string
+	// AllowPathParameters lets the gateway decide and forward paths with
+	// a ";" in a segment (matrix parameters, /a;v=1/b). Off by default:
+	// Tomcat, Jetty and Spring drop ";…" from a segment before routing,
+	// so /admin;x would reach /admin under a rule that did not match it.
+	AllowPathParameters bool
+	// StripHeaders are more request headers the reverse proxy removes
+	// before forwarding, on top of its list of other proxies' identity
+	// headers (see identityHeaders); a name ending in "*" is a prefix.
+	// Each checked by CheckStripHeader.
+	StripHeaders []string
 
 	// Metrics counts the requests gatehouse answers and its forward-auth
 	// decisions, and is served at BASE/metrics; nil means a set of its own.

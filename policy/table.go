@@ -70,7 +70,8 @@ type Decision struct {
 type Table struct {
 	rules    []compiled
 	root     *node
-	networks bool // some rule has networks
+	networks bool                 // some rule has networks
+	extra    map[string]methodSet // the extra methods rules may name; nil for none
 }
 
 type compiled struct {
@@ -103,8 +104,31 @@ func (e *RuleError) Error() string {
 
 // Compile checks and compiles rules, in order: the first matching rule
 // decides. A request no rule matches is denied.
-func Compile(rules []Rule) (*Table, error) {
+func Compile(rules []Rule) (*Table, error) { return CompileMethods(rules, nil) }
+
+// CompileMethods is Compile for a gateway that lets the methods extra
+// through besides the standard ones (gateway.extra_methods, such as
+// PROPFIND): rules may name them too. Each must be an upper-case method
+// token that is not a standard method; at most 22.
+func CompileMethods(rules []Rule, extra []string) (*Table, error) {
 	t := &Table{root: &node{}}
+	for _, m := range extra {
+		if m == "" || StandardMethod(m) || strings.ContainsFunc(m, func(r rune) bool {
+			return !('A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_')
+		}) {
+			return nil, fmt.Errorf("extra method %q must be an upper-case method name that is not a standard one", m)
+		}
+		if t.extra == nil {
+			t.extra = map[string]methodSet{}
+		}
+		if _, dup := t.extra[m]; dup {
+			continue
+		}
+		if len(t.extra) == maxExtraMethods {
+			return nil, fmt.Errorf("at most %d extra methods", maxExtraMethods)
+		}
+		t.extra[m] = mOther << (1 + len(t.extra))
+	}
 	for i, r := range rules {
 		fail := func(format string, args ...any) error {
 			p := r.Path
@@ -138,7 +162,7 @@ func Compile(rules []Rule) (*Table, error) {
 			return nil, fail("access %q is not one of public, authenticated, permission, deny", r.Access)
 		}
 		var err error
-		if c.methods, err = parseMethods(r.Methods); err != nil {
+		if c.methods, err = parseMethods(r.Methods, t.extra); err != nil {
 			return nil, fail("%v", err)
 		}
 		for _, n := range r.Networks {
@@ -255,6 +279,11 @@ func (t *Table) Decide(method, path string, addr netip.Addr) Decision {
 	var buf [256]byte
 	lower := lowerInto(buf[:0], path)
 	m := methodBit(method)
+	if m == mOther && t.extra != nil {
+		if b, ok := t.extra[method]; ok {
+			m = b
+		}
+	}
 	best := len(t.rules)
 	if len(lower) > 0 && lower[0] == '/' {
 		best = t.match(t.root, lower[1:], m, addr.Unmap(), best)

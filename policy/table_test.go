@@ -355,3 +355,61 @@ func TestUsesNetworks(t *testing.T) {
 		t.Error("a table with networks says it does not use them")
 	}
 }
+
+// TestStandardMethod: the methods a gateway lets through are the standard
+// ones as RFC 9110 spells them; any other case or name is not.
+func TestStandardMethod(t *testing.T) {
+	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"} {
+		if !StandardMethod(m) {
+			t.Errorf("StandardMethod(%q) = false", m)
+		}
+	}
+	for _, m := range []string{"", "get", "patch", "Patch", "PROPFIND", "GET ", " GET", "GETS", "PATCH\x00"} {
+		if StandardMethod(m) {
+			t.Errorf("StandardMethod(%q) = true", m)
+		}
+	}
+}
+
+// TestCompileMethods: a gateway's extra methods can be named by rules;
+// they match in their exact (upper) case only, and a table without them
+// refuses a rule that names one.
+func TestCompileMethods(t *testing.T) {
+	rules := []Rule{
+		{Path: "/dav/**", Methods: []string{"propfind", "GET"}, Access: Public},
+		{Path: "/dav/**", Methods: []string{"MKCOL"}, Access: Permission, Permission: "dav.write"},
+		{Path: "/dav/**", Access: Authenticated},
+	}
+	tbl, err := CompileMethods(rules, []string{"PROPFIND", "MKCOL", "PROPFIND"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		method string
+		rule   int
+	}{
+		{"PROPFIND", 0}, {"GET", 0}, {"HEAD", 0}, {"MKCOL", 1}, {"propfind", 2}, {"LOCK", 2}, {"DELETE", 2},
+	} {
+		if d := tbl.Decide(c.method, "/dav/x", netip.Addr{}); d.Rule != c.rule {
+			t.Errorf("%s: rule %d, want %d", c.method, d.Rule, c.rule)
+		}
+	}
+	if _, err := Compile(rules); err == nil || !strings.Contains(err.Error(), "not an HTTP method") {
+		t.Errorf("Compile without extras: %v", err)
+	}
+	for _, bad := range [][]string{{"propfind"}, {"PATCH"}, {""}, {"A B"}} {
+		if _, err := CompileMethods(nil, bad); err == nil {
+			t.Errorf("CompileMethods accepted extras %q", bad)
+		}
+	}
+	many := make([]string, maxExtraMethods+1)
+	for i := range many {
+		many[i] = fmt.Sprintf("X%d", i)
+	}
+	if _, err := CompileMethods(nil, many[:maxExtraMethods]); err != nil {
+		t.Errorf("%d extras: %v", maxExtraMethods, err)
+	}
+	if _, err := CompileMethods(nil, many); err == nil {
+		t.Errorf("%d extras accepted", len(many))
+	}
+}

@@ -92,6 +92,19 @@ type config struct {
 	// RedirectDomains are the hosts (and their subdomains) the login
 	// page's and forward auth's rd may point to.
 	RedirectDomains []string `yaml:"redirect_domains"`
+	// Gateway says what the gateway (forward auth and the reverse proxy)
+	// lets reach the application, besides what the route table decides:
+	// ExtraMethods are methods let through besides the standard upper-case
+	// ones (such as PROPFIND for WebDAV; rules may name them);
+	// AllowPathParameters lets ";" path parameters through (off: Tomcat,
+	// Jetty and Spring drop them before routing); StripHeaders are request
+	// headers the reverse proxy removes on top of its list of other
+	// proxies' identity headers (a name ending in "*" is a prefix).
+	Gateway struct {
+		ExtraMethods        []string `yaml:"extra_methods"`
+		AllowPathParameters bool     `yaml:"allow_path_parameters"`
+		StripHeaders        []string `yaml:"strip_headers"`
+	} `yaml:"gateway"`
 	// Metrics.Networks are the client networks BASE/metrics is served to
 	// (default: loopback only).
 	Metrics struct {
@@ -538,8 +551,14 @@ func (c *config) validate(src *configSource) (*settings, error) {
 			return nil, fail("mail.templates", "%v", err)
 		}
 	}
+	for i, m := range c.Gateway.ExtraMethods {
+		if err := httpapi.CheckExtraMethod(m); err != nil {
+			return nil, fail("gateway.extra_methods", "entry %d: %q must be an upper-case method name such as PROPFIND, and not a standard method (those are always let through)", i+1, m)
+		}
+	}
 	if c.Routes != nil {
-		t, err := policy.Compile(c.Routes)
+		// Rules may name the extra methods too.
+		t, err := policy.CompileMethods(c.Routes, c.Gateway.ExtraMethods)
 		if err != nil {
 			var re *policy.RuleError
 			if errors.As(err, &re) {
@@ -573,6 +592,11 @@ func (c *config) validate(src *configSource) (*settings, error) {
 			return nil, fail("redirect_domains", "entry %d: %q is not a domain such as example.com (no scheme, port, path or wildcard; subdomains are included)", i+1, d)
 		}
 		s.redirectDomains = append(s.redirectDomains, cd)
+	}
+	for i, h := range c.Gateway.StripHeaders {
+		if err := httpapi.CheckStripHeader(h); err != nil {
+			return nil, fail("gateway.strip_headers", "entry %d: %v", i+1, err)
+		}
 	}
 	if !c.OIDC.IsZero() {
 		s.warnings = append(s.warnings, "oidc is accepted but not in effect in this version")

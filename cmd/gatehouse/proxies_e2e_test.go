@@ -32,7 +32,12 @@ type seenRequest struct {
 	RemoteUser []string // every Remote-User value
 	RemoteRaw  []string // "Name: value" of every Remote_* header (the spelling CGI-style servers read as Remote-*)
 	Cookie     string
+	Rewrites   []string // "Name: value" of every method-override and URL-rewrite header
 }
+
+// rewriteHeaders are the headers that tell an application another method
+// or URL than the request's own.
+var rewriteHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override", "X-Original-Url", "X-Original-Uri", "X-Original-Method", "X-Rewrite-Url"}
 
 // recordingUpstream is the application behind the proxy: it records every
 // request and answers JSON.
@@ -56,6 +61,11 @@ func newRecordingUpstream(t *testing.T) *recordingUpstream {
 				for _, v := range vs {
 					s.RemoteRaw = append(s.RemoteRaw, k+": "+v)
 				}
+			}
+		}
+		for _, k := range rewriteHeaders {
+			for _, v := range r.Header.Values(k) {
+				s.Rewrites = append(s.Rewrites, k+": "+v)
 			}
 		}
 		u.mu.Lock()
@@ -430,6 +440,45 @@ func walkDuplistatus(t *testing.T, f frontDoor) {
 		for _, s := range up.since(m, "GET", "/api/health") {
 			if len(s.RemoteUser) != 0 || len(s.RemoteRaw) != 0 {
 				t.Errorf("GET /api/health with spoofed Remote_* headers: the application saw Remote-User %q, Remote_* %q", s.RemoteUser, s.RemoteRaw)
+			}
+		}
+	}
+
+	// What the application could read another way than gatehouse decided
+	// never reaches it, and is refused with a 4xx, never a 5xx (nginx's
+	// auth_request turns any answer of /verify but 2xx, 401 and 403 into
+	// a 500).
+	for _, p := range []string{"/api/health;x", "/api/x/%2e%2e/health", "/api/health/..;/x", "/api/health%3Bx"} {
+		m := up.mark()
+		r := doJSON(t, c, "GET", front+p, nil, nil)
+		if r.status < 400 || r.status >= 500 {
+			t.Errorf("GET %s: %d %s, want a refusal (4xx)", p, r.status, r.raw)
+		}
+		if n := up.mark() - m; n != 0 {
+			t.Errorf("GET %s reached the application", p)
+		}
+	}
+	for _, h := range []map[string]string{
+		{"X-HTTP-Method-Override": "DELETE"},
+		{"X-HTTP-Method": "DELETE"},
+		{"X-Method-Override": "DELETE"},
+		{"X-Rewrite-URL": "/api/servers/1"},
+		{"X-Original-URL": "http://admin.example.com/api/servers/1"},
+		{"X-Original-URI": "/api/servers/1", "X-Original-Method": "DELETE"},
+	} {
+		// Refused by forward auth (which cannot remove them), removed by
+		// a proxy that can: either way the application never sees one.
+		m := up.mark()
+		r := doJSON(t, c, "GET", front+"/api/health", nil, h)
+		if r.status != 200 && r.status != 403 {
+			t.Errorf("GET /api/health with %v: %d %s, want 200 or 403", h, r.status, r.raw)
+		}
+		if r.status == 403 && f.body403 && r.code() != "bad_request" {
+			t.Errorf("GET /api/health with %v: 403 %q, want bad_request", h, r.code())
+		}
+		for _, s := range up.since(m, "GET", "/api/health") {
+			if len(s.Rewrites) != 0 {
+				t.Errorf("GET /api/health with %v: the application saw %q", h, s.Rewrites)
 			}
 		}
 	}

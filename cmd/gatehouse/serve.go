@@ -57,6 +57,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		RedirectDomains: s.redirectDomains,
 		ProxyTimeout:    s.cfg.UpstreamTimeout,
 
+		ExtraMethods:        s.cfg.Gateway.ExtraMethods,
+		AllowPathParameters: s.cfg.Gateway.AllowPathParameters,
+		StripHeaders:        s.cfg.Gateway.StripHeaders,
+
 		Metrics:         a.metrics,
 		MetricsNetworks: s.metricsNetworks,
 	}, a.accounts)
