@@ -98,14 +98,17 @@ type SessionStore interface {
 	// DeleteExpiredSessions removes every session that has ended at now and
 	// returns how many it removed.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
-	// RekeySession gives the stored session with public id s.ID the token
-	// hash s.TokenHash in place of oldHash, and s's AuthenticatedAt,
-	// TwoFactor and LastSeenAt, in one step: the old token stops working
-	// the moment the new one starts, while the public id (which the session
-	// list and remembered devices know) stays. A session that is missing,
-	// or whose hash is no longer oldHash, is ErrNotFound and nothing
-	// changes, so of two concurrent rekeys of one token only one wins.
-	RekeySession(ctx context.Context, oldHash []byte, s *Session) error
+	// RekeySession replaces the stored session with public id oldID and
+	// token hash oldHash by the same session under the new public id s.ID
+	// and token hash s.TokenHash, with s's AuthenticatedAt, TwoFactor and
+	// LastSeenAt, in one step: the old id and token stop existing the
+	// moment the new ones start, and what names the session by its id (the
+	// remembered devices created with it) moves to the new id; the user,
+	// creation, expiry and the rest stay. A session that is missing, or
+	// whose hash is no longer oldHash, is ErrNotFound and nothing changes,
+	// so of two concurrent rekeys of one token only one wins. A new id or
+	// hash that another session has is CodeConflict.
+	RekeySession(ctx context.Context, oldID string, oldHash []byte, s *Session) error
 }
 
 // LoginRecorder is an optional ability of a store: recording a login as one

@@ -643,11 +643,12 @@ func (s *Service) Logout(ctx context.Context, a Actor, sess *gatehouse.Session) 
 
 // Reauthenticate checks the password of the user a of session sess again,
 // before a sensitive change (ASVS 7.5.1), and rekeys the session: it
-// returns the new cookie secret and the session, recently authenticated
-// from now. A wrong password counts and is audited like a failed login;
-// the throttles of logins apply. A session's user without a password (one
-// who logs in only through an external provider) cannot re-authenticate
-// here yet: CodeInvalidCredentials, like a wrong password.
+// returns the new cookie secret and the session under its new public id,
+// recently authenticated from now; the old id and secret stop existing. A
+// wrong password counts and is audited like a failed login; the throttles
+// of logins apply. A session's user without a password (one who logs in
+// only through an external provider) cannot re-authenticate here yet:
+// CodeInvalidCredentials, like a wrong password.
 func (s *Service) Reauthenticate(ctx context.Context, a Actor, sess *gatehouse.Session, pw string) (string, *gatehouse.Session, error) {
 	if pw == "" {
 		return "", nil, &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: map[string]string{"password": "Password is required."}}
@@ -664,8 +665,10 @@ func (s *Service) Reauthenticate(ctx context.Context, a Actor, sess *gatehouse.S
 	if err != nil {
 		return "", nil, err
 	}
-	s.log.Info("re-authenticated", "user", u.ID, "session", next.ID, "client", a.Client.Addr)
-	s.record(ctx, a, gatehouse.AuditReauthenticated, next.ID, nil)
+	s.log.Info("re-authenticated", "user", u.ID, "session", next.ID, "previousSession", sess.ID, "client", a.Client.Addr)
+	// The session has a new id: the event names it, and the old one, which
+	// earlier events name, so that the session's history stays linked.
+	s.record(ctx, a, gatehouse.AuditReauthenticated, next.ID, map[string]string{"previousSession": sess.ID})
 	return token, next, nil
 }
 

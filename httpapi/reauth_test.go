@@ -113,7 +113,7 @@ func TestStolenCookieNeedsReauthentication(t *testing.T) {
 	}
 
 	// The owner proves the password again: a new cookie and CSRF token,
-	// the same public id, recent from now.
+	// a new public id, recent from now.
 	wantProblem(t, owner.do("POST", "/auth/session/reauthenticate", reauthBody(pwOf("tara"))), 403, gatehouse.CodeCSRFFailed)
 	wantProblem(t, owner.do("POST", "/auth/session/reauthenticate", reauthBody("wrong password"), header("X-CSRF-Token", csrfTok)), 401, gatehouse.CodeInvalidCredentials)
 	oldCookie := owner.cookies["gh_session"].Value
@@ -132,9 +132,25 @@ func TestStolenCookieNeedsReauthentication(t *testing.T) {
 	if owner.cookies["XSRF-TOKEN"] == nil || owner.cookies["XSRF-TOKEN"].Value != re.CSRFToken {
 		t.Errorf("XSRF-TOKEN cookie = %v, want %q", owner.cookies["XSRF-TOKEN"], re.CSRFToken)
 	}
-	if re.Session.ID != before.Session.ID {
-		t.Errorf("public session id changed: %q → %q", before.Session.ID, re.Session.ID)
+	if re.Session.ID == "" || re.Session.ID == before.Session.ID {
+		t.Errorf("public session id after re-authenticating = %q, want a new one, not %q", re.Session.ID, before.Session.ID)
 	}
+	if now := sessionOf(t, owner); now.Session.ID != re.Session.ID {
+		t.Errorf("GET session id = %q, want the new %q", now.Session.ID, re.Session.ID)
+	}
+	// The session list knows the new id as the current session, and the
+	// old id no more: ending it is 404, and the session lives on.
+	var mine struct {
+		Items []struct {
+			ID      string
+			Current bool
+		}
+	}
+	decode(t, owner.do("GET", "/auth/sessions", ""), &mine)
+	if len(mine.Items) != 1 || mine.Items[0].ID != re.Session.ID || !mine.Items[0].Current {
+		t.Errorf("GET sessions after re-authenticating = %+v, want only the new id %q, current", mine.Items, re.Session.ID)
+	}
+	wantProblem(t, owner.do("DELETE", "/auth/sessions/"+before.Session.ID, "", header("X-CSRF-Token", re.CSRFToken)), 404, gatehouse.CodeNotFound)
 	if re.Session.ReauthenticateAt == nil || !re.Session.ReauthenticateAt.Equal(e.clock.Now().Add(10*time.Minute)) {
 		t.Errorf("reauthenticateAt = %v, want now + 10m", re.Session.ReauthenticateAt)
 	}
@@ -147,8 +163,12 @@ func TestStolenCookieNeedsReauthentication(t *testing.T) {
 	wantProblem(t, thief.do("POST", "/auth/2fa/recovery-codes", `{}`, header("X-CSRF-Token", csrfTok)), 401, gatehouse.CodeUnauthenticated)
 	wantProblem(t, owner.do("POST", "/auth/2fa/recovery-codes", `{}`, header("X-CSRF-Token", csrfTok)), 403, gatehouse.CodeCSRFFailed)
 	events, _, _ := e.accounts.ListAudit(ctx, accountAuditKind("session.reauthenticated"))
-	if len(events) != 1 || events[0].ActorID != u.ID {
-		t.Errorf("session.reauthenticated events = %+v, want one by tara", events)
+	if len(events) != 1 || events[0].ActorID != u.ID || events[0].TargetID != re.Session.ID ||
+		events[0].Detail["previousSession"] != before.Session.ID {
+		for _, ev := range events {
+			t.Logf("event: %+v", *ev)
+		}
+		t.Errorf("session.reauthenticated events: want one by tara on the new session %q, from %q", re.Session.ID, before.Session.ID)
 	}
 
 	// Now the sensitive changes work without a password in the body.

@@ -105,15 +105,21 @@ func (f *fakeStore) SessionByTokenHash(_ context.Context, hash []byte) (*gatehou
 	return found, nil
 }
 
-func (f *fakeStore) RekeySession(_ context.Context, oldHash []byte, s *gatehouse.Session) error {
+func (f *fakeStore) RekeySession(_ context.Context, oldID string, oldHash []byte, s *gatehouse.Session) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	cur, ok := f.sessions[s.ID]
+	cur, ok := f.sessions[oldID]
 	if !ok || !bytes.Equal(cur.TokenHash, oldHash) {
 		return gatehouse.ErrNotFound
 	}
-	cur.TokenHash = bytes.Clone(s.TokenHash)
-	cur.AuthenticatedAt, cur.TwoFactor, cur.LastSeenAt = s.AuthenticatedAt, s.TwoFactor, s.LastSeenAt
+	if _, taken := f.sessions[s.ID]; taken {
+		return gatehouse.Errorf(gatehouse.CodeConflict, "The session id is taken.")
+	}
+	next := clone(cur)
+	next.ID, next.TokenHash = s.ID, bytes.Clone(s.TokenHash)
+	next.AuthenticatedAt, next.TwoFactor, next.LastSeenAt = s.AuthenticatedAt, s.TwoFactor, s.LastSeenAt
+	delete(f.sessions, oldID)
+	f.sessions[s.ID] = next
 	return nil
 }
 

@@ -222,21 +222,26 @@ func (m *Manager) RecentlyAuthenticated(s *gatehouse.Session) bool {
 	return !at.IsZero() && m.now().Before(at)
 }
 
-// Rekey gives the live session old a new secret token, records that its
-// user proved a first factor at authenticatedAt, and returns the new token with the updated session. The old
-// token stops working at once, here and in the store, so that a copy of
-// it taken before the session gained privileges is worth nothing after
-// (no session fixation, ASVS 7.2.4). The public id, the user, the expiry
-// and the rest stay. A session that has ended or was rekeyed meanwhile is
-// CodeUnauthenticated.
+// Rekey replaces the live session old by the same session under a new
+// public id and a new secret token, records that its user proved a first
+// factor at authenticatedAt, and returns the new token with the new
+// session. The old id and token stop existing at once, here and in the
+// store, so that a copy of them taken before the session gained privileges
+// is worth nothing after (no session fixation, ASVS 7.2.4); the remembered
+// devices created with the session follow it to the new id. The user, the
+// expiry and the rest stay. A session that has ended or was rekeyed
+// meanwhile is CodeUnauthenticated.
 func (m *Manager) Rekey(ctx context.Context, old *gatehouse.Session, authenticatedAt time.Time) (string, *gatehouse.Session, error) {
 	token := NewToken()
 	next := *old
+	next.ID = gatehouse.NewID()
 	next.TokenHash = HashToken(token)
 	next.LastSeenAt = m.now().UTC()
 	next.AuthenticatedAt = authenticatedAt.UTC()
-	err := m.store.RekeySession(ctx, old.TokenHash, &next)
-	// Forget the old token whatever happened: it is gone or about to be.
+	err := m.store.RekeySession(ctx, old.ID, old.TokenHash, &next)
+	// Forget the old session whatever happened: it is gone or about to be.
+	// After the store write, so that no lookup caches it from a read made
+	// before (see remember).
 	m.forgetWhere(func(s *gatehouse.Session) bool { return s.ID == old.ID })
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		return "", nil, errNoSession

@@ -99,9 +99,10 @@ func testCreateStoresOnlyHash(t *testing.T, e env) {
 	}
 }
 
-// testRekey: a rekeyed session answers only to its new token, at once
-// (even from a warm cache), keeps its id, user and expiry, and carries the
-// new authentication time; the old token cannot rekey it again.
+// testRekey: a rekeyed session answers only to its new token and under a
+// new public id, at once (even from a warm cache), keeps its user, expiry
+// and flags, and carries the new authentication time; the old id names no
+// session any more, and the old token cannot rekey it again.
 func testRekey(t *testing.T, e env) {
 	user := e.newUser(t)
 	tok, created := e.create(t, user, CreateOptions{Remember: true, TwoFactor: true, AuthenticatedAt: epoch})
@@ -121,8 +122,22 @@ func testRekey(t *testing.T, e env) {
 	wantEnded(t, "Load(old token)", s, err)
 	got, err := e.m.Load(t.Context(), newTok)
 	wantLive(t, "Load(new token)", got, err)
-	if got.ID != created.ID || got.UserID != user || !got.ExpiresAt.Equal(created.ExpiresAt) || !got.Remember || !got.TwoFactor {
-		t.Errorf("rekeyed session = %+v, want the id, user, expiry and flags of %+v", got, created)
+	if next.ID == created.ID || got.ID != next.ID {
+		t.Errorf("rekeyed session id = %q (returned %q), want a new one, not %q", got.ID, next.ID, created.ID)
+	}
+	if got.UserID != user || !got.CreatedAt.Equal(created.CreatedAt) || !got.ExpiresAt.Equal(created.ExpiresAt) ||
+		got.IdleTimeout != created.IdleTimeout || !got.Remember || !got.TwoFactor ||
+		got.ClientAddr != created.ClientAddr || got.UserAgent != created.UserAgent {
+		t.Errorf("rekeyed session = %+v, want the user, times and flags of %+v", got, created)
+	}
+	if list, err := e.store.UserSessions(t.Context(), user); err != nil {
+		t.Fatalf("UserSessions: %v", err)
+	} else {
+		for _, l := range list {
+			if l.ID == created.ID {
+				t.Errorf("the old session id %q is still listed", created.ID)
+			}
+		}
 	}
 	if !got.AuthenticatedAt.Equal(e.clock.Now()) {
 		t.Errorf("AuthenticatedAt = %v, want %v", got.AuthenticatedAt, e.clock.Now())

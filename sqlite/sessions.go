@@ -97,30 +97,39 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 	return s.internal("touch session", err)
 }
 
-// RekeySession replaces the token hash oldHash of session ses.ID by
-// ses.TokenHash and sets its AuthenticatedAt, TwoFactor and LastSeenAt, in
-// one statement; a session that is missing or has another hash is
-// gatehouse.ErrNotFound. A new hash that another session has is
-// CodeConflict.
-func (s *Store) RekeySession(ctx context.Context, oldHash []byte, ses *gatehouse.Session) error {
-	const q = `UPDATE sessions SET token_hash = ?, authenticated_at = ?, two_factor = ?, last_seen_at = ?
-		WHERE id = ? AND token_hash = ?`
-	res, err := s.writer.ExecContext(ctx, q, ses.TokenHash, nullMicros(ses.AuthenticatedAt), ses.TwoFactor,
-		micros(ses.LastSeenAt), ses.ID, oldHash)
-	if isUniqueViolation(err) {
-		return &gatehouse.Error{Code: gatehouse.CodeConflict, Message: "The session token is taken.", Err: err}
-	}
-	if err != nil {
-		return s.internal("rekey session", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return s.internal("rekey session", err)
-	}
-	if n == 0 {
-		return gatehouse.ErrNotFound
-	}
-	return nil
+// RekeySession replaces session oldID, whose token hash must still be
+// oldHash, by the same session under the new public id ses.ID and token
+// hash ses.TokenHash, with ses's AuthenticatedAt, TwoFactor and LastSeenAt,
+// and moves the remembered devices created with it to the new id: one
+// transaction, so the old id and hash stop existing the moment the new ones
+// start. A session that is missing or has another hash is
+// gatehouse.ErrNotFound; a new id or hash that another session has is
+// CodeConflict. Either way nothing changes.
+func (s *Store) RekeySession(ctx context.Context, oldID string, oldHash []byte, ses *gatehouse.Session) error {
+	// sessions.id is the primary key and nothing references it with a
+	// foreign key (devices.session_id deliberately has none, see
+	// 0006_devices), so it can change in place: the UPDATE is conditional
+	// on the old hash, so of two concurrent rekeys only one wins.
+	const q = `UPDATE sessions SET id = ?, token_hash = ?, authenticated_at = ?, two_factor = ?, last_seen_at = ?
+		WHERE id = ? AND token_hash = ? RETURNING user_id`
+	// The devices are found by (user_id, session_id), their index.
+	const qDevices = `UPDATE devices SET session_id = ? WHERE user_id = ? AND session_id = ?`
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var userID string
+		err := tx.QueryRowContext(ctx, q, ses.ID, ses.TokenHash, nullMicros(ses.AuthenticatedAt), ses.TwoFactor,
+			micros(ses.LastSeenAt), oldID, oldHash).Scan(&userID)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return gatehouse.ErrNotFound
+		case isUniqueViolation(err):
+			return &gatehouse.Error{Code: gatehouse.CodeConflict, Message: "The session id or token is taken.", Err: err}
+		case err != nil:
+			return err
+		}
+		_, err = tx.ExecContext(ctx, qDevices, ses.ID, userID, oldID)
+		return err
+	})
+	return s.internal("rekey session", err)
 }
 
 // DeleteSession removes session id. A missing session is not an error.

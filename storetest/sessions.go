@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"crypto/sha256"
+	"slices"
 	"testing"
 	"time"
 
@@ -109,55 +110,98 @@ func testSessions(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		ses := createSession(t, s, newSession(alice.ID, "secret"))
 		other := createSession(t, s, newSession(alice.ID, "other"))
 		bobs := createSession(t, s, newSession(bob.ID, "bob"))
+		// Remembered devices name their session by its public id: the
+		// rekeyed session's follows it, the others stay.
+		dev := createDevice(t, s, newDevice(alice.ID, ses.ID, "dev"))
+		otherDev := createDevice(t, s, newDevice(alice.ID, other.ID, "other-dev"))
+		bobDev := createDevice(t, s, newDevice(bob.ID, bobs.ID, "bob-dev"))
 
 		next := *ses
+		next.ID = gatehouse.NewID()
 		h := sha256.Sum256([]byte("rotated"))
 		next.TokenHash = h[:]
 		next.AuthenticatedAt = base.Add(2 * time.Hour)
 		next.LastSeenAt = base.Add(2 * time.Hour)
 		next.TwoFactor = false
-		// Only the hash, AuthenticatedAt, TwoFactor and LastSeenAt change:
-		// the rest of what the caller passes is not written.
+		// Only the id, hash, AuthenticatedAt, TwoFactor and LastSeenAt
+		// change: the rest of what the caller passes is not written.
 		next.ExpiresAt = base.Add(1000 * time.Hour)
-		check(t, s.RekeySession(t.Context(), ses.TokenHash, &next))
+		check(t, s.RekeySession(t.Context(), ses.ID, ses.TokenHash, &next))
 
+		// The old token and the old id are gone at once.
 		_, err := s.SessionByTokenHash(t.Context(), ses.TokenHash)
-		wantNotFound(t, err) // the old token is gone at once
+		wantNotFound(t, err)
+		_, err = s.SessionByID(t.Context(), ses.ID)
+		wantNotFound(t, err)
 		want := next
 		want.ExpiresAt = ses.ExpiresAt
 		wantSession(t, s, &want)
-		got, err := s.SessionByID(t.Context(), ses.ID)
+		got, err := s.SessionByID(t.Context(), next.ID)
 		check(t, err)
 		if d := diff(&want, got); d != "" {
 			t.Errorf("SessionByID after RekeySession mismatch (-want +got):\n%s", d)
 		}
 		wantUTC(t, "AuthenticatedAt", got.AuthenticatedAt)
+		list, err := s.UserSessions(t.Context(), alice.ID)
+		check(t, err)
+		var ids []string
+		for _, l := range list {
+			ids = append(ids, l.ID)
+		}
+		if len(ids) != 2 || !slices.Contains(ids, next.ID) || !slices.Contains(ids, other.ID) {
+			t.Errorf("UserSessions after RekeySession = %q, want %q and %q", ids, next.ID, other.ID)
+		}
 		wantSession(t, s, other)
 		wantSession(t, s, bobs)
+		movedDev := *dev
+		movedDev.SessionID = next.ID
+		wantDevice(t, s, &movedDev)
+		wantDevice(t, s, otherDev)
+		wantDevice(t, s, bobDev)
+		// Revoking the session by its new id forgets its device.
+		n, err := s.DeleteDevices(t.Context(), alice.ID, ses.ID)
+		check(t, err)
+		if n != 0 {
+			t.Errorf("DeleteDevices(old session id) removed %d devices, want 0", n)
+		}
+		wantDevice(t, s, &movedDev)
 
 		// The old hash no longer matches: a second rekey from it (a
-		// concurrent request with the same old cookie) loses.
+		// concurrent request with the same old cookie) loses, whether it
+		// names the old id or the new one.
 		again := next
-		h2 := sha256.Sum256([]byte("again"))
-		again.TokenHash = h2[:]
-		wantNotFound(t, s.RekeySession(t.Context(), ses.TokenHash, &again))
+		again.ID = gatehouse.NewID()
+		again.TokenHash = hashOf("again")
+		wantNotFound(t, s.RekeySession(t.Context(), ses.ID, ses.TokenHash, &again))
+		wantNotFound(t, s.RekeySession(t.Context(), next.ID, ses.TokenHash, &again))
 		wantSession(t, s, &want)
+		_, err = s.SessionByID(t.Context(), again.ID)
+		wantNotFound(t, err)
 
 		// A missing session, or another session's hash, changes nothing.
-		missing := next
-		missing.ID = gatehouse.NewID()
-		wantNotFound(t, s.RekeySession(t.Context(), next.TokenHash, &missing))
+		wantNotFound(t, s.RekeySession(t.Context(), gatehouse.NewID(), next.TokenHash, &again))
 		wrong := *other
-		wrong.TokenHash = h2[:]
-		wantNotFound(t, s.RekeySession(t.Context(), bobs.TokenHash, &wrong))
+		wrong.ID = gatehouse.NewID()
+		wrong.TokenHash = hashOf("wrong")
+		wantNotFound(t, s.RekeySession(t.Context(), other.ID, bobs.TokenHash, &wrong))
+		wantSession(t, s, &want)
 		wantSession(t, s, other)
 		wantSession(t, s, bobs)
+		wantDevice(t, s, otherDev)
 
-		// A new hash that another session has is a conflict.
+		// A new hash or a new id that another session has is a conflict,
+		// and nothing changes: not the session, not its device.
 		taken := next
+		taken.ID = gatehouse.NewID()
 		taken.TokenHash = other.TokenHash
-		wantCode(t, s.RekeySession(t.Context(), next.TokenHash, &taken), gatehouse.CodeConflict)
+		wantCode(t, s.RekeySession(t.Context(), next.ID, next.TokenHash, &taken), gatehouse.CodeConflict)
+		taken.ID, taken.TokenHash = bobs.ID, hashOf("taken")
+		wantCode(t, s.RekeySession(t.Context(), next.ID, next.TokenHash, &taken), gatehouse.CodeConflict)
 		wantSession(t, s, &want)
+		wantSession(t, s, other)
+		wantSession(t, s, bobs)
+		wantDevice(t, s, &movedDev)
+		wantDevice(t, s, bobDev)
 	})
 
 	t.Run("Scope", func(t *testing.T) {
