@@ -12,7 +12,8 @@ import (
 // database cannot be replayed as cookies.
 type Session struct {
 	// ID is the public handle used to list and revoke the session. It is not
-	// the secret.
+	// the secret. It changes, with the secret, when the session gains
+	// privileges in place (SessionStore.RekeySession).
 	ID        string
 	TokenHash []byte
 	UserID    string

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/otp"
 )
 
 // staleAfter is a little more than the default session.reauthenticate_after
@@ -385,5 +386,47 @@ func TestInviteAcceptedSessionIsRecent(t *testing.T) {
 	decode(t, w, &res)
 	if w := b.do("POST", "/auth/tokens", `{"name":"ivy's"}`, header("X-CSRF-Token", res.CSRFToken)); w.Code != 201 {
 		t.Errorf("token right after accepting the invitation: %d %s (user %s)", w.Code, w.Body, u.ID)
+	}
+}
+
+// TestReauthenticateMovesRememberedDevice: a device remembered with a
+// session follows the session to its new id when it re-authenticates, so
+// ending the session by that id from another browser still forgets the
+// device.
+func TestReauthenticateMovesRememberedDevice(t *testing.T) {
+	e := newEnv(t)
+	b, csrfTok, _ := e.userBrowser("vera")
+	key, _ := e.enrolTOTP(b, csrfTok)
+	e.clock.Advance(time.Minute)
+	p, _ := e.passwordStep("vera", pwOf("vera"))
+	body, _ := json.Marshal(map[string]any{"provider": "totp", "code": otp.TOTP{Key: key}.At(e.clock.Now()), "rememberDevice": true})
+	w := p.do("POST", "/auth/2fa/verify", string(body))
+	if w.Code != 200 || p.cookies["gh_device"] == nil {
+		t.Fatalf("verify with rememberDevice: %d %s", w.Code, w.Body)
+	}
+	var first sessionAnswer
+	decode(t, w, &first)
+
+	w = p.do("POST", "/auth/session/reauthenticate", reauthBody(pwOf("vera")), header("X-CSRF-Token", first.CSRFToken))
+	if w.Code != 200 {
+		t.Fatalf("reauthenticate: %d %s", w.Code, w.Body)
+	}
+	var re sessionAnswer
+	decode(t, w, &re)
+	if re.Session.ID == first.Session.ID {
+		t.Fatalf("re-authenticating kept the session id %q", re.Session.ID)
+	}
+
+	e.clock.Advance(time.Minute)
+	q, _ := e.passwordStep("vera", pwOf("vera"))
+	w = q.do("POST", "/auth/2fa/verify", verifyBody("totp", otp.TOTP{Key: key}.At(e.clock.Now())))
+	var qres sessionAnswer
+	decode(t, w, &qres)
+	wantProblem(t, q.do("DELETE", "/auth/sessions/"+first.Session.ID, "", header("X-CSRF-Token", qres.CSRFToken)), 404, gatehouse.CodeNotFound)
+	if w := q.do("DELETE", "/auth/sessions/"+re.Session.ID, "", header("X-CSRF-Token", qres.CSRFToken)); w.Code != 204 {
+		t.Fatalf("end the re-authenticated session: %d %s", w.Code, w.Body)
+	}
+	if w := p.login("vera", pwOf("vera")); !strings.Contains(w.Body.String(), `"state":"two_factor_required"`) {
+		t.Errorf("device still remembered after its re-authenticated session was ended: %s", w.Body)
 	}
 }

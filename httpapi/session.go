@@ -69,9 +69,9 @@ type reauthenticateBody struct {
 
 // handleReauthenticate is POST BASE/session/reauthenticate {password}: the
 // user of the session proves their password again before a sensitive
-// change. The session gets a new cookie secret (the old cookie, and the
-// CSRF token derived from it, stop working) and is recently authenticated
-// from now; the answer is that of GET BASE/session (for the partial
+// change. The session gets a new public id and a new cookie secret (the
+// old id, the old cookie and the CSRF token derived from it stop working)
+// and is recently authenticated from now; the answer is that of GET BASE/session (for the partial
 // session of a user who must enrol, that of the login which started it). A
 // wrong password is a failed login: 401, counted by the login throttles,
 // audited.

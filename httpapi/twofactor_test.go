@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/otp"
+	"github.com/gatehouse/gatehouse/session"
 )
 
 // enrolTOTP turns two-factor on for the user logged in in b and returns the
@@ -99,6 +100,11 @@ func TestTwoFactorTOTP(t *testing.T) {
 	wantProblem(t, p.do("GET", "/auth/session", ""), 401, gatehouse.CodeUnauthenticated)
 	code := otp.TOTP{Key: key}.At(e.clock.Now())
 	wantProblem(t, p.do("POST", "/auth/2fa/verify", verifyBody("totp", "123456")), 401, gatehouse.CodeInvalidCode)
+	pendingCopy := p.clone() // a copy of the pending cookie, taken before the second factor
+	pending, err := e.store.PendingLoginByTokenHash(context.Background(), session.HashToken(p.cookies["gh_pending"].Value))
+	if err != nil {
+		t.Fatalf("pending login: %v", err)
+	}
 	w := p.do("POST", "/auth/2fa/verify", verifyBody("totp", code))
 	if w.Code != 200 || !strings.Contains(w.Body.String(), `"twoFactor":true`) {
 		t.Fatalf("verify: %d %s", w.Code, w.Body)
@@ -106,6 +112,20 @@ func TestTwoFactorTOTP(t *testing.T) {
 	if p.cookies["gh_session"] == nil || p.cookies["gh_pending"] != nil {
 		t.Errorf("cookies after verify: %v", p.cookies)
 	}
+	// Proving the second factor starts a brand-new session: its id and
+	// secret are none of the pending login's, and the pending cookie is
+	// worth nothing after (no session fixation across the second step).
+	var verified struct {
+		Session struct{ ID string }
+	}
+	decode(t, w, &verified)
+	if verified.Session.ID == "" || verified.Session.ID == pending.ID ||
+		p.cookies["gh_session"].Value == pendingCopy.cookies["gh_pending"].Value {
+		t.Errorf("session after verify (id %q) reuses the pending login %q or its secret", verified.Session.ID, pending.ID)
+	}
+	wantProblem(t, pendingCopy.do("GET", "/auth/2fa/providers", ""), 404, gatehouse.CodeNoPendingLogin)
+	wantProblem(t, pendingCopy.do("POST", "/auth/2fa/verify", verifyBody("recovery_code", recovery[1])), 404, gatehouse.CodeNoPendingLogin)
+	wantProblem(t, pendingCopy.do("GET", "/auth/session", ""), 401, gatehouse.CodeUnauthenticated)
 	// The same code again, in a new login within its period, is a replay.
 	p2, _ := e.passwordStep("tara", pwOf("tara"))
 	wantProblem(t, p2.do("POST", "/auth/2fa/verify", verifyBody("totp", code)), 401, gatehouse.CodeInvalidCode)
