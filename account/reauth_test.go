@@ -103,14 +103,18 @@ func TestLoginAndReauthenticate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok == res.Token || next.ID != sess.ID || !next.AuthenticatedAt.Equal(clk.Now()) || !svc.Sessions().RecentlyAuthenticated(next) {
-		t.Errorf("after Reauthenticate: token changed %v, session %+v", tok != res.Token, next)
+	// A new secret and a new public id, recent from now.
+	if tok == res.Token || next.ID == sess.ID || !next.AuthenticatedAt.Equal(clk.Now()) || !svc.Sessions().RecentlyAuthenticated(next) {
+		t.Errorf("after Reauthenticate: token changed %v, id changed %v, session %+v", tok != res.Token, next.ID != sess.ID, next)
 	}
 	if _, _, err := svc.Authenticate(ctx, res.Token); code(err) != gatehouse.CodeUnauthenticated {
 		t.Errorf("old token after Reauthenticate = %v, want unauthenticated", err)
 	}
-	if _, _, err := svc.Authenticate(ctx, tok); err != nil {
-		t.Errorf("new token: %v", err)
+	if _, got, err := svc.Authenticate(ctx, tok); err != nil || got.ID != next.ID {
+		t.Errorf("new token: session %v, %v; want id %q", got, err, next.ID)
+	}
+	if list, err := svc.UserSessions(ctx, u.ID); err != nil || len(list) != 1 || list[0].ID != next.ID {
+		t.Errorf("UserSessions after Reauthenticate = %v, %v; want only %q", list, err, next.ID)
 	}
 	// The old session, as a caller still holding it would pass it, cannot
 	// be rekeyed a second time.
