@@ -395,6 +395,7 @@ func TestVerifyFailsClosed(t *testing.T) {
 		"backslash":                     traefikAuth("GET", `/app/public\..\admin`),
 		"NUL":                           traefikAuth("GET", "/app/public/x\x00"),
 		"encoded NUL":                   traefikAuth("GET", "/app/public/x%00"),
+		"overlong dot-dot":              traefikAuth("GET", "/app/public/%c0%ae%c0%ae/admin/x"),
 		"double slash":                  traefikAuth("GET", "/app/public//x"),
 		"leading double slash":          traefikAuth("GET", "//app/public/x"),
 		"dot segment":                   traefikAuth("GET", "/app/public/./x"),
@@ -809,7 +810,7 @@ func TestProxyDecisions(t *testing.T) {
 	for _, p := range []string{
 		"/app/public/../admin/x", "/app/public/%2e%2e/admin/x", "/app/public%2F..%2Fadmin/x",
 		"/app/public/..;/admin/x", "/app/public/x%00", "/app/public//x", "/app/public/%5Cx",
-		"/app/public/./x",
+		"/app/public/./x", "/app/public/%c0%ae%c0%ae/admin/x", "/app/public/%ff",
 	} {
 		if status := rawStatus(t, addr, "GET "+p+" HTTP/1.1\r\nHost: app.example.com\r\n\r\n"); status != 400 {
 			t.Errorf("GET %s: %d, want 400", p, status)

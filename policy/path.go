@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"strings"
+	"unicode/utf8"
 )
 
 // ErrBadPath is returned by CleanPath for a path that cannot be decided
@@ -17,7 +18,9 @@ var ErrBadPath = errors.New("policy: path is malformed or ambiguous")
 // dropped. It refuses, with ErrBadPath, anything another server might route
 // differently: a path not starting with "/", "." or ".." segments (plain or
 // encoded), empty segments ("//"), an encoded "/" or "\", a backslash, NUL or
-// any control character, invalid percent-encoding, and paths over 8 KiB.
+// any control character, invalid percent-encoding, a decoded path that is not
+// valid UTF-8 (an overlong "%c0%ae" is "." to a server that decodes it
+// leniently, as IIS once did), and paths over 8 KiB.
 func CleanPath(escaped string) (string, error) {
 	if escaped == "" || escaped[0] != '/' || len(escaped) > 8<<10 {
 		return "", ErrBadPath
@@ -49,6 +52,9 @@ func CleanPath(escaped string) (string, error) {
 	p := escaped
 	if needsDecode {
 		p = b.String()
+	}
+	if !utf8.ValidString(p) {
+		return "", ErrBadPath
 	}
 	if len(p) > 1 && p[len(p)-1] == '/' {
 		p = p[:len(p)-1]

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func mustCompile(t testing.TB, rules []Rule) *Table {
@@ -170,7 +171,11 @@ func TestCleanPath(t *testing.T) {
 		{"/api/%", "", false},
 		{"/api/%zz", "", false},
 		{"/api/%2", "", false},
-		{"/api/%252e%252e", "", false}, // double encoding
+		{"/api/%252e%252e", "", false},         // double encoding
+		{"/api/%c0%ae%c0%ae/admin", "", false}, // overlong "..": not UTF-8
+		{"/api/%ff", "", false},
+		{"/api/caf\xe9", "", false}, // a raw Latin-1 byte
+		{"/api/%C3%A9t%C3%A9", "/api/été", true},
 		{"/" + strings.Repeat("a", 9000), "", false},
 	}
 	for _, c := range cases {
@@ -310,7 +315,7 @@ func FuzzCleanPath(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if p == "" || p[0] != '/' || strings.Contains(p, "//") || strings.ContainsAny(p, "\\\x00") {
+		if p == "" || p[0] != '/' || strings.Contains(p, "//") || strings.ContainsAny(p, "\\\x00") || !utf8.ValidString(p) {
 			t.Fatalf("CleanPath(%q) = %q", raw, p)
 		}
 		for _, seg := range strings.Split(p[1:], "/") {

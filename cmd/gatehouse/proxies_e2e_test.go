@@ -33,11 +33,16 @@ type seenRequest struct {
 	RemoteRaw  []string // "Name: value" of every Remote_* header (the spelling CGI-style servers read as Remote-*)
 	Cookie     string
 	Rewrites   []string // "Name: value" of every method-override and URL-rewrite header
+	Identities []string // "Name: value" of every other proxy's identity header
 }
 
 // rewriteHeaders are the headers that tell an application another method
 // or URL than the request's own.
 var rewriteHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override", "X-Original-Url", "X-Original-Uri", "X-Original-Method", "X-Rewrite-Url"}
+
+// identityHeaders are other proxies' names for the user, which the shipped
+// proxy configurations clear.
+var identityHeaders = []string{"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Groups", "X-Remote-User", "X-Webauth-User", "X-Auth-Request-User", "X-Auth-Request-Email"}
 
 // recordingUpstream is the application behind the proxy: it records every
 // request and answers JSON.
@@ -66,6 +71,11 @@ func newRecordingUpstream(t *testing.T) *recordingUpstream {
 		for _, k := range rewriteHeaders {
 			for _, v := range r.Header.Values(k) {
 				s.Rewrites = append(s.Rewrites, k+": "+v)
+			}
+		}
+		for _, k := range identityHeaders {
+			for _, v := range r.Header.Values(k) {
+				s.Identities = append(s.Identities, k+": "+v)
 			}
 		}
 		u.mu.Lock()
@@ -480,6 +490,22 @@ func walkDuplistatus(t *testing.T, f frontDoor) {
 			if len(s.Rewrites) != 0 {
 				t.Errorf("GET /api/health with %v: the application saw %q", h, s.Rewrites)
 			}
+		}
+	}
+
+	// Other proxies' identity headers from the client never reach the
+	// application.
+	idSpoof := map[string]string{}
+	for _, k := range identityHeaders {
+		idSpoof[k] = "admin"
+	}
+	mark := up.mark()
+	if r := doJSON(t, c, "GET", front+"/api/health", nil, idSpoof); r.status != 200 {
+		t.Errorf("GET /api/health with identity headers: %d %s", r.status, r.raw)
+	}
+	for _, s := range up.since(mark, "GET", "/api/health") {
+		if len(s.Identities) != 0 {
+			t.Errorf("GET /api/health: the application saw the client's %q", s.Identities)
 		}
 	}
 
