@@ -327,6 +327,15 @@ http://127.0.0.1:%[1]s {
 			request_header -Remote_Email
 			request_header -Remote_Name
 			request_header -Remote_Groups
+			request_header -X-Forwarded-User
+			request_header -X-Forwarded-Email
+			request_header -X-Forwarded-Groups
+			request_header -X-Forwarded-Preferred-Username
+			request_header -X-Remote-User
+			request_header -X-Webauth-User
+			request_header -X-Auth-Request-User
+			request_header -X-Auth-Request-Email
+			request_header -X-Auth-Request-Groups
 			forward_auth %[2]s {
 				uri /api/verify
 				copy_headers Remote-User Remote-Email Remote-Name Remote-Groups
