@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding"
 	"errors"
 	"fmt"
 	"io"
@@ -267,14 +268,279 @@ func loadConfig(file string, getenv func(string) string) (*config, *configSource
 			return nil, nil, fmt.Errorf("%s: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
 		}
 		src.root = &root
-		if err := decodeStrict(data, c); err != nil {
-			return nil, nil, fmt.Errorf("%s: %s", file, err)
+		if err := decodeFile(file, &root, data, c); err != nil {
+			return nil, nil, err
 		}
 	}
 	if err := applyEnv(reflect.ValueOf(c).Elem(), "", getenv, src); err != nil {
 		return nil, nil, err
 	}
 	return c, src, nil
+}
+
+// decodeFile decodes the file's data, parsed as root, into c. Every value
+// that cannot become its setting, and every unknown key, is reported first,
+// all of them, each with the file, line and dotted field: yaml.v3's own
+// errors name Go types instead of fields, and it silently truncates 2.5
+// into a whole-number setting.
+func decodeFile(file string, root *yaml.Node, data []byte, c *config) error {
+	fc := &fileChecker{file: file, seen: map[aliasUse]bool{}}
+	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+		fc.check(root.Content[0], reflect.TypeOf(c).Elem(), "", root.Content[0].Line)
+	}
+	if len(fc.errs) > 0 {
+		return fc.errs
+	}
+	if err := decodeStrict(data, c); err != nil {
+		return fmt.Errorf("%s: %s", file, err)
+	}
+	return nil
+}
+
+// configErrors are every invalid setting of a file, reported together.
+type configErrors []*configError
+
+func (es configErrors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (es configErrors) Unwrap() []error {
+	errs := make([]error, len(es))
+	for i, e := range es {
+		errs[i] = e
+	}
+	return errs
+}
+
+// fileChecker walks a parsed configuration file alongside the Go type its
+// values go to, by reflection, so that every key, present and future, is
+// checked the same way.
+type fileChecker struct {
+	file string
+	errs configErrors
+	seen map[aliasUse]bool
+}
+
+// aliasUse is an anchored node checked as a type: each is checked once,
+// which keeps aliases from multiplying the work (or looping).
+type aliasUse struct {
+	n *yaml.Node
+	t reflect.Type
+}
+
+var (
+	durationType    = reflect.TypeOf(time.Duration(0))
+	yamlNodeType    = reflect.TypeOf(yaml.Node{})
+	unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+	textType        = reflect.TypeOf((*encoding.TextUnmarshaler)(nil)).Elem()
+)
+
+func (fc *fileChecker) fail(line int, field, format string, args ...any) {
+	fc.errs = append(fc.errs, &configError{where: fmt.Sprintf("%s:%d", fc.file, line), field: field, msg: fmt.Sprintf(format, args...)})
+}
+
+// check checks the value n of the setting at path (whose key is on line)
+// against the type t it decodes into.
+func (fc *fileChecker) check(n *yaml.Node, t reflect.Type, path string, line int) {
+	for n.Kind == yaml.AliasNode {
+		if n.Alias == nil {
+			return
+		}
+		n = n.Alias
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Anchor != "" {
+		use := aliasUse{n, t}
+		if fc.seen[use] {
+			return
+		}
+		fc.seen[use] = true
+	}
+	switch {
+	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null":
+		return // keeps the default, as in the decoder
+	case t == yamlNodeType, t.Kind() == reflect.Interface,
+		reflect.PointerTo(t).Implements(unmarshalerType),
+		n.Kind == yaml.ScalarNode && reflect.PointerTo(t).Implements(textType):
+		return // decoded by its own rules
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			fc.fail(line, path, "must be a mapping of settings, not %s", shown(n))
+			return
+		}
+		fields := yamlFields(t)
+		fc.entries(n, path, map[string]int{}, func(key, value *yaml.Node, p string) {
+			index, ok := fields[key.Value]
+			if !ok {
+				fc.fail(key.Line, "", "unknown key %s", p)
+				return
+			}
+			fc.check(value, t.FieldByIndex(index).Type, p, key.Line)
+		})
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			fc.fail(line, path, "must be a mapping, not %s", shown(n))
+			return
+		}
+		fc.entries(n, path, map[string]int{}, func(key, value *yaml.Node, p string) {
+			fc.check(key, t.Key(), p, key.Line)
+			fc.check(value, t.Elem(), p, key.Line)
+		})
+	case reflect.Slice, reflect.Array:
+		if n.Kind != yaml.SequenceNode {
+			fc.fail(line, path, "must be a list, not %s", shown(n))
+			return
+		}
+		if t.Kind() == reflect.Array && len(n.Content) != t.Len() {
+			fc.fail(line, path, "must be a list of %d", t.Len())
+			return
+		}
+		for i, item := range n.Content {
+			fc.check(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), item.Line)
+		}
+	default:
+		want := wantScalar(t)
+		if n.Kind != yaml.ScalarNode || !scalarFits(n, t) {
+			fc.fail(line, path, "must be %s, not %s", want, shown(n))
+		}
+	}
+}
+
+// entries calls f for each key and value of the mapping n at path, with the
+// key's path, following merge keys ("<<: *defaults") and refusing a key set
+// twice. first holds the line of each key seen in the mapping.
+func (fc *fileChecker) entries(n *yaml.Node, path string, first map[string]int, f func(key, value *yaml.Node, path string)) {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, value := n.Content[i], n.Content[i+1]
+		if key.Kind == yaml.ScalarNode && key.Value == "<<" && (key.Tag == "" || key.Tag == "!" || key.ShortTag() == "!!merge") {
+			fc.merge(value, path, f)
+			continue
+		}
+		for key.Kind == yaml.AliasNode && key.Alias != nil {
+			key = key.Alias
+		}
+		if key.Kind != yaml.ScalarNode {
+			fc.fail(key.Line, path, "a key must be a name, not %s", shown(key))
+			continue
+		}
+		p := key.Value
+		if path != "" {
+			p = path + "." + key.Value
+		}
+		if l, dup := first[key.Value]; dup {
+			fc.fail(key.Line, p, "is set twice (also on line %d)", l)
+			continue
+		}
+		first[key.Value] = key.Line
+		f(key, value, p)
+	}
+}
+
+// merge checks the mappings a merge key brings into the mapping at path.
+func (fc *fileChecker) merge(n *yaml.Node, path string, f func(key, value *yaml.Node, path string)) {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		fc.entries(n, path, map[string]int{}, f)
+	case yaml.SequenceNode:
+		for _, m := range n.Content {
+			for m.Kind == yaml.AliasNode && m.Alias != nil {
+				m = m.Alias
+			}
+			if m.Kind != yaml.MappingNode {
+				fc.fail(m.Line, path, "<< must bring in mappings, not %s", shown(m))
+				continue
+			}
+			fc.entries(m, path, map[string]int{}, f)
+		}
+	default:
+		fc.fail(n.Line, path, "<< must bring in a mapping, not %s", shown(n))
+	}
+}
+
+// scalarFits reports whether the scalar n decodes into a value of type t
+// the way its spelling says: no word for a number, no fraction for a whole
+// number, durations spelt as in the environment.
+func scalarFits(n *yaml.Node, t reflect.Type) bool {
+	tag := n.ShortTag()
+	switch {
+	case t == durationType:
+		// yaml.v3 parses the same text with time.ParseDuration.
+		_, err := parseDuration(n.Value)
+		return tag == "!!str" && err == nil
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uintptr:
+		if tag != "!!int" {
+			return false // !!float too: 2.5 would be cut to 2
+		}
+	}
+	return n.Decode(reflect.New(t).Interface()) == nil
+}
+
+// wantScalar says what a scalar setting of type t must be.
+func wantScalar(t reflect.Type) string {
+	switch {
+	case t == durationType:
+		return "a duration such as 10m or 1h30m"
+	case t.Kind() == reflect.Bool:
+		return "true or false"
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64:
+		return "a whole number"
+	case t.Kind() >= reflect.Uint && t.Kind() <= reflect.Uintptr:
+		return "a whole number, 0 or more"
+	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
+		return "a number"
+	}
+	return "a single value"
+}
+
+// shown names the value n for an error message.
+func shown(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
+	}
+	return strconv.Quote(n.Value)
+}
+
+// yamlFields maps the YAML keys of struct type t to its fields, the way
+// yaml.v3 names them: the yaml tag's name, or the field name in lower case;
+// "-" and unexported fields are not settings, ",inline" structs add theirs.
+func yamlFields(t reflect.Type) map[string][]int {
+	fields := map[string][]int{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() && !f.Anonymous {
+			continue
+		}
+		tag := strings.Split(f.Tag.Get("yaml"), ",")
+		if tag[0] == "-" {
+			continue
+		}
+		if slices.Contains(tag[1:], "inline") && f.Type.Kind() == reflect.Struct {
+			for k, index := range yamlFields(f.Type) {
+				fields[k] = append([]int{i}, index...)
+			}
+			continue
+		}
+		key := tag[0]
+		if key == "" {
+			key = strings.ToLower(f.Name)
+		}
+		fields[key] = []int{i}
+	}
+	return fields
 }
 
 // decodeStrict decodes data into c, refusing unknown keys; yaml.v3 names
@@ -341,8 +607,8 @@ func applyEnv(v reflect.Value, prefix string, getenv func(string) string, src *c
 
 func setScalar(v reflect.Value, raw string) error {
 	switch {
-	case v.Type() == reflect.TypeOf(time.Duration(0)):
-		d, err := time.ParseDuration(raw)
+	case v.Type() == durationType:
+		d, err := parseDuration(raw)
 		if err != nil {
 			return fmt.Errorf("%q is not a duration such as 20m or 12h", raw)
 		}
@@ -374,6 +640,9 @@ func setScalar(v reflect.Value, raw string) error {
 	}
 	return nil
 }
+
+// parseDuration reads a duration setting, from the file or the environment.
+func parseDuration(raw string) (time.Duration, error) { return time.ParseDuration(raw) }
 
 // settings are the validated, typed settings the server is built from.
 type settings struct {

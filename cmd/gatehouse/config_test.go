@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // contractExample is the configuration example of the HTTP contract
@@ -80,6 +83,7 @@ func TestConfigCheck(t *testing.T) {
 		wantOut   []string // substrings of stdout
 		wantErr   []string // substrings of stderr
 		wantErrRe string   // stderr must match
+		wantErrIs string   // stderr must be exactly this (after "gatehouse: ")
 		notErr    []string // stderr must not contain these
 		notOut    []string // stdout must not contain these
 	}{
@@ -410,6 +414,146 @@ func TestConfigCheck(t *testing.T) {
 			wantCode: exitUsage,
 			wantErr:  []string{"GATEHOUSE_PASSWORD_MIN_LENGTH: password.min_length"},
 		},
+		// Values of the wrong type: file, line, field and value named,
+		// never a Go type.
+		{
+			name:      "word for a boolean",
+			yaml:      "addr: 127.0.0.1:8080\ngateway:\n  allow_path_parameters: maybe\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:3: gateway.allow_path_parameters: must be true or false, not "maybe"`,
+		},
+		{
+			name:      "scalar for a section",
+			yaml:      "addr: 127.0.0.1:8080\ngateway: yes\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:2: gateway: must be a mapping of settings, not "yes"`,
+		},
+		{
+			name:      "list for a section",
+			yaml:      "session: [20m]\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:1: session: must be a mapping of settings, not a list`,
+		},
+		{
+			name:      "word for a duration",
+			yaml:      "addr: 127.0.0.1:8080\nsession:\n  reauthenticate_after: forever\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:3: session.reauthenticate_after: must be a duration such as 10m or 1h30m, not "forever"`,
+		},
+		{
+			name:      "number for a duration",
+			yaml:      "session:\n  reauthenticate_after: 10\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:2: session.reauthenticate_after: must be a duration such as 10m or 1h30m, not "10"`,
+		},
+		{
+			name:      "word for a number",
+			yaml:      "password:\n  min_strength: strong\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:2: password.min_strength: must be a whole number, not "strong"`,
+		},
+		{
+			name:      "quoted number",
+			yaml:      "password:\n  min_strength: \"3\"\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:2: password.min_strength: must be a whole number, not "3"`,
+		},
+		{
+			name:      "fraction for a whole number",
+			yaml:      "password:\n  min_strength: 2.5\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:2: password.min_strength: must be a whole number, not "2.5"`,
+		},
+		{
+			name:      "fraction for a length",
+			yaml:      "password:\n  min_length: 8.9\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:2: password.min_length: must be a whole number, not "8.9"`,
+		},
+		{
+			name:      "fraction for a count",
+			yaml:      "login:\n  max_failures: 5.7\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:2: login.max_failures: must be a whole number, not "5.7"`,
+		},
+		{
+			name:      "whole float for a whole number",
+			yaml:      "login:\n  max_failures: 5.0\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:2: login.max_failures: must be a whole number, not "5.0"`,
+		},
+		{
+			name:      "list for a single value",
+			yaml:      "addr: [127.0.0.1:8080]\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:1: addr: must be a single value, not a list`,
+		},
+		{
+			name:      "list for a number",
+			yaml:      "login:\n  max_failures: [5]\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:2: login.max_failures: must be a whole number, not a list`,
+		},
+		{
+			name:      "scalar for a list",
+			yaml:      "trusted_proxies: 10.0.0.1\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:1: trusted_proxies: must be a list, not "10.0.0.1"`,
+		},
+		{
+			name:      "mapping for a list",
+			yaml:      "gateway:\n  extra_methods: {PROPFIND: true}\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:2: gateway.extra_methods: must be a list, not a mapping`,
+		},
+		{
+			name:      "scalar for a mapping",
+			yaml:      "groups: admins\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:1: groups: must be a mapping, not "admins"`,
+		},
+		{
+			name:      "list in a route's list",
+			yaml:      "routes:\n  - path: /api/**\n    methods: [GET, [POST]]\n    access: authenticated\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:3: routes[0].methods[1]: must be a single value, not a list`,
+		},
+		{
+			name:      "every error is reported",
+			yaml:      "addr: 127.0.0.1:8080\npassword:\n  min_strength: 2.5\n  min_lenght: 12\nsession:\n  idle_timeout: soon\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:3: password.min_strength: must be a whole number, not "2.5"; FILE:4: unknown key password.min_lenght; FILE:6: session.idle_timeout: must be a duration such as 10m or 1h30m, not "soon"`,
+		},
+		{
+			name:      "key set twice",
+			yaml:      "password:\n  min_strength: 4\n  min_strength: 0\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:3: password.min_strength: is set twice (also on line 2)`,
+		},
+		{
+			name:      "bad anchored value reported once",
+			yaml:      "session:\n  idle_timeout: &t soon\n  absolute_timeout: *t\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:2: session.idle_timeout: must be a duration such as 10m or 1h30m, not "soon"`,
+		},
+		{
+			name:     "aliases, merge keys, empty values and yes are accepted",
+			yaml:     "session:\n  idle_timeout: &t 5m\n  absolute_timeout:\ngateway:\n  allow_path_parameters: yes\nroutes:\n  - &r {path: /a/**, access: public}\n  - <<: *r\n    path: /b/**\n    methods: [GET]\nlogin:\n  lockout: *t\n",
+			wantCode: exitOK,
+			wantOut:  []string{"configuration OK"},
+		},
+		{
+			name:      "unknown key in a merged mapping",
+			yaml:      "routes:\n  - &r {path: /a/**, access: public}\n  - <<: [*r, {acess: public}]\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:3: unknown key routes[1].acess`,
+		},
+		{
+			name:      "document that is not a mapping",
+			yaml:      "addr 127.0.0.1:8080\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:1: must be a mapping of settings, not "addr 127.0.0.1:8080"`,
+		},
 		{
 			name:     "env password.min_strength 9",
 			noFile:   true,
@@ -453,6 +597,11 @@ func TestConfigCheck(t *testing.T) {
 				re := regexp.MustCompile(strings.ReplaceAll(tt.wantErrRe, "FILE", regexp.QuoteMeta(file)))
 				if !re.MatchString(stderr) {
 					t.Errorf("stderr does not match %s:\n%s", re, stderr)
+				}
+			}
+			if tt.wantErrIs != "" {
+				if want := "gatehouse: " + strings.ReplaceAll(tt.wantErrIs, "FILE", file) + "\n"; stderr != want {
+					t.Errorf("stderr:\n%s\nwant:\n%s", stderr, want)
 				}
 			}
 			for _, w := range tt.notErr {
@@ -620,16 +769,23 @@ func TestServeConfigErrors(t *testing.T) {
 		name    string
 		env     map[string]string
 		args    []string
+		yaml    string // a configuration file, if not empty
 		wantErr string
 	}{
 		{name: "bad --addr", args: []string{"--addr", "nonsense"}, wantErr: "--addr: addr"},
 		{name: "bad GATEHOUSE_ADDR", env: map[string]string{"GATEHOUSE_ADDR": "nonsense"}, wantErr: "GATEHOUSE_ADDR: addr"},
 		{name: "unknown flag", args: []string{"--port", "80"}, wantErr: "port"},
 		{name: "bad env duration", env: map[string]string{"GATEHOUSE_SESSION_IDLE_TIMEOUT": "abc"}, args: []string{"--addr", "127.0.0.1:0"}, wantErr: "GATEHOUSE_SESSION_IDLE_TIMEOUT"},
+		{name: "fraction in the file", yaml: "password:\n  min_strength: 2.5\n", args: []string{"--addr", "127.0.0.1:0"}, wantErr: `gatehouse.yaml:2: password.min_strength: must be a whole number, not "2.5"`},
+		{name: "word in the file", yaml: "gateway:\n  allow_path_parameters: maybe\n", args: []string{"--addr", "127.0.0.1:0"}, wantErr: `gatehouse.yaml:2: gateway.allow_path_parameters: must be true or false, not "maybe"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"serve", "--data", t.TempDir()}, tt.args...)
+			dir := t.TempDir()
+			args := append([]string{"serve", "--data", dir}, tt.args...)
+			if tt.yaml != "" {
+				args = append(args, "--config", writeFile(t, dir, "gatehouse.yaml", tt.yaml))
+			}
 			code, _, stderr := runCmd(t, tt.env, "", args...)
 			if code != exitUsage {
 				t.Fatalf("exit %d, want %d; stderr: %s", code, exitUsage, stderr)
@@ -675,4 +831,46 @@ func TestReauthenticateAfter(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzConfigFile feeds any bytes to the configuration file's decoding: it
+// gives an error or a configuration, never a panic, and a file the type
+// check lets through never meets yaml.v3's own type errors (which name Go
+// types and no field).
+func FuzzConfigFile(f *testing.F) {
+	for _, seed := range []string{
+		contractExample,
+		"",
+		"gateway:\n  allow_path_parameters: maybe\n",
+		"gateway: yes\n",
+		"session:\n  reauthenticate_after: forever\n",
+		"password:\n  min_strength: 2.5\n",
+		"routes:\n  - &r {path: /a/**, access: public}\n  - <<: *r\n    path: /b/**\n",
+		"a: &a [x, x]\nb: &b [*a, *a]\ngroups: {g: *b}\n",
+		"trusted_proxies: &x [*x]\n",
+		"groups:\n  ? [a]\n  : [b]\n",
+		"oidc: {x: [1, 2.5, yes]}\nmail:\n  smtp: {port: 0x1F}\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var root yaml.Node
+		if err := yaml.Unmarshal(data, &root); err != nil {
+			return // a syntax error, named by yaml.v3
+		}
+		c := defaultConfig()
+		err := decodeFile("f.yaml", &root, data, c)
+		var ces configErrors
+		if err != nil && !errors.As(err, &ces) {
+			for _, leak := range []string{"cannot unmarshal", "not found in type", "unknown key"} {
+				if strings.Contains(err.Error(), leak) {
+					t.Fatalf("the type check let through %q:\n%s", data, err)
+				}
+			}
+		}
+		if err == nil {
+			c.Mail.Templates = "" // not a directory to read while fuzzing
+			_, _ = c.validate(&configSource{file: "f.yaml", root: &root, env: map[string]string{}})
+		}
+	})
 }
