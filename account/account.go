@@ -455,9 +455,12 @@ func nameKey(name string) string          { return "login:name:" + foldName(name
 func accountKey(u *gatehouse.User) string { return "login:user:" + u.ID }
 func addrKey(addr string) string          { return "login:addr:" + addr }
 
-// foldName folds case the way the stores compare names closely enough for
-// a throttle key ("ſ" and "S" both become "s").
-func foldName(s string) string { return strings.ToLower(strings.ToUpper(s)) }
+// foldName folds case exactly the way the stores compare names: two names
+// share a throttle key only when they could name the same account.
+// (ToLower(ToUpper) would fold "admın", with a dotless ı, into "admin",
+// another account, whose owner could then reset or spend the other's
+// count.)
+func foldName(s string) string { return gatehouse.FoldName(s) }
 
 func userID(u *gatehouse.User) string {
 	if u == nil {
