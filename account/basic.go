@@ -116,7 +116,11 @@ func (s *Service) AuthenticateBasic(ctx context.Context, username, pw string, cl
 	if on || required {
 		// A password alone is not enough for a user with a second
 		// factor; scripts use API tokens instead. The answer is the one
-		// for a wrong password, or it would confirm the password.
+		// for a wrong password, or it would confirm the password; and it
+		// counts like one, or the wait starting a guess later would.
+		if err := s.recordFailure(ctx, keys, u); err != nil {
+			return nil, err
+		}
 		s.record(ctx, Actor{User: u, Client: client}, gatehouse.AuditLoginFailed, u.ID, map[string]string{"method": "basic", "reason": "two_factor"})
 		return nil, errInvalidCredentials
 	}
