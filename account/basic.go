@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"strings"
 	"sync"
 	"time"
 
@@ -40,7 +39,7 @@ func newBasicMACs() *sync.Pool {
 func (s *Service) basicCacheKey(username, pw string) [sha256.Size]byte {
 	m := s.basicMACs.Get().(hash.Hash)
 	m.Reset()
-	io.WriteString(m, strings.ToLower(username))
+	io.WriteString(m, foldName(username)) // as the store tells names apart
 	m.Write([]byte{0})
 	io.WriteString(m, pw)
 	var out [sha256.Size]byte

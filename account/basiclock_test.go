@@ -33,3 +33,25 @@ func TestBasicCacheDoesNotOutlastALock(t *testing.T) {
 		t.Errorf("the right guess while the name waits: %v, want %s", err, gatehouse.CodeTooManyAttempts)
 	}
 }
+
+// TestBasicCacheFoldsNamesAsTheStore: the Basic cache answers a name only
+// as the store would: "admİn" (dotted İ, which lower-cases to "i") is not
+// "admin" to the store, so it is not to the cache either.
+func TestBasicCacheFoldsNamesAsTheStore(t *testing.T) {
+	svc, _, _ := newService(t)
+	ctx := context.Background()
+	const pw = "a long enough password"
+	if _, err := svc.CreateUser(ctx, account.NewUser{Username: "admin", Email: "admin@example.test", Password: pw}); err != nil {
+		t.Fatal(err)
+	}
+	client := account.Client{Addr: "192.0.2.10"}
+	if _, err := svc.AuthenticateBasic(ctx, "ADMIN", pw, client); err != nil {
+		t.Fatalf("admin: %v", err)
+	}
+	if _, err := svc.AuthenticateBasic(ctx, "admİn", pw, client); code(err) != gatehouse.CodeInvalidCredentials {
+		t.Errorf("admİn: %v, want %s (no such user)", err, gatehouse.CodeInvalidCredentials)
+	}
+	if _, err := svc.AuthenticateBasic(ctx, "Admin", pw, client); err != nil {
+		t.Errorf("Admin, another spelling of admin: %v", err)
+	}
+}
