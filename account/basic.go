@@ -68,7 +68,7 @@ func (s *Service) basicFromCache(ctx context.Context, username, pw string) (*gat
 
 // AuthenticateBasic checks HTTP Basic credentials. It is throttled like a
 // login and answers failures the same way (CodeInvalidCredentials), but
-// starts no session.
+// starts no session, and a success forgets no failures.
 func (s *Service) AuthenticateBasic(ctx context.Context, username, pw string, client Client) (*gatehouse.User, error) {
 	if username == "" || pw == "" {
 		return nil, errInvalidCredentials
@@ -126,9 +126,10 @@ func (s *Service) AuthenticateBasic(ctx context.Context, username, pw string, cl
 	if rehash {
 		s.upgradeHash(ctx, u, pw) // an imported or older hash, as Login does
 	}
-	if err := s.store.ResetThrottle(ctx, keys.count); err != nil {
-		return nil, fmt.Errorf("reset throttle: %w", err)
-	}
+	// A success does not forget the name's failures, as a login does: a
+	// script is verified again every basicCacheTTL, and each reset would
+	// give whoever guesses at its name more guesses in between. Its own
+	// wrong passwords are forgotten after a quiet window like any others.
 	s.basic.put(key, basicEntry{userID: u.ID, passwordHash: u.PasswordHash, stamp: u.SecurityStamp}, now, gen)
 	return u, nil
 }

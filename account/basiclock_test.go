@@ -3,6 +3,7 @@ package account_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
@@ -53,5 +54,34 @@ func TestBasicCacheFoldsNamesAsTheStore(t *testing.T) {
 	}
 	if _, err := svc.AuthenticateBasic(ctx, "Admin", pw, client); err != nil {
 		t.Errorf("Admin, another spelling of admin: %v", err)
+	}
+}
+
+// TestBasicSuccessForgivesNoGuesses: a script's Basic credentials are
+// verified again every minute (when their cache entry ends); were each
+// success to forget the name's failures, an attacker would get four
+// guesses a minute between them, not the bound of the name's waits.
+func TestBasicSuccessForgivesNoGuesses(t *testing.T) {
+	svc, _, clk := newService(t)
+	ctx := context.Background()
+	const pw = "a long enough password"
+	if _, err := svc.CreateUser(ctx, account.NewUser{Username: "fred", Email: "fred@example.test", Password: pw}); err != nil {
+		t.Fatal(err)
+	}
+	script, attacker := account.Client{Addr: "192.0.2.10"}, account.Client{Addr: "203.0.113.66"}
+	for range 4 {
+		if _, err := svc.AuthenticateBasic(ctx, "fred", "a wrong guess", attacker); code(err) != gatehouse.CodeInvalidCredentials {
+			t.Fatalf("wrong guess: %v", err)
+		}
+	}
+	clk.Advance(time.Minute)
+	if _, err := svc.AuthenticateBasic(ctx, "fred", pw, script); err != nil {
+		t.Fatalf("the owner's script: %v", err)
+	}
+	if _, err := svc.AuthenticateBasic(ctx, "fred", "a fifth guess", attacker); code(err) != gatehouse.CodeInvalidCredentials {
+		t.Fatalf("fifth guess: %v", err)
+	}
+	if _, err := svc.AuthenticateBasic(ctx, "fred", "a sixth guess", attacker); code(err) != gatehouse.CodeTooManyAttempts {
+		t.Errorf("sixth guess after the script's success: %v, want %s", err, gatehouse.CodeTooManyAttempts)
 	}
 }
