@@ -455,9 +455,12 @@ func nameKey(name string) string          { return "login:name:" + foldName(name
 func accountKey(u *gatehouse.User) string { return "login:user:" + u.ID }
 func addrKey(addr string) string          { return "login:addr:" + addr }
 
-// foldName folds case the way the stores compare names closely enough for
-// a throttle key ("ſ" and "S" both become "s").
-func foldName(s string) string { return strings.ToLower(strings.ToUpper(s)) }
+// foldName folds case exactly the way the stores compare names: two names
+// share a throttle key only when they could name the same account.
+// (ToLower(ToUpper) would fold "admın", with a dotless ı, into "admin",
+// another account, whose owner could then reset or spend the other's
+// count.)
+func foldName(s string) string { return gatehouse.FoldName(s) }
 
 func userID(u *gatehouse.User) string {
 	if u == nil {
@@ -504,13 +507,20 @@ func (s *Service) checkThrottles(ctx context.Context, keys loginKeys) error {
 
 // recordFailure counts a failure against keys. The first time a name or
 // account starts to wait (and whenever a known device locks) is a lockout:
-// audited, and the user, when the key is theirs, is told by mail.
+// audited, and the user, when the key is theirs, is told by mail. While a
+// key of u waits, u's cached Basic credentials are void.
 func (s *Service) recordFailure(ctx context.Context, keys loginKeys, u *gatehouse.User) error {
 	now := s.now().UTC()
 	addr := strings.TrimPrefix(keys.addr, "login:addr:")
 	t, err := s.store.AddFailure(ctx, keys.count, now, keys.rule)
 	if err != nil {
 		return fmt.Errorf("count failure: %w", err)
+	}
+	if t.Locked(now) && u != nil {
+		// Cached Basic credentials are answered before any throttle is
+		// read: while the user's key waits, every guess would be tried
+		// against them unthrottled. A wait voids them in this process.
+		s.basic.forgetWhere(func(e basicEntry) bool { return e.userID == u.ID })
 	}
 	if t.Locked(now) && (!keys.rule.Backoff || t.Failures == keys.rule.MaxFailures) {
 		s.log.Warn("login locked", "known_device", keys.known, "until", t.LockedUntil)

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"strings"
 	"sync"
 	"time"
 
@@ -40,7 +39,7 @@ func newBasicMACs() *sync.Pool {
 func (s *Service) basicCacheKey(username, pw string) [sha256.Size]byte {
 	m := s.basicMACs.Get().(hash.Hash)
 	m.Reset()
-	io.WriteString(m, strings.ToLower(username))
+	io.WriteString(m, foldName(username)) // as the store tells names apart
 	m.Write([]byte{0})
 	io.WriteString(m, pw)
 	var out [sha256.Size]byte
@@ -69,7 +68,7 @@ func (s *Service) basicFromCache(ctx context.Context, username, pw string) (*gat
 
 // AuthenticateBasic checks HTTP Basic credentials. It is throttled like a
 // login and answers failures the same way (CodeInvalidCredentials), but
-// starts no session.
+// starts no session, and a success forgets no failures.
 func (s *Service) AuthenticateBasic(ctx context.Context, username, pw string, client Client) (*gatehouse.User, error) {
 	if username == "" || pw == "" {
 		return nil, errInvalidCredentials
@@ -116,16 +115,21 @@ func (s *Service) AuthenticateBasic(ctx context.Context, username, pw string, cl
 	if on || required {
 		// A password alone is not enough for a user with a second
 		// factor; scripts use API tokens instead. The answer is the one
-		// for a wrong password, or it would confirm the password.
+		// for a wrong password, or it would confirm the password; and it
+		// counts like one, or the wait starting a guess later would.
+		if err := s.recordFailure(ctx, keys, u); err != nil {
+			return nil, err
+		}
 		s.record(ctx, Actor{User: u, Client: client}, gatehouse.AuditLoginFailed, u.ID, map[string]string{"method": "basic", "reason": "two_factor"})
 		return nil, errInvalidCredentials
 	}
 	if rehash {
 		s.upgradeHash(ctx, u, pw) // an imported or older hash, as Login does
 	}
-	if err := s.store.ResetThrottle(ctx, keys.count); err != nil {
-		return nil, fmt.Errorf("reset throttle: %w", err)
-	}
+	// A success does not forget the name's failures, as a login does: a
+	// script is verified again every basicCacheTTL, and each reset would
+	// give whoever guesses at its name more guesses in between. Its own
+	// wrong passwords are forgotten after a quiet window like any others.
 	s.basic.put(key, basicEntry{userID: u.ID, passwordHash: u.PasswordHash, stamp: u.SecurityStamp}, now, gen)
 	return u, nil
 }

@@ -65,7 +65,8 @@ func methodBit(m string) methodSet {
 func StandardMethod(m string) bool { return methodBit(m) != mOther }
 
 // parseMethods reads the methods of a rule (in any case) into a set: the
-// standard ones, and those of extra (a table's extra methods).
+// standard ones, and those of extra (a table's extra methods). GET brings
+// HEAD with it, and HEAD is refused without GET.
 func parseMethods(ms []string, extra map[string]methodSet) (methodSet, error) {
 	var s methodSet
 	for _, m := range ms {
@@ -80,6 +81,12 @@ func parseMethods(ms []string, extra map[string]methodSet) (methodSet, error) {
 		if b == mGET {
 			s |= mHEAD // HEAD is GET without the body
 		}
+	}
+	if s&mHEAD != 0 && s&mGET == 0 {
+		// Applications answer a HEAD with their GET handler (its side
+		// effects and headers included): a HEAD must pass only where the
+		// GET of the same path would.
+		return 0, fmt.Errorf("method HEAD is answered as GET by applications: name GET (which covers HEAD) instead")
 	}
 	return s, nil
 }

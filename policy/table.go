@@ -34,7 +34,8 @@ type Rule struct {
 	Path  string   `yaml:"path" json:"path,omitempty"`
 	Paths []string `yaml:"paths" json:"paths,omitempty"`
 	// Methods limits the rule to these methods; empty means all. A rule for
-	// GET also covers HEAD.
+	// GET also covers HEAD, and one cannot name HEAD without GET (a HEAD
+	// is answered by the application's GET handler).
 	Methods []string `yaml:"methods" json:"methods,omitempty"`
 	Access  Access   `yaml:"access" json:"access"`
 	// Permission, or any one of Permissions, is required when Access is

@@ -418,3 +418,27 @@ func TestCompileMethods(t *testing.T) {
 		t.Errorf("%d extras accepted", len(many))
 	}
 }
+
+// TestHeadIsDecidedAsGet: applications answer a HEAD with their GET
+// handler (side effects and headers included), so no rule may let a HEAD
+// through that the GET of the same path would not pass: a rule naming
+// HEAD must name GET too.
+func TestHeadIsDecidedAsGet(t *testing.T) {
+	_, err := Compile([]Rule{
+		{Path: "/app/report", Methods: []string{"HEAD"}, Access: Public},
+		{Path: "/app/**", Access: Authenticated},
+	})
+	var re *RuleError
+	if !errors.As(err, &re) || re.Index != 0 || !strings.Contains(re.Msg, "HEAD") {
+		t.Fatalf("a rule for HEAD without GET: %v, want a RuleError for rule 0 that names HEAD", err)
+	}
+	tbl := mustCompile(t, []Rule{
+		{Path: "/app/report", Methods: []string{"head", "GET"}, Access: Public},
+		{Path: "/app/**", Access: Authenticated},
+	})
+	for _, m := range []string{"GET", "HEAD"} {
+		if d := tbl.Decide(m, "/app/report", netip.Addr{}); d.Access != Public {
+			t.Errorf("%s /app/report = %s, want %s", m, d.Access, Public)
+		}
+	}
+}

@@ -20,8 +20,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
@@ -942,26 +940,5 @@ func plural(n int, thing string) string {
 
 // foldKey maps s to a key that two strings share exactly when
 // strings.EqualFold reports them equal, as the store compares usernames
-// and emails: each rune becomes the least rune of its case-folding orbit.
-func foldKey(s string) string {
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= utf8.RuneSelf || ('a' <= c && c <= 'z') {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
-		return s // no lower case to fold up
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range s {
-		least := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			least = min(least, f)
-		}
-		b.WriteRune(least)
-	}
-	return b.String()
-}
+// and emails.
+func foldKey(s string) string { return gatehouse.FoldName(s) }
