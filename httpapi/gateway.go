@@ -618,7 +618,13 @@ func (s *Server) loginLocation(rd string) string {
 // Five headers keep the header map small, which is most of what this
 // answer costs to write.
 func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) error {
-	err := s.verify(w, r)
+	var err error
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		err = errVerifyMethod
+	} else {
+		err = s.verify(w, r)
+	}
 	if err != nil {
 		s.setSecurityHeaders(w.Header(), r)
 		// The problem's code in a header too: nginx's auth_request passes

@@ -36,6 +36,8 @@ var (
 		Message: "Only WebSocket upgrades of a GET are let through."}
 	errOverride = &gatehouse.Error{Code: gatehouse.CodeBadRequest,
 		Message: "The request carries a method-override or URL-rewrite header (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override, X-Rewrite-URL)."}
+	errVerifyMethod = &gatehouse.Error{Code: gatehouse.CodeMethodNotAllowed,
+		Message: "Forward auth asks with GET (or HEAD); the original method goes in X-Forwarded-Method or X-Original-Method."}
 	errMethodParam = &gatehouse.Error{Code: gatehouse.CodeBadRequest,
 		Message: "The request carries a _method query parameter, which some frameworks take as its method."}
 )

@@ -528,6 +528,16 @@ func TestVerifyAnswersOnlyWhatNginxTakes(t *testing.T) {
 		t.Fatal("Basic never locked")
 	}
 
+	// Forward auth asks with GET: any other method of /verify itself is a
+	// 403 too, never a 405.
+	for _, m := range []string{"POST", "PUT", "PATCH", "DELETE", "OPTIONS", "PROPFIND"} {
+		r := anon.do(m, "/auth/verify", "", nginxAuth("GET", "/app/public/x")...)
+		wantProblem(t, r, 403, gatehouse.CodeMethodNotAllowed)
+		if r.Header().Get(httpapi.HeaderProblem) != string(gatehouse.CodeMethodNotAllowed) {
+			t.Errorf("%s /auth/verify: headers %v", m, r.Header())
+		}
+	}
+
 	// A store that cannot be reached.
 	up := newUpstream(t)
 	g := newGatewayFront(t, up.url(t))

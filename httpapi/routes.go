@@ -52,6 +52,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	r.add("POST", "/ui/invite", s.handle(s.handleInviteForm))
 
 	r.add("GET", "/verify", http.HandlerFunc(s.serveVerify))
+	// Any other method of BASE/verify is refused as nginx's auth_request
+	// can take it: a 403 method_not_allowed, never a 405 (see verifyStatus).
+	r.mux.Handle(r.base+"/verify", http.HandlerFunc(s.serveVerify))
+	r.s.patterns[r.base+"/verify"] = false
 	r.add("GET", "/ui/login", s.handle(s.handleLoginPage))
 	r.add("POST", "/ui/login", s.handle(s.handleLoginForm))
 
