@@ -868,9 +868,9 @@ func (s *Server) upstreamHeaders(h http.Header, c *credentials, trusted bool) {
 	}
 	sm := s.accounts.Sessions()
 	stripCookies(h, sm.CookieName(false), sm.CookieName(true),
-		s.pendingCookieName(false), s.pendingCookieName(true),
-		s.deviceCookieName(false), s.deviceCookieName(true),
-		s.knownCookieName(false), s.knownCookieName(true))
+		pendingCookie.nameFor(false), pendingCookie.nameFor(true),
+		deviceCookie.nameFor(false), deviceCookie.nameFor(true),
+		knownCookie.nameFor(false), knownCookie.nameFor(true))
 	if c == nil {
 		return
 	}

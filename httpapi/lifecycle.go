@@ -138,7 +138,7 @@ func (s *Server) writeLogin(w http.ResponseWriter, r *http.Request, res *account
 		token := csrf.Token(res.Token)
 		s.accounts.Sessions().SetCookie(w, res.Token, res.Session, secure)
 		csrf.SetCookie(w, token, secure)
-		s.setKnownCookie(w, res.KnownDeviceToken, res.KnownDeviceExpiresAt, secure)
+		s.setCookie(w, knownCookie, res.KnownDeviceToken, res.KnownDeviceExpiresAt, secure)
 		writeJSON(w, http.StatusOK, map[string]any{"state": "two_factor_enrollment_required", "csrfToken": token})
 		return nil
 	}
@@ -151,9 +151,9 @@ func (s *Server) writeLogin(w http.ResponseWriter, r *http.Request, res *account
 	s.accounts.Sessions().SetCookie(w, res.Token, res.Session, secure)
 	csrf.SetCookie(w, token, secure)
 	if res.DeviceToken != "" {
-		s.setDeviceCookie(w, res.DeviceToken, res.DeviceExpiresAt, secure)
+		s.setCookie(w, deviceCookie, res.DeviceToken, res.DeviceExpiresAt, secure)
 	}
-	s.setKnownCookie(w, res.KnownDeviceToken, res.KnownDeviceExpiresAt, secure)
+	s.setCookie(w, knownCookie, res.KnownDeviceToken, res.KnownDeviceExpiresAt, secure)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"state":     "authenticated",
 		"user":      uv,

@@ -137,27 +137,27 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) error {
 		prev, _ := s.accounts.Sessions().ReadToken(r, secure)
 		res, err := s.accounts.Login(r.Context(), account.LoginRequest{
 			Username: d.Username, Password: f.Get("password"), Remember: d.Remember,
-			Client: s.client(r), PreviousToken: prev, DeviceToken: s.deviceToken(r),
-			KnownDevice: s.knownToken(r),
+			Client: s.client(r), PreviousToken: prev, DeviceToken: s.cookieToken(r, deviceCookie),
+			KnownDevice: s.cookieValue(r, knownCookie),
 		})
 		if err != nil {
 			return s.loginError(w, err, d)
 		}
 		return s.finishPageLogin(w, r, res, d)
 	case "2":
-		token, provider := s.pendingToken(r), f.Get("provider")
+		token, provider := s.cookieToken(r, pendingCookie), f.Get("provider")
 		res, err := s.accounts.VerifyCode(r.Context(), account.VerifyRequest{
 			Token: token, Provider: provider, Code: f.Get("code"), Remember: d.Remember,
 			RememberDevice: checked(f.Get("remember_device")), Client: s.client(r),
-			KnownDevice: s.knownToken(r),
+			KnownDevice: s.cookieValue(r, knownCookie),
 		})
 		if err != nil {
 			return s.secondStepError(w, r, err, d, token, provider)
 		}
-		s.clearPendingCookie(w, s.proxies.isHTTPS(r))
+		s.clearCookie(w, pendingCookie, s.proxies.isHTTPS(r))
 		return s.finishPageLogin(w, r, res, d)
 	case "send":
-		token, provider := s.pendingToken(r), f.Get("provider")
+		token, provider := s.cookieToken(r, pendingCookie), f.Get("provider")
 		if err := s.accounts.SendCode(r.Context(), token, provider, s.client(r)); err != nil {
 			return s.secondStepError(w, r, err, d, token, provider)
 		}
@@ -178,13 +178,13 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) finishPageLogin(w http.ResponseWriter, r *http.Request, res *account.LoginResult, d loginPageData) error {
 	secure := s.proxies.isHTTPS(r)
 	if res.PendingToken != "" {
-		s.setPendingCookie(w, res.PendingToken, res.PendingExpiresAt, secure)
+		s.setCookie(w, pendingCookie, res.PendingToken, res.PendingExpiresAt, secure)
 		d.secondStep(res.Providers, "")
 		return s.renderPage(w, http.StatusOK, loginPage, d)
 	}
 	s.accounts.Sessions().SetCookie(w, res.Token, res.Session, secure)
 	csrf.SetCookie(w, csrf.Token(res.Token), secure)
-	s.setKnownCookie(w, res.KnownDeviceToken, res.KnownDeviceExpiresAt, secure)
+	s.setCookie(w, knownCookie, res.KnownDeviceToken, res.KnownDeviceExpiresAt, secure)
 	if res.EnrolmentRequired {
 		// A partial session, good only for enrolling a second factor
 		// (POST BASE/2fa/totp) and logout, as POST BASE/session gives.
@@ -192,7 +192,7 @@ func (s *Server) finishPageLogin(w http.ResponseWriter, r *http.Request, res *ac
 		return s.renderPage(w, http.StatusForbidden, loginPage, d)
 	}
 	if res.DeviceToken != "" {
-		s.setDeviceCookie(w, res.DeviceToken, res.DeviceExpiresAt, secure)
+		s.setCookie(w, deviceCookie, res.DeviceToken, res.DeviceExpiresAt, secure)
 	}
 	loc := d.RD
 	if loc == "" {
@@ -266,7 +266,7 @@ func (s *Server) secondStepError(w http.ResponseWriter, r *http.Request, err err
 
 // loginExpired shows the password form again: the pending login is over.
 func (s *Server) loginExpired(w http.ResponseWriter, r *http.Request, d loginPageData, errs []string) error {
-	s.clearPendingCookie(w, s.proxies.isHTTPS(r))
+	s.clearCookie(w, pendingCookie, s.proxies.isHTTPS(r))
 	d.Step2, d.Errors = false, errs
 	d.Notice = ""
 	d.Errors = append(d.Errors, "Your login has expired or was ended. Please log in again.")

@@ -30,8 +30,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		Remember:      body.Remember,
 		Client:        s.client(r),
 		PreviousToken: prev,
-		DeviceToken:   s.deviceToken(r),
-		KnownDevice:   s.knownToken(r),
+		DeviceToken:   s.cookieToken(r, deviceCookie),
+		KnownDevice:   s.cookieValue(r, knownCookie),
 	})
 	if err != nil {
 		return err
@@ -115,8 +115,8 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	}
 	sm.ClearCookie(w, secure)
 	csrf.ClearCookie(w, secure)
-	if s.pendingToken(r) != "" {
-		s.clearPendingCookie(w, secure)
+	if s.cookieToken(r, pendingCookie) != "" {
+		s.clearCookie(w, pendingCookie, secure)
 	}
 	// The browser drops what it cached while logged in (OWASP's session
 	// cheat sheet). Not "cookies" or "storage": those reach every site of

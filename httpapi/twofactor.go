@@ -2,90 +2,23 @@ package httpapi
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/csrf"
-	"github.com/gatehouse/gatehouse/session"
 )
-
-// pendingCookie is the cookie of a login waiting for its second factor;
-// deviceCookie that of a remembered device.
-const (
-	pendingCookie = "gh_pending"
-	deviceCookie  = "gh_device"
-)
-
-func (s *Server) deviceCookieName(secure bool) string {
-	if secure {
-		return "__Host-" + deviceCookie
-	}
-	return deviceCookie
-}
-
-// setDeviceCookie sets the remembered-device cookie: HttpOnly, persistent,
-// and SameSite=Lax like the session cookie, so a login from a link works.
-func (s *Server) setDeviceCookie(w http.ResponseWriter, token string, expires time.Time, secure bool) {
-	http.SetCookie(w, &http.Cookie{
-		Name: s.deviceCookieName(secure), Value: token, Path: "/", HttpOnly: true, Secure: secure,
-		SameSite: http.SameSiteLaxMode, Expires: expires.UTC(), MaxAge: max(1, int(expires.Sub(s.now())/time.Second)),
-	})
-}
-
-func (s *Server) deviceToken(r *http.Request) string {
-	c, err := r.Cookie(s.deviceCookieName(s.proxies.isHTTPS(r)))
-	if err != nil {
-		return ""
-	}
-	tok, _ := session.ParseToken(c.Value)
-	return tok
-}
-
-func (s *Server) pendingCookieName(secure bool) string {
-	if secure {
-		return "__Host-" + pendingCookie
-	}
-	return pendingCookie
-}
-
-// setPendingCookie sets the short-lived pending-login cookie: HttpOnly,
-// SameSite=Strict (the second step is never a cross-site request), ending
-// with the pending login.
-func (s *Server) setPendingCookie(w http.ResponseWriter, token string, expires time.Time, secure bool) {
-	http.SetCookie(w, &http.Cookie{
-		Name: s.pendingCookieName(secure), Value: token, Path: "/", HttpOnly: true, Secure: secure,
-		SameSite: http.SameSiteStrictMode, Expires: expires.UTC(), MaxAge: max(1, int(expires.Sub(s.now())/time.Second)),
-	})
-}
-
-func (s *Server) clearPendingCookie(w http.ResponseWriter, secure bool) {
-	http.SetCookie(w, &http.Cookie{
-		Name: s.pendingCookieName(secure), Value: "", Path: "/", HttpOnly: true, Secure: secure,
-		SameSite: http.SameSiteStrictMode, MaxAge: -1,
-	})
-}
-
-func (s *Server) pendingToken(r *http.Request) string {
-	c, err := r.Cookie(s.pendingCookieName(s.proxies.isHTTPS(r)))
-	if err != nil {
-		return ""
-	}
-	tok, _ := session.ParseToken(c.Value)
-	return tok
-}
 
 // writeSecondStep answers a correct password of a user with a second
 // factor: only the pending-login cookie, no session.
 func (s *Server) writeSecondStep(w http.ResponseWriter, r *http.Request, res *account.LoginResult) error {
-	s.setPendingCookie(w, res.PendingToken, res.PendingExpiresAt, s.proxies.isHTTPS(r))
+	s.setCookie(w, pendingCookie, res.PendingToken, res.PendingExpiresAt, s.proxies.isHTTPS(r))
 	writeJSON(w, http.StatusOK, map[string]any{"state": "two_factor_required", "providers": res.Providers})
 	return nil
 }
 
 // handleProviders is GET BASE/2fa/providers.
 func (s *Server) handleProviders(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.accounts.PendingProviders(r.Context(), s.pendingToken(r))
+	p, err := s.accounts.PendingProviders(r.Context(), s.cookieToken(r, pendingCookie))
 	if err != nil {
 		return err
 	}
@@ -103,7 +36,7 @@ func (s *Server) handleSendCode(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
 	}
-	if err := s.accounts.SendCode(r.Context(), s.pendingToken(r), body.Provider, s.client(r)); err != nil {
+	if err := s.accounts.SendCode(r.Context(), s.cookieToken(r, pendingCookie), body.Provider, s.client(r)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -125,14 +58,14 @@ func (s *Server) handleVerifyCode(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	res, err := s.accounts.VerifyCode(r.Context(), account.VerifyRequest{
-		Token: s.pendingToken(r), Provider: body.Provider, Code: body.Code, Remember: body.Remember,
+		Token: s.cookieToken(r, pendingCookie), Provider: body.Provider, Code: body.Code, Remember: body.Remember,
 		RememberDevice: body.RememberDevice, Client: s.client(r),
-		KnownDevice: s.knownToken(r),
+		KnownDevice: s.cookieValue(r, knownCookie),
 	})
 	if err != nil {
 		return err
 	}
-	s.clearPendingCookie(w, s.proxies.isHTTPS(r))
+	s.clearCookie(w, pendingCookie, s.proxies.isHTTPS(r))
 	return s.writeLogin(w, r, res)
 }
 
