@@ -35,8 +35,9 @@ const (
 	AuditInviteAccepted   AuditKind = "invite.accepted"
 	AuditResetRequested   AuditKind = "password.reset_requested"
 	AuditPasswordReset    AuditKind = "password.reset"
-	// AuditReauthenticated is a session's user proving their password
-	// again before a sensitive change; a wrong one is AuditLoginFailed.
+	// AuditReauthenticated is a session's user proving their password (or,
+	// without one, a second factor's code: detail "provider") again before
+	// a sensitive change; a wrong one is AuditLoginFailed.
 	AuditReauthenticated AuditKind = "session.reauthenticated"
 
 	AuditTwoFactorAdded       AuditKind = "two_factor.added"

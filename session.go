@@ -28,8 +28,8 @@ type Session struct {
 	IdleTimeout time.Duration
 
 	// AuthenticatedAt is when the user last proved a first factor (a
-	// password) in this session: at the login, or at a re-authentication
-	// since. Zero for a session that never did (an invitation's). Sensitive
+	// password, or for a user without one a second factor's code) in this
+	// session: at the login, or at a re-authentication since. Zero for a session that never did (an invitation's). Sensitive
 	// changes need it recent (session.Config.ReauthenticateAfter).
 	AuthenticatedAt time.Time
 

@@ -651,21 +651,74 @@ func (s *Service) Logout(ctx context.Context, a Actor, sess *gatehouse.Session) 
 	return nil
 }
 
-// Reauthenticate checks the password of the user a of session sess again,
-// before a sensitive change (ASVS 7.5.1), and rekeys the session: it
+// Reauthentication is what the user of a session gives to re-authenticate:
+// their password or, only for a user without a local password (one who
+// logs in through an external provider or a passkey), a code of a second
+// factor that needs no sending step (Provider totp or recovery_code).
+// Exactly one of Password and Provider with Code.
+type Reauthentication struct {
+	Password string
+	Provider string
+	Code     string
+}
+
+// validate checks the shape of r: exactly one of a password or a
+// provider with its code, and a provider that needs no sending step.
+func (r Reauthentication) validate() error {
+	fields := map[string]string{}
+	switch {
+	case r.Password != "" && (r.Provider != "" || r.Code != ""):
+		fields["password"] = "Give the password or a second factor's code, not both."
+	case r.Password == "" && r.Provider == "" && r.Code == "":
+		fields["password"] = "Password is required."
+	case r.Password == "":
+		switch r.Provider {
+		case gatehouse.ProviderTOTP, gatehouse.ProviderRecoveryCode:
+		case "":
+			fields["provider"] = "Provider is required with a code."
+		default:
+			fields["provider"] = "must be totp or recovery_code"
+		}
+		if r.Code == "" {
+			fields["code"] = "Code is required."
+		}
+	}
+	if len(fields) > 0 {
+		return &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: fields}
+	}
+	return nil
+}
+
+// Reauthenticate proves the first factor of the user a of session sess
+// again, before a sensitive change (ASVS 7.5.1), and rekeys the session: it
 // returns the new cookie secret and the session under its new public id,
-// recently authenticated from now; the old id and secret stop existing. A
-// wrong password counts and is audited like a failed login; the throttles
-// of logins apply. A session's user without a password (one who logs in
-// only through an external provider) cannot re-authenticate here yet:
-// CodeInvalidCredentials, like a wrong password.
-func (s *Service) Reauthenticate(ctx context.Context, a Actor, sess *gatehouse.Session, pw string) (string, *gatehouse.Session, error) {
-	if pw == "" {
-		return "", nil, &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: map[string]string{"password": "Password is required."}}
+// recently authenticated from now; the old id and secret stop existing.
+//
+// The proof is the user's password. A user without a local password (one
+// who logs in through an external provider or a passkey) gives instead a
+// TOTP code or a recovery code, checked as at a login's second step: each
+// TOTP step once, each recovery code once. A user who has a password must
+// give it: a code is refused (CodeValidation, the code not even looked
+// at), so that a stolen session and a phished code cannot stand in for the
+// password, and a second factor never acts as a first. A user with neither
+// a password nor a second factor has nothing to prove it with:
+// CodeInvalidCredentials.
+//
+// A wrong password or code counts and is audited like a failed login,
+// against the account's own budget; the throttles of logins apply.
+func (s *Service) Reauthenticate(ctx context.Context, a Actor, sess *gatehouse.Session, r Reauthentication) (string, *gatehouse.Session, error) {
+	if err := r.validate(); err != nil {
+		return "", nil, err
 	}
 	u := a.User
 	defer s.lockUser(u)()
-	if err := s.checkPassword(ctx, u, pw, a.Client); err != nil {
+	var err error
+	if r.Password != "" {
+		err = s.checkPassword(ctx, u, r.Password, a.Client)
+	} else {
+		err = s.checkSecondFactor(ctx, u, r.Provider, r.Code, a.Client)
+	}
+	if err != nil {
 		return "", nil, err
 	}
 	if err := s.store.ResetThrottle(ctx, accountKey(u)); err != nil {
@@ -678,7 +731,11 @@ func (s *Service) Reauthenticate(ctx context.Context, a Actor, sess *gatehouse.S
 	s.log.Info("re-authenticated", "user", u.ID, "session", next.ID, "previousSession", sess.ID, "client", a.Client.Addr)
 	// The session has a new id: the event names it, and the old one, which
 	// earlier events name, so that the session's history stays linked.
-	s.record(ctx, a, gatehouse.AuditReauthenticated, next.ID, map[string]string{"previousSession": sess.ID})
+	detail := map[string]string{"previousSession": sess.ID}
+	if r.Provider != "" {
+		detail["provider"] = r.Provider
+	}
+	s.record(ctx, a, gatehouse.AuditReauthenticated, next.ID, detail)
 	return token, next, nil
 }
 

@@ -325,38 +325,50 @@ func (s *Service) renewDevice(ctx context.Context, old *gatehouse.Device, u *gat
 	return s.rememberDevice(ctx, u, sess, client)
 }
 
-// checkCode reports whether code is right for provider. Each code works
-// once: a TOTP step once, a recovery code once, a sent code once.
+// checkCode reports whether code is right for provider at the second step
+// of the pending login p. Each code works once: a TOTP step once, a
+// recovery code once, a sent code once.
 func (s *Service) checkCode(ctx context.Context, p *gatehouse.PendingLogin, u *gatehouse.User, tf *gatehouse.TwoFactor, provider, code string, client Client) (bool, error) {
 	switch provider {
-	case gatehouse.ProviderTOTP, gatehouse.ProviderRecoveryCode, gatehouse.ProviderEmail, gatehouse.ProviderSMS:
-	default:
-		return false, &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "Unknown provider.", Fields: map[string]string{"provider": "must be totp, email, sms or recovery_code"}}
-	}
-	if len(code) == 0 || len(code) > 64 {
-		return false, nil
-	}
-	switch provider {
-	case gatehouse.ProviderTOTP:
-		return s.checkTOTP(ctx, u, tf, code, client)
-	case gatehouse.ProviderRecoveryCode:
-		err := s.tfStore().UseRecoveryCode(ctx, u.ID, otp.HashRecoveryCode(otp.NormalizeRecoveryCode(code)))
-		if errors.Is(err, gatehouse.ErrNotFound) {
-			return false, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		s.record(ctx, Actor{User: u, Client: client}, gatehouse.AuditRecoveryCodeUsed, u.ID, map[string]string{"remaining": fmt.Sprint(len(tf.RecoveryCodes) - 1)})
-		return true, nil
+	case gatehouse.ProviderTOTP, gatehouse.ProviderRecoveryCode:
+		return s.checkFactor(ctx, u, tf, provider, code, client)
 	case gatehouse.ProviderEmail, gatehouse.ProviderSMS:
-		if p.CodeProvider != provider || len(p.CodeHash) == 0 || !s.now().Before(p.CodeExpiresAt) {
+		// Sent codes belong to the pending login they were sent for.
+		if len(code) == 0 || len(code) > 64 || p.CodeProvider != provider || len(p.CodeHash) == 0 || !s.now().Before(p.CodeExpiresAt) {
 			return false, nil
 		}
 		return subtle.ConstantTimeCompare(p.CodeHash, otp.HashRecoveryCode(otp.NormalizeRecoveryCode(code))) == 1, nil
 	default:
 		return false, &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "Unknown provider.", Fields: map[string]string{"provider": "must be totp, email, sms or recovery_code"}}
 	}
+}
+
+// checkFactor reports whether code is right for u's second factor of a
+// provider that needs no sending step (totp or recovery_code), at a
+// login's second step or at re-authentication alike. Each code works
+// once: a TOTP step once (a replay is audited), a recovery code once (it
+// is used up, and audited).
+func (s *Service) checkFactor(ctx context.Context, u *gatehouse.User, tf *gatehouse.TwoFactor, provider, code string, client Client) (bool, error) {
+	switch provider {
+	case gatehouse.ProviderTOTP, gatehouse.ProviderRecoveryCode:
+	default:
+		return false, &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "Unknown provider.", Fields: map[string]string{"provider": "must be totp or recovery_code"}}
+	}
+	if len(code) == 0 || len(code) > 64 {
+		return false, nil
+	}
+	if provider == gatehouse.ProviderTOTP {
+		return s.checkTOTP(ctx, u, tf, code, client)
+	}
+	err := s.tfStore().UseRecoveryCode(ctx, u.ID, otp.HashRecoveryCode(otp.NormalizeRecoveryCode(code)))
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	s.record(ctx, Actor{User: u, Client: client}, gatehouse.AuditRecoveryCodeUsed, u.ID, map[string]string{"remaining": fmt.Sprint(len(tf.RecoveryCodes) - 1)})
+	return true, nil
 }
 
 func (s *Service) checkTOTP(ctx context.Context, u *gatehouse.User, tf *gatehouse.TwoFactor, code string, client Client) (bool, error) {
@@ -464,8 +476,10 @@ func hashCodes(codes []string) [][]byte {
 
 // Proof is how the caller of a sensitive change (a second factor, a
 // phone) proved it is the user: the password sent with the change, or a
-// session that proved it recently (session.Manager.RecentlyAuthenticated,
-// or Basic credentials, which carry the password in every request). A
+// session that proved it recently (session.Manager.RecentlyAuthenticated:
+// at login or with Reauthenticate, by the password or, for a user without
+// one, a second factor's code; or Basic credentials, which carry the
+// password in every request). A
 // password, when given, is checked even if Recent is set. The zero Proof
 // proves nothing: CodeReauthenticationRequired.
 type Proof struct {
@@ -474,9 +488,11 @@ type Proof struct {
 }
 
 // ErrReauthenticationRequired is the answer to a sensitive change whose
-// caller has not proved their password recently enough.
+// caller has not proved their first factor recently enough (see
+// Reauthenticate). Its message names no path: this layer does not know
+// the base path the HTTP API is served under.
 var ErrReauthenticationRequired = &gatehouse.Error{Code: gatehouse.CodeReauthenticationRequired,
-	Message: "Confirm your password first (POST /session/reauthenticate) and try again."}
+	Message: "Confirm your password (or, for an account without one, a code of your second factor) by re-authenticating the session, then try again."}
 
 // confirm checks p for a sensitive change by u. The caller holds
 // lockUser(u).
@@ -512,6 +528,49 @@ func (s *Service) checkPassword(ctx context.Context, u *gatehouse.User, pw strin
 		}
 		s.record(ctx, Actor{User: fresh, Client: client}, gatehouse.AuditLoginFailed, fresh.ID, map[string]string{"reason": "password_confirmation"})
 		return &gatehouse.Error{Code: gatehouse.CodeInvalidCredentials, Message: "The password is not correct."}
+	}
+	return nil
+}
+
+// checkSecondFactor verifies a code of the second factor of u, a user
+// without a local password, in place of the password (Reauthenticate):
+// checked as at a login's second step (checkFactor), throttled like a
+// login and audited like one when wrong, as checkPassword does. A user
+// with a password is refused before the code is looked at; a user with
+// neither a password nor a second factor has nothing that can prove it.
+// The caller holds lockUser(u).
+func (s *Service) checkSecondFactor(ctx context.Context, u *gatehouse.User, provider, code string, client Client) error {
+	fresh, err := s.store.UserByID(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if fresh.PasswordHash != "" {
+		return &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.",
+			Fields: map[string]string{"password": "Your account has a password: confirm with it; a second factor cannot replace it."}}
+	}
+	keys := s.accountKeys(fresh, "", client.Addr)
+	if err := s.checkThrottles(ctx, keys); err != nil {
+		return err
+	}
+	tf, err := s.twoFactorOf(ctx, fresh.ID)
+	if err != nil {
+		return err
+	}
+	if !tf.Enabled() {
+		// Neither a password nor a second factor: no guess can succeed,
+		// so there is nothing to count.
+		return &gatehouse.Error{Code: gatehouse.CodeInvalidCredentials, Message: "Your account has nothing to confirm it with: neither a password nor a second factor."}
+	}
+	ok, err := s.checkFactor(ctx, fresh, tf, provider, code, client)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if err := s.recordFailure(ctx, keys, fresh); err != nil {
+			return err
+		}
+		s.record(ctx, Actor{User: fresh, Client: client}, gatehouse.AuditLoginFailed, fresh.ID, map[string]string{"reason": "code_confirmation", "provider": provider})
+		return &gatehouse.Error{Code: gatehouse.CodeInvalidCredentials, Message: "The code is not correct."}
 	}
 	return nil
 }

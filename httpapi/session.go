@@ -65,22 +65,30 @@ func (s *Server) writeCurrentSession(w http.ResponseWriter, r *http.Request, u *
 
 type reauthenticateBody struct {
 	Password string `json:"password"`
+	Provider string `json:"provider"`
+	Code     string `json:"code"`
 }
 
-// handleReauthenticate is POST BASE/session/reauthenticate {password}: the
-// user of the session proves their password again before a sensitive
-// change. The session gets a new public id and a new cookie secret (the
-// old id, the old cookie and the CSRF token derived from it stop working)
-// and is recently authenticated from now; the answer is that of GET BASE/session (for the partial
+// handleReauthenticate is POST BASE/session/reauthenticate {password} (or,
+// for a user without a local password, {provider, code} of a second factor
+// that needs no sending step: totp or recovery_code; see
+// account.Service.Reauthenticate): the user of the session proves their
+// first factor again before a sensitive change. The session gets a new
+// public id and a new cookie secret (the old id, the old cookie and the
+// CSRF token derived from it stop working) and is recently authenticated
+// from now; the answer is that of GET BASE/session (for the partial
 // session of a user who must enrol, that of the login which started it). A
-// wrong password is a failed login: 401, counted by the login throttles,
-// audited.
+// wrong password or code is a failed login: 401, counted by the login
+// throttles, audited. Both, neither, or a code from a user who has a
+// password: 422 validation.
 func (s *Server) handleReauthenticate(w http.ResponseWriter, r *http.Request, c *credentials) error {
 	var body reauthenticateBody
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
 	}
-	token, sess, err := s.accounts.Reauthenticate(r.Context(), s.actor(r, c), c.session, body.Password)
+	token, sess, err := s.accounts.Reauthenticate(r.Context(), s.actor(r, c), c.session, account.Reauthentication{
+		Password: body.Password, Provider: body.Provider, Code: body.Code,
+	})
 	if err != nil {
 		return err
 	}
