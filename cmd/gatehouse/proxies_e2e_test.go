@@ -18,6 +18,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -43,6 +45,12 @@ var rewriteHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Meth
 // identityHeaders are other proxies' names for the user, which the shipped
 // proxy configurations clear.
 var identityHeaders = []string{"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Groups", "X-Remote-User", "X-Webauth-User", "X-Auth-Request-User", "X-Auth-Request-Email"}
+
+// foldHeader is a header name as a CGI-style server reads it: "_" is "-"
+// (both become HTTP_X_FORWARDED_USER), in canonical form.
+func foldHeader(name string) string {
+	return http.CanonicalHeaderKey(strings.ReplaceAll(name, "_", "-"))
+}
 
 // recordingUpstream is the application behind the proxy: it records every
 // request and answers JSON.
@@ -73,9 +81,13 @@ func newRecordingUpstream(t *testing.T) *recordingUpstream {
 				s.Rewrites = append(s.Rewrites, k+": "+v)
 			}
 		}
-		for _, k := range identityHeaders {
-			for _, v := range r.Header.Values(k) {
-				s.Identities = append(s.Identities, k+": "+v)
+		// By folded name, so that the X_Forwarded_User spelling, which
+		// CGI-style servers read as X-Forwarded-User, is caught too.
+		for k, vs := range r.Header {
+			if slices.Contains(identityHeaders, foldHeader(k)) {
+				for _, v := range vs {
+					s.Identities = append(s.Identities, k+": "+v)
+				}
 			}
 		}
 		u.mu.Lock()
@@ -336,6 +348,15 @@ http://127.0.0.1:%[1]s {
 			request_header -X-Auth-Request-User
 			request_header -X-Auth-Request-Email
 			request_header -X-Auth-Request-Groups
+			request_header -X_Forwarded_User
+			request_header -X_Forwarded_Email
+			request_header -X_Forwarded_Groups
+			request_header -X_Forwarded_Preferred_Username
+			request_header -X_Remote_User
+			request_header -X_Webauth_User
+			request_header -X_Auth_Request_User
+			request_header -X_Auth_Request_Email
+			request_header -X_Auth_Request_Groups
 			forward_auth %[2]s {
 				uri /api/verify
 				copy_headers Remote-User Remote-Email Remote-Name Remote-Groups
@@ -355,6 +376,16 @@ http://127.0.0.1:%[1]s {
 	}
 }
 `, port, gh.addr, up.port()))
+	// The copy clears what the shipped file clears.
+	cleared := regexp.MustCompile(`request_header -\S+`)
+	shipped := cleared.FindAllString(exampleFile(t, "Caddyfile"), -1)
+	b, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if copied := cleared.FindAllString(string(b), -1); !slices.Equal(copied, shipped) {
+		t.Fatalf("the test's Caddyfile clears %q, examples/gateway/Caddyfile %q", copied, shipped)
+	}
 	addr := "127.0.0.1:" + port
 	startProxyProcess(t, addr, caddyCommand(bin, dir, conf))
 	walkDuplistatus(t, frontDoor{url: "http://" + addr, base: "/api", up: up, body401: true, body403: true})
@@ -504,17 +535,23 @@ func walkDuplistatus(t *testing.T, f frontDoor) {
 
 	// Other proxies' identity headers from the client never reach the
 	// application.
-	idSpoof := map[string]string{}
-	for _, k := range identityHeaders {
-		idSpoof[k] = "admin"
-	}
-	mark := up.mark()
-	if r := doJSON(t, c, "GET", front+"/api/health", nil, idSpoof); r.status != 200 {
-		t.Errorf("GET /api/health with identity headers: %d %s", r.status, r.raw)
-	}
-	for _, s := range up.since(mark, "GET", "/api/health") {
-		if len(s.Identities) != 0 {
-			t.Errorf("GET /api/health: the application saw the client's %q", s.Identities)
+	// Spelt with "_" too, which CGI-style servers read the same way.
+	for _, underscore := range []bool{false, true} {
+		idSpoof := map[string]string{}
+		for _, k := range identityHeaders {
+			if underscore {
+				k = strings.ReplaceAll(k, "-", "_")
+			}
+			idSpoof[k] = "admin"
+		}
+		mark := up.mark()
+		if r := doJSON(t, c, "GET", front+"/api/health", nil, idSpoof); r.status != 200 {
+			t.Errorf("GET /api/health with identity headers: %d %s", r.status, r.raw)
+		}
+		for _, s := range up.since(mark, "GET", "/api/health") {
+			if len(s.Identities) != 0 {
+				t.Errorf("GET /api/health: the application saw the client's %q", s.Identities)
+			}
 		}
 	}
 
