@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -284,7 +285,7 @@ func loadConfig(file string, getenv func(string) string) (*config, *configSource
 // errors name Go types instead of fields, and it silently truncates 2.5
 // into a whole-number setting.
 func decodeFile(file string, root *yaml.Node, data []byte, c *config) error {
-	fc := &fileChecker{file: file, seen: map[aliasUse]bool{}}
+	fc := newFileChecker(file)
 	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
 		fc.check(root.Content[0], reflect.TypeOf(c).Elem(), "", root.Content[0].Line)
 	}
@@ -323,6 +324,12 @@ type fileChecker struct {
 	file string
 	errs configErrors
 	seen map[aliasUse]bool
+	// keysOf caches keys.
+	keysOf map[*yaml.Node]map[string]bool
+}
+
+func newFileChecker(file string) *fileChecker {
+	return &fileChecker{file: file, seen: map[aliasUse]bool{}, keysOf: map[*yaml.Node]map[string]bool{}}
 }
 
 // aliasUse is an anchored node checked as a type: each is checked once,
@@ -377,7 +384,7 @@ func (fc *fileChecker) check(n *yaml.Node, t reflect.Type, path string, line int
 			return
 		}
 		fields := yamlFields(t)
-		fc.entries(n, path, map[string]int{}, func(key, value *yaml.Node, p string) {
+		fc.entries(n, path, nil, func(key, value *yaml.Node, p string) {
 			index, ok := fields[key.Value]
 			if !ok {
 				fc.fail(key.Line, "", "unknown key %s", p)
@@ -390,7 +397,7 @@ func (fc *fileChecker) check(n *yaml.Node, t reflect.Type, path string, line int
 			fc.fail(line, path, "must be a mapping, not %s", shown(n))
 			return
 		}
-		fc.entries(n, path, map[string]int{}, func(key, value *yaml.Node, p string) {
+		fc.entries(n, path, nil, func(key, value *yaml.Node, p string) {
 			fc.check(key, t.Key(), p, key.Line)
 			fc.check(value, t.Elem(), p, key.Line)
 		})
@@ -414,14 +421,26 @@ func (fc *fileChecker) check(n *yaml.Node, t reflect.Type, path string, line int
 	}
 }
 
-// entries calls f for each key and value of the mapping n at path, with the
-// key's path, following merge keys ("<<: *defaults") and refusing a key set
-// twice. first holds the line of each key seen in the mapping.
-func (fc *fileChecker) entries(n *yaml.Node, path string, first map[string]int, f func(key, value *yaml.Node, path string)) {
+// entries calls f for each key and value of the mapping n at path that is
+// a setting, with the key's path, following merge keys ("<<: *defaults")
+// and refusing a key set twice. As in yaml.v3's decoder, a key of a mapping
+// wins over the same key its merge key brings in, and an earlier mapping of
+// a merged list over a later one: the value that loses is no setting and is
+// not checked. lost holds the keys that a mapping merging n in sets itself.
+func (fc *fileChecker) entries(n *yaml.Node, path string, lost map[string]bool, f func(key, value *yaml.Node, path string)) {
+	var won map[string]bool // lost and n's own keys, for what n merges in
+	first := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key, value := n.Content[i], n.Content[i+1]
-		if key.Kind == yaml.ScalarNode && key.Value == "<<" && (key.Tag == "" || key.Tag == "!" || key.ShortTag() == "!!merge") {
-			fc.merge(value, path, f)
+		if isMergeKey(key) {
+			if won == nil {
+				won = maps.Clone(lost)
+				if won == nil {
+					won = map[string]bool{}
+				}
+				maps.Copy(won, fc.ownKeys(n))
+			}
+			fc.merge(value, path, won, f)
 			continue
 		}
 		for key.Kind == yaml.AliasNode && key.Alias != nil {
@@ -440,18 +459,24 @@ func (fc *fileChecker) entries(n *yaml.Node, path string, first map[string]int, 
 			continue
 		}
 		first[key.Value] = key.Line
+		if lost[key.Value] {
+			continue
+		}
 		f(key, value, p)
 	}
 }
 
-// merge checks the mappings a merge key brings into the mapping at path.
-func (fc *fileChecker) merge(n *yaml.Node, path string, f func(key, value *yaml.Node, path string)) {
+// merge checks the mappings a merge key brings into the mapping at path,
+// but for the keys in won (set by the mapping itself, or by an earlier
+// mapping of the list, which it adds to won).
+func (fc *fileChecker) merge(n *yaml.Node, path string, won map[string]bool, f func(key, value *yaml.Node, path string)) {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
+	var ms []*yaml.Node
 	switch n.Kind {
 	case yaml.MappingNode:
-		fc.entries(n, path, map[string]int{}, f)
+		ms = []*yaml.Node{n}
 	case yaml.SequenceNode:
 		for _, m := range n.Content {
 			for m.Kind == yaml.AliasNode && m.Alias != nil {
@@ -461,11 +486,70 @@ func (fc *fileChecker) merge(n *yaml.Node, path string, f func(key, value *yaml.
 				fc.fail(m.Line, path, "<< must bring in mappings, not %s", shown(m))
 				continue
 			}
-			fc.entries(m, path, map[string]int{}, f)
+			ms = append(ms, m)
 		}
 	default:
 		fc.fail(n.Line, path, "<< must bring in a mapping, not %s", shown(n))
 	}
+	for _, m := range ms {
+		fc.entries(m, path, won, f)
+		maps.Copy(won, fc.keys(m))
+	}
+}
+
+// isMergeKey reports whether key is the merge key "<<", as yaml.v3 tells.
+func isMergeKey(key *yaml.Node) bool {
+	return key.Kind == yaml.ScalarNode && key.Value == "<<" && (key.Tag == "" || key.Tag == "!" || key.ShortTag() == "!!merge")
+}
+
+// ownKeys are the names the mapping n sets itself, without merge keys.
+func (fc *fileChecker) ownKeys(n *yaml.Node) map[string]bool {
+	own := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key := n.Content[i]
+		if isMergeKey(key) {
+			continue
+		}
+		for key.Kind == yaml.AliasNode && key.Alias != nil {
+			key = key.Alias
+		}
+		if key.Kind == yaml.ScalarNode {
+			own[key.Value] = true
+		}
+	}
+	return own
+}
+
+// keys are the names the mapping n brings in when merged: its own and
+// those of what it merges in itself; computed once per mapping.
+func (fc *fileChecker) keys(n *yaml.Node) map[string]bool {
+	if k, ok := fc.keysOf[n]; ok {
+		return k
+	}
+	k := fc.ownKeys(n)
+	fc.keysOf[n] = k // before recursing: an alias loop ends here
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if !isMergeKey(n.Content[i]) {
+			continue
+		}
+		v := n.Content[i+1]
+		for v.Kind == yaml.AliasNode && v.Alias != nil {
+			v = v.Alias
+		}
+		ms := []*yaml.Node{v}
+		if v.Kind == yaml.SequenceNode {
+			ms = v.Content
+		}
+		for _, m := range ms {
+			for m.Kind == yaml.AliasNode && m.Alias != nil {
+				m = m.Alias
+			}
+			if m.Kind == yaml.MappingNode {
+				maps.Copy(k, fc.keys(m))
+			}
+		}
+	}
+	return k
 }
 
 // scalarFits reports whether the scalar n decodes into a value of type t

@@ -549,6 +549,22 @@ func TestConfigCheck(t *testing.T) {
 			wantErrIs: `FILE:3: unknown key routes[1].acess`,
 		},
 		{
+			// As yaml.v3 decodes them: a key of the mapping wins over the
+			// same key its merge key brings in, and an earlier mapping of
+			// a merged list over a later one; a value that loses is not a
+			// setting, whatever its type.
+			name:     "merged values that lose are not checked",
+			yaml:     "session:\n  <<: {idle_timeout: 5}\n  idle_timeout: 5m\nlogin:\n  lockout: 15m\n  <<: [{max_failures: 5}, {max_failures: many}]\ngroups:\n  <<: {admins: x}\n  admins: [alice]\n",
+			wantCode: exitOK,
+			wantOut:  []string{"configuration OK"},
+		},
+		{
+			name:      "merged value that wins is checked",
+			yaml:      "session:\n  <<: [{idle_timeout: 5}, {idle_timeout: 5m}]\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:2: session.idle_timeout: must be a duration such as 10m or 1h30m, not "5"`,
+		},
+		{
 			name:      "document that is not a mapping",
 			yaml:      "addr 127.0.0.1:8080\n",
 			wantCode:  exitUsage,
