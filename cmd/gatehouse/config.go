@@ -326,6 +326,8 @@ type fileChecker struct {
 	seen map[aliasUse]bool
 	// keysOf caches keys.
 	keysOf map[*yaml.Node]map[string]bool
+	// visits counts the keys walked, for the tests.
+	visits int
 }
 
 func newFileChecker(file string) *fileChecker {
@@ -459,6 +461,7 @@ func (fc *fileChecker) entries(n *yaml.Node, path string, lost map[string]bool, 
 			continue
 		}
 		first[key.Value] = key.Line
+		fc.visits++
 		if lost[key.Value] {
 			continue
 		}
@@ -468,7 +471,9 @@ func (fc *fileChecker) entries(n *yaml.Node, path string, lost map[string]bool, 
 
 // merge checks the mappings a merge key brings into the mapping at path,
 // but for the keys in won (set by the mapping itself, or by an earlier
-// mapping of the list, which it adds to won).
+// mapping of the list, which it adds to won). A mapping that brings in
+// nothing new is not walked again, so that merged aliases cannot multiply
+// the work, as the anchors of check cannot.
 func (fc *fileChecker) merge(n *yaml.Node, path string, won map[string]bool, f func(key, value *yaml.Node, path string)) {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
@@ -492,8 +497,12 @@ func (fc *fileChecker) merge(n *yaml.Node, path string, won map[string]bool, f f
 		fc.fail(n.Line, path, "<< must bring in a mapping, not %s", shown(n))
 	}
 	for _, m := range ms {
+		keys := fc.keys(m)
+		if len(keys) > 0 && allIn(keys, won) {
+			continue
+		}
 		fc.entries(m, path, won, f)
-		maps.Copy(won, fc.keys(m))
+		maps.Copy(won, keys)
 	}
 }
 
@@ -550,6 +559,16 @@ func (fc *fileChecker) keys(n *yaml.Node) map[string]bool {
 		}
 	}
 	return k
+}
+
+// allIn reports whether every key of keys is in set.
+func allIn(keys, set map[string]bool) bool {
+	for k := range keys {
+		if !set[k] {
+			return false
+		}
+	}
+	return true
 }
 
 // scalarFits reports whether the scalar n decodes into a value of type t

@@ -2,9 +2,11 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -637,6 +639,31 @@ func TestConfigCheck(t *testing.T) {
 				t.Errorf("a refused configuration printed %q", "configuration OK")
 			}
 		})
+	}
+}
+
+// TestConfigMergedAliases checks that merge keys cannot multiply the work
+// of checking the file's types: each level of this document merges the
+// previous one ten times, 10^8 keys once expanded, which yaml.v3 itself
+// refuses as excessive aliasing once the check is done.
+func TestConfigMergedAliases(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("routes:\n  - &l0 {path: /a, access: public}\n")
+	for i := 1; i <= 8; i++ {
+		refs := strings.Repeat(fmt.Sprintf("*l%d, ", i-1), 10)
+		fmt.Fprintf(&b, "  - &l%d {<<: [%s]}\n", i, strings.TrimSuffix(refs, ", "))
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal([]byte(b.String()), &root); err != nil {
+		t.Fatal(err)
+	}
+	fc := newFileChecker("gatehouse.yaml")
+	fc.check(root.Content[0], reflect.TypeFor[config](), "", root.Content[0].Line)
+	if len(fc.errs) != 0 {
+		t.Errorf("errors: %v", fc.errs)
+	}
+	if fc.visits > 100 {
+		t.Errorf("%d keys walked for a document of 10", fc.visits)
 	}
 }
 
