@@ -230,8 +230,14 @@ func (m *Manager) RecentlyAuthenticated(s *gatehouse.Session) bool {
 // is worth nothing after (no session fixation, ASVS 7.2.4); the remembered
 // devices created with the session follow it to the new id. The user, the
 // expiry and the rest stay. A session that has ended or was rekeyed
-// meanwhile is CodeUnauthenticated.
+// meanwhile is CodeUnauthenticated, and so is one that has ended since old
+// was loaded (the caller may have waited for a lock or a password hash):
+// the rekey gives the session a last-seen time of now, which would revive
+// a session gone idle.
 func (m *Manager) Rekey(ctx context.Context, old *gatehouse.Session, authenticatedAt time.Time) (string, *gatehouse.Session, error) {
+	if old.Expired(m.now()) {
+		return "", nil, errNoSession
+	}
 	token := NewToken()
 	next := *old
 	next.ID = gatehouse.NewID()

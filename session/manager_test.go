@@ -42,6 +42,7 @@ var scenarios = []struct {
 	{"MalformedToken", Config{}, testMalformedToken},
 	{"RekeyCached", Config{CacheTTL: time.Hour}, testRekey},
 	{"RekeyCacheDisabled", Config{CacheTTL: -1}, testRekey},
+	{"RekeyEnded", Config{}, testRekeyEnded},
 	{"RecentlyAuthenticated", Config{}, testRecentlyAuthenticated},
 	{"RecentlyAuthenticatedCustom", Config{ReauthenticateAfter: time.Minute}, testRecentlyAuthenticated},
 }
@@ -147,6 +148,28 @@ func testRekey(t *testing.T, e env) {
 	}
 	if s, err := e.m.Load(t.Context(), other); err != nil || s == nil {
 		t.Errorf("another session of the user ended: %v", err)
+	}
+}
+
+// testRekeyEnded: a session that ended (here idle) between its load and
+// its rekey (a re-authentication that waited for the user's lock, or for
+// the password hash) stays ended: the rekey would give it a last-seen
+// time of now and so a new idle period.
+func testRekeyEnded(t *testing.T, e env) {
+	user := e.newUser(t)
+	tok, _ := e.create(t, user, CreateOptions{AuthenticatedAt: epoch})
+	old, err := e.m.Load(t.Context(), tok)
+	wantLive(t, "Load", old, err)
+	e.clock.Advance(e.m.Config().IdleTimeout)
+	newTok, _, err := e.m.Rekey(t.Context(), old, e.clock.Now())
+	if gatehouse.ErrorCode(err) != gatehouse.CodeUnauthenticated {
+		t.Errorf("Rekey of an idle-expired session = %v, want CodeUnauthenticated", err)
+	}
+	if newTok != "" {
+		s, err := e.m.Load(t.Context(), newTok)
+		if err == nil {
+			t.Errorf("the idle-expired session lives on under a new token: %+v", s)
+		}
 	}
 }
 
