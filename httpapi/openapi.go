@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"sync"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // openAPIYAML is the OpenAPI document of every route gatehouse serves, with
