@@ -239,6 +239,10 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
+// debianPackage names the Debian package of each program the end-to-end
+// tests start, for their skip message.
+var debianPackage = map[string]string{"nginx": "nginx-light", "caddy": "caddy"}
+
 // needBinary skips the test under -short or without the program.
 func needBinary(t *testing.T, name string) string {
 	t.Helper()
@@ -247,7 +251,7 @@ func needBinary(t *testing.T, name string) string {
 	}
 	p, err := exec.LookPath(name)
 	if err != nil {
-		t.Skipf("%s not installed: %v", name, err)
+		t.Skipf("%s not installed (apt-get install %s): %v", name, debianPackage[name], err)
 	}
 	return p
 }
