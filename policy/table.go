@@ -6,6 +6,7 @@
 package policy
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -28,9 +29,13 @@ const (
 // Rule is one entry of a route table as the configuration writes it.
 type Rule struct {
 	// Path is a pattern: an exact path ("/api/health"), a prefix
-	// ("/api/**", which also matches "/api" itself) or a path with
-	// parameters ("/api/servers/{id}", one segment each). Paths adds more
-	// patterns to the same rule.
+	// ("/api/**", which also matches "/api" itself), a path with
+	// parameters ("/api/servers/{id}", one segment each), or one whose last
+	// segment is a glob ("/api/*.json", "/files/report-*.pdf"), where each
+	// "*" (at most four) stands for any run of characters within that
+	// segment. "/umbraco/**/*.aspx" is a glob at any depth below /umbraco:
+	// the last segment of a path under /umbraco, directly or deeper, must
+	// match it. Paths adds more patterns to the same rule.
 	Path  string   `yaml:"path" json:"path,omitempty"`
 	Paths []string `yaml:"paths" json:"paths,omitempty"`
 	// Methods limits the rule to these methods; empty means all. A rule for
@@ -89,6 +94,59 @@ type node struct {
 	// exact holds the rules whose pattern ends here; prefix those whose
 	// pattern ends here with "/**". Both are sorted by rule index.
 	exact, prefix []int
+	// globs match a last segment right below this node ("/a/*.aspx" at
+	// /a); deep ones the last segment of any path below it
+	// ("/a/**/*.aspx" at /a). Both are sorted by rule index.
+	globs, deep []glob
+}
+
+// maxGlobStars bounds the "*" of a glob segment, so matching one stays
+// linear in the segment's length.
+const maxGlobStars = 4
+
+// glob is a compiled last-segment glob of rule: the lower-cased literal
+// runs between its stars. parts[0] must begin the segment and the last
+// part end it; the ones between are found in order, leftmost first.
+type glob struct {
+	rule  int
+	parts [][]byte
+}
+
+// parseGlob compiles a segment holding "*" (not "**") for rule i.
+func parseGlob(seg string, i int) (glob, error) {
+	switch n := strings.Count(seg, "*"); {
+	case strings.Contains(seg, "**"):
+		return glob{}, fmt.Errorf("** must be a whole segment, not part of %q", seg)
+	case seg == "*":
+		return glob{}, fmt.Errorf("a lone * segment: write {name} for one segment or ** for any depth")
+	case n > maxGlobStars:
+		return glob{}, fmt.Errorf("glob %q has %d *; at most %d", seg, n, maxGlobStars)
+	case strings.ContainsAny(seg, "{}"):
+		return glob{}, fmt.Errorf("a glob segment %q cannot hold a {parameter}", seg)
+	}
+	g := glob{rule: i}
+	for part := range strings.SplitSeq(seg, "*") {
+		g.parts = append(g.parts, lowerInto(nil, part))
+	}
+	return g, nil
+}
+
+// match reports whether the (lower-cased) segment seg matches g. A "*"
+// matches any run of bytes, never a "/": seg is one segment.
+func (g *glob) match(seg []byte) bool {
+	first, last := g.parts[0], g.parts[len(g.parts)-1]
+	if len(seg) < len(first)+len(last) || !bytes.HasPrefix(seg, first) || !bytes.HasSuffix(seg, last) {
+		return false
+	}
+	mid := seg[len(first) : len(seg)-len(last)]
+	for _, p := range g.parts[1 : len(g.parts)-1] {
+		j := bytes.Index(mid, p)
+		if j < 0 {
+			return false
+		}
+		mid = mid[j+len(p):]
+	}
+	return true
 }
 
 // RuleError is a rule that cannot be compiled; Index is its position in the
@@ -209,6 +267,7 @@ func (t *Table) insert(p string, i int) error {
 	if p == "" || p[0] != '/' {
 		return fmt.Errorf("path %q must start with /", p)
 	}
+	pat := p // as written, for errors
 	prefix := false
 	switch {
 	case p == "/**":
@@ -222,22 +281,38 @@ func (t *Table) insert(p string, i int) error {
 	if _, err := CleanPath(strings.ReplaceAll(strings.ReplaceAll(p, "{", "x"), "}", "x")); err != nil && p != "/" {
 		return fmt.Errorf("path %q is not a clean path (no //, . or .. segments, %%2F or control characters)", p)
 	}
+	// A last segment with "*" is a glob; "/**/" may come right before it.
+	var g *glob
+	deep := false
+	if j := strings.LastIndexByte(p, '/'); !prefix && strings.Contains(p[j+1:], "*") {
+		gl, err := parseGlob(p[j+1:], i)
+		if err != nil {
+			return fmt.Errorf("path %q: %v", pat, err)
+		}
+		g, p = &gl, p[:j]
+		if strings.HasSuffix(p, "/**") {
+			deep, p = true, strings.TrimSuffix(p, "/**")
+		}
+		if p == "" {
+			p = "/"
+		}
+	}
 	n := t.root
 	if p != "/" {
 		for seg := range strings.SplitSeq(p[1:], "/") {
 			switch {
 			case strings.Contains(seg, "*"):
-				return fmt.Errorf("path %q: ** is allowed only as the last segment", p)
+				return fmt.Errorf("path %q: * is allowed only in the last segment (** also as the last but one, before a glob such as *.aspx)", pat)
 			case strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}"):
 				if name := seg[1 : len(seg)-1]; name == "" || strings.ContainsAny(name, "{}") {
-					return fmt.Errorf("path %q: bad parameter %q", p, seg)
+					return fmt.Errorf("path %q: bad parameter %q", pat, seg)
 				}
 				if n.param == nil {
 					n.param = &node{}
 				}
 				n = n.param
 			case strings.ContainsAny(seg, "{}"):
-				return fmt.Errorf("path %q: a parameter must be a whole segment, as in {id}", p)
+				return fmt.Errorf("path %q: a parameter must be a whole segment, as in {id}", pat)
 			default:
 				key := string(lowerInto(nil, seg))
 				if n.lit == nil {
@@ -252,9 +327,14 @@ func (t *Table) insert(p string, i int) error {
 			}
 		}
 	}
-	if prefix {
+	switch {
+	case g != nil && deep:
+		n.deep = append(n.deep, *g)
+	case g != nil:
+		n.globs = append(n.globs, *g)
+	case prefix:
 		n.prefix = appendIndex(n.prefix, i)
-	} else {
+	default:
 		n.exact = appendIndex(n.exact, i)
 	}
 	return nil
@@ -303,12 +383,25 @@ func (t *Table) match(n *node, rest []byte, m methodSet, addr netip.Addr, best i
 	if len(rest) == 0 {
 		return t.pick(n.exact, m, addr, best)
 	}
+	if len(n.deep) > 0 {
+		last := rest
+		if last[len(last)-1] == '/' {
+			last = last[:len(last)-1] // one trailing slash is the same path
+		}
+		if i := bytes.LastIndexByte(last, '/'); i >= 0 {
+			last = last[i+1:]
+		}
+		best = t.pickGlob(n.deep, last, m, addr, best)
+	}
 	seg, tail := rest, []byte(nil)
 	if i := indexSlash(rest); i >= 0 {
 		seg, tail = rest[:i], rest[i+1:]
 		if len(tail) == 0 {
 			tail = nil
 		}
+	}
+	if tail == nil && len(n.globs) > 0 {
+		best = t.pickGlob(n.globs, seg, m, addr, best)
 	}
 	if c, ok := n.lit[string(seg)]; ok {
 		best = t.match(c, tail, m, addr, best)
@@ -337,6 +430,20 @@ func (t *Table) pick(idx []int, m methodSet, addr netip.Addr, best int) int {
 		}
 		if t.rules[i].accepts(m, addr) {
 			return i
+		}
+	}
+	return best
+}
+
+// pickGlob is pick for globs, which must also match the segment seg.
+func (t *Table) pickGlob(gs []glob, seg []byte, m methodSet, addr netip.Addr, best int) int {
+	for k := range gs {
+		g := &gs[k]
+		if g.rule >= best {
+			break
+		}
+		if len(seg) > 0 && t.rules[g.rule].accepts(m, addr) && g.match(seg) {
+			return g.rule
 		}
 	}
 	return best

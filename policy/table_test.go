@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"path"
 	"reflect"
 	"strings"
 	"testing"
@@ -120,8 +121,17 @@ func TestCompileErrors(t *testing.T) {
 		{"wildcard in a permission", Rule{Path: "/a", Access: Permission, Permission: "servers.*"}, "not valid"},
 		{"bad method", Rule{Path: "/a", Access: Public, Methods: []string{"FETCH"}}, "not an HTTP method"},
 		{"bad network", Rule{Path: "/a", Access: Public, Networks: []string{"10.0.0.0/33"}}, "network"},
-		{"star in middle", Rule{Path: "/a/**/b", Access: Public}, "only as the last segment"},
-		{"single star", Rule{Path: "/a/*", Access: Public}, "only as the last segment"},
+		{"star in middle", Rule{Path: "/a/**/b", Access: Public}, "only in the last segment"},
+		{"single star", Rule{Path: "/a/*", Access: Public}, "lone *"},
+		{"glob in middle", Rule{Path: "/a/*.d/x", Access: Public}, `"/a/*.d/x": * is allowed only in the last segment`},
+		{"deep glob not last but one", Rule{Path: "/a/**/b/*.aspx", Access: Public}, "only in the last segment"},
+		{"two deep", Rule{Path: "/a/**/**/*.aspx", Access: Public}, "only in the last segment"},
+		{"double star in a glob", Rule{Path: "/a/**.aspx", Access: Public}, "** must be a whole segment"},
+		{"double star after text", Rule{Path: "/a/x**", Access: Public}, "** must be a whole segment"},
+		{"too many stars", Rule{Path: "/a/*a*b*c*d*", Access: Public}, "at most 4"},
+		{"param in a glob", Rule{Path: "/a/{id}*.pdf", Access: Public}, "{parameter}"},
+		{"glob after a dot dot", Rule{Path: "/a/../*.aspx", Access: Public}, "not a clean path"},
+		{"second pattern named", Rule{Paths: []string{"/ok2", "/x/*.a/b"}, Access: Public}, `"/x/*.a/b"`},
 		{"partial param", Rule{Path: "/a/x{id}", Access: Public}, "whole segment"},
 		{"empty param", Rule{Path: "/a/{}", Access: Public}, "bad parameter"},
 		{"dot dot", Rule{Path: "/a/../b", Access: Public}, "not a clean path"},
@@ -215,9 +225,16 @@ func TestAuthorize(t *testing.T) {
 	}
 }
 
-// bigTable is a table of n rules shaped like a real application's.
+// bigTable is a table of n rules shaped like a real application's. It
+// opens with glob rules, so every decision under /api tries them first.
 func bigTable(tb testing.TB, n int) *Table {
 	rules := make([]Rule, 0, n)
+	rules = append(rules,
+		Rule{Path: "/**/*.bak", Access: Deny},
+		Rule{Path: "/api/**/*.aspx", Access: Authenticated},
+		Rule{Path: "/api/**/report-*-v*.pdf", Methods: []string{"GET"}, Access: Public},
+		Rule{Path: "/api/res42/*.json", Access: Public},
+	)
 	for i := 0; len(rules) < n-2; i++ {
 		rules = append(rules,
 			Rule{Path: fmt.Sprintf("/api/res%d/{id}", i), Methods: []string{"PATCH", "DELETE"}, Access: Permission, Permission: fmt.Sprintf("res%d.write", i)},
@@ -237,7 +254,7 @@ func TestDecideAllocatesNothing(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("Decide allocates %.0f times", allocs)
 	}
-	if d := tbl.Decide("PATCH", "/api/res42/1234", addr); d.Rule != 84 {
+	if d := tbl.Decide("PATCH", "/api/res42/1234", addr); d.Rule != 88 {
 		t.Errorf("rule = %d", d.Rule)
 	}
 }
@@ -260,6 +277,99 @@ func BenchmarkDecide200Miss(b *testing.B) {
 	}
 }
 
+func TestGlob(t *testing.T) {
+	tbl := mustCompile(t, []Rule{
+		/* 0 */ {Path: "/umbraco/**/*.aspx", Access: Authenticated},
+		/* 1 */ {Paths: []string{"/api/*.json", "/files/report-*.pdf"}, Access: Public},
+		/* 2 */ {Path: "/files/*-*-v*.PDF", Methods: []string{"GET"}, Access: Permission, Permission: "files.read"},
+		/* 3 */ {Path: "/**/*.bak", Access: Deny},
+		/* 4 */ {Path: "/*.txt", Access: Public},
+		/* 5 */ {Path: "/srv/{id}/*.log", Access: Authenticated},
+		/* 6 */ {Path: "/umbraco/**", Access: Public},
+		/* 7 */ {Path: "/**", Methods: []string{"POST"}, Access: Authenticated},
+	})
+	cases := []struct {
+		method, path string
+		rule         int
+	}{
+		// "/**/" before a glob: zero or more segments in between.
+		{"GET", "/umbraco/x.aspx", 0},
+		{"GET", "/umbraco/a/b/c.aspx", 0},
+		{"GET", "/Umbraco/A/B/C.ASPX", 0},  // case is ignored
+		{"GET", "/umbraco/a/b/c.aspx/", 0}, // and one trailing slash
+		{"GET", "/umbraco/.aspx", 0},       // * matches the empty run
+		{"GET", "/umbraco/a/b/c.aspxx", 6},
+		{"GET", "/umbraco/a.aspx/b", 6}, // only the last segment counts
+		{"GET", "/umbraco", 6},
+		{"GET", "/umbraco.aspx", -1},
+		{"GET", "/other/x.aspx", -1},
+		{"GET", "/other/umbraco/x.aspx", -1},
+		// A glob right below its directory: one segment, never a /.
+		{"GET", "/api/a.json", 1},
+		{"GET", "/api/.json", 1},
+		{"GET", "/api/x/a.json", -1},
+		{"GET", "/api/a.jsonp", -1},
+		{"GET", "/api", -1},
+		{"GET", "/files/report-2024.pdf", 1},
+		{"GET", "/files/report-.pdf", 1},
+		{"GET", "/files/report.pdf", -1},
+		{"GET", "/files/a/report-1.pdf", -1},
+		// Several stars: leftmost parts first, anchored at both ends.
+		{"GET", "/files/a-b-v2.pdf", 2},
+		{"GET", "/files/A-B-V2.pdf", 2},
+		{"GET", "/files/a--v.pdf", 2},
+		{"GET", "/files/x-v.pdf", -1},    // the second "-" is missing
+		{"GET", "/files/a-v-x.pdf", -1},  // "-v" must follow the second "-"
+		{"POST", "/files/a-b-v2.pdf", 7}, // methods still apply
+		{"GET", "/files/x.bak", 3},
+		{"GET", "/deep/er/x.BAK", 3},
+		{"GET", "/x.bak", 3},
+		{"GET", "/bak", -1},
+		{"GET", "/readme.txt", 4},
+		{"GET", "/a/readme.txt", -1},
+		{"GET", "/srv/7/app.log", 5},
+		{"GET", "/srv/7/x/app.log", -1},
+		{"GET", "/srv/app.log", -1},
+		{"GET", "/", -1},
+	}
+	for _, c := range cases {
+		t.Run(c.method+" "+c.path, func(t *testing.T) {
+			p, err := CleanPath(c.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := tbl.Decide(c.method, p, netip.Addr{}); d.Rule != c.rule {
+				t.Fatalf("decided by rule %d, want %d", d.Rule, c.rule)
+			}
+		})
+	}
+	// Networks apply to glob rules as to any other.
+	office := mustCompile(t, []Rule{
+		{Path: "/umbraco/**/*.aspx", Access: Authenticated, Networks: []string{"10.0.0.0/8"}},
+		{Path: "/umbraco/**/*.aspx", Access: Deny},
+	})
+	if d := office.Decide("GET", "/umbraco/a.aspx", netip.MustParseAddr("10.1.1.1")); d.Rule != 0 {
+		t.Errorf("from the office: rule %d", d.Rule)
+	}
+	if d := office.Decide("GET", "/umbraco/a.aspx", netip.MustParseAddr("192.0.2.1")); d.Rule != 1 {
+		t.Errorf("from outside: rule %d", d.Rule)
+	}
+}
+
+func TestGlobAllocatesNothing(t *testing.T) {
+	tbl := mustCompile(t, []Rule{
+		{Path: "/umbraco/**/*.aspx", Access: Authenticated},
+		{Path: "/files/*-*-v*.pdf", Access: Public},
+	})
+	allocs := testing.AllocsPerRun(100, func() {
+		tbl.Decide("GET", "/Umbraco/a/b/c.aspx", netip.Addr{})
+		tbl.Decide("GET", "/files/a-b-v2.pdf", netip.Addr{})
+	})
+	if allocs != 0 {
+		t.Errorf("Decide with globs allocates %.0f times", allocs)
+	}
+}
+
 // FuzzDecide compiles a small table and throws arbitrary requests at it:
 // no panic, and every decision is either a rule whose pattern really matches
 // the path or the default deny.
@@ -269,8 +379,15 @@ func FuzzDecide(f *testing.F) {
 		{Path: "/api/servers/{id}", Methods: []string{"PATCH"}, Access: Permission, Permission: "w"},
 		{Path: "/api/admin/**", Access: Deny},
 		{Path: "/api/**", Access: Authenticated},
+		{Path: "/static/**/*.aspx", Access: Deny},
+		{Path: "/docs/report-*-v*.pdf", Access: Public},
 	})
 	f.Add("GET", "/api/health")
+	f.Add("GET", "/static/a/b/C.ASPX")
+	f.Add("GET", "/static/x.aspxx")
+	f.Add("GET", "/docs/report-a-v1.pdf")
+	f.Add("GET", "/docs/report--v.pdf/")
+	f.Add("GET", "/docs/x/report-a-v1.pdf")
 	f.Add("PATCH", "/api/servers/%2e%2e")
 	f.Add("GET", "/api/admin/../health")
 	f.Add("GET", "/API/ADMIN/x")
@@ -298,6 +415,19 @@ func FuzzDecide(f *testing.F) {
 			if strings.HasPrefix(lp+"/", "/api/admin/") {
 				t.Fatalf("%q under /api/admin escaped the deny rule", p)
 			}
+		}
+		// The glob rules against path.Match as the reference: they decide
+		// exactly the paths outside /api whose last segment matches.
+		lp = string(lowerInto(nil, p)) // ASCII only, as Decide folds
+		last := lp[strings.LastIndexByte(lp, '/')+1:]
+		aspx, _ := path.Match("*.aspx", last)
+		aspx = aspx && strings.HasPrefix(lp, "/static/")
+		report, _ := path.Match("/docs/report-*-v*.pdf", lp)
+		if (d.Rule == 4) != aspx {
+			t.Fatalf("%q: rule %d, /static/**/*.aspx matches: %v", p, d.Rule, aspx)
+		}
+		if (d.Rule == 5) != report {
+			t.Fatalf("%q: rule %d, /docs/report-*-v*.pdf matches: %v", p, d.Rule, report)
 		}
 		if strings.Contains(p, "..") && d.Access != Deny && strings.Contains("/"+p+"/", "/../") {
 			t.Fatalf("dot-dot path %q allowed", p)

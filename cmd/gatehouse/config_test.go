@@ -131,6 +131,13 @@ func TestConfigCheck(t *testing.T) {
 			wantErrRe: `FILE:4: routes\[1\]`,
 		},
 		{
+			name:      "a glob outside the last segment names the rule and its line",
+			yaml:      "routes:\n  - path: /umbraco/**/*.aspx\n    access: authenticated\n  - paths: [/ok, \"/files/*/x.pdf\"]\n    access: public\n",
+			wantCode:  exitUsage,
+			wantErr:   []string{"routes[1]", `"/files/*/x.pdf"`, "only in the last segment"},
+			wantErrRe: `FILE:4: routes\[1\]`,
+		},
+		{
 			name:      "misspelt route key names its line",
 			yaml:      "routes:\n  - path: /api/**\n    acess: public\n",
 			wantCode:  exitUsage,

@@ -620,7 +620,12 @@ var umbracoBackoffice = []endpoint{
 	authn("GET", "/umbraco/backoffice/{area}/{controller}/{action}", "/umbraco/backoffice/MyPlugin/MyAuthorized/GetAll"),
 	authn("POST", "/umbraco/restservices/**", "/umbraco/restservices/Packages/Install"),
 	authn("GET", "/umbraco/**", "/umbraco/views/content/edit.html"),
-	authn("GET", "/umbraco/**", "/umbraco/dialogs/treepicker.aspx"),
+	authn("GET", "/umbraco/**/*.aspx", "/umbraco/dialogs/treepicker.aspx"),
+	authn("GET", "/umbraco/**/*.aspx", "/umbraco/login.aspx"),
+	authn("POST", "/umbraco/**/*.aspx", "/umbraco/api/Legacy/Page.aspx"),            // an extension makes it backoffice, even under /umbraco/api
+	authn("POST", "/umbraco/**/*.ashx", "/umbraco/surface/Upload/handler.ashx"),     // and under /umbraco/surface
+	authn("GET", "/umbraco/**/*.asmx", "/umbraco/webservices/legacyAjaxCalls.asmx"), // Umbraco's own example
+	authn("GET", "/umbraco/**/*.axd", "/umbraco/ping.axd"),
 	authn("GET", "/umbraco/**", "/umbraco/management/api/v1/document/root"),
 	authn("GET", "/umbraco/ai/**", "/umbraco/ai/other"), // not the v1 management API
 }
@@ -637,6 +642,8 @@ var umbracoFrontEnd = []endpoint{
 	public("POST", "/api/chat", "/api/chat"), // the seed's own public API controller
 	public("GET", "/umbraco-cms", "/umbraco-cms"),
 	public("GET", "/umbracoforms", "/umbracoforms"),
+	public("GET", "/umbraco/api/{controller}/{action}", "/umbraco/api/Pages/Get.aspxx"), // not .aspx
+	public("GET", "/legacy/default.aspx", "/legacy/default.aspx"),                       // not under /umbraco
 }
 
 // deniedFromOutside turns endpoints into their decision from a network
