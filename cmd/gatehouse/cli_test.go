@@ -38,7 +38,7 @@ func TestCommands(t *testing.T) {
 		wantOut  string
 		wantErr  string
 	}{
-		{name: "version", args: []string{"version"}, wantCode: exitOK, wantOut: "gatehouse dev"},
+		{name: "version", args: []string{"version"}, wantCode: exitOK, wantOut: "gatehouse (devel)"},
 		{name: "help", args: []string{"help"}, wantCode: exitOK, wantOut: "usage: gatehouse"},
 		{name: "--help", args: []string{"--help"}, wantCode: exitOK, wantOut: "usage: gatehouse"},
 		{name: "no command", args: nil, wantCode: exitUsage, wantErr: "no command given"},
@@ -46,7 +46,7 @@ func TestCommands(t *testing.T) {
 		{name: "user without subcommand", args: []string{"user"}, wantCode: exitUsage, wantErr: "user: expected"},
 		{name: "unknown user subcommand", args: []string{"user", "frob"}, wantCode: exitUsage, wantErr: `unknown subcommand "frob"`},
 		{name: "config without check", args: []string{"config"}, wantCode: exitUsage, wantErr: "config: expected check"},
-		{name: "config frob", args: []string{"config", "frob"}, wantCode: exitUsage, wantErr: "config: expected check"},
+		{name: "config frob", args: []string{"config", "frob"}, wantCode: exitUsage, wantErr: `config: unknown subcommand "frob"; expected check`},
 		{name: "serve unknown flag", args: []string{"serve", "--bogus"}, wantCode: exitUsage, wantErr: "bogus"},
 		{name: "user list extra argument", args: []string{"user", "list", "extra"}, wantCode: exitUsage, wantErr: `unexpected argument "extra"`},
 		{name: "user disable without name", args: []string{"user", "disable"}, wantCode: exitUsage, wantErr: "exactly one"},

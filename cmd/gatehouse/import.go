@@ -7,7 +7,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	iofs "io/fs"
@@ -42,12 +41,12 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 	if len(args) == 0 || args[0] != "users" {
 		return usagef("import: expected users (gatehouse import users FILE)")
 	}
-	fs := newFlagSet("import users", stderr)
+	fs := newFlagSet("import users", stdout)
 	var cf commonFlags
 	cf.register(fs)
 	format := fs.String("format", "", "the file's format, csv or json (default: from its extension; required for -)")
 	dryRun := fs.Bool("dry-run", false, "check the file, and the users against the database, without writing anything")
-	pos, err := parseInterspersed(fs, args[1:])
+	pos, err := parseArgs(fs, args[1:])
 	if err != nil {
 		return err
 	}
@@ -113,28 +112,6 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 		now:    time.Now,
 	}
 	return im.run(ctx, src)
-}
-
-// parseInterspersed parses flags wherever they are among the positional
-// arguments (the flag package alone stops at the first positional one), so
-// that `import users FILE --dry-run` works. Everything after "--" is
-// positional.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
 }
 
 // problem is what is wrong with one field of a row.

@@ -510,14 +510,14 @@ func TestImportUsage(t *testing.T) {
 		wantErr  string
 	}{
 		{"nothing to import", nil, "", exitUsage, "import: expected users"},
-		{"import groups", []string{"groups", good}, "", exitUsage, "import: expected users"},
+		{"import groups", []string{"groups", good}, "", exitUsage, `import: unknown subcommand "groups"; expected users`},
 		{"no file", []string{"users"}, "", exitUsage, "expected one FILE"},
 		{"two files", []string{"users", good, good}, "", exitUsage, "expected one FILE"},
 		{"missing file", []string{"users", filepath.Join(dir, "nope.csv")}, "", exitUsage, "no such file"},
 		{"unknown --format", []string{"users", "--format", "xml", good}, "", exitUsage, `unknown format "xml"`},
 		{"unknown extension", []string{"users", txt}, "", exitUsage, "give --format csv or --format json"},
 		{"stdin without --format", []string{"users", "-"}, "username,email\n", exitUsage, "--format csv or --format json is required"},
-		{"unknown flag", []string{"users", good, "--force"}, "", exitUsage, "flag provided but not defined: -force"},
+		{"unknown flag", []string{"users", good, "--force"}, "", exitUsage, "import users: unknown flag --force"},
 
 		{"empty CSV", []string{"users", writeFile(t, dir, "empty.csv", "")}, "", exitFailure, "empty.csv:1: empty file: expected a header row"},
 		{"unknown column", []string{"users", writeFile(t, dir, "typo.csv", "username,email,pasword_hash\n")}, "", exitFailure,

@@ -10,7 +10,10 @@
 //	gatehouse import users FILE [--format csv|json] [--dry-run]
 //	gatehouse migrate
 //	gatehouse config check
-//	gatehouse version
+//	gatehouse version | --version
+//	gatehouse help [COMMAND]
+//
+// Flags may come before or after positional arguments; "--" ends them.
 //
 // Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 package main
@@ -23,11 +26,15 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"slices"
+	"strings"
 	"syscall"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
+// version, when set at build time with -ldflags "-X main.version=…",
+// replaces the module version from the build information.
+var version string
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -52,7 +59,7 @@ func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
-const usage = `usage: gatehouse <command> [flags]
+const usage = `usage: gatehouse <command> [arguments] [flags]
 
 commands:
   serve            run the server
@@ -67,9 +74,15 @@ commands:
                    import users from CSV or JSON, keeping their password hashes
   migrate          apply database migrations
   config check     validate the configuration
-  version          print the version
+  version          print the version (also: gatehouse --version)
+  help [COMMAND]   print this, or a command's usage and flags (also: COMMAND --help)
 
+Flags may come before or after a command's arguments; "--" ends them.
+Run "gatehouse help COMMAND" (or "gatehouse COMMAND --help") for a command's flags.
 common flags: --config FILE  --data DIR  (also GATEHOUSE_CONFIG, GATEHOUSE_DATA_DIR)
+
+example:
+  gatehouse user unlock admin --data /var/lib/gatehouse
 `
 
 // run is the whole program, with its environment passed in so tests can
@@ -98,13 +111,27 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return usagef("no command given")
 	}
 	cmd, rest := args[0], args[1:]
+	// A command group (user, policy, import, config) asked for help, or for
+	// a subcommand it does not have.
+	if subs, ok := subcommands[cmd]; ok {
+		if len(rest) > 0 && isHelpFlag(rest[0]) {
+			printHelp(stdout, cmd, nil)
+			return flag.ErrHelp
+		}
+		if len(rest) == 0 {
+			return usagef("%s: expected %s (gatehouse help %s)", cmd, orList(subs), cmd)
+		}
+		if !slices.Contains(subs, rest[0]) {
+			if strings.HasPrefix(rest[0], "-") {
+				return usagef("%s: expected %s before any flag, not %q", cmd, orList(subs), rest[0])
+			}
+			return unknownWord(cmd, "subcommand", rest[0], subs)
+		}
+	}
 	switch cmd {
 	case "serve":
-		return cmdServe(ctx, rest, getenv, stderr)
+		return cmdServe(ctx, rest, getenv, stdout, stderr)
 	case "user":
-		if len(rest) == 0 {
-			return usagef("user: expected create, list, disable, unlock or reset-link")
-		}
 		return cmdUser(ctx, rest[0], rest[1:], getenv, stdin, stdout, stderr)
 	case "policy":
 		return cmdPolicy(ctx, rest, getenv, stdout, stderr)
@@ -113,20 +140,57 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 	case "migrate":
 		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
 	case "config":
-		if len(rest) == 0 || rest[0] != "check" {
-			return usagef("config: expected check")
-		}
 		return cmdConfigCheck(rest[1:], getenv, stdout, stderr)
-	case "version":
-		fmt.Fprintf(stdout, "gatehouse %s\n", version)
+	case "version", "--version", "-version":
+		fs := newFlagSet("version", stdout)
+		if err := parseNoArgs(fs, rest); err != nil {
+			return err
+		}
+		bi, ok := debug.ReadBuildInfo()
+		fmt.Fprint(stdout, versionText(version, bi, ok))
 		return nil
-	case "help", "-h", "--help":
+	case "help", "-h", "--help", "-help":
+		return cmdHelp(ctx, rest, getenv, stdout, stderr)
+	default:
+		if strings.HasPrefix(cmd, "-") {
+			flags := []string{"--help", "--version"}
+			if s, ok := nearest(cmd, flags); ok {
+				return usagef("unknown flag %s; did you mean %s?", cmd, s)
+			}
+			return usagef("unknown flag %s (gatehouse help)", cmd)
+		}
+		return unknownWord("", "command", cmd, commands)
+	}
+}
+
+// cmdHelp prints the usage of gatehouse, or of the command args name, by
+// asking that command for its --help.
+func cmdHelp(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	switch {
+	case len(args) == 0:
 		fmt.Fprint(stdout, usage)
 		return nil
-	default:
-		fmt.Fprint(stderr, usage)
-		return usagef("unknown command %q", cmd)
+	case isHelpFlag(args[0]) || args[0] == "help" || args[0] == "version":
+		if len(args) > 1 {
+			return usagef("help: unexpected argument %q", args[1])
+		}
+		name := args[0]
+		if isHelpFlag(name) {
+			name = "help"
+		}
+		printHelp(stdout, name, nil)
+		return nil
+	case len(args) > 2:
+		return usagef("help: unexpected argument %q", args[2])
 	}
+	if !slices.Contains(commands, args[0]) {
+		return unknownWord("help", "command", args[0], commands)
+	}
+	if len(args) == 2 && subcommands[args[0]] == nil {
+		return usagef("help: %s has no subcommand %q", args[0], args[1])
+	}
+	// The command prints its own help, flags included; it reads nothing.
+	return dispatch(ctx, append(args[:len(args):len(args)], "--help"), getenv, strings.NewReader(""), stdout, stderr)
 }
 
 // commonFlags are the flags every command that opens the store takes.
@@ -135,24 +199,8 @@ type commonFlags struct {
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.config, "config", "", "configuration file (YAML)")
-	fs.StringVar(&c.data, "data", "", "data directory")
-}
-
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usagef("%s: %v", fs.Name(), err)
-	}
-	return nil
+	fs.StringVar(&c.config, "config", "", "configuration `file` (YAML)")
+	fs.StringVar(&c.data, "data", "", "`dir`ectory for the database and keys")
 }
 
 // loadSettings reads and validates the configuration, applying flags last.
@@ -181,10 +229,10 @@ func loadSettings(cf commonFlags, addr string, getenv func(string) string) (*set
 }
 
 func cmdConfigCheck(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("config check", stderr)
+	fs := newFlagSet("config check", stdout)
 	var cf commonFlags
 	cf.register(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	s, err := loadSettings(cf, "", getenv)

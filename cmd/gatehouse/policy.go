@@ -17,7 +17,7 @@ func cmdPolicy(ctx context.Context, args []string, getenv func(string) string, s
 	if len(args) == 0 || args[0] != "explain" {
 		return usagef("policy: expected explain")
 	}
-	fs := newFlagSet("policy explain", stderr)
+	fs := newFlagSet("policy explain", stdout)
 	var cf commonFlags
 	cf.register(fs)
 	var req account.ExplainRequest
@@ -26,7 +26,7 @@ func cmdPolicy(ctx context.Context, args []string, getenv func(string) string, s
 	fs.StringVar(&req.Path, "path", "", "request path, as sent (percent-encoded)")
 	fs.StringVar(&req.Addr, "addr", "", "client IP address, for rules with networks")
 	asJSON := fs.Bool("json", false, "print the explanation as JSON")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	if err := parseNoArgs(fs, args[1:]); err != nil {
 		return err
 	}
 	if req.Path == "" {

@@ -15,12 +15,12 @@ import (
 	"github.com/gatehouse/gatehouse/password"
 )
 
-func cmdServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	fs := newFlagSet("serve", stderr)
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", stdout)
 	var cf commonFlags
 	cf.register(fs)
 	addr := fs.String("addr", "", "listen address HOST:PORT (default 127.0.0.1:8080)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	s, err := loadSettings(cf, *addr, getenv)
@@ -81,7 +81,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("gatehouse listening", "addr", ln.Addr().String(), "base_path", s.basePath, "database", s.dbPath, "version", version)
+	log.Info("gatehouse listening", "addr", ln.Addr().String(), "base_path", s.basePath, "database", s.dbPath, "version", versionString())
 	if s.upstream != nil {
 		log.Info("gateway mode: proxying to the upstream", "upstream", s.upstream.Redacted())
 	}

@@ -22,7 +22,7 @@ func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func cmdUser(ctx context.Context, sub string, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("user "+sub, stderr)
+	fs := newFlagSet("user "+sub, stdout)
 	var cf commonFlags
 	cf.register(fs)
 	var (
@@ -37,10 +37,10 @@ func cmdUser(ctx context.Context, sub string, args []string, getenv func(string)
 		fs.Var(&groups, "group", "group to add the user to (repeatable)")
 		fs.BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input (required)")
 	}
-	if err := parseFlags(fs, args); err != nil {
+	rest, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	rest := fs.Args()
 	switch sub {
 	case "create":
 		if len(rest) > 0 {
@@ -61,7 +61,7 @@ func cmdUser(ctx context.Context, sub string, args []string, getenv func(string)
 			return usagef("user %s: expected exactly one username, email or id", sub)
 		}
 	default:
-		return usagef("user: unknown subcommand %q (create, list, disable, unlock, reset-link)", sub)
+		return unknownWord("user", "subcommand", sub, subcommands["user"])
 	}
 
 	s, err := loadSettings(cf, "", getenv)
@@ -180,10 +180,10 @@ func describe(err error) error {
 }
 
 func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("migrate", stderr)
+	fs := newFlagSet("migrate", stdout)
 	var cf commonFlags
 	cf.register(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	s, err := loadSettings(cf, "", getenv)
