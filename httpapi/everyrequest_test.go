@@ -161,9 +161,11 @@ func TestCSRFEveryRequestGateway(t *testing.T) {
 				wantProblem(t, viewer.verify(family("GET", "/app/x")...), 403, gatehouse.CodeCSRFFailed)
 				wantProblem(t, viewer.verify(family("HEAD", "/app/x")...), 403, gatehouse.CodeCSRFFailed)
 				wantAllowed(t, viewer.verify(with(family("GET", "/app/x"), header("X-CSRF", vCSRF))...), "viewer", "")
-				// A public route with the cookie: the identity would come
-				// along, so the token is needed too.
-				wantProblem(t, viewer.verify(family("GET", "/app/public/logo.png")...), 403, gatehouse.CodeCSRFFailed)
+				// A public route: without the token the cookie does not
+				// count (the page's images and scripts still load, with
+				// no identity); with it, the identity comes along.
+				wantAllowed(t, viewer.verify(family("GET", "/app/public/logo.png")...), "", "")
+				wantAllowed(t, viewer.verify(with(family("GET", "/app/public/logo.png"), header("X-CSRF", vCSRF))...), "viewer", "")
 				wantAllowed(t, anon.verify(family("GET", "/app/public/logo.png")...), "", "")
 				wantProblem(t, anon.verify(family("GET", "/app/x")...), 401, gatehouse.CodeUnauthenticated)
 			})
@@ -184,6 +186,10 @@ func TestCSRFEveryRequestGateway(t *testing.T) {
 		_, got := g.echo("GET", "/app/page", "", http.Header{"Cookie": {cookie}, "X-CSRF": {csrfTok}})
 		if got.Header.Get("Remote-User") != "viewer" {
 			t.Errorf("with the token: %+v", got)
+		}
+		_, got = g.echo("GET", "/app/public/app.js", "", http.Header{"Cookie": {cookie}})
+		if got.Header.Get("Remote-User") != "" {
+			t.Errorf("a public route without the token passed the identity on: %+v", got)
 		}
 		// gatehouse's own GET BASE/session hands the token out.
 		res, body = g.do("GET", "/auth/session", "", http.Header{"Cookie": {cookie}})
