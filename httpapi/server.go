@@ -38,7 +38,9 @@ type Config struct {
 	// gatehouse's own API, in Protect, CSRF and Require, and in the
 	// gateway; except GET BASE/session and GET BASE/csrf, which hand the
 	// token out, and WebSocket handshakes through the gateway. Meant for
-	// API-only applications: a page navigation cannot send the token.
+	// API-only applications: a page navigation cannot send the token (the
+	// gateway takes a token-less cookie on a public route as anonymous,
+	// so a front end's own files still load).
 	CSRFEveryRequest bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
