@@ -196,9 +196,10 @@ var errUnauthenticated = &gatehouse.Error{Code: gatehouse.CodeUnauthenticated, M
 var errCSRF = &gatehouse.Error{Code: gatehouse.CodeCSRFFailed, Message: "Missing or invalid CSRF token."}
 
 // checkCSRF refuses an unsafe request authenticated by a session cookie
-// unless it carries that session's CSRF token.
-func checkCSRF(r *http.Request, c *credentials) error {
-	if c == nil || c.token == "" || !csrf.Unsafe(r.Method) {
+// unless it carries that session's CSRF token; with everyRequest
+// (Config.CSRFEveryRequest), a safe one too.
+func checkCSRF(r *http.Request, c *credentials, everyRequest bool) error {
+	if c == nil || c.token == "" || (!everyRequest && !csrf.Unsafe(r.Method)) {
 		return nil
 	}
 	if !csrf.Valid(c.token, csrf.FromRequest(r)) {
@@ -243,7 +244,7 @@ func (s *Server) RequireUser(next http.Handler) http.Handler {
 // csrf_token form field. Place it after Authenticate.
 func (s *Server) CSRF(next http.Handler) http.Handler {
 	return s.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := checkCSRF(r, credentialsFrom(r.Context())); err != nil {
+		if err := checkCSRF(r, credentialsFrom(r.Context()), s.cfg.CSRFEveryRequest); err != nil {
 			s.log.Info("csrf token refused", "method", r.Method, "path", r.URL.Path)
 			s.writeError(w, r, err)
 			return
@@ -266,7 +267,7 @@ func (s *Server) Protect(h http.Handler) http.Handler {
 			return
 		}
 		if c != nil {
-			if err := checkCSRF(r, c); err != nil {
+			if err := checkCSRF(r, c, s.cfg.CSRFEveryRequest); err != nil {
 				s.writeError(w, r, err)
 				return
 			}
@@ -379,7 +380,7 @@ func (s *Server) caller(r *http.Request) (*credentials, error) {
 	if c == nil {
 		return nil, errUnauthenticated
 	}
-	if err := checkCSRF(r, c); err != nil {
+	if err := checkCSRF(r, c, s.cfg.CSRFEveryRequest); err != nil {
 		s.log.Info("csrf token refused", "method", r.Method, "path", r.URL.Path, "user", c.user.ID)
 		return nil, err
 	}
@@ -413,7 +414,10 @@ func (s *Server) withSession(h authedFunc) handlerFunc {
 		if c == nil {
 			return errUnauthenticated
 		}
-		if err := checkCSRF(r, c); err != nil {
+		// Only unsafe methods, even with Config.CSRFEveryRequest: the safe
+		// ones here are GET BASE/session and GET BASE/csrf, which hand the
+		// token out.
+		if err := checkCSRF(r, c, false); err != nil {
 			return err
 		}
 		return h(w, withCredentials(r, c), c)

@@ -549,6 +549,10 @@ var verifyScratchPool = sync.Pool{New: func() any { return new(verifyScratch) }}
 // (the session cookie, Basic) must be same-origin, and with the session
 // cookie also carry its CSRF token, exactly as for gatehouse's own API.
 // Upgrade (WebSocket) requests with such credentials must be same-origin.
+// With Config.CSRFEveryRequest, safe requests authenticated by the session
+// cookie need its CSRF token too (on a public route, without it they go on
+// as anonymous), except the WebSocket handshake: the browser's WebSocket
+// API cannot send a header, and the same-origin check is what protects it.
 func (s *Server) gate(orig *http.Request, path string) (c *credentials, needLogin bool, err error) {
 	c, err = s.authenticate(orig, false)
 	if err != nil {
@@ -570,7 +574,7 @@ func (s *Server) gate(orig *http.Request, path string) (c *credentials, needLogi
 			s.log.Info("cross-origin request refused", "method", orig.Method, "path", path, "origin", orig.Header.Get("Origin"))
 			return c, false, errCrossOrigin
 		}
-		if err := checkCSRF(orig, c); err != nil {
+		if err := checkCSRF(orig, c, false); err != nil {
 			s.log.Info("csrf token refused", "method", orig.Method, "path", path, "user", c.user.ID)
 			return c, false, err
 		}
@@ -578,6 +582,22 @@ func (s *Server) gate(orig *http.Request, path string) (c *credentials, needLogi
 	d := policy.Decision{Access: policy.Authenticated, Rule: -1}
 	if s.cfg.Routes != nil {
 		d = s.cfg.Routes.Decide(orig.Method, path, s.routeClient(orig))
+	}
+	if s.cfg.CSRFEveryRequest && c != nil && !upgrade && !csrf.Unsafe(orig.Method) {
+		// Config.CSRFEveryRequest: safe methods authenticated by the
+		// session cookie need its token too, page navigations included
+		// (meant for API-only applications, like Kirby's). On a public
+		// route the cookie without its token just does not count: the
+		// request goes on as anonymous (no identity for the upstream), so
+		// that the application's pages, scripts and images still load.
+		if err := checkCSRF(orig, c, true); err != nil {
+			if d.Access == policy.Public {
+				c = nil
+			} else {
+				s.log.Info("csrf token refused", "method", orig.Method, "path", path, "user", c.user.ID)
+				return c, false, err
+			}
+		}
 	}
 	if err := s.applyDecision(orig, d, c); err != nil {
 		return c, c == nil && gatehouse.ErrorCode(err) == gatehouse.CodeUnauthenticated, err

@@ -32,6 +32,16 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// TrustedOrigins may send cross-origin unsafe requests.
 	TrustedOrigins []string
+	// CSRFEveryRequest extends the CSRF token check to safe methods (GET,
+	// HEAD, OPTIONS) authenticated by the session cookie (Kirby: the token
+	// "has to be sent in the X-CSRF header for every request"), in
+	// gatehouse's own API, in Protect, CSRF and Require, and in the
+	// gateway; except GET BASE/session and GET BASE/csrf, which hand the
+	// token out, and WebSocket handshakes through the gateway. Meant for
+	// API-only applications: a page navigation cannot send the token (the
+	// gateway takes a token-less cookie on a public route as anonymous,
+	// so a front end's own files still load).
+	CSRFEveryRequest bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives internal errors; nil discards them.

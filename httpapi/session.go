@@ -136,9 +136,11 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 }
 
 // handleRemaining is GET BASE/session/remaining. It never extends the
-// session: asking how long is left must not change the answer.
+// session: asking how long is left must not change the answer. With
+// Config.CSRFEveryRequest, a live session's cookie needs its CSRF token
+// here too (see peekSession).
 func (s *Server) handleRemaining(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.cookieSession(r, true)
+	c, err := s.peekSession(r)
 	if err != nil {
 		return err
 	}
@@ -153,12 +155,29 @@ func (s *Server) handleRemaining(w http.ResponseWriter, r *http.Request) error {
 // handleAuthenticated is GET BASE/session/authenticated; it never extends
 // the session either.
 func (s *Server) handleAuthenticated(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.cookieSession(r, true)
+	c, err := s.peekSession(r)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"authenticated": c != nil})
 	return nil
+}
+
+// peekSession resolves the session cookie of r without extending the
+// session, for the endpoints that only report on it. With
+// Config.CSRFEveryRequest a live session's cookie must come with its CSRF
+// token (403 csrf_failed): the contract exempts only GET BASE/session and
+// GET BASE/csrf, which hand the token out, and a client polling these
+// holds it already. A cookie that names no live session needs none.
+func (s *Server) peekSession(r *http.Request) (*credentials, error) {
+	c, err := s.cookieSession(r, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCSRF(r, c, s.cfg.CSRFEveryRequest); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // handleCSRF is GET BASE/csrf: the session's CSRF token (duplistatus's

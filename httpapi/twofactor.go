@@ -101,7 +101,7 @@ func (s *Server) orEnrolment(other handlerFunc, h authedFunc) handlerFunc {
 		if ok && r.Header.Get("Authorization") == "" {
 			if u, sess, err := s.accounts.EnrolmentSession(r.Context(), token); err == nil {
 				c := &credentials{user: u, via: viaSession, session: sess, token: token}
-				if err := checkCSRF(r, c); err != nil {
+				if err := checkCSRF(r, c, s.cfg.CSRFEveryRequest); err != nil {
 					return err
 				}
 				return h(w, withCredentials(r, c), c)

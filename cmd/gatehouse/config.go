@@ -63,6 +63,12 @@ type config struct {
 		Enabled       bool `yaml:"enabled"`
 		AllowInsecure bool `yaml:"allow_insecure"`
 	} `yaml:"basic_auth"`
+	// CSRF.EveryRequest extends the CSRF token check to safe methods
+	// authenticated by the session cookie (Kirby's "for every request"),
+	// except GET BASE/session and GET BASE/csrf. Off by default.
+	CSRF struct {
+		EveryRequest bool `yaml:"every_request"`
+	} `yaml:"csrf"`
 	Password struct {
 		MinLength          int  `yaml:"min_length"`
 		MaxLength          int  `yaml:"max_length"`

@@ -432,6 +432,25 @@ func TestConfigCheck(t *testing.T) {
 			wantErrIs: `FILE:3: gateway.allow_path_parameters: must be true or false, not "maybe"`,
 		},
 		{
+			name:      "word for csrf.every_request",
+			yaml:      "addr: 127.0.0.1:8080\ncsrf:\n  every_request: maybe\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:3: csrf.every_request: must be true or false, not "maybe"`,
+		},
+		{
+			name:     "env word for csrf.every_request",
+			noFile:   true,
+			env:      map[string]string{"GATEHOUSE_CSRF_EVERY_REQUEST": "maybe"},
+			wantCode: exitUsage,
+			wantErr:  []string{"GATEHOUSE_CSRF_EVERY_REQUEST", `"maybe" is not true or false`},
+		},
+		{
+			name:     "csrf.every_request",
+			yaml:     "csrf:\n  every_request: true\n",
+			wantCode: exitOK,
+			wantOut:  []string{"configuration OK"},
+		},
+		{
 			name:      "scalar for a section",
 			yaml:      "addr: 127.0.0.1:8080\ngateway: yes\n",
 			wantCode:  exitUsage,
@@ -923,4 +942,36 @@ func FuzzConfigFile(f *testing.F) {
 			_, _ = c.validate(&configSource{file: "f.yaml", root: &root, env: map[string]string{}})
 		}
 	})
+}
+
+// TestCSRFEveryRequestConfig: csrf.every_request is off by default and
+// set by the file or GATEHOUSE_CSRF_EVERY_REQUEST (which beats the file).
+func TestCSRFEveryRequestConfig(t *testing.T) {
+	for _, tt := range []struct {
+		name, yaml string
+		env        map[string]string
+		want       bool
+	}{
+		{"default", "addr: 127.0.0.1:8080\n", nil, false},
+		{"file", "csrf:\n  every_request: true\n", nil, true},
+		{"env", "addr: 127.0.0.1:8080\n", map[string]string{"GATEHOUSE_CSRF_EVERY_REQUEST": "true"}, true},
+		{"env beats file", "csrf:\n  every_request: true\n", map[string]string{"GATEHOUSE_CSRF_EVERY_REQUEST": "false"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "gatehouse.yaml")
+			if err := os.WriteFile(file, []byte(tt.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, src, err := loadConfig(file, func(k string) string { return tt.env[k] })
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			if _, err := c.validate(src); err != nil {
+				t.Fatalf("validate: %v", err)
+			}
+			if c.CSRF.EveryRequest != tt.want {
+				t.Errorf("csrf.every_request = %v, want %v", c.CSRF.EveryRequest, tt.want)
+			}
+		})
+	}
 }

@@ -53,6 +53,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		BasicAuth:      httpapi.BasicAuth{Enabled: s.cfg.BasicAuth.Enabled, AllowInsecure: s.cfg.BasicAuth.AllowInsecure},
 		Routes:         s.routes,
 
+		CSRFEveryRequest: s.cfg.CSRF.EveryRequest,
+
 		Upstream:        s.upstream,
 		RedirectDomains: s.redirectDomains,
 		ProxyTimeout:    s.cfg.UpstreamTimeout,
