@@ -195,6 +195,7 @@ type configError struct {
 	where string // "gatehouse.yaml:12" or "GATEHOUSE_ADDR"
 	field string // "session.same_site"
 	msg   string
+	line  int // the line of where, to sort a file's errors
 }
 
 func (e *configError) Error() string {
@@ -272,7 +273,7 @@ func loadConfig(file string, getenv func(string) string) (*config, *configSource
 		}
 		var root yaml.Node
 		if err := yaml.Unmarshal(data, &root); err != nil {
-			return nil, nil, fmt.Errorf("%s: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
+			return nil, nil, syntaxError(file, data, err)
 		}
 		src.root = &root
 		if err := decodeFile(file, &root, data, c); err != nil {
@@ -296,6 +297,8 @@ func decodeFile(file string, root *yaml.Node, data []byte, c *config) error {
 		fc.check(root.Content[0], reflect.TypeOf(c).Elem(), "", root.Content[0].Line)
 	}
 	if len(fc.errs) > 0 {
+		// In file order: a merge key brings in mappings written above it.
+		slices.SortStableFunc(fc.errs, func(a, b *configError) int { return a.line - b.line })
 		return fc.errs
 	}
 	if err := decodeStrict(data, c); err != nil {
@@ -307,12 +310,13 @@ func decodeFile(file string, root *yaml.Node, data []byte, c *config) error {
 // configErrors are every invalid setting of a file, reported together.
 type configErrors []*configError
 
+// Error is one error a line.
 func (es configErrors) Error() string {
 	msgs := make([]string, len(es))
 	for i, e := range es {
 		msgs[i] = e.Error()
 	}
-	return strings.Join(msgs, "; ")
+	return strings.Join(msgs, "\n")
 }
 
 func (es configErrors) Unwrap() []error {
@@ -355,7 +359,7 @@ var (
 )
 
 func (fc *fileChecker) fail(line int, field, format string, args ...any) {
-	fc.errs = append(fc.errs, &configError{where: fmt.Sprintf("%s:%d", fc.file, line), field: field, msg: fmt.Sprintf(format, args...)})
+	fc.errs = append(fc.errs, &configError{where: fmt.Sprintf("%s:%d", fc.file, line), field: field, msg: fmt.Sprintf(format, args...), line: line})
 }
 
 // check checks the value n of the setting at path (whose key is on line)
@@ -395,6 +399,10 @@ func (fc *fileChecker) check(n *yaml.Node, t reflect.Type, path string, line int
 		fc.entries(n, path, nil, func(key, value *yaml.Node, p string) {
 			index, ok := fields[key.Value]
 			if !ok {
+				if s, ok := nearest(key.Value, slices.Sorted(maps.Keys(fields))); ok {
+					fc.fail(key.Line, "", "unknown key %s; did you mean %s?", p, strings.TrimSuffix(p, key.Value)+s)
+					return
+				}
 				fc.fail(key.Line, "", "unknown key %s", p)
 				return
 			}
@@ -673,6 +681,65 @@ func decodeStrict(data []byte, c *config) error {
 	return nil
 }
 
+// syntaxError reports the YAML syntax error err of the file's data as
+// FILE:LINE: reason. yaml.v3 names the line where the construct it was
+// reading began (and, for a parser error, counts it from 0), not the line
+// of the problem; that is the first line at which the file, cut there,
+// fails with the same problem.
+func syntaxError(file string, data []byte, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
+		msg = m[2]
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	line, end := 0, 0
+	var root yaml.Node
+	for i, l := range lines {
+		end += len(l)
+		err := yaml.Unmarshal(data[:end], &root)
+		if err != nil && strings.HasSuffix(err.Error(), msg) {
+			line = i + 1
+			break
+		}
+	}
+	text := ""
+	if line > 0 {
+		text = lines[line-1]
+	}
+	where := file
+	if line > 0 {
+		where = fmt.Sprintf("%s:%d", file, line)
+	}
+	return &configError{where: where, msg: syntaxReason(msg, text), line: line}
+}
+
+// yamlLineRe matches the line yaml.v3 puts in front of a syntax error.
+var yamlLineRe = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// syntaxReason puts yaml.v3's syntax error msg, found on the line text,
+// in words.
+func syntaxReason(msg, text string) string {
+	indent := text[:len(text)-len(strings.TrimLeft(text, " \t"))]
+	switch {
+	case strings.Contains(msg, "tab character"),
+		strings.Contains(msg, "cannot start any token") && strings.Contains(indent, "\t"):
+		return "a tab in the indentation; YAML indents with spaces only"
+	case strings.Contains(msg, "unexpected end of stream") && strings.ContainsAny(text, `"'`):
+		return "a quoted value is not closed"
+	case msg == "did not find expected key":
+		return "not a key of the mapping above: check the indentation"
+	case msg == "mapping values are not allowed in this context":
+		return `unexpected ":": quote a value that contains ": ", or check the indentation`
+	case msg == "did not find expected ',' or ']'":
+		return "a [ list is not closed with ]"
+	case msg == "did not find expected ',' or '}'":
+		return "a { mapping is not closed with }"
+	case msg == "did not find expected node content":
+		return "a value is missing, or a [ or { is not closed"
+	}
+	return msg
+}
+
 // unknownFieldRe matches yaml.v3's message for a key KnownFields refuses.
 var unknownFieldRe = regexp.MustCompile(`field (\S+) not found in type .*$`)
 
@@ -680,10 +747,27 @@ var unknownFieldRe = regexp.MustCompile(`field (\S+) not found in type .*$`)
 // path being the YAML keys joined by "_" in upper case (for example
 // GATEHOUSE_SESSION_IDLE_TIMEOUT). Lists are comma-separated.
 func applyEnv(v reflect.Value, prefix string, getenv func(string) string, src *configSource) error {
+	return envSettings(v, prefix, func(name, path string, fv reflect.Value) error {
+		raw := getenv(name)
+		if raw == "" {
+			return nil
+		}
+		if err := setScalar(fv, raw); err != nil {
+			return &configError{where: name, msg: err.Error()}
+		}
+		src.env[path] = name
+		return nil
+	})
+}
+
+// envSettings calls f with the environment variable name, the dotted path
+// and the field of every setting of the struct v that a variable may set,
+// stopping at the first error.
+func envSettings(v reflect.Value, prefix string, f func(name, path string, fv reflect.Value) error) error {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		key := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		sf := t.Field(i)
+		key := strings.Split(sf.Tag.Get("yaml"), ",")[0]
 		if key == "" || key == "-" {
 			continue
 		}
@@ -692,26 +776,58 @@ func applyEnv(v reflect.Value, prefix string, getenv func(string) string, src *c
 			path = prefix + "." + key
 		}
 		fv := v.Field(i)
-		if f.Type == reflect.TypeOf(yaml.Node{}) {
+		if sf.Type == reflect.TypeOf(yaml.Node{}) {
 			continue
 		}
 		if fv.Kind() == reflect.Struct {
-			if err := applyEnv(fv, path, getenv, src); err != nil {
+			if err := envSettings(fv, path, f); err != nil {
 				return err
 			}
 			continue
 		}
-		name := "GATEHOUSE_" + strings.ToUpper(strings.ReplaceAll(path, ".", "_"))
-		raw := getenv(name)
-		if raw == "" {
-			continue
+		if err := f("GATEHOUSE_"+strings.ToUpper(strings.ReplaceAll(path, ".", "_")), path, fv); err != nil {
+			return err
 		}
-		if err := setScalar(fv, raw); err != nil {
-			return &configError{where: name, msg: err.Error()}
-		}
-		src.env[path] = name
 	}
 	return nil
+}
+
+// otherEnv are the GATEHOUSE_ variables that are not settings but are read
+// elsewhere: not reported as unknown.
+var otherEnv = []string{
+	"GATEHOUSE_CONFIG",        // the configuration file (loadSettings)
+	"GATEHOUSE_LOG_LEVEL",     // serve's log level (cmdServe)
+	"GATEHOUSE_TEST_POSTGRES", // test database (.ci/run)
+	"GATEHOUSE_TEST_REDIS",    // test Redis (.ci/run)
+}
+
+// unknownEnv reports each GATEHOUSE_ variable of environ (NAME=VALUE
+// entries) that is neither a setting nor in otherEnv, by name, suggesting
+// the nearest setting's variable.
+func unknownEnv(environ []string) configErrors {
+	known := slices.Clone(otherEnv)
+	envSettings(reflect.ValueOf(defaultConfig()).Elem(), "", func(name, _ string, _ reflect.Value) error {
+		known = append(known, name)
+		return nil
+	})
+	slices.Sort(known)
+	var names []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "GATEHOUSE_") && !slices.Contains(known, name) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	var errs configErrors
+	for _, name := range slices.Compact(names) {
+		msg := "unknown variable"
+		if s, ok := nearest(name, known); ok {
+			msg += "; did you mean " + s + "?"
+		}
+		errs = append(errs, &configError{where: name, msg: msg})
+	}
+	return errs
 }
 
 func setScalar(v reflect.Value, raw string) error {

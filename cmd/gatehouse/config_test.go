@@ -286,7 +286,7 @@ func TestConfigCheck(t *testing.T) {
 			name:      "malformed yaml",
 			yaml:      "addr: 127.0.0.1:8080\ntrusted_proxies: [\n",
 			wantCode:  exitUsage,
-			wantErrRe: `FILE(:\d+:|: line \d+:)`,
+			wantErrIs: `FILE:2: a value is missing, or a [ or { is not closed`,
 		},
 		{
 			name:     "breach check URL with a query",
@@ -550,7 +550,7 @@ func TestConfigCheck(t *testing.T) {
 			name:      "every error is reported",
 			yaml:      "addr: 127.0.0.1:8080\npassword:\n  min_strength: 2.5\n  min_lenght: 12\nsession:\n  idle_timeout: soon\n",
 			wantCode:  exitUsage,
-			wantErrIs: `FILE:3: password.min_strength: must be a whole number, not "2.5"; FILE:4: unknown key password.min_lenght; FILE:6: session.idle_timeout: must be a duration such as 10m or 1h30m, not "soon"`,
+			wantErrIs: "FILE:3: password.min_strength: must be a whole number, not \"2.5\"\ngatehouse: FILE:4: unknown key password.min_lenght; did you mean password.min_length?\ngatehouse: FILE:6: session.idle_timeout: must be a duration such as 10m or 1h30m, not \"soon\"",
 		},
 		{
 			name:      "key set twice",
@@ -574,7 +574,7 @@ func TestConfigCheck(t *testing.T) {
 			name:      "unknown key in a merged mapping",
 			yaml:      "routes:\n  - &r {path: /a/**, access: public}\n  - <<: [*r, {acess: public}]\n",
 			wantCode:  exitUsage,
-			wantErrIs: `FILE:3: unknown key routes[1].acess`,
+			wantErrIs: `FILE:3: unknown key routes[1].acess; did you mean routes[1].access?`,
 		},
 		{
 			// As yaml.v3 decodes them: a key of the mapping wins over the
@@ -597,6 +597,123 @@ func TestConfigCheck(t *testing.T) {
 			yaml:      "addr 127.0.0.1:8080\n",
 			wantCode:  exitUsage,
 			wantErrIs: `FILE:1: must be a mapping of settings, not "addr 127.0.0.1:8080"`,
+		},
+		// Unknown keys and variables suggest the nearest known one.
+		{
+			name:      "unknown key suggests the nearest at its level",
+			yaml:      "addr: 127.0.0.1:8080\nsession:\n  idle_timeot: 5m\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:3: unknown key session.idle_timeot; did you mean session.idle_timeout?`,
+		},
+		{
+			name:      "unknown top-level key suggests",
+			yaml:      "adr: 127.0.0.1:8080\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:1: unknown key adr; did you mean addr?`,
+		},
+		{
+			name:      "unknown route key suggests",
+			yaml:      "routes:\n  - path: /api/**\n    acess: public\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:3: unknown key routes[0].acess; did you mean routes[0].access?`,
+		},
+		{
+			name:      "unknown key far from any",
+			yaml:      "session:\n  colour: red\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:2: unknown key session.colour`,
+		},
+		{
+			name:      "unknown environment variable",
+			noFile:    true,
+			env:       map[string]string{"GATEHOUSE_SESION_IDLE_TIMEOUT": "5m", "GATEHOUSE_ADDR": "127.0.0.1:9000"},
+			wantCode:  exitUsage,
+			wantErrIs: `GATEHOUSE_SESION_IDLE_TIMEOUT: unknown variable; did you mean GATEHOUSE_SESSION_IDLE_TIMEOUT?`,
+		},
+		{
+			name:      "unknown environment variables far from any, with a file",
+			yaml:      "addr: 127.0.0.1:8080\n",
+			env:       map[string]string{"GATEHOUSE_WIDGETS": "1", "GATEHOUSE_COLOUR": "red"},
+			wantCode:  exitUsage,
+			wantErrIs: "GATEHOUSE_COLOUR: unknown variable\ngatehouse: GATEHOUSE_WIDGETS: unknown variable",
+		},
+		{
+			name:      "unknown environment variable after the file's errors",
+			yaml:      "sesion:\n  idle_timeout: 5m\n",
+			env:       map[string]string{"GATEHOUSE_ADR": "127.0.0.1:9000"},
+			wantCode:  exitUsage,
+			wantErrIs: "FILE:1: unknown key sesion; did you mean session?\ngatehouse: GATEHOUSE_ADR: unknown variable; did you mean GATEHOUSE_ADDR?",
+		},
+		{
+			name:     "variables that are not settings are not unknown",
+			yaml:     "addr: 127.0.0.1:8080\n",
+			viaEnv:   true,
+			env:      map[string]string{"GATEHOUSE_LOG_LEVEL": "debug", "GATEHOUSE_TEST_POSTGRES": "postgres://x", "GATEHOUSE_TEST_REDIS": "redis://x", "GATEHOUSE_DATA_DIR": "/tmp/x", "OTHER_THING": "1"},
+			wantCode: exitOK,
+			wantOut:  []string{"configuration OK"},
+		},
+		// Errors in file order, even when a merge key brings in a mapping
+		// written above.
+		{
+			name:      "errors in file order",
+			yaml:      "routes:\n  - &r {path: /a/**, access: public, acess: x}\n  - path: /b/**\n    bogus: 1\n    <<: *r\n",
+			wantCode:  exitUsage,
+			wantErrIs: "FILE:2: unknown key routes[0].acess; did you mean routes[0].access?\ngatehouse: FILE:2: unknown key routes[1].acess; did you mean routes[1].access?\ngatehouse: FILE:4: unknown key routes[1].bogus",
+		},
+		// YAML syntax errors: the line of the problem, in words.
+		{
+			name:      "tab in the indentation",
+			yaml:      "addr: 127.0.0.1:8080\nsession:\n  idle_timeout: 5m\n\tsame_site: lax\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:4: a tab in the indentation; YAML indents with spaces only`,
+		},
+		{
+			name:      "tab indenting a section",
+			yaml:      "addr: 127.0.0.1:8080\nsession:\n\tidle_timeout: 5m\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:3: a tab in the indentation; YAML indents with spaces only`,
+		},
+		{
+			name:      "unclosed quote on the first line",
+			yaml:      "public_url: \"https://admin.example.com\naddr: 127.0.0.1:8080\ndata_dir: ./data\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:1: a quoted value is not closed`,
+		},
+		{
+			name:      "unclosed quote",
+			yaml:      "addr: 127.0.0.1:8080\n\nsession:\n  same_site: 'lax\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:4: a quoted value is not closed`,
+		},
+		{
+			name:      "key out of line",
+			yaml:      "addr: 127.0.0.1:8080\nsession:\n  idle_timeout: 5m\n same_site: lax\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:4: not a key of the mapping above: check the indentation`,
+		},
+		{
+			name:      "list item in a mapping",
+			yaml:      "addr: 127.0.0.1:8080\n- 10.0.0.1\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:2: not a key of the mapping above: check the indentation`,
+		},
+		{
+			name:      "colon in a plain value",
+			yaml:      "addr: 127.0.0.1:8080\npublic_url: see: below\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:2: unexpected ":": quote a value that contains ": ", or check the indentation`,
+		},
+		{
+			name:      "unclosed list",
+			yaml:      "addr: 127.0.0.1:8080\ntrusted_proxies: [10.0.0.1\ndata_dir: ./data\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:2: a [ list is not closed with ]`,
+		},
+		{
+			name:      "unknown anchor",
+			yaml:      "addr: 127.0.0.1:8080\nsession:\n  idle_timeout: *t\n",
+			wantCode:  exitUsage,
+			wantErrIs: `FILE:3: unknown anchor 't' referenced`,
 		},
 		{
 			name:     "env password.min_strength 9",
@@ -973,5 +1090,24 @@ func TestCSRFEveryRequestConfig(t *testing.T) {
 				t.Errorf("csrf.every_request = %v, want %v", c.CSRF.EveryRequest, tt.want)
 			}
 		})
+	}
+}
+
+// TestServeWarnsUnknownEnv: serve starts despite an unknown GATEHOUSE_
+// variable, and says so once in its log, with a suggestion; variables that
+// are not settings but are read elsewhere are not reported.
+func TestServeWarnsUnknownEnv(t *testing.T) {
+	env := map[string]string{"GATEHOUSE_SESION_IDLE_TIMEOUT": "5m", "GATEHOUSE_LOG_LEVEL": "info"}
+	srv := startServe(t, env, "--addr", "127.0.0.1:0", "--data", t.TempDir())
+	if code := srv.stop(); code != exitOK {
+		t.Fatalf("exit %d, want 0\n%s", code, srv.log)
+	}
+	log := srv.log.String()
+	want := `level=WARN msg="GATEHOUSE_SESION_IDLE_TIMEOUT: unknown variable; did you mean GATEHOUSE_SESSION_IDLE_TIMEOUT?"`
+	if n := strings.Count(log, want); n != 1 {
+		t.Errorf("log has %d lines %s, want 1:\n%s", n, want, log)
+	}
+	if strings.Contains(log, "GATEHOUSE_LOG_LEVEL") {
+		t.Errorf("log names GATEHOUSE_LOG_LEVEL:\n%s", log)
 	}
 }

@@ -25,6 +25,17 @@ func mapEnv(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
+// mapEnviron returns an environ over m only, the counterpart of mapEnv.
+func mapEnviron(m map[string]string) func() []string {
+	return func() []string {
+		var kv []string
+		for k, v := range m {
+			kv = append(kv, k+"="+v)
+		}
+		return kv
+	}
+}
+
 // runCmd runs the program in-process with the given environment and stdin
 // and returns its exit code and output.
 func runCmd(t *testing.T, env map[string]string, stdin string, args ...string) (code int, stdout, stderr string) {
@@ -32,7 +43,7 @@ func runCmd(t *testing.T, env map[string]string, stdin string, args ...string) (
 	ctx, cancel := context.WithTimeout(t.Context(), cmdTimeout)
 	defer cancel()
 	var out, errOut bytes.Buffer
-	code = run(ctx, args, mapEnv(env), strings.NewReader(stdin), &out, &errOut)
+	code = run(ctx, args, mapEnv(env), mapEnviron(env), strings.NewReader(stdin), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
@@ -171,7 +182,7 @@ func startServe(t *testing.T, env map[string]string, args ...string) *served {
 	s := &served{t: t, cancel: cancel, exited: make(chan struct{}), log: newLogLines()}
 	go s.log.consume(pr)
 	go func() {
-		s.code = run(ctx, append([]string{"serve"}, args...), mapEnv(env), strings.NewReader(""), io.Discard, pw)
+		s.code = run(ctx, append([]string{"serve"}, args...), mapEnv(env), mapEnviron(env), strings.NewReader(""), io.Discard, pw)
 		pw.Close()
 		close(s.exited)
 	}()

@@ -639,7 +639,7 @@ func TestImport100k(t *testing.T) {
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	start := time.Now()
-	code := run(ctx, []string{"import", "users", file, "--data", dataDir}, mapEnv(nil), strings.NewReader(""), &stdout, &stderr)
+	code := run(ctx, []string{"import", "users", file, "--data", dataDir}, mapEnv(nil), mapEnviron(nil), strings.NewReader(""), &stdout, &stderr)
 	took := time.Since(start)
 	t.Logf("imported %d rows in %s (%.0f rows/s)", n, took.Round(time.Millisecond), float64(n)/took.Seconds())
 	if code != exitOK {

@@ -38,7 +38,7 @@ var version string
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Environ, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
@@ -86,9 +86,10 @@ example:
 `
 
 // run is the whole program, with its environment passed in so tests can
-// call it directly.
-func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
-	err := dispatch(ctx, args, getenv, stdin, stdout, stderr)
+// call it directly: getenv reads a variable, environ lists them all (as
+// os.Environ does) for the check of unknown GATEHOUSE_ variables.
+func run(ctx context.Context, args []string, getenv func(string) string, environ func() []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	err := dispatch(ctx, args, getenv, environ, stdin, stdout, stderr)
 	var ue *usageError
 	var ce *configError
 	switch {
@@ -97,7 +98,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.As(err, &ue), errors.As(err, &ce):
-		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+		// Several configuration errors: one a line.
+		fmt.Fprintf(stderr, "gatehouse: %s\n", strings.ReplaceAll(err.Error(), "\n", "\ngatehouse: "))
 		return exitUsage
 	default:
 		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
@@ -105,7 +107,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 }
 
-func dispatch(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+func dispatch(ctx context.Context, args []string, getenv func(string) string, environ func() []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return usagef("no command given")
@@ -130,7 +132,7 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	switch cmd {
 	case "serve":
-		return cmdServe(ctx, rest, getenv, stdout, stderr)
+		return cmdServe(ctx, rest, getenv, environ, stdout, stderr)
 	case "user":
 		return cmdUser(ctx, rest[0], rest[1:], getenv, stdin, stdout, stderr)
 	case "policy":
@@ -140,7 +142,7 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 	case "migrate":
 		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
 	case "config":
-		return cmdConfigCheck(rest[1:], getenv, stdout, stderr)
+		return cmdConfigCheck(rest[1:], getenv, environ, stdout, stderr)
 	case "version", "--version", "-version":
 		fs := newFlagSet("version", stdout)
 		if err := parseNoArgs(fs, rest); err != nil {
@@ -150,7 +152,7 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprint(stdout, versionText(version, bi, ok))
 		return nil
 	case "help", "-h", "--help", "-help":
-		return cmdHelp(ctx, rest, getenv, stdout, stderr)
+		return cmdHelp(ctx, rest, getenv, environ, stdout, stderr)
 	default:
 		if strings.HasPrefix(cmd, "-") {
 			flags := []string{"--help", "--version"}
@@ -165,7 +167,7 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 
 // cmdHelp prints the usage of gatehouse, or of the command args name, by
 // asking that command for its --help.
-func cmdHelp(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func cmdHelp(ctx context.Context, args []string, getenv func(string) string, environ func() []string, stdout, stderr io.Writer) error {
 	switch {
 	case len(args) == 0:
 		fmt.Fprint(stdout, usage)
@@ -190,7 +192,7 @@ func cmdHelp(ctx context.Context, args []string, getenv func(string) string, std
 		return usagef("help: %s has no subcommand %q", args[0], args[1])
 	}
 	// The command prints its own help, flags included; it reads nothing.
-	return dispatch(ctx, append(args[:len(args):len(args)], "--help"), getenv, strings.NewReader(""), stdout, stderr)
+	return dispatch(ctx, append(args[:len(args):len(args)], "--help"), getenv, environ, strings.NewReader(""), stdout, stderr)
 }
 
 // commonFlags are the flags every command that opens the store takes.
@@ -228,16 +230,25 @@ func loadSettings(cf commonFlags, addr string, getenv func(string) string) (*set
 	return c.validate(src)
 }
 
-func cmdConfigCheck(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// cmdConfigCheck validates the configuration: the file, the settings and
+// the GATEHOUSE_ variables of environ, every one of which must be known.
+func cmdConfigCheck(args []string, getenv func(string) string, environ func() []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("config check", stdout)
 	var cf commonFlags
 	cf.register(fs)
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
+	unknown := unknownEnv(environ())
 	s, err := loadSettings(cf, "", getenv)
 	if err != nil {
+		if len(unknown) > 0 {
+			return errors.Join(err, unknown)
+		}
 		return err
+	}
+	if len(unknown) > 0 {
+		return unknown
 	}
 	for _, w := range s.warnings {
 		fmt.Fprintf(stdout, "warning: %s\n", w)

@@ -15,7 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/password"
 )
 
-func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, environ func() []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stdout)
 	var cf commonFlags
 	cf.register(fs)
@@ -30,6 +30,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel(getenv("GATEHOUSE_LOG_LEVEL"))}))
 	for _, w := range s.warnings {
 		log.Warn(w)
+	}
+	// Refused by config check, but no reason not to start.
+	for _, e := range unknownEnv(environ()) {
+		log.Warn(e.Error())
 	}
 	// Load the password blocklist now, not on the first request that
 	// needs it (it takes a few tens of milliseconds).

@@ -212,7 +212,7 @@ func TestServeStops(t *testing.T) {
 				cancel()
 			}
 			var stderr bytes.Buffer
-			code := run(ctx, []string{"serve", "--addr", tt.addr, "--data", t.TempDir()}, mapEnv(nil), strings.NewReader(""), io.Discard, &stderr)
+			code := run(ctx, []string{"serve", "--addr", tt.addr, "--data", t.TempDir()}, mapEnv(nil), mapEnviron(nil), strings.NewReader(""), io.Discard, &stderr)
 			if code != tt.wantCode {
 				t.Fatalf("exit %d, want %d:\n%s", code, tt.wantCode, &stderr)
 			}
