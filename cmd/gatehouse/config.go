@@ -695,6 +695,15 @@ func syntaxError(file string, data []byte, err error) error {
 	line, end := 0, 0
 	var root yaml.Node
 	for i, l := range lines {
+		if i == maxSyntaxScan {
+			// Each try parses the file so far: past this many lines
+			// that would take long, so yaml's own line is given.
+			line = 0
+			if m := yamlLineRe.FindStringSubmatch(strings.TrimPrefix(err.Error(), "yaml: ")); m != nil {
+				line, _ = strconv.Atoi(m[1])
+			}
+			break
+		}
 		end += len(l)
 		err := yaml.Unmarshal(data[:end], &root)
 		if err != nil && strings.HasSuffix(err.Error(), msg) {
@@ -712,6 +721,10 @@ func syntaxError(file string, data []byte, err error) error {
 	}
 	return &configError{where: where, msg: syntaxReason(msg, text), line: line}
 }
+
+// maxSyntaxScan is how many lines syntaxError tries, one parse each, to
+// find the line of a syntax error (yaml.v3 often names a neighbour).
+const maxSyntaxScan = 2000
 
 // yamlLineRe matches the line yaml.v3 puts in front of a syntax error.
 var yamlLineRe = regexp.MustCompile(`^line (\d+): (.*)$`)

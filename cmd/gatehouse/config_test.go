@@ -289,6 +289,14 @@ func TestConfigCheck(t *testing.T) {
 			wantErrIs: `FILE:2: a value is missing, or a [ or { is not closed`,
 		},
 		{
+			// A long file's late syntax error still names its line
+			// (past maxSyntaxScan lines, yaml's own).
+			name:      "malformed yaml in a long file",
+			yaml:      "groups:\n" + strings.Repeat("  g: [a]\n", 3000) + "trusted_proxies: [\n",
+			wantCode:  exitUsage,
+			wantErrRe: `FILE:300[0-9]: `,
+		},
+		{
 			name:     "breach check URL with a query",
 			yaml:     "addr: 127.0.0.1:8080\npassword:\n  breach_check_url: https://hibp.example.com/range?k=1\n",
 			wantCode: exitUsage,
