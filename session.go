@@ -16,7 +16,9 @@ type Session struct {
 	// privileges in place (SessionStore.RekeySession).
 	ID        string
 	TokenHash []byte
-	UserID    string
+	// UserID is the user of the session; "" for a guest session
+	// (ScopeGuest), which has none.
+	UserID string
 
 	CreatedAt time.Time
 	// LastSeenAt is when the session was last used, updated at most every
@@ -53,6 +55,10 @@ const (
 	// ScopeEnrol marks the partial session of a user whose group requires
 	// two-factor and who has none yet: it allows only enrolment and logout.
 	ScopeEnrol = "enrol"
+	// ScopeGuest marks a guest session (session.guest): it has no user
+	// (UserID ""), authenticates nobody, and only opens routes whose
+	// access is "session".
+	ScopeGuest = "guest"
 )
 
 // IdleExpiresAt is when the session ends if it is not used before.

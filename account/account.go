@@ -54,6 +54,14 @@ type Config struct {
 	ResetTTL, InviteTTL time.Duration
 	// ForgotThrottle limits reset requests per address and per client.
 	ForgotThrottle gatehouse.ThrottleRule
+	// Guest turns guest sessions on (session.guest): sessions without a
+	// user, for applications such as duplistatus that open a session
+	// before anyone logs in (see StartGuest).
+	Guest bool
+	// GuestThrottle limits how many guest sessions one client address
+	// may create: every creation counts, and reaching MaxFailures within
+	// Window refuses further ones (429) for Lockout.
+	GuestThrottle gatehouse.ThrottleRule
 	// LinkBase is where mailed links point: the public URL and the base
 	// path, such as https://admin.example.com/auth. Never from a request's
 	// Host header.
@@ -82,6 +90,7 @@ var DefaultConfig = Config{
 	ResetTTL:           time.Hour,
 	InviteTTL:          72 * time.Hour,
 	ForgotThrottle:     gatehouse.ThrottleRule{MaxFailures: 5, Window: 15 * time.Minute, Lockout: 15 * time.Minute},
+	GuestThrottle:      gatehouse.ThrottleRule{MaxFailures: 30, Window: time.Minute, Lockout: time.Minute},
 	LinkBase:           "http://localhost:8080/auth",
 	Product:            "gatehouse",
 }

@@ -126,6 +126,11 @@ func explainWhy(out *Explanation, d policy.Decision) string {
 		return rule + " makes the path public."
 	case policy.Deny:
 		return rule + " denies the path to everyone."
+	case policy.Session:
+		if out.Decision == "allow" {
+			return rule + " requires a session (a guest session would do), and " + who + " has one."
+		}
+		return rule + " requires a session (a guest session would do); " + who + " has none."
 	case policy.Authenticated:
 		if out.Decision == "allow" {
 			return rule + " requires an authenticated user, and " + who + " is one."

@@ -343,8 +343,13 @@ func (s *Server) decide(r *http.Request) (policy.Decision, error) {
 }
 
 // applyDecision turns a route decision for caller c into nil (allowed),
-// 401 or 403.
+// 401 or 403. A guest session counts only on a route with access
+// "session", and never as c.
 func (s *Server) applyDecision(r *http.Request, d policy.Decision, c *credentials) error {
+	if c == nil && d.Access == policy.Session {
+		// No credentials, but a guest session will do (session.guest).
+		return s.guestAccess(r)
+	}
 	var perms []string
 	if c != nil && d.Access == policy.Permission {
 		var err error

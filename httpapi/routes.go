@@ -15,11 +15,11 @@ func (s *Server) routes(mux *http.ServeMux) {
 	r := router{mux: mux, s: s, base: s.base}
 
 	r.add("POST", "/session", s.handle(s.handleLogin))
-	r.add("GET", "/session", s.handle(s.withSession(s.handleCurrentSession)))
+	r.add("GET", "/session", s.handle(s.orGuest(s.withSession(s.handleCurrentSession), s.handleGuestSession)))
 	r.add("DELETE", "/session", s.handle(s.handleLogout))
 	r.add("GET", "/session/remaining", s.handle(s.handleRemaining))
 	r.add("GET", "/session/authenticated", s.handle(s.handleAuthenticated))
-	r.add("GET", "/csrf", s.handle(s.withSession(s.handleCSRF)))
+	r.add("GET", "/csrf", s.handle(s.orGuest(s.withSession(s.handleCSRF), s.handleGuestCSRF)))
 	r.add("POST", "/session/reauthenticate", s.handle(s.orEnrolment(s.withSession(s.handleReauthenticate), s.handleReauthenticate)))
 
 	r.add("POST", "/password", s.handle(s.withPerson(s.handleChangePassword)))

@@ -15,8 +15,12 @@ type loginBody struct {
 	Remember bool   `json:"remember"`
 }
 
-// handleLogin is POST BASE/session: password login.
+// handleLogin is POST BASE/session: password login; with session.guest, an
+// empty body starts a guest session instead (handleStartGuest).
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
+	if s.accounts.GuestEnabled() && emptyBody(r) {
+		return s.handleStartGuest(w, r)
+	}
 	var body loginBody
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err

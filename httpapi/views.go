@@ -95,6 +95,8 @@ type sessionListView struct {
 	ClientAddr string    `json:"clientAddr"`
 	UserAgent  string    `json:"userAgent"`
 	Current    bool      `json:"current"`
+	// Guest marks a guest session (session.guest), whose userId is "".
+	Guest bool `json:"guest"`
 }
 
 func (s *Server) sessionListView(sess *gatehouse.Session, current string) sessionListView {
@@ -105,6 +107,7 @@ func (s *Server) sessionListView(sess *gatehouse.Session, current string) sessio
 		ClientAddr:  sess.ClientAddr,
 		UserAgent:   sess.UserAgent,
 		Current:     sess.ID == current,
+		Guest:       sess.Scope == gatehouse.ScopeGuest,
 	}
 }
 

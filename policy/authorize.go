@@ -18,10 +18,15 @@ const (
 
 // Authorize applies a decision to a caller: authenticated says whether the
 // request carried valid credentials, perms are the caller's effective
-// permissions.
+// permissions. A guest session is not credentials: see AuthorizeGuest.
 func (d Decision) Authorize(authenticated bool, perms []string) Outcome {
 	switch d.Access {
 	case Public:
+		return Allow
+	case Session:
+		if !authenticated {
+			return Unauthenticated
+		}
 		return Allow
 	case Authenticated:
 		if !authenticated {
@@ -41,4 +46,14 @@ func (d Decision) Authorize(authenticated bool, perms []string) Outcome {
 	default: // Deny, and anything unknown: fail closed.
 		return Forbidden
 	}
+}
+
+// AuthorizeGuest applies a decision to a caller with a live guest session
+// and no other credentials: only public and session routes let it through;
+// every route that needs a user answers as to an anonymous caller.
+func (d Decision) AuthorizeGuest() Outcome {
+	if d.Access == Session {
+		return Allow
+	}
+	return d.Authorize(false, nil)
 }

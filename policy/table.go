@@ -24,6 +24,10 @@ const (
 	Authenticated Access = "authenticated"
 	Permission    Access = "permission"
 	Deny          Access = "deny"
+	// Session admits any live browser session: a user's, and a guest
+	// session's too (session.guest), which has no user. Authenticated
+	// needs a user.
+	Session Access = "session"
 )
 
 // Rule is one entry of a route table as the configuration writes it.
@@ -198,7 +202,7 @@ func CompileMethods(rules []Rule, extra []string) (*Table, error) {
 		}
 		c := compiled{rule: r}
 		switch r.Access {
-		case Public, Authenticated, Deny:
+		case Public, Authenticated, Session, Deny:
 			if r.Permission != "" || len(r.Permissions) > 0 {
 				return nil, fail("permission given for access %q; use access: permission", r.Access)
 			}
@@ -216,9 +220,9 @@ func CompileMethods(rules []Rule, extra []string) (*Table, error) {
 				}
 			}
 		case "":
-			return nil, fail("access is missing (public, authenticated, permission or deny)")
+			return nil, fail("access is missing (public, session, authenticated, permission or deny)")
 		default:
-			return nil, fail("access %q is not one of public, authenticated, permission, deny", r.Access)
+			return nil, fail("access %q is not one of public, session, authenticated, permission, deny", r.Access)
 		}
 		var err error
 		if c.methods, err = parseMethods(r.Methods, t.extra); err != nil {

@@ -217,11 +217,52 @@ func TestAuthorize(t *testing.T) {
 		{"deny anonymous", Decision{Access: Deny, Rule: -1}, false, nil, Forbidden},
 		{"deny admin", Decision{Access: Deny}, true, []string{"*"}, Forbidden},
 		{"unknown access fails closed", Decision{Access: "weird"}, true, []string{"*"}, Forbidden},
+		{"session anonymous", Decision{Access: Session}, false, nil, Unauthenticated},
+		{"session user", Decision{Access: Session}, true, nil, Allow},
 	}
 	for _, c := range cases {
 		if got := c.d.Authorize(c.authn, c.perms); got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// TestAuthorizeGuest: a guest session opens only public and session
+// routes; everything that needs a user answers it as an anonymous caller.
+func TestAuthorizeGuest(t *testing.T) {
+	cases := []struct {
+		access Access
+		want   Outcome
+	}{
+		{Public, Allow},
+		{Session, Allow},
+		{Authenticated, Unauthenticated},
+		{Permission, Unauthenticated},
+		{Deny, Forbidden},
+		{"weird", Forbidden},
+	}
+	for _, c := range cases {
+		t.Run(string(c.access), func(t *testing.T) {
+			d := Decision{Access: c.access, Permissions: []string{"*"}}
+			if got := d.AuthorizeGuest(); got != c.want {
+				t.Errorf("AuthorizeGuest = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+// TestSessionAccessParses: access session is a rule of its own, with no
+// permission.
+func TestSessionAccessParses(t *testing.T) {
+	tab, err := Compile([]Rule{{Path: "/api/**", Access: Session}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := tab.Decide("GET", "/api/x", netip.Addr{}); d.Access != Session {
+		t.Errorf("Decide = %v, want access session", d.Access)
+	}
+	if _, err := Compile([]Rule{{Path: "/api/**", Access: Session, Permission: "x"}}); err == nil {
+		t.Error("access session with a permission compiled, want an error")
 	}
 }
 

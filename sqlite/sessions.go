@@ -20,12 +20,14 @@ func scanSession(sc scanner) (*gatehouse.Session, error) {
 		s                          gatehouse.Session
 		created, seen, expires, ns int64
 		authenticated              sql.NullInt64
+		userID                     sql.NullString // NULL for a guest session
 	)
-	err := sc.Scan(&s.ID, &s.TokenHash, &s.UserID, &created, &seen, &expires, &ns,
+	err := sc.Scan(&s.ID, &s.TokenHash, &userID, &created, &seen, &expires, &ns,
 		&s.Remember, &s.TwoFactor, &s.ClientAddr, &s.UserAgent, &s.Scope, &authenticated)
 	if err != nil {
 		return nil, err
 	}
+	s.UserID = userID.String
 	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = fromMicros(created), fromMicros(seen), fromMicros(expires)
 	s.AuthenticatedAt = fromNullMicros(authenticated)
 	s.IdleTimeout = time.Duration(ns)
@@ -46,14 +48,14 @@ func nanos(t time.Time) int64 {
 
 // CreateSession stores a new session. A session whose user does not exist
 // is gatehouse.ErrNotFound; one whose id or token hash is taken is
-// CodeConflict.
+// CodeConflict. A guest session (UserID "") is stored with user_id NULL.
 func (s *Store) CreateSession(ctx context.Context, ses *gatehouse.Session) error {
 	return s.createSession(ctx, s.writer, ses)
 }
 
 func (s *Store) createSession(ctx context.Context, db execer, ses *gatehouse.Session) error {
 	const q = `INSERT INTO sessions (` + sessionColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	return s.insertOwned(ctx, db, "session", ses.UserID, "The session already exists.", q, ses.ID, ses.TokenHash, ses.UserID,
+	return s.insertOwned(ctx, db, "session", ses.UserID, "The session already exists.", q, ses.ID, ses.TokenHash, nullString(ses.UserID),
 		micros(ses.CreatedAt), micros(ses.LastSeenAt), micros(ses.ExpiresAt), int64(ses.IdleTimeout),
 		ses.Remember, ses.TwoFactor, ses.ClientAddr, ses.UserAgent, ses.Scope, nullMicros(ses.AuthenticatedAt))
 }
@@ -115,7 +117,7 @@ func (s *Store) RekeySession(ctx context.Context, oldID string, oldHash []byte, 
 	// The devices are found by (user_id, session_id), their index.
 	const qDevices = `UPDATE devices SET session_id = ? WHERE user_id = ? AND session_id = ?`
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		var userID string
+		var userID sql.NullString // NULL for a guest session
 		err := tx.QueryRowContext(ctx, q, ses.ID, ses.TokenHash, nullMicros(ses.AuthenticatedAt), ses.TwoFactor,
 			micros(ses.LastSeenAt), oldID, oldHash).Scan(&userID)
 		switch {
@@ -126,7 +128,7 @@ func (s *Store) RekeySession(ctx context.Context, oldID string, oldHash []byte, 
 		case err != nil:
 			return err
 		}
-		_, err = tx.ExecContext(ctx, qDevices, ses.ID, userID, oldID)
+		_, err = tx.ExecContext(ctx, qDevices, ses.ID, userID.String, oldID)
 		return err
 	})
 	return s.internal("rekey session", err)
@@ -139,7 +141,8 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 }
 
 // DeleteUserSessions removes every session of userID but the one with id
-// except, which may be "", and returns how many it removed.
+// except, which may be "", and returns how many it removed. Guest
+// sessions (user_id NULL) are no user's: userID "" removes none.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID, except string) (int, error) {
 	return s.deleteCount(ctx, "delete user sessions", `DELETE FROM sessions WHERE user_id = ? AND id <> ?`, userID, except)
 }
@@ -233,4 +236,9 @@ func (s *Store) deleteCount(ctx context.Context, op, q string, args ...any) (int
 		return 0, s.internal(op, err)
 	}
 	return int(n), nil
+}
+
+// nullString is s, or NULL when s is "" (the user of a guest session).
+func nullString(s string) sql.NullString {
+	return sql.NullString{String: s, Valid: s != ""}
 }

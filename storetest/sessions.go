@@ -243,6 +243,51 @@ func testSessions(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		}
 	})
 
+	t.Run("GuestSession", func(t *testing.T) {
+		// A guest session (session.guest) has no user: UserID "" and
+		// ScopeGuest. It is stored, read and swept like any other, but it
+		// is no user's: listing or ending a user's sessions, even those of
+		// user "", leaves it alone.
+		s, alice, _ := setup(t)
+		guest := newSession("", "guest")
+		guest.Scope = gatehouse.ScopeGuest
+		guest.Remember, guest.TwoFactor = false, false
+		guest.AuthenticatedAt = time.Time{}
+		guest.ExpiresAt = base.Add(time.Hour)
+		guest.IdleTimeout = 20 * time.Minute
+		createSession(t, s, guest)
+		alices := createSession(t, s, newSession(alice.ID, "alice"))
+		wantSession(t, s, guest)
+		got, err := s.SessionByID(t.Context(), guest.ID)
+		check(t, err)
+		if got.UserID != "" || got.Scope != gatehouse.ScopeGuest {
+			t.Errorf("SessionByID: UserID, Scope = %q, %q; want \"\", %q", got.UserID, got.Scope, gatehouse.ScopeGuest)
+		}
+		wantSessionIDs(t, s, alice.ID, alices)
+		wantSessionIDs(t, s, "")
+		n, err := s.DeleteUserSessions(t.Context(), "", "")
+		check(t, err)
+		if n != 0 {
+			t.Errorf(`DeleteUserSessions("") = %d, want 0`, n)
+		}
+		_, err = s.DeleteUserSessions(t.Context(), alice.ID, "")
+		check(t, err)
+		wantSession(t, s, guest)
+		all, total, err := s.Sessions(t.Context(), 0, 0)
+		check(t, err)
+		if total != 1 || len(all) != 1 || all[0].ID != guest.ID || all[0].UserID != "" {
+			t.Errorf("Sessions = %d of %d, want the guest session alone", len(all), total)
+		}
+		// Idle after 20 minutes: swept.
+		n, err = s.DeleteExpiredSessions(t.Context(), guest.LastSeenAt.Add(20*time.Minute))
+		check(t, err)
+		if n != 1 {
+			t.Errorf("DeleteExpiredSessions = %d, want 1 (the idle guest session)", n)
+		}
+		_, err = s.SessionByTokenHash(t.Context(), guest.TokenHash)
+		wantNotFound(t, err)
+	})
+
 	t.Run("SessionByTokenHashMissing", func(t *testing.T) {
 		s, alice, _ := setup(t)
 		ses := createSession(t, s, newSession(alice.ID, "secret"))

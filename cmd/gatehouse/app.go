@@ -48,6 +48,7 @@ func openApp(ctx context.Context, s *settings, log *slog.Logger) (*app, error) {
 	cfg.UserThrottle = gatehouse.ThrottleRule{MaxFailures: s.cfg.Login.MaxFailures, Window: s.cfg.Login.FailureWindow, Lockout: s.cfg.Login.Lockout}
 	cfg.AddrThrottle = gatehouse.ThrottleRule{MaxFailures: s.cfg.Login.MaxFailuresPerAddress, Window: s.cfg.Login.FailureWindow, Lockout: s.cfg.Login.Lockout}
 	cfg.AllowPasswordReset = s.cfg.Password.AllowPasswordReset
+	cfg.Guest = s.cfg.Session.Guest
 	cfg.LinkBase = s.linkBase()
 	m := metrics.New()
 	cfg.OnAudit = m.Audit

@@ -52,6 +52,9 @@ type config struct {
 		SameSite            string        `yaml:"same_site"`
 		CookieName          string        `yaml:"cookie_name"`
 		ReauthenticateAfter time.Duration `yaml:"reauthenticate_after"`
+		// Guest turns on guest sessions: POST BASE/session with an empty
+		// body starts a session without a user (duplistatus).
+		Guest bool `yaml:"guest"`
 	} `yaml:"session"`
 	Login struct {
 		MaxFailures           int           `yaml:"max_failures"`

@@ -1119,3 +1119,35 @@ func TestServeWarnsUnknownEnv(t *testing.T) {
 		t.Errorf("log names GATEHOUSE_LOG_LEVEL:\n%s", log)
 	}
 }
+
+// TestGuestConfig: session.guest is off by default, set by the file or
+// GATEHOUSE_SESSION_GUEST, and route access session is accepted.
+func TestGuestConfig(t *testing.T) {
+	for _, tt := range []struct {
+		name, yaml string
+		env        map[string]string
+		want       bool
+	}{
+		{"default", "addr: 127.0.0.1:8080\n", nil, false},
+		{"file", "session:\n  guest: true\n  cookie_name: session\nroutes:\n  - path: /api/status/**\n    access: session\n  - path: /api/**\n    access: authenticated\n", nil, true},
+		{"env", "addr: 127.0.0.1:8080\n", map[string]string{"GATEHOUSE_SESSION_GUEST": "true"}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "gatehouse.yaml")
+			if err := os.WriteFile(file, []byte(tt.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, src, err := loadConfig(file, func(k string) string { return tt.env[k] })
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			s, err := c.validate(src)
+			if err != nil {
+				t.Fatalf("validate: %v", err)
+			}
+			if s.cfg.Session.Guest != tt.want {
+				t.Errorf("session.guest = %v, want %v", s.cfg.Session.Guest, tt.want)
+			}
+		})
+	}
+}
