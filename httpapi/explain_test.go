@@ -36,9 +36,9 @@ func TestExplainBuiltin(t *testing.T) {
 	}
 	type tc struct {
 		name, user, method, path, addr string
-		decision, access, perm      string
-		rule                        int // -1: none
-		reason                      []string
+		decision, access, perm         string
+		rule                           int // -1: none
+		reason                         []string
 	}
 	users := "/auth/management/api/v1/users"
 	common := []tc{
