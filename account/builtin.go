@@ -1,8 +1,6 @@
 package account
 
 import (
-	"fmt"
-	"net/netip"
 	"strings"
 
 	"github.com/gatehouse/gatehouse"
@@ -94,29 +92,55 @@ func BuiltinFor(own []BuiltinRoute, method, rawPath string) *BuiltinRoute {
 	if err != nil {
 		return nil
 	}
-	r, _ := matchBuiltin(own, method, p)
-	return r
+	return matchBuiltin(own, method, muxPath(p, rawPath))
+}
+
+// muxPath is cleaned path p with the trailing slash of rawPath that
+// CleanPath drops: the server's mux tells the two apart.
+func muxPath(p, rawPath string) string {
+	if len(rawPath) > 1 && strings.HasSuffix(rawPath, "/") && !strings.HasSuffix(p, "/") {
+		return p + "/"
+	}
+	return p
 }
 
 // matchBuiltin returns the route of own that serves method and path (a
-// CleanPath result), or nil.
-func matchBuiltin(own []BuiltinRoute, method, path string) (*BuiltinRoute, error) {
-	if len(own) == 0 {
-		return nil, nil
+// CleanPath result), or nil. It matches as the server's mux does: exactly,
+// case and trailing slash included, a {param} being any one segment, the
+// route with the fewest parameters winning; HEAD reaches a GET route.
+func matchBuiltin(own []BuiltinRoute, method, path string) *BuiltinRoute {
+	if method == "HEAD" {
+		method = "GET"
 	}
-	rules := make([]policy.Rule, len(own))
-	for i, r := range own {
-		rules[i] = policy.Rule{Path: r.Path, Methods: []string{r.Method}, Access: policy.Public}
+	segs := strings.Split(path, "/")
+	var best *BuiltinRoute
+	bestParams := 0
+	for i := range own {
+		r := &own[i]
+		if r.Method != method {
+			continue
+		}
+		pat := strings.Split(r.Path, "/")
+		if len(pat) != len(segs) {
+			continue
+		}
+		params, ok := 0, true
+		for j, p := range pat {
+			switch {
+			case strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") && segs[j] != "":
+				params++
+			case p != segs[j]:
+				ok = false
+			}
+			if !ok {
+				break
+			}
+		}
+		if ok && (best == nil || params < bestParams) {
+			best, bestParams = r, params
+		}
 	}
-	t, err := policy.CompileMethods(rules, nil)
-	if err != nil {
-		return nil, fmt.Errorf("built-in routes: %w", err)
-	}
-	d := t.Decide(method, path, netip.Addr{})
-	if d.Rule < 0 {
-		return nil, nil
-	}
-	return &own[d.Rule], nil
+	return best
 }
 
 // explainBuiltin decides a request to route r for the explained user.

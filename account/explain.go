@@ -74,10 +74,7 @@ func (s *Service) Explain(ctx context.Context, table *policy.Table, own []Builti
 	p, pathErr := policy.CleanPath(req.Path)
 	var builtin *BuiltinRoute
 	if pathErr == nil && req.Method != "" {
-		var err error
-		if builtin, err = matchBuiltin(own, req.Method, p); err != nil {
-			return nil, err
-		}
+		builtin = matchBuiltin(own, req.Method, muxPath(p, req.Path))
 	}
 	if table == nil && builtin == nil {
 		fields["routes"] = "no route table is configured"

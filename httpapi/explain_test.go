@@ -46,7 +46,7 @@ func TestExplainBuiltin(t *testing.T) {
 			[]string{"built-in: GET " + users + " requires section:users, which uadmin holds."}},
 		{"users forbidden", "viewer", "GET", users, "", "forbidden", "permission", "section:users", -1,
 			[]string{"built-in: GET " + users + " requires section:users, which viewer lacks."}},
-		{"users anonymous", "", "GET", users + "/", "", "unauthenticated", "permission", "section:users", -1,
+		{"users anonymous", "", "GET", users, "", "unauthenticated", "permission", "section:users", -1,
 			[]string{"not authenticated"}},
 		{"user by id", "viewer", "DELETE", users + "/u123", "", "forbidden", "permission", "section:users", -1,
 			[]string{"/auth/management/api/v1/users/{id} requires section:users"}},
@@ -134,6 +134,27 @@ func TestBuiltinRoutesStated(t *testing.T) {
 		}
 		if got := account.BuiltinFor(own, r.Method, strings.ReplaceAll(strings.ReplaceAll(r.Path, "{id}", "x1"), "{name}", "n1")); got == nil || got.Path != r.Path {
 			t.Errorf("%s %s matches %+v", r.Method, r.Path, got)
+		}
+	}
+	// As the mux matches: exactly, HEAD reaching GET.
+	for _, c := range []struct {
+		method, path, want string
+	}{
+		{"GET", "/auth/sessions", "/auth/sessions"},
+		{"HEAD", "/auth/sessions", "/auth/sessions"},
+		{"GET", "/auth/sessions/", ""},
+		{"GET", "/AUTH/sessions", ""},
+		{"PUT", "/auth/sessions", ""},
+		{"POST", "/auth/management/api/v1/users/invite", "/auth/management/api/v1/users/invite"},
+		{"POST", "/auth/management/api/v1/users/u1/invite", "/auth/management/api/v1/users/{id}/invite"},
+		{"GET", "/app/x", ""},
+	} {
+		got := ""
+		if r := account.BuiltinFor(own, c.method, c.path); r != nil {
+			got = r.Path
+		}
+		if got != c.want {
+			t.Errorf("BuiltinFor(%s %s) = %q, want %q", c.method, c.path, got, c.want)
 		}
 	}
 	cli, err := httpapi.BuiltinRoutes("/auth")
