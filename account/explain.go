@@ -30,6 +30,10 @@ type Explanation struct {
 	User *ExplainedUser `json:"user"`
 	Rule *ExplainedRule `json:"rule"`
 	Why  string         `json:"reason"`
+	// BuiltIn is gatehouse's own endpoint the request reaches, if any, and
+	// what it requires; Decision is then its decision combined with the
+	// route table's, where the table applies to it.
+	BuiltIn *ExplainedBuiltin `json:"builtIn,omitempty"`
 }
 
 // ExplainedUser is the caller of an explained request.
@@ -47,8 +51,11 @@ type ExplainedRule struct {
 }
 
 // Explain decides req against table as a real request would be decided,
-// and says which rule made the decision. An unknown user is ErrNotFound.
-func (s *Service) Explain(ctx context.Context, table *policy.Table, req ExplainRequest) (*Explanation, error) {
+// and says which rule made the decision. own are gatehouse's own
+// endpoints: a request one of them serves is explained by its built-in
+// requirement first, then by the table where the table gates it (a rule
+// that matches must allow it too). An unknown user is ErrNotFound.
+func (s *Service) Explain(ctx context.Context, table *policy.Table, own []BuiltinRoute, req ExplainRequest) (*Explanation, error) {
 	fields := map[string]string{}
 	if req.Method == "" {
 		fields["method"] = "is required"
@@ -64,7 +71,12 @@ func (s *Service) Explain(ctx context.Context, table *policy.Table, req ExplainR
 		}
 		addr = a.Unmap()
 	}
-	if table == nil {
+	p, pathErr := policy.CleanPath(req.Path)
+	var builtin *BuiltinRoute
+	if pathErr == nil && req.Method != "" {
+		builtin = matchBuiltin(own, req.Method, muxPath(p, req.Path))
+	}
+	if table == nil && builtin == nil {
 		fields["routes"] = "no route table is configured"
 	}
 	if len(fields) > 0 {
@@ -87,13 +99,15 @@ func (s *Service) Explain(ctx context.Context, table *policy.Table, req ExplainR
 	}
 	authenticated := out.User != nil && out.User.State == string(gatehouse.StateActive)
 
-	p, err := policy.CleanPath(req.Path)
-	if err != nil {
+	if pathErr != nil {
 		out.Decision, out.Status = "forbidden", 403
 		out.Why = "The path is malformed or ambiguous (dot segments, //, an encoded slash or a control character); such requests are always denied."
 		return out, nil
 	}
 	out.Path = p
+	if builtin != nil {
+		return explainOwn(out, builtin, table, addr, authenticated, perms), nil
+	}
 	d := table.Decide(req.Method, p, addr)
 	switch d.Authorize(authenticated, perms) {
 	case policy.Allow:
@@ -112,15 +126,47 @@ func (s *Service) Explain(ctx context.Context, table *policy.Table, req ExplainR
 	return out, nil
 }
 
+// explainOwn explains a request to gatehouse's own endpoint r: the
+// route table, where it gates r and a rule matches, runs first (so its
+// refusal is the answer), then r's own requirement.
+func explainOwn(out *Explanation, r *BuiltinRoute, table *policy.Table, addr netip.Addr, authenticated bool, perms []string) *Explanation {
+	b := explainBuiltin(r, out, authenticated, perms)
+	out.BuiltIn = b
+	out.Decision, out.Status = b.Decision, b.Status
+	switch {
+	case table == nil:
+		out.Why = joinWhy(b.Why, "No route table is configured.")
+		return out
+	case !r.Gated:
+		out.Why = joinWhy(b.Why, "The route table does not apply to this endpoint.")
+		return out
+	}
+	d := table.Decide(out.Method, out.Path, addr)
+	if d.Rule < 0 {
+		out.Why = joinWhy(b.Why, "No rule of the route table matches, so the endpoint's own requirement alone decides.")
+		return out
+	}
+	out.Rule = &ExplainedRule{Index: d.Rule, Rule: table.Rule(d.Rule)}
+	gate := &Explanation{User: out.User, Decision: "allow", Status: 200}
+	switch d.Authorize(authenticated, perms) {
+	case policy.Allow:
+	case policy.Unauthenticated:
+		gate.Decision, gate.Status = "unauthenticated", 401
+	default:
+		gate.Decision, gate.Status = "forbidden", 403
+	}
+	if gate.Status != 200 {
+		// The gate runs before the endpoint: its refusal is the answer.
+		out.Decision, out.Status = gate.Decision, gate.Status
+	}
+	rule := explainWhy(gate, d)
+	out.Why = joinWhy(b.Why, "The route table gates this endpoint too:", rule)
+	return out
+}
+
 func explainWhy(out *Explanation, d policy.Decision) string {
 	rule := fmt.Sprintf("routes[%d]", d.Rule)
-	who := "an anonymous caller"
-	if out.User != nil {
-		who = out.User.Username
-		if out.User.State != string(gatehouse.StateActive) {
-			who += " (" + out.User.State + ", so not authenticated)"
-		}
-	}
+	who := explainedWho(out)
 	switch d.Access {
 	case policy.Public:
 		return rule + " makes the path public."

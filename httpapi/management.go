@@ -348,7 +348,7 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, c *credenti
 func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request, c *credentials) error {
 	q := r.URL.Query()
 	in := account.ExplainRequest{User: q.Get("user"), Method: strings.ToUpper(q.Get("method")), Path: q.Get("path"), Addr: q.Get("addr")}
-	out, err := s.accounts.Explain(r.Context(), s.cfg.Routes, in)
+	out, err := s.accounts.Explain(r.Context(), s.cfg.Routes, s.builtin, in)
 	if err != nil {
 		return err
 	}

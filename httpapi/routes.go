@@ -2,9 +2,11 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/account"
 )
 
 // routes registers every endpoint gatehouse serves. Each path also gets a
@@ -12,69 +14,72 @@ import (
 // the base path answers 404, both as problem+json.
 func (s *Server) routes(mux *http.ServeMux) {
 	s.patterns = map[string]bool{}
+	s.builtin = nil
 	r := router{mux: mux, s: s, base: s.base}
 
-	r.add("POST", "/session", s.handle(s.handleLogin))
-	r.add("GET", "/session", s.handle(s.orGuest(s.withSession(s.handleCurrentSession), s.handleGuestSession)))
-	r.add("DELETE", "/session", s.handle(s.handleLogout))
-	r.add("GET", "/session/remaining", s.handle(s.handleRemaining))
-	r.add("GET", "/session/authenticated", s.handle(s.handleAuthenticated))
-	r.add("GET", "/csrf", s.handle(s.orGuest(s.withSession(s.handleCSRF), s.handleGuestCSRF)))
-	r.add("POST", "/session/reauthenticate", s.handle(s.orEnrolment(s.withSession(s.handleReauthenticate), s.handleReauthenticate)))
+	// GET /session and /csrf also answer a guest session (session.guest).
+	guestToo := account.Requirement{Access: account.NeedSession, Note: "A guest session is answered too."}
+	r.public("POST", "/session", s.handleLogin)
+	r.add("GET", "/session", guestToo, s.handle(s.orGuest(s.guard(guestToo, s.handleCurrentSession), s.handleGuestSession)))
+	r.public("DELETE", "/session", s.handleLogout)
+	r.public("GET", "/session/remaining", s.handleRemaining)
+	r.public("GET", "/session/authenticated", s.handleAuthenticated)
+	r.add("GET", "/csrf", guestToo, s.handle(s.orGuest(s.guard(guestToo, s.handleCSRF), s.handleGuestCSRF)))
+	r.need("POST", "/session/reauthenticate", account.Requirement{Access: account.NeedSession, Enrolment: true}, s.handleReauthenticate)
 
-	r.add("POST", "/password", s.handle(s.withPerson(s.handleChangePassword)))
-	r.add("GET", "/password/policy", s.handle(s.handlePasswordPolicy))
+	r.need("POST", "/password", account.Requirement{Access: account.NeedPerson}, s.handleChangePassword)
+	r.public("GET", "/password/policy", s.handlePasswordPolicy)
 
-	r.add("POST", "/password/forgot", s.handle(s.handleForgot))
-	r.add("POST", "/password/reset", s.handle(s.handleReset))
-	r.add("POST", "/invite/verify", s.handle(s.handleVerifyInvite))
-	r.add("GET", "/invite", s.handle(s.handleInvite))
-	r.add("POST", "/invite/password", s.handle(s.handleInvitePassword))
+	r.public("POST", "/password/forgot", s.handleForgot)
+	r.public("POST", "/password/reset", s.handleReset)
+	r.public("POST", "/invite/verify", s.handleVerifyInvite)
+	r.public("GET", "/invite", s.handleInvite)
+	r.public("POST", "/invite/password", s.handleInvitePassword)
 
-	r.add("GET", "/2fa", s.handle(s.withPerson(s.handleTwoFactorStatus)))
-	r.add("GET", "/2fa/providers", s.handle(s.handleProviders))
-	r.add("POST", "/2fa/send", s.handle(s.handleSendCode))
-	r.add("POST", "/2fa/verify", s.handle(s.handleVerifyCode))
+	r.need("GET", "/2fa", account.Requirement{Access: account.NeedPerson}, s.handleTwoFactorStatus)
+	r.public("GET", "/2fa/providers", s.handleProviders)
+	r.public("POST", "/2fa/send", s.handleSendCode)
+	r.public("POST", "/2fa/verify", s.handleVerifyCode)
 	// Changes of second factors need a recent authentication (or, where
 	// the body has one, the password): see withRecentAuth.
-	r.add("POST", "/2fa/totp", s.handle(s.withEnrolment(s.withRecentAuth(s.handleBeginTOTP))))
-	r.add("POST", "/2fa/totp/confirm", s.handle(s.withEnrolment(s.withRecentAuth(s.handleConfirmTOTP))))
-	r.add("DELETE", "/2fa/totp", s.handle(s.withPerson(s.handleDisableTOTP)))
-	r.add("POST", "/2fa/recovery-codes", s.handle(s.withPerson(s.handleRecoveryCodes)))
-	r.add("PUT", "/2fa/phone", s.handle(s.withPerson(s.handleSetPhone)))
+	r.need("POST", "/2fa/totp", account.Requirement{Access: account.NeedPerson, RecentAuth: true, Enrolment: true}, s.handleBeginTOTP)
+	r.need("POST", "/2fa/totp/confirm", account.Requirement{Access: account.NeedPerson, RecentAuth: true, Enrolment: true}, s.handleConfirmTOTP)
+	r.need("DELETE", "/2fa/totp", account.Requirement{Access: account.NeedPerson}, s.handleDisableTOTP)
+	r.need("POST", "/2fa/recovery-codes", account.Requirement{Access: account.NeedPerson}, s.handleRecoveryCodes)
+	r.need("PUT", "/2fa/phone", account.Requirement{Access: account.NeedPerson}, s.handleSetPhone)
 
-	r.add("POST", "/setup", s.handle(s.handleSetup))
-	r.add("GET", "/ui/setup", s.handle(s.handleSetupPage))
-	r.add("POST", "/ui/setup", s.handle(s.handleSetupForm))
-	r.add("GET", "/ui/reset", s.handle(s.handleResetPage))
-	r.add("POST", "/ui/reset", s.handle(s.handleResetForm))
-	r.add("GET", "/ui/invite", s.handle(s.handleInvitePage))
-	r.add("POST", "/ui/invite", s.handle(s.handleInviteForm))
+	r.public("POST", "/setup", s.handleSetup)
+	r.public("GET", "/ui/setup", s.handleSetupPage)
+	r.public("POST", "/ui/setup", s.handleSetupForm)
+	r.public("GET", "/ui/reset", s.handleResetPage)
+	r.public("POST", "/ui/reset", s.handleResetForm)
+	r.public("GET", "/ui/invite", s.handleInvitePage)
+	r.public("POST", "/ui/invite", s.handleInviteForm)
 
-	r.add("GET", "/verify", http.HandlerFunc(s.serveVerify))
+	r.add("GET", "/verify", account.Requirement{Access: account.NeedPublic, Note: "It answers for the route table (forward auth)."}, http.HandlerFunc(s.serveVerify))
 	// Any other method of BASE/verify is refused as nginx's auth_request
 	// can take it: a 403 method_not_allowed, never a 405 (see verifyStatus).
 	r.mux.Handle(r.base+"/verify", http.HandlerFunc(s.serveVerify))
 	r.s.patterns[r.base+"/verify"] = false
-	r.add("GET", "/ui/login", s.handle(s.handleLoginPage))
-	r.add("POST", "/ui/login", s.handle(s.handleLoginForm))
+	r.public("GET", "/ui/login", s.handleLoginPage)
+	r.public("POST", "/ui/login", s.handleLoginForm)
 
-	r.add("GET", "/healthz", s.handle(s.handleHealthz))
-	r.add("GET", "/readyz", s.handle(s.handleReadyz))
-	r.add("GET", "/metrics", s.handle(s.handleMetrics))
-	r.add("GET", "/openapi.json", s.handle(s.handleOpenAPI))
+	r.public("GET", "/healthz", s.handleHealthz)
+	r.public("GET", "/readyz", s.handleReadyz)
+	r.add("GET", "/metrics", account.Requirement{Access: account.NeedPublic, Note: "It is served only to metrics.networks (loopback by default)."}, s.handle(s.handleMetrics))
+	r.public("GET", "/openapi.json", s.handleOpenAPI)
 
 	// The caller's own sessions and tokens. Another user's id answers 404.
-	r.add("GET", "/sessions", s.handle(s.withPerson(s.handleMySessions)))
-	r.add("DELETE", "/sessions", s.handle(s.withPerson(s.handleEndOtherSessions)))
-	r.add("DELETE", "/sessions/{id}", s.handle(s.withPerson(s.handleEndMySession)))
-	r.add("GET", "/tokens", s.handle(s.withUser(s.handleMyTokens)))
-	r.add("POST", "/tokens", s.handle(s.withUser(s.withRecentAuth(s.handleCreateToken))))
-	r.add("DELETE", "/tokens/{id}", s.handle(s.withPerson(s.handleRevokeMyToken)))
+	r.need("GET", "/sessions", account.Requirement{Access: account.NeedPerson}, s.handleMySessions)
+	r.need("DELETE", "/sessions", account.Requirement{Access: account.NeedPerson}, s.handleEndOtherSessions)
+	r.need("DELETE", "/sessions/{id}", account.Requirement{Access: account.NeedPerson}, s.handleEndMySession)
+	r.need("GET", "/tokens", account.Requirement{Access: account.NeedUser}, s.handleMyTokens)
+	r.need("POST", "/tokens", account.Requirement{Access: account.NeedUser, RecentAuth: true}, s.handleCreateToken)
+	r.need("DELETE", "/tokens/{id}", account.Requirement{Access: account.NeedPerson}, s.handleRevokeMyToken)
 
 	// The management API: every endpoint needs a permission.
 	m := func(method, path, perm string, h authedFunc) {
-		r.add(method, ManagementPrefix+path, s.handle(s.withPermission(perm, h)))
+		r.need(method, ManagementPrefix+path, account.Requirement{Access: account.NeedPermission, Permission: perm}, h)
 	}
 	m("GET", "/users", PermUsers, s.handleListUsers)
 	m("POST", "/users", PermUsers, s.handleCreateUser)
@@ -118,11 +123,74 @@ type router struct {
 	base string
 }
 
-func (r *router) add(method, path string, h http.Handler) {
+// add registers h, which must check need itself.
+func (r *router) add(method, path string, need account.Requirement, h http.Handler) {
 	pattern := method + " " + r.base + path
 	r.mux.Handle(pattern, h)
 	r.s.patterns[pattern] = true
 	r.s.served = append(r.s.served, method+" "+path)
+	r.s.builtin = append(r.s.builtin, account.BuiltinRoute{Method: method, Path: r.base + path, Requirement: need, Gated: r.s.gated(r.base + path)})
+}
+
+// public registers an endpoint anyone may call.
+func (r *router) public(method, path string, h handlerFunc) {
+	r.add(method, path, account.Requirement{Access: account.NeedPublic}, r.s.handle(h))
+}
+
+// need registers an endpoint guarded by need (see guard).
+func (r *router) need(method, path string, need account.Requirement, h authedFunc) {
+	r.add(method, path, need, r.s.handle(r.s.guard(need, h)))
+}
+
+// guard wraps h in the checks need states, so that what a route is
+// registered as requiring (and policy explain reports) is what it gets.
+func (s *Server) guard(need account.Requirement, h authedFunc) handlerFunc {
+	if need.RecentAuth {
+		h = s.withRecentAuth(h)
+	}
+	var g handlerFunc
+	switch need.Access {
+	case account.NeedUser:
+		g = s.withUser(h)
+	case account.NeedPerson:
+		g = s.withPerson(h)
+	case account.NeedSession:
+		g = s.withSession(h)
+	case account.NeedPermission:
+		g = s.withPermission(need.Permission, h)
+	default:
+		// A registration mistake, caught by the tests: never serve an
+		// endpoint whose requirement is not known.
+		panic("httpapi: route requirement " + need.Access + " cannot guard a handler")
+	}
+	if need.Enrolment {
+		g = s.orEnrolment(g, h)
+	}
+	return g
+}
+
+// gated reports whether the route table gates path (a full path), on top
+// of the endpoint's own requirement: the management API and BASE/metrics.
+func (s *Server) gated(path string) bool {
+	prefix := s.base + ManagementPrefix
+	return path == prefix || strings.HasPrefix(path, prefix+"/") || path == s.base+"/metrics"
+}
+
+// BuiltinRoutes returns gatehouse's own endpoints and what each requires,
+// as the server registers them (for policy explain).
+func (s *Server) BuiltinRoutes() []account.BuiltinRoute { return slices.Clone(s.builtin) }
+
+// BuiltinRoutes returns the endpoints a Server with base path base
+// registers and what each requires, without building one (for the CLI's
+// policy explain).
+func BuiltinRoutes(base string) ([]account.BuiltinRoute, error) {
+	base, err := CleanBasePath(base)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{base: base}
+	s.routes(http.NewServeMux())
+	return s.builtin, nil
 }
 
 // fallbacks answers a path no route serves: a 405 with Allow where a

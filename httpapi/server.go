@@ -121,9 +121,10 @@ type Server struct {
 	// patterns are the mux patterns of the routes and fallbacks: the only
 	// route label values of the metrics.
 	patterns map[string]bool
-	openapi  []byte   // BASE/openapi.json
-	served   []string // "METHOD /path" of every route (for the OpenAPI test)
-	gw       *gateway // forward auth and, with Config.Upstream, the reverse proxy
+	openapi  []byte                 // BASE/openapi.json
+	served   []string               // "METHOD /path" of every route (for the OpenAPI test)
+	builtin  []account.BuiltinRoute // every route and what it requires (for policy explain)
+	gw       *gateway               // forward auth and, with Config.Upstream, the reverse proxy
 }
 
 // New returns a Server over the account service.
@@ -271,10 +272,8 @@ func (s *Server) routeGate(next http.Handler) http.Handler {
 	if s.cfg.Routes == nil {
 		return next
 	}
-	prefix := s.base + ManagementPrefix
-	metricsPath := s.base + "/metrics"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.Path; p != prefix && !strings.HasPrefix(p, prefix+"/") && p != metricsPath {
+		if !s.gated(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -9,10 +9,12 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/account"
+	"github.com/gatehouse/gatehouse/httpapi"
 )
 
-// cmdPolicy runs `gatehouse policy explain`: the route table's decision for
-// a request, and the rule that made it.
+// cmdPolicy runs `gatehouse policy explain`: the decision for a request,
+// from gatehouse's own endpoint's built-in requirement (under base_path)
+// and the route table, and the rule that made it.
 func cmdPolicy(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "explain" {
 		return usagef("policy: expected explain")
@@ -37,7 +39,11 @@ func cmdPolicy(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	if s.routes == nil {
+	own, err := httpapi.BuiltinRoutes(s.basePath)
+	if err != nil {
+		return err
+	}
+	if s.routes == nil && account.BuiltinFor(own, req.Method, req.Path) == nil {
 		return &configError{where: "config", field: "routes", msg: "no route table is configured"}
 	}
 	a, err := openApp(ctx, s, slog.New(slog.DiscardHandler))
@@ -45,7 +51,7 @@ func cmdPolicy(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer a.Close()
-	out, err := a.accounts.Explain(ctx, s.routes, req)
+	out, err := a.accounts.Explain(ctx, s.routes, own, req)
 	if err != nil {
 		return describe(err)
 	}
@@ -59,6 +65,9 @@ func cmdPolicy(ctx context.Context, args []string, getenv func(string) string, s
 		who = out.User.Username
 	}
 	fmt.Fprintf(stdout, "%s %s as %s: %s (%d)\n", out.Method, out.Path, who, out.Decision, out.Status)
+	if b := out.BuiltIn; b != nil {
+		fmt.Fprintf(stdout, "built-in: %s %s requires %s: %s (%d)\n", b.Method, b.Path, b.Describe(), b.Decision, b.Status)
+	}
 	if out.Rule != nil {
 		r := out.Rule
 		paths := append([]string{}, r.Paths...)

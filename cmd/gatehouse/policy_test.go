@@ -80,3 +80,88 @@ func TestPolicyExplain(t *testing.T) {
 		t.Errorf("unknown subcommand: exit %d", code)
 	}
 }
+
+// TestPolicyExplainBuiltin: gatehouse's own endpoints are explained from
+// their built-in requirements, with or without a route table.
+func TestPolicyExplainBuiltin(t *testing.T) {
+	const groups = `groups:
+  useradmins: [section:users]
+  viewers: [section:content]
+`
+	const table = `routes:
+  - path: /auth/management/**
+    access: permission
+    permission: section:users
+    networks: [192.0.2.0/24]
+  - path: /auth/management/**
+    access: deny
+  - path: /api/**
+    access: authenticated
+`
+	users := "/auth/management/api/v1/users"
+	common := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--user", "uadmin", "--path", users},
+			[]string{"GET " + users + " as uadmin: allow (200)", "built-in: GET " + users + " requires section:users: allow (200)", "which uadmin holds"}},
+		{[]string{"--user", "viewer", "--path", users},
+			[]string{"as viewer: forbidden (403)", "built-in: GET " + users + " requires section:users: forbidden (403)", "which viewer lacks"}},
+		{[]string{"--method", "POST", "--path", "/auth/session"},
+			[]string{"POST /auth/session as anonymous: allow (200)", "built-in: POST /auth/session is public."}},
+		{[]string{"--path", "/auth/sessions"},
+			[]string{"as anonymous: unauthenticated (401)", "built-in: GET /auth/sessions requires a signed-in user"}},
+		{[]string{"--user", "viewer", "--path", "/auth/sessions"},
+			[]string{"as viewer: allow (200)", "requires a signed-in user"}},
+	}
+	for _, mode := range []struct {
+		name, config string
+		addr         []string // for the common cases
+		extra        []struct {
+			args []string
+			want []string
+		}
+	}{
+		{"no table", groups, nil, nil},
+		{"table", groups + table, []string{"--addr", "192.0.2.7"}, []struct {
+			args []string
+			want []string
+		}{
+			{[]string{"--user", "uadmin", "--path", users, "--addr", "203.0.113.9"},
+				[]string{"as uadmin: forbidden (403)", "requires section:users: allow (200)", "rule:   routes[1]", "routes[1] denies"}},
+			{[]string{"--user", "uadmin", "--path", users, "--addr", "192.0.2.7"},
+				[]string{"as uadmin: allow (200)", "rule:   routes[0]"}},
+			{[]string{"--path", "/auth/sessions"},
+				[]string{"unauthenticated (401)", "does not apply"}},
+		}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			dir := t.TempDir()
+			env := map[string]string{"GATEHOUSE_CONFIG": writeFile(t, dir, "gatehouse.yaml", mode.config)}
+			data := filepath.Join(dir, "data")
+			mustRun(t, env, "ecila velvet sandal crayon\n", "user", "create", "--data", data, "--username", "uadmin", "--email", "uadmin@example.com", "--group", "useradmins", "--password-stdin")
+			mustRun(t, env, "sturdy phrase for views\n", "user", "create", "--data", data, "--username", "viewer", "--email", "viewer@example.com", "--group", "viewers", "--password-stdin")
+			for i, c := range append(append(mode.extra[:0:0], common...), mode.extra...) {
+				if i < len(common) {
+					c.args = append(c.args[:len(c.args):len(c.args)], mode.addr...)
+				}
+				t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+					out := mustRun(t, env, "", append([]string{"policy", "explain", "--data", data}, c.args...)...)
+					for _, w := range c.want {
+						if !strings.Contains(out, w) {
+							t.Errorf("output lacks %q:\n%s", w, out)
+						}
+					}
+				})
+			}
+			out := mustRun(t, env, "", append([]string{"policy", "explain", "--data", data, "--user", "viewer", "--path", users, "--json"}, mode.addr...)...)
+			var ex struct {
+				Decision string
+				BuiltIn  struct{ Access, Permission, Decision string }
+			}
+			if err := json.Unmarshal([]byte(out), &ex); err != nil || ex.Decision != "forbidden" || ex.BuiltIn.Access != "permission" || ex.BuiltIn.Permission != "section:users" {
+				t.Errorf("--json: %v %s", err, out)
+			}
+		})
+	}
+}
