@@ -457,7 +457,7 @@ func (s *Server) proof(c *credentials, password string) account.Proof {
 // recently authenticated, so that a stolen session cookie cannot lock the
 // owner out of their account. API tokens are refused outright
 // (permission_denied): re-authenticating would not help them. It goes
-// inside withUser, withPerson or withEnrolment.
+// inside withUser or withPerson (guard puts it there for RecentAuth routes).
 func (s *Server) withRecentAuth(h authedFunc) authedFunc {
 	return func(w http.ResponseWriter, r *http.Request, c *credentials) error {
 		if err := s.requireRecentAuth(c); err != nil {

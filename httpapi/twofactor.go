@@ -85,13 +85,6 @@ func (s *Server) withPerson(h authedFunc) handlerFunc {
 	})
 }
 
-// withEnrolment is withPerson that also accepts the partial session of a
-// user who must enrol before getting a full one (ScopeEnrol), checking its
-// CSRF token; the handler sees c.session.Scope == ScopeEnrol then.
-func (s *Server) withEnrolment(h authedFunc) handlerFunc {
-	return s.orEnrolment(s.withPerson(h), h)
-}
-
 // orEnrolment calls h for a request whose session cookie names the
 // partial session of a user who must enrol (ScopeEnrol), after checking
 // its CSRF token, and other for every other request.
