@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"net/netip"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -20,8 +21,9 @@ func (s *Service) GuestEnabled() bool { return s.cfg.Guest }
 // user, which authenticates nobody and opens only routes with access
 // "session". It returns the cookie secret and the stored session.
 //
-// Creations count per client address under Config.GuestThrottle, so that a
-// script cannot fill the store with sessions: past the limit it is
+// Creations count per client address (per /64 for IPv6: see guestKey)
+// under Config.GuestThrottle, so that a script cannot fill the store with
+// sessions: past the limit it is
 // CodeTooManyAttempts with a RetryAfter. A guest session is never
 // remembered: it ends after the idle timeout unused, and at the latest
 // after the absolute timeout, like a user's session that is not
@@ -33,7 +35,7 @@ func (s *Service) StartGuest(ctx context.Context, client Client, previousToken s
 	}
 	if rule := s.cfg.GuestThrottle; rule.MaxFailures > 0 {
 		now := s.now().UTC()
-		t, err := s.store.AddFailure(ctx, "guest:addr:"+client.Addr, now, rule)
+		t, err := s.store.AddFailure(ctx, guestKey(client.Addr), now, rule)
 		if err != nil {
 			return "", nil, err
 		}
@@ -47,6 +49,18 @@ func (s *Service) StartGuest(ctx context.Context, client Client, previousToken s
 		ClientAddr: client.Addr,
 		UserAgent:  client.UserAgent,
 	})
+}
+
+// guestKey is the throttle key of the guest sessions created from addr:
+// an IPv4 address, or the /64 of an IPv6 one, since a single IPv6 host
+// is usually given a whole /64 and can send from any address in it.
+func guestKey(addr string) string {
+	if a, err := netip.ParseAddr(addr); err == nil && a.Is6() && !a.Is4In6() {
+		if p, err := a.Prefix(64); err == nil {
+			return "guest:net:" + p.String()
+		}
+	}
+	return "guest:addr:" + addr
 }
 
 // tooManyGuests refuses one guest session too many from an address.

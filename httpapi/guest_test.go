@@ -314,3 +314,21 @@ func TestGuestEmptyBodyChunked(t *testing.T) {
 		t.Errorf("chunked login: %d %s", w.Code, w.Body)
 	}
 }
+
+// TestGuestSessionThrottleIPv6: an IPv6 client cannot get round the
+// throttle by changing addresses within its /64.
+func TestGuestSessionThrottleIPv6(t *testing.T) {
+	e := newEnv(t, withGuests(t), func(_ *httpapi.Config, a *account.Config, _ *session.Config) {
+		a.GuestThrottle = gatehouse.ThrottleRule{MaxFailures: 3, Window: time.Minute, Lockout: time.Minute}
+	})
+	for i := range 2 {
+		if w, _ := startGuest(t, e, fmt.Sprintf("[2001:db8:1:2::%x]:40000", i+1)); w.Code != 200 {
+			t.Fatalf("guest session %d: %d %s", i+1, w.Code, w.Body)
+		}
+	}
+	w, _ := startGuest(t, e, "[2001:db8:1:2:ffff::99]:40000")
+	wantProblem(t, w, 429, gatehouse.CodeTooManyAttempts)
+	if w, _ := startGuest(t, e, "[2001:db8:1:3::1]:40000"); w.Code != 200 {
+		t.Errorf("another /64: %d %s", w.Code, w.Body)
+	}
+}
