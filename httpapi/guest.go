@@ -80,8 +80,10 @@ func (s *Server) guestSession(r *http.Request, peek bool) (*gatehouse.Session, s
 
 // guestAccess decides a request without credentials to a route with
 // access "session": a live guest session admits it, with the same
-// cross-origin and CSRF checks as a user's session (unsafe methods, and
-// safe ones too with Config.CSRFEveryRequest). No guest session: 401.
+// cross-origin and CSRF checks as a user's session in the gateway (unsafe
+// methods and WebSocket handshakes same-origin; the token on unsafe
+// methods, and on safe ones but the handshake with
+// Config.CSRFEveryRequest). No guest session: 401.
 func (s *Server) guestAccess(r *http.Request) error {
 	sess, token, err := s.guestSession(r, false)
 	if err != nil {
@@ -90,10 +92,25 @@ func (s *Server) guestAccess(r *http.Request) error {
 	if sess == nil {
 		return errUnauthenticated
 	}
-	if csrf.Unsafe(r.Method) && s.cop.Check(r) != nil {
-		return errCrossOrigin
+	unsafe := csrf.Unsafe(r.Method)
+	upgrade := r.Header.Get("Upgrade") != ""
+	if unsafe || upgrade {
+		// A WebSocket handshake must be same-origin too (cross-site
+		// WebSocket hijacking), as the gateway requires of a user's
+		// session: checked as the unsafe request it amounts to.
+		probe := r
+		if !unsafe {
+			p := *r
+			p.Method = http.MethodPost
+			probe = &p
+		}
+		if s.cop.Check(probe) != nil {
+			return errCrossOrigin
+		}
 	}
-	if (csrf.Unsafe(r.Method) || s.cfg.CSRFEveryRequest) && !csrf.Valid(token, csrf.FromRequest(r)) {
+	// The handshake cannot carry a token (the browser's WebSocket API
+	// sends no header), so CSRFEveryRequest exempts it, as for a user.
+	if (unsafe || (s.cfg.CSRFEveryRequest && !upgrade)) && !csrf.Valid(token, csrf.FromRequest(r)) {
 		s.log.Info("csrf token refused", "method", r.Method, "path", r.URL.Path, "session", "guest")
 		return errCSRF
 	}

@@ -332,3 +332,25 @@ func TestGuestSessionThrottleIPv6(t *testing.T) {
 		t.Errorf("another /64: %d %s", w.Code, w.Body)
 	}
 }
+
+// TestGuestWebSocketCrossOrigin: a cross-site WebSocket handshake does not
+// ride on a guest session, as it does not on a user's; a same-origin one
+// does, without a CSRF token even with csrf.every_request.
+func TestGuestWebSocketCrossOrigin(t *testing.T) {
+	for _, every := range []bool{false, true} {
+		t.Run(fmt.Sprint("every_request=", every), func(t *testing.T) {
+			e := newEnv(t, withGuests(t), func(h *httpapi.Config, _ *account.Config, _ *session.Config) {
+				h.CSRFEveryRequest = every
+			})
+			_, g := startGuest(t, e, "192.0.2.10:40000")
+			protected := e.api.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+			ws := []reqOpt{header("Upgrade", "websocket"), header("Connection", "Upgrade")}
+			cross := append(ws, header("Origin", "https://evil.example"), header("Sec-Fetch-Site", "cross-site"))
+			wantProblem(t, asGuest(t, e, protected, "GET", "/app/status/ws", g.SessionID, "", cross...), 403, gatehouse.CodeCSRFFailed)
+			same := append(ws, header("Sec-Fetch-Site", "same-origin"))
+			if w := asGuest(t, e, protected, "GET", "/app/status/ws", g.SessionID, "", same...); w.Code != 200 {
+				t.Errorf("same-origin handshake: %d %s", w.Code, w.Body)
+			}
+		})
+	}
+}
