@@ -14,7 +14,7 @@ func (s *Service) Sweep(ctx context.Context) error {
 		s.log.Debug("swept expired sessions", "count", n)
 	}
 	now := s.now().UTC()
-	window := max(s.cfg.UserThrottle.Window, s.cfg.AddrThrottle.Window, s.cfg.ForgotThrottle.Window)
+	window := max(s.cfg.UserThrottle.Window, s.cfg.AddrThrottle.Window, s.cfg.ForgotThrottle.Window, s.cfg.GuestThrottle.Window)
 	if _, err := s.store.DeleteStaleThrottles(ctx, now, window); err != nil {
 		return err
 	}
