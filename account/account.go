@@ -420,7 +420,8 @@ func (s *Service) upgradeHash(ctx context.Context, u *gatehouse.User, pw string)
 type loginKeys struct {
 	count, addr string
 	rule        gatehouse.ThrottleRule
-	known       bool // count is a known device's key
+	known       bool   // count is a known device's key
+	client      string // the client's address, for the audit and the lock mail
 }
 
 // loginKeys returns the keys of a login attempt with the submitted name
@@ -431,9 +432,9 @@ type loginKeys struct {
 // the address.
 func (s *Service) loginKeys(u *gatehouse.User, name, knownToken, addr string) loginKeys {
 	if k := s.knownDeviceKeyOf(knownToken, userID(u)); k != "" {
-		return loginKeys{count: k, rule: s.knownRule(), known: true}
+		return loginKeys{count: k, rule: s.knownRule(), known: true, client: addr}
 	}
-	return loginKeys{count: nameKey(name), addr: addrKey(addr), rule: s.untrustedRule()}
+	return loginKeys{count: nameKey(name), addr: addrKey(addr), rule: s.untrustedRule(), client: addr}
 }
 
 // accountKeys returns the keys of an attempt that is not a login by name
@@ -441,9 +442,9 @@ func (s *Service) loginKeys(u *gatehouse.User, name, knownToken, addr string) lo
 // account's own untrusted budget and the address; or a known device's key.
 func (s *Service) accountKeys(u *gatehouse.User, knownToken, addr string) loginKeys {
 	if k := s.knownDeviceKeyOf(knownToken, u.ID); k != "" {
-		return loginKeys{count: k, rule: s.knownRule(), known: true}
+		return loginKeys{count: k, rule: s.knownRule(), known: true, client: addr}
 	}
-	return loginKeys{count: accountKey(u), addr: addrKey(addr), rule: s.untrustedRule()}
+	return loginKeys{count: accountKey(u), addr: addrKey(addr), rule: s.untrustedRule(), client: addr}
 }
 
 // untrustedRule is UserThrottle with growing waits; knownRule is
@@ -462,7 +463,7 @@ func (s *Service) knownRule() gatehouse.ThrottleRule {
 
 func nameKey(name string) string          { return "login:name:" + foldName(name) }
 func accountKey(u *gatehouse.User) string { return "login:user:" + u.ID }
-func addrKey(addr string) string          { return "login:addr:" + addr }
+func addrKey(addr string) string          { return "login:addr:" + clientNet(addr) }
 
 // foldName folds case exactly the way the stores compare names: two names
 // share a throttle key only when they could name the same account.
@@ -520,7 +521,7 @@ func (s *Service) checkThrottles(ctx context.Context, keys loginKeys) error {
 // key of u waits, u's cached Basic credentials are void.
 func (s *Service) recordFailure(ctx context.Context, keys loginKeys, u *gatehouse.User) error {
 	now := s.now().UTC()
-	addr := strings.TrimPrefix(keys.addr, "login:addr:")
+	addr := keys.client
 	t, err := s.store.AddFailure(ctx, keys.count, now, keys.rule)
 	if err != nil {
 		return fmt.Errorf("count failure: %w", err)

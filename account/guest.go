@@ -2,7 +2,6 @@ package account
 
 import (
 	"context"
-	"net/netip"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -51,17 +50,9 @@ func (s *Service) StartGuest(ctx context.Context, client Client, previousToken s
 	})
 }
 
-// guestKey is the throttle key of the guest sessions created from addr:
-// an IPv4 address, or the /64 of an IPv6 one, since a single IPv6 host
-// is usually given a whole /64 and can send from any address in it.
-func guestKey(addr string) string {
-	if a, err := netip.ParseAddr(addr); err == nil && a.Is6() && !a.Is4In6() {
-		if p, err := a.Prefix(64); err == nil {
-			return "guest:net:" + p.String()
-		}
-	}
-	return "guest:addr:" + addr
-}
+// guestKey is the throttle key of the guest sessions created from addr
+// (counted by its network, see clientNet).
+func guestKey(addr string) string { return "guest:addr:" + clientNet(addr) }
 
 // tooManyGuests refuses one guest session too many from an address.
 func tooManyGuests(t gatehouse.Throttle, now time.Time) error {

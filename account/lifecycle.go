@@ -388,7 +388,7 @@ func (s *Service) ForgotPassword(ctx context.Context, email string, client Clien
 		return &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: map[string]string{"email": "Email is not a valid address."}}
 	}
 	now := s.now().UTC()
-	for _, key := range []string{"forgot:email:" + strings.ToLower(email), "forgot:addr:" + client.Addr} {
+	for _, key := range []string{"forgot:email:" + strings.ToLower(email), "forgot:addr:" + clientNet(client.Addr)} {
 		t, err := s.store.AddFailure(ctx, key, now, s.cfg.ForgotThrottle)
 		if err != nil {
 			return err
