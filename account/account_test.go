@@ -34,6 +34,12 @@ var cheap = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen
 
 func newService(t *testing.T) (*account.Service, *sqlite.Store, *clock) {
 	t.Helper()
+	return newServiceWith(t, account.DefaultConfig)
+}
+
+// newServiceWith is newService with the account settings cfg.
+func newServiceWith(t *testing.T, cfg account.Config) (*account.Service, *sqlite.Store, *clock) {
+	t.Helper()
 	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +47,7 @@ func newService(t *testing.T) (*account.Service, *sqlite.Store, *clock) {
 	t.Cleanup(func() { store.Close() })
 	clk := &clock{t: time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)}
 	sm := session.NewManager(store, session.DefaultConfig, clk.Now, nil)
-	return account.New(store, password.NewHasher(cheap, 0, 0), sm, account.DefaultConfig, clk.Now, nil, nil), store, clk
+	return account.New(store, password.NewHasher(cheap, 0, 0), sm, cfg, clk.Now, nil, nil), store, clk
 }
 
 func code(err error) gatehouse.Code { return gatehouse.ErrorCode(err) }

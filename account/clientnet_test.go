@@ -2,15 +2,11 @@ package account_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
-	"github.com/gatehouse/gatehouse/password"
-	"github.com/gatehouse/gatehouse/session"
-	"github.com/gatehouse/gatehouse/sqlite"
 )
 
 // TestAddressLimitsCountIPv6Networks: one IPv6 host can send from any
@@ -19,16 +15,9 @@ import (
 // /64 and IPv4 addresses count apart.
 func TestAddressLimitsCountIPv6Networks(t *testing.T) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	clk := &clock{t: time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)}
 	cfg := account.DefaultConfig
 	cfg.AddrThrottle = gatehouse.ThrottleRule{MaxFailures: 4, Window: 15 * time.Minute, Lockout: 15 * time.Minute}
-	sm := session.NewManager(store, session.DefaultConfig, clk.Now, nil)
-	svc := account.New(store, password.NewHasher(cheap, 0, 0), sm, cfg, clk.Now, nil, nil)
+	svc, store, _ := newServiceWith(t, cfg)
 	if _, err := svc.CreateUser(ctx, account.NewUser{Username: "ivy", Email: "ivy@example.com", Password: "a long enough password"}); err != nil {
 		t.Fatal(err)
 	}
