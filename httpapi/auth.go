@@ -104,7 +104,7 @@ func (s *Server) cookieSession(r *http.Request, peek bool) (*credentials, error)
 	if c := credentialsFrom(r.Context()); c != nil && c.via == viaSession {
 		return c, nil
 	}
-	token, ok := s.accounts.Sessions().ReadToken(r, s.proxies.isHTTPS(r))
+	token, ok := s.sessions.ReadToken(r, s.proxies.isHTTPS(r))
 	if !ok {
 		return nil, nil
 	}
@@ -439,7 +439,7 @@ func (s *Server) recentlyAuthenticated(c *credentials) bool {
 	case viaBasic:
 		return true
 	case viaSession:
-		return s.accounts.Sessions().RecentlyAuthenticated(c.session)
+		return s.sessions.RecentlyAuthenticated(c.session)
 	}
 	return false
 }

@@ -886,7 +886,7 @@ func (s *Server) upstreamHeaders(h http.Header, c *credentials, trusted bool) {
 			}
 		}
 	}
-	sm := s.accounts.Sessions()
+	sm := s.sessions
 	stripCookies(h, sm.CookieName(false), sm.CookieName(true),
 		pendingCookie.nameFor(false), pendingCookie.nameFor(true),
 		deviceCookie.nameFor(false), deviceCookie.nameFor(true),

@@ -136,7 +136,7 @@ func run(ctx context.Context, protAddr, unprotAddr, dataDir, pprofAddr, gatewayA
 	sessions := session.NewManager(store, session.DefaultConfig, time.Now, log)
 	hasher := password.NewHasher(password.DefaultParams, 0, 0)
 	accounts := account.New(store, hasher, sessions, account.DefaultConfig, time.Now, log, nil)
-	api, err := httpapi.New(httpapi.Config{Logger: log, Ready: store.Ping}, accounts)
+	api, err := httpapi.New(httpapi.Config{}, httpapi.Deps{Accounts: accounts, Sessions: sessions, Log: log, Ready: store.Ping})
 	if err != nil {
 		return err
 	}
@@ -178,11 +178,9 @@ func run(ctx context.Context, protAddr, unprotAddr, dataDir, pprofAddr, gatewayA
 			return err
 		}
 		gw, err := httpapi.New(httpapi.Config{
-			Logger:         log,
-			Ready:          store.Ping,
 			Routes:         table,
 			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-		}, accounts)
+		}, httpapi.Deps{Accounts: accounts, Sessions: sessions, Log: log, Ready: store.Ping})
 		if err != nil {
 			return err
 		}

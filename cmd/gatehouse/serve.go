@@ -52,8 +52,6 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 		PublicURL:      s.cfg.PublicURL,
 		TrustedProxies: s.trustedProxies,
 		TrustedOrigins: s.cfg.TrustedOrigins,
-		Logger:         log,
-		Ready:          a.store.Ping,
 		BasicAuth:      httpapi.BasicAuth{Enabled: s.cfg.BasicAuth.Enabled, AllowInsecure: s.cfg.BasicAuth.AllowInsecure},
 		Routes:         s.routes,
 
@@ -67,9 +65,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 		AllowPathParameters: s.cfg.Gateway.AllowPathParameters,
 		StripHeaders:        s.cfg.Gateway.StripHeaders,
 
-		Metrics:         a.metrics,
 		MetricsNetworks: s.metricsNetworks,
-	}, a.accounts)
+	}, httpapi.Deps{Accounts: a.accounts, Sessions: a.sessions, Metrics: a.metrics, Log: log, Ready: a.store.Ping})
 	if err != nil {
 		return &configError{where: "config", msg: err.Error()}
 	}

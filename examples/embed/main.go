@@ -90,7 +90,7 @@ func ensureDemoUser(ctx context.Context, accounts *account.Service, store *sqlit
 // newHandler is the program's HTTP handler: gatehouse under /auth, a
 // public health check, and the program's own protected API.
 func newHandler(accounts *account.Service, log *slog.Logger) (http.Handler, error) {
-	gh, err := httpapi.New(httpapi.Config{BasePath: "/auth", Logger: log}, accounts)
+	gh, err := httpapi.New(httpapi.Config{BasePath: "/auth"}, httpapi.Deps{Accounts: accounts, Sessions: accounts.Sessions(), Log: log})
 	if err != nil {
 		return nil, err
 	}
