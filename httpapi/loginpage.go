@@ -96,7 +96,7 @@ var sendLabels = map[string]string{
 }
 
 func (s *Server) loginData(rd string) loginPageData {
-	return loginPageData{Action: s.base + "/ui/login", RD: s.allowedRedirect(rd)}
+	return loginPageData{Action: s.base + "/ui/login", RD: s.gw.allowedRedirect(rd)}
 }
 
 // secondStep turns d into the second-factor form for providers.

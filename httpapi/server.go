@@ -128,11 +128,10 @@ type Server struct {
 	cop      *http.CrossOriginProtection
 	now      func() time.Time
 	log      *slog.Logger
-	handler  http.Handler
-	// verifyPath is BASE/verify, whose GET ServeHTTP hands to serveVerify
-	// ahead of handler.
-	verifyPath string
-	metrics    *metrics.Metrics
+	// handler is everything ServeHTTP serves: the gateway in front of
+	// gatehouse's own API.
+	handler http.Handler
+	metrics *metrics.Metrics
 	// metricsHandler writes the metrics in the Prometheus text format.
 	metricsHandler http.Handler
 	// patterns are the mux patterns of the routes and fallbacks: the only
@@ -180,7 +179,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.openapi, err = openAPIJSON(base); err != nil {
 		return nil, err
 	}
-	if s.gw, err = s.newGateway(cfg); err != nil {
+	s.gw, err = newGateway(cfg, base, gatewayDeps{api: s, proxies: s.proxies, cop: s.cop, sessions: s.sessions, metrics: s.metrics, log: s.log})
+	if err != nil {
 		return nil, err
 	}
 	switch {
@@ -192,12 +192,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)
-	s.verifyPath = base + "/verify"
-	s.handler = s.securityHeaders(s.cop.Handler(s.routeGate(mux)))
+	h := s.securityHeaders(s.cop.Handler(s.routeGate(mux)))
 	if s.gw.proxy != nil {
 		// Gateway mode: what gatehouse does not serve goes to the upstream.
-		s.handler = s.gatewayFront(mux, s.handler)
+		h = s.gw.proxyOthers(mux, s.patterns, h)
 	}
+	s.handler = s.gw.forwardAuth(s.counted(h))
 	return s, nil
 }
 
@@ -218,25 +218,15 @@ func CleanBasePath(p string) (string, error) {
 // BasePath returns the base path everything is served under.
 func (s *Server) BasePath() string { return s.base }
 
-// ServeHTTP serves gatehouse's own endpoints.
-//
-// GET BASE/verify, which a proxy asks before every request it forwards,
-// goes straight to its handler: the middleware ahead of the mux would not
-// change its answer (a safe method, outside the management API), and the
-// handler sets the security headers itself on every answer but the
-// allowing one (see handleVerify). Other methods and spellings of the path
-// (an escaped one such as /auth%2Fverify included) take the usual way.
+// ServeHTTP serves gatehouse's own endpoints and, in gateway mode, forward
+// auth and the reverse proxy.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodGet && r.URL.Path == s.verifyPath && r.URL.RawPath == "" {
-		s.serveVerify(w, r)
-		return
-	}
-	s.serveCounted(w, r, s.handler)
+	s.handler.ServeHTTP(w, r)
 }
 
 // securityHeaders sets the headers every response carries. API responses
 // are never cached (they carry user data or credentials) and never framed.
-// (GET BASE/verify does not come this way: see ServeHTTP.)
+// (GET BASE/verify does not come this way: see gateway.forwardAuth.)
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.setSecurityHeaders(w.Header(), r)
