@@ -46,8 +46,6 @@ type Services struct {
 	// Metrics are the metrics served at BASE/metrics (audit events
 	// included).
 	Metrics *metrics.Metrics
-
-	cfg *config
 }
 
 // OpenServices checks cfg, creates the data directory (0700) when
@@ -127,7 +125,7 @@ func newServices(ctx context.Context, c *config, store *sqlite.Store) (*Services
 	if err := accounts.EnsureGroups(ctx, c.Groups); err != nil {
 		return nil, fmt.Errorf("gatehouse: creating groups: %w", err)
 	}
-	return &Services{Store: store, Sessions: sessions, Accounts: accounts, Outbox: outbox, Metrics: m, cfg: c}, nil
+	return &Services{Store: store, Sessions: sessions, Accounts: accounts, Outbox: outbox, Metrics: m}, nil
 }
 
 // Close closes the store.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/account"
@@ -17,8 +18,9 @@ import (
 func (s *settings) serverConfig(listenAddr string, log *slog.Logger) server.Config {
 	c := s.cfg
 	return server.Config{
-		DataDir:      c.DataDir,
-		DatabaseFile: s.dbPath,
+		DataDir: c.DataDir,
+		// As in the configuration: a relative file is in DataDir.
+		DatabaseFile: strings.TrimPrefix(c.Database, "sqlite://"),
 		KeyFile:      s.keyFile,
 
 		BasePath:         s.basePath,
