@@ -339,7 +339,7 @@ func (s *Server) decide(r *http.Request) (policy.Decision, error) {
 	if err != nil {
 		return policy.Decision{}, &gatehouse.Error{Code: gatehouse.CodeBadRequest, Message: "The request path is malformed or ambiguous."}
 	}
-	return s.cfg.Routes.Decide(r.Method, p, s.routeClient(r)), nil
+	return s.cfg.Routes.Decide(r.Method, p, routeClient(s.cfg.Routes, s.proxies, r)), nil
 }
 
 // applyDecision turns a route decision for caller c into nil (allowed),
@@ -490,11 +490,12 @@ func (s *Server) withPermission(perm string, h authedFunc) handlerFunc {
 	})
 }
 
-// routeClient is the client address the route table judges r by, worked
-// out only when some rule is limited to networks.
-func (s *Server) routeClient(r *http.Request) netip.Addr {
-	if !s.cfg.Routes.UsesNetworks() {
+// routeClient is the client address the route table t judges r by,
+// worked out (through the trusted proxies p) only when some rule is
+// limited to networks.
+func routeClient(t *policy.Table, p proxies, r *http.Request) netip.Addr {
+	if !t.UsesNetworks() {
 		return netip.Addr{}
 	}
-	return s.proxies.clientAddr(r)
+	return p.clientAddr(r)
 }

@@ -278,15 +278,6 @@ func (g *gateway) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	g.api.writeErrorStatus(w, r, err, statusOf(gatehouse.ErrorCode(err)))
 }
 
-// routeClient is the client address the route table judges r by, worked
-// out only when some rule is limited to networks.
-func (g *gateway) routeClient(r *http.Request) netip.Addr {
-	if !g.routes.UsesNetworks() {
-		return netip.Addr{}
-	}
-	return g.proxies.clientAddr(r)
-}
-
 var (
 	errBadOriginal = &gatehouse.Error{Code: gatehouse.CodeBadRequest, Message: "The forwarded request is missing, malformed or ambiguous."}
 	errBadPath     = &gatehouse.Error{Code: gatehouse.CodeBadRequest, Message: "The request path is malformed or ambiguous."}
@@ -663,7 +654,7 @@ func (g *gateway) gate(orig *http.Request, path string) (c *credentials, needLog
 	}
 	d := policy.Decision{Access: policy.Authenticated, Rule: -1}
 	if g.routes != nil {
-		d = g.routes.Decide(orig.Method, path, g.routeClient(orig))
+		d = g.routes.Decide(orig.Method, path, routeClient(g.routes, g.proxies, orig))
 	}
 	if g.everyRequest && c != nil && !upgrade && !csrf.Unsafe(orig.Method) {
 		// Config.CSRFEveryRequest: safe methods authenticated by the
