@@ -104,7 +104,7 @@ func (s *Server) cookieSession(r *http.Request, peek bool) (*credentials, error)
 	if c := credentialsFrom(r.Context()); c != nil && c.via == viaSession {
 		return c, nil
 	}
-	token, ok := s.accounts.Sessions().ReadToken(r, s.proxies.isHTTPS(r))
+	token, ok := s.sessions.ReadToken(r, s.proxies.isHTTPS(r))
 	if !ok {
 		return nil, nil
 	}
@@ -393,7 +393,7 @@ func (s *Server) decide(r *http.Request) (policy.Decision, error) {
 	if err != nil {
 		return policy.Decision{}, &gatehouse.Error{Code: gatehouse.CodeBadRequest, Message: "The request path is malformed or ambiguous."}
 	}
-	return s.cfg.Routes.Decide(r.Method, p, s.routeClient(r)), nil
+	return s.cfg.Routes.Decide(r.Method, p, routeClient(s.cfg.Routes, s.proxies, r)), nil
 }
 
 // applyDecision turns a route decision for caller c into nil (allowed),
@@ -496,7 +496,7 @@ func (s *Server) recentlyAuthenticated(c *credentials) bool {
 	case viaBasic:
 		return true
 	case viaSession:
-		return s.accounts.Sessions().RecentlyAuthenticated(c.session)
+		return s.sessions.RecentlyAuthenticated(c.session)
 	}
 	return false
 }
@@ -547,11 +547,12 @@ func (s *Server) withPermission(perm string, h authedFunc) handlerFunc {
 	})
 }
 
-// routeClient is the client address the route table judges r by, worked
-// out only when some rule is limited to networks.
-func (s *Server) routeClient(r *http.Request) netip.Addr {
-	if !s.cfg.Routes.UsesNetworks() {
+// routeClient is the client address the route table t judges r by,
+// worked out (through the trusted proxies p) only when some rule is
+// limited to networks.
+func routeClient(t *policy.Table, p proxies, r *http.Request) netip.Addr {
+	if !t.UsesNetworks() {
 		return netip.Addr{}
 	}
-	return s.proxies.clientAddr(r)
+	return p.clientAddr(r)
 }

@@ -57,7 +57,7 @@ func newBenchEnv(b *testing.B, opts ...envOption) *benchEnv {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { store.Close() })
-	hcfg := httpapi.Config{Ready: store.Ping}
+	hcfg := httpapi.Config{}
 	acfg := account.DefaultConfig
 	scfg := session.DefaultConfig
 	for _, o := range opts {
@@ -65,7 +65,7 @@ func newBenchEnv(b *testing.B, opts ...envOption) *benchEnv {
 	}
 	sm := session.NewManager(store, scfg, time.Now, nil)
 	accounts := account.New(store, password.NewHasher(cheapParams, 0, 0), sm, acfg, time.Now, nil, nil)
-	api, err := httpapi.New(hcfg, accounts)
+	api, err := httpapi.New(hcfg, httpapi.Deps{Accounts: accounts, Sessions: sm, Ready: store.Ping})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func TestLoginFloodGetsRetryAfter(t *testing.T) {
 	if _, err := account.New(store, password.NewHasher(params, 0, 0), sm, account.DefaultConfig, time.Now, nil, nil).CreateUser(ctx, account.NewUser{Username: "admin", Email: "a@example.com", Password: adminPassword}); err != nil {
 		t.Fatal(err)
 	}
-	api, err := httpapi.New(httpapi.Config{}, accounts)
+	api, err := httpapi.New(httpapi.Config{}, httpapi.Deps{Accounts: accounts, Sessions: sm})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/gatehouse/gatehouse/csrf"
 	"github.com/gatehouse/gatehouse/metrics"
 	"github.com/gatehouse/gatehouse/policy"
+	"github.com/gatehouse/gatehouse/session"
 )
 
 // The identity headers gatehouse hands to the application: set on an
@@ -59,14 +60,52 @@ const (
 	codeGatewayTimeout gatehouse.Code = "gateway_timeout"
 )
 
-// gateway holds the gateway settings; proxy is nil without an upstream.
+// gateway is forward auth (GET BASE/verify) and, with an upstream, the
+// reverse proxy: its own settings, and the dependencies it is given. It
+// judges a request with gatehouse's own credentials and route decisions
+// (gatewayAPI), so a request through the gateway is decided exactly as
+// one to the API; the Server composes it in front of its own handler
+// (see New and gateway.front).
 type gateway struct {
-	upstream       *url.URL
-	proxy          *httputil.ReverseProxy
-	domains        []string // RedirectDomains, cleaned
-	extraMethods   []string // ExtraMethods, checked
-	pathParameters bool     // AllowPathParameters
+	gatewayDeps
+
+	base           string                 // the Server's base path
+	verifyPath     string                 // BASE/verify
+	publicURL      string                 // Config.PublicURL, a redirect target of its own
+	routes         *policy.Table          // nil: an authenticated user is required
+	everyRequest   bool                   // Config.CSRFEveryRequest
+	upstream       *url.URL               // nil without an upstream
+	proxy          *httputil.ReverseProxy // nil without an upstream
+	domains        []string               // RedirectDomains, cleaned
+	extraMethods   []string               // ExtraMethods, checked
+	pathParameters bool                   // AllowPathParameters
 	headers        headerRules
+}
+
+// gatewayDeps are what the gateway works with.
+type gatewayDeps struct {
+	// api reads credentials and answers as gatehouse's own API does.
+	api      gatewayAPI
+	proxies  proxies
+	cop      *http.CrossOriginProtection
+	sessions *session.Manager // its cookies are never forwarded
+	metrics  *metrics.Metrics
+	log      *slog.Logger
+}
+
+// gatewayAPI is what the gateway takes from gatehouse's own API (the
+// Server): the credentials of a request, the application of a route
+// decision to them, and the answers, headers and problems alike.
+type gatewayAPI interface {
+	// authenticate resolves r's credentials (nil when anonymous).
+	authenticate(r *http.Request, peek bool) (*credentials, error)
+	// applyDecision turns a route decision for c into nil, 401 or 403.
+	applyDecision(r *http.Request, d policy.Decision, c *credentials) error
+	// setSecurityHeaders sets the headers every browser-facing answer
+	// carries.
+	setSecurityHeaders(h http.Header, r *http.Request)
+	// writeErrorStatus answers err as problem+json with status.
+	writeErrorStatus(w http.ResponseWriter, r *http.Request, err error, status int)
 }
 
 // ParseUpstream checks an upstream URL: http or https, with a host, and
@@ -117,10 +156,18 @@ func CleanRedirectDomain(d string) (string, error) {
 	return c, nil
 }
 
-// newGateway checks the gateway settings and builds the reverse proxy when
-// an upstream is configured.
-func (s *Server) newGateway(cfg Config) (*gateway, error) {
-	g := &gateway{pathParameters: cfg.AllowPathParameters}
+// newGateway checks the gateway settings of cfg and builds the reverse
+// proxy when an upstream is configured. base is the checked base path.
+func newGateway(cfg Config, base string, deps gatewayDeps) (*gateway, error) {
+	g := &gateway{
+		gatewayDeps:    deps,
+		base:           base,
+		verifyPath:     base + "/verify",
+		publicURL:      cfg.PublicURL,
+		routes:         cfg.Routes,
+		everyRequest:   cfg.CSRFEveryRequest,
+		pathParameters: cfg.AllowPathParameters,
+	}
 	for _, m := range cfg.ExtraMethods {
 		if err := CheckExtraMethod(m); err != nil {
 			return nil, fmt.Errorf("gateway.extra_methods: %w", err)
@@ -168,33 +215,54 @@ func (s *Server) newGateway(cfg Config) (*gateway, error) {
 		ResponseHeaderTimeout: timeout,
 	}
 	g.proxy = &httputil.ReverseProxy{
-		Rewrite:      s.rewriteUpstream,
+		Rewrite:      g.rewriteUpstream,
 		Transport:    transport,
-		ErrorHandler: s.upstreamError,
+		ErrorHandler: g.upstreamError,
 		// Responses of unknown length and event streams are flushed as
 		// they come (ReverseProxy does that by itself: FlushInterval -1 for
 		// them); others are buffered as usual.
-		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 	}
 	return g, nil
 }
 
-// gatewayFront sends what gatehouse does not serve itself to the proxy:
-// every path outside the base path, and every path under it that no route
-// serves with any method (a path served with other methods stays a 405).
-func (s *Server) gatewayFront(mux *http.ServeMux, api http.Handler) http.Handler {
-	catchAll := s.base + "/"
+// forwardAuth is the gateway in front of the Server's handler next: GET
+// BASE/verify, which a proxy asks before every request it forwards, goes
+// straight to serveVerify; everything else to next.
+//
+// GET BASE/verify skips the middleware in next: it would not change the
+// answer (a safe method, outside the management API), and handleVerify
+// sets the security headers itself on every answer but the allowing one.
+// Nor is it counted as a request (see serveVerify). Other methods and
+// spellings of the path (an escaped one such as /auth%2Fverify included)
+// take the usual way, through next.
+func (g *gateway) forwardAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == g.verifyPath && r.URL.RawPath == "" {
+			g.serveVerify(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// proxyOthers sends what gatehouse does not serve itself to the reverse
+// proxy: every path outside the base path, and every path under it that
+// no route of mux serves with any method (a path served with other
+// methods stays a 405). The rest goes to api. Only with an upstream.
+func (g *gateway) proxyOthers(mux *http.ServeMux, patterns map[string]bool, api http.Handler) http.Handler {
+	catchAll := g.base + "/"
 	own := func(r *http.Request) bool {
 		p := r.URL.Path
-		if p != s.base && !strings.HasPrefix(p, catchAll) {
+		if p != g.base && !strings.HasPrefix(p, catchAll) {
 			return false
 		}
-		if _, pattern := mux.Handler(r); pattern == "" || s.patterns[pattern] {
+		if _, pattern := mux.Handler(r); pattern == "" || patterns[pattern] {
 			return true
 		}
-		return len(routeMethods(mux, s.patterns, r)) > 0
+		return len(routeMethods(mux, patterns, r)) > 0
 	}
-	proxy := http.HandlerFunc(s.serveProxy)
+	proxy := http.HandlerFunc(g.serveProxy)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if own(r) {
 			api.ServeHTTP(w, r)
@@ -203,6 +271,11 @@ func (s *Server) gatewayFront(mux *http.ServeMux, api http.Handler) http.Handler
 		markUpstream(w)
 		proxy.ServeHTTP(w, r)
 	})
+}
+
+// writeError answers err as problem+json, as the API does.
+func (g *gateway) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	g.api.writeErrorStatus(w, r, err, statusOf(gatehouse.ErrorCode(err)))
 }
 
 var (
@@ -553,8 +626,8 @@ var verifyScratchPool = sync.Pool{New: func() any { return new(verifyScratch) }}
 // cookie need its CSRF token too (on a public route, without it they go on
 // as anonymous), except the WebSocket handshake: the browser's WebSocket
 // API cannot send a header, and the same-origin check is what protects it.
-func (s *Server) gate(orig *http.Request, path string) (c *credentials, needLogin bool, err error) {
-	c, err = s.authenticate(orig, false)
+func (g *gateway) gate(orig *http.Request, path string) (c *credentials, needLogin bool, err error) {
+	c, err = g.api.authenticate(orig, false)
 	if err != nil {
 		return nil, false, err
 	}
@@ -570,20 +643,20 @@ func (s *Server) gate(orig *http.Request, path string) (c *credentials, needLogi
 			p.Method = http.MethodPost
 			probe = &p
 		}
-		if s.cop.Check(probe) != nil {
-			s.log.Info("cross-origin request refused", "method", orig.Method, "path", path, "origin", orig.Header.Get("Origin"))
+		if g.cop.Check(probe) != nil {
+			g.log.Info("cross-origin request refused", "method", orig.Method, "path", path, "origin", orig.Header.Get("Origin"))
 			return c, false, errCrossOrigin
 		}
 		if err := checkCSRF(orig, c, false); err != nil {
-			s.log.Info("csrf token refused", "method", orig.Method, "path", path, "user", c.user.ID)
+			g.log.Info("csrf token refused", "method", orig.Method, "path", path, "user", c.user.ID)
 			return c, false, err
 		}
 	}
 	d := policy.Decision{Access: policy.Authenticated, Rule: -1}
-	if s.cfg.Routes != nil {
-		d = s.cfg.Routes.Decide(orig.Method, path, s.routeClient(orig))
+	if g.routes != nil {
+		d = g.routes.Decide(orig.Method, path, routeClient(g.routes, g.proxies, orig))
 	}
-	if s.cfg.CSRFEveryRequest && c != nil && !upgrade && !csrf.Unsafe(orig.Method) {
+	if g.everyRequest && c != nil && !upgrade && !csrf.Unsafe(orig.Method) {
 		// Config.CSRFEveryRequest: safe methods authenticated by the
 		// session cookie need its token too, page navigations included
 		// (meant for API-only applications, like Kirby's). On a public
@@ -594,12 +667,12 @@ func (s *Server) gate(orig *http.Request, path string) (c *credentials, needLogi
 			if d.Access == policy.Public {
 				c = nil
 			} else {
-				s.log.Info("csrf token refused", "method", orig.Method, "path", path, "user", c.user.ID)
+				g.log.Info("csrf token refused", "method", orig.Method, "path", path, "user", c.user.ID)
 				return c, false, err
 			}
 		}
 	}
-	if err := s.applyDecision(orig, d, c); err != nil {
+	if err := g.api.applyDecision(orig, d, c); err != nil {
 		return c, c == nil && gatehouse.ErrorCode(err) == gatehouse.CodeUnauthenticated, err
 	}
 	return c, false, nil
@@ -620,8 +693,8 @@ func browserNavigation(r *http.Request) bool {
 }
 
 // loginLocation is the login page, with rd when it is not empty.
-func (s *Server) loginLocation(rd string) string {
-	loc := s.base + "/ui/login"
+func (g *gateway) loginLocation(rd string) string {
+	loc := g.base + "/ui/login"
 	if rd != "" {
 		loc += "?" + url.Values{"rd": {rd}}.Encode()
 	}
@@ -633,20 +706,20 @@ func (s *Server) loginLocation(rd string) string {
 // Its allowing answer is a 200 without a body, read only by the proxy:
 // it carries the Remote-* headers and Cache-Control: no-store, and not the
 // browser-facing security headers (a GET of BASE/verify bypasses
-// securityHeaders: see ServeHTTP), which every other answer — a 302 to the
+// securityHeaders: see forwardAuth), which every other answer — a 302 to the
 // login page, a problem the proxy may pass on to the browser — does carry.
 // Five headers keep the header map small, which is most of what this
 // answer costs to write.
-func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) error {
+func (g *gateway) handleVerify(w http.ResponseWriter, r *http.Request) error {
 	var err error
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		err = errVerifyMethod
 	} else {
-		err = s.verify(w, r)
+		err = g.verify(w, r)
 	}
 	if err != nil {
-		s.setSecurityHeaders(w.Header(), r)
+		g.api.setSecurityHeaders(w.Header(), r)
 		// The problem's code in a header too: nginx's auth_request passes
 		// on only the status and headers of a refusal, never its body.
 		w.Header().Set(HeaderProblem, string(gatehouse.ErrorCode(err)))
@@ -657,9 +730,9 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) error {
 // verify decides a forward auth request. It answers 200 and 302 itself
 // (the 302 with the security headers) and returns the error of every other
 // answer.
-func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
-	if peer := remoteAddr(r); !s.proxies.trusts(peer) {
-		s.log.Warn("forward auth request from a peer that is not a trusted proxy (trusted_proxies)", "peer", peer.String())
+func (g *gateway) verify(w http.ResponseWriter, r *http.Request) error {
+	if peer := remoteAddr(r); !g.proxies.trusts(peer) {
+		g.log.Warn("forward auth request from a peer that is not a trusted proxy (trusted_proxies)", "peer", peer.String())
 		return errUntrusted
 	}
 	sc := verifyScratchPool.Get().(*verifyScratch)
@@ -673,38 +746,38 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 		err = errors.New("X-Forwarded-For is missing or malformed")
 	}
 	if err != nil {
-		s.log.Warn("forward auth request refused", "err", err.Error())
+		g.log.Warn("forward auth request refused", "err", err.Error())
 		return errBadOriginal
 	}
 	o, orig := &sc.o, &sc.orig
 	// What the proxy will forward must be what is decided: nothing it
 	// would let the application read another way.
-	if err := s.gw.admit(o.method, o.path, o.url.RawQuery, r.Header); err != nil {
-		s.log.Info("forward auth request refused", "method", o.method, "path", o.path, "err", gatehouse.ErrorMessage(err))
+	if err := g.admit(o.method, o.path, o.url.RawQuery, r.Header); err != nil {
+		g.log.Info("forward auth request refused", "method", o.method, "path", o.path, "err", gatehouse.ErrorMessage(err))
 		return err
 	}
 	if overrideHeaderIn(r.Header, o.method) {
-		s.log.Info("forward auth request refused", "method", o.method, "path", o.path, "err", errOverride.Message)
+		g.log.Info("forward auth request refused", "method", o.method, "path", o.path, "err", errOverride.Message)
 		return errOverride
 	}
 	originalRequest(orig, r, o)
-	c, needLogin, err := s.gate(orig, o.path)
+	c, needLogin, err := g.gate(orig, o.path)
 	if err != nil {
 		if needLogin && browserNavigation(orig) {
 			rd := ""
 			if o.host != "" && o.scheme != "" {
-				if u := o.scheme + "://" + o.host + o.uri; s.allowedAbsolute(u) {
+				if u := o.scheme + "://" + o.host + o.uri; g.allowedAbsolute(u) {
 					rd = u
 				}
 			}
-			w.Header().Set("Location", s.loginLocation(rd))
+			w.Header().Set("Location", g.loginLocation(rd))
 			if o.nginx {
 				// nginx's auth_request takes anything but 2xx, 401 and
 				// 403 for an error (500): it gets the 401, with the login
 				// page in Location for auth_request_set.
 				return err
 			}
-			s.setSecurityHeaders(w.Header(), r)
+			g.api.setSecurityHeaders(w.Header(), r)
 			w.WriteHeader(http.StatusFound)
 			return nil
 		}
@@ -740,45 +813,45 @@ func validForwardedFor(r *http.Request) bool {
 
 // serveProxy is the reverse proxy: r is decided like a forward auth
 // request and, when allowed, forwarded to the upstream.
-func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
+func (g *gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
 	path, err := cleanOriginalPath(r.URL.EscapedPath())
 	if err != nil {
-		s.log.Info("proxied request refused", "err", err.Error())
-		s.metrics.Decision(metrics.BadRequest)
-		s.gatewayError(w, r, errBadPath)
+		g.log.Info("proxied request refused", "err", err.Error())
+		g.metrics.Decision(metrics.BadRequest)
+		g.gatewayError(w, r, errBadPath)
 		return
 	}
-	if err := s.gw.admit(r.Method, path, r.URL.RawQuery, r.Header); err != nil {
-		s.log.Info("proxied request refused", "method", r.Method, "path", path, "err", gatehouse.ErrorMessage(err))
-		s.metrics.Decision(decisionOf(statusOf(gatehouse.ErrorCode(err))))
+	if err := g.admit(r.Method, path, r.URL.RawQuery, r.Header); err != nil {
+		g.log.Info("proxied request refused", "method", r.Method, "path", path, "err", gatehouse.ErrorMessage(err))
+		g.metrics.Decision(decisionOf(statusOf(gatehouse.ErrorCode(err))))
 		if gatehouse.ErrorCode(err) == gatehouse.CodeMethodNotAllowed {
-			w.Header().Set("Allow", s.gw.allowHeader())
+			w.Header().Set("Allow", g.allowHeader())
 		}
-		s.gatewayError(w, r, err)
+		g.gatewayError(w, r, err)
 		return
 	}
-	c, needLogin, err := s.gate(r, path)
+	c, needLogin, err := g.gate(r, path)
 	if err != nil {
 		if needLogin && browserNavigation(r) {
-			s.metrics.Decision(metrics.Login)
+			g.metrics.Decision(metrics.Login)
 			// The login page is on this host: rd is the path itself.
 			rd := r.URL.RequestURI()
 			if !safeRelative(rd) {
 				rd = ""
 			}
-			s.setSecurityHeaders(w.Header(), r)
-			w.Header().Set("Location", s.loginLocation(rd))
+			g.api.setSecurityHeaders(w.Header(), r)
+			w.Header().Set("Location", g.loginLocation(rd))
 			w.WriteHeader(http.StatusFound)
 			return
 		}
-		s.metrics.Decision(decisionOf(statusOf(gatehouse.ErrorCode(err))))
+		g.metrics.Decision(decisionOf(statusOf(gatehouse.ErrorCode(err))))
 		if statusOf(gatehouse.ErrorCode(err)) >= 500 {
-			err = s.storeUnavailable(r, err)
+			err = g.storeUnavailable(r, err)
 		}
-		s.gatewayError(w, r, err)
+		g.gatewayError(w, r, err)
 		return
 	}
-	s.metrics.Decision(metrics.Allowed)
+	g.metrics.Decision(metrics.Allowed)
 	if c != nil {
 		r = withCredentials(r, c)
 	}
@@ -788,14 +861,14 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
-	s.gw.proxy.ServeHTTP(w, r)
+	g.proxy.ServeHTTP(w, r)
 }
 
 // gatewayError answers err for the proxy, with gatehouse's own security
 // headers (proxied answers carry the application's).
-func (s *Server) gatewayError(w http.ResponseWriter, r *http.Request, err error) {
-	s.setSecurityHeaders(w.Header(), r)
-	s.writeError(w, r, err)
+func (g *gateway) gatewayError(w http.ResponseWriter, r *http.Request, err error) {
+	g.api.setSecurityHeaders(w.Header(), r)
+	g.writeError(w, r, err)
 }
 
 // rewriteUpstream builds the request to the upstream: its URL, the
@@ -803,19 +876,19 @@ func (s *Server) gatewayError(w http.ResponseWriter, r *http.Request, err error)
 // only from a trusted proxy), none of the identity, method-override and
 // URL-rewrite headers the client sent but gatehouse's own identity, and
 // none of gatehouse's credentials.
-func (s *Server) rewriteUpstream(pr *httputil.ProxyRequest) {
+func (g *gateway) rewriteUpstream(pr *httputil.ProxyRequest) {
 	in, out := pr.In, pr.Out
-	trusted := s.proxies.trusts(remoteAddr(in))
+	trusted := g.proxies.trusts(remoteAddr(in))
 	// ReverseProxy has already removed the hop-by-hop headers, and
 	// Forwarded and X-Forwarded-For, -Host and -Proto: set below.
-	s.upstreamHeaders(out.Header, credentialsFrom(in.Context()), trusted)
+	g.upstreamHeaders(out.Header, credentialsFrom(in.Context()), trusted)
 	if prior := in.Header.Values("X-Forwarded-For"); trusted && len(prior) > 0 {
 		out.Header["X-Forwarded-For"] = slices.Clone(prior)
 	}
-	pr.SetURL(s.gw.upstream)
+	pr.SetURL(g.upstream)
 	pr.SetXForwarded()
 	proto := "http"
-	if s.proxies.isHTTPS(in) {
+	if g.proxies.isHTTPS(in) {
 		proto = "https"
 	}
 	out.Header.Set("X-Forwarded-Proto", proto)
@@ -832,7 +905,7 @@ func (s *Server) rewriteUpstream(pr *httputil.ProxyRequest) {
 	}
 	out.Header.Del("X-Real-Ip")
 	client := ""
-	a := s.proxies.clientAddr(in)
+	a := g.proxies.clientAddr(in)
 	if a.IsValid() {
 		client = a.String()
 		out.Header.Set("X-Real-Ip", client)
@@ -875,9 +948,9 @@ func forwardedValue(client string, ipv6 bool, proto, host string) string {
 // method-override and URL-rewrite headers, and — unless the peer is a
 // trusted proxy — client-address headers) and gatehouse's credentials, and
 // sets the identity of c (nil when anonymous).
-func (s *Server) upstreamHeaders(h http.Header, c *credentials, trusted bool) {
+func (g *gateway) upstreamHeaders(h http.Header, c *credentials, trusted bool) {
 	for k := range h {
-		switch s.gw.headers.kindOf(k) {
+		switch g.headers.kindOf(k) {
 		case stripHeader:
 			delete(h, k)
 		case untrustedHeader:
@@ -886,7 +959,7 @@ func (s *Server) upstreamHeaders(h http.Header, c *credentials, trusted bool) {
 			}
 		}
 	}
-	sm := s.accounts.Sessions()
+	sm := g.sessions
 	stripCookies(h, sm.CookieName(false), sm.CookieName(true),
 		pendingCookie.nameFor(false), pendingCookie.nameFor(true),
 		deviceCookie.nameFor(false), deviceCookie.nameFor(true),
@@ -973,20 +1046,20 @@ func headerSafe(v string) string {
 
 // upstreamError answers a request the upstream did not answer: 504 when it
 // timed out, else 502.
-func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+func (g *gateway) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 	status, code, msg := http.StatusBadGateway, codeBadGateway, "The application behind gatehouse cannot be reached."
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
 		status, code, msg = http.StatusGatewayTimeout, codeGatewayTimeout, "The application behind gatehouse did not answer in time."
 	}
 	if r.Context().Err() == nil {
-		s.log.Warn("upstream request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+		g.log.Warn("upstream request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
 	h := w.Header()
 	for k := range h {
 		delete(h, k) // nothing of a half-copied upstream answer
 	}
-	s.setSecurityHeaders(h, r)
+	g.api.setSecurityHeaders(h, r)
 	typ := typeURI(status)
 	if status == http.StatusGatewayTimeout {
 		typ = "https://tools.ietf.org/html/rfc9110#section-15.6.5"
@@ -999,7 +1072,7 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error
 // allowedAbsolute reports whether the absolute URL u may be redirected to:
 // http or https, no user info, and a host that is one of the redirect
 // domains or a subdomain of one (or the host of PublicURL).
-func (s *Server) allowedAbsolute(raw string) bool {
+func (g *gateway) allowedAbsolute(raw string) bool {
 	if len(raw) > 8<<10 || strings.ContainsFunc(raw, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '\\' }) {
 		return false
 	}
@@ -1008,13 +1081,13 @@ func (s *Server) allowedAbsolute(raw string) bool {
 		return false
 	}
 	host := hostname(u.Host)
-	for _, d := range s.gw.domains {
+	for _, d := range g.domains {
 		if host == d || strings.HasSuffix(host, "."+d) {
 			return true
 		}
 	}
-	if s.cfg.PublicURL != "" {
-		if pu, err := url.Parse(s.cfg.PublicURL); err == nil && pu.Scheme == u.Scheme && strings.EqualFold(pu.Host, u.Host) {
+	if g.publicURL != "" {
+		if pu, err := url.Parse(g.publicURL); err == nil && pu.Scheme == u.Scheme && strings.EqualFold(pu.Host, u.Host) {
 			return true
 		}
 	}
@@ -1037,8 +1110,8 @@ func safeRelative(rd string) bool {
 
 // allowedRedirect returns rd when the login page may redirect there after
 // a login, else "".
-func (s *Server) allowedRedirect(rd string) string {
-	if rd != "" && (safeRelative(rd) || s.allowedAbsolute(rd)) {
+func (g *gateway) allowedRedirect(rd string) string {
+	if rd != "" && (safeRelative(rd) || g.allowedAbsolute(rd)) {
 		return rd
 	}
 	return ""

@@ -986,10 +986,10 @@ func TestGatewayConfig(t *testing.T) {
 		t.Errorf("CleanRedirectDomain = %q, %v", d, err)
 	}
 	ctx := httpapi.Config{RedirectDomains: []string{"https://x"}}
-	if _, err := httpapi.New(ctx, nil); err == nil {
+	if _, err := httpapi.New(ctx, httpapi.Deps{}); err == nil {
 		t.Error("New accepted a bad redirect domain")
 	}
-	if _, err := httpapi.New(httpapi.Config{Upstream: &url.URL{Scheme: "ftp", Host: "x"}}, nil); err == nil {
+	if _, err := httpapi.New(httpapi.Config{Upstream: &url.URL{Scheme: "ftp", Host: "x"}}, httpapi.Deps{}); err == nil {
 		t.Error("New accepted an ftp upstream")
 	}
 }

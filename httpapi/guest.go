@@ -40,7 +40,7 @@ func emptyBody(r *http.Request) bool {
 // is set too. Throttled per client address (429 with Retry-After).
 func (s *Server) handleStartGuest(w http.ResponseWriter, r *http.Request) error {
 	secure := s.proxies.isHTTPS(r)
-	sm := s.accounts.Sessions()
+	sm := s.sessions
 	prev, _ := sm.ReadToken(r, secure)
 	token, sess, err := s.accounts.StartGuest(r.Context(), s.client(r), prev)
 	if err != nil {
@@ -64,7 +64,7 @@ func (s *Server) guestSession(r *http.Request, peek bool) (*gatehouse.Session, s
 	if !s.accounts.GuestEnabled() || r.Header.Get("Authorization") != "" {
 		return nil, "", nil
 	}
-	token, ok := s.accounts.Sessions().ReadToken(r, s.proxies.isHTTPS(r))
+	token, ok := s.sessions.ReadToken(r, s.proxies.isHTTPS(r))
 	if !ok {
 		return nil, "", nil
 	}

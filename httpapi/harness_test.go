@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/mail"
+	"github.com/gatehouse/gatehouse/metrics"
 	"github.com/gatehouse/gatehouse/otp"
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/session"
@@ -139,8 +140,12 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	t.Cleanup(func() { store.Close() })
 	clk := &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
-	hcfg := httpapi.Config{Now: clk.Now, Ready: store.Ping}
+	hcfg := httpapi.Config{}
 	acfg := account.DefaultConfig
+	// The audit events are counted in the set BASE/metrics serves, as
+	// gatehouse serve wires them.
+	m := metrics.New()
+	acfg.OnAudit = m.Audit
 	scfg := session.DefaultConfig
 	for _, o := range opts {
 		o(&hcfg, &acfg, &scfg)
@@ -154,7 +159,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	texts := &fakeSMS{}
 	accounts.UseTwoFactor(account.TwoFactorDeps{Sealer: sealer, SMS: texts, Config: account.DefaultTwoFactorConfig})
-	api, err := httpapi.New(hcfg, accounts)
+	api, err := httpapi.New(hcfg, httpapi.Deps{Accounts: accounts, Sessions: sm, Metrics: m, Now: clk.Now, Ready: store.Ping})
 	if err != nil {
 		t.Fatal(err)
 	}

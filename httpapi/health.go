@@ -16,10 +16,10 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
 
 // handleReadyz is BASE/readyz: the stores answer within two seconds.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
-	if s.cfg.Ready != nil {
+	if s.ready != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if err := s.cfg.Ready(ctx); err != nil {
+		if err := s.ready(ctx); err != nil {
 			s.log.Warn("not ready", "err", err)
 			return &gatehouse.Error{Code: gatehouse.CodeBusy, Message: "A store is not reachable.", Err: err, RetryAfter: 5 * time.Second}
 		}

@@ -61,7 +61,7 @@ func (s *Server) handleVerifyInvite(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	secure := s.proxies.isHTTPS(r)
-	sm := s.accounts.Sessions()
+	sm := s.sessions
 	prev, _ := sm.ReadToken(r, secure)
 	inv, err := s.accounts.VerifyInvite(r.Context(), body.UserID, body.Token, s.client(r), prev)
 	if err != nil {
@@ -80,7 +80,7 @@ func (s *Server) handleVerifyInvite(w http.ResponseWriter, r *http.Request) erro
 
 // inviteToken reads the session cookie for the invitation endpoints.
 func (s *Server) inviteToken(r *http.Request) string {
-	token, _ := s.accounts.Sessions().ReadToken(r, s.proxies.isHTTPS(r))
+	token, _ := s.sessions.ReadToken(r, s.proxies.isHTTPS(r))
 	return token
 }
 
@@ -136,7 +136,7 @@ func (s *Server) writeLogin(w http.ResponseWriter, r *http.Request, res *account
 	if res.EnrolmentRequired {
 		secure := s.proxies.isHTTPS(r)
 		token := csrf.Token(res.Token)
-		s.accounts.Sessions().SetCookie(w, res.Token, res.Session, secure)
+		s.sessions.SetCookie(w, res.Token, res.Session, secure)
 		csrf.SetCookie(w, token, secure)
 		s.setCookie(w, knownCookie, res.KnownDeviceToken, res.KnownDeviceExpiresAt, secure)
 		writeJSON(w, http.StatusOK, map[string]any{"state": "two_factor_enrollment_required", "csrfToken": token})
@@ -148,7 +148,7 @@ func (s *Server) writeLogin(w http.ResponseWriter, r *http.Request, res *account
 	}
 	secure := s.proxies.isHTTPS(r)
 	token := csrf.Token(res.Token)
-	s.accounts.Sessions().SetCookie(w, res.Token, res.Session, secure)
+	s.sessions.SetCookie(w, res.Token, res.Session, secure)
 	csrf.SetCookie(w, token, secure)
 	if res.DeviceToken != "" {
 		s.setCookie(w, deviceCookie, res.DeviceToken, res.DeviceExpiresAt, secure)

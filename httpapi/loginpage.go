@@ -96,7 +96,7 @@ var sendLabels = map[string]string{
 }
 
 func (s *Server) loginData(rd string) loginPageData {
-	return loginPageData{Action: s.base + "/ui/login", RD: s.allowedRedirect(rd)}
+	return loginPageData{Action: s.base + "/ui/login", RD: s.gw.allowedRedirect(rd)}
 }
 
 // secondStep turns d into the second-factor form for providers.
@@ -134,7 +134,7 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) error {
 	case "", "1":
 		d.Username = f.Get("username")
 		secure := s.proxies.isHTTPS(r)
-		prev, _ := s.accounts.Sessions().ReadToken(r, secure)
+		prev, _ := s.sessions.ReadToken(r, secure)
 		res, err := s.accounts.Login(r.Context(), account.LoginRequest{
 			Username: d.Username, Password: f.Get("password"), Remember: d.Remember,
 			Client: s.client(r), PreviousToken: prev, DeviceToken: s.cookieToken(r, deviceCookie),
@@ -182,7 +182,7 @@ func (s *Server) finishPageLogin(w http.ResponseWriter, r *http.Request, res *ac
 		d.secondStep(res.Providers, "")
 		return s.renderPage(w, http.StatusOK, loginPage, d)
 	}
-	s.accounts.Sessions().SetCookie(w, res.Token, res.Session, secure)
+	s.sessions.SetCookie(w, res.Token, res.Session, secure)
 	csrf.SetCookie(w, csrf.Token(res.Token), secure)
 	s.setCookie(w, knownCookie, res.KnownDeviceToken, res.KnownDeviceExpiresAt, secure)
 	if res.EnrolmentRequired {

@@ -67,10 +67,15 @@ func markUpstream(w http.ResponseWriter) {
 	}
 }
 
-// serveCounted serves r through h and counts the answer under the route
-// pattern the mux chose, "upstream" for what the reverse proxy took, and
-// "other" for what was answered before routing (a cross-origin refusal, a
-// redirect to the clean path).
+// counted serves through h and counts each answer under the route pattern
+// the mux chose, "upstream" for what the reverse proxy took, and "other"
+// for what was answered before routing (a cross-origin refusal, a redirect
+// to the clean path).
+func (s *Server) counted(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveCounted(w, r, h) })
+}
+
+// serveCounted serves r through h and counts the answer (see counted).
 func (s *Server) serveCounted(w http.ResponseWriter, r *http.Request, h http.Handler) {
 	start := s.now()
 	sw := &statusWriter{ResponseWriter: w}
@@ -109,14 +114,14 @@ func decisionOf(status int) string {
 // once, in gatehouse_forward_auth_decisions_total, and not also in the
 // request counter and latency histogram (each an atomic write to memory
 // all CPUs share; the proxies time their sub-requests themselves).
-func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
+func (g *gateway) serveVerify(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
-	if err := s.handleVerify(w, r); err != nil {
+	if err := g.handleVerify(w, r); err != nil {
 		// Counted by what was refused; answered as nginx can take it.
 		status = statusOf(gatehouse.ErrorCode(err))
-		answer, err := s.verifyStatus(r, err)
+		answer, err := g.verifyStatus(r, err)
 		w.Header().Set(HeaderProblem, string(gatehouse.ErrorCode(err)))
-		s.writeErrorStatus(w, r, err, answer)
+		g.api.writeErrorStatus(w, r, err, answer)
 	} else if w.Header()["Location"] != nil {
 		status = http.StatusFound
 	}
@@ -124,7 +129,7 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 	if status == http.StatusUnauthorized && w.Header()["Location"] != nil {
 		result = metrics.Login // nginx's 401 that names the login page
 	}
-	s.metrics.Decision(result)
+	g.metrics.Decision(result)
 }
 
 // loopback is where BASE/metrics is served without MetricsNetworks.

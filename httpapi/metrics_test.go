@@ -8,7 +8,6 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/httpapi"
-	"github.com/gatehouse/gatehouse/metrics"
 	"github.com/gatehouse/gatehouse/metrics/metricstest"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/session"
@@ -16,13 +15,9 @@ import (
 
 // TestMetricsEndpoint: BASE/metrics counts gatehouse's answers by route
 // pattern, its forward-auth decisions, and (wired through
-// account.Config.OnAudit) the audit events.
+// account.Config.OnAudit, as newEnv does) the audit events.
 func TestMetricsEndpoint(t *testing.T) {
-	m := metrics.New()
-	e := newEnv(t, withGateway(gatewayTable(t), nil), func(h *httpapi.Config, a *account.Config, _ *session.Config) {
-		h.Metrics = m
-		a.OnAudit = m.Audit
-	})
+	e := newEnv(t, withGateway(gatewayTable(t), nil))
 	b := e.browser()
 	if w := b.login("admin", adminPassword); w.Code != 200 {
 		t.Fatalf("login: %d", w.Code)
@@ -102,9 +97,8 @@ func TestMetricsAccess(t *testing.T) {
 // TestMetricsProxy: in reverse-proxy mode the decisions are counted, and
 // what was forwarded is counted under the route "upstream".
 func TestMetricsProxy(t *testing.T) {
-	m := metrics.New()
 	up := newUpstream(t)
-	g := newGatewayFront(t, up.url(t), func(h *httpapi.Config, _ *account.Config, _ *session.Config) { h.Metrics = m })
+	g := newGatewayFront(t, up.url(t))
 	g.e.createUser("viewer", "viewer@example.com", pwOf("viewer"))
 	cookie, _ := g.sessionOf("viewer", pwOf("viewer"))
 

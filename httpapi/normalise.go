@@ -338,12 +338,12 @@ func CheckStripHeader(h string) error {
 // method_not_allowed, too_many_attempts. A failure of gatehouse itself
 // (a store it cannot reach, or too busy) is logged and answered as
 // store_unavailable.
-func (s *Server) verifyStatus(r *http.Request, err error) (int, error) {
+func (g *gateway) verifyStatus(r *http.Request, err error) (int, error) {
 	switch status := statusOf(gatehouse.ErrorCode(err)); {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return status, err
 	case status >= 500:
-		return http.StatusForbidden, s.storeUnavailable(r, err)
+		return http.StatusForbidden, g.storeUnavailable(r, err)
 	}
 	return http.StatusForbidden, err
 }
@@ -351,11 +351,11 @@ func (s *Server) verifyStatus(r *http.Request, err error) (int, error) {
 // storeUnavailable logs err, a failure of gatehouse itself while deciding
 // a gateway request, and returns the store_unavailable error its answer
 // carries.
-func (s *Server) storeUnavailable(r *http.Request, err error) error {
+func (g *gateway) storeUnavailable(r *http.Request, err error) error {
 	if gatehouse.ErrorCode(err) == codeStoreUnavailable {
 		return err
 	}
-	s.log.LogAttrs(r.Context(), slog.LevelError, "gateway decision failed",
+	g.log.LogAttrs(r.Context(), slog.LevelError, "gateway decision failed",
 		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
 	retry := time.Second
 	var ge *gatehouse.Error

@@ -562,7 +562,7 @@ func TestGatewaySettings(t *testing.T) {
 		if err := httpapi.CheckExtraMethod(m); err == nil {
 			t.Errorf("CheckExtraMethod(%q) accepted", m)
 		}
-		if _, err := httpapi.New(httpapi.Config{ExtraMethods: []string{m}}, nil); err == nil {
+		if _, err := httpapi.New(httpapi.Config{ExtraMethods: []string{m}}, httpapi.Deps{}); err == nil {
 			t.Errorf("New accepted extra method %q", m)
 		}
 	}
@@ -575,7 +575,7 @@ func TestGatewaySettings(t *testing.T) {
 		if err := httpapi.CheckStripHeader(h); err == nil {
 			t.Errorf("CheckStripHeader(%q) accepted", h)
 		}
-		if _, err := httpapi.New(httpapi.Config{StripHeaders: []string{h}}, nil); err == nil {
+		if _, err := httpapi.New(httpapi.Config{StripHeaders: []string{h}}, httpapi.Deps{}); err == nil {
 			t.Errorf("New accepted strip header %q", h)
 		}
 	}

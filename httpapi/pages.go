@@ -105,7 +105,7 @@ func (s *Server) handleInviteForm(w http.ResponseWriter, r *http.Request) error 
 	// the link is used up only once the password is hashed, so a refused
 	// password or a busy server leaves it valid.
 	secure := s.proxies.isHTTPS(r)
-	sm := s.accounts.Sessions()
+	sm := s.sessions
 	prev, _ := sm.ReadToken(r, secure)
 	res, err := s.accounts.AcceptInviteLink(r.Context(), d.UserID, d.Token, f.Get("password"), s.client(r), prev)
 	if err != nil {

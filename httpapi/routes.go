@@ -56,10 +56,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	r.public("GET", "/ui/invite", s.handleInvitePage)
 	r.public("POST", "/ui/invite", s.handleInviteForm)
 
-	r.add("GET", "/verify", account.Requirement{Access: account.NeedPublic, Note: "It answers for the route table (forward auth)."}, http.HandlerFunc(s.serveVerify))
+	r.add("GET", "/verify", account.Requirement{Access: account.NeedPublic, Note: "It answers for the route table (forward auth)."}, http.HandlerFunc(s.gw.serveVerify))
 	// Any other method of BASE/verify is refused as nginx's auth_request
 	// can take it: a 403 method_not_allowed, never a 405 (see verifyStatus).
-	r.mux.Handle(r.base+"/verify", http.HandlerFunc(s.serveVerify))
+	r.mux.Handle(r.base+"/verify", http.HandlerFunc(s.gw.serveVerify))
 	r.s.patterns[r.base+"/verify"] = false
 	r.public("GET", "/ui/login", s.handleLoginPage)
 	r.public("POST", "/ui/login", s.handleLoginForm)

@@ -55,7 +55,7 @@ func (s *Server) handleEndMySession(w http.ResponseWriter, r *http.Request, c *c
 	}
 	if id == currentSessionID(c) {
 		secure := s.proxies.isHTTPS(r)
-		s.accounts.Sessions().ClearCookie(w, secure)
+		s.sessions.ClearCookie(w, secure)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

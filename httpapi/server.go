@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -18,9 +19,11 @@ import (
 	"github.com/gatehouse/gatehouse/csrf"
 	"github.com/gatehouse/gatehouse/metrics"
 	"github.com/gatehouse/gatehouse/policy"
+	"github.com/gatehouse/gatehouse/session"
 )
 
-// Config holds the HTTP settings.
+// Config holds the HTTP settings. What the server works with (the
+// services, the clock, the logger) is given apart, in Deps.
 type Config struct {
 	// BasePath prefixes everything gatehouse serves itself (default /auth).
 	BasePath string
@@ -42,12 +45,6 @@ type Config struct {
 	// gateway takes a token-less cookie on a public route as anonymous,
 	// so a front end's own files still load).
 	CSRFEveryRequest bool
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-	// Logger receives internal errors; nil discards them.
-	Logger *slog.Logger
-	// Ready reports whether the stores are reachable, for readyz.
-	Ready func(context.Context) error
 	// BasicAuth configures HTTP Basic authentication (off by default).
 	BasicAuth BasicAuth
 	// Routes is the route table. Protect applies it to an embedding
@@ -84,13 +81,31 @@ type Config struct {
 	// Each checked by CheckStripHeader.
 	StripHeaders []string
 
+	// MetricsNetworks are the client networks (after trusted-proxy
+	// resolution) BASE/metrics is served to; nil means loopback only.
+	MetricsNetworks []netip.Prefix
+}
+
+// Deps are what a Server works with: the services it calls and the
+// things injected into it. Accounts and Sessions are required; the rest
+// have defaults.
+type Deps struct {
+	// Accounts is the account service: the use cases behind the handlers.
+	Accounts *account.Service
+	// Sessions is the session manager the account service was built with
+	// (it reads and writes the session cookie).
+	Sessions *session.Manager
 	// Metrics counts the requests gatehouse answers and its forward-auth
 	// decisions, and is served at BASE/metrics; nil means a set of its own.
 	// (Give the same set to account.Config.OnAudit to count audit events.)
 	Metrics *metrics.Metrics
-	// MetricsNetworks are the client networks (after trusted-proxy
-	// resolution) BASE/metrics is served to; nil means loopback only.
-	MetricsNetworks []netip.Prefix
+	// Log receives internal errors; nil discards them.
+	Log *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Ready reports whether the stores are reachable, for readyz; nil
+	// means always ready.
+	Ready func(context.Context) error
 }
 
 // BasicAuth configures HTTP Basic authentication.
@@ -107,15 +122,16 @@ type Server struct {
 	cfg      Config
 	base     string
 	accounts *account.Service
+	sessions *session.Manager
+	ready    func(context.Context) error
 	proxies  proxies
 	cop      *http.CrossOriginProtection
 	now      func() time.Time
 	log      *slog.Logger
-	handler  http.Handler
-	// verifyPath is BASE/verify, whose GET ServeHTTP hands to serveVerify
-	// ahead of handler.
-	verifyPath string
-	metrics    *metrics.Metrics
+	// handler is everything ServeHTTP serves: the gateway in front of
+	// gatehouse's own API.
+	handler http.Handler
+	metrics *metrics.Metrics
 	// metricsHandler writes the metrics in the Prometheus text format.
 	metricsHandler http.Handler
 	// patterns are the mux patterns of the routes and fallbacks: the only
@@ -127,8 +143,10 @@ type Server struct {
 	gw       *gateway               // forward auth and, with Config.Upstream, the reverse proxy
 }
 
-// New returns a Server over the account service.
-func New(cfg Config, accounts *account.Service) (*Server, error) {
+// New returns a Server with the settings cfg over the services in deps.
+// The settings are checked first, so an error names what is wrong with
+// them before any missing dependency.
+func New(cfg Config, deps Deps) (*Server, error) {
 	base, err := CleanBasePath(cfg.BasePath)
 	if err != nil {
 		return nil, err
@@ -136,11 +154,13 @@ func New(cfg Config, accounts *account.Service) (*Server, error) {
 	s := &Server{
 		cfg:      cfg,
 		base:     base,
-		accounts: accounts,
+		accounts: deps.Accounts,
+		sessions: deps.Sessions,
+		ready:    deps.Ready,
 		proxies:  proxies(cfg.TrustedProxies),
-		now:      cfg.Now,
-		log:      cfg.Logger,
-		metrics:  cfg.Metrics,
+		now:      deps.Now,
+		log:      deps.Log,
+		metrics:  deps.Metrics,
 	}
 	if s.metrics == nil {
 		s.metrics = metrics.New()
@@ -159,17 +179,25 @@ func New(cfg Config, accounts *account.Service) (*Server, error) {
 	if s.openapi, err = openAPIJSON(base); err != nil {
 		return nil, err
 	}
-	if s.gw, err = s.newGateway(cfg); err != nil {
+	s.gw, err = newGateway(cfg, base, gatewayDeps{api: s, proxies: s.proxies, cop: s.cop, sessions: s.sessions, metrics: s.metrics, log: s.log})
+	if err != nil {
 		return nil, err
+	}
+	switch {
+	case deps.Accounts == nil || deps.Sessions == nil:
+		return nil, errors.New("httpapi: Deps.Accounts and Deps.Sessions are required")
+	case deps.Sessions != deps.Accounts.Sessions():
+		// Two managers would disagree on the cookie and the idle timeout.
+		return nil, errors.New("httpapi: Deps.Sessions must be the session manager of Deps.Accounts")
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)
-	s.verifyPath = base + "/verify"
-	s.handler = s.securityHeaders(s.cop.Handler(s.routeGate(mux)))
+	h := s.securityHeaders(s.cop.Handler(s.routeGate(mux)))
 	if s.gw.proxy != nil {
 		// Gateway mode: what gatehouse does not serve goes to the upstream.
-		s.handler = s.gatewayFront(mux, s.handler)
+		h = s.gw.proxyOthers(mux, s.patterns, h)
 	}
+	s.handler = s.gw.forwardAuth(s.counted(h))
 	return s, nil
 }
 
@@ -190,25 +218,15 @@ func CleanBasePath(p string) (string, error) {
 // BasePath returns the base path everything is served under.
 func (s *Server) BasePath() string { return s.base }
 
-// ServeHTTP serves gatehouse's own endpoints.
-//
-// GET BASE/verify, which a proxy asks before every request it forwards,
-// goes straight to its handler: the middleware ahead of the mux would not
-// change its answer (a safe method, outside the management API), and the
-// handler sets the security headers itself on every answer but the
-// allowing one (see handleVerify). Other methods and spellings of the path
-// (an escaped one such as /auth%2Fverify included) take the usual way.
+// ServeHTTP serves gatehouse's own endpoints and, in gateway mode, forward
+// auth and the reverse proxy.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodGet && r.URL.Path == s.verifyPath && r.URL.RawPath == "" {
-		s.serveVerify(w, r)
-		return
-	}
-	s.serveCounted(w, r, s.handler)
+	s.handler.ServeHTTP(w, r)
 }
 
 // securityHeaders sets the headers every response carries. API responses
 // are never cached (they carry user data or credentials) and never framed.
-// (GET BASE/verify does not come this way: see ServeHTTP.)
+// (GET BASE/verify does not come this way: see gateway.forwardAuth.)
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.setSecurityHeaders(w.Header(), r)

@@ -26,7 +26,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	secure := s.proxies.isHTTPS(r)
-	sm := s.accounts.Sessions()
+	sm := s.sessions
 	prev, _ := sm.ReadToken(r, secure)
 	res, err := s.accounts.Login(r.Context(), account.LoginRequest{
 		Username:      body.Username,
@@ -101,7 +101,7 @@ func (s *Server) handleReauthenticate(w http.ResponseWriter, r *http.Request, c 
 		// before enrolling: answered like the login that started it.
 		return s.writeLogin(w, r, &account.LoginResult{User: c.user, Session: sess, Token: token, EnrolmentRequired: true})
 	}
-	s.accounts.Sessions().SetCookie(w, token, sess, s.proxies.isHTTPS(r))
+	s.sessions.SetCookie(w, token, sess, s.proxies.isHTTPS(r))
 	return s.writeCurrentSession(w, r, c.user, sess, token)
 }
 
@@ -110,7 +110,7 @@ func (s *Server) handleReauthenticate(w http.ResponseWriter, r *http.Request, c 
 // carry its CSRF token, or a cross-site page could log the user out.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	secure := s.proxies.isHTTPS(r)
-	sm := s.accounts.Sessions()
+	sm := s.sessions
 	if token, ok := sm.ReadToken(r, secure); ok {
 		sess, err := sm.Peek(r.Context(), token)
 		switch {

@@ -28,7 +28,7 @@ func emptyEnv(t *testing.T) (*env, string) {
 	clk := &clock{}
 	sm := session.NewManager(store, session.DefaultConfig, clk.Now, nil)
 	accounts := account.New(store, password.NewHasher(cheapParams, 0, 0), sm, account.DefaultConfig, clk.Now, nil, nil)
-	api, err := httpapi.New(httpapi.Config{Now: clk.Now}, accounts)
+	api, err := httpapi.New(httpapi.Config{}, httpapi.Deps{Accounts: accounts, Sessions: sm, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,7 +90,7 @@ func (s *Server) withPerson(h authedFunc) handlerFunc {
 // its CSRF token, and other for every other request.
 func (s *Server) orEnrolment(other handlerFunc, h authedFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		token, ok := s.accounts.Sessions().ReadToken(r, s.proxies.isHTTPS(r))
+		token, ok := s.sessions.ReadToken(r, s.proxies.isHTTPS(r))
 		if ok && r.Header.Get("Authorization") == "" {
 			if u, sess, err := s.accounts.EnrolmentSession(r.Context(), token); err == nil {
 				c := &credentials{user: u, via: viaSession, session: sess, token: token}
@@ -137,7 +137,7 @@ func (s *Server) handleConfirmTOTP(w http.ResponseWriter, r *http.Request, c *cr
 			return err
 		}
 		secure := s.proxies.isHTTPS(r)
-		s.accounts.Sessions().SetCookie(w, res.Token, res.Session, secure)
+		s.sessions.SetCookie(w, res.Token, res.Session, secure)
 		csrf.SetCookie(w, csrf.Token(res.Token), secure)
 		writeJSON(w, http.StatusOK, map[string]any{"recoveryCodes": codes, "csrfToken": csrf.Token(res.Token)})
 		return nil

@@ -70,7 +70,7 @@ func (s *Server) userView(ctx context.Context, u *gatehouse.User) (*userView, er
 
 func (s *Server) sessionView(sess *gatehouse.Session) *sessionView {
 	var reauth *time.Time
-	if at := s.accounts.Sessions().ReauthenticateAt(sess); !at.IsZero() {
+	if at := s.sessions.ReauthenticateAt(sess); !at.IsZero() {
 		at = at.UTC().Truncate(time.Second)
 		reauth = &at
 	}

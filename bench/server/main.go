@@ -1,7 +1,7 @@
-// Command server is the benchmark target of bench/run.sh. It wires gatehouse
-// exactly as cmd/gatehouse does (SQLite store, session.Manager,
-// account.Service with password.DefaultParams, httpapi.Server) and serves one
-// tiny JSON handler twice:
+// Command server is the benchmark target of bench/run.sh. It wires gatehouse's
+// services exactly as cmd/gatehouse does (server.OpenServices: SQLite store,
+// session.Manager, account.Service with password.DefaultParams), puts an
+// httpapi.Server over them, and serves one tiny JSON handler twice:
 //
 //   - on -unprotected, bare;
 //   - on -protected, wrapped in api.Protect, with gatehouse's API mounted at
@@ -44,16 +44,13 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/httpapi"
-	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/policy"
-	"github.com/gatehouse/gatehouse/session"
-	"github.com/gatehouse/gatehouse/sqlite"
+	"github.com/gatehouse/gatehouse/server"
 )
 
 // HandlerPath is the path wrk requests on both listeners.
@@ -122,21 +119,16 @@ func run(ctx context.Context, protAddr, unprotAddr, dataDir, pprofAddr, gatewayA
 		}
 	}
 
-	// The wiring of cmd/gatehouse/app.go (openApp) and serve.go, with the
-	// default settings.
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	dbPath := filepath.Join(dataDir, "gatehouse.db")
-	store, err := sqlite.Open(ctx, dbPath)
+	// The services of gatehouse serve, with the default settings; the HTTP
+	// layer is built here, twice (the gateway has settings of its own).
+	svc, err := server.OpenServices(ctx, server.Config{DataDir: dataDir, Logger: log})
 	if err != nil {
-		return fmt.Errorf("open database %s: %w", dbPath, err)
+		return err
 	}
-	defer store.Close()
-	sessions := session.NewManager(store, session.DefaultConfig, time.Now, log)
-	hasher := password.NewHasher(password.DefaultParams, 0, 0)
-	accounts := account.New(store, hasher, sessions, account.DefaultConfig, time.Now, log, nil)
-	api, err := httpapi.New(httpapi.Config{Logger: log, Ready: store.Ping}, accounts)
+	defer svc.Close()
+	accounts, sessions := svc.Accounts, svc.Sessions
+	deps := httpapi.Deps{Accounts: accounts, Sessions: sessions, Metrics: svc.Metrics, Log: log, Ready: svc.Store.Ping}
+	api, err := httpapi.New(httpapi.Config{}, deps)
 	if err != nil {
 		return err
 	}
@@ -178,11 +170,9 @@ func run(ctx context.Context, protAddr, unprotAddr, dataDir, pprofAddr, gatewayA
 			return err
 		}
 		gw, err := httpapi.New(httpapi.Config{
-			Logger:         log,
-			Ready:          store.Ping,
 			Routes:         table,
 			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-		}, accounts)
+		}, deps)
 		if err != nil {
 			return err
 		}

@@ -2,115 +2,71 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
-	"github.com/gatehouse/gatehouse/mail"
-	"github.com/gatehouse/gatehouse/metrics"
-	"github.com/gatehouse/gatehouse/otp"
-	"github.com/gatehouse/gatehouse/password"
-	"github.com/gatehouse/gatehouse/session"
-	"github.com/gatehouse/gatehouse/sms"
-	"github.com/gatehouse/gatehouse/sqlite"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/server"
 )
 
-// app is gatehouse wired together from validated settings.
-type app struct {
-	settings *settings
-	store    *sqlite.Store
-	sessions *session.Manager
-	accounts *account.Service
-	outbox   *mail.Outbox
-	metrics  *metrics.Metrics
+// serverConfig is the configuration of the server package made from the
+// validated settings: the one wiring `serve` and the other commands share
+// with a Go program that embeds gatehouse. listenAddr is where links point
+// without public_url.
+func (s *settings) serverConfig(listenAddr string, log *slog.Logger) server.Config {
+	c := s.cfg
+	return server.Config{
+		DataDir: c.DataDir,
+		// As in the configuration: a relative file is in DataDir.
+		DatabaseFile: strings.TrimPrefix(c.Database, "sqlite://"),
+		KeyFile:      s.keyFile,
+
+		BasePath:         s.basePath,
+		PublicURL:        c.PublicURL,
+		ListenAddr:       listenAddr,
+		TrustedProxies:   s.trustedProxies,
+		TrustedOrigins:   c.TrustedOrigins,
+		CSRFEveryRequest: c.CSRF.EveryRequest,
+		BasicAuth:        httpapi.BasicAuth{Enabled: c.BasicAuth.Enabled, AllowInsecure: c.BasicAuth.AllowInsecure},
+		Routes:           s.routes,
+		Gateway: server.Gateway{
+			Upstream:            s.upstream,
+			RedirectDomains:     s.redirectDomains,
+			ProxyTimeout:        c.UpstreamTimeout,
+			ExtraMethods:        c.Gateway.ExtraMethods,
+			AllowPathParameters: c.Gateway.AllowPathParameters,
+			StripHeaders:        c.Gateway.StripHeaders,
+		},
+		MetricsNetworks: s.metricsNetworks,
+
+		Session:       s.session,
+		GuestSessions: c.Session.Guest,
+		Login: server.LoginLimits{
+			MaxFailures:           c.Login.MaxFailures,
+			MaxFailuresPerAddress: c.Login.MaxFailuresPerAddress,
+			FailureWindow:         c.Login.FailureWindow,
+			Lockout:               c.Login.Lockout,
+		},
+		Password:             s.policy,
+		DisablePasswordReset: !c.Password.AllowPasswordReset,
+		Groups:               c.Groups,
+		TwoFactorIssuer:      c.TwoFactor.Issuer,
+
+		SMTP:          s.smtp,
+		MailTemplates: s.templates,
+		SMSWebhook:    s.smsWebhook,
+
+		Logger: log,
+	}
 }
 
-// openApp opens the store (creating the data directory and applying
-// migrations) and builds the services over it.
-func openApp(ctx context.Context, s *settings, log *slog.Logger) (*app, error) {
-	for _, dir := range []string{filepath.Dir(s.dbPath), filepath.Dir(s.keyFile)} {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("data directory: %w", err)
-		}
-	}
-	store, err := sqlite.Open(ctx, s.dbPath)
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", s.dbPath, err)
-	}
-	sessions := session.NewManager(store, s.session, time.Now, log)
-	cfg := account.DefaultConfig
-	cfg.Policy = s.policy
-	cfg.UserThrottle = gatehouse.ThrottleRule{MaxFailures: s.cfg.Login.MaxFailures, Window: s.cfg.Login.FailureWindow, Lockout: s.cfg.Login.Lockout}
-	cfg.AddrThrottle = gatehouse.ThrottleRule{MaxFailures: s.cfg.Login.MaxFailuresPerAddress, Window: s.cfg.Login.FailureWindow, Lockout: s.cfg.Login.Lockout}
-	cfg.AllowPasswordReset = s.cfg.Password.AllowPasswordReset
-	cfg.Guest = s.cfg.Session.Guest
-	cfg.LinkBase = s.linkBase()
-	m := metrics.New()
-	cfg.OnAudit = m.Audit
-	var sender mail.Sender = mail.LogSender{Log: log}
-	if s.smtp != nil {
-		smtp, err := mail.NewSMTP(*s.smtp)
-		if err != nil {
-			store.Close()
-			return nil, err
-		}
-		sender = smtp
-	}
-	tpl := s.templates
-	if tpl == nil {
-		tpl, _ = mail.LoadTemplates("")
-	}
-	outbox := mail.NewOutbox(store, sender, tpl, mail.OutboxConfig{}, time.Now, log)
-	key, err := otp.LoadOrCreateKeyFile(s.keyFile)
-	if err != nil {
-		store.Close()
-		return nil, fmt.Errorf("two-factor key: %w", err)
-	}
-	// The known-device cookies are signed with a key derived from the same
-	// secret, so they outlive restarts and are valid on every process.
-	cfg.KnownDeviceSecret = key
-	hasher := password.NewHasher(password.DefaultParams, 0, 0)
-	accounts := account.New(store, hasher, sessions, cfg, time.Now, log, outbox)
-	sealer, err := otp.NewSealer(key)
-	if err != nil {
-		store.Close()
-		return nil, fmt.Errorf("two-factor key %s: %w", s.keyFile, err)
-	}
-	var smsSender sms.Sender = sms.LogSender{Log: log}
-	if s.smsWebhook != nil {
-		if smsSender, err = sms.NewWebhook(*s.smsWebhook); err != nil {
-			store.Close()
-			return nil, err
-		}
-	}
-	tfc := account.DefaultTwoFactorConfig
-	tfc.Issuer = s.cfg.TwoFactor.Issuer
-	accounts.UseTwoFactor(account.TwoFactorDeps{Sealer: sealer, SMS: smsSender, Config: tfc})
-	if err := accounts.EnsureGroups(ctx, s.cfg.Groups); err != nil {
-		store.Close()
-		return nil, fmt.Errorf("seeding groups: %w", err)
-	}
-	return &app{settings: s, store: store, sessions: sessions, accounts: accounts, outbox: outbox, metrics: m}, nil
-}
-
-func (a *app) Close() error { return a.store.Close() }
-
-// linkBase is where mailed links point: public_url (or, without one, the
-// listen address) and the base path.
-func (s *settings) linkBase() string {
-	base := strings.TrimRight(s.cfg.PublicURL, "/")
-	if base == "" {
-		base = "http://" + s.cfg.Addr
-		if host, port, err := splitHostPort(s.cfg.Addr); err == nil && (host == "" || host == "0.0.0.0" || host == "::" || host == "[::]") {
-			base = fmt.Sprintf("http://localhost:%d", port)
-		}
-	}
-	return base + s.basePath
+// openApp opens gatehouse's services for a one-off command (user, import,
+// policy explain): the store and the services over it, without the HTTP
+// layer or background work.
+func openApp(ctx context.Context, s *settings, log *slog.Logger) (*server.Services, error) {
+	return server.OpenServices(ctx, s.serverConfig(s.cfg.Addr, log))
 }
 
 // resetTTL is how long reset links last.

@@ -12,11 +12,12 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
+	"github.com/gatehouse/gatehouse/server"
 )
 
 // openTestApp opens the services over dataDir in this process, as a second
 // process on the same data directory would.
-func openTestApp(t *testing.T, dataDir string) *app {
+func openTestApp(t *testing.T, dataDir string) *server.Services {
 	t.Helper()
 	s, err := loadSettings(commonFlags{data: dataDir}, "", mapEnv(nil))
 	if err != nil {
@@ -219,7 +220,7 @@ func TestUserCreate(t *testing.T) {
 
 	// Only alice and bob exist, bob as asked.
 	a := openTestApp(t, dataDir)
-	users, _, err := a.store.ListUsers(t.Context(), gatehouse.UserFilter{})
+	users, _, err := a.Store.ListUsers(t.Context(), gatehouse.UserFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,11 +272,11 @@ func TestPasswordStdinExact(t *testing.T) {
 			ctx := t.Context()
 			req := account.LoginRequest{Username: username, Client: account.Client{Addr: "192.0.2.1"}}
 			req.Password = tt.want
-			if _, err := a.accounts.Login(ctx, req); err != nil {
+			if _, err := a.Accounts.Login(ctx, req); err != nil {
 				t.Errorf("login with %q: %v", tt.want, err)
 			}
 			req.Password = tt.wrong
-			_, err := a.accounts.Login(ctx, req)
+			_, err := a.Accounts.Login(ctx, req)
 			if got := gatehouse.ErrorCode(err); got != gatehouse.CodeInvalidCredentials {
 				t.Errorf("login with %q: %v, want %s", tt.wrong, err, gatehouse.CodeInvalidCredentials)
 			}
@@ -327,7 +328,7 @@ func TestUserDisable(t *testing.T) {
 			username := "victim" + string(rune('a'+i))
 			createUser(t, dataDir, username, pw)
 			a := openTestApp(t, dataDir)
-			u, err := a.store.UserByLogin(t.Context(), username)
+			u, err := a.Store.UserByLogin(t.Context(), username)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -345,7 +346,7 @@ func TestUserDisable(t *testing.T) {
 			if want := "disabled user " + username; !strings.Contains(out, want) {
 				t.Errorf("stdout %q does not contain %q", out, want)
 			}
-			if n, err := a.store.UserSessions(t.Context(), u.ID); err != nil || len(n) != 0 {
+			if n, err := a.Store.UserSessions(t.Context(), u.ID); err != nil || len(n) != 0 {
 				t.Errorf("sessions after disable: %d, %v; want none", len(n), err)
 			}
 			// The server may trust its caches for a moment (a second by

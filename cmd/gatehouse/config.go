@@ -902,6 +902,9 @@ type settings struct {
 	keyFile         string
 	templates       *mail.Templates // nil for the built-in ones
 	warnings        []string
+	// logDrivers are the warnings about mail and SMS written to the log:
+	// `config check` prints them; server.Open logs them itself at start.
+	logDrivers []string
 }
 
 // validate checks every setting and converts it; the first problem is
@@ -1028,7 +1031,7 @@ func (c *config) validate(src *configSource) (*settings, error) {
 	}
 	switch c.Mail.Driver {
 	case "log":
-		s.warnings = append(s.warnings, "mail.driver is log: mail, with its one-time links and codes, is written to the log; for development only")
+		s.logDrivers = append(s.logDrivers, "mail.driver is log: mail, with its one-time links and codes, is written to the log; for development only")
 	case "smtp":
 		sc := mail.SMTPConfig{Host: c.Mail.SMTP.Host, Port: c.Mail.SMTP.Port, Username: c.Mail.SMTP.Username,
 			Password: c.Mail.SMTP.Password, TLS: c.Mail.SMTP.TLS, From: c.Mail.From}
@@ -1041,7 +1044,7 @@ func (c *config) validate(src *configSource) (*settings, error) {
 	}
 	switch c.SMS.Driver {
 	case "log":
-		s.warnings = append(s.warnings, "sms.driver is log: SMS codes are written to the log; for development only")
+		s.logDrivers = append(s.logDrivers, "sms.driver is log: SMS codes are written to the log; for development only")
 	case "webhook":
 		wc := sms.WebhookConfig{URL: c.SMS.Webhook.URL, Format: c.SMS.Webhook.Format, From: c.SMS.Webhook.From,
 			Username: c.SMS.Webhook.Username, Password: c.SMS.Webhook.Password}

@@ -104,8 +104,8 @@ func cmdImport(ctx context.Context, args []string, getenv func(string) string, s
 	im := &importer{
 		name:   name,
 		dryRun: *dryRun,
-		store:  a.store,
-		audit:  a.store,
+		store:  a.Store,
+		audit:  a.Store,
 		fields: src.fieldNames(),
 		stdout: stdout,
 		prog:   newProgress(stderr, name),

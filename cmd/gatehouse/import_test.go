@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/password"
+	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/session"
 )
 
@@ -88,13 +89,13 @@ const (
 // right one succeeds and replaces the hash with an argon2id hash of the
 // same password, leaving the security stamp, and a session made before,
 // valid.
-func checkLogins(t *testing.T, a *app, vectors []importVector) {
+func checkLogins(t *testing.T, a *server.Services, vectors []importVector) {
 	t.Helper()
 	for _, v := range vectors {
 		t.Run(v.username, func(t *testing.T) {
 			t.Parallel() // the hasher bounds how many hashes run at once
 			ctx := t.Context()
-			u, err := a.store.UserByLogin(ctx, v.username)
+			u, err := a.Store.UserByLogin(ctx, v.username)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,25 +107,25 @@ func checkLogins(t *testing.T, a *app, vectors []importVector) {
 			}
 			// A session from before the first login with the password,
 			// such as one a single sign-on made.
-			token, _, err := a.sessions.Create(ctx, u.ID, session.CreateOptions{ClientAddr: "192.0.2.1"})
+			token, _, err := a.Sessions.Create(ctx, u.ID, session.CreateOptions{ClientAddr: "192.0.2.1"})
 			if err != nil {
 				t.Fatal(err)
 			}
 
 			req := account.LoginRequest{Username: v.username, Password: v.password + "x", Client: account.Client{Addr: "192.0.2.1"}}
-			if _, err := a.accounts.Login(ctx, req); gatehouse.ErrorCode(err) != gatehouse.CodeInvalidCredentials {
+			if _, err := a.Accounts.Login(ctx, req); gatehouse.ErrorCode(err) != gatehouse.CodeInvalidCredentials {
 				t.Errorf("login with a wrong password: %v, want %s", err, gatehouse.CodeInvalidCredentials)
 			}
-			if after, err := a.store.UserByID(ctx, u.ID); err != nil || after.PasswordHash != v.stored {
+			if after, err := a.Store.UserByID(ctx, u.ID); err != nil || after.PasswordHash != v.stored {
 				t.Errorf("a failed login changed the hash to %q (%v)", after.PasswordHash, err)
 			}
 
 			req.Password = v.password
-			res, err := a.accounts.Login(ctx, req)
+			res, err := a.Accounts.Login(ctx, req)
 			if err != nil {
 				t.Fatalf("login with the right password: %v", err)
 			}
-			after, err := a.store.UserByID(ctx, u.ID)
+			after, err := a.Store.UserByID(ctx, u.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,13 +136,13 @@ func checkLogins(t *testing.T, a *app, vectors []importVector) {
 				t.Errorf("the rehash changed the security stamp")
 			}
 			for name, tok := range map[string]string{"session made before the rehash": token, "session of the login": res.Token} {
-				if _, _, err := a.accounts.Authenticate(ctx, tok); err != nil {
+				if _, _, err := a.Accounts.Authenticate(ctx, tok); err != nil {
 					t.Errorf("%s: %v", name, err)
 				}
 			}
 			// The new hash is of the same password.
 			req.Password = v.password
-			if _, err := a.accounts.Login(ctx, req); err != nil {
+			if _, err := a.Accounts.Login(ctx, req); err != nil {
 				t.Errorf("second login: %v", err)
 			}
 		})
@@ -158,17 +159,17 @@ func TestImportVectors(t *testing.T) {
 	a := openTestApp(t, dataDir)
 	ctx := t.Context()
 
-	u, err := a.store.UserByLogin(ctx, "invited")
+	u, err := a.Store.UserByLogin(ctx, "invited")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if u.State != gatehouse.StateInvited || u.PasswordHash != "" || !cmp.Equal(u.Groups, []string{"administrators"}) {
 		t.Errorf("invited user: %+v", u)
 	}
-	if _, err := a.accounts.Login(ctx, account.LoginRequest{Username: "invited", Password: "password", Client: account.Client{Addr: "192.0.2.2"}}); gatehouse.ErrorCode(err) != gatehouse.CodeInvalidCredentials {
+	if _, err := a.Accounts.Login(ctx, account.LoginRequest{Username: "invited", Password: "password", Client: account.Client{Addr: "192.0.2.2"}}); gatehouse.ErrorCode(err) != gatehouse.CodeInvalidCredentials {
 		t.Errorf("login of an invited user: %v", err)
 	}
-	if u, err := a.store.UserByLogin(ctx, "htpasswd"); err != nil || u.Name != "bcrypt from htpasswd -bnBC 10" || !cmp.Equal(u.Groups, []string{"administrators"}) || u.EmailConfirmed {
+	if u, err := a.Store.UserByLogin(ctx, "htpasswd"); err != nil || u.Name != "bcrypt from htpasswd -bnBC 10" || !cmp.Equal(u.Groups, []string{"administrators"}) || u.EmailConfirmed {
 		t.Errorf("htpasswd user: %+v, %v", u, err)
 	}
 
@@ -274,9 +275,9 @@ func checkProblems(t *testing.T, got, want []string) {
 }
 
 // usernames lists the usernames in the store.
-func usernames(t *testing.T, a *app) []string {
+func usernames(t *testing.T, a *server.Services) []string {
 	t.Helper()
-	users, _, err := a.store.ListUsers(t.Context(), gatehouse.UserFilter{})
+	users, _, err := a.Store.ListUsers(t.Context(), gatehouse.UserFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,12 +308,12 @@ func TestImportBadRows(t *testing.T) {
 	if diff := cmp.Diff([]string{"existing", "good1", "good2", "invited1"}, usernames(t, a)); diff != "" {
 		t.Errorf("users (-want +got):\n%s", diff)
 	}
-	if u, err := a.store.UserByLogin(t.Context(), "good1"); err != nil || u.Name != "Good One" || !cmp.Equal(u.Groups, []string{"administrators"}) || u.PasswordHash != bcryptHash {
+	if u, err := a.Store.UserByLogin(t.Context(), "good1"); err != nil || u.Name != "Good One" || !cmp.Equal(u.Groups, []string{"administrators"}) || u.PasswordHash != bcryptHash {
 		t.Errorf("good1: %+v, %v", u, err)
 	}
 
 	// One audit event tells who imported how many.
-	events, _, err := a.store.Audit(t.Context(), gatehouse.AuditFilter{Kind: gatehouse.AuditUserCreated})
+	events, _, err := a.Store.Audit(t.Context(), gatehouse.AuditFilter{Kind: gatehouse.AuditUserCreated})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +336,7 @@ func TestImportDryRun(t *testing.T) {
 	file := writeFile(t, t.TempDir(), "users.csv", badCSV)
 	a := openTestApp(t, dataDir)
 	count := func() int {
-		n, err := a.store.CountUsers(t.Context())
+		n, err := a.Store.CountUsers(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -391,7 +392,7 @@ type comparableUser struct {
 func importedUsers(t *testing.T, dataDir string) []comparableUser {
 	t.Helper()
 	a := openTestApp(t, dataDir)
-	users, _, err := a.store.ListUsers(t.Context(), gatehouse.UserFilter{})
+	users, _, err := a.Store.ListUsers(t.Context(), gatehouse.UserFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -563,7 +564,7 @@ func TestImportWithoutBatches(t *testing.T) {
 	dataDir := t.TempDir()
 	createUser(t, dataDir, "existing", "correct horse battery")
 	a := openTestApp(t, dataDir)
-	store := &hideBatch{importStore: a.store}
+	store := &hideBatch{importStore: a.Store}
 	if _, ok := any(store).(gatehouse.UserBatchCreator); ok {
 		t.Fatal("hideBatch is a UserBatchCreator")
 	}
@@ -672,17 +673,17 @@ func TestImport100k(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	if got, err := a.store.CountUsers(t.Context()); err != nil || got != n {
+	if got, err := a.Store.CountUsers(t.Context()); err != nil || got != n {
 		t.Errorf("CountUsers = %d, %v; want %d", got, err, n)
 	}
-	if m, err := a.store.GroupMembers(t.Context(), "administrators"); err != nil || len(m) != n/100 {
+	if m, err := a.Store.GroupMembers(t.Context(), "administrators"); err != nil || len(m) != n/100 {
 		t.Errorf("%d administrators (%v), want %d", len(m), err, n/100)
 	}
 	last := fmt.Sprintf("user%06d", n-2)
-	if u, err := a.store.UserByLogin(t.Context(), last+"@example.com"); err != nil || u.Username != last || u.PasswordHash != bcryptHash || u.State != gatehouse.StateActive {
+	if u, err := a.Store.UserByLogin(t.Context(), last+"@example.com"); err != nil || u.Username != last || u.PasswordHash != bcryptHash || u.State != gatehouse.StateActive {
 		t.Errorf("UserByLogin(%s) = %+v, %v", last, u, err)
 	}
-	if _, err := a.accounts.Login(t.Context(), account.LoginRequest{Username: last, Password: "password", Client: account.Client{Addr: "192.0.2.1"}}); err != nil {
+	if _, err := a.Accounts.Login(t.Context(), account.LoginRequest{Username: last, Password: "password", Client: account.Client{Addr: "192.0.2.1"}}); err != nil {
 		t.Errorf("login as %s: %v", last, err)
 	}
 }

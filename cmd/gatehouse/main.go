@@ -250,7 +250,7 @@ func cmdConfigCheck(args []string, getenv func(string) string, environ func() []
 	if len(unknown) > 0 {
 		return unknown
 	}
-	for _, w := range s.warnings {
+	for _, w := range append(s.logDrivers, s.warnings...) {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
 	fmt.Fprintln(stdout, "configuration OK")

@@ -51,7 +51,7 @@ func cmdPolicy(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer a.Close()
-	out, err := a.accounts.Explain(ctx, s.routes, own, req)
+	out, err := a.Accounts.Explain(ctx, s.routes, own, req)
 	if err != nil {
 		return describe(err)
 	}

@@ -8,11 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
-	"github.com/gatehouse/gatehouse/httpapi"
-	"github.com/gatehouse/gatehouse/password"
+	"github.com/gatehouse/gatehouse/server"
 )
 
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, environ func() []string, stdout, stderr io.Writer) error {
@@ -35,51 +33,24 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 	for _, e := range unknownEnv(environ()) {
 		log.Warn(e.Error())
 	}
-	// Load the password blocklist now, not on the first request that
-	// needs it (it takes a few tens of milliseconds).
-	password.BlocklistSize()
-	a, err := openApp(ctx, s, log)
+	// Listen first: without public_url, links (the setup link among them)
+	// point to the address actually listened on (a port 0 resolved).
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	defer ln.Close()
+	gh, err := server.Open(ctx, s.serverConfig(ln.Addr().String(), log))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // told to stop (SIGINT, SIGTERM) while starting: not a failure
 		}
 		return err
 	}
-	defer a.Close()
+	defer gh.Close()
 
-	api, err := httpapi.New(httpapi.Config{
-		BasePath:       s.basePath,
-		PublicURL:      s.cfg.PublicURL,
-		TrustedProxies: s.trustedProxies,
-		TrustedOrigins: s.cfg.TrustedOrigins,
-		Logger:         log,
-		Ready:          a.store.Ping,
-		BasicAuth:      httpapi.BasicAuth{Enabled: s.cfg.BasicAuth.Enabled, AllowInsecure: s.cfg.BasicAuth.AllowInsecure},
-		Routes:         s.routes,
-
-		CSRFEveryRequest: s.cfg.CSRF.EveryRequest,
-
-		Upstream:        s.upstream,
-		RedirectDomains: s.redirectDomains,
-		ProxyTimeout:    s.cfg.UpstreamTimeout,
-
-		ExtraMethods:        s.cfg.Gateway.ExtraMethods,
-		AllowPathParameters: s.cfg.Gateway.AllowPathParameters,
-		StripHeaders:        s.cfg.Gateway.StripHeaders,
-
-		Metrics:         a.metrics,
-		MetricsNetworks: s.metricsNetworks,
-	}, a.accounts)
-	if err != nil {
-		return &configError{where: "config", msg: err.Error()}
-	}
-
-	ln, err := net.Listen("tcp", s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
-	}
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           gh,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -91,25 +62,6 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 	if s.upstream != nil {
 		log.Info("gateway mode: proxying to the upstream", "upstream", s.upstream.Redacted())
 	}
-
-	token, err := a.accounts.StartSetup(ctx)
-	if err != nil {
-		ln.Close()
-		if ctx.Err() != nil {
-			log.Info("stopped")
-			return nil // told to stop while starting: not a failure
-		}
-		return err
-	}
-	if token != "" {
-		log.Info("no users yet: open the setup link to create the first administrator (it works once)",
-			"url", publicBase(s, ln.Addr())+s.basePath+"/ui/setup?token="+token)
-	}
-
-	sweepCtx, stopSweep := context.WithCancel(context.Background())
-	defer stopSweep()
-	go a.accounts.RunSweeper(sweepCtx, time.Minute)
-	go a.outbox.Run(sweepCtx)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -127,21 +79,11 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	a.accounts.WaitBackground()
+	if err := gh.Close(); err != nil {
+		return err
+	}
 	log.Info("stopped")
 	return nil
-}
-
-// publicBase is where links point: the configured public URL, else the
-// address the server listens on.
-func publicBase(s *settings, addr net.Addr) string {
-	if s.cfg.PublicURL != "" {
-		return strings.TrimRight(s.cfg.PublicURL, "/")
-	}
-	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
-		return fmt.Sprintf("http://localhost:%d", tcp.Port)
-	}
-	return "http://" + addr.String()
 }
 
 func logLevel(s string) slog.Level {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
+	"github.com/gatehouse/gatehouse/server"
 )
 
 // stringList is a repeatable string flag.
@@ -80,13 +81,13 @@ func cmdUser(ctx context.Context, sub string, args []string, getenv func(string)
 		if err != nil {
 			return err
 		}
-		u, err := a.accounts.CreateUser(ctx, account.NewUser{Username: username, Email: email, Name: name, Password: pw, Groups: groups})
+		u, err := a.Accounts.CreateUser(ctx, account.NewUser{Username: username, Email: email, Name: name, Password: pw, Groups: groups})
 		if err != nil {
 			return describe(err)
 		}
 		fmt.Fprintf(stdout, "created user %s (id %s)\n", u.Username, u.ID)
 	case "list":
-		users, _, err := a.store.ListUsers(ctx, gatehouse.UserFilter{})
+		users, _, err := a.Store.ListUsers(ctx, gatehouse.UserFilter{})
 		if err != nil {
 			return err
 		}
@@ -105,12 +106,12 @@ func cmdUser(ctx context.Context, sub string, args []string, getenv func(string)
 		if err != nil {
 			return err
 		}
-		if _, err := a.accounts.DisableUser(ctx, account.Actor{}, u.ID); err != nil {
+		if _, err := a.Accounts.DisableUser(ctx, account.Actor{}, u.ID); err != nil {
 			return describe(err)
 		}
 		fmt.Fprintf(stdout, "disabled user %s; their sessions have ended\n", u.Username)
 	case "unlock":
-		if err := a.accounts.Unlock(ctx, rest[0]); err != nil {
+		if err := a.Accounts.Unlock(ctx, rest[0]); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "cleared the login lockout of %s\n", rest[0])
@@ -122,11 +123,11 @@ func cmdUser(ctx context.Context, sub string, args []string, getenv func(string)
 		if u.State == gatehouse.StateDisabled {
 			return fmt.Errorf("user %s is disabled; enable them first", u.Username)
 		}
-		link, err := a.accounts.IssueResetLink(ctx, u, "")
+		link, err := a.Accounts.IssueResetLink(ctx, u, "")
 		if err != nil {
 			return describe(err)
 		}
-		fmt.Fprintf(stdout, "one-time password reset link for %s (valid %s; give it to them only):\n%s\n", u.Username, a.settings.resetTTL(), link)
+		fmt.Fprintf(stdout, "one-time password reset link for %s (valid %s; give it to them only):\n%s\n", u.Username, s.resetTTL(), link)
 	}
 	return nil
 }
@@ -146,10 +147,10 @@ func readPassword(r io.Reader) (string, error) {
 	return line, nil
 }
 
-func findUser(ctx context.Context, a *app, ref string) (*gatehouse.User, error) {
-	u, err := a.store.UserByLogin(ctx, ref)
+func findUser(ctx context.Context, a *server.Services, ref string) (*gatehouse.User, error) {
+	u, err := a.Store.UserByLogin(ctx, ref)
 	if errors.Is(err, gatehouse.ErrNotFound) {
-		u, err = a.store.UserByID(ctx, ref)
+		u, err = a.Store.UserByID(ctx, ref)
 	}
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		return nil, fmt.Errorf("no user %q", ref)

@@ -4,6 +4,7 @@
 //
 //	go run ./examples/embed            # listens on 127.0.0.1:8081
 //
+// Its data (the SQLite database and the two-factor key) is in ./embed-data.
 // On the first start it creates the user "demo" with the password read from
 // EMBED_DEMO_PASSWORD (it refuses to start without one: there are no default
 // credentials). Then:
@@ -27,10 +28,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
-	"github.com/gatehouse/gatehouse/httpapi"
-	"github.com/gatehouse/gatehouse/password"
-	"github.com/gatehouse/gatehouse/session"
-	"github.com/gatehouse/gatehouse/sqlite"
+	"github.com/gatehouse/gatehouse/server"
 )
 
 func main() {
@@ -44,20 +42,16 @@ func main() {
 }
 
 func run(ctx context.Context, log *slog.Logger) error {
-	store, err := sqlite.Open(ctx, "embed.db")
+	const addr = "127.0.0.1:8081"
+	gh, err := server.Open(ctx, server.Config{DataDir: "embed-data", ListenAddr: addr, Logger: log})
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	accounts := newAccounts(store, password.DefaultParams, log)
-	if err := ensureDemoUser(ctx, accounts, store, os.Getenv("EMBED_DEMO_PASSWORD")); err != nil {
+	defer gh.Close()
+	if err := ensureDemoUser(ctx, gh, os.Getenv("EMBED_DEMO_PASSWORD")); err != nil {
 		return err
 	}
-	h, err := newHandler(accounts, log)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Addr: "127.0.0.1:8081", Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: addr, Handler: newHandler(gh), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		srv.Shutdown(context.Background())
@@ -69,31 +63,22 @@ func run(ctx context.Context, log *slog.Logger) error {
 	return nil
 }
 
-// newAccounts wires gatehouse's services over a store.
-func newAccounts(store *sqlite.Store, params password.Params, log *slog.Logger) *account.Service {
-	sessions := session.NewManager(store, session.DefaultConfig, time.Now, log)
-	return account.New(store, password.NewHasher(params, 0, 0), sessions, account.DefaultConfig, time.Now, log, nil)
-}
-
-func ensureDemoUser(ctx context.Context, accounts *account.Service, store *sqlite.Store, pw string) error {
-	n, err := store.CountUsers(ctx)
-	if err != nil || n > 0 {
-		return err
+// ensureDemoUser creates the user "demo" when there are no users yet (the
+// setup link would otherwise create the first administrator).
+func ensureDemoUser(ctx context.Context, gh *server.Gatehouse, pw string) error {
+	if gh.SetupURL() == "" {
+		return nil // there are users
 	}
 	if pw == "" {
 		return errors.New("set EMBED_DEMO_PASSWORD (at least 12 characters) to create the demo user")
 	}
-	_, err = accounts.CreateUser(ctx, account.NewUser{Username: "demo", Email: "demo@example.com", Name: "Demo", Password: pw})
+	_, err := gh.Accounts().CreateUser(ctx, account.NewUser{Username: "demo", Email: "demo@example.com", Name: "Demo", Password: pw})
 	return err
 }
 
 // newHandler is the program's HTTP handler: gatehouse under /auth, a
 // public health check, and the program's own protected API.
-func newHandler(accounts *account.Service, log *slog.Logger) (http.Handler, error) {
-	gh, err := httpapi.New(httpapi.Config{BasePath: "/auth", Logger: log}, accounts)
-	if err != nil {
-		return nil, err
-	}
+func newHandler(gh *server.Gatehouse) http.Handler {
 	var (
 		mu    sync.Mutex
 		notes []string
@@ -121,5 +106,5 @@ func newHandler(accounts *account.Service, log *slog.Logger) (http.Handler, erro
 		w.WriteHeader(http.StatusCreated)
 		fmt.Fprintf(w, "%d notes\n", n)
 	})))
-	return mux, nil
+	return mux
 }

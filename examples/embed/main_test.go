@@ -7,35 +7,28 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/gatehouse/gatehouse/password"
-	"github.com/gatehouse/gatehouse/sqlite"
+	"github.com/gatehouse/gatehouse/server"
 )
 
 // TestEmbed walks the example as its doc comment tells a user to: log in,
 // call the protected handler, post with and without the CSRF token.
 func TestEmbed(t *testing.T) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "embed.db"))
+	gh, err := server.Open(ctx, server.Config{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
-	accounts := newAccounts(store, password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, nil)
-	if err := ensureDemoUser(ctx, accounts, store, ""); err == nil {
+	defer gh.Close()
+	if err := ensureDemoUser(ctx, gh, ""); err == nil {
 		t.Fatal("demo user created without a password")
 	}
-	if err := ensureDemoUser(ctx, accounts, store, "an example pass phrase"); err != nil {
+	if err := ensureDemoUser(ctx, gh, "an example pass phrase"); err != nil {
 		t.Fatal(err)
 	}
-	h, err := newHandler(accounts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(newHandler(gh))
 	defer srv.Close()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar}

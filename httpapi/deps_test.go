@@ -1,0 +1,49 @@
+package httpapi_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/account"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/password"
+	"github.com/gatehouse/gatehouse/session"
+	"github.com/gatehouse/gatehouse/sqlite"
+)
+
+// TestNewChecksDeps: a Server is not built without its services, nor with
+// a session manager other than the account service's (the two would
+// disagree on the cookie and the timeouts).
+func TestNewChecksDeps(t *testing.T) {
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "gatehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	sm := session.NewManager(store, session.DefaultConfig, time.Now, nil)
+	other := session.NewManager(store, session.DefaultConfig, time.Now, nil)
+	accounts := account.New(store, password.NewHasher(cheapParams, 0, 0), sm, account.DefaultConfig, time.Now, nil, nil)
+	for _, tc := range []struct {
+		name string
+		deps httpapi.Deps
+		want string
+	}{
+		{"none", httpapi.Deps{}, "required"},
+		{"no sessions", httpapi.Deps{Accounts: accounts}, "required"},
+		{"no accounts", httpapi.Deps{Sessions: sm}, "required"},
+		{"another manager", httpapi.Deps{Accounts: accounts, Sessions: other}, "session manager of Deps.Accounts"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := httpapi.New(httpapi.Config{}, tc.deps)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("New = %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := httpapi.New(httpapi.Config{}, httpapi.Deps{Accounts: accounts, Sessions: sm}); err != nil {
+		t.Errorf("New with the required deps: %v", err)
+	}
+}

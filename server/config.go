@@ -1,0 +1,275 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/account"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/mail"
+	"github.com/gatehouse/gatehouse/password"
+	"github.com/gatehouse/gatehouse/policy"
+	"github.com/gatehouse/gatehouse/session"
+	"github.com/gatehouse/gatehouse/sms"
+)
+
+// DefaultDataDir is Config.DataDir when it is empty, as for gatehouse serve.
+const DefaultDataDir = "./gatehouse-data"
+
+// SweepInterval is how often the background sweeper deletes expired
+// sessions, tokens and throttles.
+const SweepInterval = time.Minute
+
+// Config holds what a program sets to run gatehouse. The zero value of
+// every field means the default of `gatehouse serve`.
+type Config struct {
+	// DataDir holds the SQLite database and the two-factor key file; it
+	// is created (mode 0700) when missing. Default DefaultDataDir.
+	DataDir string
+	// DatabaseFile is the SQLite database file; a relative name is in
+	// DataDir. Default gatehouse.db. (PostgreSQL, and Redis for the
+	// sessions, will be settings of their own.)
+	DatabaseFile string
+	// KeyFile holds the key that encrypts second-factor secrets at rest
+	// and signs known-device cookies (created on first start). Default
+	// DataDir/secrets.key.
+	KeyFile string
+
+	// BasePath prefixes everything gatehouse serves itself (default
+	// /auth); "/" is refused, since gatehouse's paths would collide with
+	// the program's.
+	BasePath string
+	// PublicURL is the external URL of the program (such as
+	// https://admin.example.com); links (the setup link, mailed links)
+	// are built from it, never from a request's Host header.
+	PublicURL string
+	// ListenAddr is the address the program listens on (HOST:PORT). Without
+	// PublicURL, links point to http://ListenAddr (localhost for an
+	// unspecified host); without either, they are paths only.
+	ListenAddr string
+	// TrustedProxies are the peers whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed.
+	TrustedProxies []netip.Prefix
+	// TrustedOrigins may send cross-origin unsafe requests.
+	TrustedOrigins []string
+	// CSRFEveryRequest extends the CSRF token check to safe methods
+	// authenticated by the session cookie (see httpapi.Config).
+	CSRFEveryRequest bool
+	// BasicAuth configures HTTP Basic authentication (off by default).
+	BasicAuth httpapi.BasicAuth
+	// Routes is the route table Protect applies to the program's
+	// handlers (and, in gateway mode, to the upstream). Nil: Protect
+	// requires a logged-in user.
+	Routes *policy.Table
+	// Gateway puts gatehouse in front of another application (forward
+	// auth, and the reverse proxy with an upstream). Off by default.
+	Gateway Gateway
+	// MetricsNetworks are the client networks BASE/metrics is served to;
+	// nil means loopback only.
+	MetricsNetworks []netip.Prefix
+
+	// Session holds the session timeouts and cookie; zero fields take
+	// session.DefaultConfig's.
+	Session session.Config
+	// GuestSessions lets POST BASE/session with an empty body start a
+	// session without a user (duplistatus). Off by default.
+	GuestSessions bool
+	// Login limits failed logins; zero fields take the defaults.
+	Login LoginLimits
+	// Password is the password policy. The zero Policy means
+	// password.DefaultPolicy; any other is used as given (MinStrength 0
+	// then turns the strength rule off).
+	Password password.Policy
+	// DisablePasswordReset turns off the self-service "forgot password"
+	// request (links an administrator issues still work).
+	DisablePasswordReset bool
+	// Groups are created at start when missing: name → permissions.
+	Groups map[string][]string
+	// TwoFactorIssuer names the service in authenticator apps (default
+	// gatehouse).
+	TwoFactorIssuer string
+
+	// SMTP sends mail. Nil: mail, with its one-time links and codes, is
+	// written to the log, and Open logs a warning saying so.
+	SMTP *mail.SMTPConfig
+	// MailTemplates are the mail templates; nil means the built-in ones.
+	MailTemplates *mail.Templates
+	// SMSWebhook sends text messages. Nil: they are written to the log,
+	// with a warning.
+	SMSWebhook *sms.WebhookConfig
+
+	// Logger receives gatehouse's log; nil discards it.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Gateway configures gateway mode (see httpapi.Config for each field).
+type Gateway struct {
+	// Upstream, when set, turns on the reverse proxy.
+	Upstream *url.URL
+	// RedirectDomains are the hosts (with their subdomains) the login
+	// page's and forward auth's rd may point to.
+	RedirectDomains []string
+	// ProxyTimeout bounds the upstream's connection and response headers
+	// (default httpapi.DefaultProxyTimeout).
+	ProxyTimeout time.Duration
+	// ExtraMethods are request methods let through besides the standard
+	// ones (such as PROPFIND).
+	ExtraMethods []string
+	// AllowPathParameters lets ";" path parameters through.
+	AllowPathParameters bool
+	// StripHeaders are more request headers the reverse proxy removes.
+	StripHeaders []string
+}
+
+// LoginLimits limit failed logins. A zero field takes its default.
+type LoginLimits struct {
+	// MaxFailures per user within FailureWindow lock the account for
+	// Lockout (default 5).
+	MaxFailures int
+	// MaxFailuresPerAddress per client address (an IPv6 client by its
+	// /64) within FailureWindow (default 50).
+	MaxFailuresPerAddress int
+	// FailureWindow is how long failures count (default 15 minutes).
+	FailureWindow time.Duration
+	// Lockout is how long a limit, once reached, refuses logins (default
+	// 15 minutes).
+	Lockout time.Duration
+}
+
+// config is a Config checked and with its defaults filled in.
+type config struct {
+	Config
+	base   string // the clean base path
+	dbPath string
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// check checks c and fills in its defaults, before anything is created
+// on disk.
+func (c Config) check() (*config, error) {
+	out := &config{Config: c, log: c.Logger, now: c.Now}
+	var err error
+	if out.base, err = httpapi.CleanBasePath(c.BasePath); err != nil {
+		return nil, fmt.Errorf("gatehouse: BasePath: %w", err)
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, fmt.Errorf("gatehouse: PublicURL %q must be an absolute URL such as https://admin.example.com", c.PublicURL)
+		}
+	}
+	if c.ListenAddr != "" {
+		if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
+			return nil, fmt.Errorf("gatehouse: ListenAddr %q must be HOST:PORT", c.ListenAddr)
+		}
+	}
+	if out.DataDir == "" {
+		out.DataDir = DefaultDataDir
+	}
+	if out.DatabaseFile == "" {
+		out.DatabaseFile = "gatehouse.db"
+	}
+	out.dbPath = out.DatabaseFile
+	if !filepath.IsAbs(out.dbPath) {
+		out.dbPath = filepath.Join(out.DataDir, out.dbPath)
+	}
+	if out.KeyFile == "" {
+		out.KeyFile = filepath.Join(out.DataDir, "secrets.key")
+	}
+	if out.Password == (password.Policy{}) {
+		out.Password = password.DefaultPolicy
+	}
+	if err := out.Password.Validate(); err != nil {
+		return nil, fmt.Errorf("gatehouse: Password: %w", err)
+	}
+	l := &out.Login
+	d := account.DefaultConfig
+	switch {
+	case l.MaxFailures < 0 || l.MaxFailuresPerAddress < 0 || l.FailureWindow < 0 || l.Lockout < 0:
+		return nil, errors.New("gatehouse: Login: limits must not be negative")
+	case l.MaxFailures > 100:
+		return nil, errors.New("gatehouse: Login.MaxFailures must be at most 100 (NIST SP 800-63B)")
+	}
+	l.MaxFailures = orDefault(l.MaxFailures, d.UserThrottle.MaxFailures)
+	l.MaxFailuresPerAddress = orDefault(l.MaxFailuresPerAddress, d.AddrThrottle.MaxFailures)
+	l.FailureWindow = orDefault(l.FailureWindow, d.UserThrottle.Window)
+	l.Lockout = orDefault(l.Lockout, d.UserThrottle.Lockout)
+	if out.TwoFactorIssuer == "" {
+		out.TwoFactorIssuer = account.DefaultTwoFactorConfig.Issuer
+	}
+	if out.log == nil {
+		out.log = slog.New(slog.DiscardHandler)
+	}
+	if out.now == nil {
+		out.now = time.Now
+	}
+	return out, nil
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// accountConfig is the account service's configuration.
+func (c *config) accountConfig() account.Config {
+	a := account.DefaultConfig
+	a.Policy = c.Password
+	a.UserThrottle = gatehouse.ThrottleRule{MaxFailures: c.Login.MaxFailures, Window: c.Login.FailureWindow, Lockout: c.Login.Lockout}
+	a.AddrThrottle = gatehouse.ThrottleRule{MaxFailures: c.Login.MaxFailuresPerAddress, Window: c.Login.FailureWindow, Lockout: c.Login.Lockout}
+	a.AllowPasswordReset = !c.DisablePasswordReset
+	a.Guest = c.GuestSessions
+	a.LinkBase = c.linkBase()
+	return a
+}
+
+// httpConfig is the HTTP layer's configuration.
+func (c *config) httpConfig() httpapi.Config {
+	return httpapi.Config{
+		BasePath:         c.base,
+		PublicURL:        c.PublicURL,
+		TrustedProxies:   c.TrustedProxies,
+		TrustedOrigins:   c.TrustedOrigins,
+		CSRFEveryRequest: c.CSRFEveryRequest,
+		BasicAuth:        c.BasicAuth,
+		Routes:           c.Routes,
+
+		Upstream:            c.Gateway.Upstream,
+		RedirectDomains:     c.Gateway.RedirectDomains,
+		ProxyTimeout:        c.Gateway.ProxyTimeout,
+		ExtraMethods:        c.Gateway.ExtraMethods,
+		AllowPathParameters: c.Gateway.AllowPathParameters,
+		StripHeaders:        c.Gateway.StripHeaders,
+
+		MetricsNetworks: c.MetricsNetworks,
+	}
+}
+
+// linkBase is where links point: PublicURL (or, without one, the listen
+// address) and the base path.
+func (c *config) linkBase() string {
+	base := strings.TrimRight(c.PublicURL, "/")
+	if base == "" && c.ListenAddr != "" {
+		base = "http://" + c.ListenAddr
+		if host, port, err := net.SplitHostPort(c.ListenAddr); err == nil {
+			if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
+				base = "http://localhost:" + port
+			}
+		}
+	}
+	return base + c.base
+}
