@@ -144,6 +144,11 @@ func (s *Server) newGateway(cfg Config) (*gateway, error) {
 			g.domains = append(g.domains, c)
 		}
 	}
+	if len(g.domains) == 0 && s.cookieDomain != "" {
+		// One login for every subdomain (session.cookie_domain): rd= may
+		// lead back to any of them, unless redirect_domains says otherwise.
+		g.domains = []string{s.cookieDomain}
+	}
 	if cfg.Upstream == nil {
 		return g, nil
 	}
@@ -519,7 +524,7 @@ func originalRequest(orig *http.Request, r *http.Request, o *original) {
 	orig.Body, orig.ContentLength, orig.GetBody = http.NoBody, 0, nil
 	if o.scheme == "https" && r.Header[keyForwardedProto] == nil {
 		// The proxy told the scheme only in X-Original-URL: the copy gets
-		// it in X-Forwarded-Proto too, for isHTTPS. (A present
+		// it in X-Forwarded-Proto too, for its inbound. (A present
 		// X-Forwarded-Proto was checked by parseOriginal to agree with
 		// o.scheme; an absent one already reads as http.)
 		h := make(http.Header, len(r.Header)+1)
@@ -581,7 +586,8 @@ func (s *Server) gate(orig *http.Request, path string) (c *credentials, needLogi
 	}
 	d := policy.Decision{Access: policy.Authenticated, Rule: -1}
 	if s.cfg.Routes != nil {
-		d = s.cfg.Routes.Decide(orig.Method, path, s.routeClient(orig))
+		in := s.in(orig)
+		d = s.cfg.Routes.Decide(orig.Method, in.host, path, in.client)
 	}
 	if s.cfg.CSRFEveryRequest && c != nil && !upgrade && !csrf.Unsafe(orig.Method) {
 		// Config.CSRFEveryRequest: safe methods authenticated by the
@@ -688,6 +694,11 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 		return errOverride
 	}
 	originalRequest(orig, r, o)
+	// The original request enters here: its scheme, its client (from
+	// X-Forwarded-For) and the host the proxy names, worked out once.
+	in := s.proxies.inbound(orig)
+	in.host = o.host
+	*orig = *orig.WithContext(&inboundContext{Context: orig.Context(), in: in})
 	c, needLogin, err := s.gate(orig, o.path)
 	if err != nil {
 		if needLogin && browserNavigation(orig) {
@@ -815,7 +826,7 @@ func (s *Server) rewriteUpstream(pr *httputil.ProxyRequest) {
 	pr.SetURL(s.gw.upstream)
 	pr.SetXForwarded()
 	proto := "http"
-	if s.proxies.isHTTPS(in) {
+	if s.in(in).secure {
 		proto = "https"
 	}
 	out.Header.Set("X-Forwarded-Proto", proto)
@@ -832,7 +843,7 @@ func (s *Server) rewriteUpstream(pr *httputil.ProxyRequest) {
 	}
 	out.Header.Del("X-Real-Ip")
 	client := ""
-	a := s.proxies.clientAddr(in)
+	a := s.in(in).client
 	if a.IsValid() {
 		client = a.String()
 		out.Header.Set("X-Real-Ip", client)

@@ -62,6 +62,8 @@ type Config struct {
 	Upstream *url.URL
 	// RedirectDomains are the hosts (each with its subdomains) that the
 	// rd parameter of the login page and GET BASE/verify may point to.
+	// Without any, the session cookie's domain (session.Config.CookieDomain)
+	// is the one, when it has one.
 	RedirectDomains []string
 	// ProxyTimeout bounds how long the upstream may take to connect and to
 	// answer with its response headers (default 30s); a stream or a
@@ -125,6 +127,10 @@ type Server struct {
 	served   []string               // "METHOD /path" of every route (for the OpenAPI test)
 	builtin  []account.BuiltinRoute // every route and what it requires (for policy explain)
 	gw       *gateway               // forward auth and, with Config.Upstream, the reverse proxy
+
+	// cookieDomain is the Domain of the session cookie and so of the
+	// XSRF-TOKEN cookie ("" for host-only; session.Config.CookieDomain).
+	cookieDomain string
 }
 
 // New returns a Server over the account service.
@@ -141,6 +147,10 @@ func New(cfg Config, accounts *account.Service) (*Server, error) {
 		now:      cfg.Now,
 		log:      cfg.Logger,
 		metrics:  cfg.Metrics,
+	}
+	if accounts != nil {
+		// The XSRF-TOKEN cookie goes wherever the session cookie does.
+		s.cookieDomain = accounts.Sessions().CookieDomain()
 	}
 	if s.metrics == nil {
 		s.metrics = metrics.New()
@@ -203,7 +213,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveVerify(w, r)
 		return
 	}
-	s.serveCounted(w, r, s.handler)
+	s.serveCounted(w, s.enter(r), s.handler)
 }
 
 // securityHeaders sets the headers every response carries. API responses
@@ -230,7 +240,7 @@ func (s *Server) setSecurityHeaders(h http.Header, r *http.Request) {
 	h["X-Frame-Options"] = v[2:3:3]
 	h["Content-Security-Policy"] = v[3:4:4]
 	h["Cache-Control"] = v[4:5:5]
-	if s.proxies.isHTTPS(r) {
+	if s.in(r).secure {
 		v = append(v, "max-age=63072000; includeSubDomains")
 		h["Strict-Transport-Security"] = v[5:6:6]
 	}
@@ -255,7 +265,7 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 
 // client describes the request's origin for the use cases.
 func (s *Server) client(r *http.Request) account.Client {
-	a := s.proxies.clientAddr(r)
+	a := s.in(r).client
 	addr := ""
 	if a.IsValid() {
 		addr = a.String()
