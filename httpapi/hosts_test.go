@@ -267,3 +267,28 @@ func TestRedirectDomainsFollowCookieDomain(t *testing.T) {
 		t.Error("Location is not the login page")
 	}
 }
+
+// TestExplainHost: GET …/policy/explain takes the host as a real request
+// has it.
+func TestExplainHost(t *testing.T) {
+	e := newEnv(t, withHostRoutes(hostTable(t)))
+	b, _ := e.loggedIn()
+	explain := func(q string) *httptest.ResponseRecorder {
+		return b.do("GET", "/auth/management/api/v1/policy/explain?method=GET&path=/admin/x"+q, "")
+	}
+	for q, want := range map[string]int{"&host=ADMIN.example.com:8443": 0, "&host=app.example.com": 1, "": 1} {
+		w := explain(q)
+		var out struct {
+			Host string
+			Rule *struct{ Index int }
+		}
+		decode(t, w, &out)
+		if w.Code != 200 || out.Rule == nil || out.Rule.Index != want {
+			t.Errorf("explain%s: %d %s, want rule %d", q, w.Code, w.Body, want)
+		}
+		if out.Host != strings.TrimPrefix(q, "&host=") {
+			t.Errorf("explain%s: host %q", q, out.Host)
+		}
+	}
+	wantProblem(t, explain("&host=https://admin.example.com/"), 422, gatehouse.CodeValidation)
+}
