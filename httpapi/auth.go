@@ -254,12 +254,64 @@ func (s *Server) CSRF(next http.Handler) http.Handler {
 	}))
 }
 
+// checkAmbient makes, for credentials c of r, the checks that
+// credentials a browser sends by itself (the session cookie, Basic) need
+// wherever gatehouse decides a request: an unsafe request or a WebSocket
+// handshake must be same-origin (cross-site request forgery, cross-site
+// WebSocket hijacking), and with the session cookie an unsafe request
+// must carry its CSRF token. With Config.CSRFEveryRequest a safe request
+// with the cookie needs the token too, except a WebSocket handshake (the
+// browser's WebSocket API cannot send a header: the origin check protects
+// it); without it, the cookie does not count where public reports the
+// route public — the request goes on as anonymous (c is returned nil), so
+// that an application's pages and files still load — and is refused
+// elsewhere. Bearer tokens are not ambient: c is returned as it is.
+func (s *Server) checkAmbient(r *http.Request, c *credentials, public func(*http.Request) bool) (*credentials, error) {
+	if c == nil || c.via == viaToken {
+		return c, nil
+	}
+	unsafe := csrf.Unsafe(r.Method)
+	upgrade := r.Header.Get("Upgrade") != ""
+	if unsafe || upgrade {
+		probe := r
+		if !unsafe {
+			p := *r
+			p.Method = http.MethodPost
+			probe = &p
+		}
+		if s.cop.Check(probe) != nil {
+			s.log.Info("cross-origin request refused", "method", r.Method, "path", r.URL.Path, "origin", r.Header.Get("Origin"))
+			return c, errCrossOrigin
+		}
+	}
+	if err := checkCSRF(r, c, s.cfg.CSRFEveryRequest && !upgrade); err != nil {
+		if !unsafe && public(r) {
+			return nil, nil
+		}
+		s.log.Info("csrf token refused", "method", r.Method, "path", r.URL.Path, "user", c.user.ID)
+		return c, err
+	}
+	return c, nil
+}
+
+// publicRoute reports whether the route table makes r's route public.
+func (s *Server) publicRoute(r *http.Request) bool {
+	if s.cfg.Routes == nil {
+		return false
+	}
+	d, err := s.decide(r)
+	return err == nil && d.Access == policy.Public
+}
+
 // Protect guards h for a Go program that embeds gatehouse: it
 // authenticates the request (session cookie, Bearer token, or Basic when
 // enabled), refuses cross-origin unsafe requests and, for cookie
 // sessions, unsafe requests without the CSRF token; then, when the server
 // has a route table, applies it to the request (first matching rule; no
-// rule matches → 403), else requires an authenticated user.
+// rule matches → 403), else requires an authenticated user. A WebSocket
+// handshake with the cookie or Basic must be same-origin. With
+// Config.CSRFEveryRequest, a safe request whose cookie comes without its
+// token is taken as anonymous on a public route (see checkAmbient).
 func (s *Server) Protect(h http.Handler) http.Handler {
 	return s.CSRF(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := s.authenticate(r, false)
@@ -268,10 +320,12 @@ func (s *Server) Protect(h http.Handler) http.Handler {
 			return
 		}
 		if c != nil {
-			if err := checkCSRF(r, c, s.cfg.CSRFEveryRequest); err != nil {
+			if c, err = s.checkAmbient(r, c, s.publicRoute); err != nil {
 				s.writeError(w, r, err)
 				return
 			}
+		}
+		if c != nil {
 			r = withCredentials(r, c)
 		}
 		if err := s.authorizeRoute(r, c, true); err != nil {
@@ -387,12 +441,15 @@ func (s *Server) caller(r *http.Request) (*credentials, error) {
 	if c == nil {
 		return nil, errUnauthenticated
 	}
-	if err := checkCSRF(r, c, s.cfg.CSRFEveryRequest); err != nil {
-		s.log.Info("csrf token refused", "method", r.Method, "path", r.URL.Path, "user", c.user.ID)
+	if _, err := s.checkAmbient(r, c, neverPublic); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
+
+// neverPublic is checkAmbient's public for endpoints that always need a
+// caller.
+func neverPublic(*http.Request) bool { return false }
 
 // authed is a handler that needs an authenticated user.
 type authedFunc func(w http.ResponseWriter, r *http.Request, c *credentials) error

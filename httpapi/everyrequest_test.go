@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -209,4 +210,97 @@ func TestCSRFEveryRequestGateway(t *testing.T) {
 			t.Errorf("same-origin upgrade: %d, want 101", status)
 		}
 	})
+}
+
+// TestProtectEveryRequestPublicRoute: with csrf.every_request and a route
+// table, Protect treats a session cookie that comes without its token on
+// a public route as the gateway does — the request goes on as anonymous —
+// and refuses it on a route that needs a user.
+func TestProtectEveryRequestPublicRoute(t *testing.T) {
+	e := newEnv(t, withEveryRequest, func(h *httpapi.Config, _ *account.Config, _ *session.Config) {
+		h.Routes = gatewayTable(t)
+	})
+	b, token := e.loggedIn()
+	protected := e.api.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u := gatehouse.UserFrom(r.Context()); u != nil {
+			fmt.Fprint(w, "user ", u.Username)
+			return
+		}
+		fmt.Fprint(w, "anonymous")
+	}))
+	do := func(method, path string, opts ...reqOpt) *httptest.ResponseRecorder {
+		r := newRequest(b, method, path)
+		for _, o := range opts {
+			o(r)
+		}
+		w := httptest.NewRecorder()
+		protected.ServeHTTP(w, r)
+		return w
+	}
+	if w := do("GET", "/app/public/logo.png"); w.Code != 200 || w.Body.String() != "anonymous" {
+		t.Errorf("public route, cookie without token: %d %q, want 200 anonymous", w.Code, w.Body)
+	}
+	if w := do("GET", "/app/public/logo.png", header("X-CSRF", token)); w.Code != 200 || !strings.HasPrefix(w.Body.String(), "user ") {
+		t.Errorf("public route with the token: %d %q, want the user", w.Code, w.Body)
+	}
+	wantProblem(t, do("GET", "/app/notes"), 403, gatehouse.CodeCSRFFailed)
+	if w := do("GET", "/app/notes", header("X-CSRF", token)); w.Code != 200 {
+		t.Errorf("protected route with the token: %d %s", w.Code, w.Body)
+	}
+	// Unsafe requests are never taken as anonymous: refused, as always.
+	wantProblem(t, do("POST", "/app/public/form", header("Sec-Fetch-Site", "same-origin")), 403, gatehouse.CodeCSRFFailed)
+}
+
+// TestProtectWebSocketOrigin: Protect holds a user's WebSocket handshake
+// to the same origin, as the gateway does (cross-site WebSocket
+// hijacking); a same-origin one needs no CSRF token, even with
+// csrf.every_request (the browser's WebSocket API cannot send one).
+func TestProtectWebSocketOrigin(t *testing.T) {
+	for _, every := range []bool{false, true} {
+		t.Run(fmt.Sprint("every_request=", every), func(t *testing.T) {
+			e := newEnv(t, func(h *httpapi.Config, _ *account.Config, _ *session.Config) { h.CSRFEveryRequest = every })
+			b, _ := e.loggedIn()
+			protected := e.api.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+			do := func(opts ...reqOpt) *httptest.ResponseRecorder {
+				r := newRequest(b, "GET", "/app/ws")
+				r.Header.Set("Upgrade", "websocket")
+				r.Header.Set("Connection", "Upgrade")
+				for _, o := range opts {
+					o(r)
+				}
+				w := httptest.NewRecorder()
+				protected.ServeHTTP(w, r)
+				return w
+			}
+			wantProblem(t, do(header("Origin", "https://evil.example"), header("Sec-Fetch-Site", "cross-site")), 403, gatehouse.CodeCSRFFailed)
+			if w := do(header("Sec-Fetch-Site", "same-origin")); w.Code != 200 {
+				t.Errorf("same-origin handshake: %d %s", w.Code, w.Body)
+			}
+		})
+	}
+}
+
+// TestCSRFEveryRequestInvite: an invitation's partial session gets its
+// token back from GET BASE/invite, as a session does from GET
+// BASE/session, so that one needs none; setting the password does.
+func TestCSRFEveryRequestInvite(t *testing.T) {
+	e := newEnv(t, withEveryRequest)
+	if _, err := e.accounts.Invite(context.Background(), account.NewInvite{Email: "kim@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	id, tok := linkParts(t, e.mailer.last(t, "kim@example.com", "invite").Data.Link, "invite")
+	b := e.browser()
+	if w := b.do("POST", "/auth/invite/verify", `{"userId":"`+id+`","token":"`+tok+`"}`); w.Code != 200 {
+		t.Fatalf("verify: %d %s", w.Code, w.Body)
+	}
+	w := b.do("GET", "/auth/invite", "")
+	if w.Code != 200 {
+		t.Fatalf("GET /auth/invite without the token: %d %s", w.Code, w.Body)
+	}
+	var got struct{ CSRFToken string }
+	decode(t, w, &got)
+	wantProblem(t, b.do("POST", "/auth/invite/password", `{"password":"kim's long passphrase"}`), 403, gatehouse.CodeCSRFFailed)
+	if w := b.do("POST", "/auth/invite/password", `{"password":"kim's long passphrase"}`, header("X-CSRF", got.CSRFToken)); w.Code != 200 {
+		t.Errorf("accept with the token: %d %s", w.Code, w.Body)
+	}
 }

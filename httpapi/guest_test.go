@@ -354,3 +354,36 @@ func TestGuestWebSocketCrossOrigin(t *testing.T) {
 		})
 	}
 }
+
+// TestGuestSessionRemaining: GET BASE/session/remaining reports a guest
+// session's time left, as a user's, without extending it; and
+// /session/authenticated stays false (a guest is nobody).
+func TestGuestSessionRemaining(t *testing.T) {
+	e := newEnv(t, withGuests(t))
+	_, g := startGuest(t, e, "192.0.2.10:40000")
+	remaining := func() int64 {
+		t.Helper()
+		w := asGuest(t, e, e.api, "GET", "/auth/session/remaining", g.SessionID, "")
+		if w.Code != 200 {
+			t.Fatalf("remaining: %d %s", w.Code, w.Body)
+		}
+		var got struct{ Seconds int64 }
+		decode(t, w, &got)
+		return got.Seconds
+	}
+	idle := int64(session.DefaultConfig.IdleTimeout / time.Second)
+	if got := remaining(); got != idle {
+		t.Errorf("remaining = %d, want the idle timeout %d", got, idle)
+	}
+	e.clock.Advance(time.Minute)
+	if got := remaining(); got != idle-60 {
+		t.Errorf("a minute later: %d, want %d (asking must not extend it)", got, idle-60)
+	}
+	if w := asGuest(t, e, e.api, "GET", "/auth/session/authenticated", g.SessionID, ""); !strings.Contains(w.Body.String(), "false") {
+		t.Errorf("authenticated for a guest: %s", w.Body)
+	}
+	e.clock.Advance(time.Duration(idle) * time.Second)
+	if got := remaining(); got != 0 {
+		t.Errorf("after the idle timeout: %d, want 0", got)
+	}
+}

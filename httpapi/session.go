@@ -151,6 +151,18 @@ func (s *Server) handleRemaining(w http.ResponseWriter, r *http.Request) error {
 	var secs int64
 	if c != nil {
 		secs = session.SecondsLeft(c.session, s.now())
+	} else {
+		// A guest session has a timeout too (never extended here either).
+		sess, token, err := s.guestSession(r, true)
+		if err != nil {
+			return err
+		}
+		if sess != nil {
+			if s.cfg.CSRFEveryRequest && !csrf.Valid(token, csrf.FromRequest(r)) {
+				return errCSRF
+			}
+			secs = session.SecondsLeft(sess, s.now())
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]int64{"seconds": secs})
 	return nil
