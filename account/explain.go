@@ -11,10 +11,12 @@ import (
 )
 
 // ExplainRequest is a request to explain: who (a username or email, ""
-// for an anonymous caller), what, and from where.
+// for an anonymous caller), what, from where, and to which host (as the
+// Host header gives it; "" matches only rules without hosts).
 type ExplainRequest struct {
 	User   string `json:"user"`
 	Method string `json:"method"`
+	Host   string `json:"host"`
 	Path   string `json:"path"`
 	Addr   string `json:"addr"`
 }
@@ -25,6 +27,8 @@ type Explanation struct {
 	Decision string `json:"decision"`
 	Status   int    `json:"status"`
 	Method   string `json:"method"`
+	// Host is the host the request was explained for, "" for none.
+	Host string `json:"host,omitempty"`
 	// Path is the path as matched, after cleaning.
 	Path string         `json:"path"`
 	User *ExplainedUser `json:"user"`
@@ -71,6 +75,9 @@ func (s *Service) Explain(ctx context.Context, table *policy.Table, own []Builti
 		}
 		addr = a.Unmap()
 	}
+	if req.Host != "" && !validExplainHost(req.Host) {
+		fields["host"] = "is not a host name such as admin.example.com (a port is allowed)"
+	}
 	p, pathErr := policy.CleanPath(req.Path)
 	var builtin *BuiltinRoute
 	if pathErr == nil && req.Method != "" {
@@ -82,7 +89,7 @@ func (s *Service) Explain(ctx context.Context, table *policy.Table, own []Builti
 	if len(fields) > 0 {
 		return nil, &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request to explain is not valid.", Fields: fields}
 	}
-	out := &Explanation{Method: req.Method, Path: req.Path}
+	out := &Explanation{Method: req.Method, Host: req.Host, Path: req.Path}
 	var perms []string
 	if req.User != "" {
 		u, err := s.store.UserByLogin(ctx, req.User)
@@ -108,7 +115,7 @@ func (s *Service) Explain(ctx context.Context, table *policy.Table, own []Builti
 	if builtin != nil {
 		return explainOwn(out, builtin, table, addr, authenticated, perms), nil
 	}
-	d := table.Decide(req.Method, p, addr)
+	d := table.Decide(req.Method, req.Host, p, addr)
 	switch d.Authorize(authenticated, perms) {
 	case policy.Allow:
 		out.Decision, out.Status = "allow", 200
@@ -141,7 +148,7 @@ func explainOwn(out *Explanation, r *BuiltinRoute, table *policy.Table, addr net
 		out.Why = joinWhy(b.Why, "The route table does not apply to this endpoint.")
 		return out
 	}
-	d := table.Decide(out.Method, out.Path, addr)
+	d := table.Decide(out.Method, out.Host, out.Path, addr)
 	if d.Rule < 0 {
 		out.Why = joinWhy(b.Why, "No rule of the route table matches, so the endpoint's own requirement alone decides.")
 		return out
@@ -193,4 +200,20 @@ func explainWhy(out *Explanation, d policy.Decision) string {
 			return rule + " requires " + need + ", which " + who + " lacks."
 		}
 	}
+}
+
+// validExplainHost accepts what a Host header could hold: a name or an
+// address, optionally with a port; no scheme, path, space or control
+// character.
+func validExplainHost(h string) bool {
+	if len(h) > 261 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._:[]", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }

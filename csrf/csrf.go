@@ -102,22 +102,28 @@ func Unsafe(method string) bool {
 // SetCookie writes the XSRF-TOKEN cookie: readable by scripts (that is its
 // point), SameSite=Strict, Secure over HTTPS. It is a browser-session
 // cookie; GET of the current session sets it again when it is gone.
-func SetCookie(w http.ResponseWriter, token string, secure bool) {
+// domain is the session cookie's Domain ("" for host-only): the token
+// goes wherever the session does, so a front end on any subdomain the
+// session is valid on can read it.
+func SetCookie(w http.ResponseWriter, token string, secure bool, domain string) {
 	http.SetCookie(w, &http.Cookie{
 		Name:     CookieName,
 		Value:    token,
 		Path:     "/",
+		Domain:   domain,
 		Secure:   secure,
 		SameSite: http.SameSiteStrictMode,
 	})
 }
 
-// ClearCookie tells the browser to drop the XSRF-TOKEN cookie.
-func ClearCookie(w http.ResponseWriter, secure bool) {
+// ClearCookie tells the browser to drop the XSRF-TOKEN cookie set with
+// domain.
+func ClearCookie(w http.ResponseWriter, secure bool, domain string) {
 	http.SetCookie(w, &http.Cookie{
 		Name:     CookieName,
 		Value:    "",
 		Path:     "/",
+		Domain:   domain,
 		Secure:   secure,
 		SameSite: http.SameSiteStrictMode,
 		MaxAge:   -1,

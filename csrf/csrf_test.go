@@ -277,17 +277,21 @@ func TestUnsafe(t *testing.T) {
 
 func TestSetCookie(t *testing.T) {
 	tok := Token(secretA)
-	for _, secure := range []bool{false, true} {
-		name := map[bool]string{false: "HTTP", true: "HTTPS"}[secure]
+	for _, tt := range []struct {
+		secure bool
+		domain string
+	}{{false, ""}, {true, ""}, {false, "example.com"}, {true, "example.com"}} {
+		secure, domain := tt.secure, tt.domain
+		name := map[bool]string{false: "HTTP", true: "HTTPS"}[secure] + " domain=" + domain
 		t.Run(name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			SetCookie(rec, tok, secure)
+			SetCookie(rec, tok, secure, domain)
 			cookies := rec.Result().Cookies()
 			raw := rec.Result().Header.Values("Set-Cookie")
 			if len(cookies) != 1 {
 				t.Fatalf("Set-Cookie %q, want one cookie", raw)
 			}
-			want := &http.Cookie{Name: "XSRF-TOKEN", Value: tok, Path: "/", Secure: secure, SameSite: http.SameSiteStrictMode}
+			want := &http.Cookie{Name: "XSRF-TOKEN", Value: tok, Path: "/", Domain: domain, Secure: secure, SameSite: http.SameSiteStrictMode}
 			if diff := cmp.Diff(want, cookies[0], cmpopts.IgnoreFields(http.Cookie{}, "Raw")); diff != "" {
 				t.Errorf("cookie (-want +got):\n%s", diff)
 			}
@@ -299,9 +303,9 @@ func TestSetCookie(t *testing.T) {
 			}
 
 			rec = httptest.NewRecorder()
-			ClearCookie(rec, secure)
+			ClearCookie(rec, secure, domain)
 			cookies = rec.Result().Cookies()
-			if len(cookies) != 1 || cookies[0].Name != CookieName || cookies[0].MaxAge >= 0 || cookies[0].Secure != secure {
+			if len(cookies) != 1 || cookies[0].Name != CookieName || cookies[0].MaxAge >= 0 || cookies[0].Secure != secure || cookies[0].Domain != domain {
 				t.Errorf("ClearCookie set %q", rec.Result().Header.Values("Set-Cookie"))
 			}
 		})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"net/http"
-	"net/netip"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -104,7 +103,7 @@ func (s *Server) cookieSession(r *http.Request, peek bool) (*credentials, error)
 	if c := credentialsFrom(r.Context()); c != nil && c.via == viaSession {
 		return c, nil
 	}
-	token, ok := s.sessions.ReadToken(r, s.proxies.isHTTPS(r))
+	token, ok := s.sessions.ReadToken(r, s.in(r).secure)
 	if !ok {
 		return nil, nil
 	}
@@ -153,7 +152,7 @@ func (s *Server) authenticateHeader(r *http.Request) (c *credentials, handled bo
 		// Over plain HTTP the password is not even looked at: it has
 		// already crossed the network in the clear, and checking it
 		// would make the server an oracle for it.
-		if !s.proxies.isHTTPS(r) && !s.cfg.BasicAuth.AllowInsecure {
+		if !s.in(r).secure && !s.cfg.BasicAuth.AllowInsecure {
 			return nil, true, errInsecureBasic
 		}
 		user, pw, ok := parseBasic(rest)
@@ -214,6 +213,7 @@ func checkCSRF(r *http.Request, c *credentials, everyRequest bool) error {
 // requests through: combine it with RequireUser.
 func (s *Server) Authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = s.enter(r)
 		c, err := s.authenticate(r, false)
 		if err != nil {
 			s.writeError(w, r, err)
@@ -244,6 +244,7 @@ func (s *Server) RequireUser(next http.Handler) http.Handler {
 // csrf_token form field. Place it after Authenticate.
 func (s *Server) CSRF(next http.Handler) http.Handler {
 	return s.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = s.enter(r)
 		if err := checkCSRF(r, credentialsFrom(r.Context()), s.cfg.CSRFEveryRequest); err != nil {
 			s.log.Info("csrf token refused", "method", r.Method, "path", r.URL.Path)
 			s.writeError(w, r, err)
@@ -393,7 +394,8 @@ func (s *Server) decide(r *http.Request) (policy.Decision, error) {
 	if err != nil {
 		return policy.Decision{}, &gatehouse.Error{Code: gatehouse.CodeBadRequest, Message: "The request path is malformed or ambiguous."}
 	}
-	return s.cfg.Routes.Decide(r.Method, p, routeClient(s.cfg.Routes, s.proxies, r)), nil
+	in := s.in(r)
+	return s.cfg.Routes.Decide(r.Method, in.host, p, in.client), nil
 }
 
 // applyDecision turns a route decision for caller c into nil (allowed),
@@ -545,14 +547,4 @@ func (s *Server) withPermission(perm string, h authedFunc) handlerFunc {
 		}
 		return h(w, r, c)
 	})
-}
-
-// routeClient is the client address the route table t judges r by,
-// worked out (through the trusted proxies p) only when some rule is
-// limited to networks.
-func routeClient(t *policy.Table, p proxies, r *http.Request) netip.Addr {
-	if !t.UsesNetworks() {
-		return netip.Addr{}
-	}
-	return p.clientAddr(r)
 }

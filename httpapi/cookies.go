@@ -59,7 +59,7 @@ func (s *Server) clearCookie(w http.ResponseWriter, c hostCookie, secure bool) {
 
 // cookieValue is r's value of c, "" when none.
 func (s *Server) cookieValue(r *http.Request, c hostCookie) string {
-	v, err := r.Cookie(c.nameFor(s.proxies.isHTTPS(r)))
+	v, err := r.Cookie(c.nameFor(s.in(r).secure))
 	if err != nil {
 		return ""
 	}

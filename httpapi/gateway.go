@@ -191,6 +191,11 @@ func newGateway(cfg Config, base string, deps gatewayDeps) (*gateway, error) {
 			g.domains = append(g.domains, c)
 		}
 	}
+	if len(g.domains) == 0 && deps.sessions != nil && deps.sessions.CookieDomain() != "" {
+		// One login for every subdomain (session.cookie_domain): rd= may
+		// lead back to any of them, unless redirect_domains says otherwise.
+		g.domains = []string{deps.sessions.CookieDomain()}
+	}
 	if cfg.Upstream == nil {
 		return g, nil
 	}
@@ -592,7 +597,7 @@ func originalRequest(orig *http.Request, r *http.Request, o *original) {
 	orig.Body, orig.ContentLength, orig.GetBody = http.NoBody, 0, nil
 	if o.scheme == "https" && r.Header[keyForwardedProto] == nil {
 		// The proxy told the scheme only in X-Original-URL: the copy gets
-		// it in X-Forwarded-Proto too, for isHTTPS. (A present
+		// it in X-Forwarded-Proto too, for its inbound. (A present
 		// X-Forwarded-Proto was checked by parseOriginal to agree with
 		// o.scheme; an absent one already reads as http.)
 		h := make(http.Header, len(r.Header)+1)
@@ -654,7 +659,8 @@ func (g *gateway) gate(orig *http.Request, path string) (c *credentials, needLog
 	}
 	d := policy.Decision{Access: policy.Authenticated, Rule: -1}
 	if g.routes != nil {
-		d = g.routes.Decide(orig.Method, path, routeClient(g.routes, g.proxies, orig))
+		in := g.proxies.in(orig)
+		d = g.routes.Decide(orig.Method, in.host, path, in.client)
 	}
 	if g.everyRequest && c != nil && !upgrade && !csrf.Unsafe(orig.Method) {
 		// Config.CSRFEveryRequest: safe methods authenticated by the
@@ -761,6 +767,11 @@ func (g *gateway) verify(w http.ResponseWriter, r *http.Request) error {
 		return errOverride
 	}
 	originalRequest(orig, r, o)
+	// The original request enters here: its scheme, its client (from
+	// X-Forwarded-For) and the host the proxy names, worked out once.
+	in := g.proxies.inbound(orig)
+	in.host = o.host
+	*orig = *orig.WithContext(&inboundContext{Context: orig.Context(), in: in})
 	c, needLogin, err := g.gate(orig, o.path)
 	if err != nil {
 		if needLogin && browserNavigation(orig) {
@@ -888,7 +899,7 @@ func (g *gateway) rewriteUpstream(pr *httputil.ProxyRequest) {
 	pr.SetURL(g.upstream)
 	pr.SetXForwarded()
 	proto := "http"
-	if g.proxies.isHTTPS(in) {
+	if g.proxies.in(in).secure {
 		proto = "https"
 	}
 	out.Header.Set("X-Forwarded-Proto", proto)
@@ -905,7 +916,7 @@ func (g *gateway) rewriteUpstream(pr *httputil.ProxyRequest) {
 	}
 	out.Header.Del("X-Real-Ip")
 	client := ""
-	a := g.proxies.clientAddr(in)
+	a := g.proxies.in(in).client
 	if a.IsValid() {
 		client = a.String()
 		out.Header.Set("X-Real-Ip", client)

@@ -39,7 +39,7 @@ func emptyBody(r *http.Request) bool {
 // back itself as Cookie: <cookie_name>=<sessionId>; the XSRF-TOKEN cookie
 // is set too. Throttled per client address (429 with Retry-After).
 func (s *Server) handleStartGuest(w http.ResponseWriter, r *http.Request) error {
-	secure := s.proxies.isHTTPS(r)
+	secure := s.in(r).secure
 	sm := s.sessions
 	prev, _ := sm.ReadToken(r, secure)
 	token, sess, err := s.accounts.StartGuest(r.Context(), s.client(r), prev)
@@ -48,7 +48,7 @@ func (s *Server) handleStartGuest(w http.ResponseWriter, r *http.Request) error 
 	}
 	sm.SetCookie(w, token, sess, secure)
 	csrfToken := csrf.Token(token)
-	csrf.SetCookie(w, csrfToken, secure)
+	csrf.SetCookie(w, csrfToken, secure, s.cookieDomain)
 	writeJSON(w, http.StatusOK, map[string]string{
 		"state":     "guest",
 		"sessionId": token,
@@ -64,7 +64,7 @@ func (s *Server) guestSession(r *http.Request, peek bool) (*gatehouse.Session, s
 	if !s.accounts.GuestEnabled() || r.Header.Get("Authorization") != "" {
 		return nil, "", nil
 	}
-	token, ok := s.sessions.ReadToken(r, s.proxies.isHTTPS(r))
+	token, ok := s.sessions.ReadToken(r, s.in(r).secure)
 	if !ok {
 		return nil, "", nil
 	}
@@ -140,7 +140,7 @@ func (s *Server) orGuest(h handlerFunc, guest func(w http.ResponseWriter, r *htt
 // BASE/session/authenticated stays false.
 func (s *Server) handleGuestSession(w http.ResponseWriter, r *http.Request, sess *gatehouse.Session, token string) error {
 	csrfToken := csrf.Token(token)
-	csrf.SetCookie(w, csrfToken, s.proxies.isHTTPS(r))
+	csrf.SetCookie(w, csrfToken, s.in(r).secure, s.cookieDomain)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"state":     "guest",
 		"session":   s.sessionView(sess),
@@ -152,7 +152,7 @@ func (s *Server) handleGuestSession(w http.ResponseWriter, r *http.Request, sess
 // handleGuestCSRF is GET BASE/csrf for a guest session.
 func (s *Server) handleGuestCSRF(w http.ResponseWriter, r *http.Request, _ *gatehouse.Session, token string) error {
 	csrfToken := csrf.Token(token)
-	csrf.SetCookie(w, csrfToken, s.proxies.isHTTPS(r))
+	csrf.SetCookie(w, csrfToken, s.in(r).secure, s.cookieDomain)
 	writeJSON(w, http.StatusOK, map[string]string{"csrfToken": csrfToken})
 	return nil
 }

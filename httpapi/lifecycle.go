@@ -60,7 +60,7 @@ func (s *Server) handleVerifyInvite(w http.ResponseWriter, r *http.Request) erro
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
 	}
-	secure := s.proxies.isHTTPS(r)
+	secure := s.in(r).secure
 	sm := s.sessions
 	prev, _ := sm.ReadToken(r, secure)
 	inv, err := s.accounts.VerifyInvite(r.Context(), body.UserID, body.Token, s.client(r), prev)
@@ -73,14 +73,14 @@ func (s *Server) handleVerifyInvite(w http.ResponseWriter, r *http.Request) erro
 	}
 	token := csrf.Token(inv.Token)
 	sm.SetCookie(w, inv.Token, inv.Session, secure)
-	csrf.SetCookie(w, token, secure)
+	csrf.SetCookie(w, token, secure, s.cookieDomain)
 	writeJSON(w, http.StatusOK, map[string]any{"user": uv, "session": s.sessionView(inv.Session), "csrfToken": token})
 	return nil
 }
 
 // inviteToken reads the session cookie for the invitation endpoints.
 func (s *Server) inviteToken(r *http.Request) string {
-	token, _ := s.sessions.ReadToken(r, s.proxies.isHTTPS(r))
+	token, _ := s.sessions.ReadToken(r, s.in(r).secure)
 	return token
 }
 
@@ -97,7 +97,7 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	csrfToken := csrf.Token(token)
-	csrf.SetCookie(w, csrfToken, s.proxies.isHTTPS(r))
+	csrf.SetCookie(w, csrfToken, s.in(r).secure, s.cookieDomain)
 	writeJSON(w, http.StatusOK, map[string]any{"user": uv, "csrfToken": csrfToken})
 	return nil
 }
@@ -134,10 +134,10 @@ func (s *Server) writeLogin(w http.ResponseWriter, r *http.Request, res *account
 		return s.writeSecondStep(w, r, res)
 	}
 	if res.EnrolmentRequired {
-		secure := s.proxies.isHTTPS(r)
+		secure := s.in(r).secure
 		token := csrf.Token(res.Token)
 		s.sessions.SetCookie(w, res.Token, res.Session, secure)
-		csrf.SetCookie(w, token, secure)
+		csrf.SetCookie(w, token, secure, s.cookieDomain)
 		s.setCookie(w, knownCookie, res.KnownDeviceToken, res.KnownDeviceExpiresAt, secure)
 		writeJSON(w, http.StatusOK, map[string]any{"state": "two_factor_enrollment_required", "csrfToken": token})
 		return nil
@@ -146,10 +146,10 @@ func (s *Server) writeLogin(w http.ResponseWriter, r *http.Request, res *account
 	if err != nil {
 		return err
 	}
-	secure := s.proxies.isHTTPS(r)
+	secure := s.in(r).secure
 	token := csrf.Token(res.Token)
 	s.sessions.SetCookie(w, res.Token, res.Session, secure)
-	csrf.SetCookie(w, token, secure)
+	csrf.SetCookie(w, token, secure, s.cookieDomain)
 	if res.DeviceToken != "" {
 		s.setCookie(w, deviceCookie, res.DeviceToken, res.DeviceExpiresAt, secure)
 	}

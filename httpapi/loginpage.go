@@ -133,7 +133,7 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) error {
 	switch f.Get("step") {
 	case "", "1":
 		d.Username = f.Get("username")
-		secure := s.proxies.isHTTPS(r)
+		secure := s.in(r).secure
 		prev, _ := s.sessions.ReadToken(r, secure)
 		res, err := s.accounts.Login(r.Context(), account.LoginRequest{
 			Username: d.Username, Password: f.Get("password"), Remember: d.Remember,
@@ -154,7 +154,7 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return s.secondStepError(w, r, err, d, token, provider)
 		}
-		s.clearCookie(w, pendingCookie, s.proxies.isHTTPS(r))
+		s.clearCookie(w, pendingCookie, s.in(r).secure)
 		return s.finishPageLogin(w, r, res, d)
 	case "send":
 		token, provider := s.cookieToken(r, pendingCookie), f.Get("provider")
@@ -176,14 +176,14 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) error {
 // finishPageLogin answers a right password or code: the second-factor form,
 // or the session cookie and 303 to rd.
 func (s *Server) finishPageLogin(w http.ResponseWriter, r *http.Request, res *account.LoginResult, d loginPageData) error {
-	secure := s.proxies.isHTTPS(r)
+	secure := s.in(r).secure
 	if res.PendingToken != "" {
 		s.setCookie(w, pendingCookie, res.PendingToken, res.PendingExpiresAt, secure)
 		d.secondStep(res.Providers, "")
 		return s.renderPage(w, http.StatusOK, loginPage, d)
 	}
 	s.sessions.SetCookie(w, res.Token, res.Session, secure)
-	csrf.SetCookie(w, csrf.Token(res.Token), secure)
+	csrf.SetCookie(w, csrf.Token(res.Token), secure, s.cookieDomain)
 	s.setCookie(w, knownCookie, res.KnownDeviceToken, res.KnownDeviceExpiresAt, secure)
 	if res.EnrolmentRequired {
 		// A partial session, good only for enrolling a second factor
@@ -266,7 +266,7 @@ func (s *Server) secondStepError(w http.ResponseWriter, r *http.Request, err err
 
 // loginExpired shows the password form again: the pending login is over.
 func (s *Server) loginExpired(w http.ResponseWriter, r *http.Request, d loginPageData, errs []string) error {
-	s.clearCookie(w, pendingCookie, s.proxies.isHTTPS(r))
+	s.clearCookie(w, pendingCookie, s.in(r).secure)
 	d.Step2, d.Errors = false, errs
 	d.Notice = ""
 	d.Errors = append(d.Errors, "Your login has expired or was ended. Please log in again.")

@@ -343,11 +343,11 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, c *credenti
 	return nil
 }
 
-// handleExplain is GET …/policy/explain?user=&method=&path=&addr=: the
+// handleExplain is GET …/policy/explain?user=&method=&host=&path=&addr=: the
 // route table's decision for a request, and the rule that made it.
 func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request, c *credentials) error {
 	q := r.URL.Query()
-	in := account.ExplainRequest{User: q.Get("user"), Method: strings.ToUpper(q.Get("method")), Path: q.Get("path"), Addr: q.Get("addr")}
+	in := account.ExplainRequest{User: q.Get("user"), Method: strings.ToUpper(q.Get("method")), Host: q.Get("host"), Path: q.Get("path"), Addr: q.Get("addr")}
 	out, err := s.accounts.Explain(r.Context(), s.cfg.Routes, s.builtin, in)
 	if err != nil {
 		return err

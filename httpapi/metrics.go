@@ -146,7 +146,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) error {
 	if networks == nil {
 		networks = loopback
 	}
-	client := s.proxies.clientAddr(r)
+	client := s.in(r).client
 	for _, n := range networks {
 		if n.Contains(client) {
 			s.metricsHandler.ServeHTTP(w, r)

@@ -104,7 +104,7 @@ func (s *Server) handleInviteForm(w http.ResponseWriter, r *http.Request) error 
 	// what the password rules say about the user), then the password, and
 	// the link is used up only once the password is hashed, so a refused
 	// password or a busy server leaves it valid.
-	secure := s.proxies.isHTTPS(r)
+	secure := s.in(r).secure
 	sm := s.sessions
 	prev, _ := sm.ReadToken(r, secure)
 	res, err := s.accounts.AcceptInviteLink(r.Context(), d.UserID, d.Token, f.Get("password"), s.client(r), prev)
@@ -112,7 +112,7 @@ func (s *Server) handleInviteForm(w http.ResponseWriter, r *http.Request) error 
 		return s.linkPageError(w, err, d)
 	}
 	sm.SetCookie(w, res.Token, res.Session, secure)
-	csrf.SetCookie(w, csrf.Token(res.Token), secure)
+	csrf.SetCookie(w, csrf.Token(res.Token), secure, s.cookieDomain)
 	d.Done = "Welcome, " + res.User.Username + ": your account is active and you are logged in."
 	return s.renderLinkPage(w, http.StatusOK, d)
 }

@@ -134,7 +134,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // a browser script made, so no native password dialog pops up over an
 // application's own login form.
 func (s *Server) offerBasic(r *http.Request) bool {
-	if !s.cfg.BasicAuth.Enabled || (!s.proxies.isHTTPS(r) && !s.cfg.BasicAuth.AllowInsecure) {
+	if !s.cfg.BasicAuth.Enabled || (!s.in(r).secure && !s.cfg.BasicAuth.AllowInsecure) {
 		return false
 	}
 	if r.Header.Get("X-Requested-With") != "" {

@@ -205,6 +205,11 @@ func (p proxies) clientAddr(r *http.Request) netip.Addr {
 	if !p.trusts(peer) {
 		return peer
 	}
+	return p.forwardedClient(r, peer)
+}
+
+// forwardedClient is clientAddr for a request from the trusted proxy peer.
+func (p proxies) forwardedClient(r *http.Request, peer netip.Addr) netip.Addr {
 	// The entries of all X-Forwarded-For lines, right to left, without
 	// joining or splitting them into new strings.
 	values := r.Header["X-Forwarded-For"]
@@ -234,11 +239,20 @@ func (p proxies) clientAddr(r *http.Request) netip.Addr {
 }
 
 // isHTTPS reports whether the client reached us over HTTPS: TLS here, or
-// X-Forwarded-Proto: https from a trusted proxy.
+// X-Forwarded-Proto: https from a trusted proxy. Handlers read it from the
+// request's inbound (Server.in), which works it out once.
 func (p proxies) isHTTPS(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
 	}
+	// Whether the peer is trusted is asked last: it parses RemoteAddr,
+	// which a plain-HTTP request need not pay for.
+	return forwardedHTTPS(r) && p.trusts(remoteAddr(r))
+}
+
+// forwardedHTTPS reports whether r's X-Forwarded-Proto says https (to be
+// believed only from a trusted proxy).
+func forwardedHTTPS(r *http.Request) bool {
 	// The last value is the one the trusted proxy next to us set; values
 	// before it may come from the client, through a proxy that appends.
 	values := r.Header["X-Forwarded-Proto"] // canonical: no Values lookup
@@ -249,7 +263,5 @@ func (p proxies) isHTTPS(r *http.Request) bool {
 	if i := strings.LastIndexByte(proto, ','); i >= 0 {
 		proto = proto[i+1:]
 	}
-	// Whether the peer is trusted is asked last: it parses RemoteAddr,
-	// which a plain-HTTP request need not pay for.
-	return strings.EqualFold(strings.TrimSpace(proto), "https") && p.trusts(remoteAddr(r))
+	return strings.EqualFold(strings.TrimSpace(proto), "https")
 }

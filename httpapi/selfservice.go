@@ -54,7 +54,7 @@ func (s *Server) handleEndMySession(w http.ResponseWriter, r *http.Request, c *c
 		return err
 	}
 	if id == currentSessionID(c) {
-		secure := s.proxies.isHTTPS(r)
+		secure := s.in(r).secure
 		s.sessions.ClearCookie(w, secure)
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -59,6 +59,8 @@ type Config struct {
 	Upstream *url.URL
 	// RedirectDomains are the hosts (each with its subdomains) that the
 	// rd parameter of the login page and GET BASE/verify may point to.
+	// Without any, the session cookie's domain (session.Config.CookieDomain)
+	// is the one, when it has one.
 	RedirectDomains []string
 	// ProxyTimeout bounds how long the upstream may take to connect and to
 	// answer with its response headers (default 30s); a stream or a
@@ -141,6 +143,10 @@ type Server struct {
 	served   []string               // "METHOD /path" of every route (for the OpenAPI test)
 	builtin  []account.BuiltinRoute // every route and what it requires (for policy explain)
 	gw       *gateway               // forward auth and, with Config.Upstream, the reverse proxy
+
+	// cookieDomain is the Domain of the session cookie and so of the
+	// XSRF-TOKEN cookie ("" for host-only; session.Config.CookieDomain).
+	cookieDomain string
 }
 
 // New returns a Server with the settings cfg over the services in deps.
@@ -190,6 +196,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		// Two managers would disagree on the cookie and the idle timeout.
 		return nil, errors.New("httpapi: Deps.Sessions must be the session manager of Deps.Accounts")
 	}
+	// The XSRF-TOKEN cookie goes wherever the session cookie does.
+	s.cookieDomain = s.sessions.CookieDomain()
 	mux := http.NewServeMux()
 	s.routes(mux)
 	h := s.securityHeaders(s.cop.Handler(s.routeGate(mux)))
@@ -197,7 +205,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		// Gateway mode: what gatehouse does not serve goes to the upstream.
 		h = s.gw.proxyOthers(mux, s.patterns, h)
 	}
-	s.handler = s.gw.forwardAuth(s.counted(h))
+	s.handler = s.gw.forwardAuth(s.entering(s.counted(h)))
 	return s, nil
 }
 
@@ -248,7 +256,7 @@ func (s *Server) setSecurityHeaders(h http.Header, r *http.Request) {
 	h["X-Frame-Options"] = v[2:3:3]
 	h["Content-Security-Policy"] = v[3:4:4]
 	h["Cache-Control"] = v[4:5:5]
-	if s.proxies.isHTTPS(r) {
+	if s.in(r).secure {
 		v = append(v, "max-age=63072000; includeSubDomains")
 		h["Strict-Transport-Security"] = v[5:6:6]
 	}
@@ -273,7 +281,7 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 
 // client describes the request's origin for the use cases.
 func (s *Server) client(r *http.Request) account.Client {
-	a := s.proxies.clientAddr(r)
+	a := s.in(r).client
 	addr := ""
 	if a.IsValid() {
 		addr = a.String()

@@ -25,7 +25,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
 	}
-	secure := s.proxies.isHTTPS(r)
+	secure := s.in(r).secure
 	sm := s.sessions
 	prev, _ := sm.ReadToken(r, secure)
 	res, err := s.accounts.Login(r.Context(), account.LoginRequest{
@@ -58,7 +58,7 @@ func (s *Server) writeCurrentSession(w http.ResponseWriter, r *http.Request, u *
 		return err
 	}
 	csrfToken := csrf.Token(token)
-	csrf.SetCookie(w, csrfToken, s.proxies.isHTTPS(r))
+	csrf.SetCookie(w, csrfToken, s.in(r).secure, s.cookieDomain)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"user":      uv,
 		"session":   s.sessionView(sess),
@@ -101,7 +101,7 @@ func (s *Server) handleReauthenticate(w http.ResponseWriter, r *http.Request, c 
 		// before enrolling: answered like the login that started it.
 		return s.writeLogin(w, r, &account.LoginResult{User: c.user, Session: sess, Token: token, EnrolmentRequired: true})
 	}
-	s.sessions.SetCookie(w, token, sess, s.proxies.isHTTPS(r))
+	s.sessions.SetCookie(w, token, sess, s.in(r).secure)
 	return s.writeCurrentSession(w, r, c.user, sess, token)
 }
 
@@ -109,7 +109,7 @@ func (s *Server) handleReauthenticate(w http.ResponseWriter, r *http.Request, c 
 // was a session; when there is one (full or partial), the request must
 // carry its CSRF token, or a cross-site page could log the user out.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
-	secure := s.proxies.isHTTPS(r)
+	secure := s.in(r).secure
 	sm := s.sessions
 	if token, ok := sm.ReadToken(r, secure); ok {
 		sess, err := sm.Peek(r.Context(), token)
@@ -126,7 +126,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	sm.ClearCookie(w, secure)
-	csrf.ClearCookie(w, secure)
+	csrf.ClearCookie(w, secure, s.cookieDomain)
 	if s.cookieToken(r, pendingCookie) != "" {
 		s.clearCookie(w, pendingCookie, secure)
 	}
@@ -200,7 +200,7 @@ func (s *Server) peekSession(r *http.Request) (*credentials, error) {
 // /api/csrf), also set as the XSRF-TOKEN cookie.
 func (s *Server) handleCSRF(w http.ResponseWriter, r *http.Request, c *credentials) error {
 	token := csrf.Token(c.token)
-	csrf.SetCookie(w, token, s.proxies.isHTTPS(r))
+	csrf.SetCookie(w, token, s.in(r).secure, s.cookieDomain)
 	writeJSON(w, http.StatusOK, map[string]string{"csrfToken": token})
 	return nil
 }

@@ -11,7 +11,7 @@ import (
 // writeSecondStep answers a correct password of a user with a second
 // factor: only the pending-login cookie, no session.
 func (s *Server) writeSecondStep(w http.ResponseWriter, r *http.Request, res *account.LoginResult) error {
-	s.setCookie(w, pendingCookie, res.PendingToken, res.PendingExpiresAt, s.proxies.isHTTPS(r))
+	s.setCookie(w, pendingCookie, res.PendingToken, res.PendingExpiresAt, s.in(r).secure)
 	writeJSON(w, http.StatusOK, map[string]any{"state": "two_factor_required", "providers": res.Providers})
 	return nil
 }
@@ -65,7 +65,7 @@ func (s *Server) handleVerifyCode(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	s.clearCookie(w, pendingCookie, s.proxies.isHTTPS(r))
+	s.clearCookie(w, pendingCookie, s.in(r).secure)
 	return s.writeLogin(w, r, res)
 }
 
@@ -90,7 +90,7 @@ func (s *Server) withPerson(h authedFunc) handlerFunc {
 // its CSRF token, and other for every other request.
 func (s *Server) orEnrolment(other handlerFunc, h authedFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		token, ok := s.sessions.ReadToken(r, s.proxies.isHTTPS(r))
+		token, ok := s.sessions.ReadToken(r, s.in(r).secure)
 		if ok && r.Header.Get("Authorization") == "" {
 			if u, sess, err := s.accounts.EnrolmentSession(r.Context(), token); err == nil {
 				c := &credentials{user: u, via: viaSession, session: sess, token: token}
@@ -136,9 +136,9 @@ func (s *Server) handleConfirmTOTP(w http.ResponseWriter, r *http.Request, c *cr
 		if err != nil {
 			return err
 		}
-		secure := s.proxies.isHTTPS(r)
+		secure := s.in(r).secure
 		s.sessions.SetCookie(w, res.Token, res.Session, secure)
-		csrf.SetCookie(w, csrf.Token(res.Token), secure)
+		csrf.SetCookie(w, csrf.Token(res.Token), secure, s.cookieDomain)
 		writeJSON(w, http.StatusOK, map[string]any{"recoveryCodes": codes, "csrfToken": csrf.Token(res.Token)})
 		return nil
 	}

@@ -54,6 +54,13 @@ type Rule struct {
 	// Networks limits the rule to clients in these CIDR ranges (after
 	// trusted-proxy resolution); empty means any client.
 	Networks []string `yaml:"networks" json:"networks,omitempty"`
+	// Hosts limits the rule to requests for these hosts (the Host the
+	// client asked for, after trusted-proxy resolution); empty means any
+	// host. An entry is a host name ("admin.example.com"), or "*." and a
+	// domain ("*.example.com"), which matches every subdomain at any
+	// depth but not the domain itself. Matching ignores letter case, a
+	// port and one trailing dot of the request's host.
+	Hosts []string `yaml:"hosts" json:"hosts,omitempty"`
 }
 
 // patterns returns every path pattern of the rule.
@@ -81,6 +88,7 @@ type Table struct {
 	rules    []compiled
 	root     *node
 	networks bool                 // some rule has networks
+	hosts    bool                 // some rule has hosts
 	extra    map[string]methodSet // the extra methods rules may name; nil for none
 }
 
@@ -89,6 +97,7 @@ type compiled struct {
 	methods  methodSet
 	perms    []string
 	networks []netip.Prefix
+	hosts    []hostPattern
 }
 
 // node is one path segment of the trie.
@@ -235,6 +244,13 @@ func CompileMethods(rules []Rule, extra []string) (*Table, error) {
 			}
 			c.networks = append(c.networks, p)
 		}
+		for _, h := range r.Hosts {
+			hp, err := parseHostPattern(h)
+			if err != nil {
+				return nil, fail("%v", err)
+			}
+			c.hosts = append(c.hosts, hp)
+		}
 		pats := r.patterns()
 		if len(pats) == 0 {
 			return nil, fail("path is missing")
@@ -246,6 +262,7 @@ func CompileMethods(rules []Rule, extra []string) (*Table, error) {
 		}
 		t.rules = append(t.rules, c)
 		t.networks = t.networks || len(c.networks) > 0
+		t.hosts = t.hosts || len(c.hosts) > 0
 	}
 	return t, nil
 }
@@ -356,13 +373,26 @@ func appendIndex(s []int, i int) []int {
 // working it out.
 func (t *Table) UsesNetworks() bool { return t.networks }
 
-// Decide matches a request against the table. path must come from
+// UsesHosts reports whether some rule is limited to hosts: only then does
+// Decide look at the host.
+func (t *Table) UsesHosts() bool { return t.hosts }
+
+// Decide matches a request against the table. host is the host the
+// client asked for (a Host header: a port and one trailing dot are
+// ignored, "" matches only rules without hosts). path must come from
 // CleanPath; a path that did not pass it must be denied by the caller. The
 // match ignores case (so "/API/x" cannot dodge a rule for "/api/x" on a
-// case-insensitive upstream).
-func (t *Table) Decide(method, path string, addr netip.Addr) Decision {
+// case-insensitive upstream, nor "ADMIN.example.com" one for
+// admin.example.com).
+func (t *Table) Decide(method, host, path string, addr netip.Addr) Decision {
 	var buf [256]byte
 	lower := lowerInto(buf[:0], path)
+	var hbuf [maxHostLen]byte
+	var h []byte
+	if t.hosts {
+		h = requestHost(hbuf[:0], host)
+	}
+	q := query{addr: addr.Unmap(), host: h}
 	m := methodBit(method)
 	if m == mOther && t.extra != nil {
 		if b, ok := t.extra[method]; ok {
@@ -371,7 +401,7 @@ func (t *Table) Decide(method, path string, addr netip.Addr) Decision {
 	}
 	best := len(t.rules)
 	if len(lower) > 0 && lower[0] == '/' {
-		best = t.match(t.root, lower[1:], m, addr.Unmap(), best)
+		best = t.match(t.root, lower[1:], m, &q, best)
 	}
 	if best == len(t.rules) {
 		return Decision{Access: Deny, Rule: -1}
@@ -382,10 +412,10 @@ func (t *Table) Decide(method, path string, addr netip.Addr) Decision {
 
 // match walks the trie below n for the rest of the path (without its
 // leading slash) and returns the lowest index of a matching rule, or best.
-func (t *Table) match(n *node, rest []byte, m methodSet, addr netip.Addr, best int) int {
-	best = t.pick(n.prefix, m, addr, best)
+func (t *Table) match(n *node, rest []byte, m methodSet, q *query, best int) int {
+	best = t.pick(n.prefix, m, q, best)
 	if len(rest) == 0 {
-		return t.pick(n.exact, m, addr, best)
+		return t.pick(n.exact, m, q, best)
 	}
 	if len(n.deep) > 0 {
 		last := rest
@@ -395,7 +425,7 @@ func (t *Table) match(n *node, rest []byte, m methodSet, addr netip.Addr, best i
 		if i := bytes.LastIndexByte(last, '/'); i >= 0 {
 			last = last[i+1:]
 		}
-		best = t.pickGlob(n.deep, last, m, addr, best)
+		best = t.pickGlob(n.deep, last, m, q, best)
 	}
 	seg, tail := rest, []byte(nil)
 	if i := indexSlash(rest); i >= 0 {
@@ -405,13 +435,13 @@ func (t *Table) match(n *node, rest []byte, m methodSet, addr netip.Addr, best i
 		}
 	}
 	if tail == nil && len(n.globs) > 0 {
-		best = t.pickGlob(n.globs, seg, m, addr, best)
+		best = t.pickGlob(n.globs, seg, m, q, best)
 	}
 	if c, ok := n.lit[string(seg)]; ok {
-		best = t.match(c, tail, m, addr, best)
+		best = t.match(c, tail, m, q, best)
 	}
 	if n.param != nil && len(seg) > 0 {
-		best = t.match(n.param, tail, m, addr, best)
+		best = t.match(n.param, tail, m, q, best)
 	}
 	return best
 }
@@ -427,12 +457,12 @@ func indexSlash(b []byte) int {
 
 // pick returns the first rule of idx (sorted) below best that accepts the
 // method and address, or best.
-func (t *Table) pick(idx []int, m methodSet, addr netip.Addr, best int) int {
+func (t *Table) pick(idx []int, m methodSet, q *query, best int) int {
 	for _, i := range idx {
 		if i >= best {
 			break
 		}
-		if t.rules[i].accepts(m, addr) {
+		if t.rules[i].accepts(m, q) {
 			return i
 		}
 	}
@@ -440,31 +470,40 @@ func (t *Table) pick(idx []int, m methodSet, addr netip.Addr, best int) int {
 }
 
 // pickGlob is pick for globs, which must also match the segment seg.
-func (t *Table) pickGlob(gs []glob, seg []byte, m methodSet, addr netip.Addr, best int) int {
+func (t *Table) pickGlob(gs []glob, seg []byte, m methodSet, q *query, best int) int {
 	for k := range gs {
 		g := &gs[k]
 		if g.rule >= best {
 			break
 		}
-		if len(seg) > 0 && t.rules[g.rule].accepts(m, addr) && g.match(seg) {
+		if len(seg) > 0 && t.rules[g.rule].accepts(m, q) && g.match(seg) {
 			return g.rule
 		}
 	}
 	return best
 }
 
-func (c *compiled) accepts(m methodSet, addr netip.Addr) bool {
+// query is what a rule's conditions other than its path are matched on.
+type query struct {
+	addr netip.Addr
+	host []byte // lower case, without port and trailing dot; nil when no rule has hosts
+}
+
+func (c *compiled) accepts(m methodSet, q *query) bool {
 	if c.methods != 0 && c.methods&m == 0 {
+		return false
+	}
+	if len(c.hosts) > 0 && !matchHost(c.hosts, q.host) {
 		return false
 	}
 	if len(c.networks) == 0 {
 		return true
 	}
-	if !addr.IsValid() {
+	if !q.addr.IsValid() {
 		return false
 	}
 	for _, p := range c.networks {
-		if p.Contains(addr) {
+		if p.Contains(q.addr) {
 			return true
 		}
 	}

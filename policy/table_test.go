@@ -73,7 +73,7 @@ func TestDecide(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.method+" "+c.path+" "+c.addr.String(), func(t *testing.T) {
-			d := tbl.Decide(c.method, c.path, c.addr)
+			d := tbl.Decide(c.method, "", c.path, c.addr)
 			if d.Rule != c.rule || d.Access != c.access {
 				t.Fatalf("Decide = %+v, want rule %d access %s", d, c.rule, c.access)
 			}
@@ -88,17 +88,17 @@ func TestFirstMatchWins(t *testing.T) {
 		{Path: "/x/{id}", Access: Authenticated},
 		{Path: "/x/special", Access: Public},
 	})
-	if d := tbl.Decide("GET", "/a/b", netip.Addr{}); d.Rule != 0 {
+	if d := tbl.Decide("GET", "", "/a/b", netip.Addr{}); d.Rule != 0 {
 		t.Errorf("/a/b decided by %d, want the earlier prefix rule 0", d.Rule)
 	}
-	if d := tbl.Decide("GET", "/x/special", netip.Addr{}); d.Rule != 2 {
+	if d := tbl.Decide("GET", "", "/x/special", netip.Addr{}); d.Rule != 2 {
 		t.Errorf("/x/special decided by %d, want the earlier param rule 2", d.Rule)
 	}
 }
 
 func TestDecideEmptyTableDenies(t *testing.T) {
 	tbl := mustCompile(t, nil)
-	if d := tbl.Decide("GET", "/", netip.Addr{}); d.Access != Deny || d.Rule != -1 {
+	if d := tbl.Decide("GET", "", "/", netip.Addr{}); d.Access != Deny || d.Rule != -1 {
 		t.Errorf("%+v", d)
 	}
 }
@@ -258,7 +258,7 @@ func TestSessionAccessParses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := tab.Decide("GET", "/api/x", netip.Addr{}); d.Access != Session {
+	if d := tab.Decide("GET", "", "/api/x", netip.Addr{}); d.Access != Session {
 		t.Errorf("Decide = %v, want access session", d.Access)
 	}
 	if _, err := Compile([]Rule{{Path: "/api/**", Access: Session, Permission: "x"}}); err == nil {
@@ -267,7 +267,9 @@ func TestSessionAccessParses(t *testing.T) {
 }
 
 // bigTable is a table of n rules shaped like a real application's. It
-// opens with glob rules, so every decision under /api tries them first.
+// opens with glob rules and then rules for other hosts, so every decision
+// under /api tries them first (and, for the hosts, folds the request's
+// host and compares it).
 func bigTable(tb testing.TB, n int) *Table {
 	rules := make([]Rule, 0, n)
 	rules = append(rules,
@@ -275,6 +277,10 @@ func bigTable(tb testing.TB, n int) *Table {
 		Rule{Path: "/api/**/*.aspx", Access: Authenticated},
 		Rule{Path: "/api/**/report-*-v*.pdf", Methods: []string{"GET"}, Access: Public},
 		Rule{Path: "/api/res42/*.json", Access: Public},
+		Rule{Path: "/api/**", Hosts: []string{"admin.example.com"}, Access: Permission, Permission: "admin"},
+		Rule{Path: "/api/res42/**", Hosts: []string{"*.internal.example.com", "ops.example.com"}, Access: Deny},
+		Rule{Path: "/api/res42/{id}", Hosts: []string{"*.example.org"}, Methods: []string{"PATCH"}, Access: Public},
+		Rule{Path: "/api/unknown/**", Hosts: []string{"*.example.net"}, Access: Public},
 	)
 	for i := 0; len(rules) < n-2; i++ {
 		rules = append(rules,
@@ -290,22 +296,27 @@ func TestDecideAllocatesNothing(t *testing.T) {
 	tbl := bigTable(t, 200)
 	addr := netip.MustParseAddr("10.0.0.1")
 	allocs := testing.AllocsPerRun(100, func() {
-		tbl.Decide("PATCH", "/api/res42/1234", addr)
+		tbl.Decide("PATCH", benchHost, "/api/res42/1234", addr)
 	})
 	if allocs != 0 {
 		t.Errorf("Decide allocates %.0f times", allocs)
 	}
-	if d := tbl.Decide("PATCH", "/api/res42/1234", addr); d.Rule != 88 {
+	if d := tbl.Decide("PATCH", benchHost, "/api/res42/1234", addr); d.Rule != 92 {
 		t.Errorf("rule = %d", d.Rule)
 	}
 }
+
+// benchHost is the host of the benchmarks' requests: in upper case and
+// with a port, so Decide must fold and trim it, and matched by no rule
+// with hosts, so each of those is tried and passed over.
+const benchHost = "App.Example.COM:8443"
 
 func BenchmarkDecide200(b *testing.B) {
 	tbl := bigTable(b, 200)
 	addr := netip.MustParseAddr("10.0.0.1")
 	b.ReportAllocs()
 	for b.Loop() {
-		tbl.Decide("PATCH", "/api/res42/1234", addr)
+		tbl.Decide("PATCH", benchHost, "/api/res42/1234", addr)
 	}
 }
 
@@ -314,7 +325,7 @@ func BenchmarkDecide200Miss(b *testing.B) {
 	addr := netip.MustParseAddr("10.0.0.1")
 	b.ReportAllocs()
 	for b.Loop() {
-		tbl.Decide("GET", "/api/unknown/deeper/path/here", addr)
+		tbl.Decide("GET", benchHost, "/api/unknown/deeper/path/here", addr)
 	}
 }
 
@@ -379,7 +390,7 @@ func TestGlob(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := tbl.Decide(c.method, p, netip.Addr{}); d.Rule != c.rule {
+			if d := tbl.Decide(c.method, "", p, netip.Addr{}); d.Rule != c.rule {
 				t.Fatalf("decided by rule %d, want %d", d.Rule, c.rule)
 			}
 		})
@@ -389,10 +400,10 @@ func TestGlob(t *testing.T) {
 		{Path: "/umbraco/**/*.aspx", Access: Authenticated, Networks: []string{"10.0.0.0/8"}},
 		{Path: "/umbraco/**/*.aspx", Access: Deny},
 	})
-	if d := office.Decide("GET", "/umbraco/a.aspx", netip.MustParseAddr("10.1.1.1")); d.Rule != 0 {
+	if d := office.Decide("GET", "", "/umbraco/a.aspx", netip.MustParseAddr("10.1.1.1")); d.Rule != 0 {
 		t.Errorf("from the office: rule %d", d.Rule)
 	}
-	if d := office.Decide("GET", "/umbraco/a.aspx", netip.MustParseAddr("192.0.2.1")); d.Rule != 1 {
+	if d := office.Decide("GET", "", "/umbraco/a.aspx", netip.MustParseAddr("192.0.2.1")); d.Rule != 1 {
 		t.Errorf("from outside: rule %d", d.Rule)
 	}
 }
@@ -403,8 +414,8 @@ func TestGlobAllocatesNothing(t *testing.T) {
 		{Path: "/files/*-*-v*.pdf", Access: Public},
 	})
 	allocs := testing.AllocsPerRun(100, func() {
-		tbl.Decide("GET", "/Umbraco/a/b/c.aspx", netip.Addr{})
-		tbl.Decide("GET", "/files/a-b-v2.pdf", netip.Addr{})
+		tbl.Decide("GET", "", "/Umbraco/a/b/c.aspx", netip.Addr{})
+		tbl.Decide("GET", "", "/files/a-b-v2.pdf", netip.Addr{})
 	})
 	if allocs != 0 {
 		t.Errorf("Decide with globs allocates %.0f times", allocs)
@@ -438,7 +449,7 @@ func FuzzDecide(f *testing.F) {
 		if err != nil {
 			return
 		}
-		d := tbl.Decide(method, p, netip.Addr{})
+		d := tbl.Decide(method, "", p, netip.Addr{})
 		lp := strings.ToLower(p)
 		switch d.Rule {
 		case -1:
@@ -516,8 +527,8 @@ func TestUsesNetworks(t *testing.T) {
 	}
 	for _, path := range []string{"/api/health", "/api/x", "/elsewhere"} {
 		for _, method := range []string{"GET", "DELETE"} {
-			a := plain.Decide(method, path, netip.MustParseAddr("198.51.100.7"))
-			b := plain.Decide(method, path, netip.Addr{})
+			a := plain.Decide(method, "", path, netip.MustParseAddr("198.51.100.7"))
+			b := plain.Decide(method, "", path, netip.Addr{})
 			if !reflect.DeepEqual(a, b) {
 				t.Errorf("%s %s: %+v with an address, %+v without", method, path, a, b)
 			}
@@ -566,7 +577,7 @@ func TestCompileMethods(t *testing.T) {
 	}{
 		{"PROPFIND", 0}, {"GET", 0}, {"HEAD", 0}, {"MKCOL", 1}, {"propfind", 2}, {"LOCK", 2}, {"DELETE", 2},
 	} {
-		if d := tbl.Decide(c.method, "/dav/x", netip.Addr{}); d.Rule != c.rule {
+		if d := tbl.Decide(c.method, "", "/dav/x", netip.Addr{}); d.Rule != c.rule {
 			t.Errorf("%s: rule %d, want %d", c.method, d.Rule, c.rule)
 		}
 	}
@@ -608,7 +619,7 @@ func TestHeadIsDecidedAsGet(t *testing.T) {
 		{Path: "/app/**", Access: Authenticated},
 	})
 	for _, m := range []string{"GET", "HEAD"} {
-		if d := tbl.Decide(m, "/app/report", netip.Addr{}); d.Access != Public {
+		if d := tbl.Decide(m, "", "/app/report", netip.Addr{}); d.Access != Public {
 			t.Errorf("%s /app/report = %s, want %s", m, d.Access, Public)
 		}
 	}

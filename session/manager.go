@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +33,13 @@ type Config struct {
 	// CookieName is the session cookie's name (without the __Host- prefix
 	// that HTTPS adds).
 	CookieName string
+	// CookieDomain, when set (example.com), is the Domain of the session
+	// cookie, so that one login is valid on the domain and every subdomain
+	// of it; over HTTPS the cookie is then named with the __Secure- prefix
+	// (a __Host- cookie cannot have a Domain). "" (the default) makes a
+	// host-only __Host- cookie. A leading dot is dropped, letters are
+	// lower-cased; Validate checks the rest.
+	CookieDomain string
 	// SameSite is the session cookie's SameSite attribute (Lax or Strict).
 	SameSite http.SameSite
 	// TouchInterval is how stale a session's last-seen time may get before
@@ -84,6 +92,7 @@ func (c Config) withDefaults() Config {
 	if c.CookieName == "" {
 		c.CookieName = d.CookieName
 	}
+	c.CookieDomain = strings.ToLower(strings.TrimPrefix(c.CookieDomain, "."))
 	if c.SameSite == 0 || c.SameSite == http.SameSiteDefaultMode {
 		c.SameSite = d.SameSite
 	}
@@ -111,16 +120,21 @@ func (c Config) Validate() error {
 	if c.SameSite != http.SameSiteLaxMode && c.SameSite != http.SameSiteStrictMode {
 		return errors.New("same_site must be lax or strict")
 	}
+	if err := CheckCookieDomain(c.CookieDomain); err != nil {
+		return err
+	}
 	return nil
 }
 
 // Manager issues, validates and ends sessions.
 type Manager struct {
-	store    gatehouse.SessionStore
-	cfg      Config
-	hostName string // the cookie name with the __Host- prefix
-	now      func() time.Time
-	log      *slog.Logger
+	store gatehouse.SessionStore
+	cfg   Config
+	// secureName is the cookie's name over HTTPS: with the __Host- prefix,
+	// or __Secure- with a CookieDomain.
+	secureName string
+	now        func() time.Time
+	log        *slog.Logger
 
 	mu    sync.Mutex
 	cache map[string]cached // by string(token hash)
@@ -144,7 +158,10 @@ func NewManager(store gatehouse.SessionStore, cfg Config, now func() time.Time, 
 		log = slog.New(slog.DiscardHandler)
 	}
 	m := &Manager{store: store, cfg: cfg.withDefaults(), now: now, log: log, cache: make(map[string]cached)}
-	m.hostName = hostPrefix + m.cfg.CookieName
+	m.secureName = hostPrefix + m.cfg.CookieName
+	if m.cfg.CookieDomain != "" {
+		m.secureName = securePrefix + m.cfg.CookieName
+	}
 	return m
 }
 

@@ -57,12 +57,12 @@ var helps = map[string]commandHelp{
 		example: "gatehouse user reset-link admin --data /var/lib/gatehouse",
 	},
 	"policy": {
-		usage:   "gatehouse policy explain --user U --method M --path P [--addr IP] [--json]",
+		usage:   "gatehouse policy explain --user U --method M --path P [--host H] [--addr IP] [--json]",
 		summary: "Explain the route table's decision for a request.",
 		example: "gatehouse policy explain --user alice --method GET --path /admin/ --config gatehouse.yaml",
 	},
 	"policy explain": {
-		usage:   "gatehouse policy explain --user U --method M --path P [--addr IP] [--json]",
+		usage:   "gatehouse policy explain --user U --method M --path P [--host H] [--addr IP] [--json]",
 		summary: "Explain the route table's decision for a request, and the rule that made it.",
 		example: "gatehouse policy explain --user alice --method GET --path /admin/ --config gatehouse.yaml",
 	},

@@ -52,6 +52,10 @@ type config struct {
 		SameSite            string        `yaml:"same_site"`
 		CookieName          string        `yaml:"cookie_name"`
 		ReauthenticateAfter time.Duration `yaml:"reauthenticate_after"`
+		// CookieDomain (example.com) makes one login valid on the domain
+		// and every subdomain: the session and XSRF-TOKEN cookies get it
+		// as their Domain (session.Config.CookieDomain).
+		CookieDomain string `yaml:"cookie_domain"`
 		// Guest turns on guest sessions: POST BASE/session with an empty
 		// body starts a session without a user (duplistatus).
 		Guest bool `yaml:"guest"`
@@ -1002,6 +1006,21 @@ func (c *config) validate(src *configSource) (*settings, error) {
 	}
 	if !validCookieName(ss.CookieName) {
 		return nil, fail("session.cookie_name", "must be letters, digits, '-' or '_'")
+	}
+	if ss.CookieDomain != "" {
+		d := strings.ToLower(strings.TrimPrefix(ss.CookieDomain, "."))
+		if err := session.CheckCookieDomain(d); err != nil {
+			return nil, fail("session.cookie_domain", "%v", strings.TrimPrefix(err.Error(), "cookie_domain "))
+		}
+		if c.PublicURL != "" {
+			// gatehouse's own pages set the cookie: a browser takes a
+			// cookie only for a domain the page's host is in.
+			pu, err := url.Parse(c.PublicURL)
+			if err != nil || !session.UnderDomain(strings.ToLower(strings.TrimSuffix(pu.Hostname(), ".")), d) {
+				return nil, fail("session.cookie_domain", "%q does not cover the host of public_url %q: it must be that host or a domain above it", ss.CookieDomain, c.PublicURL)
+			}
+		}
+		s.session.CookieDomain = d
 	}
 	if c.Login.MaxFailures < 1 || c.Login.MaxFailures > 100 {
 		return nil, fail("login.max_failures", "must be between 1 and 100 (NIST SP 800-63B allows at most 100)")

@@ -6,7 +6,7 @@
 //	gatehouse serve [--config FILE] [--addr HOST:PORT] [--data DIR]
 //	gatehouse user create --username U --email E [--name N] [--group G]... --password-stdin
 //	gatehouse user list | disable U | unlock U | reset-link U
-//	gatehouse policy explain --user U --method M --path P [--addr IP] [--json]
+//	gatehouse policy explain --user U --method M --path P [--host H] [--addr IP] [--json]
 //	gatehouse import users FILE [--format csv|json] [--dry-run]
 //	gatehouse migrate
 //	gatehouse config check

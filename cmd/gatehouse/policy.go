@@ -27,6 +27,7 @@ func cmdPolicy(ctx context.Context, args []string, getenv func(string) string, s
 	fs.StringVar(&req.Method, "method", "GET", "request method")
 	fs.StringVar(&req.Path, "path", "", "request path, as sent (percent-encoded)")
 	fs.StringVar(&req.Addr, "addr", "", "client IP address, for rules with networks")
+	fs.StringVar(&req.Host, "host", "", "host the request is for (its Host header, e.g. admin.example.com), for rules with hosts")
 	asJSON := fs.Bool("json", false, "print the explanation as JSON")
 	if err := parseNoArgs(fs, args[1:]); err != nil {
 		return err
@@ -64,7 +65,7 @@ func cmdPolicy(ctx context.Context, args []string, getenv func(string) string, s
 	if out.User != nil {
 		who = out.User.Username
 	}
-	fmt.Fprintf(stdout, "%s %s as %s: %s (%d)\n", out.Method, out.Path, who, out.Decision, out.Status)
+	fmt.Fprintf(stdout, "%s %s%s as %s: %s (%d)\n", out.Method, out.Host, out.Path, who, out.Decision, out.Status)
 	if b := out.BuiltIn; b != nil {
 		fmt.Fprintf(stdout, "built-in: %s %s requires %s: %s (%d)\n", b.Method, b.Path, b.Describe(), b.Decision, b.Status)
 	}
@@ -84,6 +85,9 @@ func cmdPolicy(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		if len(r.Networks) > 0 {
 			fmt.Fprintf(stdout, " networks %s", strings.Join(r.Networks, ","))
+		}
+		if len(r.Hosts) > 0 {
+			fmt.Fprintf(stdout, " hosts %s", strings.Join(r.Hosts, ","))
 		}
 		fmt.Fprintln(stdout)
 	}

@@ -165,3 +165,44 @@ func TestPolicyExplainBuiltin(t *testing.T) {
 		})
 	}
 }
+
+// TestPolicyExplainHost: --host picks the rules limited to hosts, as the
+// request's Host header would.
+func TestPolicyExplainHost(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "gatehouse.yaml", `routes:
+  - path: /admin/**
+    hosts: [admin.example.com]
+    access: authenticated
+  - path: /**
+    hosts: ["*.example.com"]
+    access: public
+`)
+	data := filepath.Join(dir, "data")
+	env := map[string]string{"GATEHOUSE_CONFIG": cfg}
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--host", "Admin.Example.com:8443", "--path", "/admin/x"},
+			[]string{"GET Admin.Example.com:8443/admin/x as anonymous: unauthenticated (401)", "routes[0] path /admin/** access authenticated hosts admin.example.com"}},
+		{[]string{"--host", "www.example.com", "--path", "/admin/x"},
+			[]string{"allow (200)", "routes[1] path /** access public hosts *.example.com"}},
+		{[]string{"--host", "example.com", "--path", "/admin/x"},
+			[]string{"forbidden (403)", "No rule matches"}},
+		{[]string{"--path", "/admin/x"},
+			[]string{"GET /admin/x as anonymous: forbidden (403)", "No rule matches"}},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			out := mustRun(t, env, "", append([]string{"policy", "explain", "--data", data}, c.args...)...)
+			for _, w := range c.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+	if code, _, stderr := runCmd(t, env, "", "policy", "explain", "--data", data, "--host", "https://admin.example.com/", "--path", "/admin"); code == exitOK || !strings.Contains(stderr, "host") {
+		t.Errorf("a URL for --host: exit %d %s", code, stderr)
+	}
+}

@@ -179,7 +179,7 @@ func decide(t *testing.T, tbl *policy.Table, method, rawPath string, addr netip.
 	if err != nil {
 		t.Fatalf("CleanPath(%q): %v", rawPath, err)
 	}
-	return tbl.Decide(method, p, addr)
+	return tbl.Decide(method, "", p, addr) // the example tables name no hosts
 }
 
 // checker asserts endpoints against one table and counts what it asserted.
