@@ -260,15 +260,14 @@ func (s *Server) CSRF(next http.Handler) http.Handler {
 // handshake must be same-origin (cross-site request forgery, cross-site
 // WebSocket hijacking), and with the session cookie an unsafe request
 // must carry its CSRF token. With Config.CSRFEveryRequest a safe request
-// with the cookie needs the token too, except a WebSocket handshake (the
-// browser's WebSocket API cannot send a header: the origin check protects
-// it); without it, the cookie does not count where public reports the
-// route public — the request goes on as anonymous (c is returned nil), so
-// that an application's pages and files still load — and is refused
-// elsewhere. Bearer tokens are not ambient: c is returned as it is.
-func (s *Server) checkAmbient(r *http.Request, c *credentials, public func(*http.Request) bool) (*credentials, error) {
+// with the cookie needs the token too — errTokenless without it, which a
+// caller may take as "anonymous" on a public route, so that an
+// application's pages and files still load — except a WebSocket
+// handshake: the browser's WebSocket API cannot send a header, and the
+// origin check protects it. Bearer tokens are not ambient: never refused.
+func (s *Server) checkAmbient(r *http.Request, c *credentials) error {
 	if c == nil || c.via == viaToken {
-		return c, nil
+		return nil
 	}
 	unsafe := csrf.Unsafe(r.Method)
 	upgrade := r.Header.Get("Upgrade") != ""
@@ -281,18 +280,22 @@ func (s *Server) checkAmbient(r *http.Request, c *credentials, public func(*http
 		}
 		if s.cop.Check(probe) != nil {
 			s.log.Info("cross-origin request refused", "method", r.Method, "path", r.URL.Path, "origin", r.Header.Get("Origin"))
-			return c, errCrossOrigin
+			return errCrossOrigin
 		}
 	}
-	if err := checkCSRF(r, c, s.cfg.CSRFEveryRequest && !upgrade); err != nil {
-		if !unsafe && public(r) {
-			return nil, nil
+	if err := checkCSRF(r, c, unsafe || (s.cfg.CSRFEveryRequest && !upgrade)); err != nil {
+		if !unsafe {
+			return errTokenless
 		}
 		s.log.Info("csrf token refused", "method", r.Method, "path", r.URL.Path, "user", c.user.ID)
-		return c, err
+		return err
 	}
-	return c, nil
+	return nil
 }
+
+// errTokenless is errCSRF for a safe request under
+// Config.CSRFEveryRequest (see checkAmbient).
+var errTokenless = &gatehouse.Error{Code: gatehouse.CodeCSRFFailed, Message: errCSRF.Message}
 
 // publicRoute reports whether the route table makes r's route public.
 func (s *Server) publicRoute(r *http.Request) bool {
@@ -320,9 +323,12 @@ func (s *Server) Protect(h http.Handler) http.Handler {
 			return
 		}
 		if c != nil {
-			if c, err = s.checkAmbient(r, c, s.publicRoute); err != nil {
-				s.writeError(w, r, err)
-				return
+			if err := s.checkAmbient(r, c); err != nil {
+				if err != errTokenless || !s.publicRoute(r) {
+					s.writeError(w, r, err)
+					return
+				}
+				c = nil // the cookie without its token on a public route
 			}
 		}
 		if c != nil {
@@ -441,15 +447,11 @@ func (s *Server) caller(r *http.Request) (*credentials, error) {
 	if c == nil {
 		return nil, errUnauthenticated
 	}
-	if _, err := s.checkAmbient(r, c, neverPublic); err != nil {
+	if err := s.checkAmbient(r, c); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
-
-// neverPublic is checkAmbient's public for endpoints that always need a
-// caller.
-func neverPublic(*http.Request) bool { return false }
 
 // authed is a handler that needs an authenticated user.
 type authedFunc func(w http.ResponseWriter, r *http.Request, c *credentials) error

@@ -30,7 +30,6 @@ import (
 	"unicode"
 
 	"github.com/gatehouse/gatehouse"
-	"github.com/gatehouse/gatehouse/csrf"
 	"github.com/gatehouse/gatehouse/metrics"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/session"
@@ -73,7 +72,6 @@ type gateway struct {
 	verifyPath     string                 // BASE/verify
 	publicURL      string                 // Config.PublicURL, a redirect target of its own
 	routes         *policy.Table          // nil: an authenticated user is required
-	everyRequest   bool                   // Config.CSRFEveryRequest
 	upstream       *url.URL               // nil without an upstream
 	proxy          *httputil.ReverseProxy // nil without an upstream
 	domains        []string               // RedirectDomains, cleaned
@@ -99,6 +97,9 @@ type gatewayDeps struct {
 type gatewayAPI interface {
 	// authenticate resolves r's credentials (nil when anonymous).
 	authenticate(r *http.Request, peek bool) (*credentials, error)
+	// checkAmbient makes the same-origin and CSRF checks of credentials
+	// the browser sends by itself.
+	checkAmbient(r *http.Request, c *credentials) error
 	// applyDecision turns a route decision for c into nil, 401 or 403.
 	applyDecision(r *http.Request, d policy.Decision, c *credentials) error
 	// setSecurityHeaders sets the headers every browser-facing answer
@@ -165,7 +166,6 @@ func newGateway(cfg Config, base string, deps gatewayDeps) (*gateway, error) {
 		verifyPath:     base + "/verify",
 		publicURL:      cfg.PublicURL,
 		routes:         cfg.Routes,
-		everyRequest:   cfg.CSRFEveryRequest,
 		pathParameters: cfg.AllowPathParameters,
 	}
 	for _, m := range cfg.ExtraMethods {
@@ -636,47 +636,16 @@ func (g *gateway) gate(orig *http.Request, path string) (c *credentials, needLog
 	if err != nil {
 		return nil, false, err
 	}
-	upgrade := orig.Header.Get("Upgrade") != ""
-	if c != nil && c.via != viaToken && (csrf.Unsafe(orig.Method) || upgrade) {
-		probe := orig
-		if upgrade && !csrf.Unsafe(orig.Method) {
-			// A WebSocket handshake is a GET that opens a channel the
-			// application trusts like the page: it must be same-origin
-			// too (cross-site WebSocket hijacking). Browsers cannot add a
-			// CSRF token to it, so only the origin is checked.
-			p := *orig
-			p.Method = http.MethodPost
-			probe = &p
-		}
-		if g.cop.Check(probe) != nil {
-			g.log.Info("cross-origin request refused", "method", orig.Method, "path", path, "origin", orig.Header.Get("Origin"))
-			return c, false, errCrossOrigin
-		}
-		if err := checkCSRF(orig, c, false); err != nil {
-			g.log.Info("csrf token refused", "method", orig.Method, "path", path, "user", c.user.ID)
-			return c, false, err
-		}
-	}
 	d := policy.Decision{Access: policy.Authenticated, Rule: -1}
 	if g.routes != nil {
 		in := g.proxies.in(orig)
 		d = g.routes.Decide(orig.Method, in.host, path, in.client)
 	}
-	if g.everyRequest && c != nil && !upgrade && !csrf.Unsafe(orig.Method) {
-		// Config.CSRFEveryRequest: safe methods authenticated by the
-		// session cookie need its token too, page navigations included
-		// (meant for API-only applications, like Kirby's). On a public
-		// route the cookie without its token just does not count: the
-		// request goes on as anonymous (no identity for the upstream), so
-		// that the application's pages, scripts and images still load.
-		if err := checkCSRF(orig, c, true); err != nil {
-			if d.Access == policy.Public {
-				c = nil
-			} else {
-				g.log.Info("csrf token refused", "method", orig.Method, "path", path, "user", c.user.ID)
-				return c, false, err
-			}
+	if err := g.api.checkAmbient(orig, c); err != nil {
+		if err != errTokenless || d.Access != policy.Public {
+			return c, false, err
 		}
+		c = nil // the cookie without its token on a public route
 	}
 	if err := g.api.applyDecision(orig, d, c); err != nil {
 		return c, c == nil && gatehouse.ErrorCode(err) == gatehouse.CodeUnauthenticated, err
