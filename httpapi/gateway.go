@@ -171,6 +171,8 @@ func (s *Server) newGateway(cfg Config) (*gateway, error) {
 		Rewrite:      s.rewriteUpstream,
 		Transport:    transport,
 		ErrorHandler: s.upstreamError,
+		// On cors: true routes gatehouse's CORS headers are the only ones.
+		ModifyResponse: dropUpstreamCORS,
 		// Responses of unknown length and event streams are flushed as
 		// they come (ReverseProxy does that by itself: FlushInterval -1 for
 		// them); others are buffered as usual.
@@ -194,7 +196,7 @@ func (s *Server) gatewayFront(mux *http.ServeMux, api http.Handler) http.Handler
 		}
 		return len(routeMethods(mux, s.patterns, r)) > 0
 	}
-	proxy := http.HandlerFunc(s.serveProxy)
+	proxy := s.corsProxy(http.HandlerFunc(s.serveProxy))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if own(r) {
 			api.ServeHTTP(w, r)
@@ -688,6 +690,9 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 		return errOverride
 	}
 	originalRequest(orig, r, o)
+	if s.cors != nil && s.corsVerify(w, orig, o.path) {
+		return nil // a preflight to a cors: true route: no session needed
+	}
 	c, needLogin, err := s.gate(orig, o.path)
 	if err != nil {
 		if needLogin && browserNavigation(orig) {

@@ -52,6 +52,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 		PublicURL:      s.cfg.PublicURL,
 		TrustedProxies: s.trustedProxies,
 		TrustedOrigins: s.cfg.TrustedOrigins,
+		CORS:           s.cors,
 		Logger:         log,
 		Ready:          a.store.Ping,
 		BasicAuth:      httpapi.BasicAuth{Enabled: s.cfg.BasicAuth.Enabled, AllowInsecure: s.cfg.BasicAuth.AllowInsecure},
