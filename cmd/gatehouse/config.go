@@ -1171,7 +1171,7 @@ func (c *config) validateCORS(fail func(field, format string, args ...any) error
 		return cc, fail("cors", "%v", err)
 	}
 	if !cc.Enabled() && (cc.AllowCredentials || len(cc.AllowedHeaders) > 0 || len(cc.ExposedHeaders) > 0 || cc.MaxAge > 0) {
-		return cc, fail("cors.allowed_origins", "is empty, so the other cors settings have no effect; list the origins whose scripts may call gatehouse")
+		return cc, fail("cors", "allowed_origins is empty, so the other cors settings have no effect; list the origins whose scripts may call gatehouse")
 	}
 	return cc, nil
 }
