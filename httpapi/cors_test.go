@@ -392,3 +392,44 @@ func TestCORSForwardAuth(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkVerifyCORS is BenchmarkVerify with CORS on and the route a cors:
+// true one: without Origin (what most forward-auth requests are) it should
+// cost what BenchmarkVerify does; with an allowed Origin, the CORS headers
+// are added.
+func BenchmarkVerifyCORS(b *testing.B) {
+	table, err := policy.Compile([]policy.Rule{
+		{Path: "/api/health", Access: policy.Public},
+		{Path: "/api/servers/{id}", Methods: []string{"PATCH", "DELETE"}, Access: policy.Authenticated, CORS: true},
+		{Path: "/api/**", Access: policy.Authenticated, CORS: true},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, origin := range []string{"", appOrigin} {
+		name := "no Origin"
+		if origin != "" {
+			name = "allowed Origin"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := newBenchEnv(b, func(h *httpapi.Config, _ *account.Config, _ *session.Config) {
+				h.Routes = table
+				h.TrustedProxies = []netipPrefix{mustPrefix("127.0.0.0/8")}
+				h.CORS = credentialedCORS
+			})
+			r := httptest.NewRequest("GET", "/auth/verify", nil)
+			r.RemoteAddr = "127.0.0.1:40000"
+			r.Header.Set("X-Original-Method", "GET")
+			r.Header.Set("X-Original-URI", "/api/dashboard")
+			r.Header.Set("X-Original-URL", "http://app.example.com/api/dashboard")
+			r.Header.Set("X-Forwarded-For", "203.0.113.5")
+			r.Header.Set("X-Forwarded-Proto", "http")
+			r.Header.Set("X-Forwarded-Host", "app.example.com")
+			if origin != "" {
+				r.Header.Set("Origin", origin)
+			}
+			r.AddCookie(&http.Cookie{Name: e.cookie.Name, Value: e.cookie.Value})
+			benchRequest(b, e.api, r)
+		})
+	}
+}
