@@ -13,8 +13,7 @@ import (
 
 // corsGatehouseConfig is gatehouse behind nginx for TestNginxCORS: a front
 // end on https://app.example.com calls the two cors: true routes.
-const corsGatehouseConfig = `base_path: /api
-trusted_proxies: [127.0.0.1]
+const corsGatehouseConfig = `trusted_proxies: [127.0.0.1]
 cors:
   allowed_origins: [https://app.example.com]
   allow_credentials: true
@@ -35,16 +34,28 @@ routes:
 `
 
 // TestNginxCORS runs examples/gateway/nginx.conf with its "#cors" lines
-// uncommented, as its comment tells, in duplistatus's layout (gatehouse
-// under /api): preflights to cors: true routes are answered by gatehouse
+// uncommented, as its comment tells: preflights to cors: true routes are answered by gatehouse
 // without a session and never reach the application; the answers carry
 // gatehouse's CORS headers and not the application's; other origins and
 // other routes get none.
 func TestNginxCORS(t *testing.T) {
 	bin := needBinary(t, "nginx")
-	const origin = "https://app.example.com"
 	var hits atomic.Int64
-	// The application sets CORS headers of its own, which must not pass.
+	appURL := startCORSApp(t, &hits)
+	gh := startCORSGatehouse(t)
+	addr := "127.0.0.1:" + freePort(t)
+	startNginx(t, bin, addr, exampleFile(t, "nginx.conf",
+		"#cors ", "",
+		"listen 80;", "listen "+addr+";",
+		"127.0.0.1:8080", gh.addr,
+		"127.0.0.1:3000", appURL.Host))
+	corsWalk(t, "http://"+addr, &hits)
+}
+
+// startCORSApp starts the application of the CORS walks: it counts its
+// requests in hits and sets CORS headers of its own, which must not pass.
+func startCORSApp(t *testing.T, hits *atomic.Int64) *url.URL {
+	t.Helper()
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
 		w.Header().Set("Access-Control-Allow-Origin", "*")
@@ -53,22 +64,24 @@ func TestNginxCORS(t *testing.T) {
 		io.WriteString(w, `{"app":"duplistatus"}`)
 	}))
 	t.Cleanup(app.Close)
-	appURL, _ := url.Parse(app.URL)
+	u, _ := url.Parse(app.URL)
+	return u
+}
 
+// startCORSGatehouse starts gatehouse with corsGatehouseConfig and user ada.
+func startCORSGatehouse(t *testing.T) *served {
+	t.Helper()
 	dir := t.TempDir()
 	createUser(t, dir+"/data", "ada", adminPassword)
-	gh := startServe(t, nil, "--config", writeFile(t, dir, "gatehouse.yaml", corsGatehouseConfig), "--addr", "127.0.0.1:0", "--data", dir+"/data")
-	addr := "127.0.0.1:" + freePort(t)
-	startNginx(t, bin, addr, exampleFile(t, "nginx.conf",
-		"#cors ", "",
-		"listen 80;", "listen "+addr+";",
-		"location = /auth/verify {", "location = /api/verify {",
-		"location /auth/ {", "location ~ ^/api/(session|csrf|ui/) {",
-		"127.0.0.1:8080/auth/verify", gh.addr+"/api/verify",
-		"127.0.0.1:8080", gh.addr,
-		"127.0.0.1:3000", appURL.Host))
-	front := "http://" + addr
+	return startServe(t, nil, "--config", writeFile(t, dir, "gatehouse.yaml", corsGatehouseConfig), "--addr", "127.0.0.1:0", "--data", dir+"/data")
+}
 
+// corsWalk is what a front end on https://app.example.com does through the
+// proxy at front, and what another origin gets; hits counts the
+// application's requests.
+func corsWalk(t *testing.T, front string, hits *atomic.Int64) {
+	t.Helper()
+	const origin = "https://app.example.com"
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	var cookies []*http.Cookie
 	do := func(method, path, body string, h map[string]string) (*http.Response, string) {
@@ -151,7 +164,7 @@ func TestNginxCORS(t *testing.T) {
 	}
 
 	// Log in from the front end's origin (gatehouse's own endpoint).
-	res, body := do("POST", "/api/session", `{"username":"ada","password":"`+adminPassword+`"}`, map[string]string{"Origin": origin})
+	res, body := do("POST", "/auth/session", `{"username":"ada","password":"`+adminPassword+`"}`, map[string]string{"Origin": origin})
 	if res.StatusCode != 200 {
 		t.Fatalf("login from %s: %d %s", origin, res.StatusCode, body)
 	}
@@ -203,4 +216,24 @@ func TestNginxCORS(t *testing.T) {
 		t.Fatalf("GET /api/other: %d", res.StatusCode)
 	}
 	wantACAO("a route without cors: true", res, "")
+}
+
+// TestCaddyCORS runs examples/gateway/Caddyfile with its "#cors" lines
+// uncommented, as its comment tells: the same walk as TestNginxCORS.
+func TestCaddyCORS(t *testing.T) {
+	bin := needBinary(t, "caddy")
+	var hits atomic.Int64
+	appURL := startCORSApp(t, &hits)
+	gh := startCORSGatehouse(t)
+	dir := t.TempDir()
+	port := freePort(t)
+	conf := writeFile(t, dir, "Caddyfile", "{\n\tadmin off\n\tauto_https off\n\tdefault_bind 127.0.0.1\n}\n"+
+		exampleFile(t, "Caddyfile",
+			"#cors ", "",
+			"admin.example.com {", "http://127.0.0.1:"+port+" {",
+			"127.0.0.1:8080", gh.addr,
+			"127.0.0.1:3000", appURL.Host))
+	addr := "127.0.0.1:" + port
+	startProxyProcess(t, addr, caddyCommand(bin, dir, conf))
+	corsWalk(t, "http://"+addr, &hits)
 }
