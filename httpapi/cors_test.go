@@ -178,6 +178,46 @@ func TestCORSOwnEndpoints(t *testing.T) {
 	})
 }
 
+// TestCORSProtect: an embedding program's handlers get the same CORS
+// setting through Server.CORS, outside Protect.
+func TestCORSProtect(t *testing.T) {
+	e := newEnv(t, withCORS(credentialedCORS))
+	h := e.api.CORS(e.api.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok"))
+	})))
+	serve := func(b *browser, method string, opts ...reqOpt) *httptest.ResponseRecorder {
+		r := newRequest(b, method, "/api/notes")
+		for _, o := range opts {
+			o(r)
+		}
+		w := newRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	wantPreflight(t, serve(e.browser(), "OPTIONS", preflight(appOrigin, "POST", "x-csrf-token")...), appOrigin, "POST", "x-csrf-token", true)
+	wantNoCORS(t, serve(e.browser(), "OPTIONS", preflight("https://evil.example", "POST", "x-csrf-token")...))
+	b, token := e.loggedIn()
+	cross := []reqOpt{header("Origin", appOrigin), header("Sec-Fetch-Site", "cross-site")}
+	w := serve(b, "GET", cross...)
+	if w.Code != 200 || w.Header().Get("Access-Control-Allow-Origin") != appOrigin {
+		t.Fatalf("GET from %s: %d %v", appOrigin, w.Code, w.Header())
+	}
+	if w := serve(b, "POST", append(cross, header("X-CSRF-Token", token))...); w.Code != 200 {
+		t.Fatalf("POST from %s with the token: %d %s", appOrigin, w.Code, w.Body)
+	}
+	wantProblem(t, serve(b, "POST", cross...), 403, gatehouse.CodeCSRFFailed)
+	// Without Origin: not CORS, but caches are told the answer varies.
+	if w := serve(b, "GET"); w.Code != 200 || w.Header().Get("Vary") != "Origin" || w.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("same-origin GET: %d %v", w.Code, w.Header())
+	}
+	// Without CORS origins, CORS is the handler itself.
+	plain := newEnv(t)
+	inner := http.NewServeMux()
+	if got := plain.api.CORS(inner); got != http.Handler(inner) {
+		t.Error("CORS without origins wraps the handler")
+	}
+}
+
 func TestCORSOffByDefault(t *testing.T) {
 	e := newEnv(t)
 	w := e.browser().do("OPTIONS", "/auth/session", "", preflight(appOrigin, "POST", "content-type")...)
