@@ -332,6 +332,16 @@ func dropUpstreamCORS(res *http.Response) error {
 	return nil
 }
 
+// corsUpstreamError sets again, on h, the CORS headers of r (a request the
+// upstream did not answer, on a cors: true route), which the 502 or 504 of
+// upstreamError cleared with the rest: a script of an allowed origin can
+// then read that status instead of a network error.
+func (s *Server) corsUpstreamError(h http.Header, r *http.Request) {
+	if s.cors != nil && r.Context().Value(corsRouteKey{}) != nil {
+		s.cors.HandlerFunc(headerWriter{h}, r)
+	}
+}
+
 // headerWriter is a ResponseWriter that keeps only the headers: rs/cors
 // writes a preflight's status itself, which gatehouse decides.
 type headerWriter struct{ h http.Header }

@@ -381,6 +381,22 @@ func TestCORSGatewayProxy(t *testing.T) {
 	}
 }
 
+// TestCORSGatewayUpstreamDown: the 502 of an upstream that cannot be
+// reached keeps the CORS headers of a cors: true route, so the front end
+// reads the status.
+func TestCORSGatewayUpstreamDown(t *testing.T) {
+	up := newUpstream(t)
+	u := up.url(t)
+	up.Close()
+	e := newEnv(t, withGateway(corsGatewayTable(t), u), withCORS(credentialedCORS))
+	b, _ := e.loggedIn()
+	w := b.do("GET", "/api/servers/1", "", header("Origin", appOrigin), header("Sec-Fetch-Site", "cross-site"))
+	if w.Code != http.StatusBadGateway || w.Header().Get("Access-Control-Allow-Origin") != appOrigin {
+		t.Fatalf("GET with the upstream down: %d %v", w.Code, w.Header())
+	}
+	wantNoCORS(t, b.do("GET", "/app/x", "", header("Origin", appOrigin), header("Sec-Fetch-Site", "cross-site")))
+}
+
 // newUpstreamWithCORS is an upstream that answers every request with
 // CORS headers of its own.
 func newUpstreamWithCORS(t *testing.T) *upstream {

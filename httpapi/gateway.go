@@ -992,6 +992,7 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error
 		delete(h, k) // nothing of a half-copied upstream answer
 	}
 	s.setSecurityHeaders(h, r)
+	s.corsUpstreamError(h, r)
 	typ := typeURI(status)
 	if status == http.StatusGatewayTimeout {
 		typ = "https://tools.ietf.org/html/rfc9110#section-15.6.5"
