@@ -87,6 +87,7 @@ type gatewayDeps struct {
 	proxies  proxies
 	cop      *http.CrossOriginProtection
 	sessions *session.Manager // its cookies are never forwarded
+	cors     *corsHandler     // nil without CORS origins
 	metrics  *metrics.Metrics
 	log      *slog.Logger
 }
@@ -223,6 +224,8 @@ func newGateway(cfg Config, base string, deps gatewayDeps) (*gateway, error) {
 		Rewrite:      g.rewriteUpstream,
 		Transport:    transport,
 		ErrorHandler: g.upstreamError,
+		// On cors: true routes gatehouse's CORS headers are the only ones.
+		ModifyResponse: dropUpstreamCORS,
 		// Responses of unknown length and event streams are flushed as
 		// they come (ReverseProxy does that by itself: FlushInterval -1 for
 		// them); others are buffered as usual.
@@ -267,7 +270,7 @@ func (g *gateway) proxyOthers(mux *http.ServeMux, patterns map[string]bool, api 
 		}
 		return len(routeMethods(mux, patterns, r)) > 0
 	}
-	proxy := http.HandlerFunc(g.serveProxy)
+	proxy := g.corsProxy(http.HandlerFunc(g.serveProxy))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if own(r) {
 			api.ServeHTTP(w, r)
@@ -741,6 +744,9 @@ func (g *gateway) verify(w http.ResponseWriter, r *http.Request) error {
 	in := g.proxies.inbound(orig)
 	in.host = o.host
 	*orig = *orig.WithContext(&inboundContext{Context: orig.Context(), in: in})
+	if g.cors != nil && g.corsVerify(w, orig, o.path) {
+		return nil // a preflight to a cors: true route: no session needed
+	}
 	c, needLogin, err := g.gate(orig, o.path)
 	if err != nil {
 		if needLogin && browserNavigation(orig) {
@@ -1040,6 +1046,7 @@ func (g *gateway) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 		delete(h, k) // nothing of a half-copied upstream answer
 	}
 	g.api.setSecurityHeaders(h, r)
+	g.corsUpstreamError(h, r)
 	typ := typeURI(status)
 	if status == http.StatusGatewayTimeout {
 		typ = "https://tools.ietf.org/html/rfc9110#section-15.6.5"

@@ -113,6 +113,13 @@ func checkOpenAPI(t testing.TB, base string, r *http.Request, w *httptest.Respon
 	if path != base && !strings.HasPrefix(path, base+"/") {
 		return
 	}
+	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" && w.Code == http.StatusNoContent {
+		// A CORS preflight: 204 on every path, described in info.
+		if w.Body.Len() != 0 {
+			t.Errorf("OpenAPI: CORS preflight %s answered 204 with a body", path)
+		}
+		return
+	}
 	c := openAPI(t)
 	res := w.Result()
 	body := w.Body.Bytes()

@@ -33,8 +33,13 @@ type Config struct {
 	// TrustedProxies are the peers whose X-Forwarded-For and
 	// X-Forwarded-Proto are believed.
 	TrustedProxies []netip.Prefix
-	// TrustedOrigins may send cross-origin unsafe requests.
+	// TrustedOrigins may send cross-origin unsafe requests. The CORS
+	// origins are added to them (see CORS).
 	TrustedOrigins []string
+	// CORS lets scripts of other origins call gatehouse's own endpoints
+	// and, in gateway mode, the routes whose rule says cors: true (see
+	// cors.go). Off without allowed origins.
+	CORS CORS
 	// CSRFEveryRequest extends the CSRF token check to safe methods (GET,
 	// HEAD, OPTIONS) authenticated by the session cookie (Kirby: the token
 	// "has to be sent in the X-CSRF header for every request"), in
@@ -128,6 +133,7 @@ type Server struct {
 	ready    func(context.Context) error
 	proxies  proxies
 	cop      *http.CrossOriginProtection
+	cors     *corsHandler // nil without CORS origins
 	now      func() time.Time
 	log      *slog.Logger
 	// handler is everything ServeHTTP serves: the gateway in front of
@@ -178,14 +184,19 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.cop, err = csrf.NewCrossOriginProtection(cfg.TrustedOrigins, http.HandlerFunc(s.denyCrossOrigin))
+	corsOrigins, err := CheckCORS(cfg.CORS)
+	if err != nil {
+		return nil, fmt.Errorf("cors: %w", err)
+	}
+	s.cors = newCORS(cfg.CORS, corsOrigins, cfg.ExtraMethods)
+	s.cop, err = csrf.NewCrossOriginProtection(trustedOrigins(cfg.TrustedOrigins, corsOrigins), http.HandlerFunc(s.denyCrossOrigin))
 	if err != nil {
 		return nil, fmt.Errorf("trusted_origins: %w", err)
 	}
 	if s.openapi, err = openAPIJSON(base); err != nil {
 		return nil, err
 	}
-	s.gw, err = newGateway(cfg, base, gatewayDeps{api: s, proxies: s.proxies, cop: s.cop, sessions: s.sessions, metrics: s.metrics, log: s.log})
+	s.gw, err = newGateway(cfg, base, gatewayDeps{api: s, proxies: s.proxies, cop: s.cop, sessions: s.sessions, cors: s.cors, metrics: s.metrics, log: s.log})
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +211,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.cookieDomain = s.sessions.CookieDomain()
 	mux := http.NewServeMux()
 	s.routes(mux)
-	h := s.securityHeaders(s.cop.Handler(s.routeGate(mux)))
+	h := s.securityHeaders(s.corsOwn(s.cop.Handler(s.routeGate(mux))))
 	if s.gw.proxy != nil {
 		// Gateway mode: what gatehouse does not serve goes to the upstream.
 		h = s.gw.proxyOthers(mux, s.patterns, h)

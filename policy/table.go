@@ -61,6 +61,13 @@ type Rule struct {
 	// depth but not the domain itself. Matching ignores letter case, a
 	// port and one trailing dot of the request's host.
 	Hosts []string `yaml:"hosts" json:"hosts,omitempty"`
+	// CORS opens the rule's routes to cross-origin requests in gateway
+	// mode, with the server's one CORS setting (allowed origins, headers,
+	// credentials): gatehouse answers their preflights itself, without a
+	// session, and sets the CORS response headers. A preflight is decided
+	// as the request it announces (its Access-Control-Request-Method), so
+	// the rule that would decide that request must say cors: true.
+	CORS bool `yaml:"cors" json:"cors,omitempty"`
 }
 
 // patterns returns every path pattern of the rule.
@@ -535,3 +542,7 @@ func (t *Table) Rules() []Rule {
 
 // Rule returns rule i of the table.
 func (t *Table) Rule(i int) Rule { return t.rules[i].rule }
+
+// CORS reports whether rule i (a Decision's Rule) says cors: true; false
+// for -1, the table's default.
+func (t *Table) CORS(i int) bool { return i >= 0 && i < len(t.rules) && t.rules[i].rule.CORS }

@@ -63,6 +63,9 @@ type Config struct {
 	// CSRFEveryRequest extends the CSRF token check to safe methods
 	// authenticated by the session cookie (see httpapi.Config).
 	CSRFEveryRequest bool
+	// CORS lets scripts on other origins call gatehouse (see
+	// httpapi.CORS); its origins are trusted origins too.
+	CORS httpapi.CORS
 	// BasicAuth configures HTTP Basic authentication (off by default).
 	BasicAuth httpapi.BasicAuth
 	// Routes is the route table Protect applies to the program's
@@ -245,6 +248,7 @@ func (c *config) httpConfig() httpapi.Config {
 		TrustedProxies:   c.TrustedProxies,
 		TrustedOrigins:   c.TrustedOrigins,
 		CSRFEveryRequest: c.CSRFEveryRequest,
+		CORS:             c.CORS,
 		BasicAuth:        c.BasicAuth,
 		Routes:           c.Routes,
 

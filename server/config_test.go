@@ -25,6 +25,7 @@ func TestHTTPConfigCarriesEverySetting(t *testing.T) {
 		TrustedProxies:   nets,
 		TrustedOrigins:   []string{"https://app.example.com"},
 		CSRFEveryRequest: true,
+		CORS:             httpapi.CORS{AllowedOrigins: []string{"https://app.example.com"}},
 		BasicAuth:        httpapi.BasicAuth{Enabled: true},
 		Routes:           table,
 		Gateway: Gateway{

@@ -10,6 +10,9 @@
 //     (GET /auth/verify included) configured for forward auth:
 //     TrustedProxies 127.0.0.0/8 and a small route table (GatewayRoutes).
 //
+// Both gatehouse servers have CORS on (BenchCORS), with the route of the
+// forward-auth requests a cors: true one.
+//
 // Both listeners route through an http.ServeMux and an http.Server with the
 // same settings, so the only difference between them is the middleware.
 //
@@ -74,8 +77,13 @@ func hello(w http.ResponseWriter, r *http.Request) {
 var GatewayRoutes = []policy.Rule{
 	{Path: "/api/health", Access: policy.Public},
 	{Path: "/api/servers/{id}", Methods: []string{"PATCH", "DELETE"}, Access: policy.Authenticated},
-	{Path: "/api/**", Access: policy.Authenticated},
+	{Path: "/api/**", Access: policy.Authenticated, CORS: true},
 }
+
+// BenchCORS is the CORS setting of both gatehouse servers: on, as a
+// deployment with a front end on another origin has it, so that the runs
+// measure what it costs a request without Origin (wrk sends none).
+var BenchCORS = httpapi.CORS{AllowedOrigins: []string{"https://app.example.com"}, AllowCredentials: true, MaxAge: 10 * time.Minute}
 
 // VerifyHeaders are the headers nginx's auth_request sub-request carries
 // (examples/gateway/nginx.conf) for a GET of /api/dashboard; bench/run.sh
@@ -128,7 +136,7 @@ func run(ctx context.Context, protAddr, unprotAddr, dataDir, pprofAddr, gatewayA
 	defer svc.Close()
 	accounts, sessions := svc.Accounts, svc.Sessions
 	deps := httpapi.Deps{Accounts: accounts, Sessions: sessions, Metrics: svc.Metrics, Log: log, Ready: svc.Store.Ping}
-	api, err := httpapi.New(httpapi.Config{}, deps)
+	api, err := httpapi.New(httpapi.Config{CORS: BenchCORS}, deps)
 	if err != nil {
 		return err
 	}
@@ -172,6 +180,7 @@ func run(ctx context.Context, protAddr, unprotAddr, dataDir, pprofAddr, gatewayA
 		gw, err := httpapi.New(httpapi.Config{
 			Routes:         table,
 			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+			CORS:           BenchCORS,
 		}, deps)
 		if err != nil {
 			return err

@@ -29,6 +29,7 @@ func (s *settings) serverConfig(listenAddr string, log *slog.Logger) server.Conf
 		TrustedProxies:   s.trustedProxies,
 		TrustedOrigins:   c.TrustedOrigins,
 		CSRFEveryRequest: c.CSRF.EveryRequest,
+		CORS:             s.cors,
 		BasicAuth:        httpapi.BasicAuth{Enabled: c.BasicAuth.Enabled, AllowInsecure: c.BasicAuth.AllowInsecure},
 		Routes:           s.routes,
 		Gateway: server.Gateway{

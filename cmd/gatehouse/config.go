@@ -76,6 +76,16 @@ type config struct {
 	CSRF struct {
 		EveryRequest bool `yaml:"every_request"`
 	} `yaml:"csrf"`
+	// CORS lets scripts of other origins call gatehouse's own endpoints
+	// and, in gateway mode, the routes with cors: true (Kirby's cors
+	// option). Its origins are trusted by the CSRF origin check too.
+	CORS struct {
+		AllowedOrigins   []string      `yaml:"allowed_origins"`
+		AllowedHeaders   []string      `yaml:"allowed_headers"`
+		ExposedHeaders   []string      `yaml:"exposed_headers"`
+		AllowCredentials bool          `yaml:"allow_credentials"`
+		MaxAge           time.Duration `yaml:"max_age"`
+	} `yaml:"cors"`
 	Password struct {
 		MinLength          int  `yaml:"min_length"`
 		MaxLength          int  `yaml:"max_length"`
@@ -900,6 +910,7 @@ type settings struct {
 	policy          password.Policy
 	routes          *policy.Table
 	upstream        *url.URL // nil: no reverse proxy
+	cors            httpapi.CORS
 	redirectDomains []string
 	smtp            *mail.SMTPConfig // nil for the log driver
 	smsWebhook      *sms.WebhookConfig
@@ -972,6 +983,9 @@ func (c *config) validate(src *configSource) (*settings, error) {
 		if !validOrigin(o) {
 			return nil, fail("trusted_origins", "entry %d: %q is not an origin such as https://app.example.com", i+1, o)
 		}
+	}
+	if s.cors, err = c.validateCORS(fail); err != nil {
+		return nil, err
 	}
 	ss := c.Session
 	for _, d := range []struct {
@@ -1099,6 +1113,11 @@ func (c *config) validate(src *configSource) (*settings, error) {
 			return nil, fail("routes", "%v", err)
 		}
 		s.routes = t
+		for i, r := range c.Routes {
+			if r.CORS && !s.cors.Enabled() {
+				return nil, &configError{where: src.locateItem("routes", i), field: fmt.Sprintf("routes[%d]", i), msg: "cors: true needs cors.allowed_origins (the origins whose scripts may call it)"}
+			}
+		}
 	}
 	for name, perms := range c.Groups {
 		if !account.ValidGroupName(name) {
@@ -1134,6 +1153,49 @@ func (c *config) validate(src *configSource) (*settings, error) {
 		s.warnings = append(s.warnings, "oidc is accepted but not in effect in this version")
 	}
 	return s, nil
+}
+
+// validateCORS checks the cors section: each origin and header name on
+// its own, then the settings together (credentials only with listed
+// origins).
+func (c *config) validateCORS(fail func(field, format string, args ...any) error) (httpapi.CORS, error) {
+	cc := httpapi.CORS{
+		AllowedOrigins: c.CORS.AllowedOrigins, AllowedHeaders: c.CORS.AllowedHeaders, ExposedHeaders: c.CORS.ExposedHeaders,
+		AllowCredentials: c.CORS.AllowCredentials, MaxAge: c.CORS.MaxAge,
+	}
+	for i, o := range cc.AllowedOrigins {
+		if _, err := httpapi.CleanCORSOrigin(o); err != nil {
+			return cc, fail("cors.allowed_origins", "entry %d: %v", i+1, err)
+		}
+	}
+	for _, list := range []struct {
+		field string
+		names []string
+	}{{"cors.allowed_headers", cc.AllowedHeaders}, {"cors.exposed_headers", cc.ExposedHeaders}} {
+		for i, h := range list.names {
+			if err := httpapi.CheckCORSHeader(h); err != nil {
+				return cc, fail(list.field, "entry %d: %v", i+1, err)
+			}
+		}
+	}
+	if cc.MaxAge < 0 {
+		return cc, fail("cors.max_age", "must not be negative")
+	}
+	if _, err := httpapi.CheckCORS(cc); err != nil {
+		switch {
+		case errors.Is(err, httpapi.ErrCORSWildcardCredentials):
+			return cc, fail("cors.allow_credentials", "%v", err)
+		case strings.HasPrefix(err.Error(), "exposed_headers"):
+			return cc, fail("cors.exposed_headers", "%s", strings.TrimPrefix(err.Error(), "exposed_headers: "))
+		case strings.HasPrefix(err.Error(), "allowed_origins"):
+			return cc, fail("cors.allowed_origins", "%s", strings.TrimPrefix(err.Error(), "allowed_origins: "))
+		}
+		return cc, fail("cors", "%v", err)
+	}
+	if !cc.Enabled() && (cc.AllowCredentials || len(cc.AllowedHeaders) > 0 || len(cc.ExposedHeaders) > 0 || cc.MaxAge > 0) {
+		return cc, fail("cors", "allowed_origins is empty, so the other cors settings have no effect; list the origins whose scripts may call gatehouse")
+	}
+	return cc, nil
 }
 
 func splitHostPort(addr string) (string, int, error) {

@@ -1151,3 +1151,65 @@ func TestGuestConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestCORSConfig: the cors section of the contract is accepted and carried
+// to the server's settings; every bad setting is a config error naming the
+// file, the line and the key.
+func TestCORSConfig(t *testing.T) {
+	for _, tt := range []struct {
+		name, yaml string
+		env        map[string]string
+		wantErr    string // "FILE:LINE: key: …" prefix, FILE standing for the path; "" for none
+		wantIn     string // more of the error
+	}{
+		{name: "contract example", yaml: "cors: {allowed_origins: [https://app.example.com], allow_credentials: true, max_age: 10m}\n"},
+		{name: "with headers and a cors route", yaml: "cors:\n  allowed_origins: [\"http://127.0.0.1:5173\", https://app.example.com]\n  allowed_headers: [Authorization, X-Language]\n  exposed_headers: [Retry-After]\nroutes:\n  - path: /api/**\n    access: authenticated\n    cors: true\n"},
+		{name: "wildcard without credentials", yaml: "cors:\n  allowed_origins: [\"*\"]\n"},
+		{name: "env", yaml: "addr: 127.0.0.1:8080\n", env: map[string]string{"GATEHOUSE_CORS_ALLOWED_ORIGINS": "https://a.example, https://b.example", "GATEHOUSE_CORS_ALLOW_CREDENTIALS": "true"}},
+		{name: "wildcard with credentials", yaml: "addr: 127.0.0.1:8080\ncors:\n  allowed_origins: [\"*\"]\n  allow_credentials: true\n",
+			wantErr: "FILE:4: cors.allow_credentials", wantIn: `"*"`},
+		{name: "origin with a path", yaml: "cors:\n  allowed_origins:\n    - https://ok.example\n    - https://app.example.com/admin\n",
+			wantErr: "FILE:2: cors.allowed_origins", wantIn: "entry 2"},
+		{name: "origin without scheme", yaml: "cors:\n  allowed_origins: [app.example.com]\n",
+			wantErr: "FILE:2: cors.allowed_origins", wantIn: "not an origin"},
+		{name: "origin from the environment", yaml: "addr: 127.0.0.1:8080\n", env: map[string]string{"GATEHOUSE_CORS_ALLOWED_ORIGINS": "https://a.example/x"},
+			wantErr: "GATEHOUSE_CORS_ALLOWED_ORIGINS: cors.allowed_origins", wantIn: "no path"},
+		{name: "bad header", yaml: "cors:\n  allowed_origins: [https://a.example]\n  allowed_headers: [\"X Language\"]\n",
+			wantErr: "FILE:3: cors.allowed_headers", wantIn: "header name"},
+		{name: "exposed wildcard with credentials", yaml: "cors:\n  allowed_origins: [https://a.example]\n  allow_credentials: true\n  exposed_headers: [\"*\"]\n",
+			wantErr: "FILE:4: cors.exposed_headers", wantIn: "list the headers"},
+		{name: "negative max age", yaml: "cors:\n  allowed_origins: [https://a.example]\n  max_age: -1m\n",
+			wantErr: "FILE:3: cors.max_age"},
+		{name: "settings without origins", yaml: "cors:\n  allow_credentials: true\n",
+			wantErr: "FILE:1: cors", wantIn: "allowed_origins is empty"},
+		{name: "cors route without origins", yaml: "routes:\n  - path: /health\n    access: public\n  - path: /api/**\n    access: authenticated\n    cors: true\n",
+			wantErr: "FILE:4: routes[1]", wantIn: "cors.allowed_origins"},
+		{name: "cors route not a bool", yaml: "cors:\n  allowed_origins: [https://a.example]\nroutes:\n  - path: /api/**\n    access: authenticated\n    cors: yes please\n",
+			wantErr: "FILE:6: routes[0].cors", wantIn: "true or false"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "gatehouse.yaml")
+			if err := os.WriteFile(file, []byte(tt.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, src, err := loadConfig(file, func(k string) string { return tt.env[k] })
+			var s *settings
+			if err == nil {
+				s, err = c.validate(src)
+			}
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("error %v, want none", err)
+				}
+				if len(c.CORS.AllowedOrigins) > 0 && !s.cors.Enabled() {
+					t.Errorf("cors not carried to the settings: %+v", s.cors)
+				}
+				return
+			}
+			want := strings.ReplaceAll(tt.wantErr, "FILE", file)
+			if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), tt.wantIn) {
+				t.Fatalf("error %v, want %q … %q", err, want, tt.wantIn)
+			}
+		})
+	}
+}
