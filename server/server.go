@@ -240,6 +240,11 @@ func (g *Gatehouse) CSRF(h http.Handler) http.Handler { return g.api.CSRF(h) }
 // RequireUser answers 401 unless an earlier Authenticate found a user.
 func (g *Gatehouse) RequireUser(h http.Handler) http.Handler { return g.api.RequireUser(h) }
 
+// CORS gives h the CORS answers of Config.CORS, as gatehouse's own
+// endpoints have them: put it outside Protect, gh.CORS(gh.Protect(h)), so
+// that preflights never need a session. Without CORS origins it returns h.
+func (g *Gatehouse) CORS(h http.Handler) http.Handler { return g.api.CORS(h) }
+
 // Accounts is the account service, for a program that creates users,
 // groups or links itself.
 func (g *Gatehouse) Accounts() *account.Service { return g.services.Accounts }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/server"
 )
@@ -236,5 +237,33 @@ func TestProtectRequire(t *testing.T) {
 	// An unsafe method with the session cookie needs its CSRF token.
 	if w := serve(mux, "POST", "/api/me", "{}", other...); w.Code != 403 {
 		t.Errorf("POST /api/me without the CSRF token = %d, want 403", w.Code)
+	}
+}
+
+// TestCORS: Config.CORS reaches gatehouse's own endpoints and, through
+// gh.CORS, the program's handlers: a preflight from the allowed origin is
+// answered without a session, another origin gets no CORS headers.
+func TestCORS(t *testing.T) {
+	const app = "https://app.example.com"
+	gh := open(t, server.Config{DataDir: t.TempDir(), CORS: httpapi.CORS{AllowedOrigins: []string{app}, AllowCredentials: true}})
+	mux := http.NewServeMux()
+	mux.Handle("/auth/", gh)
+	mux.Handle("/api/", gh.CORS(gh.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))))
+	for _, path := range []string{"/auth/session", "/api/notes"} {
+		for origin, allowed := range map[string]bool{app: true, "https://evil.example": false} {
+			r := httptest.NewRequest("OPTIONS", path, nil)
+			r.Header.Set("Origin", origin)
+			r.Header.Set("Access-Control-Request-Method", "PATCH")
+			r.Header.Set("Access-Control-Request-Headers", "x-csrf-token")
+			w := httptest.NewRecorder()
+			mux.ServeHTTP(w, r)
+			got := w.Header().Get("Access-Control-Allow-Origin")
+			if allowed && (w.Code != http.StatusNoContent || got != app || w.Header().Get("Access-Control-Allow-Credentials") != "true") {
+				t.Errorf("preflight %s from %s: %d, Allow-Origin %q", path, origin, w.Code, got)
+			}
+			if !allowed && got != "" {
+				t.Errorf("preflight %s from %s: Allow-Origin %q, want none", path, origin, got)
+			}
+		}
 	}
 }
