@@ -2,6 +2,8 @@ module github.com/gatehouse/gatehouse
 
 go 1.26.0
 
+toolchain go1.27.3
+
 require (
 	github.com/ccojocar/zxcvbn-go v1.0.4
 	github.com/chromedp/cdproto v0.160.1

@@ -22,6 +22,9 @@
 # everything started here is stopped on exit.
 set -euo pipefail
 
+# The Go that CI builds with (see .ci/run); the go command fetches it.
+export GOTOOLCHAIN=go1.27.3
+
 for tool in wrk go; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
 		echo "bench/run-gateway.sh: $tool is not installed" >&2

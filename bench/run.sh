@@ -13,6 +13,9 @@
 # rounds beat a few long ones: both sides of a round see the same load.
 set -euo pipefail
 
+# The Go that CI builds with (see .ci/run); the go command fetches it.
+export GOTOOLCHAIN=go1.27.3
+
 if ! command -v wrk >/dev/null 2>&1; then
 	echo "bench/run.sh: wrk is not installed; install it with: apt-get install wrk" >&2
 	exit 1

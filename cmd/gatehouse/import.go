@@ -360,7 +360,9 @@ func (j *jsonSource) next() (*importRow, error) {
 func jsonProblem(line int, err error) problem {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		field := te.Field
+		// The problem names the column: Go 1.27 adds the element's index
+		// to Field ("groups.1"), Go 1.26 does not ("groups").
+		field, _, _ := strings.Cut(te.Field, ".")
 		if field == "" {
 			field = "row"
 		}
