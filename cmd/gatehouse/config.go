@@ -138,6 +138,21 @@ type config struct {
 	Routes []policy.Rule       `yaml:"routes"`
 	Groups map[string][]string `yaml:"groups"`
 	OIDC   yaml.Node           `yaml:"oidc"`
+	// Log is serve's log: Format text (logfmt-style key=value lines) or
+	// json (one object a line), and the least Level written (debug,
+	// info, warn, error).
+	Log struct {
+		Format string `yaml:"format"`
+		Level  string `yaml:"level"`
+	} `yaml:"log"`
+	// TLS at gatehouse is not built yet: any setting is refused, so that
+	// nobody believes gatehouse serves HTTPS when it does not.
+	TLS yaml.Node `yaml:"tls"`
+	// WebAuthn.Passwordless would let passkeys log in without a password;
+	// passkeys are not built yet, so only false is accepted.
+	WebAuthn struct {
+		Passwordless bool `yaml:"passwordless"`
+	} `yaml:"webauthn"`
 }
 
 // mailConfig is the mail section: how mail leaves gatehouse.
@@ -203,6 +218,8 @@ func defaultConfig() *config {
 	c.Mail.From = "gatehouse@localhost"
 	c.Mail.SMTP.TLS = "starttls"
 	c.UpstreamTimeout = httpapi.DefaultProxyTimeout
+	c.Log.Format = "text"
+	c.Log.Level = "info"
 	return c
 }
 
@@ -826,7 +843,6 @@ func envSettings(v reflect.Value, prefix string, f func(name, path string, fv re
 // elsewhere: not reported as unknown.
 var otherEnv = []string{
 	"GATEHOUSE_CONFIG",        // the configuration file (loadSettings)
-	"GATEHOUSE_LOG_LEVEL",     // serve's log level (cmdServe)
 	"GATEHOUSE_TEST_POSTGRES", // test database (.ci/run)
 	"GATEHOUSE_TEST_REDIS",    // test Redis (.ci/run)
 }
@@ -961,6 +977,20 @@ func (c *config) validate(src *configSource) (*settings, error) {
 		return nil, fail("database", "PostgreSQL is not supported by this version yet; use sqlite://FILE")
 	default:
 		return nil, fail("database", "must be sqlite://FILE")
+	}
+	if !c.TLS.IsZero() {
+		return nil, fail("tls", "TLS at gatehouse is not supported by this version yet; terminate TLS at a reverse proxy (nginx, Caddy) and list it in trusted_proxies, which makes gatehouse treat its requests as HTTPS")
+	}
+	if c.WebAuthn.Passwordless {
+		return nil, fail("webauthn.passwordless", "passkeys are not supported by this version yet; leave it false")
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return nil, fail("log.format", "must be text or json, not %q", c.Log.Format)
+	}
+	if _, err := parseLogLevel(c.Log.Level); err != nil {
+		return nil, fail("log.level", "%v", err)
 	}
 	if c.Sessions != "database" {
 		return nil, fail("sessions", "must be \"database\" in this version (Redis comes later)")

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/server"
@@ -25,7 +26,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel(getenv("GATEHOUSE_LOG_LEVEL"))}))
+	log := newLogger(stderr, s.cfg.Log.Format, s.cfg.Log.Level)
 	for _, w := range s.warnings {
 		log.Warn(w)
 	}
@@ -86,10 +87,28 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 	return nil
 }
 
-func logLevel(s string) slog.Level {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return slog.LevelInfo
+// parseLogLevel reads a log level: debug, info, warn or error (any case).
+func parseLogLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
 	}
-	return l
+	return 0, fmt.Errorf("must be debug, info, warn or error, not %q", s)
+}
+
+// newLogger is serve's logger on w: format text or json (log.format), at
+// least level (log.level), both checked by the configuration already.
+func newLogger(w io.Writer, format, level string) *slog.Logger {
+	l, _ := parseLogLevel(level)
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }

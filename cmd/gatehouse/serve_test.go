@@ -300,3 +300,54 @@ func waitRefused(t *testing.T, addr string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestServeJSONLog: with log.format json every line serve writes is one
+// JSON object (what log collectors parse), and log.level drops the levels
+// below it; a bad format or level is a configuration error naming the key.
+func TestServeJSONLog(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "gatehouse.yaml", "log:\n  format: json\n  level: warn\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", cfg, "--data", dir, "--addr", "127.0.0.1:0"}, mapEnv(nil), mapEnviron(nil), strings.NewReader(""), io.Discard, pw)
+		pw.Close()
+	}()
+	var lines []map[string]any
+	dec := json.NewDecoder(pr)
+	for len(lines) < 2 {
+		var line map[string]any
+		if err := dec.Decode(&line); err != nil {
+			t.Fatalf("log line %d is not JSON: %v", len(lines)+1, err)
+		}
+		lines = append(lines, line)
+	}
+	cancel()
+	go io.Copy(io.Discard, pr)
+	if code := <-done; code != 0 {
+		t.Errorf("serve exited %d", code)
+	}
+	for _, l := range lines {
+		// The start warnings (mail and SMS to the log) pass warn; the
+		// info lines (listening, the setup link) do not.
+		if l["level"] != "WARN" || l["msg"] == "" {
+			t.Errorf("line %v: want a WARN line with a msg", l)
+		}
+	}
+
+	for _, tc := range []struct{ yaml, want string }{
+		{"log:\n  format: xml\n", `gatehouse.yaml:2: log.format: must be text or json, not "xml"`},
+		{"log:\n  level: loud\n", `gatehouse.yaml:2: log.level: must be debug, info, warn or error, not "loud"`},
+	} {
+		f := writeFile(t, t.TempDir(), "gatehouse.yaml", tc.yaml)
+		code, _, stderr := runCmd(t, nil, "", "config", "check", "--config", f)
+		if code != exitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%q: exit %d, stderr %q; want %d and %q", tc.yaml, code, stderr, exitUsage, tc.want)
+		}
+	}
+	if code, _, stderr := runCmd(t, map[string]string{"GATEHOUSE_LOG_LEVEL": "chatty"}, "", "config", "check"); code != exitUsage || !strings.Contains(stderr, "GATEHOUSE_LOG_LEVEL: log.level: must be") {
+		t.Errorf("GATEHOUSE_LOG_LEVEL=chatty: exit %d, %q", code, stderr)
+	}
+}
