@@ -126,7 +126,7 @@ func TestConfigCheck(t *testing.T) {
 			wantOut:  []string{"configuration OK"},
 		},
 		{
-			name:     "contract example is accepted with warnings",
+			name: "contract example is accepted with warnings",
 			// TLS at gatehouse comes later (refused, below); the rest of
 			// the contract's example is accepted as it is.
 			yaml:     contractExampleWithoutTLS,
