@@ -266,24 +266,16 @@ func (g *gateway) corsActual(h http.Header, r *http.Request, path string) bool {
 	return true
 }
 
-// corsVerify is CORS in forward auth (GET BASE/verify) for orig, the
-// original request to path. A preflight to a cors: true route from an
-// allowed origin is answered 204 with the CORS headers, and true: a
-// proxy that forwards it (nginx's auth_request, Traefik, Caddy) lets it
-// through without a session, and one that sends preflights to BASE/verify
-// itself (examples/gateway) passes the answer to the browser. Any other
-// request to such a route gets the CORS headers of an actual request on
-// whatever BASE/verify answers, for nginx's auth_request_set to copy onto
-// the application's answer.
-func (g *gateway) corsVerify(w http.ResponseWriter, orig *http.Request, path string) bool {
-	if orig.Header["Origin"] == nil {
-		return false
+// corsVerifyHeaders sets, on the answer of GET BASE/verify about orig (a
+// request to path on a cors: true route from an allowed origin, not a
+// preflight), the CORS headers of an actual request, for nginx's
+// auth_request_set to copy onto the application's answer. A preflight is
+// decided by /verify like any OPTIONS request (a 2xx would let it through
+// to the application); GET BASE/verify/preflight answers preflights.
+func (g *gateway) corsVerifyHeaders(w http.ResponseWriter, orig *http.Request, path string) {
+	if orig.Header["Origin"] != nil && !isPreflight(orig) {
+		g.corsActual(w.Header(), orig, path)
 	}
-	if g.corsPreflight(w, orig, path) {
-		return true
-	}
-	g.corsActual(w.Header(), orig, path)
-	return false
 }
 
 // corsProxy is the CORS front of the reverse proxy: preflights to cors:

@@ -421,14 +421,29 @@ func TestCORSForwardAuth(t *testing.T) {
 	anon := e.browser()
 	for name, family := range map[string]func(string, string) []reqOpt{"nginx": nginxAuth, "traefik": traefikAuth} {
 		t.Run(name, func(t *testing.T) {
-			// A preflight to a cors route: 204 with the CORS headers, no session.
-			w := anon.verify(with(family("OPTIONS", "/api/servers/1"), preflight(appOrigin, "DELETE", "x-csrf-token")...)...)
+			// GET /auth/verify/preflight answers a preflight to a cors
+			// route: 204 with the CORS headers, no session.
+			w := anon.preflightVerify(with(family("OPTIONS", "/api/servers/1"), preflight(appOrigin, "DELETE", "x-csrf-token")...)...)
 			wantPreflight(t, w, appOrigin, "DELETE", "x-csrf-token", true)
-			// Not a cors route, or not an allowed origin: as before.
-			wantProblem(t, anon.verify(with(family("OPTIONS", "/app/x"), preflight(appOrigin, "DELETE", "")...)...), 401, gatehouse.CodeUnauthenticated)
-			w = anon.verify(with(family("OPTIONS", "/api/servers/1"), preflight("https://evil.example", "DELETE", "")...)...)
-			wantProblem(t, w, 401, gatehouse.CodeUnauthenticated)
-			wantNoCORS(t, w)
+			// Not a cors route, not an allowed origin, not a preflight: 403.
+			for _, opts := range [][]reqOpt{
+				with(family("OPTIONS", "/app/x"), preflight(appOrigin, "DELETE", "")...),
+				with(family("OPTIONS", "/api/servers/1"), preflight("https://evil.example", "DELETE", "")...),
+				with(family("OPTIONS", "/api/servers/1"), header("Origin", appOrigin)),
+				with(family("DELETE", "/api/servers/1"), preflight(appOrigin, "DELETE", "")...),
+			} {
+				w := anon.preflightVerify(opts...)
+				wantProblem(t, w, 403, gatehouse.CodePermissionDenied)
+				wantNoCORS(t, w)
+			}
+			// GET /auth/verify decides a preflight like any OPTIONS request,
+			// since a 2xx lets it through to the application: a forged
+			// preflight gets past no rule (here OPTIONS needs a user).
+			for _, origin := range []string{appOrigin, "https://evil.example"} {
+				w = anon.verify(with(family("OPTIONS", "/api/servers/1"), preflight(origin, "DELETE", "")...)...)
+				wantProblem(t, w, 401, gatehouse.CodeUnauthenticated)
+				wantNoCORS(t, w)
+			}
 
 			// Actual requests: the CORS headers on the answer, for
 			// auth_request_set; a refusal carries them too.
@@ -447,6 +462,15 @@ func TestCORSForwardAuth(t *testing.T) {
 			wantNoCORS(t, b.verify(with(family("GET", "/app/x"), header("Origin", appOrigin))...))
 		})
 	}
+}
+
+// preflightVerify asks GET /auth/verify/preflight, as a trusted proxy.
+func (b *browser) preflightVerify(opts ...reqOpt) *httptest.ResponseRecorder {
+	b.e.t.Helper()
+	saved := b.addr
+	b.addr = proxyAddr
+	defer func() { b.addr = saved }()
+	return b.do("GET", "/auth/verify/preflight", "", opts...)
 }
 
 // BenchmarkVerifyCORS is BenchmarkVerify with CORS on and the route a cors:

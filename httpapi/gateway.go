@@ -70,6 +70,7 @@ type gateway struct {
 
 	base           string                 // the Server's base path
 	verifyPath     string                 // BASE/verify
+	preflightPath  string                 // BASE/verify/preflight
 	publicURL      string                 // Config.PublicURL, a redirect target of its own
 	routes         *policy.Table          // nil: an authenticated user is required
 	upstream       *url.URL               // nil without an upstream
@@ -165,6 +166,7 @@ func newGateway(cfg Config, base string, deps gatewayDeps) (*gateway, error) {
 		gatewayDeps:    deps,
 		base:           base,
 		verifyPath:     base + "/verify",
+		preflightPath:  base + "/verify/preflight",
 		publicURL:      cfg.PublicURL,
 		routes:         cfg.Routes,
 		pathParameters: cfg.AllowPathParameters,
@@ -246,9 +248,15 @@ func newGateway(cfg Config, base string, deps gatewayDeps) (*gateway, error) {
 // take the usual way, through next.
 func (g *gateway) forwardAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && r.URL.Path == g.verifyPath && r.URL.RawPath == "" {
-			g.serveVerify(w, r)
-			return
+		if r.Method == http.MethodGet && r.URL.RawPath == "" {
+			switch r.URL.Path {
+			case g.verifyPath:
+				g.serveVerify(w, r)
+				return
+			case g.preflightPath:
+				g.servePreflight(w, r)
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -287,10 +295,11 @@ func (g *gateway) writeError(w http.ResponseWriter, r *http.Request, err error) 
 }
 
 var (
-	errBadOriginal = &gatehouse.Error{Code: gatehouse.CodeBadRequest, Message: "The forwarded request is missing, malformed or ambiguous."}
-	errBadPath     = &gatehouse.Error{Code: gatehouse.CodeBadRequest, Message: "The request path is malformed or ambiguous."}
-	errUntrusted   = &gatehouse.Error{Code: gatehouse.CodePermissionDenied, Message: "Forward authentication is answered only to a trusted proxy."}
-	errCrossOrigin = &gatehouse.Error{Code: gatehouse.CodeCSRFFailed, Message: "Cross-origin request refused."}
+	errBadOriginal  = &gatehouse.Error{Code: gatehouse.CodeBadRequest, Message: "The forwarded request is missing, malformed or ambiguous."}
+	errBadPath      = &gatehouse.Error{Code: gatehouse.CodeBadRequest, Message: "The request path is malformed or ambiguous."}
+	errNotPreflight = &gatehouse.Error{Code: gatehouse.CodePermissionDenied, Message: "Not a CORS preflight from an allowed origin to a route with cors: true."}
+	errUntrusted    = &gatehouse.Error{Code: gatehouse.CodePermissionDenied, Message: "Forward authentication is answered only to a trusted proxy."}
+	errCrossOrigin  = &gatehouse.Error{Code: gatehouse.CodeCSRFFailed, Message: "Cross-origin request refused."}
 )
 
 // original is the request a proxy asks GET BASE/verify about.
@@ -688,13 +697,13 @@ func (g *gateway) loginLocation(rd string) string {
 // login page, a problem the proxy may pass on to the browser — does carry.
 // Five headers keep the header map small, which is most of what this
 // answer costs to write.
-func (g *gateway) handleVerify(w http.ResponseWriter, r *http.Request) error {
+func (g *gateway) handleVerify(w http.ResponseWriter, r *http.Request, preflight bool) error {
 	var err error
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		err = errVerifyMethod
 	} else {
-		err = g.verify(w, r)
+		err = g.verify(w, r, preflight)
 	}
 	if err != nil {
 		g.api.setSecurityHeaders(w.Header(), r)
@@ -708,7 +717,14 @@ func (g *gateway) handleVerify(w http.ResponseWriter, r *http.Request) error {
 // verify decides a forward auth request. It answers 200 and 302 itself
 // (the 302 with the security headers) and returns the error of every other
 // answer.
-func (g *gateway) verify(w http.ResponseWriter, r *http.Request) error {
+//
+// With preflight (GET BASE/verify/preflight) it only answers a CORS
+// preflight (OPTIONS with Origin and Access-Control-Request-Method) from an
+// allowed origin to a cors: true route: 204 with the CORS headers, no
+// session needed; anything else is 403. A proxy sends preflights there and
+// returns the answer to the browser as it is (examples/gateway), so a 204
+// never lets a request through to the application.
+func (g *gateway) verify(w http.ResponseWriter, r *http.Request, preflight bool) error {
 	if peer := remoteAddr(r); !g.proxies.trusts(peer) {
 		g.log.Warn("forward auth request from a peer that is not a trusted proxy (trusted_proxies)", "peer", peer.String())
 		return errUntrusted
@@ -744,8 +760,16 @@ func (g *gateway) verify(w http.ResponseWriter, r *http.Request) error {
 	in := g.proxies.inbound(orig)
 	in.host = o.host
 	*orig = *orig.WithContext(&inboundContext{Context: orig.Context(), in: in})
-	if g.cors != nil && g.corsVerify(w, orig, o.path) {
-		return nil // a preflight to a cors: true route: no session needed
+	if preflight {
+		// GET BASE/verify/preflight: a proxy sends a browser's preflight
+		// here and hands the answer back, never on to the application.
+		if g.cors != nil && isPreflight(orig) && g.corsPreflight(w, orig, o.path) {
+			return nil
+		}
+		return errNotPreflight
+	}
+	if g.cors != nil {
+		g.corsVerifyHeaders(w, orig, o.path)
 	}
 	c, needLogin, err := g.gate(orig, o.path)
 	if err != nil {

@@ -116,7 +116,7 @@ func decisionOf(status int) string {
 // all CPUs share; the proxies time their sub-requests themselves).
 func (g *gateway) serveVerify(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
-	if err := g.handleVerify(w, r); err != nil {
+	if err := g.handleVerify(w, r, false); err != nil {
 		// Counted by what was refused; answered as nginx can take it.
 		status = statusOf(gatehouse.ErrorCode(err))
 		answer, err := g.verifyStatus(r, err)
@@ -130,6 +130,16 @@ func (g *gateway) serveVerify(w http.ResponseWriter, r *http.Request) {
 		result = metrics.Login // nginx's 401 that names the login page
 	}
 	g.metrics.Decision(result)
+}
+
+// servePreflight serves GET BASE/verify/preflight (see gateway.verify):
+// 204 or a refusal, as nginx and Caddy pass it to the browser. Not counted
+// as a forward-auth decision: it lets nothing through.
+func (g *gateway) servePreflight(w http.ResponseWriter, r *http.Request) {
+	if err := g.handleVerify(w, r, true); err != nil {
+		answer, err := g.verifyStatus(r, err)
+		g.api.writeErrorStatus(w, r, err, answer)
+	}
 }
 
 // loopback is where BASE/metrics is served without MetricsNetworks.

@@ -61,6 +61,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	// can take it: a 403 method_not_allowed, never a 405 (see verifyStatus).
 	r.mux.Handle(r.base+"/verify", http.HandlerFunc(s.gw.serveVerify))
 	r.s.patterns[r.base+"/verify"] = false
+	r.add("GET", "/verify/preflight", account.Requirement{Access: account.NeedPublic, Note: "It answers CORS preflights for a proxy (forward auth)."}, http.HandlerFunc(s.gw.servePreflight))
+	r.mux.Handle(r.base+"/verify/preflight", http.HandlerFunc(s.gw.servePreflight))
+	r.s.patterns[r.base+"/verify/preflight"] = false
 	r.public("GET", "/ui/login", s.handleLoginPage)
 	r.public("POST", "/ui/login", s.handleLoginForm)
 

@@ -303,7 +303,7 @@ func TestNginxForwardAuth(t *testing.T) {
 	addr := "127.0.0.1:" + freePort(t)
 	startNginx(t, bin, addr, exampleFile(t, "nginx.conf",
 		"listen 80;", "listen "+addr+";",
-		"location = /auth/verify {", "location = /api/verify {",
+		"location ^~ /auth/verify {", "location ^~ /api/verify {",
 		"location /auth/ {", "location ~ ^/api/(session|csrf|ui/) {",
 		"127.0.0.1:8080/auth/verify", gh.addr+"/api/verify",
 		"127.0.0.1:8080", gh.addr,
