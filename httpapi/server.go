@@ -207,8 +207,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		// Two managers would disagree on the cookie and the idle timeout.
 		return nil, errors.New("httpapi: Deps.Sessions must be the session manager of Deps.Accounts")
 	}
-	// The XSRF-TOKEN cookie goes wherever the session cookie does.
+	// The XSRF-TOKEN cookie goes wherever the session cookie does (and rd=
+	// may follow it: never to a public suffix).
 	s.cookieDomain = s.sessions.CookieDomain()
+	if err := session.CheckCookieDomain(s.cookieDomain); err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
 	mux := http.NewServeMux()
 	s.routes(mux)
 	h := s.securityHeaders(s.corsOwn(s.cop.Handler(s.routeGate(mux))))

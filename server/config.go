@@ -177,6 +177,22 @@ func (c Config) check() (*config, error) {
 			return nil, fmt.Errorf("gatehouse: ListenAddr %q must be HOST:PORT", c.ListenAddr)
 		}
 	}
+	// The session settings, checked here as gatehouse serve checks its
+	// file: a cookie domain decides where the cookie goes and where rd=
+	// may lead, so a public suffix ("com") must never get through.
+	ss := &out.Session
+	ss.CookieDomain = strings.ToLower(strings.TrimPrefix(ss.CookieDomain, "."))
+	if err := ss.Validate(); err != nil {
+		return nil, fmt.Errorf("gatehouse: Session: %w", err)
+	}
+	if ss.CookieDomain != "" && c.PublicURL != "" {
+		// gatehouse's own pages set the cookie: a browser takes a cookie
+		// only for a domain the page's host is in.
+		u, _ := url.Parse(c.PublicURL)
+		if !session.UnderDomain(strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")), ss.CookieDomain) {
+			return nil, fmt.Errorf("gatehouse: Session.CookieDomain %q does not cover the host of PublicURL %q: it must be that host or a domain above it", ss.CookieDomain, c.PublicURL)
+		}
+	}
 	if out.DataDir == "" {
 		out.DataDir = DefaultDataDir
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/server"
+	"github.com/gatehouse/gatehouse/session"
 )
 
 const testPassword = "violet-Anchor-92-quartz"
@@ -151,6 +152,12 @@ func TestOpenBadConfig(t *testing.T) {
 		{"password policy", server.Config{Password: password.Policy{MinLength: 12, MaxLength: 20}}, "Password"},
 		{"login limit", server.Config{Login: server.LoginLimits{MaxFailures: 1000}}, "Login.MaxFailures"},
 		{"negative limit", server.Config{Login: server.LoginLimits{Lockout: -1}}, "Login"},
+		// A cookie domain is where the cookie goes and where rd= may lead.
+		{"public suffix cookie domain", server.Config{Session: session.Config{CookieDomain: "com"}}, "Session"},
+		{"two-label public suffix", server.Config{Session: session.Config{CookieDomain: "co.uk"}}, "Session"},
+		{"URL as cookie domain", server.Config{Session: session.Config{CookieDomain: "https://example.com/x"}}, "Session"},
+		{"cookie domain not above the public URL", server.Config{PublicURL: "https://admin.example.org", Session: session.Config{CookieDomain: "example.com"}}, "Session.CookieDomain"},
+		{"SameSite=None", server.Config{Session: session.Config{SameSite: http.SameSiteNoneMode}}, "Session"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "data")
@@ -237,6 +244,15 @@ func TestProtectRequire(t *testing.T) {
 	// An unsafe method with the session cookie needs its CSRF token.
 	if w := serve(mux, "POST", "/api/me", "{}", other...); w.Code != 403 {
 		t.Errorf("POST /api/me without the CSRF token = %d, want 403", w.Code)
+	}
+}
+
+// TestOpenCookieDomain: a cookie domain written as in a browser's
+// devtools (".Example.COM") is taken as example.com.
+func TestOpenCookieDomain(t *testing.T) {
+	gh := open(t, server.Config{DataDir: t.TempDir(), PublicURL: "https://admin.example.com", Session: session.Config{CookieDomain: ".Example.COM"}})
+	if got := gh.Accounts().Sessions().CookieDomain(); got != "example.com" {
+		t.Errorf("cookie domain %q, want example.com", got)
 	}
 }
 
