@@ -969,11 +969,8 @@ func (g *gateway) upstreamHeaders(h http.Header, c *credentials, trusted bool) {
 			}
 		}
 	}
-	sm := g.sessions
-	stripCookies(h, sm.CookieName(false), sm.CookieName(true),
-		pendingCookie.nameFor(false), pendingCookie.nameFor(true),
-		deviceCookie.nameFor(false), deviceCookie.nameFor(true),
-		knownCookie.nameFor(false), knownCookie.nameFor(true))
+	stripCookies(h, g.sessions.CookieName(false), pendingCookie.nameFor(false),
+		deviceCookie.nameFor(false), knownCookie.nameFor(false))
 	if c == nil {
 		return
 	}
@@ -983,8 +980,21 @@ func (g *gateway) upstreamHeaders(h http.Header, c *credentials, trusted bool) {
 	setRemoteHeaders(h, c.user, c.remoteGroups(), "")
 }
 
-// stripCookies removes the cookies named names from the Cookie headers of
-// h, keeping the others in their order.
+// unprefixed is cookie name without a __Host- or __Secure- prefix (in
+// any letter case).
+func unprefixed(name string) string {
+	for _, p := range []string{"__Host-", "__Secure-"} {
+		if len(name) > len(p) && strings.EqualFold(name[:len(p)], p) {
+			return name[len(p):]
+		}
+	}
+	return name
+}
+
+// stripCookies removes from the Cookie headers of h the cookies named
+// names, with or without a __Host- or __Secure- prefix (a browser still
+// sends one set before session.cookie_domain was turned on or off, and it
+// may name a live session), keeping the others in their order.
 func stripCookies(h http.Header, names ...string) {
 	lines := h.Values("Cookie")
 	if len(lines) == 0 {
@@ -998,7 +1008,7 @@ func stripCookies(h http.Header, names ...string) {
 				continue
 			}
 			name, _, _ := strings.Cut(part, "=")
-			name = strings.TrimSpace(name)
+			name = unprefixed(strings.TrimSpace(name))
 			if slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, name) }) {
 				continue
 			}

@@ -993,3 +993,19 @@ func TestGatewayConfig(t *testing.T) {
 		t.Error("New accepted an ftp upstream")
 	}
 }
+
+// TestProxyStripsEveryPrefixOfItsCookies: the reverse proxy keeps
+// gatehouse's cookies from the application under every name they may have
+// — with __Host- or __Secure-, in any letter case — since a browser still
+// sends the ones set before session.cookie_domain was turned on or off,
+// and such a cookie may name a live session.
+func TestProxyStripsEveryPrefixOfItsCookies(t *testing.T) {
+	up := newUpstream(t)
+	g := newGatewayFront(t, up.url(t))
+	cookie := "__Host-gh_session=a; __Secure-gh_session=b; gh_session=c; __host-GH_SESSION=d; " +
+		"__Host-gh_known=e; __Secure-gh_pending=f; app=1; __Host-app=2"
+	_, e := g.echo("GET", "/app/public/x", "", http.Header{"Cookie": {cookie}})
+	if got := strings.Join(e.Cookies, "; "); got != "app=1; __Host-app=2" {
+		t.Errorf("the upstream got the cookies %q, want only the application's", got)
+	}
+}
