@@ -112,7 +112,7 @@ func newServices(ctx context.Context, c *config, store *sqlite.Store) (*Services
 	// secret, so they outlive restarts and are valid on every process.
 	acfg.KnownDeviceSecret = key
 	hasher := password.NewHasher(password.DefaultParams, 0, 0)
-	accounts := account.New(store, hasher, sessions, acfg, now, log, outbox)
+	accounts := account.New(account.StoresOf(store), hasher, sessions, acfg, now, log, outbox)
 	var texts sms.Sender = sms.LogSender{Log: log}
 	if c.SMSWebhook != nil {
 		if texts, err = sms.NewWebhook(*c.SMSWebhook); err != nil {
