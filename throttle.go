@@ -116,18 +116,3 @@ type ThrottleStore interface {
 	// window, as the rule wants).
 	DeleteStaleThrottles(ctx context.Context, now time.Time, window time.Duration) (int, error)
 }
-
-// Store is everything a single database provides.
-type Store interface {
-	UserStore
-	SessionStore
-	ThrottleStore
-	TokenStore
-	AuditStore
-	ActionTokenStore
-	OutboxStore
-	TwoFactorStore
-	DeviceStore
-	// Ping checks that the store is reachable.
-	Ping(ctx context.Context) error
-}

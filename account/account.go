@@ -95,12 +95,9 @@ var DefaultConfig = Config{
 	Product:            "gatehouse",
 }
 
-// Store is what the account service needs from storage: all of it.
-type Store = gatehouse.Store
-
 // Service runs the account use cases.
 type Service struct {
-	store    Store
+	stores   Stores
 	hasher   *password.Hasher
 	sessions *session.Manager
 	cfg      Config
@@ -130,9 +127,14 @@ type Mailer interface {
 	Enqueue(ctx context.Context, to, kind string, d mail.Data) error
 }
 
-// New returns a Service. now is the clock; log receives internal errors.
-// Mail goes to mailer; nil discards it (tests of other parts, tools).
-func New(store Store, hasher *password.Hasher, sessions *session.Manager, cfg Config, now func() time.Time, log *slog.Logger, mailer Mailer) *Service {
+// New returns a Service that keeps its records in stores, every field of
+// which but Logins must be set (New panics otherwise: it is a wiring
+// mistake). now is the clock; log receives internal errors. Mail goes to
+// mailer; nil discards it (tests of other parts, tools).
+func New(stores Stores, hasher *password.Hasher, sessions *session.Manager, cfg Config, now func() time.Time, log *slog.Logger, mailer Mailer) *Service {
+	if missing := stores.missing(); missing != "" {
+		panic("account.New: Stores." + missing + " is nil")
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -143,7 +145,7 @@ func New(store Store, hasher *password.Hasher, sessions *session.Manager, cfg Co
 		mailer = discardMailer{}
 	}
 	return &Service{
-		store: store, hasher: hasher, sessions: sessions, cfg: cfg, now: now, log: log, mailer: mailer,
+		stores: stores, hasher: hasher, sessions: sessions, cfg: cfg, now: now, log: log, mailer: mailer,
 		users:     newMemo[*gatehouse.User](cfg.UserCacheTTL, 100_000),
 		tokens:    newMemo[*gatehouse.Token](cfg.UserCacheTTL, 100_000),
 		basic:     newMemo[basicEntry](basicCacheTTL, 10_000),
@@ -238,7 +240,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 		}
 		return nil, &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: fields}
 	}
-	u, err := s.store.UserByLogin(ctx, req.Username)
+	u, err := s.stores.Users.UserByLogin(ctx, req.Username)
 	if err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
 		return nil, fmt.Errorf("find user: %w", err)
 	}
@@ -278,7 +280,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 			// count may go; a known device's stays until the second
 			// factor is right too, so guessing codes from it still locks.
 			if !keys.known {
-				if err := s.store.ResetThrottle(ctx, keys.count); err != nil {
+				if err := s.stores.Throttles.ResetThrottle(ctx, keys.count); err != nil {
 					return nil, fmt.Errorf("reset throttle: %w", err)
 				}
 			}
@@ -286,7 +288,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 			return s.startSecondStep(ctx, u, tf, req.Remember)
 		}
 	}
-	if err := s.store.ResetThrottle(ctx, keys.count); err != nil {
+	if err := s.stores.Throttles.ResetThrottle(ctx, keys.count); err != nil {
 		return nil, fmt.Errorf("reset throttle: %w", err)
 	}
 	if req.PreviousToken != "" {
@@ -368,7 +370,7 @@ func (s *Service) verifyPassword(ctx context.Context, u *gatehouse.User, pw stri
 
 // startLogin starts the session of a login by a.User and records it: the
 // user's last-login time, the session, and the login.succeeded audit event
-// with detail — in one write where the store can (gatehouse.LoginRecorder),
+// with detail — in one write where the stores can (Stores.Logins),
 // which spares a durable store two of three waits for the disk.
 func (s *Service) startLogin(ctx context.Context, a Actor, o session.CreateOptions, detail map[string]string) (string, *gatehouse.Session, error) {
 	u := a.User
@@ -379,16 +381,16 @@ func (s *Service) startLogin(ctx context.Context, a Actor, o session.CreateOptio
 	}
 	token, sess := s.sessions.Prepare(u.ID, o)
 	e := s.newEvent(a, gatehouse.AuditLoginSucceeded, sess.ID, detail)
-	if lr, ok := s.store.(gatehouse.LoginRecorder); ok {
-		if err := lr.RecordLoginSession(ctx, sess, e); err != nil {
+	if s.stores.Logins != nil {
+		if err := s.stores.Logins.RecordLoginSession(ctx, sess, e); err != nil {
 			return "", nil, fmt.Errorf("record login: %w", err)
 		}
 		s.audited(e.Kind)
 	} else {
-		if err := s.store.RecordLogin(ctx, u.ID, sess.CreatedAt); err != nil {
+		if err := s.stores.Users.RecordLogin(ctx, u.ID, sess.CreatedAt); err != nil {
 			return "", nil, fmt.Errorf("record login: %w", err)
 		}
-		if err := s.store.CreateSession(ctx, sess); err != nil {
+		if err := s.stores.Sessions.CreateSession(ctx, sess); err != nil {
 			return "", nil, fmt.Errorf("create session: %w", err)
 		}
 		s.appendEvent(ctx, e)
@@ -405,7 +407,7 @@ func (s *Service) startLogin(ctx context.Context, a Actor, o session.CreateOptio
 func (s *Service) upgradeHash(ctx context.Context, u *gatehouse.User, pw string) {
 	h, err := s.hasher.Hash(ctx, pw)
 	if err == nil {
-		err = s.store.SetPasswordHash(ctx, u.ID, h)
+		err = s.stores.Users.SetPasswordHash(ctx, u.ID, h)
 	}
 	if err != nil {
 		s.log.Warn("password rehash failed", "user", u.ID, "err", err)
@@ -501,7 +503,7 @@ func (s *Service) checkThrottles(ctx context.Context, keys loginKeys) error {
 		if k == "" {
 			continue
 		}
-		t, err := s.store.Throttle(ctx, k)
+		t, err := s.stores.Throttles.Throttle(ctx, k)
 		if err != nil {
 			return fmt.Errorf("read throttle: %w", err)
 		}
@@ -522,7 +524,7 @@ func (s *Service) checkThrottles(ctx context.Context, keys loginKeys) error {
 func (s *Service) recordFailure(ctx context.Context, keys loginKeys, u *gatehouse.User) error {
 	now := s.now().UTC()
 	addr := keys.client
-	t, err := s.store.AddFailure(ctx, keys.count, now, keys.rule)
+	t, err := s.stores.Throttles.AddFailure(ctx, keys.count, now, keys.rule)
 	if err != nil {
 		return fmt.Errorf("count failure: %w", err)
 	}
@@ -552,7 +554,7 @@ func (s *Service) recordFailure(ctx context.Context, keys loginKeys, u *gatehous
 	if keys.addr == "" {
 		return nil
 	}
-	t, err = s.store.AddFailure(ctx, keys.addr, now, s.cfg.AddrThrottle)
+	t, err = s.stores.Throttles.AddFailure(ctx, keys.addr, now, s.cfg.AddrThrottle)
 	if err != nil {
 		return fmt.Errorf("count failure: %w", err)
 	}
@@ -578,11 +580,11 @@ func tooManyAttempts(wait time.Duration) error {
 // device's own lock is left to end by itself.
 func (s *Service) Unlock(ctx context.Context, login string) error {
 	keys := []string{nameKey(login)}
-	if u, err := s.store.UserByLogin(ctx, login); err == nil {
+	if u, err := s.stores.Users.UserByLogin(ctx, login); err == nil {
 		keys = append(keys, nameKey(u.Username), nameKey(u.Email), accountKey(u))
 	}
 	for _, k := range keys {
-		if err := s.store.ResetThrottle(ctx, k); err != nil {
+		if err := s.stores.Throttles.ResetThrottle(ctx, k); err != nil {
 			return err
 		}
 	}
@@ -636,7 +638,7 @@ func (s *Service) cachedUser(ctx context.Context, id string) (*gatehouse.User, e
 		return u, nil
 	}
 	gen := s.users.generation()
-	u, err := s.store.UserByID(ctx, id)
+	u, err := s.stores.Users.UserByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -731,7 +733,7 @@ func (s *Service) Reauthenticate(ctx context.Context, a Actor, sess *gatehouse.S
 	if err != nil {
 		return "", nil, err
 	}
-	if err := s.store.ResetThrottle(ctx, accountKey(u)); err != nil {
+	if err := s.stores.Throttles.ResetThrottle(ctx, accountKey(u)); err != nil {
 		return "", nil, fmt.Errorf("reset throttle: %w", err)
 	}
 	token, next, err := s.sessions.Rekey(ctx, sess, s.now())
@@ -777,7 +779,7 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 	if err := s.checkThrottles(ctx, keys); err != nil {
 		return err
 	}
-	u, err := s.store.UserByID(ctx, req.User.ID)
+	u, err := s.stores.Users.UserByID(ctx, req.User.ID)
 	if err != nil {
 		return err
 	}
@@ -802,7 +804,7 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 	u.PasswordHash = hash
 	u.SecurityStamp = newStamp()
 	u.UpdatedAt = s.now().UTC()
-	if err := s.store.UpdateUser(ctx, u); err != nil {
+	if err := s.stores.Users.UpdateUser(ctx, u); err != nil {
 		return err
 	}
 	s.forgetUser(u.ID)
@@ -815,7 +817,7 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 		return err
 	}
 	s.basic.forgetWhere(func(e basicEntry) bool { return e.userID == u.ID })
-	if _, err := s.store.DeleteDevices(ctx, u.ID, ""); err != nil {
+	if _, err := s.stores.Devices.DeleteDevices(ctx, u.ID, ""); err != nil {
 		return err
 	}
 	s.log.Info("password changed", "user", u.ID, "ended_sessions", n)
@@ -887,7 +889,7 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*gatehouse.User, 
 		CreatedAt:     now,
 		UpdatedAt:     now,
 	}
-	if err := s.store.CreateUser(ctx, u); err != nil {
+	if err := s.stores.Users.CreateUser(ctx, u); err != nil {
 		return nil, err
 	}
 	s.log.Info("user created", "user", u.ID)

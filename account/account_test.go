@@ -47,7 +47,7 @@ func newServiceWith(t *testing.T, cfg account.Config) (*account.Service, *sqlite
 	t.Cleanup(func() { store.Close() })
 	clk := &clock{t: time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)}
 	sm := session.NewManager(store, session.DefaultConfig, clk.Now, nil)
-	return account.New(store, password.NewHasher(cheap, 0, 0), sm, cfg, clk.Now, nil, nil), store, clk
+	return account.New(account.StoresOf(store), password.NewHasher(cheap, 0, 0), sm, cfg, clk.Now, nil, nil), store, clk
 }
 
 func code(err error) gatehouse.Code { return gatehouse.ErrorCode(err) }
@@ -225,7 +225,7 @@ type plainStore struct{ gatehouse.Store }
 
 // TestLoginRecords: a login records the last-login time, the session and
 // a login.succeeded event, whether the store writes them together
-// (gatehouse.LoginRecorder) or one by one.
+// (gatehouse.LoginRecorder, which StoresOf finds) or one by one.
 func TestLoginRecords(t *testing.T) {
 	for name, plain := range map[string]bool{"LoginRecorder": false, "one by one": true} {
 		t.Run(name, func(t *testing.T) {
@@ -238,14 +238,15 @@ func TestLoginRecords(t *testing.T) {
 			if plain {
 				s = plainStore{store}
 			}
-			if _, ok := s.(gatehouse.LoginRecorder); ok == plain {
-				t.Fatalf("the store has RecordLoginSession: %v", ok)
+			stores := account.StoresOf(s)
+			if (stores.Logins != nil) == plain {
+				t.Fatalf("StoresOf: Logins is %v", stores.Logins)
 			}
 			clk := &clock{t: time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)}
 			var audited []gatehouse.AuditKind
 			cfg := account.DefaultConfig
 			cfg.OnAudit = func(k gatehouse.AuditKind) { audited = append(audited, k) }
-			svc := account.New(s, password.NewHasher(cheap, 0, 0), session.NewManager(s, session.DefaultConfig, clk.Now, nil), cfg, clk.Now, nil, nil)
+			svc := account.New(stores, password.NewHasher(cheap, 0, 0), session.NewManager(s, session.DefaultConfig, clk.Now, nil), cfg, clk.Now, nil, nil)
 			ctx := context.Background()
 			const pw = "a long enough password"
 			u, err := svc.CreateUser(ctx, account.NewUser{Username: "alice", Email: "alice@example.com", Password: pw})

@@ -48,7 +48,7 @@ func (s *Service) newEvent(a Actor, kind gatehouse.AuditKind, target string, det
 // appendEvent stores e; a failure is logged, not returned: the action it
 // records has happened.
 func (s *Service) appendEvent(ctx context.Context, e *gatehouse.AuditEvent) {
-	if err := s.store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
+	if err := s.stores.Audit.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
 		s.log.Error("writing the audit log", "kind", e.Kind, "err", err)
 		return
 	}
@@ -70,7 +70,7 @@ func (s *Service) ListAudit(ctx context.Context, f AuditFilter) ([]*gatehouse.Au
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 100
 	}
-	return s.store.Audit(ctx, f)
+	return s.stores.Audit.Audit(ctx, f)
 }
 
 // RecordDenial audits a request the permission check refused.

@@ -49,7 +49,7 @@ func newFlakyService(t *testing.T) (*account.Service, *flakyStore, *clock) {
 	store := &flakyStore{Store: db}
 	clk := &clock{t: time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)}
 	sm := session.NewManager(store, session.DefaultConfig, clk.Now, nil)
-	return account.New(store, password.NewHasher(cheap, 0, 0), sm, account.DefaultConfig, clk.Now, nil, nil), store, clk
+	return account.New(account.StoresOf(store), password.NewHasher(cheap, 0, 0), sm, account.DefaultConfig, clk.Now, nil, nil), store, clk
 }
 
 // TestLastAdministratorGuardFailsClosed: when the store cannot tell whether

@@ -81,7 +81,7 @@ func (s *Service) AuthenticateBasic(ctx context.Context, username, pw string, cl
 	now := s.now()
 
 	gen := s.basic.generation()
-	u, err := s.store.UserByLogin(ctx, username)
+	u, err := s.stores.Users.UserByLogin(ctx, username)
 	if err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
 		return nil, fmt.Errorf("find user: %w", err)
 	}

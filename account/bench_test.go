@@ -35,7 +35,7 @@ func newLoginService(b *testing.B, p password.Params) (*account.Service, account
 	}
 	b.Cleanup(func() { store.Close() })
 	sm := session.NewManager(store, session.DefaultConfig, time.Now, nil)
-	svc := account.New(store, password.NewHasher(p, 0, 0), sm, account.DefaultConfig, time.Now, nil, nil)
+	svc := account.New(account.StoresOf(store), password.NewHasher(p, 0, 0), sm, account.DefaultConfig, time.Now, nil, nil)
 	if _, err := svc.CreateUser(ctx, account.NewUser{Username: "bench", Email: "bench@example.com", Password: benchPassword}); err != nil {
 		b.Fatal(err)
 	}

@@ -92,9 +92,9 @@ func (s *Service) Explain(ctx context.Context, table *policy.Table, own []Builti
 	out := &Explanation{Method: req.Method, Host: req.Host, Path: req.Path}
 	var perms []string
 	if req.User != "" {
-		u, err := s.store.UserByLogin(ctx, req.User)
+		u, err := s.stores.Users.UserByLogin(ctx, req.User)
 		if err != nil {
-			u, err = s.store.UserByID(ctx, req.User)
+			u, err = s.stores.Users.UserByID(ctx, req.User)
 		}
 		if err != nil {
 			return nil, err

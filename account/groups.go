@@ -13,17 +13,17 @@ import (
 
 // ListGroups returns every group, sorted by name.
 func (s *Service) ListGroups(ctx context.Context) ([]*gatehouse.Group, error) {
-	return s.store.Groups(ctx)
+	return s.stores.Users.Groups(ctx)
 }
 
 // Group returns a group by name.
 func (s *Service) Group(ctx context.Context, name string) (*gatehouse.Group, error) {
-	return s.store.Group(ctx, name)
+	return s.stores.Users.Group(ctx, name)
 }
 
 // GroupMembers returns the ids of a group's members.
 func (s *Service) GroupMembers(ctx context.Context, name string) ([]string, error) {
-	return s.store.GroupMembers(ctx, name)
+	return s.stores.Users.GroupMembers(ctx, name)
 }
 
 // ValidGroupName reports whether n is a well-formed group name: 1 to 64
@@ -79,7 +79,7 @@ func (s *Service) CreateGroup(ctx context.Context, a Actor, g *gatehouse.Group) 
 	if err := s.checkGroupChange(ctx, a, g.Permissions, "create this group"); err != nil {
 		return err
 	}
-	if err := s.store.CreateGroup(ctx, g); err != nil {
+	if err := s.stores.Users.CreateGroup(ctx, g); err != nil {
 		return err
 	}
 	s.forgetGroups()
@@ -94,7 +94,7 @@ func (s *Service) UpdateGroup(ctx context.Context, a Actor, g *gatehouse.Group) 
 	if err := validateGroup(g); err != nil {
 		return err
 	}
-	old, err := s.store.Group(ctx, g.Name)
+	old, err := s.stores.Users.Group(ctx, g.Name)
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func (s *Service) UpdateGroup(ctx context.Context, a Actor, g *gatehouse.Group) 
 			return err
 		}
 	}
-	if err := s.store.PutGroup(ctx, g); err != nil {
+	if err := s.stores.Users.PutGroup(ctx, g); err != nil {
 		return err
 	}
 	s.forgetGroups()
@@ -116,7 +116,7 @@ func (s *Service) UpdateGroup(ctx context.Context, a Actor, g *gatehouse.Group) 
 
 // DeleteGroup deletes a group; its members lose its permissions at once.
 func (s *Service) DeleteGroup(ctx context.Context, a Actor, name string) error {
-	g, err := s.store.Group(ctx, name)
+	g, err := s.stores.Users.Group(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -130,11 +130,11 @@ func (s *Service) DeleteGroup(ctx context.Context, a Actor, name string) error {
 			return err
 		}
 	}
-	members, err := s.store.GroupMembers(ctx, name)
+	members, err := s.stores.Users.GroupMembers(ctx, name)
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteGroup(ctx, name); err != nil {
+	if err := s.stores.Users.DeleteGroup(ctx, name); err != nil {
 		return err
 	}
 	s.forgetGroups()
@@ -148,11 +148,11 @@ func (s *Service) DeleteGroup(ctx context.Context, a Actor, name string) error {
 // keepAdministratorsWithout refuses to take "*" away from group name when
 // no active user would hold "*" through another group.
 func (s *Service) keepAdministratorsWithout(ctx context.Context, name string) error {
-	groups, err := s.store.Groups(ctx)
+	groups, err := s.stores.Users.Groups(ctx)
 	if err != nil {
 		return err
 	}
-	users, _, err := s.store.ListUsers(ctx, gatehouse.UserFilter{State: gatehouse.StateActive})
+	users, _, err := s.stores.Users.ListUsers(ctx, gatehouse.UserFilter{State: gatehouse.StateActive})
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ func (s *Service) EnsureGroups(ctx context.Context, groups map[string][]string) 
 		if err := validateGroup(g); err != nil {
 			return err
 		}
-		err := s.store.CreateGroup(ctx, g)
+		err := s.stores.Users.CreateGroup(ctx, g)
 		if err != nil && gatehouse.ErrorCode(err) != gatehouse.CodeConflict {
 			return err
 		}
@@ -279,7 +279,7 @@ func (s *Service) checkGroupChange(ctx context.Context, a Actor, perms []string,
 // or factors — and refuses it unless a may act on them (see checkActsOn).
 // Every use case that acts on a user named by the caller starts here.
 func (s *Service) actOn(ctx context.Context, a Actor, id, what string) (*gatehouse.User, error) {
-	u, err := s.store.UserByID(ctx, id)
+	u, err := s.stores.Users.UserByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -318,7 +318,7 @@ func (s *Service) checkActsOnID(ctx context.Context, a Actor, userID, what strin
 	if a.User == nil || userID == "" {
 		return nil
 	}
-	u, err := s.store.UserByID(ctx, userID)
+	u, err := s.stores.Users.UserByID(ctx, userID)
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		return nil
 	}

@@ -34,7 +34,7 @@ func (s *Service) StartGuest(ctx context.Context, client Client, previousToken s
 	}
 	if rule := s.cfg.GuestThrottle; rule.MaxFailures > 0 {
 		now := s.now().UTC()
-		t, err := s.store.AddFailure(ctx, guestKey(client.Addr), now, rule)
+		t, err := s.stores.Throttles.AddFailure(ctx, guestKey(client.Addr), now, rule)
 		if err != nil {
 			return "", nil, err
 		}

@@ -28,7 +28,7 @@ func TestKnownDeviceSecret(t *testing.T) {
 	svc := func(secret string) *account.Service {
 		cfg := account.DefaultConfig
 		cfg.KnownDeviceSecret = []byte(secret)
-		return account.New(store, password.NewHasher(cheap, 0, 0), sm, cfg, clk.Now, nil, nil)
+		return account.New(account.StoresOf(store), password.NewHasher(cheap, 0, 0), sm, cfg, clk.Now, nil, nil)
 	}
 	first := svc("the secret in secrets.key")
 	const pw = "a long enough password"

@@ -52,7 +52,7 @@ func (s *Service) link(page, userID, secret string) string {
 // issueActionToken voids the user's earlier tokens for purpose and
 // returns the secret of a fresh one.
 func (s *Service) issueActionToken(ctx context.Context, u *gatehouse.User, purpose gatehouse.ActionPurpose, ttl time.Duration) (string, error) {
-	if _, err := s.store.DeleteActionTokens(ctx, u.ID, purpose); err != nil {
+	if _, err := s.stores.ActionTokens.DeleteActionTokens(ctx, u.ID, purpose); err != nil {
 		return "", err
 	}
 	secret := newActionSecret()
@@ -61,7 +61,7 @@ func (s *Service) issueActionToken(ctx context.Context, u *gatehouse.User, purpo
 		ID: gatehouse.NewID(), UserID: u.ID, Purpose: purpose, Hash: hashSecret(secret),
 		Stamp: u.SecurityStamp, CreatedAt: now, ExpiresAt: now.Add(ttl),
 	}
-	if err := s.store.CreateActionToken(ctx, t); err != nil {
+	if err := s.stores.ActionTokens.CreateActionToken(ctx, t); err != nil {
 		return "", err
 	}
 	return secret, nil
@@ -75,7 +75,7 @@ func (s *Service) checkActionToken(ctx context.Context, userID, secret string, p
 	if userID == "" || len(secret) < 16 || len(secret) > 200 {
 		return nil, nil, errInvalidToken
 	}
-	t, err := s.store.ActionTokenByHash(ctx, hashSecret(secret))
+	t, err := s.stores.ActionTokens.ActionTokenByHash(ctx, hashSecret(secret))
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		return nil, nil, errInvalidToken
 	}
@@ -87,7 +87,7 @@ func (s *Service) checkActionToken(ctx context.Context, userID, secret string, p
 	if t.Purpose != purpose || t.UserID != userID || !t.UsedAt.IsZero() || !s.now().Before(t.ExpiresAt) {
 		return nil, nil, errInvalidToken
 	}
-	u, err := s.store.UserByID(ctx, userID)
+	u, err := s.stores.Users.UserByID(ctx, userID)
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		return nil, nil, errInvalidToken
 	}
@@ -103,7 +103,7 @@ func (s *Service) checkActionToken(ctx context.Context, userID, secret string, p
 // useActionToken consumes a token; a concurrent use that won first makes
 // this one invalid.
 func (s *Service) useActionToken(ctx context.Context, t *gatehouse.ActionToken) error {
-	err := s.store.UseActionToken(ctx, t.ID, s.now().UTC())
+	err := s.stores.ActionTokens.UseActionToken(ctx, t.ID, s.now().UTC())
 	if code := gatehouse.ErrorCode(err); code == gatehouse.CodeConflict || code == gatehouse.CodeNotFound {
 		return errInvalidToken
 	}
@@ -149,7 +149,7 @@ func (s *Service) Invite(ctx context.Context, ni NewInvite) (*gatehouse.User, er
 		State: gatehouse.StateInvited, SecurityStamp: newStamp(), Groups: normalizePermissions(ni.Groups),
 		CreatedAt: now, UpdatedAt: now,
 	}
-	if err := s.store.CreateUser(ctx, u); err != nil {
+	if err := s.stores.Users.CreateUser(ctx, u); err != nil {
 		return nil, err
 	}
 	if err := s.sendInvite(ctx, u); err != nil {
@@ -199,7 +199,7 @@ func (s *Service) RevokeInvite(ctx context.Context, a Actor, userID string) erro
 	if u.State != gatehouse.StateInvited {
 		return errUserNotInvited
 	}
-	if _, err := s.store.DeleteActionTokens(ctx, u.ID, gatehouse.PurposeInvite); err != nil {
+	if _, err := s.stores.ActionTokens.DeleteActionTokens(ctx, u.ID, gatehouse.PurposeInvite); err != nil {
 		return err
 	}
 	if _, err := s.sessions.RevokeUser(ctx, u.ID, ""); err != nil {
@@ -258,7 +258,7 @@ func (s *Service) InvitedUser(ctx context.Context, token string) (*gatehouse.Use
 	if err != nil || (sess.Scope != gatehouse.ScopeInvite && sess.Scope != "") {
 		return nil, nil, errNoInvitation
 	}
-	u, err := s.store.UserByID(ctx, sess.UserID)
+	u, err := s.stores.Users.UserByID(ctx, sess.UserID)
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		return nil, nil, errNoInvitation
 	}
@@ -338,11 +338,11 @@ func (s *Service) activateInvited(ctx context.Context, u *gatehouse.User, hash, 
 	now := s.now().UTC()
 	u.PasswordHash, u.SecurityStamp, u.State, u.EmailConfirmed = hash, newStamp(), gatehouse.StateActive, true
 	u.UpdatedAt, u.LastLoginAt = now, now
-	if err := s.store.UpdateUser(ctx, u); err != nil {
+	if err := s.stores.Users.UpdateUser(ctx, u); err != nil {
 		return nil, err
 	}
 	s.forgetUser(u.ID)
-	if _, err := s.store.DeleteActionTokens(ctx, u.ID, ""); err != nil {
+	if _, err := s.stores.ActionTokens.DeleteActionTokens(ctx, u.ID, ""); err != nil {
 		return nil, err
 	}
 	if partial != "" {
@@ -389,7 +389,7 @@ func (s *Service) ForgotPassword(ctx context.Context, email string, client Clien
 	}
 	now := s.now().UTC()
 	for _, key := range []string{"forgot:email:" + strings.ToLower(email), "forgot:addr:" + clientNet(client.Addr)} {
-		t, err := s.store.AddFailure(ctx, key, now, s.cfg.ForgotThrottle)
+		t, err := s.stores.Throttles.AddFailure(ctx, key, now, s.cfg.ForgotThrottle)
 		if err != nil {
 			return err
 		}
@@ -410,7 +410,7 @@ func (s *Service) ForgotPassword(ctx context.Context, email string, client Clien
 }
 
 func (s *Service) sendReset(ctx context.Context, email string, client Client) error {
-	u, err := s.store.UserByLogin(ctx, email)
+	u, err := s.stores.Users.UserByLogin(ctx, email)
 	if errors.Is(err, gatehouse.ErrNotFound) || (err == nil && !strings.EqualFold(u.Email, email)) {
 		s.record(ctx, Actor{Client: client}, gatehouse.AuditResetRequested, "", map[string]string{"known": "false"})
 		return nil
@@ -488,7 +488,7 @@ func (s *Service) ResetPassword(ctx context.Context, userID, secret, pw string, 
 		u.State = gatehouse.StateActive
 	}
 	u.UpdatedAt = s.now().UTC()
-	if err := s.store.UpdateUser(ctx, u); err != nil {
+	if err := s.stores.Users.UpdateUser(ctx, u); err != nil {
 		return err
 	}
 	if err := s.endCredentials(ctx, u.ID); err != nil {
@@ -508,14 +508,14 @@ func (s *Service) ResetPassword(ctx context.Context, userID, secret, pw string, 
 // credentials and voids their outstanding links, after a password reset.
 func (s *Service) endCredentials(ctx context.Context, userID string) error {
 	s.forgetUser(userID)
-	if _, err := s.store.DeleteDevices(ctx, userID, ""); err != nil {
+	if _, err := s.stores.Devices.DeleteDevices(ctx, userID, ""); err != nil {
 		return err
 	}
 	s.basic.forgetWhere(func(e basicEntry) bool { return e.userID == userID })
 	if _, err := s.sessions.RevokeUser(ctx, userID, ""); err != nil {
 		return err
 	}
-	_, err := s.store.DeleteActionTokens(ctx, userID, "")
+	_, err := s.stores.ActionTokens.DeleteActionTokens(ctx, userID, "")
 	return err
 }
 

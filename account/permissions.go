@@ -25,7 +25,7 @@ func (s *Service) groupsByName(ctx context.Context) (map[string]*gatehouse.Group
 	if g.byName != nil && s.cfg.UserCacheTTL > 0 && now.Sub(g.fetched) < s.cfg.UserCacheTTL && !now.Before(g.fetched) {
 		return g.byName, nil
 	}
-	groups, err := s.store.Groups(ctx)
+	groups, err := s.stores.Users.Groups(ctx)
 	if err != nil {
 		return nil, err
 	}

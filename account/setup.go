@@ -17,7 +17,7 @@ var errInvalidSetupToken = &gatehouse.Error{Code: gatehouse.CodeInvalidToken, Me
 // a restart before setup prints a new one, and no default credential ever
 // exists.
 func (s *Service) StartSetup(ctx context.Context) (string, error) {
-	n, err := s.store.CountUsers(ctx)
+	n, err := s.stores.Users.CountUsers(ctx)
 	if err != nil {
 		return "", fmt.Errorf("count users: %w", err)
 	}
@@ -42,7 +42,7 @@ func (s *Service) CompleteSetup(ctx context.Context, token string, nu NewUser) (
 	if s.setupHash == nil || subtle.ConstantTimeCompare(h[:], s.setupHash) != 1 {
 		return nil, errInvalidSetupToken
 	}
-	n, err := s.store.CountUsers(ctx)
+	n, err := s.stores.Users.CountUsers(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("count users: %w", err)
 	}

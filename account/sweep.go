@@ -15,21 +15,21 @@ func (s *Service) Sweep(ctx context.Context) error {
 	}
 	now := s.now().UTC()
 	window := max(s.cfg.UserThrottle.Window, s.cfg.AddrThrottle.Window, s.cfg.ForgotThrottle.Window, s.cfg.GuestThrottle.Window)
-	if _, err := s.store.DeleteStaleThrottles(ctx, now, window); err != nil {
+	if _, err := s.stores.Throttles.DeleteStaleThrottles(ctx, now, window); err != nil {
 		return err
 	}
-	if _, err := s.store.DeleteStaleActionTokens(ctx, now); err != nil {
+	if _, err := s.stores.ActionTokens.DeleteStaleActionTokens(ctx, now); err != nil {
 		return err
 	}
-	if _, err := s.store.DeleteExpiredDevices(ctx, now); err != nil {
+	if _, err := s.stores.Devices.DeleteExpiredDevices(ctx, now); err != nil {
 		return err
 	}
-	if _, err := s.store.DeleteExpiredPendingLogins(ctx, now); err != nil {
+	if _, err := s.stores.TwoFactor.DeleteExpiredPendingLogins(ctx, now); err != nil {
 		return err
 	}
 	// Sent mail is kept a week for the operator to see, then forgotten:
 	// it holds addresses.
-	if _, err := s.store.DeleteOldMail(ctx, now.Add(-7*24*time.Hour)); err != nil {
+	if _, err := s.stores.Outbox.DeleteOldMail(ctx, now.Add(-7*24*time.Hour)); err != nil {
 		return err
 	}
 	return nil

@@ -105,7 +105,7 @@ func (s *Service) CreateToken(ctx context.Context, a Actor, owner *gatehouse.Use
 		CreatedAt:   now,
 		ExpiresAt:   nt.ExpiresAt.UTC(),
 	}
-	if err := s.store.CreateToken(ctx, t); err != nil {
+	if err := s.stores.Tokens.CreateToken(ctx, t); err != nil {
 		return "", nil, err
 	}
 	s.record(ctx, a, gatehouse.AuditTokenCreated, t.ID, map[string]string{"owner": owner.ID, "name": name})
@@ -161,7 +161,7 @@ func (s *Service) AuthenticateToken(ctx context.Context, secret string) (*gateho
 	if !ok {
 		gen := s.tokens.generation()
 		var err error
-		t, err = s.store.TokenByHash(ctx, hash)
+		t, err = s.stores.Tokens.TokenByHash(ctx, hash)
 		if errors.Is(err, gatehouse.ErrNotFound) {
 			return nil, nil, nil, errBadToken
 		}
@@ -184,7 +184,7 @@ func (s *Service) AuthenticateToken(ctx context.Context, secret string) (*gateho
 		return nil, nil, nil, errBadToken
 	}
 	if now.Sub(t.LastUsedAt) >= tokenTouchInterval {
-		if err := s.store.TouchToken(ctx, t.ID, now.UTC()); err != nil {
+		if err := s.stores.Tokens.TouchToken(ctx, t.ID, now.UTC()); err != nil {
 			s.log.Warn("recording token use", "token", t.ID, "err", err)
 		} else {
 			touched := *t
@@ -211,19 +211,19 @@ func tokenPermissions(t *gatehouse.Token, ownerPerms []string) []string {
 
 // UserTokens returns a user's tokens, newest first.
 func (s *Service) UserTokens(ctx context.Context, userID string) ([]*gatehouse.Token, error) {
-	return s.store.UserTokens(ctx, userID)
+	return s.stores.Tokens.UserTokens(ctx, userID)
 }
 
 // ListTokens returns every token, newest first, paged.
 func (s *Service) ListTokens(ctx context.Context, offset, limit int) ([]*gatehouse.Token, int, error) {
-	return s.store.Tokens(ctx, offset, limit)
+	return s.stores.Tokens.Tokens(ctx, offset, limit)
 }
 
 // RevokeToken deletes a token. When owner is not "", the token must belong
 // to that user, and a token of anyone else is ErrNotFound, exactly as if it
 // did not exist (no IDOR, no probing).
 func (s *Service) RevokeToken(ctx context.Context, a Actor, id, owner string) error {
-	t, err := s.store.TokenByID(ctx, id)
+	t, err := s.stores.Tokens.TokenByID(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -233,7 +233,7 @@ func (s *Service) RevokeToken(ctx context.Context, a Actor, id, owner string) er
 	if err := s.checkActsOnID(ctx, a, t.UserID, "revoke a token"); err != nil {
 		return err
 	}
-	if err := s.store.DeleteToken(ctx, id); err != nil {
+	if err := s.stores.Tokens.DeleteToken(ctx, id); err != nil {
 		return err
 	}
 	s.tokens.forgetWhere(func(c *gatehouse.Token) bool { return c.ID == id })
@@ -243,7 +243,7 @@ func (s *Service) RevokeToken(ctx context.Context, a Actor, id, owner string) er
 
 // revokeUserTokens deletes every token of a user.
 func (s *Service) revokeUserTokens(ctx context.Context, userID string) error {
-	if _, err := s.store.DeleteUserTokens(ctx, userID); err != nil {
+	if _, err := s.stores.Tokens.DeleteUserTokens(ctx, userID); err != nil {
 		return err
 	}
 	s.tokens.forgetWhere(func(c *gatehouse.Token) bool { return c.UserID == userID })

@@ -64,14 +64,12 @@ func (s *Service) UseTwoFactor(d TwoFactorDeps) {
 	s.twoFactor = &d
 }
 
-func (s *Service) tfStore() gatehouse.TwoFactorStore { return s.store }
-
 // twoFactorOf returns a user's settings, or nil when they have none.
 func (s *Service) twoFactorOf(ctx context.Context, userID string) (*gatehouse.TwoFactor, error) {
 	if s.twoFactor == nil {
 		return nil, nil
 	}
-	tf, err := s.tfStore().TwoFactor(ctx, userID)
+	tf, err := s.stores.TwoFactor.TwoFactor(ctx, userID)
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		return nil, nil
 	}
@@ -108,7 +106,7 @@ func (s *Service) startSecondStep(ctx context.Context, u *gatehouse.User, tf *ga
 		ID: gatehouse.NewID(), TokenHash: session.HashToken(token), UserID: u.ID, Stamp: u.SecurityStamp,
 		Remember: remember, CreatedAt: now, ExpiresAt: now.Add(s.twoFactor.Config.PendingTTL),
 	}
-	if err := s.tfStore().CreatePendingLogin(ctx, p); err != nil {
+	if err := s.stores.TwoFactor.CreatePendingLogin(ctx, p); err != nil {
 		return nil, err
 	}
 	return &LoginResult{User: u, PendingToken: token, PendingExpiresAt: p.ExpiresAt, Providers: s.providers(u, tf)}, nil
@@ -123,7 +121,7 @@ func (s *Service) pending(ctx context.Context, token string) (*gatehouse.Pending
 	if _, ok := session.ParseToken(token); !ok {
 		return nil, nil, nil, errNoPendingLogin
 	}
-	p, err := s.tfStore().PendingLoginByTokenHash(ctx, session.HashToken(token))
+	p, err := s.stores.TwoFactor.PendingLoginByTokenHash(ctx, session.HashToken(token))
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		return nil, nil, nil, errNoPendingLogin
 	}
@@ -133,7 +131,7 @@ func (s *Service) pending(ctx context.Context, token string) (*gatehouse.Pending
 	if !s.now().Before(p.ExpiresAt) {
 		return nil, nil, nil, errNoPendingLogin
 	}
-	u, err := s.store.UserByID(ctx, p.UserID)
+	u, err := s.stores.Users.UserByID(ctx, p.UserID)
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		return nil, nil, nil, errNoPendingLogin
 	}
@@ -184,7 +182,7 @@ func (s *Service) SendCode(ctx context.Context, token, provider string, client C
 	}
 	code := otp.NewNumericCode(6)
 	p.CodeHash, p.CodeProvider, p.CodeExpiresAt, p.Sends = otp.HashRecoveryCode(otp.NormalizeRecoveryCode(code)), provider, now.Add(cfg.CodeTTL), p.Sends+1
-	if err := s.tfStore().UpdatePendingLogin(ctx, p); err != nil {
+	if err := s.stores.TwoFactor.UpdatePendingLogin(ctx, p); err != nil {
 		return err
 	}
 	switch provider {
@@ -247,9 +245,9 @@ func (s *Service) VerifyCode(ctx context.Context, req VerifyRequest) (*LoginResu
 	if !ok {
 		p.Attempts++
 		if p.Attempts >= s.twoFactor.Config.MaxAttempts {
-			err = s.tfStore().DeletePendingLogin(ctx, p.ID)
+			err = s.stores.TwoFactor.DeletePendingLogin(ctx, p.ID)
 		} else {
-			err = s.tfStore().UpdatePendingLogin(ctx, p)
+			err = s.stores.TwoFactor.UpdatePendingLogin(ctx, p)
 		}
 		if err != nil {
 			return nil, err
@@ -260,10 +258,10 @@ func (s *Service) VerifyCode(ctx context.Context, req VerifyRequest) (*LoginResu
 		s.record(ctx, Actor{User: u, Client: req.Client}, gatehouse.AuditTwoFactorFailed, u.ID, map[string]string{"provider": req.Provider})
 		return nil, errInvalidCode
 	}
-	if err := s.tfStore().DeletePendingLogin(ctx, p.ID); err != nil {
+	if err := s.stores.TwoFactor.DeletePendingLogin(ctx, p.ID); err != nil {
 		return nil, err
 	}
-	if err := s.store.ResetThrottle(ctx, keys.count); err != nil {
+	if err := s.stores.Throttles.ResetThrottle(ctx, keys.count); err != nil {
 		return nil, err
 	}
 	token, sess, err := s.startLogin(ctx, Actor{User: u, Client: req.Client}, session.CreateOptions{
@@ -292,7 +290,7 @@ func (s *Service) rememberDevice(ctx context.Context, u *gatehouse.User, sess *g
 		Stamp: u.SecurityStamp, CreatedAt: now, ExpiresAt: now.Add(s.twoFactor.Config.DeviceTTL),
 		ClientAddr: client.Addr, UserAgent: truncate(client.UserAgent, 512),
 	}
-	if err := s.store.CreateDevice(ctx, d); err != nil {
+	if err := s.stores.Devices.CreateDevice(ctx, d); err != nil {
 		return "", time.Time{}, err
 	}
 	s.record(ctx, Actor{User: u, Client: client}, gatehouse.AuditDeviceRemembered, d.ID, nil)
@@ -308,7 +306,7 @@ func (s *Service) rememberedDevice(ctx context.Context, u *gatehouse.User, token
 	if _, ok := session.ParseToken(token); !ok {
 		return nil
 	}
-	d, err := s.store.DeviceByTokenHash(ctx, session.HashToken(token))
+	d, err := s.stores.Devices.DeviceByTokenHash(ctx, session.HashToken(token))
 	if err != nil || d.UserID != u.ID || d.Stamp != u.SecurityStamp || !s.now().Before(d.ExpiresAt) {
 		return nil
 	}
@@ -319,7 +317,7 @@ func (s *Service) rememberedDevice(ctx context.Context, u *gatehouse.User, token
 // bound to the new session, so that ending that session from the session
 // list forgets the device, and a copied cookie works at most once more.
 func (s *Service) renewDevice(ctx context.Context, old *gatehouse.Device, u *gatehouse.User, sess *gatehouse.Session, client Client) (string, time.Time, error) {
-	if _, err := s.store.DeleteDevices(ctx, u.ID, old.SessionID); err != nil {
+	if _, err := s.stores.Devices.DeleteDevices(ctx, u.ID, old.SessionID); err != nil {
 		return "", time.Time{}, err
 	}
 	return s.rememberDevice(ctx, u, sess, client)
@@ -360,7 +358,7 @@ func (s *Service) checkFactor(ctx context.Context, u *gatehouse.User, tf *gateho
 	if provider == gatehouse.ProviderTOTP {
 		return s.checkTOTP(ctx, u, tf, code, client)
 	}
-	err := s.tfStore().UseRecoveryCode(ctx, u.ID, otp.HashRecoveryCode(otp.NormalizeRecoveryCode(code)))
+	err := s.stores.TwoFactor.UseRecoveryCode(ctx, u.ID, otp.HashRecoveryCode(otp.NormalizeRecoveryCode(code)))
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		return false, nil
 	}
@@ -385,7 +383,7 @@ func (s *Service) checkTOTP(ctx context.Context, u *gatehouse.User, tf *gatehous
 		}
 		return false, nil
 	}
-	err = s.tfStore().UseTOTPStep(ctx, u.ID, step)
+	err = s.stores.TwoFactor.UseTOTPStep(ctx, u.ID, step)
 	if gatehouse.ErrorCode(err) == gatehouse.CodeConflict {
 		s.record(ctx, Actor{User: u, Client: client}, gatehouse.AuditTwoFactorReplay, u.ID, nil)
 		return false, nil
@@ -421,7 +419,7 @@ func (s *Service) BeginTOTP(ctx context.Context, u *gatehouse.User) (*TOTPEnrolm
 	key := otp.NewKey()
 	tf.TOTPPending = s.twoFactor.Sealer.Seal(key, []byte(u.ID))
 	tf.UpdatedAt = s.now().UTC()
-	if err := s.tfStore().PutTwoFactor(ctx, tf); err != nil {
+	if err := s.stores.TwoFactor.PutTwoFactor(ctx, tf); err != nil {
 		return nil, err
 	}
 	t := otp.TOTP{Key: key}
@@ -456,7 +454,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, a Actor, u *gatehouse.User, c
 	tf.TOTPSecret, tf.TOTPPending, tf.TOTPLastStep = tf.TOTPPending, nil, step
 	tf.RecoveryCodes = hashCodes(codes)
 	tf.UpdatedAt = s.now().UTC()
-	if err := s.tfStore().PutTwoFactor(ctx, tf); err != nil {
+	if err := s.stores.TwoFactor.PutTwoFactor(ctx, tf); err != nil {
 		return nil, err
 	}
 	s.forgetUser(u.ID)
@@ -514,7 +512,7 @@ func (s *Service) checkPassword(ctx context.Context, u *gatehouse.User, pw strin
 	if err := s.checkThrottles(ctx, keys); err != nil {
 		return err
 	}
-	fresh, err := s.store.UserByID(ctx, u.ID)
+	fresh, err := s.stores.Users.UserByID(ctx, u.ID)
 	if err != nil {
 		return err
 	}
@@ -540,7 +538,7 @@ func (s *Service) checkPassword(ctx context.Context, u *gatehouse.User, pw strin
 // neither a password nor a second factor has nothing that can prove it.
 // The caller holds lockUser(u).
 func (s *Service) checkSecondFactor(ctx context.Context, u *gatehouse.User, provider, code string, client Client) error {
-	fresh, err := s.store.UserByID(ctx, u.ID)
+	fresh, err := s.stores.Users.UserByID(ctx, u.ID)
 	if err != nil {
 		return err
 	}
@@ -602,10 +600,10 @@ func (s *Service) removeTwoFactor(ctx context.Context, a Actor, u *gatehouse.Use
 	if !tf.Enabled() {
 		return errNoTwoFactor
 	}
-	if _, err := s.store.DeleteDevices(ctx, u.ID, ""); err != nil {
+	if _, err := s.stores.Devices.DeleteDevices(ctx, u.ID, ""); err != nil {
 		return err
 	}
-	if err := s.tfStore().DeleteTwoFactor(ctx, u.ID); err != nil {
+	if err := s.stores.TwoFactor.DeleteTwoFactor(ctx, u.ID); err != nil {
 		return err
 	}
 	s.forgetUser(u.ID)
@@ -631,7 +629,7 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, a Actor, u *gateh
 	codes := otp.NewRecoveryCodes(10)
 	tf.RecoveryCodes = hashCodes(codes)
 	tf.UpdatedAt = s.now().UTC()
-	if err := s.tfStore().PutTwoFactor(ctx, tf); err != nil {
+	if err := s.stores.TwoFactor.PutTwoFactor(ctx, tf); err != nil {
 		return nil, err
 	}
 	s.record(ctx, a, gatehouse.AuditRecoveryCodesRenewed, u.ID, nil)
@@ -680,7 +678,7 @@ func (s *Service) putPhone(ctx context.Context, a Actor, u *gatehouse.User, phon
 		tf = &gatehouse.TwoFactor{UserID: u.ID}
 	}
 	tf.Phone, tf.UpdatedAt = phone, s.now().UTC()
-	if err := s.tfStore().PutTwoFactor(ctx, tf); err != nil {
+	if err := s.stores.TwoFactor.PutTwoFactor(ctx, tf); err != nil {
 		return err
 	}
 	s.record(ctx, a, gatehouse.AuditUserUpdated, u.ID, map[string]string{"fields": "phone"})

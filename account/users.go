@@ -16,12 +16,12 @@ func (s *Service) ListUsers(ctx context.Context, f UserFilter) ([]*gatehouse.Use
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 100
 	}
-	return s.store.ListUsers(ctx, f)
+	return s.stores.Users.ListUsers(ctx, f)
 }
 
 // User returns the user with id.
 func (s *Service) User(ctx context.Context, id string) (*gatehouse.User, error) {
-	return s.store.UserByID(ctx, id)
+	return s.stores.Users.UserByID(ctx, id)
 }
 
 // UserUpdate changes some of a user's fields; nil fields stay as they are.
@@ -88,11 +88,11 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, up UserUpd
 		// Links already mailed to the old address stop working.
 		next.SecurityStamp = newStamp()
 	}
-	if err := s.store.UpdateUser(ctx, &next); err != nil {
+	if err := s.stores.Users.UpdateUser(ctx, &next); err != nil {
 		return nil, err
 	}
 	if slices.Contains(changed, "email") {
-		if _, err := s.store.DeleteActionTokens(ctx, u.ID, ""); err != nil {
+		if _, err := s.stores.ActionTokens.DeleteActionTokens(ctx, u.ID, ""); err != nil {
 			return nil, err
 		}
 	}
@@ -151,7 +151,7 @@ func (s *Service) keepActiveAdministrator(ctx context.Context, u *gatehouse.User
 // holding every permission, which would lock the operators out of the
 // management API for good.
 func (s *Service) keepAnAdministrator(ctx context.Context, losing string) error {
-	users, _, err := s.store.ListUsers(ctx, gatehouse.UserFilter{State: gatehouse.StateActive})
+	users, _, err := s.stores.Users.ListUsers(ctx, gatehouse.UserFilter{State: gatehouse.StateActive})
 	if err != nil {
 		return err
 	}
@@ -181,7 +181,7 @@ func (s *Service) DisableUser(ctx context.Context, a Actor, id string) (*gatehou
 	}
 	u.State = gatehouse.StateDisabled
 	u.UpdatedAt = s.now().UTC()
-	if err := s.store.UpdateUser(ctx, u); err != nil {
+	if err := s.stores.Users.UpdateUser(ctx, u); err != nil {
 		return nil, err
 	}
 	if err := s.endEverything(ctx, u.ID); err != nil {
@@ -196,7 +196,7 @@ func (s *Service) DisableUser(ctx context.Context, a Actor, id string) (*gatehou
 // this process cached about them.
 func (s *Service) endEverything(ctx context.Context, userID string) error {
 	s.forgetUser(userID)
-	if _, err := s.store.DeleteDevices(ctx, userID, ""); err != nil {
+	if _, err := s.stores.Devices.DeleteDevices(ctx, userID, ""); err != nil {
 		return err
 	}
 	s.basic.forgetWhere(func(e basicEntry) bool { return e.userID == userID })
@@ -221,7 +221,7 @@ func (s *Service) EnableUser(ctx context.Context, a Actor, id string) (*gatehous
 		u.State = gatehouse.StateInvited
 	}
 	u.UpdatedAt = s.now().UTC()
-	if err := s.store.UpdateUser(ctx, u); err != nil {
+	if err := s.stores.Users.UpdateUser(ctx, u); err != nil {
 		return nil, err
 	}
 	s.forgetUser(u.ID)
@@ -242,7 +242,7 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, id string) error {
 	if err := s.endEverything(ctx, u.ID); err != nil {
 		return err
 	}
-	if err := s.store.DeleteUser(ctx, id); err != nil {
+	if err := s.stores.Users.DeleteUser(ctx, id); err != nil {
 		return err
 	}
 	s.forgetUser(u.ID)
@@ -265,7 +265,7 @@ func (s *Service) UnlockUser(ctx context.Context, a Actor, id string) error {
 
 // UserSessions returns the live sessions of a user, newest first.
 func (s *Service) UserSessions(ctx context.Context, userID string) ([]*gatehouse.Session, error) {
-	all, err := s.store.UserSessions(ctx, userID)
+	all, err := s.stores.Sessions.UserSessions(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -284,14 +284,14 @@ func (s *Service) ListSessions(ctx context.Context, offset, limit int) ([]*gateh
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
-	return s.store.Sessions(ctx, offset, limit)
+	return s.stores.Sessions.Sessions(ctx, offset, limit)
 }
 
 // EndSession ends the session with public id. When owner is not "", the
 // session must be that user's: anyone else's is ErrNotFound, as if it did
 // not exist.
 func (s *Service) EndSession(ctx context.Context, a Actor, id, owner string) error {
-	ss, err := s.store.SessionByID(ctx, id)
+	ss, err := s.stores.Sessions.SessionByID(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -305,7 +305,7 @@ func (s *Service) EndSession(ctx context.Context, a Actor, id, owner string) err
 		return err
 	}
 	// A device remembered with the session is forgotten with it.
-	if _, err := s.store.DeleteDevices(ctx, ss.UserID, id); err != nil {
+	if _, err := s.stores.Devices.DeleteDevices(ctx, ss.UserID, id); err != nil {
 		return err
 	}
 	s.record(ctx, a, gatehouse.AuditSessionEnded, id, map[string]string{"user": ss.UserID})
@@ -318,7 +318,7 @@ func (s *Service) EndUserSessions(ctx context.Context, a Actor, userID, except s
 	if _, err := s.actOn(ctx, a, userID, "end the sessions"); err != nil {
 		return 0, err
 	}
-	ended, err := s.store.UserSessions(ctx, userID)
+	ended, err := s.stores.Sessions.UserSessions(ctx, userID)
 	if err != nil {
 		return 0, err
 	}
@@ -326,7 +326,7 @@ func (s *Service) EndUserSessions(ctx context.Context, a Actor, userID, except s
 		if ss.ID == except {
 			continue
 		}
-		if _, err := s.store.DeleteDevices(ctx, userID, ss.ID); err != nil {
+		if _, err := s.stores.Devices.DeleteDevices(ctx, userID, ss.ID); err != nil {
 			return 0, err
 		}
 	}

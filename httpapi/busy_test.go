@@ -30,8 +30,8 @@ func TestLoginFloodGetsRetryAfter(t *testing.T) {
 	// One hashing slot, a queue wait far shorter than one hash.
 	params := password.Params{Memory: 8 << 10, Time: 4, Threads: 1, SaltLen: 16, KeyLen: 32}
 	sm := session.NewManager(store, session.DefaultConfig, time.Now, nil)
-	accounts := account.New(store, password.NewHasher(params, 1, time.Millisecond), sm, account.DefaultConfig, time.Now, nil, nil)
-	if _, err := account.New(store, password.NewHasher(params, 0, 0), sm, account.DefaultConfig, time.Now, nil, nil).CreateUser(ctx, account.NewUser{Username: "admin", Email: "a@example.com", Password: adminPassword}); err != nil {
+	accounts := account.New(account.StoresOf(store), password.NewHasher(params, 1, time.Millisecond), sm, account.DefaultConfig, time.Now, nil, nil)
+	if _, err := account.New(account.StoresOf(store), password.NewHasher(params, 0, 0), sm, account.DefaultConfig, time.Now, nil, nil).CreateUser(ctx, account.NewUser{Username: "admin", Email: "a@example.com", Password: adminPassword}); err != nil {
 		t.Fatal(err)
 	}
 	api, err := httpapi.New(httpapi.Config{}, httpapi.Deps{Accounts: accounts, Sessions: sm})

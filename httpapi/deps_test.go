@@ -25,7 +25,7 @@ func TestNewChecksDeps(t *testing.T) {
 	t.Cleanup(func() { store.Close() })
 	sm := session.NewManager(store, session.DefaultConfig, time.Now, nil)
 	other := session.NewManager(store, session.DefaultConfig, time.Now, nil)
-	accounts := account.New(store, password.NewHasher(cheapParams, 0, 0), sm, account.DefaultConfig, time.Now, nil, nil)
+	accounts := account.New(account.StoresOf(store), password.NewHasher(cheapParams, 0, 0), sm, account.DefaultConfig, time.Now, nil, nil)
 	for _, tc := range []struct {
 		name string
 		deps httpapi.Deps

@@ -152,7 +152,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	sm := session.NewManager(store, scfg, clk.Now, nil)
 	mailer := &fakeMailer{}
-	accounts := account.New(store, password.NewHasher(cheapParams, 0, 0), sm, acfg, clk.Now, nil, mailer)
+	accounts := account.New(account.StoresOf(store), password.NewHasher(cheapParams, 0, 0), sm, acfg, clk.Now, nil, mailer)
 	sealer, err := otp.NewSealer(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)

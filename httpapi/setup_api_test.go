@@ -27,7 +27,7 @@ func emptyEnv(t *testing.T) (*env, string) {
 	t.Cleanup(func() { store.Close() })
 	clk := &clock{}
 	sm := session.NewManager(store, session.DefaultConfig, clk.Now, nil)
-	accounts := account.New(store, password.NewHasher(cheapParams, 0, 0), sm, account.DefaultConfig, clk.Now, nil, nil)
+	accounts := account.New(account.StoresOf(store), password.NewHasher(cheapParams, 0, 0), sm, account.DefaultConfig, clk.Now, nil, nil)
 	api, err := httpapi.New(httpapi.Config{}, httpapi.Deps{Accounts: accounts, Sessions: sm, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -15,9 +15,10 @@ import (
 )
 
 // buildMessage returns m as an RFC 5322 message from from, with CRLF line
-// endings, and the bare recipient address for RCPT TO. A recipient or
-// subject that could inject a header is a permanent error.
-func buildMessage(from string, m *gatehouse.Mail) (msg []byte, rcpt string, err error) {
+// endings, and the bare recipient address for RCPT TO. The Date header is
+// m's creation time, or now when m has none. A recipient or subject that
+// could inject a header is a permanent error.
+func buildMessage(from string, m *gatehouse.Mail, now func() time.Time) (msg []byte, rcpt string, err error) {
 	fromAddr, err := parseAddress(from)
 	if err != nil {
 		return nil, "", errInvalid("from: %v", err)
@@ -31,7 +32,7 @@ func buildMessage(from string, m *gatehouse.Mail) (msg []byte, rcpt string, err 
 	}
 	date := m.CreatedAt
 	if date.IsZero() {
-		date = time.Now()
+		date = now()
 	}
 
 	var b bytes.Buffer

@@ -30,7 +30,7 @@ func resetData() Data {
 func smtpTo(t testing.TB, addr string) *SMTP {
 	t.Helper()
 	host, port := splitAddr(t, addr)
-	s, err := NewSMTP(SMTPConfig{Host: host, Port: port, TLS: TLSNone, From: "gatehouse@example.com", Timeout: 5 * time.Second})
+	s, err := NewSMTP(SMTPConfig{Host: host, Port: port, TLS: TLSNone, From: "gatehouse@example.com", Timeout: 5 * time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

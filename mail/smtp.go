@@ -108,12 +108,15 @@ type SMTP struct {
 	cfg  SMTPConfig
 	from string // the bare sender address, for MAIL FROM
 	addr string // host:port
+	now  func() time.Time
 }
 
 var _ Sender = (*SMTP)(nil)
 
 // NewSMTP returns an SMTP sender for cfg, or the error of cfg.Validate.
-func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
+// now is the clock, which dates a message that has no creation time; nil
+// means time.Now.
+func NewSMTP(cfg SMTPConfig, now func() time.Time) (*SMTP, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -129,8 +132,11 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = defaultTimeout
 	}
+	if now == nil {
+		now = time.Now
+	}
 	from, _ := parseAddress(cfg.From) // checked by Validate
-	return &SMTP{cfg: cfg, from: from.Address, addr: net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))}, nil
+	return &SMTP{cfg: cfg, from: from.Address, addr: net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)), now: now}, nil
 }
 
 // tlsConfig is the client TLS configuration for the server.
@@ -143,7 +149,7 @@ func (s *SMTP) tlsConfig() *tls.Config {
 // returns nil once the server has accepted the message. The whole exchange
 // is bounded by the configured Timeout and by ctx.
 func (s *SMTP) Send(ctx context.Context, m *gatehouse.Mail) error {
-	msg, rcpt, err := buildMessage(s.cfg.From, m)
+	msg, rcpt, err := buildMessage(s.cfg.From, m, s.now)
 	if err != nil {
 		return err
 	}

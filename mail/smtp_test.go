@@ -23,11 +23,17 @@ import (
 // credentials.
 func newSMTP(t testing.TB, s *testServer, mode, user, pass string) *SMTP {
 	t.Helper()
+	return newSMTPAt(t, s, mode, user, pass, nil)
+}
+
+// newSMTPAt is newSMTP with the clock now.
+func newSMTPAt(t testing.TB, s *testServer, mode, user, pass string, now func() time.Time) *SMTP {
+	t.Helper()
 	sender, err := NewSMTP(SMTPConfig{
 		Host: s.Host, Port: s.Port, TLS: mode, Username: user, Password: pass,
 		From: "Gatehouse <gatehouse@example.com>", HelloName: "gatehouse.test",
 		Timeout: 10 * time.Second, RootCAs: s.Roots,
-	})
+	}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +93,25 @@ func TestSMTPSend(t *testing.T) {
 			}
 			checkMessage(t, got, m)
 		})
+	}
+}
+
+// TestSMTPSendDatesUndatedMailByItsClock: a message without a creation time
+// is dated by the sender's clock, not the machine's.
+func TestSMTPSendDatesUndatedMailByItsClock(t *testing.T) {
+	srv := startServer(t, serverOptions{tls: TLSNone})
+	clock := time.Date(2031, 2, 3, 4, 5, 6, 0, time.UTC)
+	m := testMail()
+	m.CreatedAt = time.Time{}
+	if err := newSMTPAt(t, srv, TLSNone, "", "", func() time.Time { return clock }).Send(t.Context(), m); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	msgs := srv.messages()
+	if len(msgs) != 1 || msgs[0].Header == nil {
+		t.Fatalf("server received %d messages, want 1 that parses", len(msgs))
+	}
+	if date, err := msgs[0].Header.Date(); err != nil || !date.Equal(clock) {
+		t.Errorf("Date = %v (%v), want the clock's %v", date, err, clock)
 	}
 }
 
@@ -309,7 +334,7 @@ func TestSMTPErrorClassification(t *testing.T) {
 	t.Run("connection refused", func(t *testing.T) {
 		addr := freeAddr(t)
 		host, port := splitAddr(t, addr)
-		s, err := NewSMTP(SMTPConfig{Host: host, Port: port, TLS: TLSNone, From: "a@example.com", Timeout: 5 * time.Second})
+		s, err := NewSMTP(SMTPConfig{Host: host, Port: port, TLS: TLSNone, From: "a@example.com", Timeout: 5 * time.Second}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -342,7 +367,7 @@ func TestSMTPTimeout(t *testing.T) {
 		}
 	}()
 	host, port := splitAddr(t, l.Addr().String())
-	s, err := NewSMTP(SMTPConfig{Host: host, Port: port, TLS: TLSNone, From: "a@example.com", Timeout: 200 * time.Millisecond})
+	s, err := NewSMTP(SMTPConfig{Host: host, Port: port, TLS: TLSNone, From: "a@example.com", Timeout: 200 * time.Millisecond}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,20 +458,20 @@ func TestSMTPConfigValidate(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Validate = %v, want an error containing %q", err, tt.want)
 			}
-			if _, err := NewSMTP(c); err == nil {
+			if _, err := NewSMTP(c, nil); err == nil {
 				t.Error("NewSMTP accepted the configuration")
 			}
 		})
 	}
 	// Defaults.
-	s, err := NewSMTP(SMTPConfig{Host: "smtp.example.com", From: "a@example.com"})
+	s, err := NewSMTP(SMTPConfig{Host: "smtp.example.com", From: "a@example.com"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.cfg.TLS != TLSStartTLS || s.addr != "smtp.example.com:587" || s.cfg.Timeout != defaultTimeout || s.cfg.HelloName != "localhost" {
 		t.Errorf("defaults: tls %q addr %q timeout %v hello %q", s.cfg.TLS, s.addr, s.cfg.Timeout, s.cfg.HelloName)
 	}
-	s, _ = NewSMTP(SMTPConfig{Host: "smtp.example.com", From: "a@example.com", TLS: TLSImplicit})
+	s, _ = NewSMTP(SMTPConfig{Host: "smtp.example.com", From: "a@example.com", TLS: TLSImplicit}, nil)
 	if s.addr != "smtp.example.com:465" {
 		t.Errorf("implicit default addr = %q", s.addr)
 	}

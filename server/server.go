@@ -86,7 +86,7 @@ func newServices(ctx context.Context, c *config, store *sqlite.Store) (*Services
 	acfg.OnAudit = m.Audit
 	var sender mail.Sender = mail.LogSender{Log: log}
 	if c.SMTP != nil {
-		smtp, err := mail.NewSMTP(*c.SMTP)
+		smtp, err := mail.NewSMTP(*c.SMTP, now)
 		if err != nil {
 			return nil, fmt.Errorf("gatehouse: SMTP: %w", err)
 		}
@@ -112,10 +112,10 @@ func newServices(ctx context.Context, c *config, store *sqlite.Store) (*Services
 	// secret, so they outlive restarts and are valid on every process.
 	acfg.KnownDeviceSecret = key
 	hasher := password.NewHasher(password.DefaultParams, 0, 0)
-	accounts := account.New(store, hasher, sessions, acfg, now, log, outbox)
+	accounts := account.New(account.StoresOf(store), hasher, sessions, acfg, now, log, outbox)
 	var texts sms.Sender = sms.LogSender{Log: log}
 	if c.SMSWebhook != nil {
-		if texts, err = sms.NewWebhook(*c.SMSWebhook); err != nil {
+		if texts, err = sms.NewWebhook(*c.SMSWebhook, now); err != nil {
 			return nil, fmt.Errorf("gatehouse: SMS webhook: %w", err)
 		}
 	}

@@ -171,13 +171,16 @@ type Webhook struct {
 	client *http.Client
 	// op names the request in errors: "POST host:port", without the path
 	// and query, which may hold an account id or a key.
-	op string
+	op  string
+	now func() time.Time
 }
 
 var _ Sender = (*Webhook)(nil)
 
 // NewWebhook returns a Webhook sender for cfg, or the error of cfg.Validate.
-func NewWebhook(cfg WebhookConfig) (*Webhook, error) {
+// now is the clock, against which a Retry-After date of the gateway is
+// read; nil means time.Now.
+func NewWebhook(cfg WebhookConfig, now func() time.Time) (*Webhook, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -195,7 +198,10 @@ func NewWebhook(cfg WebhookConfig) (*Webhook, error) {
 	// answer with 200: the message would be lost while Send reports success.
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	u, _ := url.Parse(cfg.URL) // checked by Validate
-	return &Webhook{cfg: cfg, client: &client, op: "POST " + u.Host}, nil
+	if now == nil {
+		now = time.Now
+	}
+	return &Webhook{cfg: cfg, client: &client, op: "POST " + u.Host, now: now}, nil
 }
 
 // Send posts m to the gateway and returns nil once it answers with a 2xx
@@ -292,7 +298,7 @@ func (w *Webhook) statusError(resp *http.Response, m Message) error {
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorRead))
 	code := resp.StatusCode
 	e := &sendError{op: w.op}
-	e.retryAfter, e.hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	e.retryAfter, e.hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), w.now())
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d %s", code, http.StatusText(code))

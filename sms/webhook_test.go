@@ -113,7 +113,13 @@ func jsonConfig(rc *receiver) WebhookConfig {
 // newWebhook returns a Webhook for cfg, failing t on an error.
 func newWebhook(t *testing.T, cfg WebhookConfig) *Webhook {
 	t.Helper()
-	w, err := NewWebhook(cfg)
+	return newWebhookAt(t, cfg, nil)
+}
+
+// newWebhookAt is newWebhook with the clock now.
+func newWebhookAt(t *testing.T, cfg WebhookConfig, now func() time.Time) *Webhook {
+	t.Helper()
+	w, err := NewWebhook(cfg, now)
 	if err != nil {
 		t.Fatalf("NewWebhook: %v", err)
 	}
@@ -237,13 +243,17 @@ func TestWebhookSuccessStatuses(t *testing.T) {
 	}
 }
 
+// TestWebhookFailureStatuses: which answers are permanent, what the error
+// says, and the wait a Retry-After asks for, an HTTP date being read
+// against the Webhook's clock (far from the machine's, to show which).
 func TestWebhookFailureStatuses(t *testing.T) {
-	httpDate := time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)
+	clock := time.Date(2031, 2, 3, 4, 5, 6, 0, time.UTC)
+	httpDate := clock.Add(90 * time.Second).Format(http.TimeFormat)
 	tests := []struct {
 		status        int
 		header        []string
 		permanent     bool
-		retryAfter    time.Duration // approximate for an HTTP date
+		retryAfter    time.Duration
 		hasRetryAfter bool
 		wantText      string
 	}{
@@ -255,7 +265,7 @@ func TestWebhookFailureStatuses(t *testing.T) {
 		{status: 408, permanent: false, wantText: "408 Request Timeout"},
 		{status: 429, permanent: false, wantText: "429 Too Many Requests"},
 		{status: 429, header: []string{"Retry-After", "30"}, permanent: false, retryAfter: 30 * time.Second, hasRetryAfter: true, wantText: "429 Too Many Requests (retry after 30s)"},
-		{status: 429, header: []string{"Retry-After", httpDate}, permanent: false, retryAfter: 90 * time.Second, hasRetryAfter: true, wantText: "429 Too Many Requests (retry after"},
+		{status: 429, header: []string{"Retry-After", httpDate}, permanent: false, retryAfter: 90 * time.Second, hasRetryAfter: true, wantText: "429 Too Many Requests (retry after 1m30s)"},
 		{status: 500, permanent: false, wantText: "500 Internal Server Error"},
 		{status: 502, permanent: false, wantText: "502 Bad Gateway"},
 		{status: 503, permanent: false, wantText: "503 Service Unavailable"},
@@ -264,7 +274,7 @@ func TestWebhookFailureStatuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.status, tt.header), func(t *testing.T) {
 			rc := newReceiver(t, answer(tt.status, `{"code":21211,"message":"gateway says no"}`, tt.header...))
-			err := newWebhook(t, twilioConfig(rc)).Send(t.Context(), testMessage())
+			err := newWebhookAt(t, twilioConfig(rc), func() time.Time { return clock }).Send(t.Context(), testMessage())
 			if err == nil {
 				t.Fatalf("Send with answer %d: nil error", tt.status)
 			}
@@ -281,8 +291,8 @@ func TestWebhookFailureStatuses(t *testing.T) {
 			if ok != tt.hasRetryAfter {
 				t.Fatalf("RetryAfter(%v) = %v, %v; want ok %v", err, d, ok, tt.hasRetryAfter)
 			}
-			if diff := d - tt.retryAfter; diff < -3*time.Second || diff > 3*time.Second {
-				t.Errorf("RetryAfter = %v, want about %v", d, tt.retryAfter)
+			if d != tt.retryAfter {
+				t.Errorf("RetryAfter = %v, want %v", d, tt.retryAfter)
 			}
 		})
 	}
@@ -606,7 +616,7 @@ func TestWebhookConfigValidate(t *testing.T) {
 			if err != nil && (strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "tok\nen")) {
 				t.Errorf("Validate error %q shows a secret", err)
 			}
-			_, nerr := NewWebhook(cfg)
+			_, nerr := NewWebhook(cfg, nil)
 			if (nerr == nil) != (err == nil) {
 				t.Errorf("NewWebhook: %v, but Validate: %v", nerr, err)
 			}
