@@ -401,7 +401,11 @@ func (s *Server) decide(r *http.Request) (policy.Decision, error) {
 		return policy.Decision{}, &gatehouse.Error{Code: gatehouse.CodeBadRequest, Message: "The request path is malformed or ambiguous."}
 	}
 	in := s.in(r)
-	return s.cfg.Routes.Decide(r.Method, in.host, p, in.client), nil
+	host, err := routeHost(s.cfg.Routes, in)
+	if err != nil {
+		return policy.Decision{}, err
+	}
+	return s.cfg.Routes.Decide(r.Method, host, p, in.client), nil
 }
 
 // applyDecision turns a route decision for caller c into nil (allowed),

@@ -651,7 +651,12 @@ func (g *gateway) gate(orig *http.Request, path string) (c *credentials, needLog
 	d := policy.Decision{Access: policy.Authenticated, Rule: -1}
 	if g.routes != nil {
 		in := g.proxies.in(orig)
-		d = g.routes.Decide(orig.Method, in.host, path, in.client)
+		host, err := routeHost(g.routes, in)
+		if err != nil {
+			g.log.Info("request refused", "method", orig.Method, "path", path, "err", gatehouse.ErrorMessage(err))
+			return c, false, err
+		}
+		d = g.routes.Decide(orig.Method, host, path, in.client)
 	}
 	if err := g.api.checkAmbient(orig, c); err != nil {
 		if err != errTokenless || d.Access != policy.Public {

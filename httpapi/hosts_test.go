@@ -292,3 +292,51 @@ func TestExplainHost(t *testing.T) {
 	}
 	wantProblem(t, explain("&host=https://admin.example.com/"), 422, gatehouse.CodeValidation)
 }
+
+// TestHostRulesFailClosed: under a table with host rules, a request that
+// names no host, or one no rule could name, is refused as malformed — it
+// must not fall through a rule for a host to a later, more open rule.
+func TestHostRulesFailClosed(t *testing.T) {
+	table, err := policy.Compile([]policy.Rule{
+		{Path: "/**", Hosts: []string{"internal.example.com"}, Access: policy.Deny},
+		{Path: "/**", Access: policy.Public},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("verify", func(t *testing.T) {
+		e := newEnv(t, withGateway(table, nil))
+		anon := e.browser()
+		// No host at all: nginx without X-Original-URL, Traefik without
+		// X-Forwarded-Host.
+		wantProblem(t, anon.verify(header("X-Original-Method", "GET"), header("X-Original-URI", "/x"), header("X-Forwarded-For", "192.0.2.1")), 403, gatehouse.CodeBadRequest)
+		wantProblem(t, anon.verify(header("X-Forwarded-Method", "GET"), header("X-Forwarded-Uri", "/x"), header("X-Forwarded-Proto", "http"), header("X-Forwarded-For", "192.0.2.1")), 403, gatehouse.CodeBadRequest)
+		wantProblem(t, anon.verify(with(traefikAuth("GET", "/x"), header("X-Forwarded-Host", "internal.example.com.."))...), 403, gatehouse.CodeBadRequest)
+		wantProblem(t, anon.verify(with(traefikAuth("GET", "/x"), header("X-Forwarded-Host", "internal.example.com"))...), 403, gatehouse.CodePermissionDenied)
+		wantAllowed(t, anon.verify(with(traefikAuth("GET", "/x"), header("X-Forwarded-Host", "www.example.com"))...), "", "")
+	})
+	t.Run("protect", func(t *testing.T) {
+		e := newEnv(t, withHostRoutes(table))
+		h := e.api.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+		for host, want := range map[string]int{"": 400, "internal.example.com..": 400, ".internal.example.com": 400, "internal.example.com.": 403, "www.example.com": 200} {
+			r := newRequest(e.browser(), "GET", "/x")
+			r.Host = host
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != want {
+				t.Errorf("Host %q: %d, want %d", host, w.Code, want)
+			}
+		}
+	})
+	t.Run("proxy", func(t *testing.T) {
+		up := newUpstream(t)
+		g := newGatewayFront(t, up.url(t), withGateway(table, up.url(t)))
+		// HTTP/1.0 may leave out Host.
+		if got := rawStatus(t, g.srv.Listener.Addr().String(), "GET /x HTTP/1.0\r\n\r\n"); got != 400 {
+			t.Errorf("HTTP/1.0 without Host: %d, want 400", got)
+		}
+		if got := rawStatus(t, g.srv.Listener.Addr().String(), "GET /x HTTP/1.1\r\nHost: internal.example.com\r\n\r\n"); got != 403 {
+			t.Errorf("the internal host: %d, want 403", got)
+		}
+	})
+}

@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/policy"
 )
 
 // inbound is what gatehouse works out about a request once, where the
@@ -97,4 +100,18 @@ func (s *Server) entering(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, s.enter(r))
 	})
+}
+
+var errBadHost = &gatehouse.Error{Code: gatehouse.CodeBadRequest, Message: "The request's host is missing or malformed."}
+
+// routeHost is the host the route table t decides in by: in.host, or
+// errBadHost when some rule of t is limited to hosts and in has no host,
+// or one no rule could name ("admin.example.com..", ".example.com"): a
+// rule for a host must not be dodged by naming none, when a later rule
+// without hosts would allow more. Fails closed, as for paths.
+func routeHost(t *policy.Table, in *inbound) (string, error) {
+	if t.UsesHosts() && (!validHost(in.host) || strings.Contains(in.host, "..") || strings.HasPrefix(in.host, ".")) {
+		return "", errBadHost
+	}
+	return in.host, nil
 }
