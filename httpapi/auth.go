@@ -271,17 +271,8 @@ func (s *Server) checkAmbient(r *http.Request, c *credentials) error {
 	}
 	unsafe := csrf.Unsafe(r.Method)
 	upgrade := r.Header.Get("Upgrade") != ""
-	if unsafe || upgrade {
-		probe := r
-		if !unsafe {
-			p := *r
-			p.Method = http.MethodPost
-			probe = &p
-		}
-		if s.cop.Check(probe) != nil {
-			s.log.Info("cross-origin request refused", "method", r.Method, "path", r.URL.Path, "origin", r.Header.Get("Origin"))
-			return errCrossOrigin
-		}
+	if err := s.sameOrigin(r, unsafe, upgrade); err != nil {
+		return err
 	}
 	if err := checkCSRF(r, c, unsafe || (s.cfg.CSRFEveryRequest && !upgrade)); err != nil {
 		if !unsafe {
@@ -289,6 +280,27 @@ func (s *Server) checkAmbient(r *http.Request, c *credentials) error {
 		}
 		s.log.Info("csrf token refused", "method", r.Method, "path", r.URL.Path, "user", c.user.ID)
 		return err
+	}
+	return nil
+}
+
+// sameOrigin refuses (errCrossOrigin) an unsafe request or a WebSocket
+// handshake (upgrade) that is cross-origin and not from a trusted origin:
+// the handshake is checked as the unsafe request it amounts to
+// (cross-site WebSocket hijacking). Other requests pass.
+func (s *Server) sameOrigin(r *http.Request, unsafe, upgrade bool) error {
+	if !unsafe && !upgrade {
+		return nil
+	}
+	probe := r
+	if !unsafe {
+		p := *r
+		p.Method = http.MethodPost
+		probe = &p
+	}
+	if s.cop.Check(probe) != nil {
+		s.log.Info("cross-origin request refused", "method", r.Method, "path", r.URL.Path, "origin", r.Header.Get("Origin"))
+		return errCrossOrigin
 	}
 	return nil
 }

@@ -189,9 +189,11 @@ func isPreflight(r *http.Request) bool {
 	return r.Method == http.MethodOptions && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
 }
 
-// corsOwn answers CORS for gatehouse's own endpoints: preflights get 204
-// (before the route table, the CSRF checks and the mux, so they never need
-// a session), and the answers to allowed origins get the CORS headers.
+// corsOwn answers CORS for gatehouse's own endpoints: every preflight
+// gets 204 (before the route table, the CSRF checks and the mux, so it
+// never needs a session), with the CORS headers only for an allowed origin
+// (a browser fails the preflight of any other), and the answers to
+// allowed origins get the CORS headers.
 func (s *Server) corsOwn(next http.Handler) http.Handler {
 	if s.cors == nil {
 		return next
@@ -207,8 +209,9 @@ func (s *Server) corsOwn(next http.Handler) http.Handler {
 }
 
 // CORS wraps a handler of an embedding program in the server's CORS
-// setting (Config.CORS): a preflight from an allowed origin is answered
-// 204 without reaching h, so it never needs a session, and h's answers to
+// setting (Config.CORS): every preflight is answered 204 without reaching
+// h (with the CORS headers only for an allowed origin), so it never needs
+// a session and h never sees one, and h's answers to
 // allowed origins get the CORS headers (every answer gets Vary: Origin, for
 // caches). Put it outside Protect: gh.CORS(gh.Protect(h)); Protect's CSRF
 // origin check already trusts the CORS origins. Without CORS origins it

@@ -304,13 +304,27 @@ func corsGatewayTable(t *testing.T) *policy.Table {
 	return table
 }
 
+// withoutCORS is table with no rule saying cors: true.
+func withoutCORS(t *testing.T, table *policy.Table) *policy.Table {
+	t.Helper()
+	rules := table.Rules()
+	for i := range rules {
+		rules[i].CORS = false
+	}
+	plain, err := policy.Compile(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plain
+}
+
 func TestCORSGatewayProxy(t *testing.T) {
 	up := newUpstream(t)
 	upstreamCORS := newUpstreamWithCORS(t)
 	for name, u := range map[string]*upstream{"echo": up, "upstream with its own CORS": upstreamCORS} {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, withGateway(corsGatewayTable(t), u.url(t)), withCORS(credentialedCORS))
-			plain := newEnv(t, withGateway(corsGatewayTable(t), u.url(t))) // the same without CORS
+			plain := newEnv(t, withGateway(withoutCORS(t, corsGatewayTable(t)), u.url(t))) // the same without CORS
 			anon := e.browser()
 			hits := u.hits.Load()
 
@@ -511,5 +525,17 @@ func BenchmarkVerifyCORS(b *testing.B) {
 			r.AddCookie(&http.Cookie{Name: e.cookie.Name, Value: e.cookie.Value})
 			benchRequest(b, e.api, r)
 		})
+	}
+}
+
+// TestCORSRouteWithoutOrigins: a rule's cors: true without CORS origins
+// is refused by New, as by the configuration file, rather than ignored.
+func TestCORSRouteWithoutOrigins(t *testing.T) {
+	table, err := policy.Compile([]policy.Rule{{Path: "/api/**", Access: policy.Authenticated, CORS: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := httpapi.New(httpapi.Config{Routes: table}, httpapi.Deps{}); err == nil || !strings.Contains(err.Error(), "cors: true") {
+		t.Errorf("New = %v, want an error about cors: true", err)
 	}
 }

@@ -902,25 +902,21 @@ func (g *gateway) rewriteUpstream(pr *httputil.ProxyRequest) {
 	}
 	pr.SetURL(g.upstream)
 	pr.SetXForwarded()
+	inb := g.proxies.in(in)
 	proto := "http"
-	if g.proxies.in(in).secure {
+	if inb.secure {
 		proto = "https"
 	}
 	out.Header.Set("X-Forwarded-Proto", proto)
-	host := in.Host
-	if hosts := in.Header.Values("X-Forwarded-Host"); trusted && len(hosts) > 0 {
-		last := hosts[len(hosts)-1]
-		if i := strings.LastIndexByte(last, ','); i >= 0 {
-			last = last[i+1:]
-		}
-		if last = strings.TrimSpace(last); validHost(last) {
-			out.Header.Set("X-Forwarded-Host", last)
-			host = last
-		}
+	// The host as resolved on entry: a trusted proxy's X-Forwarded-Host,
+	// else Host (which SetXForwarded has set already).
+	host := inb.host
+	if host != in.Host {
+		out.Header.Set("X-Forwarded-Host", host)
 	}
 	out.Header.Del("X-Real-Ip")
 	client := ""
-	a := g.proxies.in(in).client
+	a := inb.client
 	if a.IsValid() {
 		client = a.String()
 		out.Header.Set("X-Real-Ip", client)

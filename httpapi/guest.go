@@ -94,19 +94,9 @@ func (s *Server) guestAccess(r *http.Request) error {
 	}
 	unsafe := csrf.Unsafe(r.Method)
 	upgrade := r.Header.Get("Upgrade") != ""
-	if unsafe || upgrade {
-		// A WebSocket handshake must be same-origin too (cross-site
-		// WebSocket hijacking), as the gateway requires of a user's
-		// session: checked as the unsafe request it amounts to.
-		probe := r
-		if !unsafe {
-			p := *r
-			p.Method = http.MethodPost
-			probe = &p
-		}
-		if s.cop.Check(probe) != nil {
-			return errCrossOrigin
-		}
+	// A WebSocket handshake must be same-origin too, as for a user.
+	if err := s.sameOrigin(r, unsafe, upgrade); err != nil {
+		return err
 	}
 	// The handshake cannot carry a token (the browser's WebSocket API
 	// sends no header), so CSRFEveryRequest exempts it, as for a user.

@@ -189,6 +189,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("cors: %w", err)
 	}
 	s.cors = newCORS(cfg.CORS, corsOrigins, cfg.ExtraMethods)
+	if s.cors == nil && cfg.Routes != nil && cfg.Routes.UsesCORS() {
+		// A rule's cors: true uses these settings: without origins it
+		// would silently do nothing.
+		return nil, errors.New("cors: a route says cors: true, but no cors allowed_origins are set")
+	}
 	s.cop, err = csrf.NewCrossOriginProtection(trustedOrigins(cfg.TrustedOrigins, corsOrigins), http.HandlerFunc(s.denyCrossOrigin))
 	if err != nil {
 		return nil, fmt.Errorf("trusted_origins: %w", err)

@@ -546,3 +546,13 @@ func (t *Table) Rule(i int) Rule { return t.rules[i].rule }
 // CORS reports whether rule i (a Decision's Rule) says cors: true; false
 // for -1, the table's default.
 func (t *Table) CORS(i int) bool { return i >= 0 && i < len(t.rules) && t.rules[i].rule.CORS }
+
+// UsesCORS reports whether some rule says cors: true.
+func (t *Table) UsesCORS() bool {
+	for i := range t.rules {
+		if t.rules[i].rule.CORS {
+			return true
+		}
+	}
+	return false
+}

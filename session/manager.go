@@ -30,8 +30,8 @@ type Config struct {
 	// RememberIdleTimeout replaces IdleTimeout for "remember me" sessions,
 	// which would be of little use if they ended after 20 idle minutes.
 	RememberIdleTimeout time.Duration
-	// CookieName is the session cookie's name (without the __Host- prefix
-	// that HTTPS adds).
+	// CookieName is the session cookie's name, without the prefix that
+	// HTTPS adds: __Host-, or __Secure- with a CookieDomain.
 	CookieName string
 	// CookieDomain, when set (example.com), is the Domain of the session
 	// cookie, so that one login is valid on the domain and every subdomain
