@@ -3,6 +3,8 @@ package gatehouse
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -60,10 +62,19 @@ type Error struct {
 // Error implements the error interface. It includes the internal cause, so it
 // is meant for logs, not for clients.
 func (e *Error) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	msg := string(e.Code) + ": " + e.Message
+	// What a program embedding gatehouse needs to fix its input: the
+	// rules a password broke, the fields that are wrong (in name order).
+	for _, r := range e.Rules {
+		msg += " " + r.Message
 	}
-	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+	for _, f := range slices.Sorted(maps.Keys(e.Fields)) {
+		msg += " " + f + ": " + e.Fields[f]
+	}
+	if e.Err != nil {
+		return msg + ": " + e.Err.Error()
+	}
+	return msg
 }
 
 // Unwrap returns the internal cause.
