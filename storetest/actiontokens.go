@@ -26,7 +26,7 @@ func newActionToken(userID, secret string, purpose gatehouse.ActionPurpose) *gat
 }
 
 // createActionToken stores tok or fails t.
-func createActionToken(t *testing.T, s gatehouse.Store, tok *gatehouse.ActionToken) *gatehouse.ActionToken {
+func createActionToken(t *testing.T, s gatehouse.ActionTokenStore, tok *gatehouse.ActionToken) *gatehouse.ActionToken {
 	t.Helper()
 	if err := s.CreateActionToken(t.Context(), tok); err != nil {
 		t.Fatalf("CreateActionToken(%s): %v", tok.Purpose, err)
@@ -35,7 +35,7 @@ func createActionToken(t *testing.T, s gatehouse.Store, tok *gatehouse.ActionTok
 }
 
 // wantActionToken fails t unless ActionTokenByHash returns want.
-func wantActionToken(t *testing.T, s gatehouse.Store, want *gatehouse.ActionToken) {
+func wantActionToken(t *testing.T, s gatehouse.ActionTokenStore, want *gatehouse.ActionToken) {
 	t.Helper()
 	got, err := s.ActionTokenByHash(t.Context(), want.Hash)
 	if err != nil {
@@ -47,16 +47,38 @@ func wantActionToken(t *testing.T, s gatehouse.Store, want *gatehouse.ActionToke
 }
 
 // wantNoActionToken fails t unless ActionTokenByHash finds no tok.
-func wantNoActionToken(t *testing.T, s gatehouse.Store, tok *gatehouse.ActionToken) {
+func wantNoActionToken(t *testing.T, s gatehouse.ActionTokenStore, tok *gatehouse.ActionToken) {
 	t.Helper()
 	_, err := s.ActionTokenByHash(t.Context(), tok.Hash)
 	wantNotFound(t, err)
 }
 
-func testActionTokens(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
-	// setup returns a store with the users alice and bob.
-	setup := func(t *testing.T) (gatehouse.Store, *gatehouse.User, *gatehouse.User) {
-		s := newStore(t)
+// ActionTokenStores are the stores RunActionTokens checks: the action
+// tokens, the users they belong to, and API tokens and sessions, which are
+// no action tokens; all but ActionTokenStore may live in another store.
+type ActionTokenStores struct {
+	gatehouse.ActionTokenStore
+	// UserStore holds the tokens' users; the suite creates and deletes
+	// users with it.
+	gatehouse.UserStore
+	gatehouse.TokenStore
+	gatehouse.SessionStore
+}
+
+// RunActionTokens checks a gatehouse.ActionTokenStore. newStores must
+// return new, empty, migrated stores on every call. Besides the
+// interface's doc comments, it holds stores to these rules:
+//
+//   - DeleteUser removes the user's action tokens too, and
+//     CreateActionToken for a user that does not exist is ErrNotFound; a
+//     duplicate id or hash is CodeConflict, and a purpose other than
+//     PurposeReset and PurposeInvite CodeValidation. ActionTokenByHash
+//     returns used and expired tokens: whether a token is void is the
+//     caller's decision.
+func RunActionTokens(t *testing.T, newStores func(t *testing.T) ActionTokenStores) {
+	// setup returns stores with the users alice and bob.
+	setup := func(t *testing.T) (ActionTokenStores, *gatehouse.User, *gatehouse.User) {
+		s := newStores(t)
 		return s, createUser(t, s, newUser("alice")), createUser(t, s, newUser("bob"))
 	}
 

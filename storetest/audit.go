@@ -24,7 +24,7 @@ func newEvent(kind gatehouse.AuditKind, actorID, targetID string, at time.Time) 
 }
 
 // appendAudit stores e or fails t.
-func appendAudit(t *testing.T, s gatehouse.Store, e *gatehouse.AuditEvent) *gatehouse.AuditEvent {
+func appendAudit(t *testing.T, s gatehouse.AuditStore, e *gatehouse.AuditEvent) *gatehouse.AuditEvent {
 	t.Helper()
 	if err := s.AppendAudit(t.Context(), e); err != nil {
 		t.Fatalf("AppendAudit(%s): %v", e.Kind, err)
@@ -34,7 +34,7 @@ func appendAudit(t *testing.T, s gatehouse.Store, e *gatehouse.AuditEvent) *gate
 
 // wantAudit fails t unless Audit(f) returns want, in that order, and counts
 // total events in all.
-func wantAudit(t *testing.T, s gatehouse.Store, f gatehouse.AuditFilter, total int, want ...*gatehouse.AuditEvent) {
+func wantAudit(t *testing.T, s gatehouse.AuditStore, f gatehouse.AuditFilter, total int, want ...*gatehouse.AuditEvent) {
 	t.Helper()
 	got, n, err := s.Audit(t.Context(), f)
 	if err != nil {
@@ -53,7 +53,7 @@ func wantAudit(t *testing.T, s gatehouse.Store, f gatehouse.AuditFilter, total i
 // from micro, in an order that is not their time order, and returns them by
 // time: log[i] is at micro + i minutes. The users alice, bob and carol are
 // ids only; the log does not need them to exist.
-func auditLog(t *testing.T, s gatehouse.Store) (log []*gatehouse.AuditEvent, alice, bob, carol string) {
+func auditLog(t *testing.T, s gatehouse.AuditStore) (log []*gatehouse.AuditEvent, alice, bob, carol string) {
 	t.Helper()
 	alice, bob, carol = gatehouse.NewID(), gatehouse.NewID(), gatehouse.NewID()
 	for i, e := range []struct {
@@ -79,9 +79,31 @@ func auditLog(t *testing.T, s gatehouse.Store) (log []*gatehouse.AuditEvent, ali
 	return log, alice, bob, carol
 }
 
-func testAudit(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
+// AuditStores are the stores RunAudit checks: the audit log, and the
+// stores of the users (with their tokens and sessions) whose deletion the
+// log must outlive; they may be other stores.
+type AuditStores struct {
+	gatehouse.AuditStore
+	gatehouse.UserStore
+	gatehouse.TokenStore
+	gatehouse.SessionStore
+}
+
+// RunAudit checks a gatehouse.AuditStore. newStores must return new, empty,
+// migrated stores on every call. Besides the interface's doc comments, it
+// holds stores to these rules:
+//
+//   - An event without detail comes back with nil Detail, whether it was
+//     stored nil or empty, so that "empty" has one form.
+//   - Audit takes a limit of zero for no limit.
+//   - The audit log keeps its events after the users they name are deleted
+//     and takes events naming users that do not exist. Audit's Since and
+//     Until compare with the microsecond time of the event as stored, so a
+//     bound with nanoseconds selects exactly the events whose returned Time
+//     is within it.
+func RunAudit(t *testing.T, newStores func(t *testing.T) AuditStores) {
 	t.Run("AppendAndAudit", func(t *testing.T) {
-		s := newStore(t)
+		s := newStores(t)
 		wantAudit(t, s, gatehouse.AuditFilter{}, 0)
 
 		e := appendAudit(t, s, newEvent(gatehouse.AuditUserUpdated, gatehouse.NewID(), gatehouse.NewID(), base))
@@ -96,7 +118,7 @@ func testAudit(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 	})
 
 	t.Run("TimesInOtherZones", func(t *testing.T) {
-		s := newStore(t)
+		s := newStores(t)
 		e := newEvent(gatehouse.AuditLogout, gatehouse.NewID(), "", base.In(time.FixedZone("UTC+9", 9*3600)))
 		appendAudit(t, s, e)
 		got, _, err := s.Audit(t.Context(), gatehouse.AuditFilter{})
@@ -111,7 +133,7 @@ func testAudit(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 	})
 
 	t.Run("Detail", func(t *testing.T) {
-		s := newStore(t)
+		s := newStores(t)
 		full := newEvent(gatehouse.AuditUserUpdated, gatehouse.NewID(), gatehouse.NewID(), base)
 		full.Detail = map[string]string{
 			"fields": "email,name",
@@ -144,7 +166,7 @@ func testAudit(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 	})
 
 	t.Run("NewestFirst", func(t *testing.T) {
-		s := newStore(t)
+		s := newStores(t)
 		log, _, _, _ := auditLog(t, s)
 		wantAudit(t, s, gatehouse.AuditFilter{}, 8, log[7], log[6], log[5], log[4], log[3], log[2], log[1], log[0])
 
@@ -155,7 +177,7 @@ func testAudit(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 	})
 
 	t.Run("Filters", func(t *testing.T) {
-		s := newStore(t)
+		s := newStores(t)
 		log, alice, bob, carol := auditLog(t, s)
 		at := func(minute int) time.Time { return micro.Add(time.Duration(minute) * time.Minute) }
 		for _, tc := range []struct {
@@ -214,7 +236,7 @@ func testAudit(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 	})
 
 	t.Run("Paging", func(t *testing.T) {
-		s := newStore(t)
+		s := newStores(t)
 		log, alice, _, _ := auditLog(t, s)
 		for _, tc := range []struct {
 			filter gatehouse.AuditFilter
@@ -267,7 +289,7 @@ func testAudit(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 
 	t.Run("DeletedUserEventsRemain", func(t *testing.T) {
 		// The log outlives the users it names, as actor and as target.
-		s := newStore(t)
+		s := newStores(t)
 		alice := createUser(t, s, newUser("alice"))
 		bob := createUser(t, s, newUser("bob"))
 		createToken(t, s, newToken(alice.ID, "secret"))
@@ -288,7 +310,7 @@ func testAudit(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 	})
 
 	t.Run("ManyEvents", func(t *testing.T) {
-		s := newStore(t)
+		s := newStores(t)
 		const n = 250
 		users := []string{gatehouse.NewID(), gatehouse.NewID(), gatehouse.NewID()}
 		kinds := []gatehouse.AuditKind{gatehouse.AuditLoginSucceeded, gatehouse.AuditLoginFailed, gatehouse.AuditLogout, gatehouse.AuditUserUpdated}

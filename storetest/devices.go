@@ -7,10 +7,6 @@ import (
 	"github.com/gatehouse/gatehouse"
 )
 
-// deviceStore is the store the device tests use: gatehouse.Store, which
-// keeps remembered devices.
-type deviceStore = gatehouse.Store
-
 // newDevice returns a device of userID remembered with session sessionID,
 // with every other field set; its token hash is the SHA-256 of secret.
 func newDevice(userID, sessionID, secret string) *gatehouse.Device {
@@ -28,7 +24,7 @@ func newDevice(userID, sessionID, secret string) *gatehouse.Device {
 }
 
 // createDevice stores d or fails t.
-func createDevice(t *testing.T, s deviceStore, d *gatehouse.Device) *gatehouse.Device {
+func createDevice(t *testing.T, s gatehouse.DeviceStore, d *gatehouse.Device) *gatehouse.Device {
 	t.Helper()
 	if err := s.CreateDevice(t.Context(), d); err != nil {
 		t.Fatalf("CreateDevice: %v", err)
@@ -37,7 +33,7 @@ func createDevice(t *testing.T, s deviceStore, d *gatehouse.Device) *gatehouse.D
 }
 
 // wantDevice fails t unless DeviceByTokenHash returns want.
-func wantDevice(t *testing.T, s deviceStore, want *gatehouse.Device) {
+func wantDevice(t *testing.T, s gatehouse.DeviceStore, want *gatehouse.Device) {
 	t.Helper()
 	got, err := s.DeviceByTokenHash(t.Context(), want.TokenHash)
 	if err != nil {
@@ -51,7 +47,7 @@ func wantDevice(t *testing.T, s deviceStore, want *gatehouse.Device) {
 }
 
 // wantNoDevice fails t unless DeviceByTokenHash finds no d.
-func wantNoDevice(t *testing.T, s deviceStore, d *gatehouse.Device) {
+func wantNoDevice(t *testing.T, s gatehouse.DeviceStore, d *gatehouse.Device) {
 	t.Helper()
 	_, err := s.DeviceByTokenHash(t.Context(), d.TokenHash)
 	wantNotFound(t, err)
@@ -67,9 +63,22 @@ func wantDeleted(t *testing.T, what string, n int, err error, want int) {
 	}
 }
 
-// testDevices tests gatehouse.DeviceStore, and skips when the store does
-// not implement it. Besides its doc comments, it holds stores to these
-// rules:
+// DeviceStores are the stores RunDevices checks: the remembered devices,
+// the users and sessions they belong to, and the pending logins whose
+// cookie hashes are not device hashes; all but DeviceStore may live in
+// another store.
+type DeviceStores struct {
+	gatehouse.DeviceStore
+	// UserStore holds the devices' users; the suite creates and deletes
+	// users with it.
+	gatehouse.UserStore
+	gatehouse.SessionStore
+	gatehouse.TwoFactorStore
+}
+
+// RunDevices checks a gatehouse.DeviceStore. newStores must return new,
+// empty, migrated stores on every call. Besides the interface's doc
+// comments, it holds stores to these rules:
 //
 //   - CreateDevice for a user that does not exist is ErrNotFound, like
 //     CreateSession; a duplicate id or token hash is CodeConflict. The
@@ -82,10 +91,10 @@ func wantDeleted(t *testing.T, what string, n int, err error, want int) {
 //     to the microsecond), is not after now.
 //   - DeleteUser removes the user's devices; a new user with the old id
 //     inherits none of them.
-func testDevices(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
-	// setup returns a store with the users alice and bob.
-	setup := func(t *testing.T) (deviceStore, *gatehouse.User, *gatehouse.User) {
-		s := newStore(t)
+func RunDevices(t *testing.T, newStores func(t *testing.T) DeviceStores) {
+	// setup returns stores with the users alice and bob.
+	setup := func(t *testing.T) (DeviceStores, *gatehouse.User, *gatehouse.User) {
+		s := newStores(t)
 		return s, createUser(t, s, newUser("alice")), createUser(t, s, newUser("bob"))
 	}
 

@@ -9,7 +9,7 @@ import (
 )
 
 // wantGroups fails t unless Groups returns want.
-func wantGroups(t *testing.T, s gatehouse.Store, want ...*gatehouse.Group) {
+func wantGroups(t *testing.T, s gatehouse.UserStore, want ...*gatehouse.Group) {
 	t.Helper()
 	got, err := s.Groups(t.Context())
 	if err != nil {
@@ -21,7 +21,7 @@ func wantGroups(t *testing.T, s gatehouse.Store, want ...*gatehouse.Group) {
 }
 
 // wantGroup fails t unless Group(want.Name) returns want.
-func wantGroup(t *testing.T, s gatehouse.Store, want *gatehouse.Group) {
+func wantGroup(t *testing.T, s gatehouse.UserStore, want *gatehouse.Group) {
 	t.Helper()
 	got, err := s.Group(t.Context(), want.Name)
 	if err != nil {
@@ -34,7 +34,7 @@ func wantGroup(t *testing.T, s gatehouse.Store, want *gatehouse.Group) {
 
 // wantMembers fails t unless GroupMembers(name) returns the ids of want, in
 // that order.
-func wantMembers(t *testing.T, s gatehouse.Store, name string, want ...*gatehouse.User) {
+func wantMembers(t *testing.T, s gatehouse.UserStore, name string, want ...*gatehouse.User) {
 	t.Helper()
 	got, err := s.GroupMembers(t.Context(), name)
 	if err != nil {
@@ -59,7 +59,16 @@ func sortedByID(users ...*gatehouse.User) []*gatehouse.User {
 // administrators is the group every new store has.
 var administrators = &gatehouse.Group{Name: gatehouse.GroupAdministrators, Permissions: []string{gatehouse.PermissionAll}}
 
-func testGroups(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
+// RunGroups checks a gatehouse.UserStore's groups. newStore must return a
+// new, empty, migrated store on every call. Besides the interface's doc
+// comments, it holds stores to these rules:
+//
+//   - The group "administrators" with permission "*" exists in a new store.
+//   - CreateGroup and PutGroup reject a group without a name with
+//     CodeValidation. Group, DeleteGroup and GroupMembers return ErrNotFound
+//     for a group that does not exist, and GroupMembers sorts the ids as
+//     strings (byte-wise); a group without members has none, and no error.
+func RunGroups(t *testing.T, newStore func(t *testing.T) gatehouse.UserStore) {
 	t.Run("SeededAdministrators", func(t *testing.T) {
 		wantGroups(t, newStore(t), administrators)
 	})

@@ -8,24 +8,31 @@ import (
 	"github.com/gatehouse/gatehouse"
 )
 
-// testLoginRecorder checks gatehouse.LoginRecorder, for a store that has
-// it: the last-login time, the session and the event are stored together,
-// or none of them.
-func testLoginRecorder(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
-	if _, ok := newStore(t).(gatehouse.LoginRecorder); !ok {
-		t.Skip("the store has no RecordLoginSession")
+// LoginStores are the stores RunLoginRecorder checks: a
+// gatehouse.LoginRecorder and the stores it writes to, which are one
+// database (a login is recorded in one write).
+type LoginStores struct {
+	gatehouse.LoginRecorder
+	gatehouse.UserStore
+	gatehouse.SessionStore
+	gatehouse.AuditStore
+}
+
+// RunLoginRecorder checks a gatehouse.LoginRecorder: the last-login time,
+// the session and the event are stored together, or none of them.
+// newStores must return new, empty, migrated stores on every call.
+func RunLoginRecorder(t *testing.T, newStores func(t *testing.T) LoginStores) {
+	setup := func(t *testing.T) (LoginStores, gatehouse.LoginRecorder, *gatehouse.User) {
+		s := newStores(t)
+		return s, s.LoginRecorder, createUser(t, s, newUser("alice"))
 	}
-	setup := func(t *testing.T) (gatehouse.Store, gatehouse.LoginRecorder, *gatehouse.User) {
-		s := newStore(t)
-		return s, s.(gatehouse.LoginRecorder), createUser(t, s, newUser("alice"))
-	}
-	lastLogin := func(t *testing.T, s gatehouse.Store, id string) time.Time {
+	lastLogin := func(t *testing.T, s gatehouse.UserStore, id string) time.Time {
 		t.Helper()
 		u, err := s.UserByID(t.Context(), id)
 		check(t, err)
 		return u.LastLoginAt
 	}
-	auditCount := func(t *testing.T, s gatehouse.Store) int {
+	auditCount := func(t *testing.T, s gatehouse.AuditStore) int {
 		t.Helper()
 		_, n, err := s.Audit(t.Context(), gatehouse.AuditFilter{Limit: 1})
 		check(t, err)

@@ -30,7 +30,7 @@ func newMail(to string, due time.Time) *gatehouse.Mail {
 }
 
 // enqueue stores the messages ms or fails t.
-func enqueue(t *testing.T, s gatehouse.Store, ms ...*gatehouse.Mail) {
+func enqueue(t *testing.T, s gatehouse.OutboxStore, ms ...*gatehouse.Mail) {
 	t.Helper()
 	for _, m := range ms {
 		if err := s.EnqueueMail(t.Context(), m); err != nil {
@@ -40,7 +40,7 @@ func enqueue(t *testing.T, s gatehouse.Store, ms ...*gatehouse.Mail) {
 }
 
 // claim claims up to n messages due at now for lease, or fails t.
-func claim(t *testing.T, s gatehouse.Store, now time.Time, n int) []*gatehouse.Mail {
+func claim(t *testing.T, s gatehouse.OutboxStore, now time.Time, n int) []*gatehouse.Mail {
 	t.Helper()
 	got, err := s.ClaimMail(t.Context(), now, lease, n)
 	if err != nil {
@@ -65,7 +65,7 @@ func claimed(m *gatehouse.Mail, now time.Time) *gatehouse.Mail {
 
 // wantClaim fails t unless a claim of up to n messages at now returns
 // exactly want, whole and in that order.
-func wantClaim(t *testing.T, s gatehouse.Store, now time.Time, n int, want ...*gatehouse.Mail) []*gatehouse.Mail {
+func wantClaim(t *testing.T, s gatehouse.OutboxStore, now time.Time, n int, want ...*gatehouse.Mail) []*gatehouse.Mail {
 	t.Helper()
 	got := claim(t, s, now, n)
 	if d := diff(want, got); d != "" {
@@ -75,7 +75,7 @@ func wantClaim(t *testing.T, s gatehouse.Store, now time.Time, n int, want ...*g
 }
 
 // wantPending fails t unless PendingMail is n.
-func wantPending(t *testing.T, s gatehouse.Store, n int) {
+func wantPending(t *testing.T, s gatehouse.OutboxStore, n int) {
 	t.Helper()
 	got, err := s.PendingMail(t.Context())
 	if err != nil {
@@ -89,7 +89,25 @@ func wantPending(t *testing.T, s gatehouse.Store, n int) {
 // farFuture is a time at which every message leased or due is due.
 var farFuture = base.Add(100 * 365 * 24 * time.Hour)
 
-func testOutbox(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
+// RunOutbox checks a gatehouse.OutboxStore. newStore must return a new,
+// empty, migrated store on every call. Besides the interface's doc
+// comments, it holds stores to these rules:
+//
+//   - EnqueueMail stores the message as given, Attempts and LastError
+//     included; a duplicate id is CodeConflict. A zero NextAttemptAt means
+//     never due: such a message is never claimed and not pending.
+//   - A message is due at now when its NextAttemptAt, as stored (truncated
+//     to the microsecond), is not after now; a lease ends likewise at
+//     now+lease as stored, when the message is due again. ClaimMail returns
+//     the messages with Attempts and NextAttemptAt as they are after the
+//     claim, and claims nothing for n of zero or less.
+//   - MarkMailFailed with a zero next gives up on the message: it is never
+//     claimed again and not pending. On a message sent already it changes
+//     nothing and is no error (the sender's lease ended and another sender
+//     sent it). PendingMail counts the messages neither sent nor given up
+//     on, whether due, leased or due later. MarkMailSent and MarkMailFailed
+//     return ErrNotFound for a message that does not exist.
+func RunOutbox(t *testing.T, newStore func(t *testing.T) gatehouse.OutboxStore) {
 	t.Run("EnqueueAndClaim", func(t *testing.T) {
 		s := newStore(t)
 		wantPending(t, s, 0)

@@ -33,7 +33,7 @@ func newSession(userID, secret string) *gatehouse.Session {
 }
 
 // createSession stores ses or fails t.
-func createSession(t *testing.T, s gatehouse.Store, ses *gatehouse.Session) *gatehouse.Session {
+func createSession(t *testing.T, s gatehouse.SessionStore, ses *gatehouse.Session) *gatehouse.Session {
 	t.Helper()
 	if err := s.CreateSession(t.Context(), ses); err != nil {
 		t.Fatalf("CreateSession: %v", err)
@@ -43,7 +43,7 @@ func createSession(t *testing.T, s gatehouse.Store, ses *gatehouse.Session) *gat
 
 // wantSession fails t unless the stored session with want's token hash
 // equals want.
-func wantSession(t *testing.T, s gatehouse.Store, want *gatehouse.Session) {
+func wantSession(t *testing.T, s gatehouse.SessionStore, want *gatehouse.Session) {
 	t.Helper()
 	got, err := s.SessionByTokenHash(t.Context(), want.TokenHash)
 	if err != nil {
@@ -56,7 +56,7 @@ func wantSession(t *testing.T, s gatehouse.Store, want *gatehouse.Session) {
 
 // wantSessionIDs fails t unless UserSessions(userID) returns sessions with
 // exactly the ids of want, in that order.
-func wantSessionIDs(t *testing.T, s gatehouse.Store, userID string, want ...*gatehouse.Session) {
+func wantSessionIDs(t *testing.T, s gatehouse.SessionStore, userID string, want ...*gatehouse.Session) {
 	t.Helper()
 	got, err := s.UserSessions(t.Context(), userID)
 	if err != nil {
@@ -74,10 +74,31 @@ func wantSessionIDs(t *testing.T, s gatehouse.Store, userID string, want ...*gat
 	}
 }
 
-func testSessions(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
-	// setup returns a store with the users alice and bob.
-	setup := func(t *testing.T) (gatehouse.Store, *gatehouse.User, *gatehouse.User) {
-		s := newStore(t)
+// SessionStores are the stores RunSessions checks: the sessions, the users
+// they belong to and the remembered devices RekeySession moves to the new
+// session; the users and devices may live in another store.
+type SessionStores struct {
+	gatehouse.SessionStore
+	// UserStore holds the sessions' users; the suite creates and deletes
+	// users with it.
+	gatehouse.UserStore
+	// DeviceStore holds the remembered devices of the sessions.
+	gatehouse.DeviceStore
+}
+
+// RunSessions checks a gatehouse.SessionStore. newStores must return new,
+// empty, migrated stores on every call. Besides the interface's doc
+// comments, it holds stores to these rules:
+//
+//   - Times come back in UTC, truncated (not rounded) to the microsecond
+//     (see Run).
+//   - CreateSession for a user that does not exist is ErrNotFound, and
+//     DeleteUser removes the user's sessions.
+//   - Sessions, like Audit, takes a limit of zero for no limit.
+func RunSessions(t *testing.T, newStores func(t *testing.T) SessionStores) {
+	// setup returns stores with the users alice and bob.
+	setup := func(t *testing.T) (SessionStores, *gatehouse.User, *gatehouse.User) {
+		s := newStores(t)
 		return s, createUser(t, s, newUser("alice")), createUser(t, s, newUser("bob"))
 	}
 
@@ -331,6 +352,25 @@ func testSessions(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		if err := s.DeleteSession(t.Context(), gatehouse.NewID()); err != nil {
 			t.Errorf("DeleteSession(missing) = %v, want nil", err)
 		}
+	})
+
+	t.Run("DeleteUserDeletesSessions", func(t *testing.T) {
+		s, alice, bob := setup(t)
+		a1 := createSession(t, s, newSession(alice.ID, "a1"))
+		a2 := createSession(t, s, newSession(alice.ID, "a2"))
+		b1 := createSession(t, s, newSession(bob.ID, "b1"))
+
+		check(t, s.DeleteUser(t.Context(), alice.ID))
+		for _, ses := range []*gatehouse.Session{a1, a2} {
+			_, err := s.SessionByTokenHash(t.Context(), ses.TokenHash)
+			wantNotFound(t, err)
+		}
+		sessions, err := s.UserSessions(t.Context(), alice.ID)
+		check(t, err)
+		if len(sessions) != 0 {
+			t.Errorf("UserSessions of the deleted user = %d sessions, want none", len(sessions))
+		}
+		wantSession(t, s, b1)
 	})
 
 	t.Run("DeleteUserSessions", func(t *testing.T) {

@@ -1,9 +1,27 @@
-// Package storetest is the conformance suite of gatehouse.Store. Every store
-// (SQLite now, PostgreSQL and Redis-backed ones later) runs it unchanged from
-// its own tests, so that they all keep the one contract written in the doc
-// comments of gatehouse.UserStore, gatehouse.SessionStore,
-// gatehouse.ThrottleStore, gatehouse.TokenStore, gatehouse.AuditStore,
-// gatehouse.ActionTokenStore and gatehouse.OutboxStore:
+// Package storetest is the conformance suite of gatehouse's stores. Every
+// store (SQLite now, PostgreSQL and Redis-backed ones later) runs it
+// unchanged from its own tests, so that they all keep the one contract
+// written in the doc comments of the per-area interfaces of package
+// gatehouse.
+//
+// The suite is split by area, so that a store runs exactly the suites for
+// what it holds: RunUsers, RunGroups, RunSessions, RunThrottles, RunTokens,
+// RunAudit, RunActionTokens, RunOutbox, RunTwoFactor, RunDevices and
+// RunLoginRecorder. A suite whose records belong to records of another
+// area (sessions to users, say) takes those stores too, in a struct such
+// as SessionStores, so that a session store can be tested with its users
+// in another store:
+//
+//	storetest.RunSessions(t, func(t *testing.T) storetest.SessionStores {
+//		users := openFreshDatabase(t)
+//		return storetest.SessionStores{
+//			SessionStore: openFreshSessionStore(t),
+//			UserStore:    users,
+//			DeviceStore:  users,
+//		}
+//	})
+//
+// Run runs every suite on one store that holds everything:
 //
 //	func TestStore(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) gatehouse.Store {
@@ -26,59 +44,25 @@ import (
 	"github.com/gatehouse/gatehouse"
 )
 
-// Run runs the conformance suite against the stores newStore returns.
+// Run runs every suite against the stores newStore returns, each holding
+// everything (a gatehouse.Store); RunLoginRecorder is skipped for a store
+// that is no gatehouse.LoginRecorder.
 //
 // newStore must return a new, empty, migrated store on every call: each
 // subtest calls it once and assumes it sees nothing of the others. Closing
-// the store (with t.Cleanup) is newStore's job. Run does not call t.Parallel,
-// so newStore need not be safe for concurrent use.
+// the store (with t.Cleanup) is newStore's job. The suites do not call
+// t.Parallel, so newStore need not be safe for concurrent use.
 //
-// Besides the interfaces' doc comments, Run holds stores to these rules:
+// Besides the interfaces' doc comments and the rules each suite's doc
+// comment states, the suites hold stores to these rules:
 //
 //   - Times come back in UTC, truncated (not rounded) to the microsecond,
 //     which is what PostgreSQL keeps. The suite's times have nanoseconds, and
 //     it compares times truncated to the microsecond with time.Time.Equal.
-//   - CreateUser and UpdateUser reject a user without username or email, or
-//     with an invalid state, with CodeValidation, and a group that does not
-//     exist with CodeValidation too, storing nothing.
-//   - A failure counted while a key is locked changes nothing, because the
-//     fresh window starts only when the lock ends.
-//   - The group "administrators" with permission "*" exists in a new store.
-//   - CreateGroup and PutGroup reject a group without a name with
-//     CodeValidation. Group, DeleteGroup and GroupMembers return ErrNotFound
-//     for a group that does not exist, and GroupMembers sorts the ids as
-//     strings (byte-wise); a group without members has none, and no error.
-//   - DeleteUser removes the user's tokens too, and CreateToken for a user
-//     that does not exist is ErrNotFound, like CreateSession.
-//   - A token without permissions comes back with nil Permissions, and an
-//     event without detail with nil Detail, whether they were stored nil or
-//     empty, so that "empty" has one form.
-//   - Sessions and Tokens, like Audit, take a limit of zero for no limit.
-//   - The audit log keeps its events after the users they name are deleted
-//     and takes events naming users that do not exist. Audit's Since and
-//     Until compare with the microsecond time of the event as stored, so a
-//     bound with nanoseconds selects exactly the events whose returned Time
-//     is within it.
-//   - DeleteUser removes the user's action tokens too, and
-//     CreateActionToken for a user that does not exist is ErrNotFound; a
-//     duplicate id or hash is CodeConflict, and a purpose other than
-//     PurposeReset and PurposeInvite CodeValidation. ActionTokenByHash
-//     returns used and expired tokens: whether a token is void is the
-//     caller's decision.
-//   - EnqueueMail stores the message as given, Attempts and LastError
-//     included; a duplicate id is CodeConflict. A zero NextAttemptAt means
-//     never due: such a message is never claimed and not pending.
-//   - A message is due at now when its NextAttemptAt, as stored (truncated
-//     to the microsecond), is not after now; a lease ends likewise at
-//     now+lease as stored, when the message is due again. ClaimMail returns
-//     the messages with Attempts and NextAttemptAt as they are after the
-//     claim, and claims nothing for n of zero or less.
-//   - MarkMailFailed with a zero next gives up on the message: it is never
-//     claimed again and not pending. On a message sent already it changes
-//     nothing and is no error (the sender's lease ended and another sender
-//     sent it). PendingMail counts the messages neither sent nor given up
-//     on, whether due, leased or due later. MarkMailSent and MarkMailFailed
-//     return ErrNotFound for a message that does not exist.
+//   - A record that belongs to a user (a session, token, action token,
+//     second-factor setting, pending login or device) cannot be created
+//     for a user that does not exist (ErrNotFound), and DeleteUser removes
+//     them with the user.
 func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 	t.Run("Ping", func(t *testing.T) {
 		s := newStore(t)
@@ -86,17 +70,63 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 			t.Fatalf("Ping: %v", err)
 		}
 	})
-	t.Run("Users", func(t *testing.T) { testUsers(t, newStore) })
-	t.Run("Groups", func(t *testing.T) { testGroups(t, newStore) })
-	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStore) })
-	t.Run("Throttles", func(t *testing.T) { testThrottles(t, newStore) })
-	t.Run("Tokens", func(t *testing.T) { testTokens(t, newStore) })
-	t.Run("Audit", func(t *testing.T) { testAudit(t, newStore) })
-	t.Run("ActionTokens", func(t *testing.T) { testActionTokens(t, newStore) })
-	t.Run("Outbox", func(t *testing.T) { testOutbox(t, newStore) })
-	t.Run("TwoFactor", func(t *testing.T) { testTwoFactor(t, newStore) })
-	t.Run("Devices", func(t *testing.T) { testDevices(t, newStore) })
-	t.Run("LoginRecorder", func(t *testing.T) { testLoginRecorder(t, newStore) })
+	t.Run("Users", func(t *testing.T) {
+		RunUsers(t, func(t *testing.T) gatehouse.UserStore { return newStore(t) })
+	})
+	t.Run("Groups", func(t *testing.T) {
+		RunGroups(t, func(t *testing.T) gatehouse.UserStore { return newStore(t) })
+	})
+	t.Run("Sessions", func(t *testing.T) {
+		RunSessions(t, func(t *testing.T) SessionStores {
+			s := newStore(t)
+			return SessionStores{SessionStore: s, UserStore: s, DeviceStore: s}
+		})
+	})
+	t.Run("Throttles", func(t *testing.T) {
+		RunThrottles(t, func(t *testing.T) gatehouse.ThrottleStore { return newStore(t) })
+	})
+	t.Run("Tokens", func(t *testing.T) {
+		RunTokens(t, func(t *testing.T) TokenStores {
+			s := newStore(t)
+			return TokenStores{TokenStore: s, UserStore: s, SessionStore: s}
+		})
+	})
+	t.Run("Audit", func(t *testing.T) {
+		RunAudit(t, func(t *testing.T) AuditStores {
+			s := newStore(t)
+			return AuditStores{AuditStore: s, UserStore: s, TokenStore: s, SessionStore: s}
+		})
+	})
+	t.Run("ActionTokens", func(t *testing.T) {
+		RunActionTokens(t, func(t *testing.T) ActionTokenStores {
+			s := newStore(t)
+			return ActionTokenStores{ActionTokenStore: s, UserStore: s, TokenStore: s, SessionStore: s}
+		})
+	})
+	t.Run("Outbox", func(t *testing.T) {
+		RunOutbox(t, func(t *testing.T) gatehouse.OutboxStore { return newStore(t) })
+	})
+	t.Run("TwoFactor", func(t *testing.T) {
+		RunTwoFactor(t, func(t *testing.T) TwoFactorStores {
+			s := newStore(t)
+			return TwoFactorStores{TwoFactorStore: s, UserStore: s, SessionStore: s}
+		})
+	})
+	t.Run("Devices", func(t *testing.T) {
+		RunDevices(t, func(t *testing.T) DeviceStores {
+			s := newStore(t)
+			return DeviceStores{DeviceStore: s, UserStore: s, SessionStore: s, TwoFactorStore: s}
+		})
+	})
+	t.Run("LoginRecorder", func(t *testing.T) {
+		if _, ok := newStore(t).(gatehouse.LoginRecorder); !ok {
+			t.Skip("the store has no RecordLoginSession")
+		}
+		RunLoginRecorder(t, func(t *testing.T) LoginStores {
+			s := newStore(t)
+			return LoginStores{LoginRecorder: s.(gatehouse.LoginRecorder), UserStore: s, SessionStore: s, AuditStore: s}
+		})
+	})
 }
 
 // base is the time the suite's data revolves around. It has nanoseconds, so

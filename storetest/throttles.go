@@ -15,7 +15,7 @@ var rule = gatehouse.ThrottleRule{MaxFailures: 3, Window: 10 * time.Minute, Lock
 
 // addFailure counts a failure of key at now under r, fails t on error, and
 // checks that the returned state is what Throttle returns afterwards.
-func addFailure(t *testing.T, s gatehouse.Store, key string, now time.Time, r gatehouse.ThrottleRule) gatehouse.Throttle {
+func addFailure(t *testing.T, s gatehouse.ThrottleStore, key string, now time.Time, r gatehouse.ThrottleRule) gatehouse.Throttle {
 	t.Helper()
 	got, err := s.AddFailure(t.Context(), key, now, r)
 	if err != nil {
@@ -28,7 +28,7 @@ func addFailure(t *testing.T, s gatehouse.Store, key string, now time.Time, r ga
 }
 
 // wantThrottle fails t unless Throttle(want.Key) returns want.
-func wantThrottle(t *testing.T, s gatehouse.Store, want gatehouse.Throttle) {
+func wantThrottle(t *testing.T, s gatehouse.ThrottleStore, want gatehouse.Throttle) {
 	t.Helper()
 	got, err := s.Throttle(t.Context(), want.Key)
 	if err != nil {
@@ -48,7 +48,7 @@ func wantState(t *testing.T, what string, want, got gatehouse.Throttle) {
 }
 
 // lock makes key reach rule.MaxFailures at now and returns the locked state.
-func lock(t *testing.T, s gatehouse.Store, key string, now time.Time) gatehouse.Throttle {
+func lock(t *testing.T, s gatehouse.ThrottleStore, key string, now time.Time) gatehouse.Throttle {
 	t.Helper()
 	var got gatehouse.Throttle
 	for range rule.MaxFailures {
@@ -59,7 +59,11 @@ func lock(t *testing.T, s gatehouse.Store, key string, now time.Time) gatehouse.
 	return got
 }
 
-func testThrottles(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
+// RunThrottles checks a gatehouse.ThrottleStore. newStore must return a new,
+// empty store on every call. Besides the interface's doc comments, it holds
+// stores to this rule: a failure counted while a key is locked changes
+// nothing, because the fresh window starts only when the lock ends.
+func RunThrottles(t *testing.T, newStore func(t *testing.T) gatehouse.ThrottleStore) {
 	t.Run("UnknownKey", func(t *testing.T) {
 		s := newStore(t)
 		addFailure(t, s, "other", base, rule)

@@ -26,7 +26,7 @@ func newToken(userID, secret string) *gatehouse.Token {
 }
 
 // createToken stores tok or fails t.
-func createToken(t *testing.T, s gatehouse.Store, tok *gatehouse.Token) *gatehouse.Token {
+func createToken(t *testing.T, s gatehouse.TokenStore, tok *gatehouse.Token) *gatehouse.Token {
 	t.Helper()
 	if err := s.CreateToken(t.Context(), tok); err != nil {
 		t.Fatalf("CreateToken(%q): %v", tok.Name, err)
@@ -35,7 +35,7 @@ func createToken(t *testing.T, s gatehouse.Store, tok *gatehouse.Token) *gatehou
 }
 
 // wantToken fails t unless TokenByHash and TokenByID both return want.
-func wantToken(t *testing.T, s gatehouse.Store, want *gatehouse.Token) {
+func wantToken(t *testing.T, s gatehouse.TokenStore, want *gatehouse.Token) {
 	t.Helper()
 	got, err := s.TokenByHash(t.Context(), want.Hash)
 	if err != nil {
@@ -54,7 +54,7 @@ func wantToken(t *testing.T, s gatehouse.Store, want *gatehouse.Token) {
 }
 
 // wantNoToken fails t unless neither TokenByHash nor TokenByID finds tok.
-func wantNoToken(t *testing.T, s gatehouse.Store, tok *gatehouse.Token) {
+func wantNoToken(t *testing.T, s gatehouse.TokenStore, tok *gatehouse.Token) {
 	t.Helper()
 	_, err := s.TokenByHash(t.Context(), tok.Hash)
 	wantNotFound(t, err)
@@ -64,7 +64,7 @@ func wantNoToken(t *testing.T, s gatehouse.Store, tok *gatehouse.Token) {
 
 // wantTokenIDs fails t unless UserTokens(userID) returns tokens with exactly
 // the ids of want, in that order.
-func wantTokenIDs(t *testing.T, s gatehouse.Store, userID string, want ...*gatehouse.Token) {
+func wantTokenIDs(t *testing.T, s gatehouse.TokenStore, userID string, want ...*gatehouse.Token) {
 	t.Helper()
 	got, err := s.UserTokens(t.Context(), userID)
 	if err != nil {
@@ -83,7 +83,7 @@ func wantTokenIDs(t *testing.T, s gatehouse.Store, userID string, want ...*gateh
 }
 
 // wantTokenTotal fails t unless Tokens counts n tokens in all.
-func wantTokenTotal(t *testing.T, s gatehouse.Store, n int) {
+func wantTokenTotal(t *testing.T, s gatehouse.TokenStore, n int) {
 	t.Helper()
 	_, total, err := s.Tokens(t.Context(), 0, 0)
 	if err != nil {
@@ -94,10 +94,30 @@ func wantTokenTotal(t *testing.T, s gatehouse.Store, n int) {
 	}
 }
 
-func testTokens(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
-	// setup returns a store with the users alice and bob.
-	setup := func(t *testing.T) (gatehouse.Store, *gatehouse.User, *gatehouse.User) {
-		s := newStore(t)
+// TokenStores are the stores RunTokens checks: the tokens, the users they
+// belong to, and sessions, which deleting tokens leaves alone; the users
+// and sessions may live in another store.
+type TokenStores struct {
+	gatehouse.TokenStore
+	// UserStore holds the tokens' users; the suite creates and deletes
+	// users with it.
+	gatehouse.UserStore
+	gatehouse.SessionStore
+}
+
+// RunTokens checks a gatehouse.TokenStore. newStores must return new,
+// empty, migrated stores on every call. Besides the interface's doc
+// comments, it holds stores to these rules:
+//
+//   - DeleteUser removes the user's tokens too, and CreateToken for a user
+//     that does not exist is ErrNotFound, like CreateSession.
+//   - A token without permissions comes back with nil Permissions, whether
+//     it was stored nil or empty, so that "empty" has one form.
+//   - Tokens, like Audit, takes a limit of zero for no limit.
+func RunTokens(t *testing.T, newStores func(t *testing.T) TokenStores) {
+	// setup returns stores with the users alice and bob.
+	setup := func(t *testing.T) (TokenStores, *gatehouse.User, *gatehouse.User) {
+		s := newStores(t)
 		return s, createUser(t, s, newUser("alice")), createUser(t, s, newUser("bob"))
 	}
 

@@ -48,7 +48,7 @@ func sortedCodes(tf *gatehouse.TwoFactor) *gatehouse.TwoFactor {
 }
 
 // putTwoFactor stores tf or fails t.
-func putTwoFactor(t *testing.T, s gatehouse.Store, tf *gatehouse.TwoFactor) *gatehouse.TwoFactor {
+func putTwoFactor(t *testing.T, s gatehouse.TwoFactorStore, tf *gatehouse.TwoFactor) *gatehouse.TwoFactor {
 	t.Helper()
 	if err := s.PutTwoFactor(t.Context(), tf); err != nil {
 		t.Fatalf("PutTwoFactor: %v", err)
@@ -58,7 +58,7 @@ func putTwoFactor(t *testing.T, s gatehouse.Store, tf *gatehouse.TwoFactor) *gat
 
 // wantTwoFactor fails t unless TwoFactor returns want, its recovery codes
 // sorted byte-wise.
-func wantTwoFactor(t *testing.T, s gatehouse.Store, want *gatehouse.TwoFactor) {
+func wantTwoFactor(t *testing.T, s gatehouse.TwoFactorStore, want *gatehouse.TwoFactor) {
 	t.Helper()
 	got, err := s.TwoFactor(t.Context(), want.UserID)
 	if err != nil {
@@ -82,7 +82,7 @@ func wantTwoFactor(t *testing.T, s gatehouse.Store, want *gatehouse.TwoFactor) {
 }
 
 // wantNoTwoFactor fails t unless userID has no settings.
-func wantNoTwoFactor(t *testing.T, s gatehouse.Store, userID string) {
+func wantNoTwoFactor(t *testing.T, s gatehouse.TwoFactorStore, userID string) {
 	t.Helper()
 	_, err := s.TwoFactor(t.Context(), userID)
 	wantNotFound(t, err)
@@ -108,7 +108,7 @@ func newPendingLogin(userID, secret string) *gatehouse.PendingLogin {
 }
 
 // createPendingLogin stores p or fails t.
-func createPendingLogin(t *testing.T, s gatehouse.Store, p *gatehouse.PendingLogin) *gatehouse.PendingLogin {
+func createPendingLogin(t *testing.T, s gatehouse.TwoFactorStore, p *gatehouse.PendingLogin) *gatehouse.PendingLogin {
 	t.Helper()
 	if err := s.CreatePendingLogin(t.Context(), p); err != nil {
 		t.Fatalf("CreatePendingLogin: %v", err)
@@ -117,7 +117,7 @@ func createPendingLogin(t *testing.T, s gatehouse.Store, p *gatehouse.PendingLog
 }
 
 // wantPendingLogin fails t unless PendingLoginByTokenHash returns want.
-func wantPendingLogin(t *testing.T, s gatehouse.Store, want *gatehouse.PendingLogin) {
+func wantPendingLogin(t *testing.T, s gatehouse.TwoFactorStore, want *gatehouse.PendingLogin) {
 	t.Helper()
 	got, err := s.PendingLoginByTokenHash(t.Context(), want.TokenHash)
 	if err != nil {
@@ -135,13 +135,26 @@ func wantPendingLogin(t *testing.T, s gatehouse.Store, want *gatehouse.PendingLo
 }
 
 // wantNoPendingLogin fails t unless PendingLoginByTokenHash finds no p.
-func wantNoPendingLogin(t *testing.T, s gatehouse.Store, p *gatehouse.PendingLogin) {
+func wantNoPendingLogin(t *testing.T, s gatehouse.TwoFactorStore, p *gatehouse.PendingLogin) {
 	t.Helper()
 	_, err := s.PendingLoginByTokenHash(t.Context(), p.TokenHash)
 	wantNotFound(t, err)
 }
 
-// testTwoFactor tests gatehouse.TwoFactorStore. Besides its doc comments,
+// TwoFactorStores are the stores RunTwoFactor checks: the second-factor
+// settings and pending logins, the users they belong to, and the sessions
+// whose cookie hashes are not pending-login hashes; the users and sessions
+// may live in another store.
+type TwoFactorStores struct {
+	gatehouse.TwoFactorStore
+	// UserStore holds the settings' users; the suite creates and deletes
+	// users with it.
+	gatehouse.UserStore
+	gatehouse.SessionStore
+}
+
+// RunTwoFactor checks a gatehouse.TwoFactorStore. newStores must return
+// new, empty, migrated stores on every call. Besides its doc comments,
 // it holds stores to these rules:
 //
 //   - TwoFactor returns RecoveryCodes sorted byte-wise (bytes.Compare), and
@@ -160,10 +173,10 @@ func wantNoPendingLogin(t *testing.T, s gatehouse.Store, p *gatehouse.PendingLog
 //     and nothing else.
 //   - A pending login is expired at now when its ExpiresAt, as stored
 //     (truncated to the microsecond), is not after now.
-func testTwoFactor(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
-	// setup returns a store with the users alice and bob.
-	setup := func(t *testing.T) (gatehouse.Store, *gatehouse.User, *gatehouse.User) {
-		s := newStore(t)
+func RunTwoFactor(t *testing.T, newStores func(t *testing.T) TwoFactorStores) {
+	// setup returns stores with the users alice and bob.
+	setup := func(t *testing.T) (TwoFactorStores, *gatehouse.User, *gatehouse.User) {
+		s := newStores(t)
 		return s, createUser(t, s, newUser("alice")), createUser(t, s, newUser("bob"))
 	}
 
