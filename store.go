@@ -16,6 +16,7 @@ type Store interface {
 	ActionTokenStore
 	OutboxStore
 	TwoFactorStore
+	PendingLoginStore
 	DeviceStore
 	// Ping checks that the store is reachable.
 	Ping(ctx context.Context) error

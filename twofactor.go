@@ -61,8 +61,8 @@ type PendingLogin struct {
 	Sends         int
 }
 
-// TwoFactorStore keeps second-factor settings and pending logins. Missing
-// records are ErrNotFound.
+// TwoFactorStore keeps users' second-factor settings, which last until
+// changed. Missing records are ErrNotFound.
 type TwoFactorStore interface {
 	// TwoFactor returns a user's settings; a user without any is ErrNotFound.
 	TwoFactor(ctx context.Context, userID string) (*TwoFactor, error)
@@ -77,7 +77,12 @@ type TwoFactorStore interface {
 	// UseRecoveryCode removes the recovery code with hash from a user's
 	// codes, atomically; a code not among them is ErrNotFound.
 	UseRecoveryCode(ctx context.Context, userID string, hash []byte) error
+}
 
+// PendingLoginStore keeps pending logins: short-lived state (minutes),
+// apart from the durable second-factor settings of TwoFactorStore, so that
+// it can live with the sessions. A missing pending login is ErrNotFound.
+type PendingLoginStore interface {
 	// CreatePendingLogin stores a pending login.
 	CreatePendingLogin(ctx context.Context, p *PendingLogin) error
 	// PendingLoginByTokenHash returns the pending login of a cookie secret.

@@ -23,8 +23,11 @@ type Stores struct {
 	// Outbox is the mail queue; the use cases only sweep old mail from it
 	// (mail.Outbox queues and sends).
 	Outbox gatehouse.OutboxStore
-	// TwoFactor holds second-factor settings and pending logins.
+	// TwoFactor holds second-factor settings.
 	TwoFactor gatehouse.TwoFactorStore
+	// PendingLogins holds the logins between a correct password and the
+	// second factor.
+	PendingLogins gatehouse.PendingLoginStore
 	// Devices holds remembered devices.
 	Devices gatehouse.DeviceStore
 	// Logins, when set, records a login (the user's last-login time, the
@@ -38,15 +41,16 @@ type Stores struct {
 // write.
 func StoresOf(db gatehouse.Store) Stores {
 	s := Stores{
-		Users:        db,
-		Sessions:     db,
-		Throttles:    db,
-		Tokens:       db,
-		Audit:        db,
-		ActionTokens: db,
-		Outbox:       db,
-		TwoFactor:    db,
-		Devices:      db,
+		Users:         db,
+		Sessions:      db,
+		Throttles:     db,
+		Tokens:        db,
+		Audit:         db,
+		ActionTokens:  db,
+		Outbox:        db,
+		TwoFactor:     db,
+		PendingLogins: db,
+		Devices:       db,
 	}
 	if lr, ok := db.(gatehouse.LoginRecorder); ok {
 		s.Logins = lr
@@ -68,6 +72,7 @@ func (s Stores) missing() string {
 		{"ActionTokens", s.ActionTokens != nil},
 		{"Outbox", s.Outbox != nil},
 		{"TwoFactor", s.TwoFactor != nil},
+		{"PendingLogins", s.PendingLogins != nil},
 		{"Devices", s.Devices != nil},
 	} {
 		if !f.set {

@@ -1,15 +1,20 @@
 package account_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/base32"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
+	"github.com/gatehouse/gatehouse/otp"
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/session"
 	"github.com/gatehouse/gatehouse/sqlite"
@@ -74,4 +79,122 @@ func TestNewNamesAMissingStore(t *testing.T) {
 	}()
 	account.New(stores, password.NewHasher(cheap, 0, 0), nil, account.DefaultConfig, time.Now, nil, nil)
 	t.Error("New accepted Stores without Devices")
+}
+
+// memPendingLogins is a gatehouse.PendingLoginStore in memory, apart from
+// the database, as a Redis one will be.
+type memPendingLogins struct {
+	mu     sync.Mutex
+	logins map[string]gatehouse.PendingLogin
+}
+
+func (m *memPendingLogins) CreatePendingLogin(_ context.Context, p *gatehouse.PendingLogin) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.logins[p.ID] = *p
+	return nil
+}
+
+func (m *memPendingLogins) PendingLoginByTokenHash(_ context.Context, hash []byte) (*gatehouse.PendingLogin, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range m.logins {
+		if bytes.Equal(p.TokenHash, hash) {
+			return &p, nil
+		}
+	}
+	return nil, gatehouse.ErrNotFound
+}
+
+func (m *memPendingLogins) UpdatePendingLogin(_ context.Context, p *gatehouse.PendingLogin) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old, ok := m.logins[p.ID]
+	if !ok {
+		return gatehouse.ErrNotFound
+	}
+	old.Attempts, old.CodeHash, old.CodeProvider, old.CodeExpiresAt, old.Sends = p.Attempts, p.CodeHash, p.CodeProvider, p.CodeExpiresAt, p.Sends
+	m.logins[p.ID] = old
+	return nil
+}
+
+func (m *memPendingLogins) DeletePendingLogin(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.logins, id)
+	return nil
+}
+
+func (m *memPendingLogins) DeleteExpiredPendingLogins(_ context.Context, now time.Time) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for id, p := range m.logins {
+		if !p.ExpiresAt.After(now) {
+			delete(m.logins, id)
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (m *memPendingLogins) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.logins)
+}
+
+// TestPendingLoginsLiveInTheirOwnStore: with Stores.PendingLogins apart
+// from the database, the login between the password and the second factor
+// is kept there, and only there, and the second step finds it and ends it.
+func TestPendingLoginsLiveInTheirOwnStore(t *testing.T) {
+	ctx := context.Background()
+	db := openSQLite(t, "db")
+	pending := &memPendingLogins{logins: map[string]gatehouse.PendingLogin{}}
+	stores := account.StoresOf(db)
+	stores.PendingLogins = pending
+	clk := &clock{t: time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)}
+	sm := session.NewManager(db, session.DefaultConfig, clk.Now, nil)
+	svc := account.New(stores, password.NewHasher(cheap, 0, 0), sm, account.DefaultConfig, clk.Now, nil, nil)
+	sealer, err := otp.NewSealer(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.UseTwoFactor(account.TwoFactorDeps{Sealer: sealer})
+	const pw = "a long enough password"
+	u, err := svc.CreateUser(ctx, account.NewUser{Username: "tara", Email: "tara@example.com", Password: pw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, err := svc.BeginTOTP(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(en.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes, err := svc.ConfirmTOTP(ctx, account.Actor{User: u}, u, otp.TOTP{Key: key}.At(clk.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	res, err := svc.Login(ctx, account.LoginRequest{Username: "tara", Password: pw})
+	if err != nil || res.PendingToken == "" || res.Session != nil {
+		t.Fatalf("password step: %+v, %v; want a pending login", res, err)
+	}
+	if n := pending.count(); n != 1 {
+		t.Errorf("%d pending logins in Stores.PendingLogins, want 1", n)
+	}
+	if _, err := db.PendingLoginByTokenHash(ctx, session.HashToken(res.PendingToken)); !errors.Is(err, gatehouse.ErrNotFound) {
+		t.Errorf("pending login in the database: %v, want ErrNotFound", err)
+	}
+
+	res, err = svc.VerifyCode(ctx, account.VerifyRequest{Token: res.PendingToken, Provider: gatehouse.ProviderRecoveryCode, Code: codes[0]})
+	if err != nil || res.Session == nil {
+		t.Fatalf("second step: %+v, %v; want a session", res, err)
+	}
+	if n := pending.count(); n != 0 {
+		t.Errorf("%d pending logins left after the second step, want 0", n)
+	}
 }

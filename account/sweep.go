@@ -24,7 +24,7 @@ func (s *Service) Sweep(ctx context.Context) error {
 	if _, err := s.stores.Devices.DeleteExpiredDevices(ctx, now); err != nil {
 		return err
 	}
-	if _, err := s.stores.TwoFactor.DeleteExpiredPendingLogins(ctx, now); err != nil {
+	if _, err := s.stores.PendingLogins.DeleteExpiredPendingLogins(ctx, now); err != nil {
 		return err
 	}
 	// Sent mail is kept a week for the operator to see, then forgotten:

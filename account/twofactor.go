@@ -106,7 +106,7 @@ func (s *Service) startSecondStep(ctx context.Context, u *gatehouse.User, tf *ga
 		ID: gatehouse.NewID(), TokenHash: session.HashToken(token), UserID: u.ID, Stamp: u.SecurityStamp,
 		Remember: remember, CreatedAt: now, ExpiresAt: now.Add(s.twoFactor.Config.PendingTTL),
 	}
-	if err := s.stores.TwoFactor.CreatePendingLogin(ctx, p); err != nil {
+	if err := s.stores.PendingLogins.CreatePendingLogin(ctx, p); err != nil {
 		return nil, err
 	}
 	return &LoginResult{User: u, PendingToken: token, PendingExpiresAt: p.ExpiresAt, Providers: s.providers(u, tf)}, nil
@@ -121,7 +121,7 @@ func (s *Service) pending(ctx context.Context, token string) (*gatehouse.Pending
 	if _, ok := session.ParseToken(token); !ok {
 		return nil, nil, nil, errNoPendingLogin
 	}
-	p, err := s.stores.TwoFactor.PendingLoginByTokenHash(ctx, session.HashToken(token))
+	p, err := s.stores.PendingLogins.PendingLoginByTokenHash(ctx, session.HashToken(token))
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		return nil, nil, nil, errNoPendingLogin
 	}
@@ -182,7 +182,7 @@ func (s *Service) SendCode(ctx context.Context, token, provider string, client C
 	}
 	code := otp.NewNumericCode(6)
 	p.CodeHash, p.CodeProvider, p.CodeExpiresAt, p.Sends = otp.HashRecoveryCode(otp.NormalizeRecoveryCode(code)), provider, now.Add(cfg.CodeTTL), p.Sends+1
-	if err := s.stores.TwoFactor.UpdatePendingLogin(ctx, p); err != nil {
+	if err := s.stores.PendingLogins.UpdatePendingLogin(ctx, p); err != nil {
 		return err
 	}
 	switch provider {
@@ -245,9 +245,9 @@ func (s *Service) VerifyCode(ctx context.Context, req VerifyRequest) (*LoginResu
 	if !ok {
 		p.Attempts++
 		if p.Attempts >= s.twoFactor.Config.MaxAttempts {
-			err = s.stores.TwoFactor.DeletePendingLogin(ctx, p.ID)
+			err = s.stores.PendingLogins.DeletePendingLogin(ctx, p.ID)
 		} else {
-			err = s.stores.TwoFactor.UpdatePendingLogin(ctx, p)
+			err = s.stores.PendingLogins.UpdatePendingLogin(ctx, p)
 		}
 		if err != nil {
 			return nil, err
@@ -258,7 +258,7 @@ func (s *Service) VerifyCode(ctx context.Context, req VerifyRequest) (*LoginResu
 		s.record(ctx, Actor{User: u, Client: req.Client}, gatehouse.AuditTwoFactorFailed, u.ID, map[string]string{"provider": req.Provider})
 		return nil, errInvalidCode
 	}
-	if err := s.stores.TwoFactor.DeletePendingLogin(ctx, p.ID); err != nil {
+	if err := s.stores.PendingLogins.DeletePendingLogin(ctx, p.ID); err != nil {
 		return nil, err
 	}
 	if err := s.stores.Throttles.ResetThrottle(ctx, keys.count); err != nil {

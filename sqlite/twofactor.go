@@ -12,7 +12,10 @@ import (
 	"github.com/gatehouse/gatehouse"
 )
 
-var _ gatehouse.TwoFactorStore = (*Store)(nil)
+var (
+	_ gatehouse.TwoFactorStore    = (*Store)(nil)
+	_ gatehouse.PendingLoginStore = (*Store)(nil)
+)
 
 // nullBlob is a []byte for a nullable BLOB column, where nil and empty are
 // both NULL, so that "none" has one form and reads back as nil.

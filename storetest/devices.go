@@ -73,7 +73,7 @@ type DeviceStores struct {
 	// users with it.
 	gatehouse.UserStore
 	gatehouse.SessionStore
-	gatehouse.TwoFactorStore
+	gatehouse.PendingLoginStore
 }
 
 // RunDevices checks a gatehouse.DeviceStore. newStores must return new,

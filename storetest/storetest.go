@@ -6,8 +6,8 @@
 //
 // The suite is split by area, so that a store runs exactly the suites for
 // what it holds: RunUsers, RunGroups, RunSessions, RunThrottles, RunTokens,
-// RunAudit, RunActionTokens, RunOutbox, RunTwoFactor, RunDevices and
-// RunLoginRecorder. A suite whose records belong to records of another
+// RunAudit, RunActionTokens, RunOutbox, RunTwoFactor, RunPendingLogins,
+// RunDevices and RunLoginRecorder. A suite whose records belong to records of another
 // area (sessions to users, say) takes those stores too, in a struct such
 // as SessionStores, so that a session store can be tested with its users
 // in another store:
@@ -109,13 +109,19 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 	t.Run("TwoFactor", func(t *testing.T) {
 		RunTwoFactor(t, func(t *testing.T) TwoFactorStores {
 			s := newStore(t)
-			return TwoFactorStores{TwoFactorStore: s, UserStore: s, SessionStore: s}
+			return TwoFactorStores{TwoFactorStore: s, UserStore: s}
+		})
+	})
+	t.Run("PendingLogins", func(t *testing.T) {
+		RunPendingLogins(t, func(t *testing.T) PendingLoginStores {
+			s := newStore(t)
+			return PendingLoginStores{PendingLoginStore: s, UserStore: s, SessionStore: s}
 		})
 	})
 	t.Run("Devices", func(t *testing.T) {
 		RunDevices(t, func(t *testing.T) DeviceStores {
 			s := newStore(t)
-			return DeviceStores{DeviceStore: s, UserStore: s, SessionStore: s, TwoFactorStore: s}
+			return DeviceStores{DeviceStore: s, UserStore: s, SessionStore: s, PendingLoginStore: s}
 		})
 	})
 	t.Run("LoginRecorder", func(t *testing.T) {

@@ -1,0 +1,347 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// newPendingLogin returns a pending login of userID with every field set,
+// a code sent included; its token hash is the SHA-256 of secret.
+func newPendingLogin(userID, secret string) *gatehouse.PendingLogin {
+	return &gatehouse.PendingLogin{
+		ID:            gatehouse.NewID(),
+		TokenHash:     hashOf(secret),
+		UserID:        userID,
+		Stamp:         "stamp-" + secret,
+		Remember:      true,
+		CreatedAt:     base,
+		ExpiresAt:     base.Add(10 * time.Minute),
+		Attempts:      2,
+		CodeHash:      hashOf("code " + secret),
+		CodeProvider:  gatehouse.ProviderEmail,
+		CodeExpiresAt: base.Add(5 * time.Minute),
+		Sends:         1,
+	}
+}
+
+// createPendingLogin stores p or fails t.
+func createPendingLogin(t *testing.T, s gatehouse.PendingLoginStore, p *gatehouse.PendingLogin) *gatehouse.PendingLogin {
+	t.Helper()
+	if err := s.CreatePendingLogin(t.Context(), p); err != nil {
+		t.Fatalf("CreatePendingLogin: %v", err)
+	}
+	return p
+}
+
+// wantPendingLogin fails t unless PendingLoginByTokenHash returns want.
+func wantPendingLogin(t *testing.T, s gatehouse.PendingLoginStore, want *gatehouse.PendingLogin) {
+	t.Helper()
+	got, err := s.PendingLoginByTokenHash(t.Context(), want.TokenHash)
+	if err != nil {
+		t.Fatalf("PendingLoginByTokenHash: %v", err)
+	}
+	if d := diff(want, got); d != "" {
+		t.Errorf("PendingLoginByTokenHash mismatch (-want +got):\n%s", d)
+	}
+	if got.CodeHash != nil && len(got.CodeHash) == 0 {
+		t.Errorf("PendingLoginByTokenHash: CodeHash is empty but not nil")
+	}
+	wantUTC(t, "CreatedAt", got.CreatedAt)
+	wantUTC(t, "ExpiresAt", got.ExpiresAt)
+	wantUTC(t, "CodeExpiresAt", got.CodeExpiresAt)
+}
+
+// wantNoPendingLogin fails t unless PendingLoginByTokenHash finds no p.
+func wantNoPendingLogin(t *testing.T, s gatehouse.PendingLoginStore, p *gatehouse.PendingLogin) {
+	t.Helper()
+	_, err := s.PendingLoginByTokenHash(t.Context(), p.TokenHash)
+	wantNotFound(t, err)
+}
+
+// PendingLoginStores are the stores RunPendingLogins checks: the pending
+// logins, the users they belong to, and the sessions whose cookie hashes
+// are not pending-login hashes; the users and sessions may live in another
+// store.
+type PendingLoginStores struct {
+	gatehouse.PendingLoginStore
+	// UserStore holds the pending logins' users; the suite creates and
+	// deletes users with it.
+	gatehouse.UserStore
+	gatehouse.SessionStore
+}
+
+// RunPendingLogins checks a gatehouse.PendingLoginStore. newStores must
+// return new, empty, migrated stores on every call. Besides its doc
+// comments, it holds stores to these rules:
+//
+//   - An empty CodeHash comes back nil, so "empty" has one form, whether
+//     stored nil or empty.
+//   - CreatePendingLogin for a user that does not exist is ErrNotFound; a
+//     duplicate id or token hash is CodeConflict. UpdatePendingLogin, by
+//     ID, stores Attempts, CodeHash, CodeProvider, CodeExpiresAt and Sends
+//     and nothing else.
+//   - DeleteUser removes the user's pending logins; a new user with the
+//     old id inherits none of them.
+//   - A pending login is expired at now when its ExpiresAt, as stored
+//     (truncated to the microsecond), is not after now.
+func RunPendingLogins(t *testing.T, newStores func(t *testing.T) PendingLoginStores) {
+	// setup returns stores with the users alice and bob.
+	setup := func(t *testing.T) (PendingLoginStores, *gatehouse.User, *gatehouse.User) {
+		s := newStores(t)
+		return s, createUser(t, s, newUser("alice")), createUser(t, s, newUser("bob"))
+	}
+
+	t.Run("DeleteUserDeletesPendingLogins", func(t *testing.T) {
+		s, alice, bob := setup(t)
+		p := createPendingLogin(t, s, newPendingLogin(alice.ID, "alice"))
+		bp := createPendingLogin(t, s, newPendingLogin(bob.ID, "bob"))
+
+		check(t, s.DeleteUser(t.Context(), alice.ID))
+		wantNoPendingLogin(t, s, p)
+		wantNotFound(t, s.UpdatePendingLogin(t.Context(), p))
+		wantPendingLogin(t, s, bp)
+
+		// A new user with the old id inherits nothing.
+		again := newUser("alice")
+		again.ID = alice.ID
+		createUser(t, s, again)
+		wantNoPendingLogin(t, s, p)
+		// The old pending login's id and hash are free again.
+		createPendingLogin(t, s, p)
+		wantPendingLogin(t, s, p)
+	})
+
+	t.Run("CreateAndPendingLoginByTokenHash", func(t *testing.T) {
+		s, alice, _ := setup(t)
+		p := createPendingLogin(t, s, newPendingLogin(alice.ID, "secret"))
+		wantPendingLogin(t, s, p)
+
+		// No code sent, not remembered, no stamp, in another zone; an empty
+		// code hash comes back nil.
+		zone := time.FixedZone("UTC-5", -5*3600)
+		bare := newPendingLogin(alice.ID, "bare")
+		bare.Stamp, bare.Remember, bare.Attempts, bare.Sends = "", false, 0, 0
+		bare.CodeHash, bare.CodeProvider, bare.CodeExpiresAt = []byte{}, "", time.Time{}
+		bare.CreatedAt, bare.ExpiresAt = base.In(zone), base.Add(time.Minute).In(zone)
+		createPendingLogin(t, s, bare)
+		wantPendingLogin(t, s, bare)
+		got, err := s.PendingLoginByTokenHash(t.Context(), bare.TokenHash)
+		check(t, err)
+		if got.CodeHash != nil || !got.CodeExpiresAt.IsZero() || got.CodeProvider != "" {
+			t.Errorf("pending login without a code = %+v, want nil CodeHash, zero CodeExpiresAt, no provider", got)
+		}
+
+		sms := newPendingLogin(alice.ID, "sms")
+		sms.CodeProvider, sms.Sends, sms.Attempts = gatehouse.ProviderSMS, 3, 4
+		createPendingLogin(t, s, sms)
+		wantPendingLogin(t, s, sms)
+		wantPendingLogin(t, s, p)
+	})
+
+	t.Run("PendingLoginByTokenHashMissing", func(t *testing.T) {
+		s, alice, _ := setup(t)
+		p := createPendingLogin(t, s, newPendingLogin(alice.ID, "secret"))
+		for _, h := range [][]byte{hashOf("other"), p.TokenHash[:16], append(p.TokenHash[:len(p.TokenHash):len(p.TokenHash)], 0), nil, {}} {
+			_, err := s.PendingLoginByTokenHash(t.Context(), h)
+			wantNotFound(t, err)
+		}
+		_, err := s.PendingLoginByTokenHash(t.Context(), []byte(p.ID))
+		wantNotFound(t, err)
+		_, err = s.PendingLoginByTokenHash(t.Context(), p.CodeHash)
+		wantNotFound(t, err)
+		// A session's hash is not a pending login's, nor the other way round.
+		ses := createSession(t, s, newSession(alice.ID, "session"))
+		_, err = s.PendingLoginByTokenHash(t.Context(), ses.TokenHash)
+		wantNotFound(t, err)
+		_, err = s.SessionByTokenHash(t.Context(), p.TokenHash)
+		wantNotFound(t, err)
+	})
+
+	t.Run("CreatePendingLoginMissingUser", func(t *testing.T) {
+		s, alice, _ := setup(t)
+		p := newPendingLogin(gatehouse.NewID(), "orphan")
+		wantNotFound(t, s.CreatePendingLogin(t.Context(), p))
+		wantNoPendingLogin(t, s, p)
+
+		check(t, s.DeleteUser(t.Context(), alice.ID))
+		p = newPendingLogin(alice.ID, "late")
+		wantNotFound(t, s.CreatePendingLogin(t.Context(), p))
+		wantNoPendingLogin(t, s, p)
+	})
+
+	t.Run("CreatePendingLoginConflicts", func(t *testing.T) {
+		s, alice, bob := setup(t)
+		p := createPendingLogin(t, s, newPendingLogin(alice.ID, "secret"))
+
+		sameHash := newPendingLogin(bob.ID, "secret")
+		wantCode(t, s.CreatePendingLogin(t.Context(), sameHash), gatehouse.CodeConflict)
+
+		sameID := newPendingLogin(bob.ID, "other")
+		sameID.ID = p.ID
+		wantCode(t, s.CreatePendingLogin(t.Context(), sameID), gatehouse.CodeConflict)
+		wantNoPendingLogin(t, s, sameID)
+		wantPendingLogin(t, s, p)
+
+		check(t, s.DeleteUser(t.Context(), bob.ID))
+		wantPendingLogin(t, s, p)
+	})
+
+	t.Run("UpdatePendingLogin", func(t *testing.T) {
+		s, alice, _ := setup(t)
+		bare := newPendingLogin(alice.ID, "secret")
+		bare.Attempts, bare.Sends = 0, 0
+		bare.CodeHash, bare.CodeProvider, bare.CodeExpiresAt = nil, "", time.Time{}
+		createPendingLogin(t, s, bare)
+		other := createPendingLogin(t, s, newPendingLogin(alice.ID, "other"))
+
+		// A code sent by SMS, after a wrong code.
+		upd := *bare
+		upd.Attempts, upd.Sends = 1, 1
+		upd.CodeHash, upd.CodeProvider, upd.CodeExpiresAt = hashOf("123456"), gatehouse.ProviderSMS, base.Add(3*time.Minute)
+		check(t, s.UpdatePendingLogin(t.Context(), &upd))
+		wantPendingLogin(t, s, &upd)
+		wantPendingLogin(t, s, other)
+
+		// Only the attempts, code and sends change.
+		sneaky := upd
+		sneaky.Attempts = 2
+		sneaky.Stamp, sneaky.Remember = "other stamp", !upd.Remember
+		sneaky.CreatedAt, sneaky.ExpiresAt = base.Add(time.Hour), base.Add(24*time.Hour)
+		check(t, s.UpdatePendingLogin(t.Context(), &sneaky))
+		want := upd
+		want.Attempts = 2
+		wantPendingLogin(t, s, &want)
+
+		// The code cleared again.
+		cleared := want
+		cleared.CodeHash, cleared.CodeProvider, cleared.CodeExpiresAt = []byte{}, "", time.Time{}
+		check(t, s.UpdatePendingLogin(t.Context(), &cleared))
+		cleared.CodeHash = nil
+		wantPendingLogin(t, s, &cleared)
+		wantPendingLogin(t, s, other)
+
+		missing := newPendingLogin(alice.ID, "missing")
+		wantNotFound(t, s.UpdatePendingLogin(t.Context(), missing))
+		wantNoPendingLogin(t, s, missing)
+		check(t, s.DeletePendingLogin(t.Context(), bare.ID))
+		wantNotFound(t, s.UpdatePendingLogin(t.Context(), &cleared))
+		wantNoPendingLogin(t, s, bare)
+	})
+
+	t.Run("DeletePendingLogin", func(t *testing.T) {
+		s, alice, _ := setup(t)
+		p := createPendingLogin(t, s, newPendingLogin(alice.ID, "secret"))
+		other := createPendingLogin(t, s, newPendingLogin(alice.ID, "other"))
+		check(t, s.DeletePendingLogin(t.Context(), p.ID))
+		wantNoPendingLogin(t, s, p)
+		wantPendingLogin(t, s, other)
+		wantUser(t, s, alice)
+
+		if err := s.DeletePendingLogin(t.Context(), p.ID); err != nil {
+			t.Errorf("DeletePendingLogin(deleted) = %v, want nil", err)
+		}
+		if err := s.DeletePendingLogin(t.Context(), gatehouse.NewID()); err != nil {
+			t.Errorf("DeletePendingLogin(missing) = %v, want nil", err)
+		}
+		// The id and hash are free again.
+		createPendingLogin(t, s, p)
+		wantPendingLogin(t, s, p)
+	})
+
+	t.Run("DeleteExpiredPendingLogins", func(t *testing.T) {
+		s, alice, bob := setup(t)
+		mk := func(secret string, userID string, expires time.Time) *gatehouse.PendingLogin {
+			p := newPendingLogin(userID, secret)
+			p.ExpiresAt = expires
+			// The code's expiry is not the pending login's.
+			p.CodeExpiresAt = micro.Add(-24 * time.Hour)
+			return createPendingLogin(t, s, p)
+		}
+		old := mk("old", alice.ID, micro.Add(-time.Hour))
+		exact := mk("exact", bob.ID, micro)
+		// base has nanoseconds beyond micro: as stored, it is micro.
+		nanos := mk("nanos", alice.ID, base)
+		later := mk("later", alice.ID, micro.Add(time.Microsecond))
+		live := mk("live", bob.ID, micro.Add(time.Hour))
+		// Other things expiring long ago are not pending logins.
+		ses := newSession(alice.ID, "session")
+		ses.ExpiresAt = micro.Add(-time.Hour)
+		createSession(t, s, ses)
+
+		n, err := s.DeleteExpiredPendingLogins(t.Context(), micro.Add(-time.Microsecond))
+		check(t, err)
+		if n != 1 {
+			t.Errorf("DeleteExpiredPendingLogins(just before) = %d, want 1", n)
+		}
+		wantNoPendingLogin(t, s, old)
+		wantPendingLogin(t, s, exact)
+
+		n, err = s.DeleteExpiredPendingLogins(t.Context(), micro)
+		check(t, err)
+		if n != 2 {
+			t.Errorf("DeleteExpiredPendingLogins(at the expiry) = %d, want 2", n)
+		}
+		wantNoPendingLogin(t, s, exact)
+		wantNoPendingLogin(t, s, nanos)
+		wantPendingLogin(t, s, later)
+
+		// 999ns after micro is before micro+1µs.
+		n, err = s.DeleteExpiredPendingLogins(t.Context(), micro.Add(999*time.Nanosecond))
+		check(t, err)
+		if n != 0 {
+			t.Errorf("DeleteExpiredPendingLogins(999ns after) = %d, want 0", n)
+		}
+		wantPendingLogin(t, s, later)
+
+		n, err = s.DeleteExpiredPendingLogins(t.Context(), micro.Add(time.Microsecond))
+		check(t, err)
+		if n != 1 {
+			t.Errorf("DeleteExpiredPendingLogins(1µs after) = %d, want 1", n)
+		}
+		wantNoPendingLogin(t, s, later)
+		wantPendingLogin(t, s, live)
+		wantSession(t, s, ses)
+		wantUser(t, s, alice)
+		wantUser(t, s, bob)
+
+		n, err = s.DeleteExpiredPendingLogins(t.Context(), micro.Add(time.Microsecond))
+		check(t, err)
+		if n != 0 {
+			t.Errorf("DeleteExpiredPendingLogins again = %d, want 0", n)
+		}
+	})
+
+	t.Run("PendingLoginLifecycle", func(t *testing.T) {
+		// A password check, a wrong code, an email code sent and entered.
+		s, alice, _ := setup(t)
+		p := newPendingLogin(alice.ID, "cookie")
+		p.Attempts, p.Sends = 0, 0
+		p.CodeHash, p.CodeProvider, p.CodeExpiresAt = nil, "", time.Time{}
+		createPendingLogin(t, s, p)
+
+		got, err := s.PendingLoginByTokenHash(t.Context(), hashOf("cookie"))
+		check(t, err)
+		got.Attempts++
+		check(t, s.UpdatePendingLogin(t.Context(), got))
+
+		got, err = s.PendingLoginByTokenHash(t.Context(), hashOf("cookie"))
+		check(t, err)
+		if got.Attempts != 1 {
+			t.Errorf("Attempts after a wrong code = %d, want 1", got.Attempts)
+		}
+		got.CodeHash, got.CodeProvider, got.CodeExpiresAt = hashOf("424242"), gatehouse.ProviderEmail, base.Add(5*time.Minute)
+		got.Sends++
+		check(t, s.UpdatePendingLogin(t.Context(), got))
+		wantPendingLogin(t, s, got)
+
+		check(t, s.DeletePendingLogin(t.Context(), got.ID))
+		wantNoPendingLogin(t, s, p)
+		n, err := s.DeleteExpiredPendingLogins(t.Context(), base.Add(24*time.Hour))
+		check(t, err)
+		if n != 0 {
+			t.Errorf("DeleteExpiredPendingLogins after the login = %d, want 0", n)
+		}
+	})
+}
