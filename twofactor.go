@@ -93,6 +93,11 @@ type PendingLoginStore interface {
 	DeletePendingLogin(ctx context.Context, id string) error
 	// DeleteExpiredPendingLogins removes those expired at now.
 	DeleteExpiredPendingLogins(ctx context.Context, now time.Time) (int, error)
+	// DeleteUserPendingLogins removes every pending login of a user and
+	// returns how many it removed. The use cases call it when they end a
+	// user's access: the store holding the user need not be this one, so
+	// deleting the user does not reach its pending logins.
+	DeleteUserPendingLogins(ctx context.Context, userID string) (int, error)
 }
 
 // Device is a browser a user asked to remember after passing the second

@@ -109,8 +109,11 @@ type UserStore interface {
 	ListUsers(ctx context.Context, f UserFilter) ([]*User, int, error)
 	// CountUsers returns the number of users.
 	CountUsers(ctx context.Context) (int, error)
-	// DeleteUser removes a user with its sessions, tokens, action tokens
-	// and memberships; audit events that name the user remain.
+	// DeleteUser removes a user with its tokens, action tokens, second-factor
+	// settings, remembered devices and memberships; audit events that name
+	// the user remain. It need not remove the user's sessions or pending
+	// logins, which may live in another store (Redis): the use case ends
+	// them before it deletes the user.
 	DeleteUser(ctx context.Context, id string) error
 
 	// Groups returns every group, sorted by name.

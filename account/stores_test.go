@@ -138,6 +138,19 @@ func (m *memPendingLogins) DeleteExpiredPendingLogins(_ context.Context, now tim
 	return n, nil
 }
 
+func (m *memPendingLogins) DeleteUserPendingLogins(_ context.Context, userID string) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for id, p := range m.logins {
+		if p.UserID == userID {
+			delete(m.logins, id)
+			n++
+		}
+	}
+	return n, nil
+}
+
 func (m *memPendingLogins) count() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()

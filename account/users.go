@@ -192,14 +192,20 @@ func (s *Service) DisableUser(ctx context.Context, a Actor, id string) (*gatehou
 	return u, nil
 }
 
-// endEverything ends every session and token of a user and drops whatever
-// this process cached about them.
+// endEverything ends every session, pending login, remembered device and
+// token of a user and drops whatever this process cached about them
+// (the user, their sessions, their Basic credentials). It does not rely on
+// the user store: sessions and pending logins may live in another store,
+// which deleting the user does not reach.
 func (s *Service) endEverything(ctx context.Context, userID string) error {
 	s.forgetUser(userID)
 	if _, err := s.stores.Devices.DeleteDevices(ctx, userID, ""); err != nil {
 		return err
 	}
 	s.basic.forgetWhere(func(e basicEntry) bool { return e.userID == userID })
+	if _, err := s.stores.PendingLogins.DeleteUserPendingLogins(ctx, userID); err != nil {
+		return err
+	}
 	if _, err := s.sessions.RevokeUser(ctx, userID, ""); err != nil {
 		return err
 	}
@@ -229,8 +235,10 @@ func (s *Service) EnableUser(ctx context.Context, a Actor, id string) (*gatehous
 	return u, nil
 }
 
-// DeleteUser removes a user; their sessions and tokens go with them. The
-// audit log keeps their events.
+// DeleteUser removes a user. It ends their sessions, pending logins,
+// devices and tokens itself first, since sessions and pending logins may
+// live in a store the user store's delete does not reach. The audit log
+// keeps their events.
 func (s *Service) DeleteUser(ctx context.Context, a Actor, id string) error {
 	u, err := s.actOn(ctx, a, id, "delete the account")
 	if err != nil {

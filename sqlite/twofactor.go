@@ -223,3 +223,9 @@ func (s *Store) DeletePendingLogin(ctx context.Context, id string) error {
 func (s *Store) DeleteExpiredPendingLogins(ctx context.Context, now time.Time) (int, error) {
 	return s.deleteCount(ctx, "delete expired pending logins", `DELETE FROM pending_logins WHERE expires_at <= ?`, micros(now))
 }
+
+// DeleteUserPendingLogins removes every pending login of userID and returns
+// how many it removed.
+func (s *Store) DeleteUserPendingLogins(ctx context.Context, userID string) (int, error) {
+	return s.deleteCount(ctx, "delete user pending logins", `DELETE FROM pending_logins WHERE user_id = ?`, userID)
+}

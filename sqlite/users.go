@@ -355,9 +355,11 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// DeleteUser removes user id; the foreign keys remove its sessions, API
-// tokens, action tokens and group memberships in the same statement. Its
-// audit events stay, and so does mail queued to its address.
+// DeleteUser removes user id; the foreign keys remove its API tokens,
+// action tokens, second-factor settings, devices and group memberships in
+// the same statement (and its sessions and pending logins too, though the
+// contract does not ask it to: account ends them first). Its audit events
+// stay, and so does mail queued to its address.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	return s.updateOne(ctx, "delete user", `DELETE FROM users WHERE id = ?`, id)
 }

@@ -59,10 +59,11 @@ import (
 //   - Times come back in UTC, truncated (not rounded) to the microsecond,
 //     which is what PostgreSQL keeps. The suite's times have nanoseconds, and
 //     it compares times truncated to the microsecond with time.Time.Equal.
-//   - A record that belongs to a user (a session, token, action token,
-//     second-factor setting, pending login or device) cannot be created
-//     for a user that does not exist (ErrNotFound), and DeleteUser removes
-//     them with the user.
+//   - A durable record that belongs to a user (a token, action token,
+//     second-factor setting or device) cannot be created for a user that
+//     does not exist (ErrNotFound), and DeleteUser removes them with the
+//     user. Sessions and pending logins are short-lived and may live in
+//     another store: the suites ask neither of them (see RunSessions).
 func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 	t.Run("Ping", func(t *testing.T) {
 		s := newStore(t)
