@@ -97,9 +97,18 @@ type SessionStore interface {
 	DeleteUserSessions(ctx context.Context, userID, except string) (int, error)
 	// UserSessions returns the sessions of a user, newest first.
 	UserSessions(ctx context.Context, userID string) ([]*Session, error)
-	// Sessions returns sessions newest first, paged by offset and limit
-	// (a limit of zero means no limit), and how many there are in all.
-	Sessions(ctx context.Context, offset, limit int) ([]*Session, int, error)
+	// Sessions returns a page of every session (guest sessions included),
+	// newest first: by CreatedAt, then by ID, both descending. The page
+	// starts after the session the cursor after was taken from ("" for the
+	// first page) and holds at most limit sessions (zero: no limit). next
+	// is the cursor of the following page, "" when no session follows.
+	// Cursors name a position in that order, not an offset, so they stay
+	// valid when sessions are deleted, even the one a cursor was taken
+	// from: a session that exists throughout a walk appears on exactly one
+	// page. There is no total, which a store of millions of short-lived
+	// keys cannot count cheaply. A cursor the store did not make is a
+	// CodeValidation error naming the field "cursor".
+	Sessions(ctx context.Context, after string, limit int) (page []*Session, next string, err error)
 	// SessionByID returns the session with that public id.
 	SessionByID(ctx context.Context, id string) (*Session, error)
 	// DeleteExpiredSessions removes every session that has ended at now and

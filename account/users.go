@@ -287,12 +287,16 @@ func (s *Service) UserSessions(ctx context.Context, userID string) ([]*gatehouse
 	return live, nil
 }
 
-// ListSessions returns sessions newest first, paged, and their total.
-func (s *Service) ListSessions(ctx context.Context, offset, limit int) ([]*gatehouse.Session, int, error) {
+// ListSessions returns a page of every session, newest first, after the
+// cursor after ("" for the first page), and the cursor of the next page ("" when
+// none follows). A limit outside 1–500 is 100. A cursor the store did not
+// make is a CodeValidation error naming "cursor". It gives no total: a
+// session store in Redis cannot count millions of keys cheaply.
+func (s *Service) ListSessions(ctx context.Context, after string, limit int) ([]*gatehouse.Session, string, error) {
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
-	return s.stores.Sessions.Sessions(ctx, offset, limit)
+	return s.stores.Sessions.Sessions(ctx, after, limit)
 }
 
 // EndSession ends the session with public id. When owner is not "", the

@@ -272,16 +272,16 @@ func (s *Server) handleDeleteGroup(w http.ResponseWriter, r *http.Request, c *cr
 }
 
 func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request, c *credentials) error {
-	offset, limit, err := paging(r)
+	cursor, limit, err := cursorPaging(r)
 	if err != nil {
 		return err
 	}
-	list, total, err := s.accounts.ListSessions(r.Context(), offset, limit)
+	list, next, err := s.accounts.ListSessions(r.Context(), cursor, limit)
 	if err != nil {
 		return err
 	}
 	items := s.sessionListViews(list, currentSessionID(c))
-	writeJSON(w, http.StatusOK, page[sessionListView]{Items: items, Total: total, Offset: offset, Limit: limit})
+	writeJSON(w, http.StatusOK, cursorPage[sessionListView]{Items: items, Limit: limit, Next: next})
 	return nil
 }
 

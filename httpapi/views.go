@@ -191,6 +191,15 @@ type page[T any] struct {
 	Limit  int `json:"limit"`
 }
 
+// cursorPage is a page of a list paged by cursor: Next, when not "", is
+// the cursor of the following page (?cursor=), and "" says this page is
+// the last. It has no total, which such a list cannot count cheaply.
+type cursorPage[T any] struct {
+	Items []T    `json:"items"`
+	Limit int    `json:"limit"`
+	Next  string `json:"next"`
+}
+
 // sessionListViews are the list entries of sessions, current marked.
 func (s *Server) sessionListViews(list []*gatehouse.Session, current string) []sessionListView {
 	items := make([]sessionListView, 0, len(list))

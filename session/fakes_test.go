@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -174,20 +175,32 @@ func (f *fakeStore) UserSessions(_ context.Context, userID string) ([]*gatehouse
 	return out, nil
 }
 
-func (f *fakeStore) Sessions(_ context.Context, offset, limit int) ([]*gatehouse.Session, int, error) {
+func (f *fakeStore) Sessions(_ context.Context, after string, limit int) ([]*gatehouse.Session, string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []*gatehouse.Session
 	for _, s := range f.sessions {
 		out = append(out, clone(s))
 	}
-	slices.SortFunc(out, func(a, b *gatehouse.Session) int { return b.CreatedAt.Compare(a.CreatedAt) })
-	total := len(out)
-	out = out[min(max(offset, 0), total):]
-	if limit > 0 {
-		out = out[:min(limit, len(out))]
+	// Newest first, then by id; the cursor is the id of the last session
+	// shown (ids are unique), found in that order.
+	slices.SortFunc(out, func(a, b *gatehouse.Session) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	if after != "" {
+		i := slices.IndexFunc(out, func(s *gatehouse.Session) bool { return s.ID == after })
+		if i < 0 {
+			return nil, "", &gatehouse.Error{Code: gatehouse.CodeValidation, Fields: map[string]string{"cursor": "unknown"}}
+		}
+		out = out[i+1:]
 	}
-	return out, total, nil
+	if limit > 0 && len(out) > limit {
+		return out[:limit], out[limit-1].ID, nil
+	}
+	return out, "", nil
 }
 
 func (f *fakeStore) SessionByID(_ context.Context, id string) (*gatehouse.Session, error) {

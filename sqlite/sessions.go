@@ -3,8 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -169,38 +172,86 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]*gatehouse.S
 	return sessions, nil
 }
 
-// Sessions returns a page of every user's sessions, newest first, and how
-// many there are in all. A limit of zero or less means no limit.
-func (s *Store) Sessions(ctx context.Context, offset, limit int) ([]*gatehouse.Session, int, error) {
-	// One read transaction, so the page and the total agree.
-	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, 0, s.internal("sessions", err)
+// Sessions returns a page of every session, newest first by (created_at,
+// id), after the session cursor after names, and the cursor of the next
+// page ("" when none follows). A limit of zero or less means no limit. The
+// cursor is the last session's created_at and id, so it survives that
+// session's deletion; the index sessions_created_at serves the order.
+func (s *Store) Sessions(ctx context.Context, after string, limit int) ([]*gatehouse.Session, string, error) {
+	// One more than asked says whether a next page exists; -1 is SQLite's
+	// "no limit".
+	lim := int64(-1)
+	if limit > 0 {
+		lim = int64(limit) + 1
 	}
-	defer tx.Rollback()
-	var total int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sessions`).Scan(&total); err != nil {
-		return nil, 0, s.internal("sessions", err)
+	q, args := sessionsFirstPage, []any{lim}
+	if after != "" {
+		created, id, ok := parseSessionCursor(after)
+		if !ok {
+			return nil, "", errBadSessionCursor
+		}
+		q, args = sessionsPageAfter, []any{created, id, lim}
 	}
-	const q = `SELECT ` + sessionColumns + ` FROM sessions ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`
-	lim, off := page(offset, limit)
-	rows, err := tx.QueryContext(ctx, q, lim, off)
+	rows, err := s.reader.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, 0, s.internal("sessions", err)
+		return nil, "", s.internal("sessions", err)
 	}
 	defer rows.Close()
 	var sessions []*gatehouse.Session
 	for rows.Next() {
 		ses, err := scanSession(rows)
 		if err != nil {
-			return nil, 0, s.internal("sessions", err)
+			return nil, "", s.internal("sessions", err)
 		}
 		sessions = append(sessions, ses)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, s.internal("sessions", err)
+		return nil, "", s.internal("sessions", err)
 	}
-	return sessions, total, nil
+	if limit <= 0 || len(sessions) <= limit {
+		return sessions, "", nil
+	}
+	sessions = sessions[:limit]
+	last := sessions[limit-1]
+	return sessions, sessionCursor(micros(last.CreatedAt), last.ID), nil
+}
+
+// sessionsFirstPage and sessionsPageAfter read a page of Sessions, the
+// first one and the one after a cursor's (created_at, id).
+const (
+	sessionsFirstPage = `SELECT ` + sessionColumns + ` FROM sessions ORDER BY created_at DESC, id DESC LIMIT ?`
+	sessionsPageAfter = `SELECT ` + sessionColumns + ` FROM sessions WHERE (created_at, id) < (?, ?)
+		ORDER BY created_at DESC, id DESC LIMIT ?`
+)
+
+// errBadSessionCursor answers a cursor that sessionCursor did not make.
+var errBadSessionCursor = &gatehouse.Error{
+	Code:    gatehouse.CodeValidation,
+	Message: "The cursor is not valid.",
+	Fields:  map[string]string{"cursor": "must be the next value of a previous page"},
+}
+
+// sessionCursor is the cursor after the session created at micros with id:
+// both, base64url-encoded so that it is opaque and safe in a URL.
+func sessionCursor(created int64, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(created, 10) + "." + id))
+}
+
+// parseSessionCursor reads a cursor of sessionCursor.
+func parseSessionCursor(cursor string) (created int64, id string, ok bool) {
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return 0, "", false
+	}
+	c, id, found := strings.Cut(string(b), ".")
+	if !found || id == "" {
+		return 0, "", false
+	}
+	created, err = strconv.ParseInt(c, 10, 64)
+	if err != nil {
+		return 0, "", false
+	}
+	return created, id, true
 }
 
 // SessionByID returns the session whose public id is id, or

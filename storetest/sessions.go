@@ -3,6 +3,7 @@ package storetest
 import (
 	"crypto/sha256"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +30,39 @@ func newSession(userID, secret string) *gatehouse.Session {
 		AuthenticatedAt: base.Add(30 * time.Second),
 		ClientAddr:      "192.0.2.1",
 		UserAgent:       "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0",
+	}
+}
+
+// walkSessions pages through every session with limit, checking that each
+// page but the last is full and the last has no next cursor, and returns
+// them in the order read. between, if set, runs after each page but the
+// last, with its index and sessions.
+func walkSessions(t *testing.T, s gatehouse.SessionStore, limit int, between func(page int, got []*gatehouse.Session)) []*gatehouse.Session {
+	t.Helper()
+	var all []*gatehouse.Session
+	cursor := ""
+	for page := 0; ; page++ {
+		got, next, err := s.Sessions(t.Context(), cursor, limit)
+		if err != nil {
+			t.Fatalf("Sessions(page %d of %d): %v", page, limit, err)
+		}
+		all = append(all, got...)
+		if len(got) > limit {
+			t.Fatalf("Sessions(page %d of %d) = %d sessions", page, limit, len(got))
+		}
+		if next == "" {
+			return all
+		}
+		if len(got) != limit {
+			t.Fatalf("Sessions(page %d of %d) = %d sessions and a next cursor, want a full page", page, limit, len(got))
+		}
+		if page > 1000 {
+			t.Fatalf("Sessions(limit %d): still a next cursor after 1000 pages", limit)
+		}
+		if between != nil {
+			between(page, got)
+		}
+		cursor = next
 	}
 }
 
@@ -96,7 +130,8 @@ type SessionStores struct {
 //     user it cannot see, or keep it, and DeleteUser need not reach the
 //     sessions (account ends them with DeleteUserSessions), so the suite
 //     asks neither.
-//   - Sessions, like Audit, takes a limit of zero for no limit.
+//   - Sessions, like Audit, takes a limit of zero for no limit; its pages
+//     end exactly when its next cursor is "" (a last, full page has none).
 func RunSessions(t *testing.T, newStores func(t *testing.T) SessionStores) {
 	// setup returns stores with the users alice and bob.
 	setup := func(t *testing.T) (SessionStores, *gatehouse.User, *gatehouse.User) {
@@ -254,7 +289,7 @@ func RunSessions(t *testing.T, newStores func(t *testing.T) SessionStores) {
 		}
 		listed, err := s.UserSessions(t.Context(), alice.ID)
 		check(t, err)
-		paged, _, err := s.Sessions(t.Context(), 0, 0)
+		paged, _, err := s.Sessions(t.Context(), "", 0)
 		check(t, err)
 		if len(listed) != 3 || len(paged) != 3 {
 			t.Fatalf("UserSessions, Sessions = %d, %d sessions; want 3 each", len(listed), len(paged))
@@ -296,10 +331,10 @@ func RunSessions(t *testing.T, newStores func(t *testing.T) SessionStores) {
 		_, err = s.DeleteUserSessions(t.Context(), alice.ID, "")
 		check(t, err)
 		wantSession(t, s, guest)
-		all, total, err := s.Sessions(t.Context(), 0, 0)
+		all, _, err := s.Sessions(t.Context(), "", 0)
 		check(t, err)
-		if total != 1 || len(all) != 1 || all[0].ID != guest.ID || all[0].UserID != "" {
-			t.Errorf("Sessions = %d of %d, want the guest session alone", len(all), total)
+		if len(all) != 1 || all[0].ID != guest.ID || all[0].UserID != "" {
+			t.Errorf("Sessions = %d sessions, want the guest session alone", len(all))
 		}
 		// Idle after 20 minutes: swept.
 		n, err = s.DeleteExpiredSessions(t.Context(), guest.LastSeenAt.Add(20*time.Minute))
@@ -478,15 +513,21 @@ func RunSessions(t *testing.T, newStores func(t *testing.T) SessionStores) {
 
 	t.Run("Sessions", func(t *testing.T) {
 		s, alice, bob := setup(t)
-		got, total, err := s.Sessions(t.Context(), 0, 0)
+		got, next, err := s.Sessions(t.Context(), "", 0)
 		check(t, err)
-		if len(got) != 0 || total != 0 {
-			t.Errorf("Sessions of an empty store = %d sessions, total %d; want none, 0", len(got), total)
+		if len(got) != 0 || next != "" {
+			t.Errorf("Sessions of an empty store = %d sessions, next %q; want none, \"\"", len(got), next)
+		}
+		got, next, err = s.Sessions(t.Context(), "", 2)
+		check(t, err)
+		if len(got) != 0 || next != "" {
+			t.Errorf("Sessions(limit 2) of an empty store = %d sessions, next %q; want none, \"\"", len(got), next)
 		}
 
-		// Every user's sessions, created out of order.
+		// Every user's sessions and a guest's, created out of order; two
+		// were created in the same microsecond, so their ids order them.
 		var created []*gatehouse.Session
-		for i, offset := range []time.Duration{time.Hour, 0, 3 * time.Hour, time.Microsecond, 2 * time.Hour} {
+		for i, offset := range []time.Duration{time.Hour, 0, 3 * time.Hour, time.Microsecond, 2 * time.Hour, time.Hour} {
 			owner := alice
 			if i%2 == 1 {
 				owner = bob
@@ -495,44 +536,59 @@ func RunSessions(t *testing.T, newStores func(t *testing.T) SessionStores) {
 			ses.CreatedAt = base.Add(offset)
 			created = append(created, createSession(t, s, ses))
 		}
-		newest := []*gatehouse.Session{created[2], created[4], created[0], created[3], created[1]}
-		for _, tc := range []struct {
-			offset, limit int
-			want          []*gatehouse.Session
-		}{
-			{0, 0, newest},
-			{0, 2, newest[:2]},
-			{2, 2, newest[2:4]},
-			{4, 2, newest[4:]},
-			{1, 0, newest[1:]},
-			{0, 5, newest},
-			{0, 100, newest},
-			{5, 2, nil},
-			{100, 0, nil},
-		} {
-			got, total, err := s.Sessions(t.Context(), tc.offset, tc.limit)
-			if err != nil {
-				t.Errorf("Sessions(%d, %d): %v", tc.offset, tc.limit, err)
-				continue
+		guest := newSession("", "guest")
+		guest.Scope = gatehouse.ScopeGuest
+		guest.Remember, guest.TwoFactor, guest.AuthenticatedAt = false, false, time.Time{}
+		guest.CreatedAt = base.Add(90 * time.Minute)
+		created = append(created, createSession(t, s, guest))
+		newest := slices.Clone(created)
+		slices.SortFunc(newest, func(a, b *gatehouse.Session) int {
+			if c := b.CreatedAt.Truncate(time.Microsecond).Compare(a.CreatedAt.Truncate(time.Microsecond)); c != 0 {
+				return c
 			}
-			if d := diff(tc.want, got); d != "" {
-				t.Errorf("Sessions(%d, %d) mismatch (-want +got):\n%s", tc.offset, tc.limit, d)
-			}
-			if total != len(created) {
-				t.Errorf("Sessions(%d, %d) total = %d, want %d", tc.offset, tc.limit, total, len(created))
+			return strings.Compare(b.ID, a.ID)
+		})
+
+		all, next, err := s.Sessions(t.Context(), "", 0)
+		check(t, err)
+		if d := diff(newest, all); d != "" {
+			t.Errorf("Sessions(no limit) mismatch (-want +got):\n%s", d)
+		}
+		if next != "" {
+			t.Errorf("Sessions(no limit) next = %q, want \"\"", next)
+		}
+		for _, limit := range []int{1, 2, 3, len(newest) - 1, len(newest), len(newest) + 1, 100} {
+			if d := diff(newest, walkSessions(t, s, limit, nil)); d != "" {
+				t.Errorf("pages of %d mismatch (-want +got):\n%s", limit, d)
 			}
 		}
 
-		// The total follows deletions.
-		_, err = s.DeleteUserSessions(t.Context(), bob.ID, "")
-		check(t, err)
-		got, total, err = s.Sessions(t.Context(), 0, 1)
-		check(t, err)
-		if d := diff(newest[:1], got); d != "" {
-			t.Errorf("Sessions after DeleteUserSessions mismatch (-want +got):\n%s", d)
+		// Deleting sessions between pages, the one the cursor was taken
+		// from included, neither skips nor repeats any that remain.
+		deleted := map[string]bool{}
+		walked := walkSessions(t, s, 2, func(page int, got []*gatehouse.Session) {
+			if page != 0 {
+				return
+			}
+			for _, gone := range []*gatehouse.Session{got[len(got)-1], newest[4]} {
+				check(t, s.DeleteSession(t.Context(), gone.ID))
+				deleted[gone.ID] = true
+			}
+		})
+		var left []*gatehouse.Session
+		for i, ses := range newest {
+			if i < 2 || !deleted[ses.ID] {
+				left = append(left, ses)
+			}
 		}
-		if total != 3 {
-			t.Errorf("Sessions after DeleteUserSessions total = %d, want 3", total)
+		if d := diff(left, walked); d != "" {
+			t.Errorf("pages of 2 with deletions after the first mismatch (-want +got):\n%s", d)
+		}
+
+		// A cursor the store did not make is a validation error.
+		for _, bad := range []string{"not a cursor", "%%", "\x00", strings.Repeat("A", 300)} {
+			_, _, err := s.Sessions(t.Context(), bad, 2)
+			wantCode(t, err, gatehouse.CodeValidation)
 		}
 	})
 
