@@ -183,7 +183,10 @@ func (s *Service) SendCode(ctx context.Context, token, provider string, client C
 	}
 	code := otp.NewNumericCode(6)
 	p.CodeHash, p.CodeProvider, p.CodeExpiresAt, p.Sends = otp.HashRecoveryCode(otp.NormalizeRecoveryCode(code)), provider, now.Add(cfg.CodeTTL), p.Sends+1
-	if err := s.stores.PendingLogins.UpdatePendingLogin(ctx, p); err != nil {
+	if err := s.stores.PendingLogins.RecordCodeSent(ctx, p); errors.Is(err, gatehouse.ErrNotFound) {
+		// Ended, or another send won the race: this one waits as a resend.
+		return tooManyAttempts(cfg.ResendAfter)
+	} else if err != nil {
 		return err
 	}
 	switch provider {
@@ -241,19 +244,26 @@ func (s *Service) VerifyCode(ctx context.Context, req VerifyRequest) (*LoginResu
 	if err != nil {
 		return nil, err
 	}
+	// The code counts against the pending login before it is checked, in
+	// one atomic step in the store: parallel codes, sent to any number of
+	// processes, never get more than MaxAttempts checked.
+	limit := s.twoFactor.Config.MaxAttempts
+	attempts, err := s.stores.PendingLogins.CountPendingLoginAttempt(ctx, p.ID, limit)
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return nil, errNoPendingLogin
+	}
+	if err != nil {
+		return nil, err
+	}
 	ok, err := s.checkCode(ctx, p, u, tf, req.Provider, req.Code, req.Client)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		p.Attempts++
-		if p.Attempts >= s.twoFactor.Config.MaxAttempts {
-			err = s.stores.PendingLogins.DeletePendingLogin(ctx, p.ID)
-		} else {
-			err = s.stores.PendingLogins.UpdatePendingLogin(ctx, p)
-		}
-		if err != nil {
-			return nil, err
+		if attempts >= limit {
+			if err := s.stores.PendingLogins.DeletePendingLogin(ctx, p.ID); err != nil {
+				return nil, err
+			}
 		}
 		if err := s.failAttempt(ctx, att, u); err != nil {
 			return nil, err
