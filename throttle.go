@@ -217,7 +217,9 @@ type ThrottleStore interface {
 	// AddFailure counts one failure for key at now under rule, as
 	// Throttle.AddFailure describes, atomically, and returns the new state.
 	AddFailure(ctx context.Context, key string, now time.Time, rule ThrottleRule) (Throttle, error)
-	// ResetThrottle forgets key.
+	// ResetThrottle forgets the failures and lock of key. Attempts pending
+	// on it (ReserveAttempt) stay pending: they are guesses still being
+	// verified, which the key's budget must go on counting.
 	ResetThrottle(ctx context.Context, key string) error
 	// ReserveAttempt asks to make one attempt on key at now under rule,
 	// reserved for lease, as Throttle.Reserve describes, atomically, and

@@ -124,9 +124,18 @@ func truncThrottle(t gatehouse.Throttle) gatehouse.Throttle {
 	return t
 }
 
-// ResetThrottle forgets key.
+// ResetThrottle forgets the failures and lock of key; attempts pending on
+// it stay pending (they are guesses still being verified, which the key's
+// budget must go on counting). One transaction.
 func (s *Store) ResetThrottle(ctx context.Context, key string) error {
-	_, err := s.writer.ExecContext(ctx, `DELETE FROM throttles WHERE key = ?`, key)
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM throttles WHERE key = ? AND pending = 0`, key); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE throttles SET failures = 0, window_start = ?, locked_until = NULL WHERE key = ?`,
+			micros(time.Time{}), key)
+		return err
+	})
 	return s.internal("reset throttle", err)
 }
 

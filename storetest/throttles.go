@@ -326,6 +326,10 @@ func RunThrottles(t *testing.T, newStore func(t *testing.T) gatehouse.ThrottleSt
 		reserve(t, s, key, now.Add(time.Second), rule, lease, gatehouse.Reserved)
 		got = settle(t, s, key, now.Add(time.Second), rule, gatehouse.SettleReset)
 		wantState(t, "SettleReset", gatehouse.Throttle{Key: key, Pending: 1, PendingUntil: now.Add(time.Second + lease)}, got)
+		// So does ResetThrottle (an administrator's unlock, say).
+		addFailure(t, s, key, now, rule)
+		check(t, s.ResetThrottle(t.Context(), key))
+		wantThrottle(t, s, gatehouse.Throttle{Key: key, Pending: 1, PendingUntil: now.Add(time.Second + lease)})
 		got = settle(t, s, key, now.Add(time.Second), rule, gatehouse.SettleSucceeded)
 		wantState(t, "last settle", gatehouse.Throttle{Key: key}, got)
 
