@@ -21,23 +21,30 @@ const (
 	busyPolls = 250
 )
 
-// attempt is a guess let through the throttles of its keys: reserved in
-// the store, in the same atomic step that checks the keys' locks, before
-// it is verified, so that parallel guesses from any number of processes
-// can never all pass the check before a failure is counted. The caller
-// settles it: failAttempt when it was a wrong guess, resetAttempt when it
-// proved the account (a login), and in any case, deferred, endAttempt,
-// which settles what is left as no failure at all.
+// attempt is a guess let through the throttles of its keys: reserved on
+// its count key (the name, account or known device) in the store, in the
+// same atomic step that checks the key's lock, before it is verified, so
+// that parallel guesses from any number of processes can never all pass
+// the check before a failure is counted. The caller settles it:
+// failAttempt when it was a wrong guess, resetAttempt when it proved the
+// account (a login), and in any case, deferred, endAttempt, which settles
+// what is left as no failure at all.
+//
+// The address's key is checked and, on a failure, counted (AddFailure,
+// atomic itself) as before: it is a coarse limit across names, of 50 by
+// default, which parallel attempts may pass by as many as are verified at
+// once (the hasher runs 2×GOMAXPROCS per process); reserving on it too
+// would cost every login two more write transactions.
 type attempt struct {
 	keys loginKeys
-	// countHeld and addrHeld say which reservations are still to settle.
-	countHeld, addrHeld bool
+	// countHeld says the count key's reservation is still to settle.
+	countHeld bool
 }
 
-// reserveAttempt reserves an attempt on keys.count under keys.rule and on
-// keys.addr under AddrThrottle. A locked key refuses it with
-// CodeTooManyAttempts and the longest wait of the two keys; while the
-// attempts pending on a key could use up its budget, it waits for them.
+// reserveAttempt checks keys.addr and reserves an attempt on keys.count
+// under keys.rule. A locked key refuses it with CodeTooManyAttempts and
+// the longest wait of the two keys; while the attempts pending on the
+// count key could use up its budget, it waits for them.
 func (s *Service) reserveAttempt(ctx context.Context, keys loginKeys) (*attempt, error) {
 	for range busyPolls {
 		a, busy, err := s.tryReserve(ctx, keys)
@@ -55,79 +62,65 @@ func (s *Service) reserveAttempt(ctx context.Context, keys loginKeys) (*attempt,
 	return nil, tooManyAttempts(time.Second)
 }
 
-// tryReserve asks the store once; busy reports RefusedBusy on either key
-// (and then nothing is held).
+// tryReserve asks the store once; busy reports RefusedBusy (and then
+// nothing is held).
 func (s *Service) tryReserve(ctx context.Context, keys loginKeys) (a *attempt, busy bool, err error) {
 	now := s.now()
-	a = &attempt{keys: keys}
+	var until time.Time
+	if keys.addr != "" {
+		at, err := s.stores.Throttles.Throttle(ctx, keys.addr)
+		if err != nil {
+			return nil, false, fmt.Errorf("read throttle: %w", err)
+		}
+		if at.Locked(now) {
+			until = at.LockedUntil
+		}
+	}
+	if !until.IsZero() {
+		// Refused without touching the count key, which a refusal would
+		// not change anyway; its own lock may be longer.
+		t, err := s.stores.Throttles.Throttle(ctx, keys.count)
+		if err != nil {
+			return nil, false, fmt.Errorf("read throttle: %w", err)
+		}
+		if t.Locked(now) {
+			until = later(until, t.LockedUntil)
+		}
+		return nil, false, tooManyAttempts(until.Sub(now))
+	}
 	t, r, err := s.stores.Throttles.ReserveAttempt(ctx, keys.count, now, keys.rule, attemptLease)
 	if err != nil {
 		return nil, false, fmt.Errorf("reserve attempt: %w", err)
 	}
 	switch r {
+	case gatehouse.Reserved:
+		return &attempt{keys: keys, countHeld: true}, false, nil
 	case gatehouse.RefusedBusy:
 		return nil, true, nil
 	case gatehouse.RefusedLocked:
-		until := t.LockedUntil
-		if keys.addr != "" {
-			at, err := s.stores.Throttles.Throttle(ctx, keys.addr)
-			if err != nil {
-				return nil, false, fmt.Errorf("read throttle: %w", err)
-			}
-			if at.Locked(now) {
-				until = later(until, at.LockedUntil)
-			}
-		}
-		return nil, false, tooManyAttempts(until.Sub(now))
-	case gatehouse.Reserved:
+		return nil, false, tooManyAttempts(t.LockedUntil.Sub(now))
 	default:
 		return nil, false, fmt.Errorf("reserve attempt: unknown decision %d", r)
 	}
-	a.countHeld = true
-	if keys.addr == "" {
-		return a, false, nil
-	}
-	t, r, err = s.stores.Throttles.ReserveAttempt(ctx, keys.addr, now, s.cfg.AddrThrottle, attemptLease)
-	if err != nil || r != gatehouse.Reserved {
-		s.endAttempt(ctx, a)
-		switch {
-		case err != nil:
-			return nil, false, fmt.Errorf("reserve attempt: %w", err)
-		case r == gatehouse.RefusedBusy:
-			return nil, true, nil
-		default:
-			return nil, false, tooManyAttempts(t.LockedUntil.Sub(now))
-		}
-	}
-	a.addrHeld = true
-	return a, false, nil
 }
 
 // endAttempt settles what a still holds as no failure: the attempt
-// neither failed nor reset its keys (a Basic success, an error before a
+// neither failed nor reset its key (a Basic success, an error before a
 // verdict). It is meant to be deferred. The settling outlives a cancelled
 // request; if it fails all the same, the reservation lapses into a
 // failure (attemptLease): fail closed.
 func (s *Service) endAttempt(ctx context.Context, a *attempt) {
-	ctx = context.WithoutCancel(ctx)
-	now := s.now()
-	if a.countHeld {
-		a.countHeld = false
-		if _, err := s.stores.Throttles.SettleAttempt(ctx, a.keys.count, now, a.keys.rule, gatehouse.SettleSucceeded); err != nil {
-			s.log.Warn("settle login attempt failed", "err", err)
-		}
+	if !a.countHeld {
+		return
 	}
-	if a.addrHeld {
-		a.addrHeld = false
-		if _, err := s.stores.Throttles.SettleAttempt(ctx, a.keys.addr, now, s.cfg.AddrThrottle, gatehouse.SettleSucceeded); err != nil {
-			s.log.Warn("settle login attempt failed", "err", err)
-		}
+	a.countHeld = false
+	if _, err := s.stores.Throttles.SettleAttempt(context.WithoutCancel(ctx), a.keys.count, s.now(), a.keys.rule, gatehouse.SettleSucceeded); err != nil {
+		s.log.Warn("settle login attempt failed", "err", err)
 	}
 }
 
 // resetAttempt settles a's count key as a success that forgets its
-// failures, as a login does; the address's reservation is left to
-// endAttempt (a success never forgets an address's failures).
+// failures, as a login does (never the address's).
 func (s *Service) resetAttempt(ctx context.Context, a *attempt) error {
 	if !a.countHeld {
 		return nil
@@ -139,7 +132,8 @@ func (s *Service) resetAttempt(ctx context.Context, a *attempt) error {
 	return nil
 }
 
-// failAttempt settles a as a failure on its keys. The first time a name or
+// failAttempt settles a as a failure on its count key and counts one on
+// its address's key. The first time a name or
 // account starts to wait (and whenever a known device locks) is a
 // lockout: audited, and the user, when the key is theirs, is told by mail.
 // While a key of u waits, u's cached Basic credentials are void.
@@ -178,11 +172,10 @@ func (s *Service) failAttempt(ctx context.Context, a *attempt, u *gatehouse.User
 			s.record(ctx, Actor{Client: Client{Addr: addr}}, gatehouse.AuditLockout, target, detail)
 		}
 	}
-	if !a.addrHeld {
+	if keys.addr == "" {
 		return nil
 	}
-	a.addrHeld = false
-	t, err := s.stores.Throttles.SettleAttempt(ctx, keys.addr, now, s.cfg.AddrThrottle, gatehouse.SettleFailed)
+	t, err := s.stores.Throttles.AddFailure(ctx, keys.addr, now, s.cfg.AddrThrottle)
 	if err != nil {
 		return fmt.Errorf("count failure: %w", err)
 	}
