@@ -17,6 +17,115 @@ type Throttle struct {
 	// LockedUntil is when a lock (or, under a Backoff rule, a wait) on the
 	// key ends; zero when never locked.
 	LockedUntil time.Time
+	// Pending counts the attempts reserved (Reserve) and not yet settled:
+	// guesses being verified right now, somewhere.
+	Pending int
+	// PendingUntil is when the reservations of Pending lapse, if they have
+	// not been settled by then (a process died while verifying); zero when
+	// Pending is zero.
+	PendingUntil time.Time
+}
+
+// Reservation is what ThrottleStore.ReserveAttempt decided.
+type Reservation int
+
+const (
+	// Reserved: the attempt may go ahead; it is pending until settled.
+	Reserved Reservation = iota + 1
+	// RefusedLocked: the key is locked (or waits); the attempt is refused
+	// until LockedUntil.
+	RefusedLocked
+	// RefusedBusy: the attempts already pending could use up what is left
+	// of the key's budget, should they fail; the attempt may be tried
+	// again once some settle.
+	RefusedBusy
+)
+
+// Settlement is how a reserved attempt ended.
+type Settlement int
+
+const (
+	// SettleFailed counts the attempt as a failure (AddFailure).
+	SettleFailed Settlement = iota + 1
+	// SettleSucceeded counts nothing: the attempt was not a wrong guess.
+	SettleSucceeded
+	// SettleReset forgets the key's failures, as a successful login does;
+	// other pending attempts stay pending.
+	SettleReset
+)
+
+// Reserve returns t after asking, at now, to make one attempt under rule,
+// and what was decided. It is the domain rule of
+// ThrottleStore.ReserveAttempt, which applies it atomically; together with
+// Settle it makes "check, verify, count" one step however many processes
+// verify at once:
+//
+//   - reservations that lapsed unsettled (PendingUntil has passed) count as
+//     failures at now: fail closed, a guess is never lost by crashing;
+//   - a locked key refuses (RefusedLocked);
+//   - otherwise an attempt is reserved only while the attempts pending, if
+//     all failed, could not take the key past the failure that starts its
+//     lock: at most MaxFailures minus the failures counted in the window
+//     (at least one, as a Backoff key past its budget lets one guess
+//     through after each wait); more are RefusedBusy, to be tried again.
+//     So no more guesses are verified than AddFailure after each one would
+//     let through, and parallel guesses never pass the check together;
+//   - a rule with MaxFailures zero or less never refuses.
+//
+// A reservation lasts until now+lease unless settled (Settle). The second
+// result is never zero; t changes only when the third is true.
+func (t Throttle) Reserve(now time.Time, rule ThrottleRule, lease time.Duration) (Throttle, Reservation, bool) {
+	changed := false
+	if t.Pending > 0 && !now.Before(t.PendingUntil) {
+		lapsed := t.Pending
+		t.Pending, t.PendingUntil = 0, time.Time{}
+		for range lapsed {
+			t, _ = t.AddFailure(now, rule)
+		}
+		changed = true
+	}
+	if t.Locked(now) {
+		return t, RefusedLocked, changed
+	}
+	if rule.MaxFailures > 0 && t.Pending >= max(rule.MaxFailures-t.windowFailures(now, rule), 1) {
+		return t, RefusedBusy, changed
+	}
+	t.Pending++
+	t.PendingUntil = later(t.PendingUntil, now.Add(lease))
+	return t, Reserved, true
+}
+
+// Settle returns t after a reserved attempt ended at now under rule, as
+// outcome says. It is the domain rule of ThrottleStore.SettleAttempt.
+// Settling more attempts than are pending (a reservation that lapsed and
+// was counted) counts a failure all the same and leaves Pending at zero.
+func (t Throttle) Settle(now time.Time, rule ThrottleRule, outcome Settlement) Throttle {
+	if t.Pending > 0 {
+		t.Pending--
+	}
+	if t.Pending == 0 {
+		t.PendingUntil = time.Time{}
+	}
+	switch outcome {
+	case SettleFailed:
+		t, _ = t.AddFailure(now, rule)
+	case SettleReset:
+		t = Throttle{Key: t.Key, Pending: t.Pending, PendingUntil: t.PendingUntil}
+	}
+	return t
+}
+
+// windowFailures is how many failures of t still count at now under rule:
+// none once its window has passed.
+func (t Throttle) windowFailures(now time.Time, rule ThrottleRule) int {
+	end := t.WindowStart
+	if rule.Backoff {
+		end = later(t.WindowStart, t.LockedUntil)
+	}
+	if !now.Before(end.Add(rule.Window)) {
+		return 0
+	}
+	return t.Failures
 }
 
 // Locked reports whether the key is locked at now.
@@ -108,10 +217,20 @@ type ThrottleStore interface {
 	// AddFailure counts one failure for key at now under rule, as
 	// Throttle.AddFailure describes, atomically, and returns the new state.
 	AddFailure(ctx context.Context, key string, now time.Time, rule ThrottleRule) (Throttle, error)
-	// ResetThrottle forgets key.
+	// ResetThrottle forgets the failures and lock of key. Attempts pending
+	// on it (ReserveAttempt) stay pending: they are guesses still being
+	// verified, which the key's budget must go on counting.
 	ResetThrottle(ctx context.Context, key string) error
-	// DeleteStaleThrottles forgets every key whose window has ended at now
-	// and whose lock ended a window ago or more, given the longest window
+	// ReserveAttempt asks to make one attempt on key at now under rule,
+	// reserved for lease, as Throttle.Reserve describes, atomically, and
+	// returns the new state and the decision. A reserved attempt must be
+	// settled with SettleAttempt (or it lapses into a failure).
+	ReserveAttempt(ctx context.Context, key string, now time.Time, rule ThrottleRule, lease time.Duration) (Throttle, Reservation, error)
+	// SettleAttempt ends one reserved attempt on key at now under rule, as
+	// Throttle.Settle describes, atomically, and returns the new state.
+	SettleAttempt(ctx context.Context, key string, now time.Time, rule ThrottleRule, outcome Settlement) (Throttle, error)
+	// DeleteStaleThrottles forgets every key with no pending attempt whose
+	// window has ended at now and whose lock ended a window ago or more, given the longest window
 	// in use (so that a Backoff key's failures outlive its wait by a
 	// window, as the rule wants).
 	DeleteStaleThrottles(ctx context.Context, now time.Time, window time.Duration) (int, error)

@@ -76,3 +76,39 @@ func TestThrottleRuleDelay(t *testing.T) {
 		t.Errorf("Delay(1000) = %v, want %v", got, r.Lockout)
 	}
 }
+
+// TestReserveThenFailIsAddFailure: one attempt at a time, reserving and
+// failing is exactly AddFailure: the same attempts are let through and the
+// same state follows, so the bounds of the rules (TestBackoffBound) hold
+// for the reserved path the logins take. Checked on every schedule of
+// attempts over 16 steps of a quarter of the window, for both rules.
+func TestReserveThenFailIsAddFailure(t *testing.T) {
+	origin := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, rule := range []ThrottleRule{
+		{MaxFailures: 3, Window: 8 * time.Minute, Lockout: 8 * time.Minute},
+		{MaxFailures: 3, Window: 8 * time.Minute, Lockout: 8 * time.Minute, Backoff: true},
+	} {
+		step := rule.Window / 4
+		for schedule := range 1 << 16 {
+			var viaAdd, viaReserve Throttle
+			for i := range 16 {
+				if schedule&(1<<i) == 0 {
+					continue
+				}
+				now := origin.Add(time.Duration(i) * step)
+				next, counted := viaAdd.AddFailure(now, rule)
+				r, decision, _ := viaReserve.Reserve(now, rule, time.Minute)
+				if (decision == Reserved) != counted {
+					t.Fatalf("Backoff=%v schedule %016b step %d: Reserve = %v, AddFailure counted = %v (state %+v)", rule.Backoff, schedule, i, decision, counted, viaAdd)
+				}
+				if decision == Reserved {
+					r = r.Settle(now, rule, SettleFailed)
+				}
+				viaAdd, viaReserve = next, r
+				if viaReserve.Pending != 0 || viaAdd.Failures != viaReserve.Failures || !viaAdd.WindowStart.Equal(viaReserve.WindowStart) || !viaAdd.LockedUntil.Equal(viaReserve.LockedUntil) {
+					t.Fatalf("Backoff=%v schedule %016b step %d: reserved %+v, AddFailure %+v", rule.Backoff, schedule, i, viaReserve, viaAdd)
+				}
+			}
+		}
+	}
+}

@@ -87,8 +87,21 @@ type PendingLoginStore interface {
 	CreatePendingLogin(ctx context.Context, p *PendingLogin) error
 	// PendingLoginByTokenHash returns the pending login of a cookie secret.
 	PendingLoginByTokenHash(ctx context.Context, hash []byte) (*PendingLogin, error)
-	// UpdatePendingLogin stores a pending login's attempts and code.
-	UpdatePendingLogin(ctx context.Context, p *PendingLogin) error
+	// RecordCodeSent stores the code of p (CodeHash, CodeProvider,
+	// CodeExpiresAt) and its Sends, one more than when p was read, and
+	// nothing else of p (its attempts change only by
+	// CountPendingLoginAttempt): atomically, and only if the stored Sends
+	// are still p.Sends-1, so that two sends racing, from any processes,
+	// cannot both pass the limit on sends. A pending login that does not
+	// exist, or that another send changed meanwhile, is ErrNotFound.
+	RecordCodeSent(ctx context.Context, p *PendingLogin) error
+	// CountPendingLoginAttempt adds one to the attempts of pending login
+	// id if they are below max, atomically, and returns the new count. A
+	// code is counted before it is checked, so that parallel codes, from
+	// any number of processes, never get more than max checked. A pending
+	// login that does not exist, or whose attempts reached max, is
+	// ErrNotFound.
+	CountPendingLoginAttempt(ctx context.Context, id string, max int) (int, error)
 	// DeletePendingLogin removes a pending login; a missing one is no error.
 	DeletePendingLogin(ctx context.Context, id string) error
 	// DeleteExpiredPendingLogins removes those expired at now.

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	netmail "net/mail"
 	"slices"
@@ -119,6 +118,8 @@ type Service struct {
 
 	setupMu   sync.Mutex
 	setupHash []byte // SHA-256 of the one-time setup token, nil when none
+
+	userLocks [256]sync.Mutex // see lockUser
 }
 
 // Mailer queues mail for delivery (mail.Outbox does, through the outbox
@@ -245,17 +246,18 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 		return nil, fmt.Errorf("find user: %w", err)
 	}
 	keys := s.loginKeys(u, req.Username, req.KnownDevice, req.Client.Addr)
-	defer s.lockKey(keys.count)()
-	if err := s.checkThrottles(ctx, keys); err != nil {
+	att, err := s.reserveAttempt(ctx, keys)
+	if err != nil {
 		s.record(ctx, Actor{Client: req.Client}, gatehouse.AuditLoginFailed, userID(u), map[string]string{"reason": "locked"})
 		return nil, err
 	}
+	defer s.endAttempt(ctx, att)
 	ok, rehash, err := s.verifyPassword(ctx, u, req.Password)
 	if err != nil {
 		return nil, err
 	}
 	if !ok || u.State != gatehouse.StateActive {
-		if err := s.recordFailure(ctx, keys, u); err != nil {
+		if err := s.failAttempt(ctx, att, u); err != nil {
 			return nil, err
 		}
 		s.log.Info("login failed", "client", req.Client.Addr)
@@ -280,16 +282,16 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 			// count may go; a known device's stays until the second
 			// factor is right too, so guessing codes from it still locks.
 			if !keys.known {
-				if err := s.stores.Throttles.ResetThrottle(ctx, keys.count); err != nil {
-					return nil, fmt.Errorf("reset throttle: %w", err)
+				if err := s.resetAttempt(ctx, att); err != nil {
+					return nil, err
 				}
 			}
 			s.endPrevious(ctx, req.PreviousToken)
 			return s.startSecondStep(ctx, u, tf, req.Remember)
 		}
 	}
-	if err := s.stores.Throttles.ResetThrottle(ctx, keys.count); err != nil {
-		return nil, fmt.Errorf("reset throttle: %w", err)
+	if err := s.resetAttempt(ctx, att); err != nil {
+		return nil, err
 	}
 	if req.PreviousToken != "" {
 		if old, err := s.sessions.Peek(ctx, req.PreviousToken); err == nil {
@@ -479,89 +481,6 @@ func userID(u *gatehouse.User) string {
 		return ""
 	}
 	return u.ID
-}
-
-// keyLocks serialise the check-verify-count sequence per throttle key in
-// this process, so that parallel guesses cannot all pass the check before
-// any failure is counted. Striped: two keys may share a lock, which only
-// serialises two logins now and then.
-var keyLocks [256]sync.Mutex
-
-// lockKey locks the stripe of key and returns its unlock.
-func (s *Service) lockKey(key string) func() {
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	m := &keyLocks[h.Sum32()%uint32(len(keyLocks))]
-	m.Lock()
-	return m.Unlock
-}
-
-func (s *Service) checkThrottles(ctx context.Context, keys loginKeys) error {
-	now := s.now()
-	var until time.Time
-	for _, k := range []string{keys.count, keys.addr} {
-		if k == "" {
-			continue
-		}
-		t, err := s.stores.Throttles.Throttle(ctx, k)
-		if err != nil {
-			return fmt.Errorf("read throttle: %w", err)
-		}
-		if t.Locked(now) && t.LockedUntil.After(until) {
-			until = t.LockedUntil
-		}
-	}
-	if until.IsZero() {
-		return nil
-	}
-	return tooManyAttempts(until.Sub(now))
-}
-
-// recordFailure counts a failure against keys. The first time a name or
-// account starts to wait (and whenever a known device locks) is a lockout:
-// audited, and the user, when the key is theirs, is told by mail. While a
-// key of u waits, u's cached Basic credentials are void.
-func (s *Service) recordFailure(ctx context.Context, keys loginKeys, u *gatehouse.User) error {
-	now := s.now().UTC()
-	addr := keys.client
-	t, err := s.stores.Throttles.AddFailure(ctx, keys.count, now, keys.rule)
-	if err != nil {
-		return fmt.Errorf("count failure: %w", err)
-	}
-	if t.Locked(now) && u != nil {
-		// Cached Basic credentials are answered before any throttle is
-		// read: while the user's key waits, every guess would be tried
-		// against them unthrottled. A wait voids them in this process.
-		s.basic.forgetWhere(func(e basicEntry) bool { return e.userID == u.ID })
-	}
-	if t.Locked(now) && (!keys.rule.Backoff || t.Failures == keys.rule.MaxFailures) {
-		s.log.Warn("login locked", "known_device", keys.known, "until", t.LockedUntil)
-		target := ""
-		if u != nil {
-			target = u.ID
-			if !keys.known {
-				d := s.mailData(u)
-				d.Until, d.ClientAddr = t.LockedUntil, addr
-				s.notify(ctx, u.Email, "account_locked", d)
-			}
-		}
-		detail := map[string]string{"until": t.LockedUntil.Format(time.RFC3339)}
-		if keys.known {
-			detail["scope"] = "known_device"
-		}
-		s.record(ctx, Actor{Client: Client{Addr: addr}}, gatehouse.AuditLockout, target, detail)
-	}
-	if keys.addr == "" {
-		return nil
-	}
-	t, err = s.stores.Throttles.AddFailure(ctx, keys.addr, now, s.cfg.AddrThrottle)
-	if err != nil {
-		return fmt.Errorf("count failure: %w", err)
-	}
-	if t.Locked(now) {
-		s.log.Warn("login locked for client address", "client", addr, "until", t.LockedUntil)
-	}
-	return nil
 }
 
 func tooManyAttempts(wait time.Duration) error {
@@ -774,11 +693,15 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 	if len(fields) > 0 {
 		return &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: fields}
 	}
+	// The user's changes run one at a time in this process, as before the
+	// throttle reservation replaced the per-key lock (see lockUser).
+	defer s.lockUser(req.User)()
 	keys := s.accountKeys(req.User, "", req.Client.Addr)
-	defer s.lockKey(keys.count)()
-	if err := s.checkThrottles(ctx, keys); err != nil {
+	att, err := s.reserveAttempt(ctx, keys)
+	if err != nil {
 		return err
 	}
+	defer s.endAttempt(ctx, att)
 	u, err := s.stores.Users.UserByID(ctx, req.User.ID)
 	if err != nil {
 		return err
@@ -788,7 +711,7 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 		return err
 	}
 	if err != nil || !ok {
-		if err := s.recordFailure(ctx, keys, u); err != nil {
+		if err := s.failAttempt(ctx, att, u); err != nil {
 			return err
 		}
 		s.record(ctx, Actor{User: u, Client: req.Client}, gatehouse.AuditLoginFailed, u.ID, map[string]string{"reason": "password_confirmation"})

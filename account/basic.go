@@ -87,16 +87,17 @@ func (s *Service) AuthenticateBasic(ctx context.Context, username, pw string, cl
 	}
 	// Scripts have no known-device cookie: always the untrusted budget.
 	keys := s.loginKeys(u, username, "", client.Addr)
-	defer s.lockKey(keys.count)()
-	if err := s.checkThrottles(ctx, keys); err != nil {
+	att, err := s.reserveAttempt(ctx, keys)
+	if err != nil {
 		return nil, err
 	}
+	defer s.endAttempt(ctx, att)
 	ok, rehash, err := s.verifyPassword(ctx, u, pw)
 	if err != nil {
 		return nil, err
 	}
 	if !ok || u.State != gatehouse.StateActive {
-		if err := s.recordFailure(ctx, keys, u); err != nil {
+		if err := s.failAttempt(ctx, att, u); err != nil {
 			return nil, err
 		}
 		s.record(ctx, Actor{Client: client}, gatehouse.AuditLoginFailed, userID(u), map[string]string{"method": "basic"})
@@ -117,7 +118,7 @@ func (s *Service) AuthenticateBasic(ctx context.Context, username, pw string, cl
 		// factor; scripts use API tokens instead. The answer is the one
 		// for a wrong password, or it would confirm the password; and it
 		// counts like one, or the wait starting a guess later would.
-		if err := s.recordFailure(ctx, keys, u); err != nil {
+		if err := s.failAttempt(ctx, att, u); err != nil {
 			return nil, err
 		}
 		s.record(ctx, Actor{User: u, Client: client}, gatehouse.AuditLoginFailed, u.ID, map[string]string{"method": "basic", "reason": "two_factor"})

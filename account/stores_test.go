@@ -106,16 +106,28 @@ func (m *memPendingLogins) PendingLoginByTokenHash(_ context.Context, hash []byt
 	return nil, gatehouse.ErrNotFound
 }
 
-func (m *memPendingLogins) UpdatePendingLogin(_ context.Context, p *gatehouse.PendingLogin) error {
+func (m *memPendingLogins) RecordCodeSent(_ context.Context, p *gatehouse.PendingLogin) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old, ok := m.logins[p.ID]
-	if !ok {
+	if !ok || old.Sends != p.Sends-1 {
 		return gatehouse.ErrNotFound
 	}
-	old.Attempts, old.CodeHash, old.CodeProvider, old.CodeExpiresAt, old.Sends = p.Attempts, p.CodeHash, p.CodeProvider, p.CodeExpiresAt, p.Sends
+	old.CodeHash, old.CodeProvider, old.CodeExpiresAt, old.Sends = p.CodeHash, p.CodeProvider, p.CodeExpiresAt, p.Sends
 	m.logins[p.ID] = old
 	return nil
+}
+
+func (m *memPendingLogins) CountPendingLoginAttempt(_ context.Context, id string, limit int) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.logins[id]
+	if !ok || p.Attempts >= limit {
+		return 0, gatehouse.ErrNotFound
+	}
+	p.Attempts++
+	m.logins[id] = p
+	return p.Attempts, nil
 }
 
 func (m *memPendingLogins) DeletePendingLogin(_ context.Context, id string) error {

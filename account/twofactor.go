@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"time"
 
@@ -182,7 +183,10 @@ func (s *Service) SendCode(ctx context.Context, token, provider string, client C
 	}
 	code := otp.NewNumericCode(6)
 	p.CodeHash, p.CodeProvider, p.CodeExpiresAt, p.Sends = otp.HashRecoveryCode(otp.NormalizeRecoveryCode(code)), provider, now.Add(cfg.CodeTTL), p.Sends+1
-	if err := s.stores.PendingLogins.UpdatePendingLogin(ctx, p); err != nil {
+	if err := s.stores.PendingLogins.RecordCodeSent(ctx, p); errors.Is(err, gatehouse.ErrNotFound) {
+		// Ended, or another send won the race: this one waits as a resend.
+		return tooManyAttempts(cfg.ResendAfter)
+	} else if err != nil {
 		return err
 	}
 	switch provider {
@@ -229,12 +233,25 @@ func (s *Service) VerifyCode(ctx context.Context, req VerifyRequest) (*LoginResu
 	}
 	keys := s.accountKeys(u, req.KnownDevice, req.Client.Addr)
 	defer s.lockUser(u)()
-	if err := s.checkThrottles(ctx, keys); err != nil {
+	att, err := s.reserveAttempt(ctx, keys)
+	if err != nil {
 		return nil, err
 	}
+	defer s.endAttempt(ctx, att)
 	// Read the pending login again under the lock: a parallel request may
 	// have used or ended it meanwhile.
 	p, u, tf, err := s.pending(ctx, req.Token)
+	if err != nil {
+		return nil, err
+	}
+	// The code counts against the pending login before it is checked, in
+	// one atomic step in the store: parallel codes, sent to any number of
+	// processes, never get more than MaxAttempts checked.
+	limit := s.twoFactor.Config.MaxAttempts
+	attempts, err := s.stores.PendingLogins.CountPendingLoginAttempt(ctx, p.ID, limit)
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		return nil, errNoPendingLogin
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -243,16 +260,12 @@ func (s *Service) VerifyCode(ctx context.Context, req VerifyRequest) (*LoginResu
 		return nil, err
 	}
 	if !ok {
-		p.Attempts++
-		if p.Attempts >= s.twoFactor.Config.MaxAttempts {
-			err = s.stores.PendingLogins.DeletePendingLogin(ctx, p.ID)
-		} else {
-			err = s.stores.PendingLogins.UpdatePendingLogin(ctx, p)
+		if attempts >= limit {
+			if err := s.stores.PendingLogins.DeletePendingLogin(ctx, p.ID); err != nil {
+				return nil, err
+			}
 		}
-		if err != nil {
-			return nil, err
-		}
-		if err := s.recordFailure(ctx, keys, u); err != nil {
+		if err := s.failAttempt(ctx, att, u); err != nil {
 			return nil, err
 		}
 		s.record(ctx, Actor{User: u, Client: req.Client}, gatehouse.AuditTwoFactorFailed, u.ID, map[string]string{"provider": req.Provider})
@@ -261,7 +274,7 @@ func (s *Service) VerifyCode(ctx context.Context, req VerifyRequest) (*LoginResu
 	if err := s.stores.PendingLogins.DeletePendingLogin(ctx, p.ID); err != nil {
 		return nil, err
 	}
-	if err := s.stores.Throttles.ResetThrottle(ctx, keys.count); err != nil {
+	if err := s.resetAttempt(ctx, att); err != nil {
 		return nil, err
 	}
 	token, sess, err := s.startLogin(ctx, Actor{User: u, Client: req.Client}, session.CreateOptions{
@@ -509,9 +522,11 @@ func (s *Service) confirm(ctx context.Context, u *gatehouse.User, p Proof, clien
 // lockUser(u).
 func (s *Service) checkPassword(ctx context.Context, u *gatehouse.User, pw string, client Client) error {
 	keys := s.accountKeys(u, "", client.Addr)
-	if err := s.checkThrottles(ctx, keys); err != nil {
+	att, err := s.reserveAttempt(ctx, keys)
+	if err != nil {
 		return err
 	}
+	defer s.endAttempt(ctx, att)
 	fresh, err := s.stores.Users.UserByID(ctx, u.ID)
 	if err != nil {
 		return err
@@ -521,7 +536,7 @@ func (s *Service) checkPassword(ctx context.Context, u *gatehouse.User, pw strin
 		return err
 	}
 	if err != nil || !ok {
-		if err := s.recordFailure(ctx, keys, fresh); err != nil {
+		if err := s.failAttempt(ctx, att, fresh); err != nil {
 			return err
 		}
 		s.record(ctx, Actor{User: fresh, Client: client}, gatehouse.AuditLoginFailed, fresh.ID, map[string]string{"reason": "password_confirmation"})
@@ -547,9 +562,11 @@ func (s *Service) checkSecondFactor(ctx context.Context, u *gatehouse.User, prov
 			Fields: map[string]string{"password": "Your account has a password: confirm with it; a second factor cannot replace it."}}
 	}
 	keys := s.accountKeys(fresh, "", client.Addr)
-	if err := s.checkThrottles(ctx, keys); err != nil {
+	att, err := s.reserveAttempt(ctx, keys)
+	if err != nil {
 		return err
 	}
+	defer s.endAttempt(ctx, att)
 	tf, err := s.twoFactorOf(ctx, fresh.ID)
 	if err != nil {
 		return err
@@ -564,7 +581,7 @@ func (s *Service) checkSecondFactor(ctx context.Context, u *gatehouse.User, prov
 		return err
 	}
 	if !ok {
-		if err := s.recordFailure(ctx, keys, fresh); err != nil {
+		if err := s.failAttempt(ctx, att, fresh); err != nil {
 			return err
 		}
 		s.record(ctx, Actor{User: fresh, Client: client}, gatehouse.AuditLoginFailed, fresh.ID, map[string]string{"reason": "code_confirmation", "provider": provider})
@@ -741,12 +758,21 @@ func (s *Service) FinishEnrolment(ctx context.Context, u *gatehouse.User, partia
 	return &LoginResult{User: u, Session: sess, Token: token}, nil
 }
 
-// lockUser takes the lock of a user's account key: the changes of a user's
-// second-factor settings (read, change, write back) and the second step of
-// their logins (which uses recovery codes and TOTP steps) run one at a time
-// in this process, so none undoes another's use of a code.
+// lockUser locks u's stripe of the Service's userLocks and returns its
+// unlock. The locks serialise, per user and only in this Service, the
+// changes of a user's second-factor settings and password (read, change,
+// write back) and the second step of their logins (which uses recovery
+// codes and TOTP steps), so none undoes another's use of a code. They do
+// not guard the login throttles, which the store keeps atomic across
+// processes (reserveAttempt); across processes, these changes still need
+// a compare-and-swap in the store. Striped: two users may share a lock,
+// which only serialises two such changes now and then.
 func (s *Service) lockUser(u *gatehouse.User) func() {
-	return s.lockKey(accountKey(u))
+	h := fnv.New32a()
+	h.Write([]byte(u.ID))
+	m := &s.userLocks[h.Sum32()%uint32(len(s.userLocks))]
+	m.Lock()
+	return m.Unlock
 }
 
 // TwoFactorStatus is what a user may see of their own second factors.

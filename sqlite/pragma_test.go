@@ -50,7 +50,8 @@ func TestAddFailureWithoutMaxFailuresNeverLocks(t *testing.T) {
 	now := time.Date(2025, time.March, 14, 15, 9, 26, 0, time.UTC)
 	th := gatehouse.Throttle{Key: "k"}
 	for range 5 {
-		th, _ = addFailure(th, now, gatehouse.ThrottleRule{Window: time.Hour, Lockout: time.Hour})
+		th, _ = th.AddFailure(now, gatehouse.ThrottleRule{Window: time.Hour, Lockout: time.Hour})
+		th = truncThrottle(th)
 	}
 	if th.Failures != 5 || !th.LockedUntil.IsZero() {
 		t.Errorf("after 5 failures under MaxFailures 0: %+v, want 5 failures and no lock", th)

@@ -202,13 +202,30 @@ func (s *Store) PendingLoginByTokenHash(ctx context.Context, hash []byte) (*gate
 	return p, nil
 }
 
-// UpdatePendingLogin stores the attempts, code and sends of the pending
-// login p.ID, and nothing else of p; a missing one is gatehouse.ErrNotFound.
-func (s *Store) UpdatePendingLogin(ctx context.Context, p *gatehouse.PendingLogin) error {
-	const q = `UPDATE pending_logins SET attempts = ?, code_hash = ?, code_provider = ?, code_expires_at = ?, sends = ?
-		WHERE id = ?`
-	return s.updateOne(ctx, "update pending login", q, p.Attempts, nullBlob(p.CodeHash), p.CodeProvider,
-		nullMicros(p.CodeExpiresAt), p.Sends, p.ID)
+// RecordCodeSent stores the code and sends of the pending login p.ID, as
+// gatehouse.PendingLoginStore describes: one UPDATE, conditional on the
+// sends stored (a compare-and-swap SQLite applies under its write lock).
+func (s *Store) RecordCodeSent(ctx context.Context, p *gatehouse.PendingLogin) error {
+	const q = `UPDATE pending_logins SET code_hash = ?, code_provider = ?, code_expires_at = ?, sends = ?
+		WHERE id = ? AND sends = ?`
+	return s.updateOne(ctx, "record code sent", q, nullBlob(p.CodeHash), p.CodeProvider,
+		nullMicros(p.CodeExpiresAt), p.Sends, p.ID, p.Sends-1)
+}
+
+// CountPendingLoginAttempt adds one to the attempts of pending login id if
+// they are below max, as gatehouse.PendingLoginStore describes: one UPDATE,
+// whose condition and increment SQLite applies under its write lock.
+func (s *Store) CountPendingLoginAttempt(ctx context.Context, id string, max int) (int, error) {
+	const q = `UPDATE pending_logins SET attempts = attempts + 1 WHERE id = ? AND attempts < ? RETURNING attempts`
+	var n int
+	err := s.writer.QueryRowContext(ctx, q, id, max).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, gatehouse.ErrNotFound
+	}
+	if err != nil {
+		return 0, s.internal("count pending login attempt", err)
+	}
+	return n, nil
 }
 
 // DeletePendingLogin removes pending login id. A missing one is no error.

@@ -1,6 +1,11 @@
 package storetest
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,9 +83,9 @@ type PendingLoginStores struct {
 //
 //   - An empty CodeHash comes back nil, so "empty" has one form, whether
 //     stored nil or empty.
-//   - A duplicate id or token hash is CodeConflict. UpdatePendingLogin, by
-//     ID, stores Attempts, CodeHash, CodeProvider, CodeExpiresAt and Sends
-//     and nothing else.
+//   - A duplicate id or token hash is CodeConflict. RecordCodeSent and
+//     CountPendingLoginAttempt change only what their doc comments say,
+//     atomically.
 //   - The store need not know the users: it may refuse a pending login for
 //     a user it cannot see, or keep it, and DeleteUser need not reach the
 //     pending logins (account ends them with DeleteUserPendingLogins), so
@@ -107,7 +112,11 @@ func RunPendingLogins(t *testing.T, newStores func(t *testing.T) PendingLoginSto
 		}
 		wantNoPendingLogin(t, s, p1)
 		wantNoPendingLogin(t, s, p2)
-		wantNotFound(t, s.UpdatePendingLogin(t.Context(), p1))
+		sent := *p1
+		sent.Sends++
+		wantNotFound(t, s.RecordCodeSent(t.Context(), &sent))
+		_, err = s.CountPendingLoginAttempt(t.Context(), p1.ID, 10)
+		wantNotFound(t, err)
 		wantPendingLogin(t, s, bp)
 		wantUser(t, s, alice)
 
@@ -187,7 +196,7 @@ func RunPendingLogins(t *testing.T, newStores func(t *testing.T) PendingLoginSto
 		wantPendingLogin(t, s, p)
 	})
 
-	t.Run("UpdatePendingLogin", func(t *testing.T) {
+	t.Run("RecordCodeSent", func(t *testing.T) {
 		s, alice, _ := setup(t)
 		bare := newPendingLogin(alice.ID, "secret")
 		bare.Attempts, bare.Sends = 0, 0
@@ -195,38 +204,141 @@ func RunPendingLogins(t *testing.T, newStores func(t *testing.T) PendingLoginSto
 		createPendingLogin(t, s, bare)
 		other := createPendingLogin(t, s, newPendingLogin(alice.ID, "other"))
 
-		// A code sent by SMS, after a wrong code.
+		// A code sent by SMS.
 		upd := *bare
-		upd.Attempts, upd.Sends = 1, 1
+		upd.Sends = 1
 		upd.CodeHash, upd.CodeProvider, upd.CodeExpiresAt = hashOf("123456"), gatehouse.ProviderSMS, base.Add(3*time.Minute)
-		check(t, s.UpdatePendingLogin(t.Context(), &upd))
+		check(t, s.RecordCodeSent(t.Context(), &upd))
 		wantPendingLogin(t, s, &upd)
 		wantPendingLogin(t, s, other)
 
-		// Only the attempts, code and sends change.
+		// Only the code and sends change; not the attempts.
 		sneaky := upd
-		sneaky.Attempts = 2
+		sneaky.Sends = 2
+		sneaky.Attempts = 4
 		sneaky.Stamp, sneaky.Remember = "other stamp", !upd.Remember
 		sneaky.CreatedAt, sneaky.ExpiresAt = base.Add(time.Hour), base.Add(24*time.Hour)
-		check(t, s.UpdatePendingLogin(t.Context(), &sneaky))
+		check(t, s.RecordCodeSent(t.Context(), &sneaky))
 		want := upd
-		want.Attempts = 2
+		want.Sends = 2
+		wantPendingLogin(t, s, &want)
+
+		// A send computed from a stale read loses: the sends changed.
+		stale := upd
+		stale.Sends = 2
+		stale.CodeHash = hashOf("999999")
+		wantNotFound(t, s.RecordCodeSent(t.Context(), &stale))
 		wantPendingLogin(t, s, &want)
 
 		// The code cleared again.
 		cleared := want
+		cleared.Sends = 3
 		cleared.CodeHash, cleared.CodeProvider, cleared.CodeExpiresAt = []byte{}, "", time.Time{}
-		check(t, s.UpdatePendingLogin(t.Context(), &cleared))
+		check(t, s.RecordCodeSent(t.Context(), &cleared))
 		cleared.CodeHash = nil
 		wantPendingLogin(t, s, &cleared)
 		wantPendingLogin(t, s, other)
 
 		missing := newPendingLogin(alice.ID, "missing")
-		wantNotFound(t, s.UpdatePendingLogin(t.Context(), missing))
+		missing.Sends = 2
+		wantNotFound(t, s.RecordCodeSent(t.Context(), missing))
 		wantNoPendingLogin(t, s, missing)
 		check(t, s.DeletePendingLogin(t.Context(), bare.ID))
-		wantNotFound(t, s.UpdatePendingLogin(t.Context(), &cleared))
+		cleared.Sends = 4
+		wantNotFound(t, s.RecordCodeSent(t.Context(), &cleared))
 		wantNoPendingLogin(t, s, bare)
+	})
+
+	t.Run("CountPendingLoginAttempt", func(t *testing.T) {
+		s, alice, _ := setup(t)
+		p := newPendingLogin(alice.ID, "secret")
+		p.Attempts = 0
+		createPendingLogin(t, s, p)
+		other := createPendingLogin(t, s, newPendingLogin(alice.ID, "other"))
+		for want := 1; want <= 3; want++ {
+			n, err := s.CountPendingLoginAttempt(t.Context(), p.ID, 3)
+			check(t, err)
+			if n != want {
+				t.Errorf("CountPendingLoginAttempt = %d, want %d", n, want)
+			}
+		}
+		// At the limit: refused, and nothing changes.
+		_, err := s.CountPendingLoginAttempt(t.Context(), p.ID, 3)
+		wantNotFound(t, err)
+		p.Attempts = 3
+		wantPendingLogin(t, s, p)
+		wantPendingLogin(t, s, other)
+		// A higher limit lets more through.
+		n, err := s.CountPendingLoginAttempt(t.Context(), p.ID, 5)
+		check(t, err)
+		if n != 4 {
+			t.Errorf("CountPendingLoginAttempt with a higher limit = %d, want 4", n)
+		}
+		_, err = s.CountPendingLoginAttempt(t.Context(), gatehouse.NewID(), 5)
+		wantNotFound(t, err)
+	})
+
+	t.Run("ConcurrentCountPendingLoginAttempt", func(t *testing.T) {
+		// Codes sent in parallel, to any number of processes: exactly
+		// limit of them may be checked, each with its own count.
+		s, alice, _ := setup(t)
+		p := newPendingLogin(alice.ID, "secret")
+		p.Attempts = 0
+		createPendingLogin(t, s, p)
+		const workers, limit = 30, 5
+		counts := make([]int, workers)
+		errs := make([]error, workers)
+		var wg sync.WaitGroup
+		for i := range workers {
+			wg.Go(func() {
+				counts[i], errs[i] = s.CountPendingLoginAttempt(context.WithoutCancel(t.Context()), p.ID, limit)
+			})
+		}
+		wg.Wait()
+		var got []int
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				got = append(got, counts[i])
+			case !errors.Is(err, gatehouse.ErrNotFound):
+				t.Fatalf("CountPendingLoginAttempt: %v", err)
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, []int{1, 2, 3, 4, 5}) {
+			t.Errorf("%d parallel CountPendingLoginAttempt with limit %d returned %v, want 1 to %d once each", workers, limit, got, limit)
+		}
+	})
+
+	t.Run("SendsRaceToOne", func(t *testing.T) {
+		// Parallel sends computed from the same read: one wins.
+		s, alice, _ := setup(t)
+		p := newPendingLogin(alice.ID, "secret")
+		createPendingLogin(t, s, p)
+		const workers = 10
+		errs := make([]error, workers)
+		var wg sync.WaitGroup
+		for i := range workers {
+			wg.Go(func() {
+				q := *p
+				q.Sends++
+				q.CodeHash = hashOf(fmt.Sprint("code ", i))
+				errs[i] = s.RecordCodeSent(context.WithoutCancel(t.Context()), &q)
+			})
+		}
+		wg.Wait()
+		won := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, gatehouse.ErrNotFound):
+				t.Fatalf("RecordCodeSent: %v", err)
+			}
+		}
+		if won != 1 {
+			t.Errorf("%d parallel RecordCodeSent from one read: %d recorded, want 1", workers, won)
+		}
 	})
 
 	t.Run("DeletePendingLogin", func(t *testing.T) {
@@ -322,8 +434,11 @@ func RunPendingLogins(t *testing.T, newStores func(t *testing.T) PendingLoginSto
 
 		got, err := s.PendingLoginByTokenHash(t.Context(), hashOf("cookie"))
 		check(t, err)
-		got.Attempts++
-		check(t, s.UpdatePendingLogin(t.Context(), got))
+		n, err := s.CountPendingLoginAttempt(t.Context(), got.ID, 5)
+		check(t, err)
+		if n != 1 {
+			t.Errorf("CountPendingLoginAttempt = %d, want 1", n)
+		}
 
 		got, err = s.PendingLoginByTokenHash(t.Context(), hashOf("cookie"))
 		check(t, err)
@@ -332,12 +447,12 @@ func RunPendingLogins(t *testing.T, newStores func(t *testing.T) PendingLoginSto
 		}
 		got.CodeHash, got.CodeProvider, got.CodeExpiresAt = hashOf("424242"), gatehouse.ProviderEmail, base.Add(5*time.Minute)
 		got.Sends++
-		check(t, s.UpdatePendingLogin(t.Context(), got))
+		check(t, s.RecordCodeSent(t.Context(), got))
 		wantPendingLogin(t, s, got)
 
 		check(t, s.DeletePendingLogin(t.Context(), got.ID))
 		wantNoPendingLogin(t, s, p)
-		n, err := s.DeleteExpiredPendingLogins(t.Context(), base.Add(24*time.Hour))
+		n, err = s.DeleteExpiredPendingLogins(t.Context(), base.Add(24*time.Hour))
 		check(t, err)
 		if n != 0 {
 			t.Errorf("DeleteExpiredPendingLogins after the login = %d, want 0", n)

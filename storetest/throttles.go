@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -304,4 +306,169 @@ func RunThrottles(t *testing.T, newStore func(t *testing.T) gatehouse.ThrottleSt
 			}
 		}
 	})
+
+	t.Run("ReserveAndSettle", func(t *testing.T) {
+		s := newStore(t)
+		const key = "login:name:alice"
+		const lease = 2 * time.Minute
+		now := micro
+		got := reserve(t, s, key, now, rule, lease, gatehouse.Reserved)
+		wantState(t, "first ReserveAttempt", gatehouse.Throttle{Key: key, Pending: 1, PendingUntil: now.Add(lease)}, got)
+		// A success counts nothing and ends the reservation.
+		got = settle(t, s, key, now, rule, gatehouse.SettleSucceeded)
+		wantState(t, "SettleSucceeded", gatehouse.Throttle{Key: key}, got)
+		// A failure counts as AddFailure does.
+		reserve(t, s, key, now, rule, lease, gatehouse.Reserved)
+		got = settle(t, s, key, now, rule, gatehouse.SettleFailed)
+		wantState(t, "SettleFailed", gatehouse.Throttle{Key: key, Failures: 1, WindowStart: now}, got)
+		// A reset forgets the failures but not the attempts still pending.
+		reserve(t, s, key, now, rule, lease, gatehouse.Reserved)
+		reserve(t, s, key, now.Add(time.Second), rule, lease, gatehouse.Reserved)
+		got = settle(t, s, key, now.Add(time.Second), rule, gatehouse.SettleReset)
+		wantState(t, "SettleReset", gatehouse.Throttle{Key: key, Pending: 1, PendingUntil: now.Add(time.Second + lease)}, got)
+		// So does ResetThrottle (an administrator's unlock, say).
+		addFailure(t, s, key, now, rule)
+		check(t, s.ResetThrottle(t.Context(), key))
+		wantThrottle(t, s, gatehouse.Throttle{Key: key, Pending: 1, PendingUntil: now.Add(time.Second + lease)})
+		got = settle(t, s, key, now.Add(time.Second), rule, gatehouse.SettleSucceeded)
+		wantState(t, "last settle", gatehouse.Throttle{Key: key}, got)
+
+		// A locked key refuses, and the refusal changes nothing.
+		locked := lock(t, s, "locked", now)
+		got = reserve(t, s, "locked", now.Add(time.Minute), rule, lease, gatehouse.RefusedLocked)
+		wantState(t, "ReserveAttempt while locked", locked, got)
+	})
+
+	t.Run("ReserveWaitsForPendingAttempts", func(t *testing.T) {
+		// With one failure counted, two more may be pending: should both
+		// fail, the second locks the key; a third must wait.
+		s := newStore(t)
+		const key = "login:name:alice"
+		const lease = time.Minute
+		addFailure(t, s, key, micro, rule)
+		reserve(t, s, key, micro, rule, lease, gatehouse.Reserved)
+		reserve(t, s, key, micro, rule, lease, gatehouse.Reserved)
+		got := reserve(t, s, key, micro, rule, lease, gatehouse.RefusedBusy)
+		wantState(t, "busy ReserveAttempt", gatehouse.Throttle{Key: key, Failures: 1, WindowStart: micro, Pending: 2, PendingUntil: micro.Add(lease)}, got)
+		// One succeeds: the third may go.
+		settle(t, s, key, micro, rule, gatehouse.SettleSucceeded)
+		reserve(t, s, key, micro, rule, lease, gatehouse.Reserved)
+		// Both fail: locked, nothing pending.
+		settle(t, s, key, micro, rule, gatehouse.SettleFailed)
+		got = settle(t, s, key, micro, rule, gatehouse.SettleFailed)
+		until := micro.Add(rule.Lockout)
+		wantState(t, "locking SettleAttempt", gatehouse.Throttle{Key: key, WindowStart: until, LockedUntil: until}, got)
+	})
+
+	t.Run("LapsedReservationsCountAsFailures", func(t *testing.T) {
+		// A process that dies while verifying never settles: its
+		// reservations lapse into failures, never into free guesses.
+		s := newStore(t)
+		const key = "login:name:alice"
+		const lease = time.Minute
+		for range rule.MaxFailures {
+			reserve(t, s, key, micro, rule, lease, gatehouse.Reserved)
+		}
+		reserve(t, s, key, micro.Add(lease-time.Microsecond), rule, lease, gatehouse.RefusedBusy)
+		got := reserve(t, s, key, micro.Add(lease), rule, lease, gatehouse.RefusedLocked)
+		until := micro.Add(lease + rule.Lockout)
+		wantState(t, "ReserveAttempt after the lease", gatehouse.Throttle{Key: key, WindowStart: until, LockedUntil: until}, got)
+		// Pending rows are not stale until their lease and a window passed.
+		reserve(t, s, "pending", micro, rule, lease, gatehouse.Reserved)
+		n, err := s.DeleteStaleThrottles(t.Context(), micro.Add(lease+rule.Window-time.Microsecond), rule.Window)
+		check(t, err)
+		if n != 0 {
+			t.Errorf("DeleteStaleThrottles with an attempt pending = %d, want 0", n)
+		}
+	})
+
+	// The property the login throttle rests on, and what many processes
+	// sharing one store depend on: however many attempts race, at most
+	// MaxFailures are let through before the lock (or the first wait of a
+	// Backoff rule), each verified and failed in parallel with the others.
+	for _, r := range []gatehouse.ThrottleRule{rule, {MaxFailures: 3, Window: 10 * time.Minute, Lockout: 16 * time.Minute, Backoff: true}} {
+		t.Run(fmt.Sprintf("ConcurrentReservations/Backoff=%v", r.Backoff), func(t *testing.T) {
+			s := newStore(t)
+			const key = "login:name:alice"
+			const workers = 20
+			ctx := context.WithoutCancel(t.Context())
+			var (
+				mu      sync.Mutex
+				through int
+				errs    []error
+				wg      sync.WaitGroup
+			)
+			for range workers {
+				wg.Go(func() {
+					for {
+						_, res, err := s.ReserveAttempt(ctx, key, base, r, time.Minute)
+						if err != nil {
+							mu.Lock()
+							errs = append(errs, err)
+							mu.Unlock()
+							return
+						}
+						switch res {
+						case gatehouse.RefusedLocked:
+							return
+						case gatehouse.RefusedBusy:
+							runtime.Gosched()
+							continue
+						}
+						mu.Lock()
+						through++
+						mu.Unlock()
+						// A wrong guess.
+						if _, err := s.SettleAttempt(ctx, key, base, r, gatehouse.SettleFailed); err != nil {
+							mu.Lock()
+							errs = append(errs, err)
+							mu.Unlock()
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			for _, err := range errs {
+				check(t, err)
+			}
+			if through != r.MaxFailures {
+				t.Errorf("%d racing workers got %d guesses through before the lock, want MaxFailures = %d", workers, through, r.MaxFailures)
+			}
+			got, err := s.Throttle(t.Context(), key)
+			check(t, err)
+			if !got.Locked(base) || got.Pending != 0 {
+				t.Errorf("after the race: %+v, want locked with nothing pending", got)
+			}
+		})
+	}
+
+}
+
+// reserve reserves an attempt on key, fails t unless the decision is want
+// or on error, and checks that the returned state is what Throttle returns.
+func reserve(t *testing.T, s gatehouse.ThrottleStore, key string, now time.Time, r gatehouse.ThrottleRule, lease time.Duration, want gatehouse.Reservation) gatehouse.Throttle {
+	t.Helper()
+	got, res, err := s.ReserveAttempt(t.Context(), key, now, r, lease)
+	if err != nil {
+		t.Fatalf("ReserveAttempt(%q, %v): %v", key, now, err)
+	}
+	if res != want {
+		t.Errorf("ReserveAttempt(%q, %v) = %v, want %v (state %+v)", key, now, res, want, got)
+	}
+	wantUTC(t, "PendingUntil", got.PendingUntil)
+	wantThrottle(t, s, got)
+	return got
+}
+
+// settle settles an attempt on key, fails t on error, and checks that the
+// returned state is what Throttle returns.
+func settle(t *testing.T, s gatehouse.ThrottleStore, key string, now time.Time, r gatehouse.ThrottleRule, outcome gatehouse.Settlement) gatehouse.Throttle {
+	t.Helper()
+	got, err := s.SettleAttempt(t.Context(), key, now, r, outcome)
+	if err != nil {
+		t.Fatalf("SettleAttempt(%q, %v): %v", key, now, err)
+	}
+	wantThrottle(t, s, got)
+	return got
 }
