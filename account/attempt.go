@@ -13,12 +13,16 @@ const (
 	// the store counts it as a failure (its process died while verifying):
 	// far longer than any verification, queueing for the hasher included.
 	attemptLease = 2 * time.Minute
-	// busyPoll and busyPolls bound how an attempt waits while the attempts
-	// pending on its keys could use up their budget (RefusedBusy): it asks
-	// again every busyPoll, busyPolls times (about five seconds), and is
-	// then refused like a locked one, with a short Retry-After.
-	busyPoll  = 20 * time.Millisecond
-	busyPolls = 250
+	// busyPoll, busyPollMax and busyWait bound how an attempt waits while
+	// the attempts pending on its keys could use up their budget
+	// (RefusedBusy): it asks again after busyPoll, doubling up to
+	// busyPollMax (so that a crowd of parallel guesses waiting on one name
+	// costs the store a few reads a second each, not fifty), for about
+	// busyWait in all, and is then refused like a locked one, with a short
+	// Retry-After.
+	busyPoll    = 20 * time.Millisecond
+	busyPollMax = 320 * time.Millisecond
+	busyWait    = 5 * time.Second
 )
 
 // attempt is a guess let through the throttles of its keys: reserved on
@@ -46,12 +50,16 @@ type attempt struct {
 // the longest wait of the two keys; while the attempts pending on the
 // count key could use up its budget, it waits for them.
 func (s *Service) reserveAttempt(ctx context.Context, keys loginKeys) (*attempt, error) {
-	for range busyPolls {
+	delay := busyPoll
+	for waited := time.Duration(0); waited < busyWait; waited += delay {
 		a, busy, err := s.tryReserve(ctx, keys)
 		if err != nil || !busy {
 			return a, err
 		}
-		t := time.NewTimer(busyPoll)
+		if waited > 0 {
+			delay = min(2*delay, busyPollMax)
+		}
+		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
