@@ -149,6 +149,15 @@ type LoginLimits struct {
 	Lockout time.Duration
 }
 
+// ConfigError is a Config that Open or OpenServices refuses: a setting is
+// wrong, not the machine (as a database that cannot be opened is).
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the error that says what is wrong.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
 // config is a Config checked and with its defaults filled in.
 type config struct {
 	Config
@@ -160,9 +169,13 @@ type config struct {
 
 // check checks c and fills in its defaults, before anything is created
 // on disk.
-func (c Config) check() (*config, error) {
+func (c Config) check() (_ *config, err error) {
+	defer func() {
+		if err != nil {
+			err = &ConfigError{Err: err}
+		}
+	}()
 	out := &config{Config: c, log: c.Logger, now: c.Now}
-	var err error
 	if out.base, err = httpapi.CleanBasePath(c.BasePath); err != nil {
 		return nil, fmt.Errorf("gatehouse: BasePath: %w", err)
 	}

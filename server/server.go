@@ -177,7 +177,7 @@ func Open(ctx context.Context, cfg Config) (*Gatehouse, error) {
 	})
 	if err != nil {
 		s.Close()
-		return nil, fmt.Errorf("gatehouse: %w", err)
+		return nil, &ConfigError{Err: fmt.Errorf("gatehouse: %w", err)}
 	}
 	token, err := s.Accounts.StartSetup(ctx)
 	if err != nil {

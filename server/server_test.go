@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -169,6 +170,9 @@ func TestOpenBadConfig(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q does not name %s", err, tc.want)
+			}
+			if ce := (*server.ConfigError)(nil); !errors.As(err, &ce) {
+				t.Errorf("error %q is not a *server.ConfigError", err)
 			}
 			if _, err := os.Stat(dir); !os.IsNotExist(err) {
 				t.Errorf("the data directory was created anyway (%v)", err)

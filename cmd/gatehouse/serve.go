@@ -46,6 +46,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 		if ctx.Err() != nil {
 			return nil // told to stop (SIGINT, SIGTERM) while starting: not a failure
 		}
+		if ce := (*server.ConfigError)(nil); errors.As(err, &ce) {
+			return &configError{where: "config", msg: err.Error()} // exit 2
+		}
 		return err
 	}
 	defer gh.Close()
