@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -78,6 +79,10 @@ func redactedParseError(err error) error {
 	var pe *pgconn.ParseConfigError
 	if errors.As(err, &pe) && pe.Unwrap() != nil {
 		return pe.Unwrap()
+	}
+	// "cannot parse `…`: reason": keep the reason.
+	if _, reason, ok := strings.Cut(err.Error(), "`: "); ok && !strings.Contains(reason, "`") {
+		return errors.New(reason)
 	}
 	return errors.New("cannot parse it")
 }
