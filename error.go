@@ -122,6 +122,12 @@ func ErrorMessage(err error) string {
 // ErrNotFound is returned by stores when a record does not exist.
 var ErrNotFound = &Error{Code: CodeNotFound, Message: "Not found."}
 
+// ErrConflict is returned by a store's compare-and-swap (such as
+// TwoFactorStore.PutTwoFactor) when the record changed since it was read:
+// the caller reads it again and decides again, never overwrites.
+// errors.Is matches it with any CodeConflict error.
+var ErrConflict = &Error{Code: CodeConflict, Message: "The record was changed meanwhile; try again."}
+
 // RuleViolation is one password rule a password broke.
 type RuleViolation struct {
 	// Rule is a stable name such as "min_length" or "max_length".

@@ -30,6 +30,12 @@ type TwoFactor struct {
 	// RecoveryCodes are the SHA-256 hashes of the unused recovery codes.
 	RecoveryCodes [][]byte
 	UpdatedAt     time.Time
+	// Version identifies the stored settings as they were read: every write
+	// (PutTwoFactor, UseTOTPStep, UseRecoveryCode) stores a new one, so
+	// that PutTwoFactor can refuse to write back settings read before
+	// another change. 0 means none were read (new settings). It is an
+	// opaque identifier, not a counter.
+	Version int64
 }
 
 // Enabled reports whether the user has a second factor: a confirmed TOTP
@@ -63,19 +69,33 @@ type PendingLogin struct {
 
 // TwoFactorStore keeps users' second-factor settings, which last until
 // changed. Missing records are ErrNotFound.
+//
+// Every change is atomic in the store, so that requests served by any
+// number of processes sharing it cannot undo one another's changes: the
+// use of a code is a single conditional step (UseTOTPStep,
+// UseRecoveryCode), and any other change is read, decided and written
+// back with PutTwoFactor, a compare-and-swap on the Version read.
 type TwoFactorStore interface {
-	// TwoFactor returns a user's settings; a user without any is ErrNotFound.
+	// TwoFactor returns a user's settings, with their Version; a user
+	// without any is ErrNotFound.
 	TwoFactor(ctx context.Context, userID string) (*TwoFactor, error)
-	// PutTwoFactor creates or replaces a user's settings.
+	// PutTwoFactor writes a user's settings, atomically, only if they are
+	// still as read: with t.Version 0 it creates the settings of a user
+	// who has none, otherwise it replaces settings whose stored Version is
+	// still t.Version. Settings that exist (for Version 0), or that were
+	// changed or deleted since they were read, are ErrConflict, and are
+	// left as they are. On success t.Version is set to the new version.
 	PutTwoFactor(ctx context.Context, t *TwoFactor) error
 	// DeleteTwoFactor removes a user's settings (a 2FA reset).
 	DeleteTwoFactor(ctx context.Context, userID string) error
 	// UseTOTPStep records step as the last accepted TOTP step of a user if
-	// it is later than the one stored, atomically; a step not later is
-	// CodeConflict (a replay, even from a concurrent request).
+	// it is later than the one stored, atomically, and gives the settings
+	// a new Version; a step not later is CodeConflict (a replay, even from
+	// a concurrent request), and changes nothing.
 	UseTOTPStep(ctx context.Context, userID string, step int64) error
 	// UseRecoveryCode removes the recovery code with hash from a user's
-	// codes, atomically; a code not among them is ErrNotFound.
+	// codes, atomically, and gives the settings a new Version; a code not
+	// among them is ErrNotFound, and changes nothing.
 	UseRecoveryCode(ctx context.Context, userID string, hash []byte) error
 }
 

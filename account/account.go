@@ -119,7 +119,6 @@ type Service struct {
 	setupMu   sync.Mutex
 	setupHash []byte // SHA-256 of the one-time setup token, nil when none
 
-	userLocks [256]sync.Mutex // see lockUser
 }
 
 // Mailer queues mail for delivery (mail.Outbox does, through the outbox
@@ -642,7 +641,6 @@ func (s *Service) Reauthenticate(ctx context.Context, a Actor, sess *gatehouse.S
 		return "", nil, err
 	}
 	u := a.User
-	defer s.lockUser(u)()
 	var err error
 	if r.Password != "" {
 		err = s.checkPassword(ctx, u, r.Password, a.Client)
@@ -693,9 +691,9 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 	if len(fields) > 0 {
 		return &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: fields}
 	}
-	// The user's changes run one at a time in this process, as before the
-	// throttle reservation replaced the per-key lock (see lockUser).
-	defer s.lockUser(req.User)()
+	// No per-user lock: the guess budget is reserved atomically in the
+	// store (reserveAttempt), across processes; two changes at once each
+	// need the current password, and the last written wins.
 	keys := s.accountKeys(req.User, "", req.Client.Addr)
 	att, err := s.reserveAttempt(ctx, keys)
 	if err != nil {

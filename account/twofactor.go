@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"time"
 
@@ -232,14 +231,15 @@ func (s *Service) VerifyCode(ctx context.Context, req VerifyRequest) (*LoginResu
 		return nil, err
 	}
 	keys := s.accountKeys(u, req.KnownDevice, req.Client.Addr)
-	defer s.lockUser(u)()
 	att, err := s.reserveAttempt(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
 	defer s.endAttempt(ctx, att)
-	// Read the pending login again under the lock: a parallel request may
-	// have used or ended it meanwhile.
+	// Read the pending login again once the attempt is reserved: a
+	// parallel request may have used or ended it meanwhile. No lock is
+	// held, here or in any process: what must happen once (a code counted,
+	// a TOTP step or a recovery code used) is one atomic step in the store.
 	p, u, tf, err := s.pending(ctx, req.Token)
 	if err != nil {
 		return nil, err
@@ -418,21 +418,19 @@ func (s *Service) BeginTOTP(ctx context.Context, u *gatehouse.User) (*TOTPEnrolm
 	if s.twoFactor == nil {
 		return nil, gatehouse.Errorf(gatehouse.CodeNotFound, "Two-factor authentication is not available.")
 	}
-	defer s.lockUser(u)()
-	tf, err := s.twoFactorOf(ctx, u.ID)
-	if err != nil {
-		return nil, err
-	}
-	if tf.Enabled() {
-		return nil, gatehouse.Errorf(gatehouse.CodeConflict, "Two-factor authentication is already on; turn it off first to enrol again.")
-	}
-	if tf == nil {
-		tf = &gatehouse.TwoFactor{UserID: u.ID}
-	}
 	key := otp.NewKey()
-	tf.TOTPPending = s.twoFactor.Sealer.Seal(key, []byte(u.ID))
-	tf.UpdatedAt = s.now().UTC()
-	if err := s.stores.TwoFactor.PutTwoFactor(ctx, tf); err != nil {
+	_, err := s.changeTwoFactor(ctx, u.ID, func(tf *gatehouse.TwoFactor) (*gatehouse.TwoFactor, error) {
+		if tf.Enabled() {
+			return nil, gatehouse.Errorf(gatehouse.CodeConflict, "Two-factor authentication is already on; turn it off first to enrol again.")
+		}
+		if tf == nil {
+			tf = &gatehouse.TwoFactor{UserID: u.ID}
+		}
+		tf.TOTPPending = s.twoFactor.Sealer.Seal(key, []byte(u.ID))
+		tf.UpdatedAt = s.now().UTC()
+		return tf, nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	t := otp.TOTP{Key: key}
@@ -447,27 +445,28 @@ func (s *Service) BeginTOTP(ctx context.Context, u *gatehouse.User) (*TOTPEnrolm
 // ConfirmTOTP turns two-factor on once code proves the authenticator app
 // has the pending secret, and returns ten fresh recovery codes, shown once.
 func (s *Service) ConfirmTOTP(ctx context.Context, a Actor, u *gatehouse.User, code string) ([]string, error) {
-	defer s.lockUser(u)()
-	tf, err := s.twoFactorOf(ctx, u.ID)
-	if err != nil {
-		return nil, err
-	}
-	if tf == nil || len(tf.TOTPPending) == 0 {
-		return nil, gatehouse.Errorf(gatehouse.CodeConflict, "No enrolment is pending; start one first.")
-	}
-	key, err := s.twoFactor.Sealer.Open(tf.TOTPPending, []byte(u.ID))
-	if err != nil {
-		return nil, fmt.Errorf("open pending TOTP secret: %w", err)
-	}
-	step, ok := otp.TOTP{Key: key}.Verify(code, s.now(), 0)
-	if !ok {
-		return nil, errInvalidCode
-	}
 	codes := otp.NewRecoveryCodes(10)
-	tf.TOTPSecret, tf.TOTPPending, tf.TOTPLastStep = tf.TOTPPending, nil, step
-	tf.RecoveryCodes = hashCodes(codes)
-	tf.UpdatedAt = s.now().UTC()
-	if err := s.stores.TwoFactor.PutTwoFactor(ctx, tf); err != nil {
+	// Decided on the settings as read: of two confirmations racing, the
+	// second finds no enrolment pending any more, and one started anew
+	// meanwhile is checked against its own key.
+	_, err := s.changeTwoFactor(ctx, u.ID, func(tf *gatehouse.TwoFactor) (*gatehouse.TwoFactor, error) {
+		if tf == nil || len(tf.TOTPPending) == 0 {
+			return nil, gatehouse.Errorf(gatehouse.CodeConflict, "No enrolment is pending; start one first.")
+		}
+		key, err := s.twoFactor.Sealer.Open(tf.TOTPPending, []byte(u.ID))
+		if err != nil {
+			return nil, fmt.Errorf("open pending TOTP secret: %w", err)
+		}
+		step, ok := otp.TOTP{Key: key}.Verify(code, s.now(), 0)
+		if !ok {
+			return nil, errInvalidCode
+		}
+		tf.TOTPSecret, tf.TOTPPending, tf.TOTPLastStep = tf.TOTPPending, nil, step
+		tf.RecoveryCodes = hashCodes(codes)
+		tf.UpdatedAt = s.now().UTC()
+		return tf, nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	s.forgetUser(u.ID)
@@ -505,8 +504,7 @@ type Proof struct {
 var ErrReauthenticationRequired = &gatehouse.Error{Code: gatehouse.CodeReauthenticationRequired,
 	Message: "Confirm your password (or, for an account without one, a code of your second factor) by re-authenticating the session, then try again."}
 
-// confirm checks p for a sensitive change by u. The caller holds
-// lockUser(u).
+// confirm checks p for a sensitive change by u.
 func (s *Service) confirm(ctx context.Context, u *gatehouse.User, p Proof, client Client) error {
 	if p.Password != "" {
 		return s.checkPassword(ctx, u, p.Password, client)
@@ -518,8 +516,7 @@ func (s *Service) confirm(ctx context.Context, u *gatehouse.User, p Proof, clien
 }
 
 // checkPassword verifies a user's password for a sensitive change, throttled
-// like a login, and audited like one when wrong. The caller holds
-// lockUser(u).
+// like a login, and audited like one when wrong.
 func (s *Service) checkPassword(ctx context.Context, u *gatehouse.User, pw string, client Client) error {
 	keys := s.accountKeys(u, "", client.Addr)
 	att, err := s.reserveAttempt(ctx, keys)
@@ -551,7 +548,6 @@ func (s *Service) checkPassword(ctx context.Context, u *gatehouse.User, pw strin
 // login and audited like one when wrong, as checkPassword does. A user
 // with a password is refused before the code is looked at; a user with
 // neither a password nor a second factor has nothing that can prove it.
-// The caller holds lockUser(u).
 func (s *Service) checkSecondFactor(ctx context.Context, u *gatehouse.User, provider, code string, client Client) error {
 	fresh, err := s.stores.Users.UserByID(ctx, u.ID)
 	if err != nil {
@@ -593,7 +589,6 @@ func (s *Service) checkSecondFactor(ctx context.Context, u *gatehouse.User, prov
 // DisableTOTP turns two-factor off after the user proves their password
 // (p), unless one of the user's groups requires it.
 func (s *Service) DisableTOTP(ctx context.Context, a Actor, u *gatehouse.User, p Proof) error {
-	defer s.lockUser(u)()
 	if err := s.confirm(ctx, u, p, a.Client); err != nil {
 		return err
 	}
@@ -609,6 +604,10 @@ func (s *Service) DisableTOTP(ctx context.Context, a Actor, u *gatehouse.User, p
 // tells u by mail. The remembered devices go first: if the second delete
 // failed, two-factor would stay on (and can be removed again), rather than
 // off with devices that would skip a later enrolment's second step.
+//
+// The delete is unconditional: turning two-factor off wins over any change
+// in flight, whose compare-and-swap then fails (changeTwoFactor) instead
+// of bringing the old settings back.
 func (s *Service) removeTwoFactor(ctx context.Context, a Actor, u *gatehouse.User, detail map[string]string) error {
 	tf, err := s.twoFactorOf(ctx, u.ID)
 	if err != nil {
@@ -632,21 +631,19 @@ func (s *Service) removeTwoFactor(ctx context.Context, a Actor, u *gatehouse.Use
 // RegenerateRecoveryCodes replaces a user's recovery codes after they prove
 // their password (p); the old ones stop working.
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, a Actor, u *gatehouse.User, p Proof) ([]string, error) {
-	defer s.lockUser(u)()
 	if err := s.confirm(ctx, u, p, a.Client); err != nil {
 		return nil, err
 	}
-	tf, err := s.twoFactorOf(ctx, u.ID)
-	if err != nil {
-		return nil, err
-	}
-	if !tf.Enabled() {
-		return nil, errNoTwoFactor
-	}
 	codes := otp.NewRecoveryCodes(10)
-	tf.RecoveryCodes = hashCodes(codes)
-	tf.UpdatedAt = s.now().UTC()
-	if err := s.stores.TwoFactor.PutTwoFactor(ctx, tf); err != nil {
+	_, err := s.changeTwoFactor(ctx, u.ID, func(tf *gatehouse.TwoFactor) (*gatehouse.TwoFactor, error) {
+		if !tf.Enabled() {
+			return nil, errNoTwoFactor
+		}
+		tf.RecoveryCodes = hashCodes(codes)
+		tf.UpdatedAt = s.now().UTC()
+		return tf, nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	s.record(ctx, a, gatehouse.AuditRecoveryCodesRenewed, u.ID, nil)
@@ -660,16 +657,12 @@ func (s *Service) ResetTwoFactor(ctx context.Context, a Actor, userID string) er
 	if err != nil {
 		return err
 	}
-	// The user's lock, like every other change of their second factor, so
-	// a login's second step in flight does not write the settings back.
-	defer s.lockUser(u)()
 	return s.removeTwoFactor(ctx, a, u, map[string]string{"by": "administrator"})
 }
 
 // SetPhone sets (or, with "", removes) the number SMS codes go to, after
 // the user proves their password (p: a phone is a way in).
 func (s *Service) SetPhone(ctx context.Context, a Actor, u *gatehouse.User, phone string, p Proof) error {
-	defer s.lockUser(u)()
 	if err := s.confirm(ctx, u, p, a.Client); err != nil {
 		return err
 	}
@@ -687,15 +680,14 @@ func (s *Service) putPhone(ctx context.Context, a Actor, u *gatehouse.User, phon
 		}
 		phone = n
 	}
-	tf, err := s.twoFactorOf(ctx, u.ID)
+	_, err := s.changeTwoFactor(ctx, u.ID, func(tf *gatehouse.TwoFactor) (*gatehouse.TwoFactor, error) {
+		if tf == nil {
+			tf = &gatehouse.TwoFactor{UserID: u.ID}
+		}
+		tf.Phone, tf.UpdatedAt = phone, s.now().UTC()
+		return tf, nil
+	})
 	if err != nil {
-		return err
-	}
-	if tf == nil {
-		tf = &gatehouse.TwoFactor{UserID: u.ID}
-	}
-	tf.Phone, tf.UpdatedAt = phone, s.now().UTC()
-	if err := s.stores.TwoFactor.PutTwoFactor(ctx, tf); err != nil {
 		return err
 	}
 	s.record(ctx, a, gatehouse.AuditUserUpdated, u.ID, map[string]string{"fields": "phone"})
@@ -758,21 +750,48 @@ func (s *Service) FinishEnrolment(ctx context.Context, u *gatehouse.User, partia
 	return &LoginResult{User: u, Session: sess, Token: token}, nil
 }
 
-// lockUser locks u's stripe of the Service's userLocks and returns its
-// unlock. The locks serialise, per user and only in this Service, the
-// changes of a user's second-factor settings and password (read, change,
-// write back) and the second step of their logins (which uses recovery
-// codes and TOTP steps), so none undoes another's use of a code. They do
-// not guard the login throttles, which the store keeps atomic across
-// processes (reserveAttempt); across processes, these changes still need
-// a compare-and-swap in the store. Striped: two users may share a lock,
-// which only serialises two such changes now and then.
-func (s *Service) lockUser(u *gatehouse.User) func() {
-	h := fnv.New32a()
-	h.Write([]byte(u.ID))
-	m := &s.userLocks[h.Sum32()%uint32(len(s.userLocks))]
-	m.Lock()
-	return m.Unlock
+// twoFactorChangeTries bounds how often changeTwoFactor reads and decides
+// again after losing a race: each loss means another request changed the
+// settings in between, so more than a few in a row only happen under a
+// flood of changes to one user's settings.
+const twoFactorChangeTries = 3
+
+// errTwoFactorBusy ends a change of second-factor settings that lost the
+// race to other changes of them twoFactorChangeTries times in a row.
+var errTwoFactorBusy = gatehouse.Errorf(gatehouse.CodeConflict, "Your two-factor settings were being changed by another request at the same time; try again.")
+
+// changeTwoFactor reads the second-factor settings of a user (nil when
+// they have none), lets decide return them changed (or an error, which
+// ends the change), and writes them back with the store's compare-and-swap
+// (PutTwoFactor on the Version read). When another request, in this
+// process or any other sharing the store, changed them in between (a
+// recovery code or TOTP step used, another change), it reads them again
+// and decides again, up to twoFactorChangeTries times: it never writes
+// over a change it did not see. It returns the settings written.
+//
+// This replaces the per-process lock (lockUser) that used to serialise
+// these changes, which could not stop two processes from undoing each
+// other's changes, such as bringing back a recovery code just used.
+func (s *Service) changeTwoFactor(ctx context.Context, userID string, decide func(tf *gatehouse.TwoFactor) (*gatehouse.TwoFactor, error)) (*gatehouse.TwoFactor, error) {
+	for range twoFactorChangeTries {
+		tf, err := s.twoFactorOf(ctx, userID)
+		if err != nil {
+			return nil, err
+		}
+		next, err := decide(tf)
+		if err != nil {
+			return nil, err
+		}
+		err = s.stores.TwoFactor.PutTwoFactor(ctx, next)
+		if errors.Is(err, gatehouse.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return next, nil
+	}
+	return nil, errTwoFactorBusy
 }
 
 // TwoFactorStatus is what a user may see of their own second factors.
@@ -815,6 +834,5 @@ func (s *Service) SetPhoneFor(ctx context.Context, a Actor, userID, phone string
 	if err != nil {
 		return err
 	}
-	defer s.lockUser(u)()
 	return s.putPhone(ctx, a, u, phone)
 }

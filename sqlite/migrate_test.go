@@ -3,6 +3,7 @@ package sqlite
 import (
 	"crypto/sha256"
 	"database/sql"
+	"errors"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -174,5 +175,96 @@ func TestSchema0002(t *testing.T) {
 	}
 	if got := fks("audit"); len(got) != 0 {
 		t.Errorf("foreign keys of audit = %v, want none: the log outlives what it names", got)
+	}
+}
+
+// TestMigrate0011 upgrades a database with second-factor settings from
+// before migration 0011: they read back with version 1, a write of them
+// as read before the upgrade is a compare-and-swap on it like any other,
+// and a write that read none (Version 0) does not replace them.
+func TestMigrate0011(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := createFile(path); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at TEXT NOT NULL) STRICT`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.version >= 11 {
+			break
+		}
+		if _, err := db.ExecContext(ctx, m.sql); err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, 'then')`, m.version); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Date(2026, time.March, 14, 15, 9, 26, 0, time.UTC)
+	userID := gatehouse.NewID()
+	code := sha256.Sum256([]byte("recovery"))
+	for _, st := range []struct {
+		q    string
+		args []any
+	}{
+		{`INSERT INTO users (id, username, username_key, email, email_key, name, name_key, state, password_hash,
+			security_stamp, created_at, updated_at) VALUES (?, 'alice', 'alice', 'alice@example.com', 'alice@example.com',
+			'', '', 'active', '', 'stamp', ?, ?)`, []any{userID, micros(now), micros(now)}},
+		{`INSERT INTO two_factor (user_id, totp_secret, totp_last_step, phone, updated_at) VALUES (?, X'01', 7, '', ?)`,
+			[]any{userID, micros(now)}},
+		{`INSERT INTO recovery_codes (user_id, hash) VALUES (?, ?)`, []any{userID, code[:]}},
+	} {
+		if _, err := db.ExecContext(ctx, st.q, st.args...); err != nil {
+			t.Fatalf("%s: %v", st.q, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open of a 0010 database: %v", err)
+	}
+	defer s.Close()
+	tf, err := s.TwoFactor(ctx, userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tf.Version != 1 || tf.TOTPLastStep != 7 || len(tf.RecoveryCodes) != 1 {
+		t.Fatalf("settings from before 0011 = %+v, want version 1, step 7 and one recovery code", tf)
+	}
+	blind := *tf
+	blind.Version = 0
+	if err := s.PutTwoFactor(ctx, &blind); !errors.Is(err, gatehouse.ErrConflict) {
+		t.Errorf("PutTwoFactor with Version 0 over existing settings = %v, want ErrConflict", err)
+	}
+	stale := *tf
+	if err := s.UseRecoveryCode(ctx, userID, code[:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutTwoFactor(ctx, &stale); !errors.Is(err, gatehouse.ErrConflict) {
+		t.Errorf("PutTwoFactor of settings read before a recovery code was used = %v, want ErrConflict", err)
+	}
+	fresh, err := s.TwoFactor(ctx, userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.Version == 1 || fresh.RecoveryCodes != nil {
+		t.Errorf("settings after the code was used = %+v, want a new version and no recovery code", fresh)
+	}
+	fresh.Phone = "+15555550123"
+	if err := s.PutTwoFactor(ctx, fresh); err != nil {
+		t.Errorf("PutTwoFactor of the settings as read: %v", err)
 	}
 }

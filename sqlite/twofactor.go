@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"time"
 
 	sqlite3 "modernc.org/sqlite/lib"
@@ -26,6 +28,15 @@ func nullBlob(b []byte) []byte {
 	return b
 }
 
+// newTwoFactorVersion returns a new version for a write of second-factor
+// settings: random, so that settings deleted and created again never take
+// up a version a stale writer still holds (a counter would start over),
+// and never 0 (none read) or 1 (settings of earlier releases, migration
+// 0011). Two writes of one user's settings collide with probability 2⁻⁶³.
+func newTwoFactorVersion() int64 {
+	return 2 + rand.Int64N(math.MaxInt64-1)
+}
+
 // TwoFactor returns the second-factor settings of userID, with its recovery
 // codes sorted byte-wise and nil when it has none, or gatehouse.ErrNotFound
 // when the user has no settings.
@@ -40,8 +51,8 @@ func (s *Store) TwoFactor(ctx context.Context, userID string) (*gatehouse.TwoFac
 		tf      = gatehouse.TwoFactor{UserID: userID}
 		updated int64
 	)
-	const q = `SELECT totp_secret, totp_pending, totp_last_step, phone, updated_at FROM two_factor WHERE user_id = ?`
-	err = tx.QueryRowContext(ctx, q, userID).Scan(&tf.TOTPSecret, &tf.TOTPPending, &tf.TOTPLastStep, &tf.Phone, &updated)
+	const q = `SELECT totp_secret, totp_pending, totp_last_step, phone, updated_at, version FROM two_factor WHERE user_id = ?`
+	err = tx.QueryRowContext(ctx, q, userID).Scan(&tf.TOTPSecret, &tf.TOTPPending, &tf.TOTPLastStep, &tf.Phone, &updated, &tf.Version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, gatehouse.ErrNotFound
 	}
@@ -71,10 +82,15 @@ func (s *Store) TwoFactor(ctx context.Context, userID string) (*gatehouse.TwoFac
 	return &tf, nil
 }
 
-// PutTwoFactor creates or replaces the second-factor settings of t.UserID,
-// its set of recovery codes included, in one transaction. Settings of a
-// user that does not exist are gatehouse.ErrNotFound; an empty recovery
-// code hash, or the same hash twice, is CodeValidation, and stores nothing.
+// PutTwoFactor writes the second-factor settings of t.UserID, its set of
+// recovery codes included, in one transaction, as
+// gatehouse.TwoFactorStore describes: an INSERT when t.Version is 0, else
+// an UPDATE conditional on the version stored (a compare-and-swap SQLite
+// applies under its write lock), and on success sets t.Version to the new
+// version. Settings of a user that does not exist are
+// gatehouse.ErrNotFound; settings that exist already (Version 0), or were
+// changed or deleted since read, gatehouse.ErrConflict; an empty recovery
+// code hash, or the same hash twice, CodeValidation. Each stores nothing.
 func (s *Store) PutTwoFactor(ctx context.Context, t *gatehouse.TwoFactor) error {
 	seen := make(map[string]bool, len(t.RecoveryCodes))
 	for _, h := range t.RecoveryCodes {
@@ -87,19 +103,37 @@ func (s *Store) PutTwoFactor(ctx context.Context, t *gatehouse.TwoFactor) error 
 		}
 		seen[string(h)] = true
 	}
+	version := newTwoFactorVersion()
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		const upsert = `INSERT INTO two_factor (user_id, totp_secret, totp_pending, totp_last_step, phone, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (user_id) DO UPDATE SET totp_secret = excluded.totp_secret, totp_pending = excluded.totp_pending,
-				totp_last_step = excluded.totp_last_step, phone = excluded.phone, updated_at = excluded.updated_at`
-		_, err := tx.ExecContext(ctx, upsert, t.UserID, nullBlob(t.TOTPSecret), nullBlob(t.TOTPPending),
-			t.TOTPLastStep, t.Phone, micros(t.UpdatedAt))
-		if sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
-			// The user was deleted, perhaps a moment ago.
-			return fmt.Errorf("sqlite: put two factor: user %s: %w (%w)", t.UserID, gatehouse.ErrNotFound, err)
-		}
-		if err != nil {
-			return err
+		if t.Version == 0 {
+			const insert = `INSERT INTO two_factor (user_id, totp_secret, totp_pending, totp_last_step, phone, updated_at, version)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`
+			_, err := tx.ExecContext(ctx, insert, t.UserID, nullBlob(t.TOTPSecret), nullBlob(t.TOTPPending),
+				t.TOTPLastStep, t.Phone, micros(t.UpdatedAt), version)
+			switch code := sqliteCode(err); {
+			case code == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+				// The user was deleted, perhaps a moment ago.
+				return fmt.Errorf("sqlite: put two factor: user %s: %w (%w)", t.UserID, gatehouse.ErrNotFound, err)
+			case code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+				// Another writer created the settings since they were read.
+				return gatehouse.ErrConflict
+			case err != nil:
+				return err
+			}
+		} else {
+			const update = `UPDATE two_factor SET totp_secret = ?, totp_pending = ?, totp_last_step = ?, phone = ?,
+				updated_at = ?, version = ? WHERE user_id = ? AND version = ?`
+			res, err := tx.ExecContext(ctx, update, nullBlob(t.TOTPSecret), nullBlob(t.TOTPPending),
+				t.TOTPLastStep, t.Phone, micros(t.UpdatedAt), version, t.UserID, t.Version)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				// Changed or deleted since read (perhaps with the user).
+				return gatehouse.ErrConflict
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = ?`, t.UserID); err != nil {
 			return err
@@ -119,7 +153,11 @@ func (s *Store) PutTwoFactor(ctx context.Context, t *gatehouse.TwoFactor) error 
 		}
 		return nil
 	})
-	return s.internal("put two factor", err)
+	if err != nil {
+		return s.internal("put two factor", err)
+	}
+	t.Version = version
+	return nil
 }
 
 // DeleteTwoFactor removes the second-factor settings of userID and, by the
@@ -130,8 +168,8 @@ func (s *Store) DeleteTwoFactor(ctx context.Context, userID string) error {
 }
 
 // UseTOTPStep records step as the last accepted TOTP step of userID if it
-// is later than the one stored. A step not later is CodeConflict; a user
-// without settings gatehouse.ErrNotFound.
+// is later than the one stored, with a new version. A step not later is
+// CodeConflict; a user without settings gatehouse.ErrNotFound.
 //
 // As in UseActionToken, the single conditional UPDATE is what makes the use
 // atomic: of concurrent uses of a step, in this process or another, exactly
@@ -139,19 +177,31 @@ func (s *Store) DeleteTwoFactor(ctx context.Context, userID string) error {
 // that UPDATE and the read that tells why it changed nothing.
 func (s *Store) UseTOTPStep(ctx context.Context, userID string, step int64) error {
 	return s.claim(ctx, "use totp step", "The code was used already.",
-		`UPDATE two_factor SET totp_last_step = ? WHERE user_id = ? AND totp_last_step < ?`, []any{step, userID, step},
+		`UPDATE two_factor SET totp_last_step = ?, version = ? WHERE user_id = ? AND totp_last_step < ?`,
+		[]any{step, newTwoFactorVersion(), userID, step},
 		`SELECT 1 FROM two_factor WHERE user_id = ?`, userID)
 }
 
-// UseRecoveryCode removes the recovery code with hash from those of userID;
-// a code not among them, or a user without settings, is
-// gatehouse.ErrNotFound. It is a single DELETE, so of concurrent uses of a
-// code exactly one removes it.
+// UseRecoveryCode removes the recovery code with hash from those of userID
+// and gives the settings a new version, in one transaction; a code not
+// among them, or a user without settings, is gatehouse.ErrNotFound. The
+// DELETE is what makes the use atomic: of concurrent uses of a code, in
+// this process or another, exactly one removes it; the new version makes
+// a PutTwoFactor of settings read before the use fail, rather than bring
+// the code back.
 func (s *Store) UseRecoveryCode(ctx context.Context, userID string, hash []byte) error {
 	if len(hash) == 0 {
 		return gatehouse.ErrNotFound // PutTwoFactor stores no empty hash
 	}
-	return s.updateOne(ctx, "use recovery code", `DELETE FROM recovery_codes WHERE user_id = ? AND hash = ?`, userID, hash)
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := s.updateOneIn(ctx, tx, "use recovery code", `DELETE FROM recovery_codes WHERE user_id = ? AND hash = ?`, userID, hash); err != nil {
+			return err
+		}
+		// The code's row hangs off the settings' row: it is there.
+		_, err := tx.ExecContext(ctx, `UPDATE two_factor SET version = ? WHERE user_id = ?`, newTwoFactorVersion(), userID)
+		return err
+	})
+	return s.internal("use recovery code", err)
 }
 
 // pendingLoginColumns are the columns scanPendingLogin reads.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -39,12 +40,24 @@ func newTwoFactor(userID string, codes ...string) *gatehouse.TwoFactor {
 }
 
 // sortedCodes returns a copy of tf with its recovery codes sorted as
-// TwoFactor returns them.
+// TwoFactor returns them, and without its Version, which wantTwoFactor
+// does not compare.
 func sortedCodes(tf *gatehouse.TwoFactor) *gatehouse.TwoFactor {
 	c := *tf
 	c.RecoveryCodes = slices.Clone(tf.RecoveryCodes)
 	slices.SortFunc(c.RecoveryCodes, bytes.Compare)
+	c.Version = 0
 	return &c
+}
+
+// readTwoFactor returns the settings of userID or fails t.
+func readTwoFactor(t *testing.T, s gatehouse.TwoFactorStore, userID string) *gatehouse.TwoFactor {
+	t.Helper()
+	tf, err := s.TwoFactor(t.Context(), userID)
+	if err != nil {
+		t.Fatalf("TwoFactor: %v", err)
+	}
+	return tf
 }
 
 // putTwoFactor stores tf or fails t.
@@ -57,14 +70,14 @@ func putTwoFactor(t *testing.T, s gatehouse.TwoFactorStore, tf *gatehouse.TwoFac
 }
 
 // wantTwoFactor fails t unless TwoFactor returns want, its recovery codes
-// sorted byte-wise.
+// sorted byte-wise, whatever its Version, which must not be 0.
 func wantTwoFactor(t *testing.T, s gatehouse.TwoFactorStore, want *gatehouse.TwoFactor) {
 	t.Helper()
-	got, err := s.TwoFactor(t.Context(), want.UserID)
-	if err != nil {
-		t.Fatalf("TwoFactor: %v", err)
+	got := readTwoFactor(t, s, want.UserID)
+	if got.Version == 0 {
+		t.Errorf("TwoFactor: Version of stored settings = 0, want a version")
 	}
-	if d := diff(sortedCodes(want), got); d != "" {
+	if d := diff(sortedCodes(want), sortedCodes(got)); d != "" {
 		t.Errorf("TwoFactor mismatch (-want +got):\n%s", d)
 	}
 	if !slices.IsSortedFunc(got.RecoveryCodes, bytes.Compare) {
@@ -111,6 +124,11 @@ type TwoFactorStores struct {
 //     ErrNotFound, and change nothing but the step or the code.
 //   - DeleteUser removes the user's settings and recovery codes; a new
 //     user with the old id inherits none of them.
+//   - PutTwoFactor is a compare-and-swap on Version: of writers that read
+//     the same settings, from any number of processes, exactly one writes
+//     them back; every use of a code changes the Version, so settings read
+//     before it are never written back over it; settings deleted and
+//     created again never take up a version read before.
 func RunTwoFactor(t *testing.T, newStores func(t *testing.T) TwoFactorStores) {
 	// setup returns stores with the users alice and bob.
 	setup := func(t *testing.T) (TwoFactorStores, *gatehouse.User, *gatehouse.User) {
@@ -163,6 +181,7 @@ func RunTwoFactor(t *testing.T, newStores func(t *testing.T) TwoFactorStores) {
 		// Hashes of other lengths, sharing prefixes, sort byte-wise.
 		odd := newTwoFactor(alice.ID)
 		odd.RecoveryCodes = [][]byte{{2}, {1, 0xff}, {1}, {0xff}, {1, 0}, {0, 0, 0}}
+		odd.Version = readTwoFactor(t, s, alice.ID).Version
 		putTwoFactor(t, s, odd)
 		got, err = s.TwoFactor(t.Context(), alice.ID)
 		check(t, err)
@@ -182,6 +201,7 @@ func RunTwoFactor(t *testing.T, newStores func(t *testing.T) TwoFactorStores) {
 		next.TOTPLastStep = 12
 		next.Phone = ""
 		next.UpdatedAt = base.Add(time.Hour)
+		next.Version = readTwoFactor(t, s, alice.ID).Version
 		putTwoFactor(t, s, next)
 		wantTwoFactor(t, s, next)
 		wantNotFound(t, s.UseRecoveryCode(t.Context(), alice.ID, hashOf("old1")))
@@ -190,6 +210,7 @@ func RunTwoFactor(t *testing.T, newStores func(t *testing.T) TwoFactorStores) {
 
 		// Replacing with no codes leaves none.
 		none := newTwoFactor(alice.ID)
+		none.Version = readTwoFactor(t, s, alice.ID).Version
 		putTwoFactor(t, s, none)
 		wantTwoFactor(t, s, none)
 		got, err := s.TwoFactor(t.Context(), alice.ID)
@@ -284,6 +305,7 @@ func RunTwoFactor(t *testing.T, newStores func(t *testing.T) TwoFactorStores) {
 		// From a fresh row's step 0.
 		fresh := newTwoFactor(bob.ID)
 		fresh.TOTPLastStep = 0
+		fresh.Version = b.Version
 		putTwoFactor(t, s, fresh)
 		wantCode(t, s.UseTOTPStep(t.Context(), bob.ID, 0), gatehouse.CodeConflict)
 		check(t, s.UseTOTPStep(t.Context(), bob.ID, 1))
@@ -432,6 +454,168 @@ func RunTwoFactor(t *testing.T, newStores func(t *testing.T) TwoFactorStores) {
 		want := *tf
 		want.RecoveryCodes = nil
 		wantTwoFactor(t, s, &want)
+	})
+
+	t.Run("PutTwoFactorCompareAndSwap", func(t *testing.T) {
+		s, alice, bob := setup(t)
+		tf := putTwoFactor(t, s, newTwoFactor(alice.ID, "a", "b"))
+		b := putTwoFactor(t, s, newTwoFactor(bob.ID, "bob"))
+		if tf.Version == 0 {
+			t.Fatal("PutTwoFactor left Version 0, want the new version")
+		}
+		if got := readTwoFactor(t, s, alice.ID); got.Version != tf.Version {
+			t.Errorf("TwoFactor Version = %d, want %d, the version PutTwoFactor set", got.Version, tf.Version)
+		}
+
+		// Creating settings that exist is a conflict, and changes nothing.
+		again := newTwoFactor(alice.ID, "x")
+		wantCode(t, s.PutTwoFactor(t.Context(), again), gatehouse.CodeConflict)
+		if again.Version != 0 {
+			t.Errorf("a refused PutTwoFactor set Version to %d, want it left 0", again.Version)
+		}
+		wantTwoFactor(t, s, tf)
+
+		// Writing back what was read succeeds once, with a new version; the
+		// version read is then stale.
+		read := readTwoFactor(t, s, alice.ID)
+		stale := *read
+		read.Phone = "+15555550199"
+		putTwoFactor(t, s, read)
+		if read.Version == stale.Version {
+			t.Error("PutTwoFactor kept the version it replaced")
+		}
+		wantTwoFactor(t, s, read)
+		stale.Phone = "+15555550100"
+		err := s.PutTwoFactor(t.Context(), &stale)
+		wantCode(t, err, gatehouse.CodeConflict)
+		if !errors.Is(err, gatehouse.ErrConflict) {
+			t.Errorf("a stale PutTwoFactor = %v, want errors.Is ErrConflict", err)
+		}
+		wantTwoFactor(t, s, read)
+
+		// A use of a code changes the version: settings read before it are
+		// not written back over it (the code stays used, the step stays).
+		before := readTwoFactor(t, s, alice.ID)
+		check(t, s.UseRecoveryCode(t.Context(), alice.ID, hashOf("a")))
+		afterCode := readTwoFactor(t, s, alice.ID)
+		if afterCode.Version == before.Version {
+			t.Error("UseRecoveryCode kept the version")
+		}
+		before.Phone = ""
+		wantCode(t, s.PutTwoFactor(t.Context(), before), gatehouse.CodeConflict)
+		wantNotFound(t, s.UseRecoveryCode(t.Context(), alice.ID, hashOf("a")))
+		check(t, s.UseTOTPStep(t.Context(), alice.ID, afterCode.TOTPLastStep+1))
+		afterStep := readTwoFactor(t, s, alice.ID)
+		if afterStep.Version == afterCode.Version {
+			t.Error("UseTOTPStep kept the version")
+		}
+		afterCode.Phone = ""
+		wantCode(t, s.PutTwoFactor(t.Context(), afterCode), gatehouse.CodeConflict)
+		wantCode(t, s.UseTOTPStep(t.Context(), alice.ID, afterCode.TOTPLastStep+1), gatehouse.CodeConflict)
+
+		// Uses that change nothing keep the version.
+		wantNotFound(t, s.UseRecoveryCode(t.Context(), alice.ID, hashOf("a")))
+		wantCode(t, s.UseTOTPStep(t.Context(), alice.ID, afterStep.TOTPLastStep), gatehouse.CodeConflict)
+		if got := readTwoFactor(t, s, alice.ID); got.Version != afterStep.Version {
+			t.Errorf("refused uses changed the version from %d to %d", afterStep.Version, got.Version)
+		}
+		wantTwoFactor(t, s, afterStep)
+		wantTwoFactor(t, s, b)
+
+		// Settings deleted, or deleted and created again, are not those
+		// read: a writer that read them before is refused, and does not
+		// bring the old secret back.
+		check(t, s.DeleteTwoFactor(t.Context(), alice.ID))
+		old := *afterStep
+		wantCode(t, s.PutTwoFactor(t.Context(), &old), gatehouse.CodeConflict)
+		wantNoTwoFactor(t, s, alice.ID)
+		fresh := putTwoFactor(t, s, &gatehouse.TwoFactor{UserID: alice.ID, TOTPPending: []byte("new pending"), UpdatedAt: base})
+		wantCode(t, s.PutTwoFactor(t.Context(), &old), gatehouse.CodeConflict)
+		wantTwoFactor(t, s, fresh)
+
+		// Settings of a user deleted since they were read: a conflict too
+		// (the caller reads again, and finds none).
+		read = readTwoFactor(t, s, bob.ID)
+		check(t, s.DeleteUser(t.Context(), bob.ID))
+		wantCode(t, s.PutTwoFactor(t.Context(), read), gatehouse.CodeConflict)
+		wantNoTwoFactor(t, s, bob.ID)
+	})
+
+	t.Run("PutTwoFactorConcurrent", func(t *testing.T) {
+		// Writers that read the same settings race to write them back:
+		// exactly one wins, and what is stored is the winner's.
+		s, alice, _ := setup(t)
+		putTwoFactor(t, s, newTwoFactor(alice.ID, "code"))
+		read := readTwoFactor(t, s, alice.ID)
+		const n = 20
+		writes := make([]*gatehouse.TwoFactor, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			w := *read
+			w.Phone = "+1555555" + string(rune('1'+i/10)) + string(rune('0'+i%10)) + "00"
+			writes[i] = &w
+			wg.Go(func() { errs[i] = s.PutTwoFactor(context.WithoutCancel(t.Context()), writes[i]) })
+		}
+		wg.Wait()
+		var winner *gatehouse.TwoFactor
+		for i, err := range errs {
+			if err == nil {
+				if winner != nil {
+					t.Errorf("two writers of the same version succeeded: %q and %q", winner.Phone, writes[i].Phone)
+				}
+				winner = writes[i]
+				continue
+			}
+			wantCode(t, err, gatehouse.CodeConflict)
+		}
+		if winner == nil {
+			t.Fatalf("none of %d writers of the version read succeeded", n)
+		}
+		wantTwoFactor(t, s, winner)
+		if got := readTwoFactor(t, s, alice.ID); got.Version != winner.Version {
+			t.Errorf("stored Version = %d, want the winner's %d", got.Version, winner.Version)
+		}
+	})
+
+	t.Run("UseRecoveryCodeRacingPut", func(t *testing.T) {
+		// Uses of a recovery code race with writers of settings read while
+		// the code was unused: the code is used exactly once, and no writer
+		// brings it back.
+		s, alice, _ := setup(t)
+		putTwoFactor(t, s, newTwoFactor(alice.ID, "once", "other"))
+		read := readTwoFactor(t, s, alice.ID)
+		const n = 20
+		useErrs := make([]error, n)
+		putErrs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			w := *read
+			w.Phone = ""
+			wg.Go(func() { putErrs[i] = s.PutTwoFactor(context.WithoutCancel(t.Context()), &w) })
+			wg.Go(func() { useErrs[i] = s.UseRecoveryCode(context.WithoutCancel(t.Context()), alice.ID, hashOf("once")) })
+		}
+		wg.Wait()
+		used, put := 0, 0
+		for i := range n {
+			if useErrs[i] == nil {
+				used++
+			} else {
+				wantNotFound(t, useErrs[i])
+			}
+			if putErrs[i] == nil {
+				put++
+			} else {
+				wantCode(t, putErrs[i], gatehouse.CodeConflict)
+			}
+		}
+		if used != 1 || put > 1 {
+			t.Errorf("%d uses of one recovery code and %d writes of one version succeeded, want 1 and at most 1", used, put)
+		}
+		wantNotFound(t, s.UseRecoveryCode(t.Context(), alice.ID, hashOf("once")))
+		if got := readTwoFactor(t, s, alice.ID); len(got.RecoveryCodes) != 1 || !bytes.Equal(got.RecoveryCodes[0], hashOf("other")) {
+			t.Errorf("recovery codes after the race = %x, want only the other one", got.RecoveryCodes)
+		}
 	})
 
 	t.Run("DeleteUserDeletesTwoFactor", func(t *testing.T) {
