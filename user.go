@@ -50,6 +50,12 @@ type User struct {
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	LastLoginAt time.Time // zero when the user never logged in
+
+	// Version identifies the stored user as it was read: CreateUser and
+	// every UpdateUser store a new one, so that UpdateUser can refuse to
+	// write back a user read before another change. It is an opaque
+	// identifier, not a counter.
+	Version int64
 }
 
 // Group is a named set of permissions. A user's effective permissions are the
@@ -98,7 +104,14 @@ type UserStore interface {
 	// UserByLogin returns the user whose username or email equals login,
 	// case-insensitively.
 	UserByLogin(ctx context.Context, login string) (*User, error)
-	// UpdateUser replaces the stored user u.ID with u, including its groups.
+	// UpdateUser replaces the stored user u.ID with u, including its
+	// groups, atomically and only if its stored Version is still
+	// u.Version: a user changed since it was read is ErrConflict, a deleted
+	// one ErrNotFound, and either is left as it is. On success (and on
+	// CreateUser's) u.Version is set to the new version. Callers read,
+	// decide and write back, and decide again on ErrConflict, never
+	// overwriting a change they did not see (such as a user disabled
+	// meanwhile).
 	UpdateUser(ctx context.Context, u *User) error
 	// SetPasswordHash replaces only the password hash of a user, leaving its
 	// security stamp alone; used to upgrade a hash after a successful login.

@@ -668,6 +668,10 @@ func (s *Service) Reauthenticate(ctx context.Context, a Actor, sess *gatehouse.S
 	return token, next, nil
 }
 
+// errPasswordChangedMeanwhile refuses a password change whose current
+// password was checked against a hash another request replaced since.
+var errPasswordChangedMeanwhile = gatehouse.Errorf(gatehouse.CodeConflict, "Your password was changed by another request at the same time; try again.")
+
 // ChangePasswordRequest is a user changing their own password.
 type ChangePasswordRequest struct {
 	User            *gatehouse.User
@@ -693,7 +697,9 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 	}
 	// No per-user lock: the guess budget is reserved atomically in the
 	// store (reserveAttempt), across processes; two changes at once each
-	// need the current password, and the last written wins.
+	// need the current password, and the user is written back by
+	// compare-and-swap (changeUser), so a change made meanwhile (the user
+	// disabled) is kept, and one of two racing password changes is refused.
 	keys := s.accountKeys(req.User, "", req.Client.Addr)
 	att, err := s.reserveAttempt(ctx, keys)
 	if err != nil {
@@ -722,10 +728,19 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 	if err != nil {
 		return err
 	}
-	u.PasswordHash = hash
-	u.SecurityStamp = newStamp()
-	u.UpdatedAt = s.now().UTC()
-	if err := s.stores.Users.UpdateUser(ctx, u); err != nil {
+	verified := u.PasswordHash
+	u, err = s.changeUser(ctx, u.ID, func(cur *gatehouse.User) (bool, error) {
+		if cur.PasswordHash != verified {
+			// The current password was checked against a hash that is no
+			// longer the user's.
+			return false, errPasswordChangedMeanwhile
+		}
+		cur.PasswordHash = hash
+		cur.SecurityStamp = newStamp()
+		cur.UpdatedAt = s.now().UTC()
+		return true, nil
+	})
+	if err != nil {
 		return err
 	}
 	s.forgetUser(u.ID)

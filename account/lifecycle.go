@@ -336,9 +336,16 @@ func (s *Service) inviteePassword(ctx context.Context, u *gatehouse.User, pw str
 // requires two-factor).
 func (s *Service) activateInvited(ctx context.Context, u *gatehouse.User, hash, partial string, client Client) (*LoginResult, error) {
 	now := s.now().UTC()
-	u.PasswordHash, u.SecurityStamp, u.State, u.EmailConfirmed = hash, newStamp(), gatehouse.StateActive, true
-	u.UpdatedAt, u.LastLoginAt = now, now
-	if err := s.stores.Users.UpdateUser(ctx, u); err != nil {
+	u, err := s.changeUser(ctx, u.ID, func(cur *gatehouse.User) (bool, error) {
+		if cur.State != gatehouse.StateInvited {
+			// Disabled (or activated) since the invitation was checked.
+			return false, errInvalidToken
+		}
+		cur.PasswordHash, cur.SecurityStamp, cur.State, cur.EmailConfirmed = hash, newStamp(), gatehouse.StateActive, true
+		cur.UpdatedAt, cur.LastLoginAt = now, now
+		return true, nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	s.forgetUser(u.ID)
@@ -483,12 +490,17 @@ func (s *Service) ResetPassword(ctx context.Context, userID, secret, pw string, 
 	if err := s.useActionToken(ctx, t); err != nil {
 		return err
 	}
-	u.PasswordHash, u.SecurityStamp, u.EmailConfirmed = hash, newStamp(), true
-	if u.State == gatehouse.StateInvited && u.LastLoginAt.IsZero() {
-		u.State = gatehouse.StateActive
-	}
-	u.UpdatedAt = s.now().UTC()
-	if err := s.stores.Users.UpdateUser(ctx, u); err != nil {
+	// Decided on the user as stored, so that a user disabled since the
+	// link was checked stays disabled.
+	u, err = s.changeUser(ctx, u.ID, func(cur *gatehouse.User) (bool, error) {
+		cur.PasswordHash, cur.SecurityStamp, cur.EmailConfirmed = hash, newStamp(), true
+		if cur.State == gatehouse.StateInvited && cur.LastLoginAt.IsZero() {
+			cur.State = gatehouse.StateActive
+		}
+		cur.UpdatedAt = s.now().UTC()
+		return true, nil
+	})
+	if err != nil {
 		return err
 	}
 	if err := s.endCredentials(ctx, u.ID); err != nil {

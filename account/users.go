@@ -37,60 +37,77 @@ type UserUpdate struct {
 // UpdateUser applies an update. Group changes take effect on the user's
 // very next request.
 func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, up UserUpdate) (*gatehouse.User, error) {
-	u, err := s.actOn(ctx, a, id, "change the account")
+	const what = "change the account"
+	if _, err := s.actOn(ctx, a, id, what); err != nil {
+		return nil, err
+	}
+	// The update is decided on the user as stored, and decided again if
+	// another request changed the user before it was written (changeUser).
+	var (
+		old     gatehouse.User
+		changed []string
+	)
+	next, err := s.changeUser(ctx, id, func(cur *gatehouse.User) (bool, error) {
+		if err := s.checkActsOn(ctx, a, cur, what); err != nil {
+			return false, err
+		}
+		old = *cur
+		u, next := &old, cur
+		changed = []string{}
+		if up.Username != nil && *up.Username != u.Username {
+			next.Username = *up.Username
+			changed = append(changed, "username")
+		}
+		if up.Email != nil && *up.Email != u.Email {
+			next.Email = *up.Email
+			changed = append(changed, "email")
+		}
+		if up.Name != nil && *up.Name != u.Name {
+			next.Name = *up.Name
+			changed = append(changed, "name")
+		}
+		if up.Groups != nil {
+			g := slices.Clone(*up.Groups)
+			slices.Sort(g)
+			g = slices.Compact(g)
+			if g == nil {
+				g = []string{}
+			}
+			if !slices.Equal(g, u.Groups) {
+				next.Groups = g
+				changed = append(changed, "groups")
+			}
+		}
+		if len(changed) == 0 {
+			return false, nil
+		}
+		if slices.Contains(changed, "groups") {
+			if err := s.checkGrant(ctx, a, next.Groups, "put the user in these groups"); err != nil {
+				return false, err
+			}
+		}
+		if fields := validateIdentity(next.Username, next.Email, next.Name); len(fields) > 0 {
+			return false, &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: fields}
+		}
+		if slices.Contains(changed, "groups") {
+			if err := s.keepAdministratorIfLosing(ctx, u, next); err != nil {
+				return false, err
+			}
+		}
+		next.UpdatedAt = s.now().UTC()
+		if slices.Contains(changed, "email") {
+			// Links already mailed to the old address stop working.
+			next.SecurityStamp = newStamp()
+		}
+		return true, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	next := *u
-	changed := []string{}
-	if up.Username != nil && *up.Username != u.Username {
-		next.Username = *up.Username
-		changed = append(changed, "username")
-	}
-	if up.Email != nil && *up.Email != u.Email {
-		next.Email = *up.Email
-		changed = append(changed, "email")
-	}
-	if up.Name != nil && *up.Name != u.Name {
-		next.Name = *up.Name
-		changed = append(changed, "name")
-	}
-	if up.Groups != nil {
-		g := slices.Clone(*up.Groups)
-		slices.Sort(g)
-		g = slices.Compact(g)
-		if g == nil {
-			g = []string{}
-		}
-		if !slices.Equal(g, u.Groups) {
-			next.Groups = g
-			changed = append(changed, "groups")
-		}
-	}
 	if len(changed) == 0 {
-		return u, nil
+		return next, nil
 	}
-	if slices.Contains(changed, "groups") {
-		if err := s.checkGrant(ctx, a, next.Groups, "put the user in these groups"); err != nil {
-			return nil, err
-		}
-	}
-	if fields := validateIdentity(next.Username, next.Email, next.Name); len(fields) > 0 {
-		return nil, &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: fields}
-	}
-	if slices.Contains(changed, "groups") {
-		if err := s.keepAdministratorIfLosing(ctx, u, &next); err != nil {
-			return nil, err
-		}
-	}
-	next.UpdatedAt = s.now().UTC()
-	if slices.Contains(changed, "email") {
-		// Links already mailed to the old address stop working.
-		next.SecurityStamp = newStamp()
-	}
-	if err := s.stores.Users.UpdateUser(ctx, &next); err != nil {
-		return nil, err
-	}
+	u := &old
 	if slices.Contains(changed, "email") {
 		if _, err := s.stores.ActionTokens.DeleteActionTokens(ctx, u.ID, ""); err != nil {
 			return nil, err
@@ -101,9 +118,9 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, up UserUpd
 	if slices.Contains(changed, "email") {
 		// The old address hears of the change: if it was not the user's
 		// doing, they learn of it where they can still read mail.
-		s.notify(ctx, u.Email, "email_changed", s.mailData(&next))
+		s.notify(ctx, u.Email, "email_changed", s.mailData(next))
 	}
-	return &next, nil
+	return next, nil
 }
 
 // holdsAll reports whether u holds every permission ("*"). An error
@@ -172,16 +189,22 @@ func (s *Service) keepAnAdministrator(ctx context.Context, losing string) error 
 
 // DisableUser disables a user and ends all their sessions and tokens at once.
 func (s *Service) DisableUser(ctx context.Context, a Actor, id string) (*gatehouse.User, error) {
-	u, err := s.actOn(ctx, a, id, "disable the account")
+	const what = "disable the account"
+	if _, err := s.actOn(ctx, a, id, what); err != nil {
+		return nil, err
+	}
+	u, err := s.changeUser(ctx, id, func(cur *gatehouse.User) (bool, error) {
+		if err := s.checkActsOn(ctx, a, cur, what); err != nil {
+			return false, err
+		}
+		if err := s.keepActiveAdministrator(ctx, cur); err != nil {
+			return false, err
+		}
+		cur.State = gatehouse.StateDisabled
+		cur.UpdatedAt = s.now().UTC()
+		return true, nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := s.keepActiveAdministrator(ctx, u); err != nil {
-		return nil, err
-	}
-	u.State = gatehouse.StateDisabled
-	u.UpdatedAt = s.now().UTC()
-	if err := s.stores.Users.UpdateUser(ctx, u); err != nil {
 		return nil, err
 	}
 	if err := s.endEverything(ctx, u.ID); err != nil {
@@ -215,20 +238,32 @@ func (s *Service) endEverything(ctx context.Context, userID string) error {
 // EnableUser makes a disabled user active again. An invited user stays
 // invited: only accepting the invitation activates it.
 func (s *Service) EnableUser(ctx context.Context, a Actor, id string) (*gatehouse.User, error) {
-	u, err := s.actOn(ctx, a, id, "enable the account")
+	const what = "enable the account"
+	if _, err := s.actOn(ctx, a, id, what); err != nil {
+		return nil, err
+	}
+	enabled := false
+	u, err := s.changeUser(ctx, id, func(cur *gatehouse.User) (bool, error) {
+		if err := s.checkActsOn(ctx, a, cur, what); err != nil {
+			return false, err
+		}
+		if cur.State != gatehouse.StateDisabled {
+			enabled = false
+			return false, nil
+		}
+		cur.State = gatehouse.StateActive
+		if cur.PasswordHash == "" && cur.LastLoginAt.IsZero() {
+			cur.State = gatehouse.StateInvited
+		}
+		cur.UpdatedAt = s.now().UTC()
+		enabled = true
+		return true, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if u.State != gatehouse.StateDisabled {
+	if !enabled {
 		return u, nil
-	}
-	u.State = gatehouse.StateActive
-	if u.PasswordHash == "" && u.LastLoginAt.IsZero() {
-		u.State = gatehouse.StateInvited
-	}
-	u.UpdatedAt = s.now().UTC()
-	if err := s.stores.Users.UpdateUser(ctx, u); err != nil {
-		return nil, err
 	}
 	s.forgetUser(u.ID)
 	s.record(ctx, a, gatehouse.AuditUserEnabled, u.ID, nil)

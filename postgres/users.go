@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -17,7 +19,7 @@ import (
 // userColumns are the columns scanUser reads. The last one is the user's
 // groups, sorted, so that one query returns a whole user.
 const userColumns = `id, username, email, name, state, password_hash, security_stamp,
-	email_confirmed, created_at, updated_at, last_login_at,
+	email_confirmed, created_at, updated_at, last_login_at, version,
 	ARRAY(SELECT group_name FROM user_groups WHERE user_id = users.id ORDER BY group_name)`
 
 // scanUser reads a row of userColumns.
@@ -29,7 +31,7 @@ func scanUser(row pgx.Row) (*gatehouse.User, error) {
 		lastLogin        pgtype.Timestamptz
 	)
 	err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &state, &u.PasswordHash, &u.SecurityStamp,
-		&u.EmailConfirmed, &created, &updated, &lastLogin, &u.Groups)
+		&u.EmailConfirmed, &created, &updated, &lastLogin, &u.Version, &u.Groups)
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +170,7 @@ func (s *Store) CreateUser(ctx context.Context, u *gatehouse.User) error {
 	}
 	usernameKey, emailKey := gatehouse.FoldName(u.Username), gatehouse.FoldName(u.Email)
 	groups := userGroups(u)
+	version := newUserVersion()
 	err := s.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		if err := lockUsers(ctx, tx); err != nil {
 			return err
@@ -179,11 +182,11 @@ func (s *Store) CreateUser(ctx context.Context, u *gatehouse.User) error {
 			return err
 		}
 		const q = `INSERT INTO users (id, username, username_key, email, email_key, name, name_key,
-			state, password_hash, security_stamp, email_confirmed, created_at, updated_at, last_login_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+			state, password_hash, security_stamp, email_confirmed, created_at, updated_at, last_login_at, version)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
 		_, err := tx.Exec(ctx, q, u.ID, u.Username, usernameKey, u.Email, emailKey, u.Name, gatehouse.FoldName(u.Name),
 			string(u.State), u.PasswordHash, u.SecurityStamp, u.EmailConfirmed,
-			pgTime(u.CreatedAt), pgTime(u.UpdatedAt), nullTime(u.LastLoginAt))
+			pgTime(u.CreatedAt), pgTime(u.UpdatedAt), nullTime(u.LastLoginAt), version)
 		if isUniqueViolation(err) {
 			// Only a duplicate ID can get here, the check above having
 			// covered usernames and emails; keep it a conflict anyway.
@@ -194,6 +197,9 @@ func (s *Store) CreateUser(ctx context.Context, u *gatehouse.User) error {
 		}
 		return insertGroups(ctx, tx, u.ID, groups)
 	})
+	if err == nil {
+		u.Version = version
+	}
 	return s.internal("create user", err)
 }
 
@@ -229,28 +235,36 @@ func (s *Store) UserByLogin(ctx context.Context, login string) (*gatehouse.User,
 }
 
 // UpdateUser replaces every field of the stored user u.ID, and its groups,
-// with those of u. It fails like CreateUser, and with gatehouse.ErrNotFound
-// when there is no such user.
+// with those of u, only if the stored version is still u.Version (a
+// compare-and-swap on the row locked FOR UPDATE), and on success sets
+// u.Version to the new version. A user changed or deleted since it was
+// read is gatehouse.ErrConflict or gatehouse.ErrNotFound, and is left as
+// it is; otherwise it fails like CreateUser.
 func (s *Store) UpdateUser(ctx context.Context, u *gatehouse.User) error {
 	if err := validateUser(u); err != nil {
 		return err
 	}
 	usernameKey, emailKey := gatehouse.FoldName(u.Username), gatehouse.FoldName(u.Email)
 	groups := userGroups(u)
+	version := newUserVersion()
 	err := s.inTx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		if err := lockUsers(ctx, tx); err != nil {
 			return err
 		}
-		// Checking existence first makes a missing user ErrNotFound even
-		// when its new username is taken; FOR UPDATE keeps it from being
-		// deleted before the update.
-		var one int
-		err := tx.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, u.ID).Scan(&one)
+		// Checking existence and version first makes a missing user
+		// ErrNotFound, and a stale one ErrConflict, even when its new
+		// username is taken; FOR UPDATE keeps the row from being changed
+		// or deleted before the update.
+		var stored int64
+		err := tx.QueryRow(ctx, `SELECT version FROM users WHERE id = $1 FOR UPDATE`, u.ID).Scan(&stored)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return gatehouse.ErrNotFound
 		}
 		if err != nil {
 			return err
+		}
+		if stored != u.Version {
+			return gatehouse.ErrConflict
 		}
 		if err := checkConflict(ctx, tx, u.ID, usernameKey, emailKey); err != nil {
 			return err
@@ -260,11 +274,11 @@ func (s *Store) UpdateUser(ctx context.Context, u *gatehouse.User) error {
 		}
 		const q = `UPDATE users SET username = $1, username_key = $2, email = $3, email_key = $4, name = $5, name_key = $6,
 			state = $7, password_hash = $8, security_stamp = $9, email_confirmed = $10,
-			created_at = $11, updated_at = $12, last_login_at = $13
-			WHERE id = $14`
+			created_at = $11, updated_at = $12, last_login_at = $13, version = $14
+			WHERE id = $15`
 		_, err = tx.Exec(ctx, q, u.Username, usernameKey, u.Email, emailKey, u.Name, gatehouse.FoldName(u.Name),
 			string(u.State), u.PasswordHash, u.SecurityStamp, u.EmailConfirmed,
-			pgTime(u.CreatedAt), pgTime(u.UpdatedAt), nullTime(u.LastLoginAt),
+			pgTime(u.CreatedAt), pgTime(u.UpdatedAt), nullTime(u.LastLoginAt), version,
 			u.ID)
 		if isUniqueViolation(err) {
 			return conflict(err)
@@ -277,7 +291,18 @@ func (s *Store) UpdateUser(ctx context.Context, u *gatehouse.User) error {
 		}
 		return insertGroups(ctx, tx, u.ID, groups)
 	})
+	if err == nil {
+		u.Version = version
+	}
 	return s.internal("update user", err)
+}
+
+// newUserVersion returns a new version for a write of a user: random, so
+// that a user deleted and created again under the same id never takes up a
+// version a stale writer still holds (a counter would start over), and
+// never 0 (none read) or 1 (users created before migration 0002).
+func newUserVersion() int64 {
+	return 2 + rand.Int64N(math.MaxInt64-1)
 }
 
 // SetPasswordHash replaces the password hash of user id and nothing else:

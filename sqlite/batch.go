@@ -15,8 +15,8 @@ var _ gatehouse.UserBatchCreator = (*Store)(nil)
 // insertUserSQL inserts one row of users; CreateUser and CreateUsers share
 // its column order.
 const insertUserSQL = `INSERT INTO users (id, username, username_key, email, email_key, name, name_key,
-	state, password_hash, security_stamp, email_confirmed, created_at, updated_at, last_login_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	state, password_hash, security_stamp, email_confirmed, created_at, updated_at, last_login_at, version)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // CreateUsers creates users, in order, in one write transaction, which
 // makes an import of many users one commit (one fsync) per call instead of
@@ -154,9 +154,10 @@ func (b *userBatch) create(ctx context.Context, u *gatehouse.User) error {
 	// constraint by itself, so a refused user leaves nothing behind. Any
 	// other failure is the database's, and rolls the whole transaction
 	// back.
+	version := newUserVersion()
 	_, err := b.ins.ExecContext(ctx, u.ID, u.Username, usernameKey, u.Email, emailKey, u.Name, foldKey(u.Name),
 		string(u.State), u.PasswordHash, u.SecurityStamp, u.EmailConfirmed,
-		micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastLoginAt))
+		micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastLoginAt), version)
 	if isUniqueViolation(err) {
 		// Only a duplicate id can get here; a conflict, as in CreateUser.
 		return conflict(err)
@@ -169,5 +170,6 @@ func (b *userBatch) create(ctx context.Context, u *gatehouse.User) error {
 			return fmt.Errorf("add user to group: %w", err)
 		}
 	}
+	u.Version = version
 	return nil
 }

@@ -82,6 +82,7 @@ func TestMigrateFrom0002(t *testing.T) {
 		Groups:         []string{gatehouse.GroupAdministrators, "editors"},
 		EmailConfirmed: false,
 		CreatedAt:      now, UpdatedAt: now.Add(time.Minute), LastLoginAt: now.Add(2 * time.Minute),
+		Version: 1, // users of releases before migration 0012
 	}
 	u, err := s.UserByID(ctx, userID)
 	if err != nil {

@@ -87,6 +87,7 @@ func TestMigrateFrom0003(t *testing.T) {
 		State: gatehouse.StateActive, PasswordHash: "hash", SecurityStamp: "stamp",
 		Groups: []string{gatehouse.GroupAdministrators}, EmailConfirmed: true,
 		CreatedAt: now, UpdatedAt: now.Add(time.Minute), LastLoginAt: now.Add(2 * time.Minute),
+		Version: 1, // users of releases before migration 0012
 	}
 	u, err := s.UserByID(ctx, userID)
 	if err != nil {

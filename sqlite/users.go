@@ -16,7 +16,7 @@ import (
 // userColumns are the columns scanUser reads. The last one is the user's
 // groups as a sorted JSON array, so that one query returns a whole user.
 const userColumns = `id, username, email, name, state, password_hash, security_stamp,
-	email_confirmed, created_at, updated_at, last_login_at,
+	email_confirmed, created_at, updated_at, last_login_at, version,
 	(SELECT json_group_array(group_name ORDER BY group_name) FROM user_groups WHERE user_id = users.id)`
 
 // scanner is a *sql.Row or *sql.Rows.
@@ -33,7 +33,7 @@ func scanUser(sc scanner) (*gatehouse.User, error) {
 		lastLogin        sql.NullInt64
 	)
 	err := sc.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &state, &u.PasswordHash, &u.SecurityStamp,
-		&u.EmailConfirmed, &created, &updated, &lastLogin, &groups)
+		&u.EmailConfirmed, &created, &updated, &lastLogin, &u.Version, &groups)
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +152,7 @@ func (s *Store) CreateUser(ctx context.Context, u *gatehouse.User) error {
 	}
 	usernameKey, emailKey := foldKey(u.Username), foldKey(u.Email)
 	groups := userGroups(u)
+	version := newUserVersion()
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		if err := checkConflict(ctx, tx, u.ID, usernameKey, emailKey); err != nil {
 			return err
@@ -159,12 +160,9 @@ func (s *Store) CreateUser(ctx context.Context, u *gatehouse.User) error {
 		if err := checkGroups(ctx, tx, groups); err != nil {
 			return err
 		}
-		const q = `INSERT INTO users (id, username, username_key, email, email_key, name, name_key,
-			state, password_hash, security_stamp, email_confirmed, created_at, updated_at, last_login_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-		_, err := tx.ExecContext(ctx, q, u.ID, u.Username, usernameKey, u.Email, emailKey, u.Name, foldKey(u.Name),
+		_, err := tx.ExecContext(ctx, insertUserSQL, u.ID, u.Username, usernameKey, u.Email, emailKey, u.Name, foldKey(u.Name),
 			string(u.State), u.PasswordHash, u.SecurityStamp, u.EmailConfirmed,
-			micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastLoginAt))
+			micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastLoginAt), version)
 		if isUniqueViolation(err) {
 			// Only a duplicate ID can get here, the check above having
 			// covered usernames and emails; keep it a conflict anyway.
@@ -175,6 +173,9 @@ func (s *Store) CreateUser(ctx context.Context, u *gatehouse.User) error {
 		}
 		return insertGroups(ctx, tx, u.ID, groups)
 	})
+	if err == nil {
+		u.Version = version
+	}
 	return s.internal("create user", err)
 }
 
@@ -210,28 +211,36 @@ func (s *Store) UserByLogin(ctx context.Context, login string) (*gatehouse.User,
 }
 
 // UpdateUser replaces every field of the stored user u.ID, and its groups,
-// with those of u. It fails like CreateUser, and with gatehouse.ErrNotFound
-// when there is no such user.
+// with those of u, only if the stored version is still u.Version (a
+// compare-and-swap SQLite applies under its write lock), and on success
+// sets u.Version to the new version. A user changed or deleted since it
+// was read is gatehouse.ErrConflict or gatehouse.ErrNotFound, and is left
+// as it is; otherwise it fails like CreateUser.
 func (s *Store) UpdateUser(ctx context.Context, u *gatehouse.User) error {
 	if err := validateUser(u); err != nil {
 		return err
 	}
 	usernameKey, emailKey := foldKey(u.Username), foldKey(u.Email)
 	groups := userGroups(u)
+	version := newUserVersion()
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		const q = `UPDATE users SET username = ?, username_key = ?, email = ?, email_key = ?, name = ?, name_key = ?,
 			state = ?, password_hash = ?, security_stamp = ?, email_confirmed = ?,
-			created_at = ?, updated_at = ?, last_login_at = ?
-			WHERE id = ?`
-		// Checking existence first makes a missing user ErrNotFound even
-		// when its new username is taken.
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = ?`, u.ID).Scan(&one)
+			created_at = ?, updated_at = ?, last_login_at = ?, version = ?
+			WHERE id = ? AND version = ?`
+		// Checking existence and version first makes a missing user
+		// ErrNotFound, and a stale one ErrConflict, even when its new
+		// username is taken.
+		var stored int64
+		err := tx.QueryRowContext(ctx, `SELECT version FROM users WHERE id = ?`, u.ID).Scan(&stored)
 		if errors.Is(err, sql.ErrNoRows) {
 			return gatehouse.ErrNotFound
 		}
 		if err != nil {
 			return err
+		}
+		if stored != u.Version {
+			return gatehouse.ErrConflict
 		}
 		if err := checkConflict(ctx, tx, u.ID, usernameKey, emailKey); err != nil {
 			return err
@@ -239,23 +248,37 @@ func (s *Store) UpdateUser(ctx context.Context, u *gatehouse.User) error {
 		if err := checkGroups(ctx, tx, groups); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, q, u.Username, usernameKey, u.Email, emailKey, u.Name, foldKey(u.Name),
+		res, err := tx.ExecContext(ctx, q, u.Username, usernameKey, u.Email, emailKey, u.Name, foldKey(u.Name),
 			string(u.State), u.PasswordHash, u.SecurityStamp, u.EmailConfirmed,
-			micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastLoginAt),
-			u.ID)
+			micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.LastLoginAt), version,
+			u.ID, u.Version)
 		if isUniqueViolation(err) {
 			return conflict(err)
 		}
 		if err != nil {
 			return err
 		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return gatehouse.ErrConflict
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM user_groups WHERE user_id = ?`, u.ID); err != nil {
 			return err
 		}
 		return insertGroups(ctx, tx, u.ID, groups)
 	})
+	if err == nil {
+		u.Version = version
+	}
 	return s.internal("update user", err)
 }
+
+// newUserVersion returns a new version for a write of a user: random, so
+// that a user deleted and created again under the same id never takes up a
+// version a stale writer still holds, and never 0 (none read) or 1 (users
+// of earlier releases, migration 0012).
+func newUserVersion() int64 { return newTwoFactorVersion() }
 
 // updateOne runs an UPDATE or DELETE of one row, a user's or a group's, on
 // the writer and turns "no row" into gatehouse.ErrNotFound.

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -329,6 +330,7 @@ func RunUsers(t *testing.T, newStore func(t *testing.T) gatehouse.UserStore) {
 			CreatedAt:     base.Add(-time.Hour),
 			UpdatedAt:     base.Add(time.Hour),
 			LastLoginAt:   base.Add(30 * time.Minute),
+			Version:       u.Version,
 		}
 		check(t, s.UpdateUser(t.Context(), updated))
 		wantUser(t, s, updated)
@@ -524,6 +526,82 @@ func RunUsers(t *testing.T, newStore func(t *testing.T) gatehouse.UserStore) {
 			t.Errorf("%d of %d concurrent CreateUser calls succeeded, want exactly 1", ok, n)
 		}
 		wantCount(t, s, 1)
+	})
+
+	t.Run("UpdateUserStale", func(t *testing.T) {
+		// A user read before another write is not written back over it:
+		// an administrator's disable is not undone by a change read while
+		// the user was active.
+		s := newStore(t)
+		alice := newUser("alice")
+		createUser(t, s, alice)
+		if alice.Version == 0 {
+			t.Fatalf("CreateUser left Version 0")
+		}
+		stale, err := s.UserByID(t.Context(), alice.ID)
+		check(t, err)
+		disabled := *stale
+		disabled.State = gatehouse.StateDisabled
+		check(t, s.UpdateUser(t.Context(), &disabled))
+		if disabled.Version == stale.Version {
+			t.Errorf("UpdateUser kept Version %d, want a new one", disabled.Version)
+		}
+		stale.PasswordHash = "$argon2id$stale"
+		err = s.UpdateUser(t.Context(), stale)
+		if !errors.Is(err, gatehouse.ErrConflict) {
+			t.Fatalf("UpdateUser of a stale user = %v, want ErrConflict", err)
+		}
+		wantUser(t, s, &disabled)
+		// Writing back what was just written works, with its new version.
+		disabled.Name = "Alice Again"
+		check(t, s.UpdateUser(t.Context(), &disabled))
+		wantUser(t, s, &disabled)
+	})
+
+	t.Run("UpdateUserConcurrent", func(t *testing.T) {
+		// Writers that read the same user race to write it back: exactly
+		// one wins, and what is stored is the winner's.
+		s := newStore(t)
+		alice := newUser("alice")
+		createUser(t, s, alice)
+		read, err := s.UserByID(t.Context(), alice.ID)
+		check(t, err)
+		const n = 20
+		writes := make([]*gatehouse.User, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			w := *read
+			w.Name = fmt.Sprintf("Writer %d", i)
+			w.State = []gatehouse.UserState{gatehouse.StateActive, gatehouse.StateDisabled}[i%2]
+			writes[i] = &w
+			wg.Go(func() { errs[i] = s.UpdateUser(context.WithoutCancel(t.Context()), writes[i]) })
+		}
+		wg.Wait()
+		var winner *gatehouse.User
+		for i, err := range errs {
+			if err == nil {
+				if winner != nil {
+					t.Errorf("two writers of the same version succeeded: %q and %q", winner.Name, writes[i].Name)
+				}
+				winner = writes[i]
+				continue
+			}
+			if !errors.Is(err, gatehouse.ErrConflict) {
+				t.Errorf("losing UpdateUser = %v, want ErrConflict", err)
+			}
+		}
+		if winner == nil {
+			t.Fatalf("none of %d writers of the version read succeeded", n)
+		}
+		wantUser(t, s, winner)
+		// A stale write never lands, even after the race.
+		late := *read
+		late.Name = "Late"
+		if err := s.UpdateUser(t.Context(), &late); !errors.Is(err, gatehouse.ErrConflict) {
+			t.Errorf("UpdateUser of the version read after the race = %v, want ErrConflict", err)
+		}
+		wantUser(t, s, winner)
 	})
 }
 
