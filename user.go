@@ -115,7 +115,11 @@ type UserStore interface {
 	UpdateUser(ctx context.Context, u *User) error
 	// SetPasswordHash replaces only the password hash of a user, leaving its
 	// security stamp alone; used to upgrade a hash after a successful login.
-	SetPasswordHash(ctx context.Context, id, hash string) error
+	// It writes only while the stored hash is still old (the one the login
+	// verified): a password changed meanwhile is ErrConflict and stays, so
+	// that a rehash of the old password never brings it back. A missing
+	// user is ErrNotFound.
+	SetPasswordHash(ctx context.Context, id, old, hash string) error
 	// RecordLogin sets the user's last login time.
 	RecordLogin(ctx context.Context, id string, at time.Time) error
 	// ListUsers returns the users that match f, and how many match in all.

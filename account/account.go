@@ -408,7 +408,11 @@ func (s *Service) startLogin(ctx context.Context, a Actor, o session.CreateOptio
 func (s *Service) upgradeHash(ctx context.Context, u *gatehouse.User, pw string) {
 	h, err := s.hasher.Hash(ctx, pw)
 	if err == nil {
-		err = s.stores.Users.SetPasswordHash(ctx, u.ID, h)
+		err = s.stores.Users.SetPasswordHash(ctx, u.ID, u.PasswordHash, h)
+	}
+	if errors.Is(err, gatehouse.ErrConflict) {
+		// The password changed since this login read it: the new one stays.
+		return
 	}
 	if err != nil {
 		s.log.Warn("password rehash failed", "user", u.ID, "err", err)

@@ -300,7 +300,7 @@ func TestBasicUpgradesImportedHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := store.SetPasswordHash(ctx, u.ID, string(imported)); err != nil {
+	if err := store.SetPasswordHash(ctx, u.ID, u.PasswordHash, string(imported)); err != nil {
 		t.Fatal(err)
 	}
 	hashOf := func() string {

@@ -237,7 +237,7 @@ func TestReauthenticateWithCode(t *testing.T) {
 	}
 
 	// Without a password, the same codes prove it, once each.
-	if err := store.SetPasswordHash(ctx, a.User.ID, ""); err != nil {
+	if err := store.SetPasswordHash(ctx, a.User.ID, a.User.PasswordHash, ""); err != nil {
 		t.Fatal(err)
 	}
 	tok, next, err := svc.Reauthenticate(ctx, a, sess, account.Reauthentication{Provider: gatehouse.ProviderTOTP, Code: totp})
@@ -268,7 +268,7 @@ func TestReauthenticateWithCode(t *testing.T) {
 	if err := svc.DisableTOTP(ctx, b, b.User, account.Proof{Password: pw}); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.SetPasswordHash(ctx, b.User.ID, ""); err != nil {
+	if err := store.SetPasswordHash(ctx, b.User.ID, b.User.PasswordHash, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := svc.Reauthenticate(ctx, b, bsess, account.Reauthentication{Provider: gatehouse.ProviderTOTP, Code: "123456"}); code(err) != gatehouse.CodeInvalidCredentials {

@@ -24,7 +24,7 @@ func (e *env) passwordless(name string, totp bool) (*browser, string, *gatehouse
 	if totp {
 		key, codes = e.enrolTOTP(b, csrfTok)
 	}
-	if err := e.store.SetPasswordHash(context.Background(), u.ID, ""); err != nil {
+	if err := e.store.SetPasswordHash(context.Background(), u.ID, u.PasswordHash, ""); err != nil {
 		e.t.Fatal(err)
 	}
 	return b, csrfTok, u, key, codes

@@ -629,7 +629,7 @@ func TestHashUpgradeKeepsSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := e.loggedIn()
-	if err := e.store.SetPasswordHash(ctx, e.admin.ID, weak); err != nil {
+	if err := e.store.SetPasswordHash(ctx, e.admin.ID, e.admin.PasswordHash, weak); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := e.store.UserByID(ctx, e.admin.ID)

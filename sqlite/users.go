@@ -302,10 +302,17 @@ func (s *Store) updateOneIn(ctx context.Context, db execer, op, q string, args .
 	return nil
 }
 
-// SetPasswordHash replaces the password hash of user id and nothing else:
-// not the security stamp, not the update time.
-func (s *Store) SetPasswordHash(ctx context.Context, id, hash string) error {
-	return s.updateOne(ctx, "set password hash", `UPDATE users SET password_hash = ? WHERE id = ?`, hash, id)
+// SetPasswordHash replaces the password hash of user id, while it is still
+// old, and nothing else: not the security stamp, not the update time.
+func (s *Store) SetPasswordHash(ctx context.Context, id, old, hash string) error {
+	err := s.updateOne(ctx, "set password hash", `UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`, hash, id, old)
+	if errors.Is(err, gatehouse.ErrNotFound) {
+		if _, err := s.UserByID(ctx, id); err != nil {
+			return err
+		}
+		return gatehouse.ErrConflict
+	}
+	return err
 }
 
 // RecordLogin sets the last login time of user id.

@@ -389,7 +389,7 @@ func RunUsers(t *testing.T, newStore func(t *testing.T) gatehouse.UserStore) {
 		wantConfirmed("updated to confirmed", u, true)
 		wantUser(t, s, u)
 		// Neither a rehash nor a login touches it.
-		check(t, s.SetPasswordHash(t.Context(), u.ID, "$argon2id$v=19$m=47104,t=1,p=1$eA$eA"))
+		check(t, s.SetPasswordHash(t.Context(), u.ID, u.PasswordHash, "$argon2id$v=19$m=47104,t=1,p=1$eA$eA"))
 		check(t, s.RecordLogin(t.Context(), u.ID, base.Add(time.Hour)))
 		wantConfirmed("after SetPasswordHash and RecordLogin", u, true)
 		// A changed email is unconfirmed again.
@@ -436,12 +436,19 @@ func RunUsers(t *testing.T, newStore func(t *testing.T) gatehouse.UserStore) {
 		u := createUser(t, s, newUser("alice"))
 		other := createUser(t, s, newUser("bob"))
 		const hash = "$argon2id$v=19$m=47104,t=1,p=1$dXBncmFkZWQ$dXBncmFkZWQ"
-		check(t, s.SetPasswordHash(t.Context(), u.ID, hash))
+		check(t, s.SetPasswordHash(t.Context(), u.ID, u.PasswordHash, hash))
 		want := *u
 		want.PasswordHash = hash // and only that: not the stamp, not UpdatedAt
 		wantUser(t, s, &want)
 		wantUser(t, s, other)
-		wantNotFound(t, s.SetPasswordHash(t.Context(), gatehouse.NewID(), hash))
+		wantNotFound(t, s.SetPasswordHash(t.Context(), gatehouse.NewID(), hash, hash))
+		// A rehash of a password changed meanwhile never lands: the hash it
+		// replaces must still be the one the login verified.
+		err := s.SetPasswordHash(t.Context(), u.ID, u.PasswordHash, "$argon2id$v=19$m=47104,t=1,p=1$b2xk$b2xk")
+		if !errors.Is(err, gatehouse.ErrConflict) {
+			t.Errorf("SetPasswordHash over a changed hash = %v, want ErrConflict", err)
+		}
+		wantUser(t, s, &want)
 	})
 
 	t.Run("RecordLogin", func(t *testing.T) {
