@@ -3,7 +3,6 @@ package account_test
 import (
 	"bytes"
 	"context"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -186,23 +185,8 @@ func TestPendingLoginsLiveInTheirOwnStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc.UseTwoFactor(account.TwoFactorDeps{Sealer: sealer})
-	const pw = "a long enough password"
-	u, err := svc.CreateUser(ctx, account.NewUser{Username: "tara", Email: "tara@example.com", Password: pw})
-	if err != nil {
-		t.Fatal(err)
-	}
-	en, err := svc.BeginTOTP(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(en.Secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	codes, err := svc.ConfirmTOTP(ctx, account.Actor{User: u}, u, otp.TOTP{Key: key}.At(clk.Now()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, codes := enrolTOTP(t, svc, clk, "tara")
+	const pw = casPassword
 
 	res, err := svc.Login(ctx, account.LoginRequest{Username: "tara", Password: pw})
 	if err != nil || res.PendingToken == "" || res.Session != nil {
