@@ -35,9 +35,21 @@ type Config struct {
 	// is created (mode 0700) when missing. Default DefaultDataDir.
 	DataDir string
 	// DatabaseFile is the SQLite database file; a relative name is in
-	// DataDir. Default gatehouse.db. (PostgreSQL, and Redis for the
-	// sessions, will be settings of their own.)
+	// DataDir. Default gatehouse.db. Unused with PostgresURL.
 	DatabaseFile string
+	// PostgresURL, when set, keeps gatehouse's records in that PostgreSQL
+	// database (a postgres:// URL or key=value string, as pgx takes it)
+	// instead of the SQLite file: what several gatehouse processes
+	// share. Open migrates it.
+	PostgresURL string
+	// RedisURL, when set, keeps the short-lived state (sessions, login
+	// throttles, pending logins) in Redis instead of the database:
+	// redis://, rediss:// (TLS) or redis-sentinel:// (see
+	// gatehouse/redis.ParseURL).
+	RedisURL string
+	// RedisPrefix starts every key gatehouse writes to Redis, so that
+	// several deployments can share one server. Default "gatehouse".
+	RedisPrefix string
 	// KeyFile holds the key that encrypts second-factor secrets at rest
 	// and signs known-device cookies (created on first start). Default
 	// DataDir/secrets.key.
@@ -211,6 +223,9 @@ func (c Config) check() (_ *config, err error) {
 	}
 	if out.DatabaseFile == "" {
 		out.DatabaseFile = "gatehouse.db"
+	}
+	if out.RedisPrefix == "" {
+		out.RedisPrefix = "gatehouse"
 	}
 	out.dbPath = out.DatabaseFile
 	if !filepath.IsAbs(out.dbPath) {

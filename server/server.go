@@ -35,8 +35,12 @@ import (
 // layer and without background work: what a one-off command (creating a
 // user, an import) needs. Open builds on them.
 type Services struct {
-	// Store is the SQLite store.
-	Store *sqlite.Store
+	// Store is the database, SQLite or PostgreSQL: every record but, with
+	// Config.RedisURL, the short-lived ones (Stores says where each area
+	// lives).
+	Store gatehouse.Store
+	// Stores are the stores by area, as the account service uses them.
+	Stores account.Stores
 	// Sessions is the session manager.
 	Sessions *session.Manager
 	// Accounts is the account service: users, groups, logins, links.
@@ -46,12 +50,14 @@ type Services struct {
 	// Metrics are the metrics served at BASE/metrics (audit events
 	// included).
 	Metrics *metrics.Metrics
+
+	storage *storage
 }
 
 // OpenServices checks cfg, creates the data directory (0700) when
-// missing, opens the database (applying its migrations), loads or creates
-// the two-factor key file, and builds the services, creating cfg.Groups
-// when missing. Close closes the store.
+// missing, opens the database (applying its migrations) and Redis when
+// configured, loads or creates the two-factor key file, and builds the
+// services, creating cfg.Groups when missing. Close closes the stores.
 func OpenServices(ctx context.Context, cfg Config) (*Services, error) {
 	c, err := cfg.check()
 	if err != nil {
@@ -61,26 +67,25 @@ func OpenServices(ctx context.Context, cfg Config) (*Services, error) {
 }
 
 func openServices(ctx context.Context, c *config) (*Services, error) {
-	for _, dir := range []string{filepath.Dir(c.dbPath), filepath.Dir(c.KeyFile)} {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("gatehouse: data directory: %w", err)
-		}
+	if err := os.MkdirAll(filepath.Dir(c.KeyFile), 0o700); err != nil {
+		return nil, fmt.Errorf("gatehouse: data directory: %w", err)
 	}
-	store, err := sqlite.Open(ctx, c.dbPath)
+	st, err := openStorage(ctx, c)
 	if err != nil {
-		return nil, fmt.Errorf("gatehouse: open database %s: %w", c.dbPath, err)
+		return nil, err
 	}
-	s, err := newServices(ctx, c, store)
+	s, err := newServices(ctx, c, st)
 	if err != nil {
-		store.Close()
+		st.close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func newServices(ctx context.Context, c *config, store *sqlite.Store) (*Services, error) {
+func newServices(ctx context.Context, c *config, st *storage) (*Services, error) {
 	log, now := c.log, c.now
-	sessions := session.NewManager(store, c.Session, now, log)
+	store := st.db
+	sessions := session.NewManager(st.stores.Sessions, c.Session, now, log)
 	acfg := c.accountConfig()
 	m := metrics.New()
 	acfg.OnAudit = m.Audit
@@ -112,7 +117,7 @@ func newServices(ctx context.Context, c *config, store *sqlite.Store) (*Services
 	// secret, so they outlive restarts and are valid on every process.
 	acfg.KnownDeviceSecret = key
 	hasher := password.NewHasher(password.DefaultParams, 0, 0)
-	accounts := account.New(account.StoresOf(store), hasher, sessions, acfg, now, log, outbox)
+	accounts := account.New(st.stores, hasher, sessions, acfg, now, log, outbox)
 	var texts sms.Sender = sms.LogSender{Log: log}
 	if c.SMSWebhook != nil {
 		if texts, err = sms.NewWebhook(*c.SMSWebhook, now); err != nil {
@@ -125,11 +130,11 @@ func newServices(ctx context.Context, c *config, store *sqlite.Store) (*Services
 	if err := accounts.EnsureGroups(ctx, c.Groups); err != nil {
 		return nil, fmt.Errorf("gatehouse: creating groups: %w", err)
 	}
-	return &Services{Store: store, Sessions: sessions, Accounts: accounts, Outbox: outbox, Metrics: m}, nil
+	return &Services{Store: store, Stores: st.stores, Sessions: sessions, Accounts: accounts, Outbox: outbox, Metrics: m, storage: st}, nil
 }
 
-// Close closes the store.
-func (s *Services) Close() error { return s.Store.Close() }
+// Close closes the stores.
+func (s *Services) Close() error { return s.storage.close() }
 
 // Gatehouse is gatehouse running inside a program: an http.Handler for
 // everything under the base path, middleware for the program's own
@@ -173,7 +178,7 @@ func Open(ctx context.Context, cfg Config) (*Gatehouse, error) {
 		Metrics:  s.Metrics,
 		Log:      c.log,
 		Now:      c.now,
-		Ready:    s.Store.Ping,
+		Ready:    s.storage.ready,
 	})
 	if err != nil {
 		s.Close()

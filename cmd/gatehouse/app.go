@@ -22,6 +22,8 @@ func (s *settings) serverConfig(listenAddr string, log *slog.Logger) server.Conf
 		// As in the configuration: a relative file is in DataDir.
 		DatabaseFile: strings.TrimPrefix(c.Database, "sqlite://"),
 		KeyFile:      s.keyFile,
+		PostgresURL:  s.postgresURL,
+		RedisURL:     s.redisURL,
 
 		BasePath:         s.basePath,
 		PublicURL:        c.PublicURL,

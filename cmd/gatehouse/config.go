@@ -919,7 +919,9 @@ func parseDuration(raw string) (time.Duration, error) { return time.ParseDuratio
 type settings struct {
 	cfg             *config
 	basePath        string
-	dbPath          string
+	dbPath          string // the SQLite file; "" with PostgreSQL
+	postgresURL     string // "" with SQLite
+	redisURL        string // "": sessions in the database
 	trustedProxies  []netip.Prefix
 	metricsNetworks []netip.Prefix
 	session         session.Config
@@ -974,9 +976,12 @@ func (c *config) validate(src *configSource) (*settings, error) {
 		}
 		s.dbPath = p
 	case strings.HasPrefix(c.Database, "postgres://"), strings.HasPrefix(c.Database, "postgresql://"):
-		return nil, fail("database", "PostgreSQL is not supported by this version yet; use sqlite://FILE")
+		if err := checkServiceURL(c.Database, "postgres", "postgresql"); err != nil {
+			return nil, fail("database", "%v", err)
+		}
+		s.postgresURL = c.Database
 	default:
-		return nil, fail("database", "must be sqlite://FILE")
+		return nil, fail("database", "must be sqlite://FILE or postgres://USER@HOST:PORT/DATABASE")
 	}
 	if !c.TLS.IsZero() {
 		return nil, fail("tls", "TLS at gatehouse is not supported by this version yet; terminate TLS at a reverse proxy (nginx, Caddy) and list it in trusted_proxies, which makes gatehouse treat its requests as HTTPS")
@@ -992,8 +997,15 @@ func (c *config) validate(src *configSource) (*settings, error) {
 	if _, err := parseLogLevel(c.Log.Level); err != nil {
 		return nil, fail("log.level", "%v", err)
 	}
-	if c.Sessions != "database" {
-		return nil, fail("sessions", "must be \"database\" in this version (Redis comes later)")
+	switch {
+	case c.Sessions == "database":
+	case strings.HasPrefix(c.Sessions, "redis://"), strings.HasPrefix(c.Sessions, "rediss://"), strings.HasPrefix(c.Sessions, "redis-sentinel://"):
+		if err := checkServiceURL(c.Sessions, "redis", "rediss", "redis-sentinel"); err != nil {
+			return nil, fail("sessions", "%v", err)
+		}
+		s.redisURL = c.Sessions
+	default:
+		return nil, fail("sessions", "must be database, or a Redis URL: redis://HOST:PORT/DB, rediss:// (TLS) or redis-sentinel://HOST:PORT/DB?master=NAME")
 	}
 	for i, p := range c.TrustedProxies {
 		pr, err := policy.ParseNetwork(p)
@@ -1249,4 +1261,38 @@ func validCookieName(s string) bool {
 	return s != "" && !slices.ContainsFunc([]byte(s), func(c byte) bool {
 		return !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_')
 	})
+}
+
+// checkServiceURL checks that raw is a URL with one of schemes and a host,
+// without ever repeating raw, which may hold a password: the error names
+// only what is wrong. The server checks the rest when it connects.
+func checkServiceURL(raw string, schemes ...string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("is not a valid URL: %v", err)
+	}
+	if !slices.Contains(schemes, u.Scheme) {
+		return fmt.Errorf("must start with %s://", strings.Join(schemes, ":// or "))
+	}
+	if u.Host == "" {
+		return fmt.Errorf("needs a host, as in %s://HOST:PORT", u.Scheme)
+	}
+	return nil
+}
+
+// databaseName names the database for the log and messages, without a
+// password: the SQLite file, or the PostgreSQL server and database.
+func (s *settings) databaseName() string {
+	if s.postgresURL == "" {
+		return s.dbPath
+	}
+	u, err := url.Parse(s.postgresURL)
+	if err != nil {
+		return "PostgreSQL"
+	}
+	return fmt.Sprintf("PostgreSQL database %q on %s", strings.TrimPrefix(u.Path, "/"), u.Host)
 }

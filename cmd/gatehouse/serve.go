@@ -62,7 +62,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("gatehouse listening", "addr", ln.Addr().String(), "base_path", s.basePath, "database", s.dbPath, "version", versionString())
+	log.Info("gatehouse listening", "addr", ln.Addr().String(), "base_path", s.basePath, "database", s.databaseName(), "version", versionString())
 	if s.upstream != nil {
 		log.Info("gateway mode: proxying to the upstream", "upstream", s.upstream.Redacted())
 	}

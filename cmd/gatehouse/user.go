@@ -196,6 +196,6 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	defer a.Close()
-	fmt.Fprintf(stdout, "database %s is up to date\n", s.dbPath)
+	fmt.Fprintf(stdout, "database %s is up to date\n", s.databaseName())
 	return nil
 }

@@ -1,0 +1,92 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/account"
+	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/postgres"
+	"github.com/gatehouse/gatehouse/redis"
+	"github.com/gatehouse/gatehouse/sqlite"
+)
+
+// storage is what openStorage opened: the database, the stores by area
+// (the short-lived ones in Redis when configured), the checks readyz runs,
+// and how to close it all.
+type storage struct {
+	// db is the database: SQLite or PostgreSQL.
+	db gatehouse.Store
+	// stores are the stores by area.
+	stores account.Stores
+	// ready are readyz's checks, one per dependency.
+	ready []httpapi.ReadyCheck
+	// closers close what was opened, in reverse order.
+	closers []func() error
+}
+
+// openStorage opens the database of c (creating the SQLite file's
+// directory, 0700, when missing) and, with c.RedisURL, Redis for the
+// short-lived state.
+func openStorage(ctx context.Context, c *config) (_ *storage, err error) {
+	st := &storage{}
+	defer func() {
+		if err != nil {
+			st.close()
+		}
+	}()
+	switch {
+	case c.PostgresURL != "":
+		db, err := postgres.Open(ctx, c.PostgresURL)
+		if err != nil {
+			return nil, fmt.Errorf("gatehouse: %w", err)
+		}
+		st.db = db
+		st.closers = append(st.closers, db.Close)
+	default:
+		if err := os.MkdirAll(filepath.Dir(c.dbPath), 0o700); err != nil {
+			return nil, fmt.Errorf("gatehouse: data directory: %w", err)
+		}
+		db, err := sqlite.Open(ctx, c.dbPath)
+		if err != nil {
+			return nil, fmt.Errorf("gatehouse: open database %s: %w", c.dbPath, err)
+		}
+		st.db = db
+		st.closers = append(st.closers, db.Close)
+	}
+	st.stores = account.StoresOf(st.db)
+	st.ready = append(st.ready, httpapi.ReadyCheck{Name: "database", Check: st.db.Ping})
+	if c.RedisURL != "" {
+		client, err := redis.ParseURL(c.RedisURL)
+		if err != nil {
+			return nil, &ConfigError{Err: fmt.Errorf("gatehouse: RedisURL: %w", err)}
+		}
+		st.closers = append(st.closers, client.Close)
+		rs := redis.New(client, c.RedisPrefix)
+		if err := rs.Ping(ctx); err != nil {
+			return nil, fmt.Errorf("gatehouse: Redis: %w", err)
+		}
+		st.stores.Sessions = rs
+		st.stores.Throttles = rs
+		st.stores.PendingLogins = rs
+		// A login's session is in Redis, its user and audit event in the
+		// database: no one write can hold them.
+		st.stores.Logins = nil
+		st.ready = append(st.ready, httpapi.ReadyCheck{Name: "sessions", Check: rs.Ping})
+	}
+	return st, nil
+}
+
+// close closes what openStorage opened, the last opened first.
+func (st *storage) close() error {
+	var errs []error
+	for i := len(st.closers) - 1; i >= 0; i-- {
+		errs = append(errs, st.closers[i]())
+	}
+	st.closers = nil
+	return errors.Join(errs...)
+}
