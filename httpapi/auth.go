@@ -309,6 +309,14 @@ func (s *Server) sameOrigin(r *http.Request, unsafe, upgrade bool) error {
 // Config.CSRFEveryRequest (see checkAmbient).
 var errTokenless = &gatehouse.Error{Code: gatehouse.CodeCSRFFailed, Message: errCSRF.Message}
 
+// cookieStoreFailure reports whether err, from authenticating r, is a
+// store failure in resolving its session cookie: r has no Authorization
+// header. Credentials a client presents on purpose never fall back to
+// anonymous, a store failure included.
+func cookieStoreFailure(r *http.Request, err error) bool {
+	return storeFailure(err) && r.Header.Get("Authorization") == ""
+}
+
 // publicRoute reports whether the route table makes r's route public.
 func (s *Server) publicRoute(r *http.Request) bool {
 	if s.cfg.Routes == nil {
@@ -331,8 +339,14 @@ func (s *Server) Protect(h http.Handler) http.Handler {
 	return s.CSRF(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := s.authenticate(r, false)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			// Without its store, the cookie is ignored on a public route
+			// (see gateway.gate); everywhere else the failure is answered.
+			if !cookieStoreFailure(r, err) || !s.publicRoute(r) {
+				s.writeError(w, r, err)
+				return
+			}
+			s.log.Warn("store unavailable: session cookie ignored on a public route", "method", r.Method, "path", r.URL.Path, "err", err)
+			c = nil
 		}
 		if c != nil {
 			if err := s.checkAmbient(r, c); err != nil {

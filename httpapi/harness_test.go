@@ -159,7 +159,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	texts := &fakeSMS{}
 	accounts.UseTwoFactor(account.TwoFactorDeps{Sealer: sealer, SMS: texts, Config: account.DefaultTwoFactorConfig})
-	api, err := httpapi.New(hcfg, httpapi.Deps{Accounts: accounts, Sessions: sm, Metrics: m, Now: clk.Now, Ready: store.Ping})
+	api, err := httpapi.New(hcfg, httpapi.Deps{Accounts: accounts, Sessions: sm, Metrics: m, Now: clk.Now, Ready: []httpapi.ReadyCheck{{Name: "database", Check: store.Ping}}})
 	if err != nil {
 		t.Fatal(err)
 	}
