@@ -324,6 +324,13 @@ func (d *downStore) MarkMailSent(ctx context.Context, p1 string, p2 time.Time) e
 	return d.real.MarkMailSent(ctx, p1, p2)
 }
 
+func (d *downStore) MoveDevices(ctx context.Context, p1 string, p2 string, p3 string) (int, error) {
+	if err := d.fail("MoveDevices"); err != nil {
+		return 0, err
+	}
+	return d.real.MoveDevices(ctx, p1, p2, p3)
+}
+
 func (d *downStore) PendingLoginByTokenHash(ctx context.Context, p1 []byte) (*gatehouse.PendingLogin, error) {
 	if err := d.fail("PendingLoginByTokenHash"); err != nil {
 		return nil, err
