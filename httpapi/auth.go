@@ -334,7 +334,9 @@ func (s *Server) publicRoute(r *http.Request) bool {
 // rule matches → 403), else requires an authenticated user. A WebSocket
 // handshake with the cookie or Basic must be same-origin. With
 // Config.CSRFEveryRequest, a safe request whose cookie comes without its
-// token is taken as anonymous on a public route (see checkAmbient).
+// token is taken as anonymous on a public route (see checkAmbient), and
+// so is a cookie whose session store cannot be reached; anywhere else
+// that is 503 store_unavailable.
 func (s *Server) Protect(h http.Handler) http.Handler {
 	return s.CSRF(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := s.authenticate(r, false)
