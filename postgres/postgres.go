@@ -10,9 +10,10 @@
 // (gatehouse.OutboxStore), second-factor settings (gatehouse.TwoFactorStore),
 // pending logins (gatehouse.PendingLoginStore) and remembered devices
 // (gatehouse.DeviceStore); the other areas follow. Every
-// read-check-write is one transaction that locks what it reads, so that
-// processes racing on the same user or throttling key cannot all pass a
-// check together.
+// read-check-write is one transaction that locks what it reads, or a
+// single conditional statement (the claim of mail, the use of a code, the
+// count of an attempt), so that processes racing on the same record cannot
+// all pass a check together.
 package postgres
 
 import (
