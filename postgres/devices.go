@@ -91,14 +91,10 @@ func (s *Store) DeleteDevices(ctx context.Context, userID, sessionID string) (in
 // MoveDevices moves the devices of userID created with session
 // fromSessionID to session toSessionID, as a session that changes its id
 // (a rekey after a login or a second factor) keeps them, and returns how
-// many it moved. An empty fromSessionID moves nothing: devices without a
-// session belong to none. One UPDATE, on the (user_id, session_id) index;
-// devices have no foreign key to sessions, which may live in another store,
-// so the session's own change of id is its store's business.
+// many it moved. One UPDATE, on the (user_id, session_id) index; devices
+// have no foreign key to sessions, which may live in another store, so the
+// session's own change of id is its store's business.
 func (s *Store) MoveDevices(ctx context.Context, userID, fromSessionID, toSessionID string) (int, error) {
-	if fromSessionID == "" {
-		return 0, nil
-	}
 	if err := checkText("The session id is not valid.", map[string]string{"session_id": toSessionID}); err != nil {
 		return 0, err
 	}
