@@ -5,8 +5,11 @@
 // migrates the database with the SQL files embedded in the package, one
 // sequence of PostgreSQL's own.
 //
-// So far the Store holds users and groups (gatehouse.UserStore) and login
-// throttles (gatehouse.ThrottleStore); the other areas follow. Every
+// So far the Store holds users and groups (gatehouse.UserStore), login
+// throttles (gatehouse.ThrottleStore), sessions (gatehouse.SessionStore,
+// and gatehouse.LoginRecorder), API tokens (gatehouse.TokenStore), the
+// audit log (gatehouse.AuditStore) and action tokens
+// (gatehouse.ActionTokenStore); the other areas follow. Every
 // read-check-write is one transaction that locks what it reads, so that
 // processes racing on the same user or throttling key cannot all pass a
 // check together.
@@ -37,6 +40,12 @@ type Store struct {
 var (
 	_ gatehouse.UserStore     = (*Store)(nil)
 	_ gatehouse.ThrottleStore = (*Store)(nil)
+
+	_ gatehouse.SessionStore     = (*Store)(nil)
+	_ gatehouse.LoginRecorder    = (*Store)(nil)
+	_ gatehouse.TokenStore       = (*Store)(nil)
+	_ gatehouse.AuditStore       = (*Store)(nil)
+	_ gatehouse.ActionTokenStore = (*Store)(nil)
 )
 
 // Open connects to the PostgreSQL database at connString (a postgres:// URL or a
