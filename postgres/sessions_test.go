@@ -16,7 +16,6 @@ import (
 	"github.com/gatehouse/gatehouse/postgres"
 )
 
-
 // A cursor the store did not make is a validation error naming "cursor",
 // never a query PostgreSQL refuses: well-formed base64 of an id that is no
 // text, or of a time timestamptz cannot hold, included.
