@@ -14,7 +14,15 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/postgres"
+	"github.com/gatehouse/gatehouse/storetest"
 )
+
+func TestSessions(t *testing.T) {
+	storetest.RunSessions(t, func(t *testing.T) storetest.SessionStores {
+		s := open(t)
+		return storetest.SessionStores{SessionStore: s, UserStore: s}
+	})
+}
 
 // A cursor the store did not make is a validation error naming "cursor",
 // never a query PostgreSQL refuses: well-formed base64 of an id that is no
