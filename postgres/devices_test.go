@@ -12,7 +12,7 @@ import (
 func TestDevices(t *testing.T) {
 	storetest.RunDevices(t, func(t *testing.T) storetest.DeviceStores {
 		s := open(t)
-		return storetest.DeviceStores{DeviceStore: s, UserStore: s, SessionStore: sessionStore(t, s), PendingLoginStore: s}
+		return storetest.DeviceStores{DeviceStore: s, UserStore: s, SessionStore: s, PendingLoginStore: s}
 	})
 }
 

@@ -9,6 +9,6 @@ import (
 func TestPendingLogins(t *testing.T) {
 	storetest.RunPendingLogins(t, func(t *testing.T) storetest.PendingLoginStores {
 		s := open(t)
-		return storetest.PendingLoginStores{PendingLoginStore: s, UserStore: s, SessionStore: sessionStore(t, s)}
+		return storetest.PendingLoginStores{PendingLoginStore: s, UserStore: s, SessionStore: s}
 	})
 }
