@@ -31,14 +31,14 @@ import (
 // The client is not connected yet: the first command connects. Errors
 // never contain the password.
 func ParseURL(rawURL string) (goredis.UniversalClient, error) {
-	u, err := url.Parse(rawURL)
+	u, err := url.Parse(withOneHost(rawURL))
 	if err != nil {
 		// url.Parse quotes the URL, or the part it could not read, which
 		// may be the password.
 		return nil, errors.New("redis: the URL is not valid")
 	}
 	password, _ := u.User.Password()
-	c, err := parseURL(u)
+	c, err := parseURL(u, hostsOf(rawURL))
 	if err != nil {
 		return nil, redact(err, password)
 	}
@@ -46,7 +46,8 @@ func ParseURL(rawURL string) (goredis.UniversalClient, error) {
 }
 
 // parseURL is ParseURL on a parsed URL; its errors may hold the password.
-func parseURL(u *url.URL) (goredis.UniversalClient, error) {
+// hosts is the host part of the URL as written.
+func parseURL(u *url.URL, hosts string) (goredis.UniversalClient, error) {
 	scheme, kind, _ := strings.Cut(u.Scheme, "-")
 	if scheme != "redis" && scheme != "rediss" {
 		return nil, fmt.Errorf("redis: URL scheme %q: want redis, rediss, redis-sentinel, rediss-sentinel, redis-cluster or rediss-cluster", u.Scheme)
@@ -65,7 +66,7 @@ func parseURL(u *url.URL) (goredis.UniversalClient, error) {
 			return nil, errors.New("redis: a sentinel URL needs ?master=NAME, the name of the master the sentinels watch")
 		}
 		q.Del("master")
-		hosts, err := hostList(u.Host, "26379")
+		hosts, err := hostList(hosts, "26379")
 		if err != nil {
 			return nil, err
 		}
@@ -89,7 +90,7 @@ func parseURL(u *url.URL) (goredis.UniversalClient, error) {
 		if p := strings.Trim(u.Path, "/"); p != "" && p != "0" {
 			return nil, errors.New("redis: a cluster URL has no database number: a cluster has database 0 only")
 		}
-		hosts, err := hostList(u.Host, "6379")
+		hosts, err := hostList(hosts, "6379")
 		if err != nil {
 			return nil, err
 		}
@@ -102,6 +103,37 @@ func parseURL(u *url.URL) (goredis.UniversalClient, error) {
 		return goredis.NewClusterClient(o), nil
 	}
 	return nil, fmt.Errorf("redis: URL scheme %q: want redis, rediss, redis-sentinel, rediss-sentinel, redis-cluster or rediss-cluster", u.Scheme)
+}
+
+// withOneHost returns rawURL with the list of hosts of a sentinel or
+// cluster URL replaced by one name, which url.Parse can read: it refuses
+// "h1:7000,h2", taking everything after the last colon for the port.
+// hostsOf returns the list.
+func withOneHost(rawURL string) string {
+	scheme, rest, ok := strings.Cut(rawURL, "://")
+	if !ok || !strings.HasSuffix(scheme, "-sentinel") && !strings.HasSuffix(scheme, "-cluster") {
+		return rawURL
+	}
+	start, end := hostBounds(rest)
+	return scheme + "://" + rest[:start] + "hosts" + rest[end:]
+}
+
+func hostsOf(rawURL string) string {
+	_, rest, _ := strings.Cut(rawURL, "://")
+	start, end := hostBounds(rest)
+	return rest[start:end]
+}
+
+// hostBounds returns where the hosts start and end in what follows the
+// scheme of a URL: after the user information, before the path, query or
+// fragment.
+func hostBounds(rest string) (start, end int) {
+	end = len(rest)
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		end = i
+	}
+	start = strings.LastIndex(rest[:end], "@") + 1
+	return start, end
 }
 
 // hostList splits the host part of a sentinel or cluster URL, host:port
