@@ -661,6 +661,14 @@ func (s *Service) Reauthenticate(ctx context.Context, a Actor, sess *gatehouse.S
 	if err != nil {
 		return "", nil, err
 	}
+	// The devices remembered with the session follow it to its new id, so
+	// that ending it from the session list still forgets them. A failure
+	// fails the request: the old cookie is already worthless, so the
+	// browser is logged out rather than left with devices that ending its
+	// session would not reach.
+	if _, err := s.stores.Devices.MoveDevices(ctx, u.ID, sess.ID, next.ID); err != nil {
+		return "", nil, fmt.Errorf("move remembered devices: %w", err)
+	}
 	s.log.Info("re-authenticated", "user", u.ID, "session", next.ID, "previousSession", sess.ID, "client", a.Client.Addr)
 	// The session has a new id: the event names it, and the old one, which
 	// earlier events name, so that the session's history stays linked.
