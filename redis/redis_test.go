@@ -75,8 +75,8 @@ func deleteKeys(t testing.TB, c goredis.UniversalClient, prefix string) {
 	}
 }
 
-// users opens a SQLite store for the users (and, until the contract drops
-// them, remembered devices) the suites need besides what Redis keeps.
+// users opens a SQLite store for the users the suites need besides what
+// Redis keeps.
 func users(t *testing.T) *sqlite.Store {
 	t.Helper()
 	u, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "db"))
@@ -90,8 +90,7 @@ func users(t *testing.T) *sqlite.Store {
 func TestSessions(t *testing.T) {
 	storetest.RunSessions(t, func(t *testing.T) storetest.SessionStores {
 		s, _, _ := open(t)
-		u := users(t)
-		return storetest.SessionStores{SessionStore: s, UserStore: u, DeviceStore: u}
+		return storetest.SessionStores{SessionStore: s, UserStore: users(t)}
 	})
 }
 

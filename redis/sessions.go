@@ -329,9 +329,8 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 // AuthenticatedAt, TwoFactor and LastSeenAt: one script, so the old id and
 // hash are gone the moment the new ones exist. A session that is missing
 // or has another hash is gatehouse.ErrNotFound; a new id or hash another
-// session has is CodeConflict. Either way nothing changes.
-//
-// Remembered devices live in another store and keep naming the old id.
+// session has is CodeConflict. Either way nothing changes. Remembered
+// devices live in another store: the caller moves them.
 func (s *Store) RekeySession(ctx context.Context, oldID string, oldHash []byte, ses *gatehouse.Session) error {
 	keys := []string{s.idKey(oldID), s.idKey(ses.ID), s.tokKey(oldHash), s.tokKey(ses.TokenHash)}
 	r, err := rekeySession.Run(ctx, s.client, keys, s.sessions, micros(s.now()),
