@@ -35,13 +35,12 @@ func serverURL(t testing.TB) string {
 	return u
 }
 
-// client returns a client of GATEHOUSE_TEST_REDIS, closed when the test
-// ends.
-func client(t testing.TB) goredis.UniversalClient {
+// client returns a client of url, closed when the test ends.
+func client(t testing.TB, url string) goredis.UniversalClient {
 	t.Helper()
-	c, err := redis.ParseURL(serverURL(t))
+	c, err := redis.ParseURL(url)
 	if err != nil {
-		t.Fatalf("GATEHOUSE_TEST_REDIS: %v", err)
+		t.Fatalf("%v", err)
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
@@ -51,7 +50,13 @@ func client(t testing.TB) goredis.UniversalClient {
 // the clock at clock, and deletes its keys when the test ends.
 func open(t testing.TB) (*redis.Store, goredis.UniversalClient, string) {
 	t.Helper()
-	c := client(t)
+	return openURL(t, serverURL(t))
+}
+
+// openURL is open on the Redis at url.
+func openURL(t testing.TB, url string) (*redis.Store, goredis.UniversalClient, string) {
+	t.Helper()
+	c := client(t, url)
 	prefix := "gatehouse-test-" + rand.Text()
 	t.Cleanup(func() { deleteKeys(t, c, prefix) })
 	s := redis.New(c, prefix)
@@ -59,10 +64,20 @@ func open(t testing.TB) (*redis.Store, goredis.UniversalClient, string) {
 	return s, c, prefix
 }
 
-// deleteKeys deletes every key that starts with prefix, found with SCAN:
-// never FLUSHDB, the server is shared.
+// deleteKeys deletes every key that starts with prefix, found with SCAN
+// (on every master of a cluster): never FLUSHDB, the server is shared.
 func deleteKeys(t testing.TB, c goredis.UniversalClient, prefix string) {
 	ctx := context.Background()
+	if cc, ok := c.(*goredis.ClusterClient); ok {
+		err := cc.ForEachMaster(ctx, func(ctx context.Context, node *goredis.Client) error {
+			deleteKeys(t, node, prefix)
+			return nil
+		})
+		if err != nil {
+			t.Errorf("scan test keys: %v", err)
+		}
+		return
+	}
 	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 	for iter.Next(ctx) {
 		if err := c.Del(ctx, iter.Val()).Err(); err != nil {
@@ -105,6 +120,33 @@ func TestPendingLogins(t *testing.T) {
 	storetest.RunPendingLogins(t, func(t *testing.T) storetest.PendingLoginStores {
 		s, _, _ := open(t)
 		return storetest.PendingLoginStores{PendingLoginStore: s, UserStore: users(t), SessionStore: s}
+	})
+}
+
+func TestCluster(t *testing.T) {
+	// Redis Cluster refuses a script that touches keys of two slots: the
+	// suites on a cluster check that every script keeps to one.
+	url := os.Getenv("GATEHOUSE_TEST_REDIS_CLUSTER")
+	if url == "" {
+		t.Skip("GATEHOUSE_TEST_REDIS_CLUSTER is not set: set it to a Redis Cluster URL, such as redis-cluster://127.0.0.1:7000, to run the suites on a cluster (a one-node cluster will do: redis-server --cluster-enabled yes, then CLUSTER ADDSLOTSRANGE 0 16383)")
+	}
+	t.Run("Sessions", func(t *testing.T) {
+		storetest.RunSessions(t, func(t *testing.T) storetest.SessionStores {
+			s, _, _ := openURL(t, url)
+			return storetest.SessionStores{SessionStore: s, UserStore: users(t)}
+		})
+	})
+	t.Run("Throttles", func(t *testing.T) {
+		storetest.RunThrottles(t, func(t *testing.T) gatehouse.ThrottleStore {
+			s, _, _ := openURL(t, url)
+			return s
+		})
+	})
+	t.Run("PendingLogins", func(t *testing.T) {
+		storetest.RunPendingLogins(t, func(t *testing.T) storetest.PendingLoginStores {
+			s, _, _ := openURL(t, url)
+			return storetest.PendingLoginStores{PendingLoginStore: s, UserStore: users(t), SessionStore: s}
+		})
 	})
 }
 
