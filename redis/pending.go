@@ -122,7 +122,7 @@ return {n, more}
 // pendingTok and pendingID are the keys of a pending login by token hash
 // and by id.
 func (s *Store) pendingTok(hash []byte) string { return s.pending + "tok:" + hex.EncodeToString(hash) }
-func (s *Store) pendingID(id string) string     { return s.pending + "id:" + id }
+func (s *Store) pendingID(id string) string    { return s.pending + "id:" + id }
 
 // CreatePendingLogin stores the new pending login p, its keys expiring at
 // its ExpiresAt. One whose id or token hash is taken is CodeConflict.

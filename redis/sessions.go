@@ -248,7 +248,7 @@ const sweepBatch = 500
 
 // tokKey and idKey are the keys of a session by token hash and by id.
 func (s *Store) tokKey(hash []byte) string { return s.sessions + "tok:" + hex.EncodeToString(hash) }
-func (s *Store) idKey(id string) string     { return s.sessions + "id:" + id }
+func (s *Store) idKey(id string) string    { return s.sessions + "id:" + id }
 
 // orderTime is t as the first 16 bytes of an ord: its microseconds with
 // the sign bit flipped, in hexadecimal, so that bytes order as times.
