@@ -22,7 +22,7 @@
 //	gatehouse:{gatehouse:throttles}:idx                  sorted set: keys, by when they go stale
 //
 // The trade-off: all the keys of an area share one hash tag, so they are in
-// one Redis Cluster slot, on one node. That makes every operation one Lua
+// one Redis Cluster slot, on one node (three slots in all). That makes every operation one Lua
 // script over keys of one slot — atomic, and cluster-safe — including
 // those that follow an index to the records it names (a script derives
 // those keys from its first, which Redis Cluster allows within a slot).
@@ -36,12 +36,14 @@
 // Sessions and pending logins carry a time to live: a session's keys
 // expire at its end (gatehouse.Session.EndsAt, the earlier of the idle and
 // the absolute end), which TouchSession moves; a pending login's at its
-// ExpiresAt. The time to live is reckoned from the store's clock (Now).
-// Expired keys leave members in the indexes; DeleteExpiredSessions and
-// DeleteExpiredPendingLogins remove them, and reads that meet one remove
-// it too. A throttling key expires once it is stale under the rule it was
-// last written with, as DeleteStaleThrottles would forget it given that
-// rule's window.
+// ExpiresAt. The time to live is reckoned from the store's clock (Now), so
+// a session or pending login that is over when it is stored lives a
+// millisecond. Expired keys leave members in the indexes;
+// DeleteExpiredSessions and DeleteExpiredPendingLogins remove them, and
+// reads that meet one remove it too. A throttling key expires a second after it is stale under the
+// rule it was last written with, as DeleteStaleThrottles would forget it
+// given that rule's window; its time to live is reckoned from the now of
+// the call that wrote it.
 //
 // A session lookup by token hash is one HGETALL of one key: one round
 // trip, whatever the number of sessions.
