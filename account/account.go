@@ -247,7 +247,11 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	keys := s.loginKeys(u, req.Username, req.KnownDevice, req.Client.Addr)
 	att, err := s.reserveAttempt(ctx, keys)
 	if err != nil {
-		s.record(ctx, Actor{Client: req.Client}, gatehouse.AuditLoginFailed, userID(u), map[string]string{"reason": "locked"})
+		// Only a lock is a failed login; a throttle store that cannot be
+		// reached is not the client's doing, and is not recorded as one.
+		if gatehouse.ErrorCode(err) == gatehouse.CodeTooManyAttempts {
+			s.record(ctx, Actor{Client: req.Client}, gatehouse.AuditLoginFailed, userID(u), map[string]string{"reason": "locked"})
+		}
 		return nil, err
 	}
 	defer s.endAttempt(ctx, att)
