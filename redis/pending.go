@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"strconv"
 	"time"
 
@@ -166,10 +165,10 @@ func decodePending(m map[string]string) (*gatehouse.PendingLogin, error) {
 	p := &gatehouse.PendingLogin{ID: m["id"], UserID: m["user"], Stamp: m["stamp"], Remember: m["rem"] == "1", CodeProvider: m["prov"]}
 	var err error
 	if p.TokenHash, err = hex.DecodeString(m["hash"]); err != nil {
-		return nil, errors.New("field hash: not hexadecimal")
+		return nil, corrupt("field hash: not hexadecimal")
 	}
 	if p.CodeHash, err = hex.DecodeString(m["code"]); err != nil {
-		return nil, errors.New("field code: not hexadecimal")
+		return nil, corrupt("field code: not hexadecimal")
 	}
 	if len(p.CodeHash) == 0 {
 		p.CodeHash = nil // an empty code hash has one form
@@ -240,7 +239,7 @@ func (s *Store) DeleteExpiredPendingLogins(ctx context.Context, now time.Time) (
 			return total, internal("delete expired pending logins", err)
 		}
 		if len(v) != 2 {
-			return total, internal("delete expired pending logins", errors.New("unexpected reply"))
+			return total, corrupt("unexpected reply")
 		}
 		total += int(v[0])
 		if v[1] == 0 {

@@ -116,7 +116,9 @@ func (s *Store) now() time.Time {
 
 // internal wraps an error of Redis in operation op; nil and
 // *gatehouse.Error pass unchanged. The text names the operation, never a
-// key's contents, and is only logged.
+// key's contents, and is only logged. The error stays bare, which the
+// HTTP layer answers as a store it could not reach
+// (gatehouse.CodeStoreUnavailable).
 func internal(op string, err error) error {
 	var ge *gatehouse.Error
 	if err == nil || errors.As(err, &ge) {
@@ -161,9 +163,16 @@ func durationArgs(d time.Duration) (string, string) {
 func parseInt(field, v string) (int64, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("field %s: not an integer", field)
+		return 0, corrupt("field " + field + ": not an integer")
 	}
 	return n, nil
+}
+
+// corrupt is a fault of the store's own, a reply or a record it cannot
+// read: an *Error with CodeInternal, answered 500, where a bare error
+// would be taken for a Redis that cannot be reached.
+func corrupt(what string) error {
+	return &gatehouse.Error{Code: gatehouse.CodeInternal, Message: "An internal error occurred.", Err: errors.New("redis: " + what)}
 }
 
 // luaPrelude are the Lua functions the scripts share.
@@ -207,14 +216,14 @@ func script(body string) *goredis.Script { return goredis.NewScript(luaPrelude +
 func fields(v any) (map[string]string, error) {
 	list, ok := v.([]any)
 	if !ok || len(list)%2 != 0 {
-		return nil, errors.New("unexpected reply")
+		return nil, corrupt("unexpected reply")
 	}
 	m := make(map[string]string, len(list)/2)
 	for i := 0; i < len(list); i += 2 {
 		k, ok1 := list[i].(string)
 		val, ok2 := list[i+1].(string)
 		if !ok1 || !ok2 {
-			return nil, errors.New("unexpected reply")
+			return nil, corrupt("unexpected reply")
 		}
 		m[k] = val
 	}

@@ -333,9 +333,33 @@ func TestUnreachableRedisFailsClosed(t *testing.T) {
 	add(err)
 	add(s.RecordCodeSent(ctx, &gatehouse.PendingLogin{ID: "id", Sends: 1}))
 	for i, err := range errs {
-		if err == nil || errors.Is(err, gatehouse.ErrNotFound) || errors.Is(err, gatehouse.ErrConflict) {
-			t.Errorf("call %d without Redis = %v, want a connection error", i, err)
+		// A bare error: the HTTP layer answers it store_unavailable.
+		var ge *gatehouse.Error
+		if err == nil || errors.As(err, &ge) {
+			t.Errorf("call %d without Redis = %v, want a connection error, not a *gatehouse.Error", i, err)
 		}
+	}
+}
+
+func TestUnreadableRecordIsInternal(t *testing.T) {
+	// A record the store cannot read is its own fault (CodeInternal), not
+	// a missing session nor an unreachable Redis.
+	s, c, prefix := open(t)
+	ses := newSession(clock, "secret")
+	if err := s.CreateSession(t.Context(), ses); err != nil {
+		t.Fatal(err)
+	}
+	tok := prefix + ":{" + prefix + ":sessions}:tok:" + hex.EncodeToString(ses.TokenHash)
+	if err := c.HSet(t.Context(), tok, "seen", "yesterday").Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.SessionByTokenHash(t.Context(), ses.TokenHash)
+	if gatehouse.ErrorCode(err) != gatehouse.CodeInternal || errors.Is(err, gatehouse.ErrNotFound) {
+		t.Errorf("SessionByTokenHash(unreadable) = %v, want a CodeInternal *gatehouse.Error", err)
+	}
+	var ge *gatehouse.Error
+	if !errors.As(err, &ge) {
+		t.Errorf("SessionByTokenHash(unreadable) = %v, a bare error, which would read as Redis unreachable", err)
 	}
 }
 

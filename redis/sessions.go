@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -447,7 +446,7 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, 
 			return total, internal("delete expired sessions", err)
 		}
 		if len(v) != 2 {
-			return total, internal("delete expired sessions", errors.New("unexpected reply"))
+			return total, corrupt("unexpected reply")
 		}
 		total += int(v[0])
 		if v[1] == 0 {
@@ -461,7 +460,7 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, 
 func decodeSessions(op string, v any) ([]*gatehouse.Session, []string, error) {
 	list, ok := v.([]any)
 	if !ok {
-		return nil, nil, internal(op, errors.New("unexpected reply"))
+		return nil, nil, corrupt("unexpected reply")
 	}
 	sessions := make([]*gatehouse.Session, 0, len(list))
 	ords := make([]string, 0, len(list))
@@ -492,7 +491,7 @@ func decodeSession(op string, m map[string]string) (*gatehouse.Session, error) {
 	}
 	var err error
 	if ses.TokenHash, err = hex.DecodeString(m["hash"]); err != nil {
-		return nil, internal(op, errors.New("field hash: not hexadecimal"))
+		return nil, corrupt("field hash: not hexadecimal")
 	}
 	ints := map[string]int64{}
 	for _, f := range []string{"created", "seen", "exp", "idle_us", "idle_ns"} {

@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -213,12 +212,12 @@ func (s *Store) runThrottle(ctx context.Context, sc *goredis.Script, key string,
 		return gatehouse.Throttle{}, nil, err
 	}
 	if len(v) < 5 {
-		return gatehouse.Throttle{}, nil, errors.New("unexpected reply")
+		return gatehouse.Throttle{}, nil, corrupt("unexpected reply")
 	}
 	n := make([]int64, len(v))
 	for i, x := range v {
 		if n[i], err = strconv.ParseInt(x, 10, 64); err != nil {
-			return gatehouse.Throttle{}, nil, errors.New("unexpected reply")
+			return gatehouse.Throttle{}, nil, corrupt("unexpected reply")
 		}
 	}
 	return throttleState(key, n), n[5:], nil
@@ -251,7 +250,7 @@ func (s *Store) Throttle(ctx context.Context, key string) (gatehouse.Throttle, e
 	for i, x := range v {
 		str, _ := x.(string)
 		if n[i], err = strconv.ParseInt(str, 10, 64); err != nil {
-			return gatehouse.Throttle{}, internal("throttle", errors.New("malformed throttle"))
+			return gatehouse.Throttle{}, corrupt("malformed throttle")
 		}
 	}
 	return throttleState(key, n), nil
@@ -274,7 +273,7 @@ func (s *Store) ReserveAttempt(ctx context.Context, key string, now time.Time, r
 	lUS, lNS := durationArgs(lease)
 	t, r, err := s.runThrottle(ctx, reserveScript, key, append(ruleArgs(key, now, rule), lUS, lNS))
 	if err == nil && len(r) != 1 {
-		err = errors.New("unexpected reply")
+		err = corrupt("unexpected reply")
 	}
 	if err != nil {
 		return gatehouse.Throttle{}, 0, internal("reserve attempt", err)
@@ -290,7 +289,7 @@ func (s *Store) SettleAttempt(ctx context.Context, key string, now time.Time, ru
 	switch outcome {
 	case gatehouse.SettleFailed, gatehouse.SettleSucceeded, gatehouse.SettleReset:
 	default:
-		return gatehouse.Throttle{}, fmt.Errorf("redis: settle attempt: unknown settlement %d", outcome)
+		return gatehouse.Throttle{}, corrupt(fmt.Sprintf("settle attempt: unknown settlement %d", int(outcome)))
 	}
 	t, _, err := s.runThrottle(ctx, settleScript, key, append(ruleArgs(key, now, rule), int(outcome)))
 	if err != nil {
@@ -321,7 +320,7 @@ func (s *Store) DeleteStaleThrottles(ctx context.Context, now time.Time, window 
 			return total, internal("delete stale throttles", err)
 		}
 		if len(v) != 2 {
-			return total, internal("delete stale throttles", errors.New("unexpected reply"))
+			return total, corrupt("unexpected reply")
 		}
 		total += int(v[0])
 		if v[1] == 0 {
