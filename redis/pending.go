@@ -21,6 +21,8 @@ import (
 // is the key base of the pending logins.
 const luaPending = `
 local B = ARGV[1]
+-- The scripts on one pending login take its id key, B .. 'id:' .. id, and
+-- read the id from it.
 -- record returns the key of pending login id, or nil.
 local function record(id)
   local hex = redis.call('GET', B .. 'id:' .. id)
