@@ -80,7 +80,9 @@ func (s *Session) Expired(now time.Time) bool {
 }
 
 // SessionStore keeps sessions. A missing session is ErrNotFound; stores do
-// not check expiry themselves, the session manager does.
+// not check expiry themselves, the session manager does. A store may forget
+// a session once it has ended (Redis expires its key then), so an ended
+// session may be ErrNotFound before DeleteExpiredSessions runs.
 type SessionStore interface {
 	// CreateSession stores a new session.
 	CreateSession(ctx context.Context, s *Session) error

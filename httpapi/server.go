@@ -312,7 +312,10 @@ func (s *Server) client(r *http.Request) account.Client {
 	if a.IsValid() {
 		addr = a.String()
 	}
-	return account.Client{Addr: addr, UserAgent: r.UserAgent()}
+	// A header may hold any byte above 0x7F: the use cases store the
+	// agent with sessions and devices, and not every store keeps text
+	// that is not UTF-8.
+	return account.Client{Addr: addr, UserAgent: strings.ToValidUTF8(r.UserAgent(), "\uFFFD")}
 }
 
 // routeGate applies the configured route table to gatehouse's own

@@ -48,9 +48,12 @@ func migrations() ([]migration, error) {
 		ms = append(ms, migration{version: v, name: name, sql: string(b)})
 	}
 	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("migrations %s and %s have the same version", ms[i-1].name, ms[i].name)
+	// Versions run 1, 2, 3… without a gap: Migrate applies those above
+	// the newest applied, so a migration numbered below one that shipped
+	// before it would never run on a database migrated in between.
+	for i, m := range ms {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("migration %s: version %d, want %d (versions must run 1, 2, 3… without a gap or a repeat)", m.name, m.version, i+1)
 		}
 	}
 	return ms, nil
