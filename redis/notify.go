@@ -111,6 +111,10 @@ var errNotifyLost = errors.New("subscription lost")
 func (n *Notifier) subscribeOnce(ctx context.Context, deliver func(gatehouse.Invalidation)) error {
 	ps := n.client.Subscribe(ctx, n.channel)
 	defer ps.Close()
+	// go-redis waits for a message for the timeout given, whatever the
+	// context: closing the subscription is what ends the wait.
+	stop := context.AfterFunc(ctx, func() { ps.Close() })
+	defer stop()
 	// The confirmation proves that messages published from now on arrive.
 	msg, err := ps.ReceiveTimeout(ctx, notifyCheck)
 	if err != nil {
