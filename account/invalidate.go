@@ -9,7 +9,7 @@ import (
 
 // publishTimeout bounds how long a change waits to tell the other
 // processes: the change itself is done by then.
-const publishTimeout = 5 * time.Second
+const publishTimeout = 2 * time.Second
 
 // UseInvalidator makes s tell other processes, through inv, about every
 // user, group and token change it makes, and drop what it cached about

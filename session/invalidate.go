@@ -9,7 +9,7 @@ import (
 
 // publishTimeout bounds how long a revocation waits to tell the other
 // processes: the revocation itself is done by then.
-const publishTimeout = 5 * time.Second
+const publishTimeout = 2 * time.Second
 
 // UseInvalidator makes m tell other processes, through inv, about every
 // session it revokes, and drop what it cached about sessions they revoke,
