@@ -13,7 +13,10 @@ import (
 type Code string
 
 // The error codes of the HTTP contract, plus Internal for everything the
-// client must not learn about.
+// client must not learn about. Code that finds a fault of its own (a bug,
+// a broken setting, unreadable data) returns an *Error with CodeInternal,
+// answered 500: a bare error is taken for a store failure (see
+// CodeStoreUnavailable).
 const (
 	CodeUnauthenticated       Code = "unauthenticated"
 	CodeInvalidCredentials    Code = "invalid_credentials"
@@ -39,7 +42,14 @@ const (
 	CodeUnsupportedMediaType     Code = "unsupported_media_type"
 	CodeMethodNotAllowed         Code = "method_not_allowed"
 	CodeBusy                     Code = "busy"
-	CodeInternal                 Code = "internal"
+	// CodeStoreUnavailable answers a request that needed a store gatehouse
+	// could not reach (503, or 403 from forward auth). Stores need not
+	// return it themselves: an error they return that is not an *Error
+	// (connection refused, a timeout, a closed pool) is a store failure,
+	// and the HTTP layer answers it with this code. A store may wrap
+	// such a failure in an *Error with this code to give RetryAfter.
+	CodeStoreUnavailable Code = "store_unavailable"
+	CodeInternal         Code = "internal"
 )
 
 // Error is the one error type of gatehouse. Message is safe to show to the

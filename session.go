@@ -118,9 +118,10 @@ type SessionStore interface {
 	// token hash oldHash by the same session under the new public id s.ID
 	// and token hash s.TokenHash, with s's AuthenticatedAt, TwoFactor and
 	// LastSeenAt, in one step: the old id and token stop existing the
-	// moment the new ones start, and what names the session by its id (the
-	// remembered devices created with it) moves to the new id; the user,
-	// creation, expiry and the rest stay. A session that is missing, or
+	// moment the new ones start; the user, creation, expiry and the rest
+	// stay. What names the session by its id in other stores (the
+	// remembered devices created with it) is the caller's to move
+	// (DeviceStore.MoveDevices). A session that is missing, or
 	// whose hash is no longer oldHash, is ErrNotFound and nothing changes,
 	// so of two concurrent rekeys of one token only one wins. A new id or
 	// hash that another session has is CodeConflict.

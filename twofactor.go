@@ -162,6 +162,13 @@ type DeviceStore interface {
 	// DeleteDevices removes a user's devices: all of them when sessionID is
 	// "", else those created with that session. It returns how many.
 	DeleteDevices(ctx context.Context, userID, sessionID string) (int, error)
+	// MoveDevices gives the devices of userID created with session
+	// fromSessionID the session id toSessionID, and returns how many it
+	// moved. The use cases call it when a session is rekeyed
+	// (SessionStore.RekeySession), so that ending the session by its new
+	// id still forgets its devices; the session store need not be this
+	// one, so the rekey cannot move them itself.
+	MoveDevices(ctx context.Context, userID, fromSessionID, toSessionID string) (int, error)
 	// DeleteExpiredDevices removes the devices expired at now.
 	DeleteExpiredDevices(ctx context.Context, now time.Time) (int, error)
 }

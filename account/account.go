@@ -255,7 +255,11 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	keys := s.loginKeys(u, req.Username, req.KnownDevice, req.Client.Addr)
 	att, err := s.reserveAttempt(ctx, keys)
 	if err != nil {
-		s.record(ctx, Actor{Client: req.Client}, gatehouse.AuditLoginFailed, userID(u), map[string]string{"reason": "locked"})
+		// Only a lock is a failed login; a throttle store that cannot be
+		// reached is not the client's doing, and is not recorded as one.
+		if gatehouse.ErrorCode(err) == gatehouse.CodeTooManyAttempts {
+			s.record(ctx, Actor{Client: req.Client}, gatehouse.AuditLoginFailed, userID(u), map[string]string{"reason": "locked"})
+		}
 		return nil, err
 	}
 	defer s.endAttempt(ctx, att)
@@ -671,6 +675,14 @@ func (s *Service) Reauthenticate(ctx context.Context, a Actor, sess *gatehouse.S
 	token, next, err := s.sessions.Rekey(ctx, sess, s.now())
 	if err != nil {
 		return "", nil, err
+	}
+	// The devices remembered with the session follow it to its new id, so
+	// that ending it from the session list still forgets them. A failure
+	// fails the request: the old cookie is already worthless, so the
+	// browser is logged out rather than left with devices that ending its
+	// session would not reach.
+	if _, err := s.stores.Devices.MoveDevices(ctx, u.ID, sess.ID, next.ID); err != nil {
+		return "", nil, fmt.Errorf("move remembered devices: %w", err)
 	}
 	s.log.Info("re-authenticated", "user", u.ID, "session", next.ID, "previousSession", sess.ID, "client", a.Client.Addr)
 	// The session has a new id: the event names it, and the old one, which

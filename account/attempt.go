@@ -108,7 +108,9 @@ func (s *Service) tryReserve(ctx context.Context, keys loginKeys) (a *attempt, b
 	case gatehouse.RefusedLocked:
 		return nil, false, tooManyAttempts(t.LockedUntil.Sub(now))
 	default:
-		return nil, false, fmt.Errorf("reserve attempt: unknown decision %d", r)
+		// A fault of gatehouse's, not of the store's reach: CodeInternal.
+		return nil, false, &gatehouse.Error{Code: gatehouse.CodeInternal, Message: "An internal error occurred.",
+			Err: fmt.Errorf("reserve attempt: unknown decision %d", r)}
 	}
 }
 

@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"strings"
 
 	"github.com/gatehouse/gatehouse"
 )
@@ -36,8 +37,13 @@ func (s *Service) newEvent(a Actor, kind gatehouse.AuditKind, target string, det
 		Kind:       kind,
 		TargetID:   target,
 		ClientAddr: a.Client.Addr,
-		UserAgent:  truncate(a.Client.UserAgent, 256),
+		UserAgent:  truncate(storableText(a.Client.UserAgent), 256),
 		Detail:     detail,
+	}
+	// Details quote what a client sent (a path, a name): every store must
+	// be able to keep them, PostgreSQL's text included.
+	for k, v := range detail {
+		detail[k] = storableText(v)
 	}
 	if a.User != nil {
 		e.ActorID, e.ActorName = a.User.ID, a.User.Username
@@ -76,6 +82,13 @@ func (s *Service) ListAudit(ctx context.Context, f AuditFilter) ([]*gatehouse.Au
 // RecordDenial audits a request the permission check refused.
 func (s *Service) RecordDenial(ctx context.Context, a Actor, method, path string) {
 	s.record(ctx, a, gatehouse.AuditPermissionDenied, "", map[string]string{"method": method, "path": truncate(path, 512)})
+}
+
+// storableText is s as every store can keep it: valid UTF-8 (a client's
+// header may hold any byte above 0x7F), without NUL, which PostgreSQL's
+// text refuses.
+func storableText(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }
 
 func truncate(s string, n int) string {

@@ -385,7 +385,9 @@ func (s *Service) checkFactor(ctx context.Context, u *gatehouse.User, tf *gateho
 func (s *Service) checkTOTP(ctx context.Context, u *gatehouse.User, tf *gatehouse.TwoFactor, code string, client Client) (bool, error) {
 	key, err := s.twoFactor.Sealer.Open(tf.TOTPSecret, []byte(u.ID))
 	if err != nil {
-		return false, fmt.Errorf("open TOTP secret: %w", err)
+		// A wrong sealing key or a damaged record: a fault of
+		// gatehouse's (CodeInternal), not a store that cannot be reached.
+		return false, &gatehouse.Error{Code: gatehouse.CodeInternal, Message: "An internal error occurred.", Err: fmt.Errorf("open TOTP secret: %w", err)}
 	}
 	step, ok := otp.TOTP{Key: key}.Verify(code, s.now(), tf.TOTPLastStep)
 	if !ok {
@@ -455,7 +457,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, a Actor, u *gatehouse.User, c
 		}
 		key, err := s.twoFactor.Sealer.Open(tf.TOTPPending, []byte(u.ID))
 		if err != nil {
-			return nil, fmt.Errorf("open pending TOTP secret: %w", err)
+			return nil, &gatehouse.Error{Code: gatehouse.CodeInternal, Message: "An internal error occurred.", Err: fmt.Errorf("open pending TOTP secret: %w", err)}
 		}
 		step, ok := otp.TOTP{Key: key}.Verify(code, s.now(), 0)
 		if !ok {

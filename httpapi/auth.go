@@ -309,6 +309,14 @@ func (s *Server) sameOrigin(r *http.Request, unsafe, upgrade bool) error {
 // Config.CSRFEveryRequest (see checkAmbient).
 var errTokenless = &gatehouse.Error{Code: gatehouse.CodeCSRFFailed, Message: errCSRF.Message}
 
+// cookieStoreFailure reports whether err, from authenticating r, is a
+// store failure in resolving its session cookie: r has no Authorization
+// header. Credentials a client presents on purpose never fall back to
+// anonymous, a store failure included.
+func cookieStoreFailure(r *http.Request, err error) bool {
+	return storeFailure(err) && r.Header.Get("Authorization") == ""
+}
+
 // publicRoute reports whether the route table makes r's route public.
 func (s *Server) publicRoute(r *http.Request) bool {
 	if s.cfg.Routes == nil {
@@ -326,13 +334,21 @@ func (s *Server) publicRoute(r *http.Request) bool {
 // rule matches → 403), else requires an authenticated user. A WebSocket
 // handshake with the cookie or Basic must be same-origin. With
 // Config.CSRFEveryRequest, a safe request whose cookie comes without its
-// token is taken as anonymous on a public route (see checkAmbient).
+// token is taken as anonymous on a public route (see checkAmbient), and
+// so is a cookie whose session store cannot be reached; anywhere else
+// that is 503 store_unavailable.
 func (s *Server) Protect(h http.Handler) http.Handler {
 	return s.CSRF(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := s.authenticate(r, false)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			// Without its store, the cookie is ignored on a public route
+			// (see gateway.gate); everywhere else the failure is answered.
+			if !cookieStoreFailure(r, err) || !s.publicRoute(r) {
+				s.writeError(w, r, err)
+				return
+			}
+			s.log.Warn("store unavailable: session cookie ignored on a public route", "method", r.Method, "path", r.URL.Path, "err", err)
+			c = nil
 		}
 		if c != nil {
 			if err := s.checkAmbient(r, c); err != nil {

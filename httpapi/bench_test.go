@@ -65,7 +65,7 @@ func newBenchEnv(b *testing.B, opts ...envOption) *benchEnv {
 	}
 	sm := session.NewManager(store, scfg, time.Now, nil)
 	accounts := account.New(account.StoresOf(store), password.NewHasher(cheapParams, 0, 0), sm, acfg, time.Now, nil, nil)
-	api, err := httpapi.New(hcfg, httpapi.Deps{Accounts: accounts, Sessions: sm, Ready: store.Ping})
+	api, err := httpapi.New(hcfg, httpapi.Deps{Accounts: accounts, Sessions: sm, Ready: []httpapi.ReadyCheck{{Name: "database", Check: store.Ping}}})
 	if err != nil {
 		b.Fatal(err)
 	}

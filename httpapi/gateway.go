@@ -107,6 +107,9 @@ type gatewayAPI interface {
 	// setSecurityHeaders sets the headers every browser-facing answer
 	// carries.
 	setSecurityHeaders(h http.Header, r *http.Request)
+	// writeError answers err as problem+json, a store failure as 503
+	// store_unavailable.
+	writeError(w http.ResponseWriter, r *http.Request, err error)
 	// writeErrorStatus answers err as problem+json with status.
 	writeErrorStatus(w http.ResponseWriter, r *http.Request, err error, status int)
 }
@@ -291,7 +294,7 @@ func (g *gateway) proxyOthers(mux *http.ServeMux, patterns map[string]bool, api 
 
 // writeError answers err as problem+json, as the API does.
 func (g *gateway) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	g.api.writeErrorStatus(w, r, err, statusOf(gatehouse.ErrorCode(err)))
+	g.api.writeError(w, r, err)
 }
 
 var (
@@ -644,9 +647,9 @@ var verifyScratchPool = sync.Pool{New: func() any { return new(verifyScratch) }}
 // as anonymous), except the WebSocket handshake: the browser's WebSocket
 // API cannot send a header, and the same-origin check is what protects it.
 func (g *gateway) gate(orig *http.Request, path string) (c *credentials, needLogin bool, err error) {
-	c, err = g.api.authenticate(orig, false)
-	if err != nil {
-		return nil, false, err
+	c, authErr := g.api.authenticate(orig, false)
+	if authErr != nil && !cookieStoreFailure(orig, authErr) {
+		return nil, false, authErr
 	}
 	d := policy.Decision{Access: policy.Authenticated, Rule: -1}
 	if g.routes != nil {
@@ -657,6 +660,17 @@ func (g *gateway) gate(orig *http.Request, path string) (c *credentials, needLog
 			return c, false, err
 		}
 		d = g.routes.Decide(orig.Method, host, path, in.client)
+	}
+	if authErr != nil {
+		// The session cookie could not be resolved for want of its store.
+		// A public route goes on as anonymous (what it allows anyone), so
+		// an application's public pages and files still load; every other
+		// route fails closed.
+		if d.Access != policy.Public {
+			return nil, false, authErr
+		}
+		g.log.Warn("store unavailable: session cookie ignored on a public route", "method", orig.Method, "path", path, "err", authErr)
+		c = nil
 	}
 	if err := g.api.checkAmbient(orig, c); err != nil {
 		if err != errTokenless || d.Access != policy.Public {
@@ -861,7 +875,7 @@ func (g *gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
 		}
 		g.metrics.Decision(decisionOf(statusOf(gatehouse.ErrorCode(err))))
 		if statusOf(gatehouse.ErrorCode(err)) >= 500 {
-			err = g.storeUnavailable(r, err)
+			err = storeUnavailable(err)
 		}
 		g.gatewayError(w, r, err)
 		return

@@ -133,6 +133,17 @@ type envOption func(*httpapi.Config, *account.Config, *session.Config)
 
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
+	return newEnvOver(t, nil, opts...)
+}
+
+// storesOver builds, over an env's SQLite store, the stores its services
+// use and its ready checks (see newEnvOver).
+type storesOver func(*sqlite.Store) (account.Stores, gatehouse.SessionStore, []httpapi.ReadyCheck)
+
+// newEnvOver is newEnv with the stores over, when not nil, puts between
+// the services and the SQLite store.
+func newEnvOver(t *testing.T, over storesOver, opts ...envOption) *env {
+	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gatehouse.db"))
 	if err != nil {
@@ -150,16 +161,20 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	for _, o := range opts {
 		o(&hcfg, &acfg, &scfg)
 	}
-	sm := session.NewManager(store, scfg, clk.Now, nil)
+	stores, sessions, ready := account.StoresOf(store), gatehouse.SessionStore(store), []httpapi.ReadyCheck{{Name: "database", Check: store.Ping}}
+	if over != nil {
+		stores, sessions, ready = over(store)
+	}
+	sm := session.NewManager(sessions, scfg, clk.Now, nil)
 	mailer := &fakeMailer{}
-	accounts := account.New(account.StoresOf(store), password.NewHasher(cheapParams, 0, 0), sm, acfg, clk.Now, nil, mailer)
+	accounts := account.New(stores, password.NewHasher(cheapParams, 0, 0), sm, acfg, clk.Now, nil, mailer)
 	sealer, err := otp.NewSealer(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
 	texts := &fakeSMS{}
 	accounts.UseTwoFactor(account.TwoFactorDeps{Sealer: sealer, SMS: texts, Config: account.DefaultTwoFactorConfig})
-	api, err := httpapi.New(hcfg, httpapi.Deps{Accounts: accounts, Sessions: sm, Metrics: m, Now: clk.Now, Ready: store.Ping})
+	api, err := httpapi.New(hcfg, httpapi.Deps{Accounts: accounts, Sessions: sm, Metrics: m, Now: clk.Now, Ready: ready})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -119,7 +119,7 @@ func (g *gateway) serveVerify(w http.ResponseWriter, r *http.Request) {
 	if err := g.handleVerify(w, r, false); err != nil {
 		// Counted by what was refused; answered as nginx can take it.
 		status = statusOf(gatehouse.ErrorCode(err))
-		answer, err := g.verifyStatus(r, err)
+		answer, err := g.verifyStatus(err)
 		w.Header().Set(HeaderProblem, string(gatehouse.ErrorCode(err)))
 		g.api.writeErrorStatus(w, r, err, answer)
 	} else if w.Header()["Location"] != nil {
@@ -137,7 +137,7 @@ func (g *gateway) serveVerify(w http.ResponseWriter, r *http.Request) {
 // as a forward-auth decision: it lets nothing through.
 func (g *gateway) servePreflight(w http.ResponseWriter, r *http.Request) {
 	if err := g.handleVerify(w, r, true); err != nil {
-		answer, err := g.verifyStatus(r, err)
+		answer, err := g.verifyStatus(err)
 		g.api.writeErrorStatus(w, r, err, answer)
 	}
 }

@@ -10,22 +10,14 @@ package httpapi
 // address headers itself.
 
 import (
-	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/policy"
 )
-
-// codeStoreUnavailable is the gateway's answer when a store it needs to
-// decide cannot be reached: 503 from the reverse proxy, a 403 with this
-// code from GET BASE/verify (see verifyStatus).
-const codeStoreUnavailable gatehouse.Code = "store_unavailable"
 
 var (
 	errMethodRefused = &gatehouse.Error{Code: gatehouse.CodeMethodNotAllowed,
@@ -336,34 +328,15 @@ func CheckStripHeader(h string) error {
 // anything else into a 500 for the client, so every refusal but a 401 is
 // a 403 that keeps its problem code (and Retry-After): bad_request,
 // method_not_allowed, too_many_attempts. A failure of gatehouse itself
-// (a store it cannot reach, or too busy) is logged and answered as
-// store_unavailable.
-func (g *gateway) verifyStatus(r *http.Request, err error) (int, error) {
+// (a store it cannot reach, or too busy) is answered as store_unavailable.
+func (g *gateway) verifyStatus(err error) (int, error) {
 	switch status := statusOf(gatehouse.ErrorCode(err)); {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return status, err
 	case status >= 500:
-		return http.StatusForbidden, g.storeUnavailable(r, err)
+		return http.StatusForbidden, storeUnavailable(err)
 	}
 	return http.StatusForbidden, err
-}
-
-// storeUnavailable logs err, a failure of gatehouse itself while deciding
-// a gateway request, and returns the store_unavailable error its answer
-// carries.
-func (g *gateway) storeUnavailable(r *http.Request, err error) error {
-	if gatehouse.ErrorCode(err) == codeStoreUnavailable {
-		return err
-	}
-	g.log.LogAttrs(r.Context(), slog.LevelError, "gateway decision failed",
-		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
-	retry := time.Second
-	var ge *gatehouse.Error
-	if errors.As(err, &ge) && ge.RetryAfter > 0 {
-		retry = ge.RetryAfter
-	}
-	return &gatehouse.Error{Code: codeStoreUnavailable, Message: "A store gatehouse needs to decide cannot be reached. Try again shortly.",
-		RetryAfter: retry, Err: err}
 }
 
 // allowHeader is the Allow header of the reverse proxy's 405: the methods

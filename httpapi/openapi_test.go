@@ -247,6 +247,7 @@ func TestOpenAPIRoutes(t *testing.T) {
 		}
 		if op.Security != nil && len(*op.Security) > 0 && !slices.ContainsFunc(*op.Security, func(r openapi3.SecurityRequirement) bool { return len(r) == 0 }) {
 			want("401", "authentication required")
+			want("503", "credentials are looked up in a store: store_unavailable")
 			if slices.ContainsFunc(*op.Security, func(r openapi3.SecurityRequirement) bool { _, ok := r["basic"]; return ok }) {
 				want("403", "insecure_basic_auth")
 				want("429", "Basic auth is throttled")

@@ -21,6 +21,9 @@ type problem struct {
 	// Errors is a field → message object for CodeValidation, and a list of
 	// rule violations for CodePasswordPolicy.
 	Errors any `json:"errors,omitempty"`
+	// Checks is each dependency's state, for a BASE/readyz that is not
+	// ready ("database": "unreachable").
+	Checks map[string]string `json:"checks,omitempty"`
 }
 
 // statusOf maps an error code to its HTTP status: the one place that decides.
@@ -46,7 +49,7 @@ func statusOf(c gatehouse.Code) int {
 		return http.StatusUnsupportedMediaType
 	case gatehouse.CodeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
-	case gatehouse.CodeBusy, codeStoreUnavailable:
+	case gatehouse.CodeBusy, gatehouse.CodeStoreUnavailable:
 		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
@@ -73,23 +76,41 @@ var rfc9110Sections = map[int]string{
 	500: "15.6.1", 502: "15.6.3", 503: "15.6.4",
 }
 
-// writeError answers err as problem+json. Internal errors are logged with
-// their cause and answered with a generic message; client errors are not
-// logged here (the use cases log the security events themselves).
+// writeError answers err as problem+json. A store failure (see
+// storeFailure) is answered 503 store_unavailable, never 500, wherever on
+// the request path it happened. Internal errors and store failures are
+// logged with their cause and answered with a generic message; client
+// errors are not logged here (the use cases log the security events
+// themselves).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if storeFailure(err) {
+		err = storeUnavailable(err)
+	}
 	s.writeErrorStatus(w, r, err, statusOf(gatehouse.ErrorCode(err)))
 }
 
 // writeErrorStatus is writeError with the status given: for GET
 // BASE/verify, which may answer nginx only 401 and 403 (see verifyStatus).
 func (s *Server) writeErrorStatus(w http.ResponseWriter, r *http.Request, err error, status int) {
-	code := gatehouse.ErrorCode(err)
+	// Once for every failure, including the store_unavailable GET
+	// BASE/verify answers with a 403.
+	if status >= 500 || gatehouse.ErrorCode(err) == gatehouse.CodeStoreUnavailable {
+		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+	}
+	s.writeProblem(w, r, err, status, nil)
+}
+
+// writeProblem writes the problem+json answer of err with status, and
+// checks as its checks member (BASE/readyz) when not nil. It logs nothing.
+func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error, status int, checks map[string]string) {
 	p := problem{
 		Type:   typeURI(status),
 		Title:  http.StatusText(status),
 		Status: status,
 		Detail: gatehouse.ErrorMessage(err),
-		Code:   string(code),
+		Code:   string(gatehouse.ErrorCode(err)),
+		Checks: checks,
 	}
 	var ge *gatehouse.Error
 	if errors.As(err, &ge) {
@@ -102,10 +123,6 @@ func (s *Server) writeErrorStatus(w http.ResponseWriter, r *http.Request, err er
 		if ge.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int((ge.RetryAfter+time.Second-1)/time.Second)))
 		}
-	}
-	if status >= 500 {
-		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
 	}
 	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")

@@ -4,7 +4,6 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -110,9 +109,9 @@ type Deps struct {
 	Log *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Ready reports whether the stores are reachable, for readyz; nil
-	// means always ready.
-	Ready func(context.Context) error
+	// Ready are the dependencies BASE/readyz checks, each by its name
+	// (a store's Ping: "database", "sessions"); none means always ready.
+	Ready []ReadyCheck
 }
 
 // BasicAuth configures HTTP Basic authentication.
@@ -130,7 +129,7 @@ type Server struct {
 	base     string
 	accounts *account.Service
 	sessions *session.Manager
-	ready    func(context.Context) error
+	ready    []ReadyCheck
 	proxies  proxies
 	cop      *http.CrossOriginProtection
 	cors     *corsHandler // nil without CORS origins
@@ -211,6 +210,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	case deps.Sessions != deps.Accounts.Sessions():
 		// Two managers would disagree on the cookie and the idle timeout.
 		return nil, errors.New("httpapi: Deps.Sessions must be the session manager of Deps.Accounts")
+	}
+	names := map[string]bool{}
+	for _, c := range deps.Ready {
+		if c.Name == "" || c.Check == nil || names[c.Name] {
+			return nil, fmt.Errorf("httpapi: Deps.Ready: every check needs a name of its own and a Check (%q)", c.Name)
+		}
+		names[c.Name] = true
 	}
 	// The XSRF-TOKEN cookie goes wherever the session cookie does (and rd=
 	// may follow it: never to a public suffix).
@@ -306,7 +312,10 @@ func (s *Server) client(r *http.Request) account.Client {
 	if a.IsValid() {
 		addr = a.String()
 	}
-	return account.Client{Addr: addr, UserAgent: r.UserAgent()}
+	// A header may hold any byte above 0x7F: the use cases store the
+	// agent with sessions and devices, and not every store keeps text
+	// that is not UTF-8.
+	return account.Client{Addr: addr, UserAgent: strings.ToValidUTF8(r.UserAgent(), "\uFFFD")}
 }
 
 // routeGate applies the configured route table to gatehouse's own

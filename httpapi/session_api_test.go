@@ -703,9 +703,15 @@ func TestHealthAndReady(t *testing.T) {
 			t.Errorf("%s: %d %s", p, w.Code, w.Body)
 		}
 	}
+	if w := e.browser().do("GET", "/auth/readyz", ""); !strings.Contains(w.Body.String(), `"checks":{"database":"ok"}`) {
+		t.Errorf("readyz does not report its check: %s", w.Body)
+	}
 	e.store.Close()
 	w := e.browser().do("GET", "/auth/readyz", "")
-	wantProblem(t, w, 503, gatehouse.CodeBusy)
+	wantProblem(t, w, 503, gatehouse.CodeStoreUnavailable)
+	if !strings.Contains(w.Body.String(), `"checks":{"database":"unreachable"}`) {
+		t.Errorf("readyz does not name the failing check: %s", w.Body)
+	}
 	if w.Header().Get("Retry-After") == "" {
 		t.Error("503 without Retry-After")
 	}

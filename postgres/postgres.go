@@ -5,11 +5,15 @@
 // migrates the database with the SQL files embedded in the package, one
 // sequence of PostgreSQL's own.
 //
-// So far the Store holds users and groups (gatehouse.UserStore) and login
-// throttles (gatehouse.ThrottleStore); the other areas follow. Every
-// read-check-write is one transaction that locks what it reads, so that
-// processes racing on the same user or throttling key cannot all pass a
-// check together.
+// So far the Store holds users and groups (gatehouse.UserStore), login
+// throttles (gatehouse.ThrottleStore), the mail outbox
+// (gatehouse.OutboxStore), second-factor settings (gatehouse.TwoFactorStore),
+// pending logins (gatehouse.PendingLoginStore) and remembered devices
+// (gatehouse.DeviceStore); the other areas follow. Every
+// read-check-write is one transaction that locks what it reads, or a
+// single conditional statement (the claim of mail, the use of a code, the
+// count of an attempt), so that processes racing on the same record cannot
+// all pass a check together.
 package postgres
 
 import (
@@ -35,8 +39,12 @@ type Store struct {
 }
 
 var (
-	_ gatehouse.UserStore     = (*Store)(nil)
-	_ gatehouse.ThrottleStore = (*Store)(nil)
+	_ gatehouse.UserStore         = (*Store)(nil)
+	_ gatehouse.ThrottleStore     = (*Store)(nil)
+	_ gatehouse.OutboxStore       = (*Store)(nil)
+	_ gatehouse.TwoFactorStore    = (*Store)(nil)
+	_ gatehouse.PendingLoginStore = (*Store)(nil)
+	_ gatehouse.DeviceStore       = (*Store)(nil)
 )
 
 // Open connects to the PostgreSQL database at connString (a postgres:// URL or a

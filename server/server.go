@@ -173,7 +173,7 @@ func Open(ctx context.Context, cfg Config) (*Gatehouse, error) {
 		Metrics:  s.Metrics,
 		Log:      c.log,
 		Now:      c.now,
-		Ready:    s.Store.Ping,
+		Ready:    []httpapi.ReadyCheck{{Name: "database", Check: s.Store.Ping}},
 	})
 	if err != nil {
 		s.Close()

@@ -252,9 +252,9 @@ func (m *Manager) RecentlyAuthenticated(s *gatehouse.Session) bool {
 // factor at authenticatedAt, and returns the new token with the new
 // session. The old id and token stop existing at once, here and in the
 // store, so that a copy of them taken before the session gained privileges
-// is worth nothing after (no session fixation, ASVS 7.2.4); the remembered
-// devices created with the session follow it to the new id. The user, the
-// expiry and the rest stay. A session that has ended or was rekeyed
+// is worth nothing after (no session fixation, ASVS 7.2.4). The user, the
+// expiry and the rest stay; the remembered devices created with the
+// session are the caller's to move (gatehouse.DeviceStore.MoveDevices). A session that has ended or was rekeyed
 // meanwhile is CodeUnauthenticated, and so is one that has ended since old
 // was loaded (the caller may have waited for a lock or a password hash):
 // the rekey gives the session a last-seen time of now, which would revive

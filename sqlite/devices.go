@@ -66,6 +66,22 @@ func (s *Store) DeleteDevices(ctx context.Context, userID, sessionID string) (in
 		userID, sessionID)
 }
 
+// MoveDevices gives the devices of userID created with session
+// fromSessionID the session id toSessionID, and returns how many it moved.
+func (s *Store) MoveDevices(ctx context.Context, userID, fromSessionID, toSessionID string) (int, error) {
+	// The devices are found by (user_id, session_id), their index.
+	res, err := s.writer.ExecContext(ctx, `UPDATE devices SET session_id = ? WHERE user_id = ? AND session_id = ?`,
+		toSessionID, userID, fromSessionID)
+	if err != nil {
+		return 0, s.internal("move devices", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.internal("move devices", err)
+	}
+	return int(n), nil
+}
+
 // DeleteExpiredDevices removes the devices whose expiry, as stored
 // (truncated to the microsecond), is not after now, and returns how many it
 // removed.

@@ -104,10 +104,10 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 
 // RekeySession replaces session oldID, whose token hash must still be
 // oldHash, by the same session under the new public id ses.ID and token
-// hash ses.TokenHash, with ses's AuthenticatedAt, TwoFactor and LastSeenAt,
-// and moves the remembered devices created with it to the new id: one
-// transaction, so the old id and hash stop existing the moment the new ones
-// start. A session that is missing or has another hash is
+// hash ses.TokenHash, with ses's AuthenticatedAt, TwoFactor and LastSeenAt:
+// one statement, so the old id and hash stop existing the moment the new
+// ones start. The remembered devices created with it are the caller's to
+// move (MoveDevices). A session that is missing or has another hash is
 // gatehouse.ErrNotFound; a new id or hash that another session has is
 // CodeConflict. Either way nothing changes.
 func (s *Store) RekeySession(ctx context.Context, oldID string, oldHash []byte, ses *gatehouse.Session) error {
@@ -116,25 +116,21 @@ func (s *Store) RekeySession(ctx context.Context, oldID string, oldHash []byte, 
 	// 0006_devices), so it can change in place: the UPDATE is conditional
 	// on the old hash, so of two concurrent rekeys only one wins.
 	const q = `UPDATE sessions SET id = ?, token_hash = ?, authenticated_at = ?, two_factor = ?, last_seen_at = ?
-		WHERE id = ? AND token_hash = ? RETURNING user_id`
-	// The devices are found by (user_id, session_id), their index.
-	const qDevices = `UPDATE devices SET session_id = ? WHERE user_id = ? AND session_id = ?`
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		var userID sql.NullString // NULL for a guest session
-		err := tx.QueryRowContext(ctx, q, ses.ID, ses.TokenHash, nullMicros(ses.AuthenticatedAt), ses.TwoFactor,
-			micros(ses.LastSeenAt), oldID, oldHash).Scan(&userID)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return gatehouse.ErrNotFound
-		case isUniqueViolation(err):
-			return &gatehouse.Error{Code: gatehouse.CodeConflict, Message: "The session id or token is taken.", Err: err}
-		case err != nil:
-			return err
-		}
-		_, err = tx.ExecContext(ctx, qDevices, ses.ID, userID.String, oldID)
-		return err
-	})
-	return s.internal("rekey session", err)
+		WHERE id = ? AND token_hash = ?`
+	res, err := s.writer.ExecContext(ctx, q, ses.ID, ses.TokenHash, nullMicros(ses.AuthenticatedAt), ses.TwoFactor,
+		micros(ses.LastSeenAt), oldID, oldHash)
+	if isUniqueViolation(err) {
+		return &gatehouse.Error{Code: gatehouse.CodeConflict, Message: "The session id or token is taken.", Err: err}
+	}
+	if err != nil {
+		return s.internal("rekey session", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return s.internal("rekey session", err)
+	} else if n == 0 {
+		return gatehouse.ErrNotFound
+	}
+	return nil
 }
 
 // DeleteSession removes session id. A missing session is not an error.

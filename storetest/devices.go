@@ -236,6 +236,44 @@ func RunDevices(t *testing.T, newStores func(t *testing.T) DeviceStores) {
 		wantDevice(t, s, a1)
 	})
 
+	t.Run("MoveDevices", func(t *testing.T) {
+		s, alice, bob := setup(t)
+		from, to := gatehouse.NewID(), gatehouse.NewID()
+		d1 := createDevice(t, s, newDevice(alice.ID, from, "one"))
+		d2 := createDevice(t, s, newDevice(alice.ID, from, "two"))
+		other := createDevice(t, s, newDevice(alice.ID, gatehouse.NewID(), "other"))
+		// Bob's device names the same session id: only alice's move.
+		bobs := createDevice(t, s, newDevice(bob.ID, from, "bob"))
+
+		n, err := s.MoveDevices(t.Context(), alice.ID, from, to)
+		check(t, err)
+		if n != 2 {
+			t.Errorf("MoveDevices = %d, want 2", n)
+		}
+		for _, d := range []*gatehouse.Device{d1, d2} {
+			moved := *d
+			moved.SessionID = to
+			wantDevice(t, s, &moved)
+		}
+		wantDevice(t, s, other)
+		wantDevice(t, s, bobs)
+
+		// Ending the session by its new id forgets the moved devices; by
+		// its old id, none.
+		n, err = s.DeleteDevices(t.Context(), alice.ID, from)
+		wantDeleted(t, "DeleteDevices(old session id)", n, err, 0)
+		n, err = s.DeleteDevices(t.Context(), alice.ID, to)
+		wantDeleted(t, "DeleteDevices(new session id)", n, err, 2)
+		wantDevice(t, s, other)
+
+		// Nothing to move is no error.
+		n, err = s.MoveDevices(t.Context(), alice.ID, from, to)
+		check(t, err)
+		if n != 0 {
+			t.Errorf("MoveDevices with nothing to move = %d, want 0", n)
+		}
+	})
+
 	t.Run("DeleteExpiredDevices", func(t *testing.T) {
 		s, alice, bob := setup(t)
 		mk := func(secret, userID string, expires time.Time) *gatehouse.Device {

@@ -108,16 +108,13 @@ func wantSessionIDs(t *testing.T, s gatehouse.SessionStore, userID string, want 
 	}
 }
 
-// SessionStores are the stores RunSessions checks: the sessions, the users
-// they belong to and the remembered devices RekeySession moves to the new
-// session; the users and devices may live in another store.
+// SessionStores are the stores RunSessions checks: the sessions and the
+// users they belong to, which may live in another store.
 type SessionStores struct {
 	gatehouse.SessionStore
 	// UserStore holds the sessions' users; the suite creates and deletes
 	// users with it.
 	gatehouse.UserStore
-	// DeviceStore holds the remembered devices of the sessions.
-	gatehouse.DeviceStore
 }
 
 // RunSessions checks a gatehouse.SessionStore. newStores must return new,
@@ -168,11 +165,6 @@ func RunSessions(t *testing.T, newStores func(t *testing.T) SessionStores) {
 		ses := createSession(t, s, newSession(alice.ID, "secret"))
 		other := createSession(t, s, newSession(alice.ID, "other"))
 		bobs := createSession(t, s, newSession(bob.ID, "bob"))
-		// Remembered devices name their session by its public id: the
-		// rekeyed session's follows it, the others stay.
-		dev := createDevice(t, s, newDevice(alice.ID, ses.ID, "dev"))
-		otherDev := createDevice(t, s, newDevice(alice.ID, other.ID, "other-dev"))
-		bobDev := createDevice(t, s, newDevice(bob.ID, bobs.ID, "bob-dev"))
 
 		next := *ses
 		next.ID = gatehouse.NewID()
@@ -211,18 +203,6 @@ func RunSessions(t *testing.T, newStores func(t *testing.T) SessionStores) {
 		}
 		wantSession(t, s, other)
 		wantSession(t, s, bobs)
-		movedDev := *dev
-		movedDev.SessionID = next.ID
-		wantDevice(t, s, &movedDev)
-		wantDevice(t, s, otherDev)
-		wantDevice(t, s, bobDev)
-		// Revoking the session by its new id forgets its device.
-		n, err := s.DeleteDevices(t.Context(), alice.ID, ses.ID)
-		check(t, err)
-		if n != 0 {
-			t.Errorf("DeleteDevices(old session id) removed %d devices, want 0", n)
-		}
-		wantDevice(t, s, &movedDev)
 
 		// The old hash no longer matches: a second rekey from it (a
 		// concurrent request with the same old cookie) loses, whether it
@@ -245,10 +225,9 @@ func RunSessions(t *testing.T, newStores func(t *testing.T) SessionStores) {
 		wantSession(t, s, &want)
 		wantSession(t, s, other)
 		wantSession(t, s, bobs)
-		wantDevice(t, s, otherDev)
 
 		// A new hash or a new id that another session has is a conflict,
-		// and nothing changes: not the session, not its device.
+		// and nothing changes.
 		taken := next
 		taken.ID = gatehouse.NewID()
 		taken.TokenHash = other.TokenHash
@@ -258,8 +237,6 @@ func RunSessions(t *testing.T, newStores func(t *testing.T) SessionStores) {
 		wantSession(t, s, &want)
 		wantSession(t, s, other)
 		wantSession(t, s, bobs)
-		wantDevice(t, s, &movedDev)
-		wantDevice(t, s, bobDev)
 	})
 
 	t.Run("Scope", func(t *testing.T) {

@@ -17,7 +17,6 @@
 //		return storetest.SessionStores{
 //			SessionStore: openFreshSessionStore(t),
 //			UserStore:    users,
-//			DeviceStore:  users,
 //		}
 //	})
 //
@@ -80,7 +79,7 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 	t.Run("Sessions", func(t *testing.T) {
 		RunSessions(t, func(t *testing.T) SessionStores {
 			s := newStore(t)
-			return SessionStores{SessionStore: s, UserStore: s, DeviceStore: s}
+			return SessionStores{SessionStore: s, UserStore: s}
 		})
 	})
 	t.Run("Throttles", func(t *testing.T) {

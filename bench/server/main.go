@@ -135,7 +135,7 @@ func run(ctx context.Context, protAddr, unprotAddr, dataDir, pprofAddr, gatewayA
 	}
 	defer svc.Close()
 	accounts, sessions := svc.Accounts, svc.Sessions
-	deps := httpapi.Deps{Accounts: accounts, Sessions: sessions, Metrics: svc.Metrics, Log: log, Ready: svc.Store.Ping}
+	deps := httpapi.Deps{Accounts: accounts, Sessions: sessions, Metrics: svc.Metrics, Log: log, Ready: []httpapi.ReadyCheck{{Name: "database", Check: svc.Store.Ping}}}
 	api, err := httpapi.New(httpapi.Config{CORS: BenchCORS}, deps)
 	if err != nil {
 		return err
