@@ -42,8 +42,11 @@ type Config struct {
 	// Policy is the password policy for new passwords.
 	Policy password.Policy
 	// UserCacheTTL is how long a user read for a session is trusted from
-	// memory; changes made through this Service take effect at once. Zero
-	// means one second; negative disables the cache.
+	// memory, and so are groups and API tokens; changes made through this
+	// Service take effect at once, those made by another process within
+	// UserCacheTTL, or as soon as they arrive with an Invalidator (see
+	// Service.UseInvalidator). Zero means one second; negative disables
+	// the cache.
 	UserCacheTTL time.Duration
 
 	// AllowPasswordReset turns the forgot-password flow on.
@@ -103,11 +106,15 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 
-	users  *memo[*gatehouse.User]  // by user id
-	tokens *memo[*gatehouse.Token] // by string(token hash)
-	basic  *memo[basicEntry]       // by keyed hash of the credentials
-	mu     sync.Mutex
-	groups cachedGroups
+	users  *memo[*gatehouse.User]             // by user id
+	tokens *memo[*gatehouse.Token]            // by string(token hash)
+	basic  *memo[basicEntry]                  // by keyed hash of the credentials
+	groups *memo[map[string]*gatehouse.Group] // every group by name, under allGroups
+
+	invMu sync.Mutex
+	inv   gatehouse.Invalidator // nil: one process (see UseInvalidator)
+	// listening is set while inv's subscription receives.
+	listening bool
 
 	basicMACs *sync.Pool // HMACs under a per-process key that index the Basic cache
 	knownKey  []byte     // signs known-device tokens
@@ -149,6 +156,7 @@ func New(stores Stores, hasher *password.Hasher, sessions *session.Manager, cfg 
 		users:     newMemo[*gatehouse.User](cfg.UserCacheTTL, 100_000),
 		tokens:    newMemo[*gatehouse.Token](cfg.UserCacheTTL, 100_000),
 		basic:     newMemo[basicEntry](basicCacheTTL, 10_000),
+		groups:    newMemo[map[string]*gatehouse.Group](cfg.UserCacheTTL, 1),
 		basicMACs: newBasicMACs(),
 		knownKey:  knownDeviceKey(cfg.KnownDeviceSecret),
 	}
@@ -572,8 +580,11 @@ func (s *Service) cachedUser(ctx context.Context, id string) (*gatehouse.User, e
 	return u, nil
 }
 
+// forgetUser drops the cached user id, here and in the other processes
+// (which drop its cached Basic credentials too).
 func (s *Service) forgetUser(id string) {
 	s.users.forget(id)
+	s.publish(gatehouse.Invalidation{Kind: gatehouse.InvalidateUser, ID: id})
 }
 
 // Logout ends a session.

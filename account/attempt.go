@@ -161,8 +161,10 @@ func (s *Service) failAttempt(ctx context.Context, a *attempt, u *gatehouse.User
 		if t.Locked(now) && u != nil {
 			// Cached Basic credentials are answered before any throttle is
 			// read: while the user's key waits, every guess would be tried
-			// against them unthrottled. A wait voids them in this process.
+			// against them unthrottled. A wait voids them in this process,
+			// and in the others, which drop them with the user.
 			s.basic.forgetWhere(func(e basicEntry) bool { return e.userID == u.ID })
+			s.publish(gatehouse.Invalidation{Kind: gatehouse.InvalidateUser, ID: u.ID})
 		}
 		if t.Locked(now) && (!keys.rule.Backoff || t.Failures == keys.rule.MaxFailures) {
 			s.log.Warn("login locked", "known_device", keys.known, "until", t.LockedUntil)

@@ -9,14 +9,17 @@ import (
 // for ttl. It keeps a generation counter that every Forget raises: a reader
 // notes the generation before it reads the store and caches what it read
 // only if no Forget happened meanwhile, so a revocation can never be undone
-// by a read that was in flight when it happened.
+// by a read that was in flight when it happened. While deaf (another
+// process's changes may go unheard, see Service.UseInvalidator) it neither
+// answers nor caches.
 type memo[V any] struct {
 	ttl  time.Duration
 	size int
 
-	mu  sync.Mutex
-	m   map[string]memoEntry[V]
-	gen uint64
+	mu   sync.Mutex
+	m    map[string]memoEntry[V]
+	gen  uint64
+	deaf bool
 }
 
 type memoEntry[V any] struct {
@@ -36,8 +39,9 @@ func (c *memo[V]) get(key string, now time.Time) (V, bool) {
 	}
 	c.mu.Lock()
 	e, ok := c.m[key]
+	deaf := c.deaf
 	c.mu.Unlock()
-	if !ok || now.Sub(e.fetched) >= c.ttl || now.Before(e.fetched) {
+	if !ok || deaf || now.Sub(e.fetched) >= c.ttl || now.Before(e.fetched) {
 		return zero, false
 	}
 	return e.v, true
@@ -57,7 +61,7 @@ func (c *memo[V]) put(key string, v V, now time.Time, gen uint64) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gen != gen {
+	if c.gen != gen || c.deaf {
 		return
 	}
 	if len(c.m) >= c.size {
@@ -94,4 +98,23 @@ func (c *memo[V]) forgetWhere(match func(V) bool) {
 			delete(c.m, k)
 		}
 	}
+}
+
+// flush drops everything, as a forget of every key.
+func (c *memo[V]) flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.m)
+}
+
+// setDeaf flushes the cache and turns caching off (deaf) or back on.
+// Either way the cache starts empty: while deaf, changes may have gone
+// unheard.
+func (c *memo[V]) setDeaf(deaf bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.m)
+	c.deaf = deaf
 }

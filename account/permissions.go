@@ -3,28 +3,23 @@ package account
 import (
 	"context"
 	"slices"
-	"time"
 
 	"github.com/gatehouse/gatehouse"
 )
 
-// cachedGroups is every group, read at once and trusted for UserCacheTTL;
-// every group change made through this Service clears it, so a permission
-// change applies to the very next request.
-type cachedGroups struct {
-	byName  map[string]*gatehouse.Group
-	fetched time.Time
-}
+// allGroups is the one key of Service.groups: every group, read at once
+// and trusted for UserCacheTTL. Every group change made through this
+// Service forgets it, so a permission change applies to the very next
+// request.
+const allGroups = ""
 
 // groupsByName returns every group by name, from the cache when fresh.
 func (s *Service) groupsByName(ctx context.Context) (map[string]*gatehouse.Group, error) {
 	now := s.now()
-	s.mu.Lock()
-	g := s.groups
-	s.mu.Unlock()
-	if g.byName != nil && s.cfg.UserCacheTTL > 0 && now.Sub(g.fetched) < s.cfg.UserCacheTTL && !now.Before(g.fetched) {
-		return g.byName, nil
+	if byName, ok := s.groups.get(allGroups, now); ok {
+		return byName, nil
 	}
+	gen := s.groups.generation()
 	groups, err := s.stores.Users.Groups(ctx)
 	if err != nil {
 		return nil, err
@@ -33,9 +28,7 @@ func (s *Service) groupsByName(ctx context.Context) (map[string]*gatehouse.Group
 	for _, gr := range groups {
 		byName[gr.Name] = gr
 	}
-	s.mu.Lock()
-	s.groups = cachedGroups{byName: byName, fetched: now}
-	s.mu.Unlock()
+	s.groups.put(allGroups, byName, now, gen)
 	return byName, nil
 }
 
@@ -48,10 +41,10 @@ func groupPermissions(byName map[string]*gatehouse.Group, name string) []string 
 	return nil
 }
 
+// forgetGroups drops the cached groups, here and in the other processes.
 func (s *Service) forgetGroups() {
-	s.mu.Lock()
-	s.groups = cachedGroups{}
-	s.mu.Unlock()
+	s.groups.forget(allGroups)
+	s.publish(gatehouse.Invalidation{Kind: gatehouse.InvalidateGroups})
 }
 
 // Permissions returns the effective permissions of a user: the union of

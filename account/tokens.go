@@ -237,6 +237,7 @@ func (s *Service) RevokeToken(ctx context.Context, a Actor, id, owner string) er
 		return err
 	}
 	s.tokens.forgetWhere(func(c *gatehouse.Token) bool { return c.ID == id })
+	s.publish(gatehouse.Invalidation{Kind: gatehouse.InvalidateToken, ID: id})
 	s.record(ctx, a, gatehouse.AuditTokenRevoked, id, map[string]string{"owner": t.UserID})
 	return nil
 }
@@ -247,5 +248,6 @@ func (s *Service) revokeUserTokens(ctx context.Context, userID string) error {
 		return err
 	}
 	s.tokens.forgetWhere(func(c *gatehouse.Token) bool { return c.UserID == userID })
+	s.publish(gatehouse.Invalidation{Kind: gatehouse.InvalidateUserTokens, ID: userID})
 	return nil
 }

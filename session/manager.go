@@ -50,7 +50,9 @@ type Config struct {
 	// CacheTTL is how long a validated session is trusted from memory
 	// before the store is asked again. Revocations made through this
 	// Manager take effect at once; those made by another process within
-	// CacheTTL. Zero means one second; negative disables the cache.
+	// CacheTTL, or as soon as they arrive with an Invalidator (see
+	// Manager.UseInvalidator). Zero means one second; negative disables
+	// the cache.
 	CacheTTL time.Duration
 	// CacheSize bounds the number of cached sessions.
 	CacheSize int
@@ -142,6 +144,12 @@ type Manager struct {
 	// the store and caches what it read only if it has not changed since, so
 	// that a read made before a revocation is never cached after it.
 	revocations uint64
+	// inv, when set, tells other processes about revocations and tells
+	// this one about theirs (see UseInvalidator).
+	inv gatehouse.Invalidator
+	// deaf is set while inv's subscription is not receiving: the cache is
+	// neither read nor filled then, since a revocation may be missed.
+	deaf bool
 }
 
 // cached is a validated session and when it was read from the store. The
@@ -266,6 +274,7 @@ func (m *Manager) Rekey(ctx context.Context, old *gatehouse.Session, authenticat
 	// After the store write, so that no lookup caches it from a read made
 	// before (see remember).
 	m.forgetWhere(func(s *gatehouse.Session) bool { return s.ID == old.ID })
+	m.publish(ctx, gatehouse.Invalidation{Kind: gatehouse.InvalidateSession, ID: old.ID})
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		return "", nil, errNoSession
 	}
@@ -351,8 +360,9 @@ func (m *Manager) fromCache(hash []byte, now time.Time) (*gatehouse.Session, boo
 	}
 	m.mu.Lock()
 	c, ok := m.cache[string(hash)]
+	deaf := m.deaf
 	m.mu.Unlock()
-	if !ok || now.Sub(c.fetched) >= m.cfg.CacheTTL || now.Before(c.fetched) || c.s.Expired(now) {
+	if !ok || deaf || now.Sub(c.fetched) >= m.cfg.CacheTTL || now.Before(c.fetched) || c.s.Expired(now) {
 		return nil, false
 	}
 	return c.s, true
@@ -367,7 +377,7 @@ func (m *Manager) remember(hash []byte, s *gatehouse.Session, gen uint64) {
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.revocations != gen {
+	if m.revocations != gen || m.deaf {
 		return
 	}
 	if len(m.cache) >= m.cfg.CacheSize {
@@ -420,6 +430,7 @@ func (m *Manager) Revoke(ctx context.Context, id string) error {
 	// a store read made before it (see remember).
 	err := m.store.DeleteSession(ctx, id)
 	m.forgetWhere(func(s *gatehouse.Session) bool { return s.ID == id })
+	m.publish(ctx, gatehouse.Invalidation{Kind: gatehouse.InvalidateSession, ID: id})
 	if err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
@@ -431,6 +442,8 @@ func (m *Manager) Revoke(ctx context.Context, id string) error {
 func (m *Manager) RevokeUser(ctx context.Context, userID, except string) (int, error) {
 	n, err := m.store.DeleteUserSessions(ctx, userID, except)
 	m.forgetWhere(func(s *gatehouse.Session) bool { return s.UserID == userID && s.ID != except })
+	// Other processes forget the kept session too: one store read each.
+	m.publish(ctx, gatehouse.Invalidation{Kind: gatehouse.InvalidateUserSessions, ID: userID})
 	if err != nil {
 		return 0, fmt.Errorf("delete user sessions: %w", err)
 	}
