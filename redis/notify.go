@@ -43,7 +43,7 @@ type Notifier struct {
 var _ gatehouse.Invalidator = (*Notifier)(nil)
 
 // NewNotifier returns a Notifier that publishes and subscribes through
-// client on the channel prefix+"invalidate"; every gatehouse process of
+// client on the channel prefix+":invalidate"; every gatehouse process of
 // one installation must use the same prefix (such as "gatehouse:"), and
 // installations sharing a Redis different ones. log receives connection
 // failures of the subscriptions (nil: discarded). The client stays the
@@ -52,7 +52,7 @@ func NewNotifier(client goredis.UniversalClient, prefix string, log *slog.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Notifier{client: client, channel: prefix + "invalidate", log: log}
+	return &Notifier{client: client, channel: prefix + ":invalidate", log: log}
 }
 
 // Channel returns the pub/sub channel of n.

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/mail"
@@ -28,7 +29,6 @@ import (
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/session"
 	"github.com/gatehouse/gatehouse/sms"
-	"github.com/gatehouse/gatehouse/sqlite"
 )
 
 // Services are gatehouse's services over its store, without the HTTP
@@ -86,6 +86,13 @@ func newServices(ctx context.Context, c *config, st *storage) (*Services, error)
 	log, now := c.log, c.now
 	store := st.db
 	sessions := session.NewManager(st.stores.Sessions, c.Session, now, log)
+	// Several processes share the stores: each tells the others what it
+	// changed, for as long as the services are open.
+	listen, stopListening := context.WithCancel(context.Background())
+	st.closers = append(st.closers, func() error { stopListening(); return nil })
+	if st.inv != nil {
+		sessions.UseInvalidator(listen, st.inv)
+	}
 	acfg := c.accountConfig()
 	m := metrics.New()
 	acfg.OnAudit = m.Audit
@@ -118,6 +125,9 @@ func newServices(ctx context.Context, c *config, st *storage) (*Services, error)
 	acfg.KnownDeviceSecret = key
 	hasher := password.NewHasher(password.DefaultParams, 0, 0)
 	accounts := account.New(st.stores, hasher, sessions, acfg, now, log, outbox)
+	if st.inv != nil {
+		accounts.UseInvalidator(listen, st.inv)
+	}
 	var texts sms.Sender = sms.LogSender{Log: log}
 	if c.SMSWebhook != nil {
 		if texts, err = sms.NewWebhook(*c.SMSWebhook, now); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -25,6 +26,10 @@ type storage struct {
 	stores account.Stores
 	// ready are readyz's checks, one per dependency.
 	ready []httpapi.ReadyCheck
+	// inv tells the other processes sharing the stores what changed, so
+	// that none trusts its cache of a revoked session, a disabled user or
+	// a removed permission (nil with SQLite: one process).
+	inv gatehouse.Invalidator
 	// closers close what was opened, in reverse order.
 	closers []func() error
 }
@@ -33,6 +38,10 @@ type storage struct {
 // directory, 0700, when missing) and, with c.RedisURL, Redis for the
 // short-lived state.
 func openStorage(ctx context.Context, c *config) (_ *storage, err error) {
+	log := c.log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	st := &storage{}
 	defer func() {
 		if err != nil {
@@ -47,6 +56,7 @@ func openStorage(ctx context.Context, c *config) (_ *storage, err error) {
 		}
 		st.db = db
 		st.closers = append(st.closers, db.Close)
+		st.inv = db.Notifier(log)
 	default:
 		if err := os.MkdirAll(filepath.Dir(c.dbPath), 0o700); err != nil {
 			return nil, fmt.Errorf("gatehouse: data directory: %w", err)
@@ -67,6 +77,7 @@ func openStorage(ctx context.Context, c *config) (_ *storage, err error) {
 		}
 		st.closers = append(st.closers, client.Close)
 		rs := redis.New(client, c.RedisPrefix)
+		rs.Now = c.now
 		if err := rs.Ping(ctx); err != nil {
 			return nil, fmt.Errorf("gatehouse: Redis: %w", err)
 		}
@@ -77,6 +88,9 @@ func openStorage(ctx context.Context, c *config) (_ *storage, err error) {
 		// database: no one write can hold them.
 		st.stores.Logins = nil
 		st.ready = append(st.ready, httpapi.ReadyCheck{Name: "sessions", Check: rs.Ping})
+		// Sessions are revoked in Redis: their news travels there too,
+		// and so does the rest, one channel for every process.
+		st.inv = redis.NewNotifier(client, c.RedisPrefix, log)
 	}
 	return st, nil
 }
