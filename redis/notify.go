@@ -44,7 +44,7 @@ var _ gatehouse.Invalidator = (*Notifier)(nil)
 
 // NewNotifier returns a Notifier that publishes and subscribes through
 // client on the channel prefix+":invalidate"; every gatehouse process of
-// one installation must use the same prefix (such as "gatehouse:"), and
+// one installation must use the same prefix (such as "gatehouse"), and
 // installations sharing a Redis different ones. log receives connection
 // failures of the subscriptions (nil: discarded). The client stays the
 // caller's to close.

@@ -24,6 +24,7 @@ func (s *settings) serverConfig(listenAddr string, log *slog.Logger) server.Conf
 		KeyFile:      s.keyFile,
 		PostgresURL:  s.postgresURL,
 		RedisURL:     s.redisURL,
+		RedisPrefix:  c.RedisPrefix,
 
 		BasePath:         s.basePath,
 		PublicURL:        c.PublicURL,

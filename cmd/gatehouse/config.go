@@ -36,12 +36,16 @@ import (
 // and reported as not yet in effect, so a file written for the contract
 // never stops the server from starting.
 type config struct {
-	PublicURL      string   `yaml:"public_url"`
-	BasePath       string   `yaml:"base_path"`
-	Addr           string   `yaml:"addr"`
-	DataDir        string   `yaml:"data_dir"`
-	Database       string   `yaml:"database"`
-	Sessions       string   `yaml:"sessions"`
+	PublicURL string `yaml:"public_url"`
+	BasePath  string `yaml:"base_path"`
+	Addr      string `yaml:"addr"`
+	DataDir   string `yaml:"data_dir"`
+	Database  string `yaml:"database"`
+	Sessions  string `yaml:"sessions"`
+	// RedisPrefix starts every Redis key and channel of this
+	// installation (with sessions: redis://…), so that installations can
+	// share a Redis; all processes of one installation use the same.
+	RedisPrefix    string   `yaml:"redis_prefix"`
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	TrustedOrigins []string `yaml:"trusted_origins"`
 	Session        struct {
@@ -189,11 +193,12 @@ type smsConfig struct {
 // defaultConfig returns the contract's defaults.
 func defaultConfig() *config {
 	c := &config{
-		BasePath: "/auth",
-		Addr:     "127.0.0.1:8080",
-		DataDir:  "./gatehouse-data",
-		Database: "sqlite://gatehouse.db",
-		Sessions: "database",
+		BasePath:    "/auth",
+		Addr:        "127.0.0.1:8080",
+		DataDir:     "./gatehouse-data",
+		Database:    "sqlite://gatehouse.db",
+		Sessions:    "database",
+		RedisPrefix: "gatehouse",
 	}
 	d := session.DefaultConfig
 	c.Session.IdleTimeout = d.IdleTimeout
@@ -1004,6 +1009,9 @@ func (c *config) validate(src *configSource) (*settings, error) {
 			return nil, fail("sessions", "%v", err)
 		}
 		s.redisURL = c.Sessions
+		if c.RedisPrefix == "" || strings.ContainsAny(c.RedisPrefix, " \t\r\n") {
+			return nil, fail("redis_prefix", "must be a word without spaces, such as gatehouse")
+		}
 	default:
 		return nil, fail("sessions", "must be database, or a Redis URL: redis://HOST:PORT/DB, rediss:// (TLS) or redis-sentinel://HOST:PORT/DB?master=NAME")
 	}

@@ -389,10 +389,37 @@ func TestConfigCheck(t *testing.T) {
 			wantErr:  []string{"FILE:2: login.failure_window"},
 		},
 		{
-			name:     "postgres not yet",
-			yaml:     "database: postgres://db/gatehouse\n",
+			name:     "database neither sqlite nor postgres",
+			yaml:     "database: mysql://db/gatehouse\n",
 			wantCode: exitUsage,
-			wantErr:  []string{"FILE:1: database"},
+			wantErr:  []string{"FILE:1: database", "or postgres://USER@HOST"},
+		},
+		{
+			name:     "postgres without a host",
+			yaml:     "database: postgres:///gatehouse\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"FILE:1: database", "needs a host"},
+		},
+		{
+			// The password is never repeated, whatever is wrong.
+			name:     "bad postgres URL hides its password",
+			yaml:     "database: \"postgres://u:s3cretpw@db:port/x\"\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"FILE:1: database", "not a valid URL"},
+			notErr:   []string{"s3cretpw"},
+		},
+		{
+			name:     "sessions neither database nor redis",
+			yaml:     "sessions: memcached://cache\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"FILE:1: sessions", "redis://"},
+		},
+		{
+			name:     "bad redis URL hides its password",
+			yaml:     "sessions: \"redis://:s3cretpw@cache:port/0\"\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"FILE:1: sessions", "not a valid URL"},
+			notErr:   []string{"s3cretpw"},
 		},
 		{
 			name:     "bad addr in file",
