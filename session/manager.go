@@ -150,6 +150,26 @@ type Manager struct {
 	// deaf is set while inv's subscription is not receiving: the cache is
 	// neither read nor filled then, since a revocation may be missed.
 	deaf bool
+	// stats counts the lookups the cache answered and those it did not,
+	// under mu, which every lookup takes anyway: counting costs nothing
+	// more on the request path.
+	stats CacheStats
+}
+
+// CacheStats counts session lookups (Load and Peek of a well-formed
+// token) since the Manager was made: Hits were answered from memory,
+// Misses went to the store. With several processes sharing a store, the
+// hit rate says how much of the request load reaches it.
+type CacheStats struct {
+	Hits   uint64
+	Misses uint64
+}
+
+// CacheStats returns the lookup counts so far.
+func (m *Manager) CacheStats() CacheStats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.stats
 }
 
 // cached is a validated session and when it was read from the store. The
@@ -355,16 +375,18 @@ func (m *Manager) lookup(ctx context.Context, token string) (*gatehouse.Session,
 // trusted either way: another process may have touched it since, so the
 // store decides.
 func (m *Manager) fromCache(hash []byte, now time.Time) (*gatehouse.Session, bool) {
-	if m.cfg.CacheTTL < 0 {
-		return nil, false
-	}
 	m.mu.Lock()
-	c, ok := m.cache[string(hash)]
-	deaf := m.deaf
-	m.mu.Unlock()
-	if !ok || deaf || now.Sub(c.fetched) >= m.cfg.CacheTTL || now.Before(c.fetched) || c.s.Expired(now) {
+	defer m.mu.Unlock()
+	if m.cfg.CacheTTL < 0 {
+		m.stats.Misses++
 		return nil, false
 	}
+	c, ok := m.cache[string(hash)]
+	if !ok || m.deaf || now.Sub(c.fetched) >= m.cfg.CacheTTL || now.Before(c.fetched) || c.s.Expired(now) {
+		m.stats.Misses++
+		return nil, false
+	}
+	m.stats.Hits++
 	return c.s, true
 }
 
