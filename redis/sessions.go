@@ -275,6 +275,12 @@ func optMicros(t time.Time) string {
 // whose id or token hash is taken is CodeConflict. A guest session (user
 // "") is in no user's index.
 func (s *Store) CreateSession(ctx context.Context, ses *gatehouse.Session) error {
+	keys, args := s.createArgs(ses)
+	return createResult(createSession.Run(ctx, s.client, keys, args...))
+}
+
+// createArgs are the keys and arguments of createSession for ses.
+func (s *Store) createArgs(ses *gatehouse.Session) ([]string, []any) {
 	idleUS, idleNS := usRem(int64(ses.IdleTimeout))
 	args := []any{s.sessions, micros(s.now()), orderTime(ses.CreatedAt), ses.ID, ses.UserID,
 		"id", ses.ID, "hash", hex.EncodeToString(ses.TokenHash), "user", ses.UserID,
@@ -282,7 +288,12 @@ func (s *Store) CreateSession(ctx context.Context, ses *gatehouse.Session) error
 		"idle_us", idleUS, "idle_ns", idleNS, "auth", optMicros(ses.AuthenticatedAt),
 		"rem", boolField(ses.Remember), "tf", boolField(ses.TwoFactor), "scope", ses.Scope,
 		"addr", ses.ClientAddr, "ua", ses.UserAgent}
-	ok, err := createSession.Run(ctx, s.client, []string{s.tokKey(ses.TokenHash), s.idKey(ses.ID)}, args...).Int()
+	return []string{s.tokKey(ses.TokenHash), s.idKey(ses.ID)}, args
+}
+
+// createResult reads createSession's reply: 1 created, 0 taken.
+func createResult(cmd *goredis.Cmd) error {
+	ok, err := cmd.Int()
 	if err != nil {
 		return internal("create session", err)
 	}
