@@ -13,6 +13,14 @@
 // Both gatehouse servers have CORS on (BenchCORS), with the route of the
 // forward-auth requests a cors: true one.
 //
+// The stores are SQLite in -data by default; -database postgres://… keeps
+// the records in PostgreSQL and -sessions redis://… the sessions (and the
+// other short-lived state) in Redis, under -redis-prefix, as the config
+// keys database:, sessions: and redis_prefix: do. Several bench servers
+// given the same URLs share their sessions, as gatehouse processes do.
+// With -stats, a loopback listener answers GET / with the session cache's
+// counts (session.Manager.CacheStats) as "hits N misses N".
+//
 // Both listeners route through an http.ServeMux and an http.Server with the
 // same settings, so the only difference between them is the middleware.
 //
@@ -54,6 +62,7 @@ import (
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/server"
+	"github.com/gatehouse/gatehouse/session"
 )
 
 // HandlerPath is the path wrk requests on both listeners.
@@ -103,6 +112,11 @@ func main() {
 	data := flag.String("data", "", "data `DIR` for the SQLite database (required; a fresh directory is best)")
 	pprofAddr := flag.String("pprof", "", "optional loopback `ADDR` serving net/http/pprof")
 	gatewayAddr := flag.String("gateway", "", "optional loopback `ADDR` serving gatehouse's API in forward-auth configuration (GET /auth/verify)")
+	statsAddr := flag.String("stats", "", "optional loopback `ADDR` answering GET / with the session cache's hits and misses")
+	var stores server.Config
+	flag.StringVar(&stores.PostgresURL, "database", "", "PostgreSQL `URL` (postgres://…) for the records instead of SQLite in -data")
+	flag.StringVar(&stores.RedisURL, "sessions", "", "Redis `URL` (redis://…) for the sessions, throttles and pending logins")
+	flag.StringVar(&stores.RedisPrefix, "redis-prefix", "", "`PREFIX` of the Redis keys (default gatehouse)")
 	flag.Parse()
 	if *data == "" || flag.NArg() > 0 {
 		flag.Usage()
@@ -111,14 +125,23 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *protected, *unprotected, *data, *pprofAddr, *gatewayAddr, log); err != nil {
+	stores.DataDir, stores.Logger = *data, log
+	addrs := listenAddrs{protected: *protected, unprotected: *unprotected, pprof: *pprofAddr, gateway: *gatewayAddr, stats: *statsAddr}
+	if err := run(ctx, addrs, stores, log); err != nil {
 		fmt.Fprintln(os.Stderr, "bench server:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, protAddr, unprotAddr, dataDir, pprofAddr, gatewayAddr string, log *slog.Logger) error {
-	for _, a := range []string{protAddr, unprotAddr, pprofAddr, gatewayAddr} {
+// listenAddrs are the addresses of the listeners; "" for an optional one
+// that is off.
+type listenAddrs struct {
+	protected, unprotected, pprof, gateway, stats string
+}
+
+func run(ctx context.Context, addrs listenAddrs, cfg server.Config, log *slog.Logger) error {
+	protAddr, unprotAddr, pprofAddr, gatewayAddr := addrs.protected, addrs.unprotected, addrs.pprof, addrs.gateway
+	for _, a := range []string{protAddr, unprotAddr, pprofAddr, gatewayAddr, addrs.stats} {
 		if a == "" {
 			continue
 		}
@@ -129,7 +152,7 @@ func run(ctx context.Context, protAddr, unprotAddr, dataDir, pprofAddr, gatewayA
 
 	// The services of gatehouse serve, with the default settings; the HTTP
 	// layer is built here, twice (the gateway has settings of its own).
-	svc, err := server.OpenServices(ctx, server.Config{DataDir: dataDir, Logger: log})
+	svc, err := server.OpenServices(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -170,6 +193,16 @@ func run(ctx context.Context, protAddr, unprotAddr, dataDir, pprofAddr, gatewayA
 		servers = append(servers, ps)
 		go func() { errc <- ps.Serve(pln) }()
 		fmt.Printf("PPROF %s\n", pln.Addr())
+	}
+	if addrs.stats != "" {
+		sln, err := net.Listen("tcp", addrs.stats)
+		if err != nil {
+			return err
+		}
+		ss := &http.Server{Handler: statsHandler(sessions), ReadHeaderTimeout: 10 * time.Second}
+		servers = append(servers, ss)
+		go func() { errc <- ss.Serve(sln) }()
+		fmt.Printf("STATS %s\n", sln.Addr())
 	}
 	var gwLn net.Listener
 	if gatewayAddr != "" {
@@ -367,4 +400,14 @@ func verifyCheck(url string, cookie *http.Cookie) error {
 		}
 	}
 	return nil
+}
+
+// statsHandler answers every request with the session cache's counts so
+// far, "hits N misses N": a script reads them before and after a run.
+func statsHandler(sessions *session.Manager) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := sessions.CacheStats()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "hits %d misses %d\n", st.Hits, st.Misses)
+	})
 }
