@@ -82,7 +82,7 @@ func (f *fakeStore) CreateSession(_ context.Context, s *gatehouse.Session) error
 	return nil
 }
 
-func (f *fakeStore) SessionByTokenHash(_ context.Context, hash []byte) (*gatehouse.Session, error) {
+func (f *fakeStore) SessionByTokenHash(ctx context.Context, hash []byte) (*gatehouse.Session, error) {
 	f.mu.Lock()
 	f.gets++
 	var found *gatehouse.Session
@@ -102,6 +102,10 @@ func (f *fakeStore) SessionByTokenHash(_ context.Context, hash []byte) (*gatehou
 	}
 	if hook != nil {
 		hook(found)
+	}
+	// A real store's read fails when its context ends meanwhile.
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	return found, nil
 }

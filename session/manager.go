@@ -154,6 +154,11 @@ type Manager struct {
 	// under mu, which every lookup takes anyway: counting costs nothing
 	// more on the request path.
 	stats CacheStats
+	// flights are the store reads under way, by string(token hash).
+	flights map[string]*flight
+	// joined, when set (by tests), is called when a lookup waits for a
+	// read under way.
+	joined func()
 }
 
 // CacheStats counts session lookups (Load and Peek of a well-formed
@@ -185,7 +190,7 @@ func NewManager(store gatehouse.SessionStore, cfg Config, now func() time.Time, 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := &Manager{store: store, cfg: cfg.withDefaults(), now: now, log: log, cache: make(map[string]cached)}
+	m := &Manager{store: store, cfg: cfg.withDefaults(), now: now, log: log, cache: make(map[string]cached), flights: make(map[string]*flight)}
 	m.secureName = hostPrefix + m.cfg.CookieName
 	if m.cfg.CookieDomain != "" {
 		m.secureName = securePrefix + m.cfg.CookieName
@@ -345,10 +350,73 @@ func (m *Manager) lookup(ctx context.Context, token string) (*gatehouse.Session,
 	if s, ok := m.fromCache(sum[:], now); ok {
 		return s, nil
 	}
+	return m.read(ctx, sum[:], now)
+}
+
+// flight is a store read of one session under way, which lookups missing
+// the cache for the same token hash meanwhile wait for.
+type flight struct {
+	// gen is m.revocations when the read started.
+	gen  uint64
+	done chan struct{} // closed when s and err are set
+	s    *gatehouse.Session
+	err  error
+}
+
+// read asks the store for the session of hash. Lookups that miss the cache
+// for the same hash while a read is under way wait for that read instead
+// of making their own: when the cache entry of a session in use by many
+// concurrent requests expires, they make one round trip, not one each.
+func (m *Manager) read(ctx context.Context, sum []byte, now time.Time) (*gatehouse.Session, error) {
 	m.mu.Lock()
 	gen := m.revocations
+	f, wait := m.flights[string(sum)]
+	// Only a read started since the last revocation may answer: one made
+	// before it could return the revoked session. While deaf (revocations
+	// of other processes may be missed), every lookup reads for itself.
+	wait = wait && f.gen == gen && !m.deaf
+	var lead *flight
+	if !wait && !m.deaf {
+		lead = &flight{gen: gen, done: make(chan struct{}), err: errors.New("session lookup aborted")}
+		m.flights[string(sum)] = lead
+	}
 	m.mu.Unlock()
-	hash := bytes.Clone(sum[:])
+	if wait {
+		if m.joined != nil {
+			m.joined()
+		}
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if f.err == nil || errors.Is(f.err, errNoSession) {
+			return f.s, f.err
+		}
+		// The read failed for its own reasons (its request's context
+		// ended, the store failed): this lookup tries for itself.
+	}
+	if lead != nil {
+		defer func() {
+			m.mu.Lock()
+			if m.flights[string(sum)] == lead {
+				delete(m.flights, string(sum))
+			}
+			m.mu.Unlock()
+			close(lead.done)
+		}()
+	}
+	s, err := m.readStore(ctx, bytes.Clone(sum), now, gen)
+	if lead != nil {
+		lead.s, lead.err = s, err
+	}
+	return s, err
+}
+
+// readStore reads the session of hash from the store, forgets it when it
+// is gone or has ended, and caches it otherwise, unless a revocation has
+// happened since gen.
+func (m *Manager) readStore(ctx context.Context, hash []byte, now time.Time, gen uint64) (*gatehouse.Session, error) {
 	s, err := m.store.SessionByTokenHash(ctx, hash)
 	if errors.Is(err, gatehouse.ErrNotFound) {
 		m.forget(hash)
