@@ -567,17 +567,15 @@ func (s *Service) sessionUser(ctx context.Context, sess *gatehouse.Session) (*ga
 }
 
 func (s *Service) cachedUser(ctx context.Context, id string) (*gatehouse.User, error) {
+	// The cache is tried first here, not only in load: the closure would
+	// otherwise cost an allocation on every request.
 	now := s.now()
 	if u, ok := s.users.get(id, now); ok {
 		return u, nil
 	}
-	gen := s.users.generation()
-	u, err := s.stores.Users.UserByID(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	s.users.put(id, u, now, gen)
-	return u, nil
+	return s.users.load(ctx, id, now, func() (*gatehouse.User, error) {
+		return s.stores.Users.UserByID(ctx, id)
+	})
 }
 
 // forgetUser drops the cached user id, here and in the other processes

@@ -1,8 +1,12 @@
 package account
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"time"
+
+	"github.com/gatehouse/gatehouse"
 )
 
 // memo is a small in-memory cache of values read from the store, trusted
@@ -20,6 +24,19 @@ type memo[V any] struct {
 	m    map[string]memoEntry[V]
 	gen  uint64
 	deaf bool
+	// flights are the store reads of load under way, by key.
+	flights map[string]*memoFlight[V]
+	// joined, when set (by tests), is called when a load waits for a
+	// read under way.
+	joined func()
+}
+
+// memoFlight is a store read of load under way.
+type memoFlight[V any] struct {
+	gen  uint64
+	done chan struct{} // closed when v and err are set
+	v    V
+	err  error
 }
 
 type memoEntry[V any] struct {
@@ -28,7 +45,64 @@ type memoEntry[V any] struct {
 }
 
 func newMemo[V any](ttl time.Duration, size int) *memo[V] {
-	return &memo[V]{ttl: ttl, size: size, m: make(map[string]memoEntry[V])}
+	return &memo[V]{ttl: ttl, size: size, m: make(map[string]memoEntry[V]), flights: make(map[string]*memoFlight[V])}
+}
+
+// load returns the value of key from the cache when fresh, and otherwise
+// reads it with read and caches it (as get, generation, read, put would).
+// Loads of key that miss while a read is under way wait for it instead of
+// reading too: when the entry of a user busy with many concurrent requests
+// expires, they make one round trip, not one each. A read started before
+// the last forget answers no one who came after it, nothing is shared
+// while deaf, and when the read fails for another reason than ErrNotFound
+// (its request's context ended, the store failed) each waiter reads for
+// itself.
+func (c *memo[V]) load(ctx context.Context, key string, now time.Time, read func() (V, error)) (V, error) {
+	if v, ok := c.get(key, now); ok {
+		return v, nil
+	}
+	c.mu.Lock()
+	gen := c.gen
+	f, wait := c.flights[key]
+	wait = wait && f.gen == gen && !c.deaf
+	var lead *memoFlight[V]
+	if !wait && !c.deaf && c.ttl > 0 {
+		lead = &memoFlight[V]{gen: gen, done: make(chan struct{}), err: errors.New("cache read aborted")}
+		c.flights[key] = lead
+	}
+	c.mu.Unlock()
+	if wait {
+		if c.joined != nil {
+			c.joined()
+		}
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			var zero V
+			return zero, ctx.Err()
+		}
+		if f.err == nil || errors.Is(f.err, gatehouse.ErrNotFound) {
+			return f.v, f.err
+		}
+	}
+	if lead != nil {
+		defer func() {
+			c.mu.Lock()
+			if c.flights[key] == lead {
+				delete(c.flights, key)
+			}
+			c.mu.Unlock()
+			close(lead.done)
+		}()
+	}
+	v, err := read()
+	if lead != nil {
+		lead.v, lead.err = v, err
+	}
+	if err == nil {
+		c.put(key, v, now, gen)
+	}
+	return v, err
 }
 
 // get returns the cached value for key when it is fresh at now.
