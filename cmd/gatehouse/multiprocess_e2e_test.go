@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base32"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/gatehouse/gatehouse/otp"
 	"github.com/gatehouse/gatehouse/redis"
 )
 
@@ -90,7 +92,7 @@ func TestMultiProcess(t *testing.T) {
 		t.Fatalf("create group on B with A's session and CSRF token: %d %s", r.status, r.raw)
 	}
 	ids := map[string]string{}
-	for _, u := range []struct{ name, group string }{{"sam", ""}, {"carl", ""}, {"rita", ""}, {"olga", "ops"}, {"dora", ""}} {
+	for _, u := range []struct{ name, group string }{{"sam", ""}, {"carl", ""}, {"rita", ""}, {"olga", "ops"}, {"dora", ""}, {"tess", ""}} {
 		body := map[string]any{"username": u.name, "email": u.name + "@example.com", "password": userPassword(u.name)}
 		if u.group != "" {
 			body["groups"] = []string{u.group}
@@ -220,6 +222,42 @@ func TestMultiProcess(t *testing.T) {
 		t.Logf("user disabled on A → 401 on B after %v", took)
 		if r := login(t, newClient(t), b.base, "dora", userPassword("dora")); r.status != http.StatusUnauthorized || r.code() != "invalid_credentials" {
 			t.Errorf("login on B of the disabled user: %d %s, want 401 invalid_credentials", r.status, r.raw)
+		}
+	})
+
+	// 7. A second factor enrolled on A works on B: B opens the TOTP
+	// secret A sealed (the shared key file) and finishes the login whose
+	// password step A took (the pending login is in Redis).
+	t.Run("two-factor enrolled on A logs in on B", func(t *testing.T) {
+		tess := newClient(t)
+		r := login(t, tess, a.base, "tess", userPassword("tess"))
+		if r.status != http.StatusOK {
+			t.Fatalf("login on A: %d %s", r.status, r.raw)
+		}
+		h := map[string]string{"X-CSRF-Token": field(r.body, "csrfToken")}
+		r = doJSON(t, tess, "POST", a.base+"/2fa/totp", nil, h)
+		if r.status != http.StatusOK {
+			t.Fatalf("enrol on A: %d %s", r.status, r.raw)
+		}
+		key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(field(r.body, "secret"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := doJSON(t, tess, "POST", a.base+"/2fa/totp/confirm", map[string]any{"code": otp.TOTP{Key: key}.At(time.Now())}, h); r.status != http.StatusOK {
+			t.Fatalf("confirm on A: %d %s", r.status, r.raw)
+		}
+		c := newClient(t)
+		if r := login(t, c, a.base, "tess", userPassword("tess")); r.status != http.StatusOK || field(r.body, "state") != "two_factor_required" {
+			t.Fatalf("password step on A: %d %s", r.status, r.raw)
+		}
+		// The enrolment used the current step; the next one is within
+		// the accepted window and unused.
+		r = doJSON(t, c, "POST", b.base+"/2fa/verify", map[string]any{"provider": "totp", "code": otp.TOTP{Key: key}.At(time.Now().Add(30 * time.Second))}, nil)
+		if r.status != http.StatusOK || field(r.body, "state") != "authenticated" {
+			t.Fatalf("TOTP step on B: %d %s", r.status, r.raw)
+		}
+		if r := doJSON(t, c, "GET", a.base+"/session", nil, nil); r.status != http.StatusOK || field(r.body, "user", "username") != "tess" {
+			t.Errorf("session from B on A: %d %s", r.status, r.raw)
 		}
 	})
 
