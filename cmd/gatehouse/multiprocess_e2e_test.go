@@ -350,7 +350,9 @@ const maxFailures = 4
 
 // userPassword is the password the multi-process test gives a user (one
 // that names neither the user nor their address, as the policy asks).
-func userPassword(name string) string { return "violet kettle drums at noon, " + hex.EncodeToString([]byte(name)) }
+func userPassword(name string) string {
+	return "violet kettle drums at noon, " + hex.EncodeToString([]byte(name))
+}
 
 // sharedStoresOrSkip returns GATEHOUSE_TEST_POSTGRES and
 // GATEHOUSE_TEST_REDIS, or skips t when either is unset or -short.
