@@ -21,6 +21,12 @@
 // With -stats, a loopback listener answers GET / with the session cache's
 // counts (session.Manager.CacheStats) as "hits N misses N".
 //
+// With -login-users N it also creates N users for a login benchmark
+// (bench/logins), named PREFIX-0 … PREFIX-(N-1) with one random password,
+// and prints "LOGIN_USERS PREFIX N" and "LOGIN_PASSWORD PASSWORD" before
+// the COOKIE line: a throwaway benchmark account on a throwaway store, as
+// the cookie is.
+//
 // Both listeners route through an http.ServeMux and an http.Server with the
 // same settings, so the only difference between them is the middleware.
 //
@@ -55,6 +61,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -113,6 +120,7 @@ func main() {
 	pprofAddr := flag.String("pprof", "", "optional loopback `ADDR` serving net/http/pprof")
 	gatewayAddr := flag.String("gateway", "", "optional loopback `ADDR` serving gatehouse's API in forward-auth configuration (GET /auth/verify)")
 	statsAddr := flag.String("stats", "", "optional loopback `ADDR` answering GET / with the session cache's hits and misses")
+	loginUsers := flag.Int("login-users", 0, "create `N` users with one password for bench/logins")
 	var stores server.Config
 	flag.StringVar(&stores.PostgresURL, "database", "", "PostgreSQL `URL` (postgres://…) for the records instead of SQLite in -data")
 	flag.StringVar(&stores.RedisURL, "sessions", "", "Redis `URL` (redis://…) for the sessions, throttles and pending logins")
@@ -126,7 +134,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	stores.DataDir, stores.Logger = *data, log
-	addrs := listenAddrs{protected: *protected, unprotected: *unprotected, pprof: *pprofAddr, gateway: *gatewayAddr, stats: *statsAddr}
+	addrs := listenAddrs{protected: *protected, unprotected: *unprotected, pprof: *pprofAddr, gateway: *gatewayAddr, stats: *statsAddr, loginUsers: *loginUsers}
 	if err := run(ctx, addrs, stores, log); err != nil {
 		fmt.Fprintln(os.Stderr, "bench server:", err)
 		os.Exit(1)
@@ -137,6 +145,8 @@ func main() {
 // that is off.
 type listenAddrs struct {
 	protected, unprotected, pprof, gateway, stats string
+	// loginUsers is how many users to create for bench/logins.
+	loginUsers int
 }
 
 func run(ctx context.Context, addrs listenAddrs, cfg server.Config, log *slog.Logger) error {
@@ -252,6 +262,13 @@ func run(ctx context.Context, addrs listenAddrs, cfg server.Config, log *slog.Lo
 		}
 		fmt.Printf("GATEWAY %s\n", gwLn.Addr())
 	}
+	if addrs.loginUsers > 0 {
+		prefix, pw, err := createLoginUsers(ctx, accounts, addrs.loginUsers)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("LOGIN_USERS %s %d\nLOGIN_PASSWORD %s\n", prefix, addrs.loginUsers, pw)
+	}
 	fmt.Printf("PROTECTED %s\n", protLn.Addr())
 	fmt.Printf("UNPROTECTED %s\n", unprotLn.Addr())
 	fmt.Printf("COOKIE %s=%s\n", cookie.Name, cookie.Value)
@@ -327,6 +344,19 @@ func loginOverHTTP(ctx context.Context, accounts *account.Service, loginURL, coo
 		}
 	}
 	return nil, errors.New("login: no session cookie in the response")
+}
+
+// createLoginUsers creates n users with random names under one prefix and
+// one random password, returning both.
+func createLoginUsers(ctx context.Context, accounts *account.Service, n int) (prefix, pw string, err error) {
+	prefix, pw = "login-"+strings.ToLower(rand.Text()[:8]), rand.Text()
+	for i := range n {
+		name := fmt.Sprintf("%s-%d", prefix, i)
+		if _, err := accounts.CreateUser(ctx, account.NewUser{Username: name, Email: name + "@example.com", Password: pw}); err != nil {
+			return "", "", fmt.Errorf("create login user: %w", err)
+		}
+	}
+	return prefix, pw, nil
 }
 
 // selfCheck makes sure the benchmark measures what it claims: the protected
