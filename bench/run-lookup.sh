@@ -9,7 +9,10 @@
 #
 # Usage: bash bench/run-lookup.sh
 # Knobs (environment): STORES ("sqlite postgres redis"), SIZES
-# (10000,1000000), SAMPLES (20000), OUT (bench/results/lookup-latest.txt).
+# (10000,1000000), SAMPLES (20000), OUT (bench/results/lookup-latest.txt),
+# PG_PREWARM (1: load the PostgreSQL table and token index into
+# shared_buffers before timing, which needs the pg_prewarm extension and
+# shared_buffers larger than the table to mean anything).
 # PostgreSQL and Redis come from BENCH_POSTGRES / GATEHOUSE_TEST_POSTGRES
 # and BENCH_REDIS / GATEHOUSE_TEST_REDIS; a store whose URL is unset is
 # skipped. bench/lookup creates a database (dropped at the end) and a key
@@ -42,7 +45,9 @@ for store in $STORES; do
 	postgres) [[ -n ${BENCH_POSTGRES:-${GATEHOUSE_TEST_POSTGRES:-}} ]] || { echo "skipping postgres: no URL" | tee -a "$OUT"; continue; } ;;
 	redis) [[ -n ${BENCH_REDIS:-${GATEHOUSE_TEST_REDIS:-}} ]] || { echo "skipping redis: no URL" | tee -a "$OUT"; continue; } ;;
 	esac
-	"$work/lookup" -store "$store" -n "$SIZES" -samples "$SAMPLES" | tee -a "$OUT"
+	prewarm=()
+	[[ $store == postgres && ${PG_PREWARM:-} == 1 ]] && prewarm=(-pg-prewarm)
+	"$work/lookup" -store "$store" -n "$SIZES" -samples "$SAMPLES" "${prewarm[@]}" | tee -a "$OUT"
 	echo "# load average after $store: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT"
 done
 echo "results written to $OUT" >&2
