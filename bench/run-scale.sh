@@ -187,8 +187,8 @@ median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; e
 echo "warming up ($WARMUP each) ..." >&2
 wrk_rps "$a_addr" "$CONNECTIONS" "$WARMUP" >/dev/null
 both "$WARMUP" >/dev/null
-read -r ha0 ma0 < <(cache_stats "$a_stats")
-read -r hb0 mb0 < <(cache_stats "$b_stats")
+read -r ha0 ma0 wa0 < <(cache_stats "$a_stats")
+read -r hb0 mb0 wb0 < <(cache_stats "$b_stats")
 x0=$(pg_xacts)
 echo "# wrk -t1 -c$CONNECTIONS -d$DURATION against A alone; two wrk -t1 -c$((CONNECTIONS / 2)) against A and B at once; $ROUNDS rounds" | tee -a "$OUT"
 printf '%-6s %10s %10s %10s %10s %7s\n' round A-alone A+B A B ratio | tee -a "$OUT"
@@ -200,14 +200,15 @@ for i in $(seq 1 "$ROUNDS"); do
 	printf '%-6s %10s %10s %10s %10s %7s\n' "$i" "$one" "$two" "$ra" "$rb" "$(awk -v t="$two" -v o="$one" 'BEGIN {printf "%.3f", t / o}')" | tee -a "$OUT"
 done
 x1=$(pg_settled)
-read -r ha1 ma1 < <(cache_stats "$a_stats")
-read -r hb1 mb1 < <(cache_stats "$b_stats")
+read -r ha1 ma1 wa1 < <(cache_stats "$a_stats")
+read -r hb1 mb1 wb1 < <(cache_stats "$b_stats")
 one_med=$(printf '%s\n' "${one_all[@]}" | median)
 two_med=$(printf '%s\n' "${two_all[@]}" | median)
 printf '%-6s %10s %10s\n' median "$one_med" "$two_med" | tee -a "$OUT"
 echo "ratio of medians (A+B / A alone): $(awk -v t="$two_med" -v o="$one_med" 'BEGIN {printf "%.3f", t / o}')" | tee -a "$OUT"
-awk -v h=$((ha1 - ha0 + hb1 - hb0)) -v m=$((ma1 - ma0 + mb1 - mb0)) -v ma=$((ma1 - ma0)) -v mb=$((mb1 - mb0)) -v x=$((x1 - x0)) 'BEGIN {
-	printf "session cache over the rounds, A and B: %d lookups, %d from the store (A %d, B %d): hit rate %.4f%%; PostgreSQL transactions %d\n", h + m, m, ma, mb, (h + m ? 100 * h / (h + m) : 0), x
+awk -v h=$((ha1 - ha0 + hb1 - hb0)) -v m=$((ma1 - ma0 + mb1 - mb0)) -v w=$((wa1 - wa0 + wb1 - wb0)) -v ma=$((ma1 - ma0)) -v mb=$((mb1 - mb0)) -v x=$((x1 - x0)) 'BEGIN {
+	n = h + m + w
+	printf "session cache over the rounds, A and B: %d lookups, %d store reads (A %d, B %d), %d waited for one: hit rate %.4f%%; PostgreSQL transactions %d\n", n, m, ma, mb, w, (n ? 100 * h / n : 0), x
 }' | tee -a "$OUT"
 
 # (3) Logins over A and B against raw argon2id.

@@ -134,7 +134,7 @@ printf '%-6s %14s %14s %8s\n' round unprotected protected ratio | tee -a "$OUT"
 unprot_all=()
 prot_all=()
 ratio_all=()
-read -r hits0 misses0 < <(cache_stats "$stats_addr")
+read -r hits0 misses0 waits0 < <(cache_stats "$stats_addr")
 for i in $(seq 1 "$ROUNDS"); do
 	u=$(wrk_rps "http://$unprot_addr$path" "$DURATION" "$cookie")
 	p=$(wrk_rps "http://$prot_addr$path" "$DURATION" "$cookie")
@@ -145,7 +145,7 @@ for i in $(seq 1 "$ROUNDS"); do
 	printf '%-6s %14s %14s %8s\n' "$i" "$u" "$p" "$r" | tee -a "$OUT"
 done
 
-read -r hits1 misses1 < <(cache_stats "$stats_addr")
+read -r hits1 misses1 waits1 < <(cache_stats "$stats_addr")
 
 u_med=$(printf '%s\n' "${unprot_all[@]}" | median)
 p_med=$(printf '%s\n' "${prot_all[@]}" | median)
@@ -154,8 +154,9 @@ printf '%-6s %14s %14s %8s\n' median "$u_med" "$p_med" "$ratio" | tee -a "$OUT"
 verdict=$(awk -v r="$ratio" -v t="$TARGET" 'BEGIN {print (r >= t ? "meets" : "MISSES")}')
 echo "ratio of medians (protected/unprotected): $ratio ($verdict the target of >= $TARGET)" | tee -a "$OUT"
 echo "median of the per-round ratios: $(printf '%s\n' "${ratio_all[@]}" | median) (min $(printf '%s\n' "${ratio_all[@]}" | sort -g | head -n1), max $(printf '%s\n' "${ratio_all[@]}" | sort -g | tail -n1))" | tee -a "$OUT"
-awk -v h=$((hits1 - hits0)) -v m=$((misses1 - misses0)) 'BEGIN {
-	printf "session cache over the protected rounds: %d lookups, %d from memory, %d from the store: hit rate %.4f%%\n", h + m, h, m, (h + m ? 100 * h / (h + m) : 0)
+awk -v h=$((hits1 - hits0)) -v m=$((misses1 - misses0)) -v w=$((waits1 - waits0)) 'BEGIN {
+	n = h + m + w
+	printf "session cache over the protected rounds: %d lookups, %d from memory, %d store reads, %d waited for one: hit rate %.4f%%, store reads per 1000 lookups %.3f\n", n, h, m, w, (n ? 100 * h / n : 0), (n ? 1000 * m / n : 0)
 }' | tee -a "$OUT"
 {
 	echo

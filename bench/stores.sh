@@ -84,7 +84,9 @@ store_describe() {
 	esac
 }
 
-# cache_stats ADDR: the bench server's session cache counts, "HITS MISSES".
+# cache_stats ADDR: the bench server's session cache counts, "HITS MISSES
+# WAITS": lookups answered from memory, store reads, and lookups that
+# shared another's read.
 cache_stats() {
-	curl -sf "http://$1/" | awk '{print $2, $4}'
+	curl -sf "http://$1/" | awk '{print $2, $4, $6 + 0}'
 }

@@ -79,8 +79,8 @@ func TestConcurrentMissesReadOnce(t *testing.T) {
 	if got := store.counts().Gets; got != 1 {
 		t.Errorf("store reads = %d, want 1 for ten concurrent lookups", got)
 	}
-	if got := e.m.CacheStats(); got.Misses != 10 {
-		t.Errorf("CacheStats = %+v, want 10 misses (one read)", got)
+	if got := e.m.CacheStats(); got != (CacheStats{Misses: 1, Waits: 9}) {
+		t.Errorf("CacheStats = %+v, want one miss (the read) and 9 waits", got)
 	}
 }
 
@@ -155,5 +155,8 @@ func TestFailedReadNotShared(t *testing.T) {
 	}
 	if got := store.counts().Gets; got != 2 {
 		t.Errorf("store reads = %d, want 2 (the failed one, the retry)", got)
+	}
+	if got := e.m.CacheStats(); got != (CacheStats{Misses: 2, Waits: 1}) {
+		t.Errorf("CacheStats = %+v, want 2 misses (the reads) and the wait", got)
 	}
 }

@@ -162,11 +162,16 @@ type Manager struct {
 }
 
 // CacheStats counts session lookups (Load and Peek of a well-formed
-// token) since the Manager was made: Hits were answered from memory,
-// Misses went to the store. With several processes sharing a store, the
-// hit rate says how much of the request load reaches it.
+// token) since the Manager was made. With several processes sharing a
+// store, they say how much of the request load reaches it.
 type CacheStats struct {
-	Hits   uint64
+	// Hits were answered from memory.
+	Hits uint64
+	// Waits missed the cache while another lookup of the same session
+	// was reading the store, and took its answer.
+	Waits uint64
+	// Misses read the store: one read each. (A lookup whose wait ended
+	// in the other's failure reads for itself, and counts here too.)
 	Misses uint64
 }
 
@@ -380,6 +385,11 @@ func (m *Manager) read(ctx context.Context, sum []byte, now time.Time) (*gatehou
 		lead = &flight{gen: gen, done: make(chan struct{}), err: errors.New("session lookup aborted")}
 		m.flights[string(sum)] = lead
 	}
+	if wait {
+		m.stats.Waits++
+	} else {
+		m.stats.Misses++
+	}
 	m.mu.Unlock()
 	if wait {
 		if m.joined != nil {
@@ -395,6 +405,9 @@ func (m *Manager) read(ctx context.Context, sum []byte, now time.Time) (*gatehou
 		}
 		// The read failed for its own reasons (its request's context
 		// ended, the store failed): this lookup tries for itself.
+		m.mu.Lock()
+		m.stats.Misses++
+		m.mu.Unlock()
 	}
 	if lead != nil {
 		defer func() {
@@ -439,19 +452,17 @@ func (m *Manager) readStore(ctx context.Context, hash []byte, now time.Time, gen
 }
 
 // fromCache returns a cached session that is fresh and, by its cached
-// last-seen time, still live. A cached session that looks expired is not
+// last-seen time, still live, and counts the hit. A cached session that looks expired is not
 // trusted either way: another process may have touched it since, so the
 // store decides.
 func (m *Manager) fromCache(hash []byte, now time.Time) (*gatehouse.Session, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.cfg.CacheTTL < 0 {
-		m.stats.Misses++
 		return nil, false
 	}
 	c, ok := m.cache[string(hash)]
 	if !ok || m.deaf || now.Sub(c.fetched) >= m.cfg.CacheTTL || now.Before(c.fetched) || c.s.Expired(now) {
-		m.stats.Misses++
 		return nil, false
 	}
 	m.stats.Hits++

@@ -7,7 +7,8 @@ import (
 
 // TestCacheStats: every lookup of a well-formed token is counted once, as
 // a hit when the cache answered and as a miss when the store was asked, so
-// that the misses are exactly the store reads the lookups made.
+// that the misses are exactly the store reads the lookups made. (Waits,
+// lookups that shared another's read, are in flight_test.go.)
 func TestCacheStats(t *testing.T) {
 	for _, c := range []struct {
 		name string

@@ -19,7 +19,7 @@
 // keys database:, sessions: and redis_prefix: do. Several bench servers
 // given the same URLs share their sessions, as gatehouse processes do.
 // With -stats, a loopback listener answers GET / with the session cache's
-// counts (session.Manager.CacheStats) as "hits N misses N".
+// counts (session.Manager.CacheStats) as "hits N misses N waits N".
 //
 // With -login-users N it also creates N users for a login benchmark
 // (bench/logins), named PREFIX-0 … PREFIX-(N-1) with one random password,
@@ -433,11 +433,12 @@ func verifyCheck(url string, cookie *http.Cookie) error {
 }
 
 // statsHandler answers every request with the session cache's counts so
-// far, "hits N misses N": a script reads them before and after a run.
+// far, "hits N misses N waits N" (misses are store reads; waits shared
+// another lookup's read): a script reads them before and after a run.
 func statsHandler(sessions *session.Manager) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := sessions.CacheStats()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "hits %d misses %d\n", st.Hits, st.Misses)
+		fmt.Fprintf(w, "hits %d misses %d waits %d\n", st.Hits, st.Misses, st.Waits)
 	})
 }
