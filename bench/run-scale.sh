@@ -6,19 +6,25 @@
 #   (1) round trips: 20 logins one after the other on A, and 20 session
 #       cache misses, counting the PostgreSQL transactions of the bench
 #       database (pg_stat_database) and the Redis commands on its key
-#       prefix (MONITOR, filtered; only in this short phase);
-#   (2) throughput of authenticated GETs through Protect: wrk with
-#       CONNECTIONS against A alone, then two wrk with CONNECTIONS/2 each
-#       against A and B at once (the same cookie, a session both share),
-#       interleaved rounds, ratio of the medians of the sums; with the
-#       session cache's hit rate on both processes;
+#       prefix (MONITOR, filtered; only in this short phase): round trips
+#       (commands sent) and, in all, with those its scripts run;
+#   (2) throughput of authenticated GETs through Protect: two wrk with
+#       CONNECTIONS/2 each, both against A, then one against A and one
+#       against B (the same cookie, a session both share): the same load
+#       generators either way, so only the number of gatehouse processes
+#       differs; interleaved rounds, ratio of the medians of the sums,
+#       and requests per CPU-second of the gatehouse processes (from
+#       /proc: on a shared machine two processes may simply win more CPU
+#       time from other tenants than one, so the throughput ratio alone
+#       overstates the gain);
+#       with the session cache's hit rate on both processes;
 #   (3) logins/s through POST BASE/session spread over A and B against
 #       argon2id hashes/s of password.Hasher (bench/logins).
 #
 # Usage: bash bench/run-scale.sh
 # Knobs (environment): STORE (redis), ROUNDS (7), DURATION (3s),
 # CONNECTIONS (32), WARMUP (2s), LOGIN_ROUNDS (5), LOGIN_DURATION (4s),
-# LOGIN_CONCURRENCY (8), GOMAXPROCS (unset: each process uses every CPU;
+# LOGIN_CONCURRENCY (4), GOMAXPROCS (unset: each process uses every CPU;
 # 1 pins each gatehouse process to one, as if each had a machine of its
 # own), OUT (bench/results/scale-latest.txt). About 2 minutes. Needs wrk,
 # curl, psql, python3 and, with STORE=redis, redis-cli. Everything listens
@@ -38,7 +44,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 WARMUP=${WARMUP:-2s}
 LOGIN_ROUNDS=${LOGIN_ROUNDS:-5}
 LOGIN_DURATION=${LOGIN_DURATION:-4s}
-LOGIN_CONCURRENCY=${LOGIN_CONCURRENCY:-8}
+LOGIN_CONCURRENCY=${LOGIN_CONCURRENCY:-4}
 LOGIN_USERS=16
 STORE=${STORE:-redis}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -79,6 +85,7 @@ start() {
 		-stats 127.0.0.1:0 "${store_args[@]}" "$@" >"$work/$name.out" 2>"$work/$name.err" &
 	pids+=($!)
 	local pid=$!
+	eval "${name}_pid=$pid"
 	for _ in $(seq 1 600); do
 		grep -q '^COOKIE ' "$work/$name.out" 2>/dev/null && return 0
 		if ! kill -0 "$pid" 2>/dev/null; then
@@ -140,25 +147,30 @@ for i in $(seq 0 19); do
 done
 rm -f "$login_body"
 x1=$(pg_settled)
-m1=0
-[[ -n $mon_pid ]] && m1=$(grep -c "$store_redis_prefix" "$work/monitor.log" || true)
+m1=0 s1=0
+if [[ -n $mon_pid ]]; then
+	# MONITOR shows the commands a script runs as from "lua".
+	m1=$(grep "$store_redis_prefix" "$work/monitor.log" | grep -vc ' lua\]' || true)
+	s1=$(grep -c "$store_redis_prefix" "$work/monitor.log" || true)
+fi
 # Cache misses: a request on B after the cache has expired (1 s), 20 times.
 for _ in $(seq 1 20); do
 	sleep 1.1
 	curl -s -o /dev/null -H "Cookie: $cookie" "http://$b_addr$path"
 done
 x2=$(pg_settled)
-m2=0
+m2=0 s2=0
 if [[ -n $mon_pid ]]; then
-	m2=$(grep -c "$store_redis_prefix" "$work/monitor.log" || true)
+	m2=$(grep "$store_redis_prefix" "$work/monitor.log" | grep -vc ' lua\]' || true)
+	s2=$(grep -c "$store_redis_prefix" "$work/monitor.log" || true)
 	kill "$mon_pid" 2>/dev/null || true
 	wait "$mon_pid" 2>/dev/null || true
 fi
-awk -v l=$((x1 - x0)) -v m=$((x2 - x1)) -v rl=$((m1)) -v rm=$((m2 - m1)) -v redis=$([[ -n $mon_pid ]] && echo 1 || echo 0) 'BEGIN {
-	printf "round trips per login (20 logins on A): PostgreSQL transactions %.1f", l / 20
-	if (redis) printf ", Redis commands %.1f", rl / 20
-	printf "\nround trips per request with a cache miss (20 on B, 1.1 s apart): PostgreSQL transactions %.1f", m / 20
-	if (redis) printf ", Redis commands %.1f", rm / 20
+awk -v l=$((x1 - x0)) -v m=$((x2 - x1)) -v rl=$((m1)) -v rm=$((m2 - m1)) -v sl=$((s1)) -v sm=$((s2 - s1)) -v redis=$([[ -n $mon_pid ]] && echo 1 || echo 0) 'BEGIN {
+	printf "per login (20 logins on A): PostgreSQL transactions %.1f", l / 20
+	if (redis) printf ", Redis round trips %.1f (%.1f commands with those of its scripts)", rl / 20, sl / 20
+	printf "\nper request with a cache miss (20 on B, 1.1 s apart): PostgreSQL transactions %.1f", m / 20
+	if (redis) printf ", Redis round trips %.1f (%.1f commands)", rm / 20, sm / 20
 	printf "\n"
 }' | tee -a "$OUT"
 
@@ -174,38 +186,60 @@ wrk_rps() {
 	fi
 	awk '$1 == "Requests/sec:" {print $2}' <<<"$out"
 }
-both() {
+# pair FIRST SECOND DURATION: two wrk at once, one against each address;
+# prints the sum and both.
+pair() {
 	local half=$((CONNECTIONS / 2))
-	wrk_rps "$a_addr" "$half" "$1" >"$work/ra" &
+	wrk_rps "$1" "$half" "$3" >"$work/ra" &
 	local pa=$!
-	wrk_rps "$b_addr" "$half" "$1" >"$work/rb"
+	wrk_rps "$2" "$half" "$3" >"$work/rb"
 	wait "$pa"
 	awk -v a="$(cat "$work/ra")" -v b="$(cat "$work/rb")" 'BEGIN {printf "%.2f %.2f %.2f\n", a + b, a, b}'
 }
+# cpu_ticks PID...: user and system CPU time of the processes, in clock
+# ticks.
+cpu_ticks() {
+	local t=0 p
+	for p in "$@"; do
+		t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+	done
+	echo "$t"
+}
+hz=$(getconf CLK_TCK)
 median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 echo "warming up ($WARMUP each) ..." >&2
-wrk_rps "$a_addr" "$CONNECTIONS" "$WARMUP" >/dev/null
-both "$WARMUP" >/dev/null
+pair "$a_addr" "$a_addr" "$WARMUP" >/dev/null
+pair "$a_addr" "$b_addr" "$WARMUP" >/dev/null
 read -r ha0 ma0 wa0 < <(cache_stats "$a_stats")
 read -r hb0 mb0 wb0 < <(cache_stats "$b_stats")
 x0=$(pg_xacts)
-echo "# wrk -t1 -c$CONNECTIONS -d$DURATION against A alone; two wrk -t1 -c$((CONNECTIONS / 2)) against A and B at once; $ROUNDS rounds" | tee -a "$OUT"
-printf '%-6s %10s %10s %10s %10s %7s\n' round A-alone A+B A B ratio | tee -a "$OUT"
-one_all=() two_all=()
+echo "# two wrk -t1 -c$((CONNECTIONS / 2)) -d$DURATION at once: both against A, then one against A and one against B; $ROUNDS rounds" | tee -a "$OUT"
+printf '%-6s %10s %10s %10s %10s %7s %10s %10s\n' round A-alone A+B A B ratio 'req/cpu-s' 'req/cpu-s' | tee -a "$OUT"
+one_all=() two_all=() eff1_all=() eff2_all=()
+dur_s=${DURATION%s}
 for i in $(seq 1 "$ROUNDS"); do
-	one=$(wrk_rps "$a_addr" "$CONNECTIONS" "$DURATION")
-	read -r two ra rb < <(both "$DURATION")
-	one_all+=("$one") two_all+=("$two")
-	printf '%-6s %10s %10s %10s %10s %7s\n' "$i" "$one" "$two" "$ra" "$rb" "$(awk -v t="$two" -v o="$one" 'BEGIN {printf "%.3f", t / o}')" | tee -a "$OUT"
+	c0=$(cpu_ticks "$a_pid" "$b_pid")
+	read -r one _ _ < <(pair "$a_addr" "$a_addr" "$DURATION")
+	c1=$(cpu_ticks "$a_pid" "$b_pid")
+	read -r two ra rb < <(pair "$a_addr" "$b_addr" "$DURATION")
+	c2=$(cpu_ticks "$a_pid" "$b_pid")
+	# Requests per CPU-second of gatehouse: wrk's rate times the run's
+	# length over the CPU time the processes used in it.
+	e1=$(awk -v r="$one" -v d="$dur_s" -v c=$((c1 - c0)) -v hz="$hz" 'BEGIN {printf "%.0f", c ? r * d * hz / c : 0}')
+	e2=$(awk -v r="$two" -v d="$dur_s" -v c=$((c2 - c1)) -v hz="$hz" 'BEGIN {printf "%.0f", c ? r * d * hz / c : 0}')
+	one_all+=("$one") two_all+=("$two") eff1_all+=("$e1") eff2_all+=("$e2")
+	printf '%-6s %10s %10s %10s %10s %7s %10s %10s\n' "$i" "$one" "$two" "$ra" "$rb" "$(awk -v t="$two" -v o="$one" 'BEGIN {printf "%.3f", t / o}')" "$e1" "$e2" | tee -a "$OUT"
 done
 x1=$(pg_settled)
 read -r ha1 ma1 wa1 < <(cache_stats "$a_stats")
 read -r hb1 mb1 wb1 < <(cache_stats "$b_stats")
 one_med=$(printf '%s\n' "${one_all[@]}" | median)
 two_med=$(printf '%s\n' "${two_all[@]}" | median)
-printf '%-6s %10s %10s\n' median "$one_med" "$two_med" | tee -a "$OUT"
-echo "ratio of medians (A+B / A alone): $(awk -v t="$two_med" -v o="$one_med" 'BEGIN {printf "%.3f", t / o}')" | tee -a "$OUT"
+eff1_med=$(printf '%s\n' "${eff1_all[@]}" | median)
+eff2_med=$(printf '%s\n' "${eff2_all[@]}" | median)
+printf '%-6s %10s %10s %10s %10s %7s %10s %10s\n' median "$one_med" "$two_med" "" "" "" "$eff1_med" "$eff2_med" | tee -a "$OUT"
+echo "ratio of medians (A+B / A alone): throughput $(awk -v t="$two_med" -v o="$one_med" 'BEGIN {printf "%.3f", t / o}'), requests per CPU-second $(awk -v t="$eff2_med" -v o="$eff1_med" 'BEGIN {printf "%.3f", t / o}')" | tee -a "$OUT"
 awk -v h=$((ha1 - ha0 + hb1 - hb0)) -v m=$((ma1 - ma0 + mb1 - mb0)) -v w=$((wa1 - wa0 + wb1 - wb0)) -v ma=$((ma1 - ma0)) -v mb=$((mb1 - mb0)) -v x=$((x1 - x0)) 'BEGIN {
 	n = h + m + w
 	printf "session cache over the rounds, A and B: %d lookups, %d store reads (A %d, B %d), %d waited for one: hit rate %.4f%%; PostgreSQL transactions %d\n", n, m, ma, mb, w, (n ? 100 * h / n : 0), x
