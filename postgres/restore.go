@@ -86,8 +86,12 @@ func lockEmpty(ctx context.Context, tx pgx.Tx) error {
 		idents[i] = pgx.Identifier{t}.Sanitize()
 	}
 	if _, err := tx.Exec(ctx, `LOCK TABLE `+strings.Join(idents, ", ")+` IN ACCESS EXCLUSIVE MODE`); err != nil {
-		if sqlState(err) == "55P03" {
-			return fmt.Errorf("the database is in use (a gatehouse server running on it?): stop it and try again: %w", err)
+		if sqlState(err) == "55P03" { // lock_not_available
+			return &gatehouse.Error{
+				Code:    gatehouse.CodeBusy,
+				Message: "The target database is in use (is a gatehouse server running on it?): stop what uses it and try again; nothing was written.",
+				Err:     err,
+			}
 		}
 		return err
 	}

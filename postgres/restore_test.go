@@ -1,12 +1,14 @@
 package postgres_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/postgres"
@@ -258,5 +260,68 @@ func TestRestoreKeepsClientTexts(t *testing.T) {
 	}
 	if n := got.Audit[1].ActorName; n != "nul\uFFFDname" {
 		t.Errorf("actor name = %q", n)
+	}
+}
+
+// TestUnknownTables checks that a table the snapshot does not know (one a
+// later migration added, say) fails a Snapshot rather than being left
+// behind, and that Restore requires it empty like every other.
+func TestUnknownTables(t *testing.T) {
+	ctx := t.Context()
+	url := freshDatabase(t)
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, `CREATE TABLE identities (id text PRIMARY KEY); INSERT INTO identities VALUES ('i1')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Snapshot(ctx); err == nil || !strings.Contains(err.Error(), "(identities)") {
+		t.Errorf("Snapshot with an unknown table = %v, want an error naming it", err)
+	}
+	err = s.Restore(ctx, sampleSnapshot())
+	if gatehouse.ErrorCode(err) != gatehouse.CodeConflict || !strings.Contains(err.Error(), "(in identities)") {
+		t.Errorf("Restore with a row in an unknown table = %v, want CodeConflict naming it", err)
+	}
+}
+
+// TestRestoreWaitsForLocksOnlySoLong checks that a database another
+// session holds a lock in (a server running on it) fails the Restore,
+// after the lock timeout, rather than hanging it, and is left as it was.
+func TestRestoreWaitsForLocksOnlySoLong(t *testing.T) {
+	ctx := t.Context()
+	url := freshDatabase(t)
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	// What any reader of the table holds until its transaction ends.
+	if _, err := tx.Exec(ctx, `SELECT count(*) FROM sessions`); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Restore(ctx, sampleSnapshot())
+	if gatehouse.ErrorCode(err) != gatehouse.CodeBusy || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("Restore while another session reads = %v, want CodeBusy saying the database is in use", err)
+	}
+	tx.Rollback(ctx)
+	if diff := cmp.Diff(emptySnapshot(), snapshot(t, s), cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("the refused Restore wrote (-want +got):\n%s", diff)
 	}
 }

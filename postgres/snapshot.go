@@ -23,7 +23,7 @@ var snapshotTables = map[string]bool{
 	"action_tokens": true, "two_factor": true, "devices": true,
 	"sessions": true, "throttles": true, "audit": true, "outbox": true,
 	// Minutes-long state of a login in progress: see gatehouse.Snapshot.
-	"pending_logins": false,
+	"pending_logins":    false,
 	"schema_migrations": false,
 }
 
