@@ -1,10 +1,7 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
 	"encoding/base32"
-	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -18,7 +15,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
@@ -28,40 +24,21 @@ import (
 	"github.com/gatehouse/gatehouse/sqlite"
 )
 
-// freshPostgres creates an empty database on the server of
-// GATEHOUSE_TEST_POSTGRES (skipping t when it is unset), drops it when
-// the test ends, and returns its URL with password, a password the
-// server's trust authentication ignores: what the command prints must
-// never contain it.
-func freshPostgres(t *testing.T, password string) string {
+// postgresWithPassword creates an empty database on the server of
+// GATEHOUSE_TEST_POSTGRES (skipping t when it is unset) with
+// freshPostgres, and returns its URL with password, which the server's
+// trust authentication ignores: what the command prints must never
+// contain it.
+func postgresWithPassword(t *testing.T, password string) string {
 	t.Helper()
 	server := os.Getenv("GATEHOUSE_TEST_POSTGRES")
 	if server == "" {
 		t.Skip("GATEHOUSE_TEST_POSTGRES is not set: set it to a PostgreSQL URL, such as postgres://postgres@127.0.0.1:5432/test?sslmode=disable, to run the PostgreSQL tests")
 	}
-	admin, err := pgx.Connect(t.Context(), server)
-	if err != nil {
-		t.Fatalf("connect to GATEHOUSE_TEST_POSTGRES: %v", err)
-	}
-	b := make([]byte, 8)
-	rand.Read(b)
-	name := "gatehouse_test_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(t.Context(), "CREATE DATABASE "+name); err != nil {
-		admin.Close(context.Background())
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		defer admin.Close(ctx)
-		if _, err := admin.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(server)
+	u, err := url.Parse(freshPostgres(t, server))
 	if err != nil {
 		t.Fatalf("GATEHOUSE_TEST_POSTGRES: %v", err)
 	}
-	u.Path = "/" + name
 	u.User = url.UserPassword(u.User.Username(), password)
 	return u.String()
 }
@@ -176,7 +153,7 @@ func postgresSnapshot(t *testing.T, url string) *gatehouse.Snapshot {
 // the remembered device of before.
 func TestMigrateData(t *testing.T) {
 	const password = "pg-Secret-7"
-	pg := freshPostgres(t, password)
+	pg := postgresWithPassword(t, password)
 	data := t.TempDir()
 	f := fillSQLite(t, data)
 	want := sqliteSnapshot(t, filepath.Join(data, "gatehouse.db"))
