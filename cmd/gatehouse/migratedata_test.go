@@ -272,6 +272,7 @@ func TestMigrateDataRefuses(t *testing.T) {
 		{"no --to", []string{"--from", "sqlite://" + existing}, exitUsage, "--to must be postgres://"},
 		{"--to not postgres", []string{"--from", "sqlite://" + existing, "--to", "sqlite://other.db"}, exitUsage, "--to must start with postgres://"},
 		{"--to without host", []string{"--from", "sqlite://" + existing, "--to", "postgres:///db"}, exitUsage, "--to needs a host"},
+		{"a / in the password", []string{"--from", "sqlite://" + existing, "--to", "postgres://gatehouse:" + password + "/x@127.0.0.1/db"}, exitUsage, "--to is not a valid URL"},
 		{"an argument", []string{"--from", "sqlite://" + existing, "--to", unreachable, "extra"}, exitUsage, `unexpected argument "extra"`},
 		{"a missing file", []string{"--from", "sqlite://missing.db", "--to", unreachable, "--data", data}, exitFailure, "no SQLite database at " + filepath.Join(data, "missing.db")},
 		{"a directory", []string{"--from", "sqlite://" + data, "--to", unreachable}, exitFailure, "is a directory"},
