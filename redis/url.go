@@ -28,8 +28,11 @@ import (
 // their own need a client made with goredis.NewFailoverClient. A cluster
 // URL names some of the cluster's nodes.
 //
-// The client is not connected yet: the first command connects. Errors
-// never contain the password.
+// The client honours its callers' context deadlines (go-redis's
+// ContextTimeoutEnabled), so that readyz's and a request's bounds hold
+// against a Redis that accepts connections but does not answer. The client
+// is not connected yet: the first command connects. Errors never contain
+// the password.
 func ParseURL(rawURL string) (goredis.UniversalClient, error) {
 	u, err := url.Parse(withOneHost(rawURL))
 	if err != nil {
@@ -58,6 +61,7 @@ func parseURL(u *url.URL, hosts string) (goredis.UniversalClient, error) {
 		if err != nil {
 			return nil, err
 		}
+		o.ContextTimeoutEnabled = true
 		return goredis.NewClient(o), nil
 	case "sentinel":
 		q := u.Query()
@@ -85,6 +89,7 @@ func parseURL(u *url.URL, hosts string) (goredis.UniversalClient, error) {
 		}
 		o.Username = u.User.Username()
 		o.Password, _ = u.User.Password()
+		o.ContextTimeoutEnabled = true
 		return goredis.NewFailoverClient(o), nil
 	case "cluster":
 		if p := strings.Trim(u.Path, "/"); p != "" && p != "0" {
@@ -100,6 +105,7 @@ func parseURL(u *url.URL, hosts string) (goredis.UniversalClient, error) {
 		if err != nil {
 			return nil, err
 		}
+		o.ContextTimeoutEnabled = true
 		return goredis.NewClusterClient(o), nil
 	}
 	return nil, fmt.Errorf("redis: URL scheme %q: want redis, rediss, redis-sentinel, rediss-sentinel, redis-cluster or rediss-cluster", u.Scheme)

@@ -9,6 +9,7 @@
 //	gatehouse policy explain --user U --method M --path P [--host H] [--addr IP] [--json]
 //	gatehouse import users FILE [--format csv|json] [--dry-run]
 //	gatehouse migrate
+//	gatehouse migrate-data --from sqlite://FILE --to postgres://URL
 //	gatehouse config check
 //	gatehouse version | --version
 //	gatehouse help [COMMAND]
@@ -24,12 +25,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse/gatehouse/redis"
 )
 
 // version, when set at build time with -ldflags "-X main.version=…",
@@ -37,6 +44,10 @@ import (
 var version string
 
 func main() {
+	// go-redis logs a failed dial itself, on standard error, through a
+	// logger global to the program: serve points it at its own logger, so
+	// that those lines take the configured format like every other.
+	goredis.SetLogger(redisLogger{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Environ, os.Stdin, os.Stdout, os.Stderr)
 	stop()
@@ -73,6 +84,8 @@ commands:
   import users FILE [--format csv|json] [--dry-run]
                    import users from CSV or JSON, keeping their password hashes
   migrate          apply database migrations
+  migrate-data --from sqlite://FILE --to postgres://URL
+                   copy every record into an empty PostgreSQL database
   config check     validate the configuration
   version          print the version (also: gatehouse --version)
   help [COMMAND]   print this, or a command's usage and flags (also: COMMAND --help)
@@ -102,7 +115,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		fmt.Fprintf(stderr, "gatehouse: %s\n", strings.ReplaceAll(err.Error(), "\n", "\ngatehouse: "))
 		return exitUsage
 	default:
-		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+		// The server package names itself too: one "gatehouse:" is enough.
+		fmt.Fprintf(stderr, "gatehouse: %s\n", strings.TrimPrefix(err.Error(), "gatehouse: "))
 		return exitFailure
 	}
 }
@@ -141,6 +155,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, en
 		return cmdImport(ctx, rest, getenv, stdin, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
+	case "migrate-data":
+		return cmdMigrateData(ctx, rest, getenv, stdout)
 	case "config":
 		return cmdConfigCheck(rest[1:], getenv, environ, stdout, stderr)
 	case "version", "--version", "-version":
@@ -255,4 +271,15 @@ func cmdConfigCheck(args []string, getenv func(string) string, environ func() []
 	}
 	fmt.Fprintln(stdout, "configuration OK")
 	return nil
+}
+
+// redisLog is the logger go-redis's own lines go to (see main); nil until
+// serve sets it, and then they are discarded.
+var redisLog atomic.Pointer[slog.Logger]
+
+// redisLogger hands go-redis's lines to redisLog.
+type redisLogger struct{}
+
+func (redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	redis.Logger{Log: redisLog.Load()}.Printf(ctx, format, v...)
 }
