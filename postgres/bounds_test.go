@@ -56,3 +56,4 @@ func TestConnectBounded(t *testing.T) {
 		t.Fatalf("Open on a silent server still waits after %s", 10*postgres.DefaultConnectTimeout)
 	}
 }
+

@@ -46,9 +46,9 @@ var (
 // Open connects to the PostgreSQL database at connString (a postgres:// URL or a
 // key=value connection string, as pgx accepts) and migrates it to the
 // current schema. The connection pool is pgxpool's, sized by the URL's
-// pool_max_conns and friends when given. Making a connection takes at most
-// the connection string's connect_timeout, or DefaultConnectTimeout when
-// it sets none (or 0).
+// pool_max_conns and friends when given. The waits on the server are
+// bounded (see DefaultConnectTimeout and DefaultStatementTimeout), so that a
+// server that is down or does not answer fails a call within seconds.
 //
 // Errors never repeat connString, which may hold a password.
 func Open(ctx context.Context, connString string) (*Store, error) {
@@ -56,7 +56,7 @@ func Open(ctx context.Context, connString string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: the database URL is not valid: %w", redactedParseError(err))
 	}
-	boundConnect(cfg)
+	bound(cfg)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open %s: %w", where(cfg), err)
@@ -67,23 +67,6 @@ func Open(ctx context.Context, connString string) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open %s: %w", where(cfg), err)
 	}
 	return s, nil
-}
-
-// DefaultConnectTimeout bounds the making of a connection (dialing, TLS,
-// authentication) when the connection string sets no connect_timeout.
-// Without a bound, a request that needs a new connection to a server that
-// is unreachable (a lost network, a host that is down and drops packets)
-// would wait for the operating system's TCP retries, minutes, rather than
-// be answered store_unavailable; 5 seconds is well above a healthy
-// connection's few milliseconds and below a client's patience.
-const DefaultConnectTimeout = 5 * time.Second
-
-// boundConnect gives cfg DefaultConnectTimeout when its connection string
-// set none; pgx reads 0 as "no limit", which gatehouse never wants.
-func boundConnect(cfg *pgxpool.Config) {
-	if cfg.ConnConfig.ConnectTimeout == 0 {
-		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
-	}
 }
 
 // where names the server and database of cfg for error messages, without

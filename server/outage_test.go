@@ -137,29 +137,47 @@ func wantUnavailable(t *testing.T, what string, a answer) {
 	}
 }
 
-// TestOutage stops the real Redis, then the real PostgreSQL, under a
+// TestOutage takes the real Redis, then the real PostgreSQL, away from a
 // running gatehouse (database in PostgreSQL, sessions in Redis, forward
-// auth with a route table): while one is down, whatever needs it answers
-// 503 store_unavailable (forward auth: 403), promptly, never 200 nor 500,
-// logins are not refused as wrong, public routes work and readyz names
-// the store; once it is back, gatehouse recovers on its own, and every
-// write acknowledged before the stop — a session, a user, a logout — is
-// as it was.
+// auth with a route table), by stopping the server, then by freezing it
+// (SIGSTOP: connections are accepted and never answered, as with a hung
+// server or a network that drops packets). While one is away, whatever
+// needs it answers 503 store_unavailable (forward auth: 403), promptly,
+// never 200 nor 500, logins are not refused as wrong, public routes work
+// and readyz names the store; once it is back, gatehouse recovers on its
+// own, and every write acknowledged before — a session, a user, a logout
+// — is as it was.
 func TestOutage(t *testing.T) {
-	for _, which := range []string{"sessions", "database"} {
-		t.Run(which, func(t *testing.T) {
+	for _, tc := range []struct {
+		name, which string
+		away, back  func(pg *testservers.Postgres, rd *testservers.Redis) func(testing.TB)
+	}{
+		{"redis stopped", "sessions", redisStop, redisStart},
+		{"postgres stopped", "database", pgStop, pgStart},
+		{"redis frozen", "sessions", redisPause, redisResume},
+		{"postgres frozen", "database", pgPause, pgResume},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Most of the time is spent waiting for the bounds of a frozen
+			// server, not computing: the cases run side by side.
+			t.Parallel()
 			pg := testservers.StartPostgres(t)
 			rd := testservers.StartRedis(t)
-			stop, start := rd.Stop, rd.Start
-			if which == "database" {
-				stop, start = pg.Stop, pg.Start
-			}
-			testOutage(t, which, pg.URL(), rd.URL(), stop, start)
+			testOutage(t, tc.which, pg.URL(), rd.URL(), tc.away(pg, rd), tc.back(pg, rd))
 		})
 	}
 }
 
-func testOutage(t *testing.T, which, pgURL, redisURL string, stop, start func(testing.TB)) {
+func redisStop(_ *testservers.Postgres, rd *testservers.Redis) func(testing.TB)   { return rd.Stop }
+func redisStart(_ *testservers.Postgres, rd *testservers.Redis) func(testing.TB)  { return rd.Start }
+func redisPause(_ *testservers.Postgres, rd *testservers.Redis) func(testing.TB)  { return rd.Pause }
+func redisResume(_ *testservers.Postgres, rd *testservers.Redis) func(testing.TB) { return rd.Resume }
+func pgStop(pg *testservers.Postgres, _ *testservers.Redis) func(testing.TB)      { return pg.Stop }
+func pgStart(pg *testservers.Postgres, _ *testservers.Redis) func(testing.TB)     { return pg.Start }
+func pgPause(pg *testservers.Postgres, _ *testservers.Redis) func(testing.TB)     { return pg.Pause }
+func pgResume(pg *testservers.Postgres, _ *testservers.Redis) func(testing.TB)    { return pg.Resume }
+
+func testOutage(t *testing.T, which, pgURL, redisURL string, away, back func(testing.TB)) {
 	table, err := policy.Compile([]policy.Rule{
 		{Path: "/app/public/**", Access: policy.Public},
 		{Path: "/app/**", Access: policy.Authenticated},
@@ -226,9 +244,8 @@ func testOutage(t *testing.T, which, pgURL, redisURL string, stop, start func(te
 		t.Fatalf("verify before the outage: %d %s", a.StatusCode, a.body)
 	}
 
-	t.Logf("stopping the %s", which)
-	stop(t)
-	t.Logf("stopped")
+	t.Logf("taking the %s away", which)
+	away(t)
 	// Past the in-memory caches (a second by default), so that every
 	// request below asks the stores.
 	clock.Advance(2 * time.Second)
@@ -269,9 +286,8 @@ func testOutage(t *testing.T, which, pgURL, redisURL string, stop, start func(te
 		t.Error("a request panicked")
 	}
 
-	t.Logf("starting the %s", which)
-	start(t)
-	t.Logf("started")
+	t.Logf("bringing the %s back", which)
+	back(t)
 	restarted := time.Now()
 	// Back, without restarting gatehouse: ready again within
 	// outageRecovery.
@@ -286,7 +302,7 @@ func testOutage(t *testing.T, which, pgURL, redisURL string, stop, start func(te
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Logf("ready %s after the restart", time.Since(restarted).Round(time.Millisecond))
+	t.Logf("ready %s after it came back", time.Since(restarted).Round(time.Millisecond))
 	clock.Advance(2 * time.Second)
 	if a := c.do("GET", "/auth/session", "", cookie); a.StatusCode != 200 || !strings.Contains(a.body, `"username":"admin"`) {
 		t.Errorf("the same session after the outage: %d %s", a.StatusCode, a.body)

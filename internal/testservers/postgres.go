@@ -136,11 +136,72 @@ func (p *Postgres) Stop(t testing.TB) {
 	p.pid = 0
 }
 
+// Pause freezes the server and every process of it (SIGSTOP to the
+// postmaster, then to each of its children: each backend leads a process
+// group of its own): connections are still accepted by the kernel, but
+// nothing is answered, on new connections or open ones, as with a hung
+// server or a network that drops packets. Resume undoes it.
+func (p *Postgres) Pause(t testing.TB) {
+	t.Helper()
+	p.signalAll(t, syscall.SIGSTOP)
+}
+
+// Resume lets a paused server run again (SIGCONT to its processes).
+func (p *Postgres) Resume(t testing.TB) {
+	t.Helper()
+	p.signalAll(t, syscall.SIGCONT)
+}
+
+// signalAll sends sig to the postmaster first (stopped, it forks no new
+// backend) and then to its children.
+func (p *Postgres) signalAll(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	if p.pid == 0 {
+		t.Fatal("testservers: PostgreSQL is not running")
+	}
+	if err := syscall.Kill(p.pid, sig); err != nil {
+		t.Fatalf("testservers: %s to PostgreSQL: %v", sig, err)
+	}
+	for _, pid := range children(p.pid) {
+		syscall.Kill(pid, sig) // one that has just exited is no matter
+	}
+}
+
+// children returns the processes whose parent is pid, from /proc.
+func children(pid int) []int {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var out []int
+	for _, name := range stats {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		// "pid (comm) state ppid …": comm may hold spaces and parentheses.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 2 || f[1] != strconv.Itoa(pid) {
+			continue
+		}
+		if child, err := strconv.Atoi(filepath.Base(filepath.Dir(name))); err == nil {
+			out = append(out, child)
+		}
+	}
+	return out
+}
+
 // kill ends the server, if it runs: SIGQUIT is PostgreSQL's immediate
 // shutdown, which also ends its child processes; SIGKILL if that fails.
 func (p *Postgres) kill(t testing.TB) {
 	if p.pid == 0 || !alive(p.pid) {
 		return
+	}
+	// A paused server acts on SIGQUIT only once it runs again.
+	syscall.Kill(p.pid, syscall.SIGCONT)
+	for _, pid := range children(p.pid) {
+		syscall.Kill(pid, syscall.SIGCONT)
 	}
 	syscall.Kill(p.pid, syscall.SIGQUIT)
 	if !waitGone(p.pid) {

@@ -106,7 +106,32 @@ func (r *Redis) Stop(t testing.TB) {
 	r.cmd = nil
 }
 
-// kill ends the server, if it runs, at once.
+// Pause freezes the server (SIGSTOP): connections are still accepted by
+// the kernel, but nothing is answered, as with a hung server or a network
+// that drops packets. Resume undoes it.
+func (r *Redis) Pause(t testing.TB) {
+	t.Helper()
+	if r.cmd == nil {
+		t.Fatal("testservers: Redis is not running")
+	}
+	if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("testservers: pause redis-server: %v", err)
+	}
+}
+
+// Resume lets a paused server run again (SIGCONT).
+func (r *Redis) Resume(t testing.TB) {
+	t.Helper()
+	if r.cmd == nil {
+		t.Fatal("testservers: Redis is not running")
+	}
+	if err := r.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatalf("testservers: resume redis-server: %v", err)
+	}
+}
+
+// kill ends the server, if it runs, at once (SIGKILL ends a paused one
+// too).
 func (r *Redis) kill() {
 	if r.cmd == nil {
 		return
