@@ -103,14 +103,14 @@ var (
 // prefix does not; a message that is not an invalidation arrives as
 // InvalidateAll; what cannot be published is refused.
 func TestNotifierDelivers(t *testing.T) {
-	prefix := uniqueName("ghtest:") + ":"
+	prefix := uniqueName("ghtest:")
 	pubClient := notifyClient(t, uniqueName("ghtest-pub-"))
 	pub := redis.NewNotifier(pubClient, prefix, nil)
 	ch := subscribe(t, redis.NewNotifier(notifyClient(t, uniqueName("ghtest-sub-")), prefix, nil))
-	other := subscribe(t, redis.NewNotifier(notifyClient(t, uniqueName("ghtest-other-")), prefix+"other:", nil))
+	other := subscribe(t, redis.NewNotifier(notifyClient(t, uniqueName("ghtest-other-")), prefix+"other", nil))
 	want(t, ch, ready)
 	want(t, other, ready)
-	if got := pub.Channel(); got != prefix+"invalidate" {
+	if got := pub.Channel(); got != prefix+":invalidate" {
 		t.Errorf("Channel() = %q", got)
 	}
 	sent := []gatehouse.Invalidation{
@@ -185,7 +185,7 @@ func killPubSubClients(t testing.TB, name string) int {
 // (CLIENT KILL), the subscription reports it lost, subscribes again and
 // reports it ready, and receives what is published after.
 func TestNotifierResubscribes(t *testing.T) {
-	prefix := uniqueName("ghtest:") + ":"
+	prefix := uniqueName("ghtest:")
 	name := uniqueName("ghtest-sub-")
 	n := redis.NewNotifier(notifyClient(t, name), prefix, slog.New(slog.DiscardHandler))
 	ch := subscribe(t, n)
@@ -224,7 +224,7 @@ func TestNotifierUnreachable(t *testing.T) {
 // from Publish on one Notifier to delivery on another's subscription: the
 // time another process may still trust what was revoked.
 func BenchmarkNotifierPropagation(b *testing.B) {
-	prefix := uniqueName("ghtest:") + ":"
+	prefix := uniqueName("ghtest:")
 	pub := redis.NewNotifier(notifyClient(b, uniqueName("ghtest-pub-")), prefix, nil)
 	ch := subscribe(b, redis.NewNotifier(notifyClient(b, uniqueName("ghtest-sub-")), prefix, nil))
 	want(b, ch, ready)

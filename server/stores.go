@@ -79,7 +79,7 @@ func openStorage(ctx context.Context, c *config) (_ *storage, err error) {
 		rs := redis.New(client, c.RedisPrefix)
 		rs.Now = c.now
 		if err := rs.Ping(ctx); err != nil {
-			return nil, fmt.Errorf("gatehouse: Redis: %w", err)
+			return nil, fmt.Errorf("gatehouse: cannot reach Redis: %w", err)
 		}
 		st.stores.Sessions = rs
 		st.stores.Throttles = rs

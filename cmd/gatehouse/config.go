@@ -27,6 +27,7 @@ import (
 	"github.com/gatehouse/gatehouse/mail"
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/policy"
+	"github.com/gatehouse/gatehouse/redis"
 	"github.com/gatehouse/gatehouse/session"
 	"github.com/gatehouse/gatehouse/sms"
 )
@@ -1004,16 +1005,20 @@ func (c *config) validate(src *configSource) (*settings, error) {
 	}
 	switch {
 	case c.Sessions == "database":
-	case strings.HasPrefix(c.Sessions, "redis://"), strings.HasPrefix(c.Sessions, "rediss://"), strings.HasPrefix(c.Sessions, "redis-sentinel://"):
-		if err := checkServiceURL(c.Sessions, "redis", "rediss", "redis-sentinel"); err != nil {
-			return nil, fail("sessions", "%v", err)
+	case strings.HasPrefix(c.Sessions, "redis"):
+		// The server's own parser, which knows every form (sentinels,
+		// clusters, TLS, options) and never repeats the password.
+		client, err := redis.ParseURL(c.Sessions)
+		if err != nil {
+			return nil, fail("sessions", "%v", strings.TrimPrefix(err.Error(), "redis: "))
 		}
+		client.Close() // not connected yet: nothing to wait for
 		s.redisURL = c.Sessions
 		if c.RedisPrefix == "" || strings.ContainsAny(c.RedisPrefix, " \t\r\n") {
 			return nil, fail("redis_prefix", "must be a word without spaces, such as gatehouse")
 		}
 	default:
-		return nil, fail("sessions", "must be database, or a Redis URL: redis://HOST:PORT/DB, rediss:// (TLS) or redis-sentinel://HOST:PORT/DB?master=NAME")
+		return nil, fail("sessions", "must be database, or a Redis URL: redis://HOST:PORT/DB, rediss:// (TLS), redis-sentinel://HOST:PORT/DB?master=NAME or redis-cluster://HOST:PORT,HOST:PORT")
 	}
 	for i, p := range c.TrustedProxies {
 		pr, err := policy.ParseNetwork(p)

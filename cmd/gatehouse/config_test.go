@@ -418,7 +418,7 @@ func TestConfigCheck(t *testing.T) {
 			name:     "bad redis URL hides its password",
 			yaml:     "sessions: \"redis://:s3cretpw@cache:port/0\"\n",
 			wantCode: exitUsage,
-			wantErr:  []string{"FILE:1: sessions", "not a valid URL"},
+			wantErr:  []string{"FILE:1: sessions", "the URL is not valid"},
 			notErr:   []string{"s3cretpw"},
 		},
 		{

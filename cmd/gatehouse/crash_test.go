@@ -52,7 +52,7 @@ func TestCrashDurability(t *testing.T) {
 	var next atomic.Int64
 
 	for cycle := 0; cycle <= cycles; cycle++ {
-		srv := startProcServer(t, procs, bin, dataDir)
+		srv := startProcServer(t, procs, bin, "--data", dataDir)
 		if cycle == 0 {
 			token := srv.log.wait(t, setupLinkRe, 20*time.Second)[2]
 			r := doJSON(t, newClient(t), "POST", srv.base+"/setup", map[string]any{
@@ -261,13 +261,15 @@ type procServer struct {
 	base   string
 }
 
-func startProcServer(t *testing.T, ps *procSet, bin, dataDir string) *procServer {
+// startProcServer starts `gatehouse serve --addr 127.0.0.1:0 ARGS` as a
+// process of ps and waits until it answers its health check.
+func startProcServer(t *testing.T, ps *procSet, bin string, args ...string) *procServer {
 	t.Helper()
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", dataDir)
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = childEnv()
 	cmd.Stderr = pw
 	s := &procServer{cmd: cmd, log: newLogLines(), exited: make(chan struct{})}

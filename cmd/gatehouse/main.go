@@ -24,12 +24,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse/gatehouse/redis"
 )
 
 // version, when set at build time with -ldflags "-X main.version=…",
@@ -37,6 +43,10 @@ import (
 var version string
 
 func main() {
+	// go-redis logs a failed dial itself, on standard error, through a
+	// logger global to the program: serve points it at its own logger, so
+	// that those lines take the configured format like every other.
+	goredis.SetLogger(redisLogger{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Environ, os.Stdin, os.Stdout, os.Stderr)
 	stop()
@@ -102,7 +112,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		fmt.Fprintf(stderr, "gatehouse: %s\n", strings.ReplaceAll(err.Error(), "\n", "\ngatehouse: "))
 		return exitUsage
 	default:
-		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+		// The server package names itself too: one "gatehouse:" is enough.
+		fmt.Fprintf(stderr, "gatehouse: %s\n", strings.TrimPrefix(err.Error(), "gatehouse: "))
 		return exitFailure
 	}
 }
@@ -255,4 +266,15 @@ func cmdConfigCheck(args []string, getenv func(string) string, environ func() []
 	}
 	fmt.Fprintln(stdout, "configuration OK")
 	return nil
+}
+
+// redisLog is the logger go-redis's own lines go to (see main); nil until
+// serve sets it, and then they are discarded.
+var redisLog atomic.Pointer[slog.Logger]
+
+// redisLogger hands go-redis's lines to redisLog.
+type redisLogger struct{}
+
+func (redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	redis.Logger{Log: redisLog.Load()}.Printf(ctx, format, v...)
 }

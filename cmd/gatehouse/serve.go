@@ -27,6 +27,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 		return err
 	}
 	log := newLogger(stderr, s.cfg.Log.Format, s.cfg.Log.Level)
+	redisLog.Store(log)
 	for _, w := range s.warnings {
 		log.Warn(w)
 	}
