@@ -56,4 +56,3 @@ func TestConnectBounded(t *testing.T) {
 		t.Fatalf("Open on a silent server still waits after %s", 10*postgres.DefaultConnectTimeout)
 	}
 }
-
