@@ -129,6 +129,15 @@ func (s *Store) internal(op string, err error) error {
 			RetryAfter: time.Second,
 			Err:        err,
 		}
+	case "22021", "22P05": // character_not_in_repertoire, untranslatable_character
+		// Text that is not UTF-8, or holds NUL, which PostgreSQL's text
+		// refuses: the client's input (an id in a path, a name), not a
+		// failure of the store, which the HTTP layer would answer 503.
+		return &gatehouse.Error{
+			Code:    gatehouse.CodeValidation,
+			Message: "The request holds text that is not valid UTF-8.",
+			Err:     err,
+		}
 	}
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net/url"
 	"os"
 	"strings"
@@ -98,4 +99,24 @@ func TestGroups(t *testing.T) {
 
 func TestThrottles(t *testing.T) {
 	storetest.RunThrottles(t, func(t *testing.T) gatehouse.ThrottleStore { return open(t) })
+}
+
+// Text PostgreSQL refuses (bytes that are not UTF-8, NUL) in a lookup is
+// the client's input, a validation error: never a bare error, which the
+// HTTP layer would answer 503 store_unavailable as if the store were down.
+func TestTextPostgreSQLRefusesIsValidation(t *testing.T) {
+	s := open(t)
+	for _, id := range []string{"\xff", "a\x00b"} {
+		_, err := s.UserByID(t.Context(), id)
+		if errors.Is(err, gatehouse.ErrNotFound) {
+			continue // refused before the query: as good
+		}
+		if gatehouse.ErrorCode(err) != gatehouse.CodeValidation {
+			t.Errorf("UserByID(%q) = %v, want not found or a validation error", id, err)
+		}
+		_, err = s.Group(t.Context(), id)
+		if !errors.Is(err, gatehouse.ErrNotFound) && gatehouse.ErrorCode(err) != gatehouse.CodeValidation {
+			t.Errorf("Group(%q) = %v, want not found or a validation error", id, err)
+		}
+	}
 }

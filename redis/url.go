@@ -23,17 +23,21 @@ import (
 //
 // The port is 6379 by default, 26379 for sentinels. The options are
 // go-redis's, in snake case (dial_timeout=3s, pool_size=20, …; see
-// goredis.ParseURL); dial_timeout, read_timeout and max_retries the URL
-// does not set are bounded more tightly than go-redis's defaults, 2s, 3s
-// and 1, so that a Redis that is down fails a command within seconds (see
-// defaultDialTimeout). A sentinel URL names the sentinels; the user and
+// goredis.ParseURL). A sentinel URL names the sentinels; the user and
 // password are those of the master and replicas it finds (go-redis's
 // FailoverOptions.Username and Password): sentinels with a password of
 // their own need a client made with goredis.NewFailoverClient. A cluster
 // URL names some of the cluster's nodes.
 //
-// The client is not connected yet: the first command connects. Errors
-// never contain the password.
+// The client honours its callers' context deadlines (go-redis's
+// ContextTimeoutEnabled), so that readyz's bounds hold against a Redis
+// that accepts connections but does not answer. A call without a deadline
+// (a request's) is bounded too: dial_timeout, read_timeout and max_retries
+// that the URL does not set are tighter than go-redis's defaults — 2s, 3s
+// (writes follow it) and 1, with one attempt per dial — so that a command
+// to a Redis that is down or hung fails within seconds, not a minute. The
+// client is not connected yet: the first command connects. Errors never
+// contain the password.
 func ParseURL(rawURL string) (goredis.UniversalClient, error) {
 	u, err := url.Parse(withOneHost(rawURL))
 	if err != nil {
@@ -62,6 +66,7 @@ func parseURL(u *url.URL, hosts string) (goredis.UniversalClient, error) {
 		if err != nil {
 			return nil, err
 		}
+		o.ContextTimeoutEnabled = true
 		bound(&o.DialTimeout, &o.ReadTimeout, &o.MaxRetries, &o.DialerRetries)
 		return goredis.NewClient(o), nil
 	case "sentinel":
@@ -90,6 +95,7 @@ func parseURL(u *url.URL, hosts string) (goredis.UniversalClient, error) {
 		}
 		o.Username = u.User.Username()
 		o.Password, _ = u.User.Password()
+		o.ContextTimeoutEnabled = true
 		bound(&o.DialTimeout, &o.ReadTimeout, &o.MaxRetries, &o.DialerRetries)
 		return goredis.NewFailoverClient(o), nil
 	case "cluster":
@@ -106,6 +112,7 @@ func parseURL(u *url.URL, hosts string) (goredis.UniversalClient, error) {
 		if err != nil {
 			return nil, err
 		}
+		o.ContextTimeoutEnabled = true
 		bound(&o.DialTimeout, &o.ReadTimeout, &o.MaxRetries, &o.DialerRetries)
 		return goredis.NewClusterClient(o), nil
 	}

@@ -81,6 +81,15 @@ func openStorage(ctx context.Context, c *config) (_ *storage, err error) {
 		if err := rs.Ping(ctx); err != nil {
 			return nil, fmt.Errorf("gatehouse: cannot reach Redis: %w", err)
 		}
+		// An evicting Redis would fail open (see CheckEvictionPolicy):
+		// refused, unless it will not say, which is the operator's to
+		// make sure of.
+		switch err := rs.CheckEvictionPolicy(ctx); {
+		case errors.Is(err, redis.ErrEvictionPolicyUnknown):
+			log.Warn("Redis does not say its eviction policy: make sure maxmemory-policy is noeviction, or evicted keys will unlock throttled accounts and keep revoked sessions alive", "err", err)
+		case err != nil:
+			return nil, fmt.Errorf("gatehouse: %w", err)
+		}
 		st.stores.Sessions = rs
 		st.stores.Throttles = rs
 		st.stores.PendingLogins = rs

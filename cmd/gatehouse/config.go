@@ -1282,11 +1282,9 @@ func validCookieName(s string) bool {
 func checkServiceURL(raw string, schemes ...string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return fmt.Errorf("is not a valid URL: %v", err)
+		// Not url.Parse's own words: with a "/" in the password it reads
+		// the password as the port, and quotes it.
+		return errors.New("is not a valid URL (percent-encode / ? # @ : in the user name and password)")
 	}
 	if !slices.Contains(schemes, u.Scheme) {
 		return fmt.Errorf("must start with %s://", strings.Join(schemes, ":// or "))

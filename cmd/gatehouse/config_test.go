@@ -402,6 +402,14 @@ func TestConfigCheck(t *testing.T) {
 		},
 		{
 			// The password is never repeated, whatever is wrong.
+			// A "/" in the password makes url.Parse read it as the port.
+			name:     "postgres password with a slash stays hidden",
+			yaml:     "database: \"postgres://gate:S3cr3tpart/rest@db.example:5432/gatehouse\"\n",
+			wantCode: exitUsage,
+			wantErr:  []string{"FILE:1: database", "not a valid URL"},
+			notErr:   []string{"S3cr3t"},
+		},
+		{
 			name:     "bad postgres URL hides its password",
 			yaml:     "database: \"postgres://u:s3cretpw@db:port/x\"\n",
 			wantCode: exitUsage,
