@@ -149,13 +149,13 @@ func wantUnavailable(t *testing.T, what string, a answer) {
 // — is as it was.
 func TestOutage(t *testing.T) {
 	for _, tc := range []struct {
-		name, which string
-		away, back  func(pg *testservers.Postgres, rd *testservers.Redis) func(testing.TB)
+		name, which string // which: the readyz check of the store taken away
+		frozen      bool
 	}{
-		{"redis stopped", "sessions", redisStop, redisStart},
-		{"postgres stopped", "database", pgStop, pgStart},
-		{"redis frozen", "sessions", redisPause, redisResume},
-		{"postgres frozen", "database", pgPause, pgResume},
+		{"redis stopped", "sessions", false},
+		{"postgres stopped", "database", false},
+		{"redis frozen", "sessions", true},
+		{"postgres frozen", "database", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Most of the time is spent waiting for the bounds of a frozen
@@ -163,19 +163,19 @@ func TestOutage(t *testing.T) {
 			t.Parallel()
 			pg := testservers.StartPostgres(t)
 			rd := testservers.StartRedis(t)
-			testOutage(t, tc.which, pg.URL(), rd.URL(), tc.away(pg, rd), tc.back(pg, rd))
+			away, back := rd.Stop, rd.Start
+			switch {
+			case tc.which == "sessions" && tc.frozen:
+				away, back = rd.Pause, rd.Resume
+			case tc.which == "database" && !tc.frozen:
+				away, back = pg.Stop, pg.Start
+			case tc.which == "database" && tc.frozen:
+				away, back = pg.Pause, pg.Resume
+			}
+			testOutage(t, tc.which, pg.URL(), rd.URL(), away, back)
 		})
 	}
 }
-
-func redisStop(_ *testservers.Postgres, rd *testservers.Redis) func(testing.TB)   { return rd.Stop }
-func redisStart(_ *testservers.Postgres, rd *testservers.Redis) func(testing.TB)  { return rd.Start }
-func redisPause(_ *testservers.Postgres, rd *testservers.Redis) func(testing.TB)  { return rd.Pause }
-func redisResume(_ *testservers.Postgres, rd *testservers.Redis) func(testing.TB) { return rd.Resume }
-func pgStop(pg *testservers.Postgres, _ *testservers.Redis) func(testing.TB)      { return pg.Stop }
-func pgStart(pg *testservers.Postgres, _ *testservers.Redis) func(testing.TB)     { return pg.Start }
-func pgPause(pg *testservers.Postgres, _ *testservers.Redis) func(testing.TB)     { return pg.Pause }
-func pgResume(pg *testservers.Postgres, _ *testservers.Redis) func(testing.TB)    { return pg.Resume }
 
 func testOutage(t *testing.T, which, pgURL, redisURL string, away, back func(testing.TB)) {
 	table, err := policy.Compile([]policy.Rule{
@@ -281,9 +281,6 @@ func testOutage(t *testing.T, which, pgURL, redisURL string, away, back func(tes
 	want[which] = "unreachable"
 	if len(ready.Checks) != 2 || ready.Checks["database"] != want["database"] || ready.Checks["sessions"] != want["sessions"] {
 		t.Errorf("readyz checks = %v, want %v", ready.Checks, want)
-	}
-	if strings.Contains(logs.String(), "level=ERROR msg=panic") {
-		t.Error("a request panicked")
 	}
 
 	t.Logf("bringing the %s back", which)
