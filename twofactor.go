@@ -122,8 +122,15 @@ type PendingLoginStore interface {
 	// login that does not exist, or whose attempts reached max, is
 	// ErrNotFound.
 	CountPendingLoginAttempt(ctx context.Context, id string, max int) (int, error)
-	// DeletePendingLogin removes a pending login; a missing one is no error.
-	DeletePendingLogin(ctx context.Context, id string) error
+	// TakePendingLogin removes pending login id, atomically, and reports
+	// whether this call removed it: a pending login that is not there
+	// (never was, expired away, or already taken) is ErrNotFound. Of
+	// concurrent takes of one id, from any number of processes, exactly
+	// one succeeds. A login completes only through a successful take, so
+	// that one pending login starts at most one session; a plain delete
+	// that treated "missing" as success would let two requests racing
+	// with the same correct code both finish.
+	TakePendingLogin(ctx context.Context, id string) error
 	// DeleteExpiredPendingLogins removes those expired at now.
 	DeleteExpiredPendingLogins(ctx context.Context, now time.Time) (int, error)
 	// DeleteUserPendingLogins removes every pending login of a user and

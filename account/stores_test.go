@@ -129,9 +129,12 @@ func (m *memPendingLogins) CountPendingLoginAttempt(_ context.Context, id string
 	return p.Attempts, nil
 }
 
-func (m *memPendingLogins) DeletePendingLogin(_ context.Context, id string) error {
+func (m *memPendingLogins) TakePendingLogin(_ context.Context, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if _, ok := m.logins[id]; !ok {
+		return gatehouse.ErrNotFound
+	}
 	delete(m.logins, id)
 	return nil
 }

@@ -260,8 +260,10 @@ func (s *Service) VerifyCode(ctx context.Context, req VerifyRequest) (*LoginResu
 		return nil, err
 	}
 	if !ok {
+		// The last attempt ends the pending login. A parallel request may
+		// have ended it first: it is gone either way.
 		if attempts >= limit {
-			if err := s.stores.PendingLogins.DeletePendingLogin(ctx, p.ID); err != nil {
+			if err := s.stores.PendingLogins.TakePendingLogin(ctx, p.ID); err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
 				return nil, err
 			}
 		}
@@ -271,7 +273,15 @@ func (s *Service) VerifyCode(ctx context.Context, req VerifyRequest) (*LoginResu
 		s.record(ctx, Actor{User: u, Client: req.Client}, gatehouse.AuditTwoFactorFailed, u.ID, map[string]string{"provider": req.Provider})
 		return nil, errInvalidCode
 	}
-	if err := s.stores.PendingLogins.DeletePendingLogin(ctx, p.ID); err != nil {
+	// A right code is not enough: the pending login must still be there to
+	// be taken, in one atomic step in the store, and only the request that
+	// takes it starts a session. Two requests with the same pending login
+	// and the same right email or SMS code (which, unlike a TOTP step or a
+	// recovery code, nothing else uses up) both get here; the one that
+	// loses the take is answered as for a pending login that ended.
+	if err := s.stores.PendingLogins.TakePendingLogin(ctx, p.ID); errors.Is(err, gatehouse.ErrNotFound) {
+		return nil, errNoPendingLogin
+	} else if err != nil {
 		return nil, err
 	}
 	if err := s.resetAttempt(ctx, att); err != nil {

@@ -198,11 +198,11 @@ func (d *downStore) DeleteOldMail(ctx context.Context, p1 time.Time) (int, error
 	return d.real.DeleteOldMail(ctx, p1)
 }
 
-func (d *downStore) DeletePendingLogin(ctx context.Context, p1 string) error {
-	if err := d.fail("DeletePendingLogin"); err != nil {
+func (d *downStore) TakePendingLogin(ctx context.Context, p1 string) error {
+	if err := d.fail("TakePendingLogin"); err != nil {
 		return err
 	}
-	return d.real.DeletePendingLogin(ctx, p1)
+	return d.real.TakePendingLogin(ctx, p1)
 }
 
 func (d *downStore) DeleteSession(ctx context.Context, p1 string) error {

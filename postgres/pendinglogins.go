@@ -122,10 +122,16 @@ func (s *Store) CountPendingLoginAttempt(ctx context.Context, id string, max int
 	return n, nil
 }
 
-// DeletePendingLogin removes pending login id. A missing one is no error.
-func (s *Store) DeletePendingLogin(ctx context.Context, id string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM pending_logins WHERE id = $1`, id)
-	return s.internal("delete pending login", err)
+// TakePendingLogin removes pending login id, as gatehouse.PendingLoginStore
+// describes: one DELETE, and its count of rows. Of concurrent takes, the
+// later ones wait on the row's lock and then find it gone: they remove
+// nothing and are gatehouse.ErrNotFound. An id that is not text can name
+// no stored pending login: not found, without asking the database.
+func (s *Store) TakePendingLogin(ctx context.Context, id string) error {
+	if !validText(id) {
+		return gatehouse.ErrNotFound
+	}
+	return s.updateOne(ctx, "take pending login", `DELETE FROM pending_logins WHERE id = $1`, id)
 }
 
 // DeleteExpiredPendingLogins removes the pending logins whose expiry, as

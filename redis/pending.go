@@ -88,8 +88,9 @@ if not tok or tonumber(redis.call('HGET', tok, 'att')) >= tonumber(ARGV[2]) then
 return redis.call('HINCRBY', tok, 'att', 1)
 `)
 
-	// deletePending: KEYS id; ARGV base.
-	deletePending = pendingScript(`
+	// takePending: KEYS id; ARGV base. 1 when it removed the pending
+	// login, 0 when it was not there.
+	takePending = pendingScript(`
 local tok = record(string.sub(KEYS[1], #B + 4))
 if not tok then
   redis.call('DEL', KEYS[1])
@@ -224,9 +225,19 @@ func (s *Store) CountPendingLoginAttempt(ctx context.Context, id string, max int
 	return n, nil
 }
 
-// DeletePendingLogin removes pending login id. A missing one is no error.
-func (s *Store) DeletePendingLogin(ctx context.Context, id string) error {
-	return internal("delete pending login", deletePending.Run(ctx, s.client, []string{s.pendingID(id)}, s.pending).Err())
+// TakePendingLogin removes pending login id, as gatehouse.PendingLoginStore
+// describes: one script, which Redis runs alone, so of concurrent takes
+// only the first finds the pending login; the others remove nothing and
+// are gatehouse.ErrNotFound.
+func (s *Store) TakePendingLogin(ctx context.Context, id string) error {
+	n, err := takePending.Run(ctx, s.client, []string{s.pendingID(id)}, s.pending).Int()
+	if err != nil {
+		return internal("take pending login", err)
+	}
+	if n == 0 {
+		return gatehouse.ErrNotFound
+	}
+	return nil
 }
 
 // DeleteExpiredPendingLogins removes the pending logins whose expiry, as

@@ -278,10 +278,12 @@ func (s *Store) CountPendingLoginAttempt(ctx context.Context, id string, max int
 	return n, nil
 }
 
-// DeletePendingLogin removes pending login id. A missing one is no error.
-func (s *Store) DeletePendingLogin(ctx context.Context, id string) error {
-	_, err := s.writer.ExecContext(ctx, `DELETE FROM pending_logins WHERE id = ?`, id)
-	return s.internal("delete pending login", err)
+// TakePendingLogin removes pending login id, as gatehouse.PendingLoginStore
+// describes: one DELETE, which SQLite applies under its write lock, so of
+// concurrent takes only the first finds the row; the others, removing
+// nothing, are gatehouse.ErrNotFound.
+func (s *Store) TakePendingLogin(ctx context.Context, id string) error {
+	return s.updateOne(ctx, "take pending login", `DELETE FROM pending_logins WHERE id = ?`, id)
 }
 
 // DeleteExpiredPendingLogins removes the pending logins whose expiry, as

@@ -243,7 +243,7 @@ func RunPendingLogins(t *testing.T, newStores func(t *testing.T) PendingLoginSto
 		missing.Sends = 2
 		wantNotFound(t, s.RecordCodeSent(t.Context(), missing))
 		wantNoPendingLogin(t, s, missing)
-		check(t, s.DeletePendingLogin(t.Context(), bare.ID))
+		check(t, s.TakePendingLogin(t.Context(), bare.ID))
 		cleared.Sends = 4
 		wantNotFound(t, s.RecordCodeSent(t.Context(), &cleared))
 		wantNoPendingLogin(t, s, bare)
@@ -341,24 +341,81 @@ func RunPendingLogins(t *testing.T, newStores func(t *testing.T) PendingLoginSto
 		}
 	})
 
-	t.Run("DeletePendingLogin", func(t *testing.T) {
+	t.Run("TakePendingLogin", func(t *testing.T) {
 		s, alice, _ := setup(t)
 		p := createPendingLogin(t, s, newPendingLogin(alice.ID, "secret"))
 		other := createPendingLogin(t, s, newPendingLogin(alice.ID, "other"))
-		check(t, s.DeletePendingLogin(t.Context(), p.ID))
+		check(t, s.TakePendingLogin(t.Context(), p.ID))
 		wantNoPendingLogin(t, s, p)
 		wantPendingLogin(t, s, other)
 		wantUser(t, s, alice)
+		// Taken means gone for every other operation too.
+		_, err := s.CountPendingLoginAttempt(t.Context(), p.ID, 10)
+		wantNotFound(t, err)
+		sent := *p
+		sent.Sends++
+		wantNotFound(t, s.RecordCodeSent(t.Context(), &sent))
 
-		if err := s.DeletePendingLogin(t.Context(), p.ID); err != nil {
-			t.Errorf("DeletePendingLogin(deleted) = %v, want nil", err)
+		// A second take, of the same id, finds nothing: it is what tells
+		// the loser of a race that it lost.
+		wantNotFound(t, s.TakePendingLogin(t.Context(), p.ID))
+		// Nor is anything else an id: not a near miss, not bytes that are
+		// no text, not the token hash.
+		for _, id := range []string{gatehouse.NewID(), "", other.ID + "x", other.ID[:len(other.ID)-1],
+			other.ID + "\x00", "\xff" + other.ID, string(other.TokenHash)} {
+			wantNotFound(t, s.TakePendingLogin(t.Context(), id))
 		}
-		if err := s.DeletePendingLogin(t.Context(), gatehouse.NewID()); err != nil {
-			t.Errorf("DeletePendingLogin(missing) = %v, want nil", err)
-		}
-		// The id and hash are free again.
+		wantPendingLogin(t, s, other)
+		// The id and hash are free again, and taken again once.
 		createPendingLogin(t, s, p)
 		wantPendingLogin(t, s, p)
+		check(t, s.TakePendingLogin(t.Context(), p.ID))
+		wantNotFound(t, s.TakePendingLogin(t.Context(), p.ID))
+
+		// An expired pending login not yet swept is still there to take:
+		// expiry is the caller's to check (it reads ExpiresAt first).
+		old := newPendingLogin(alice.ID, "old")
+		old.CreatedAt, old.ExpiresAt = micro.Add(-2*time.Hour), micro.Add(-time.Hour)
+		createPendingLogin(t, s, old)
+		if err := s.TakePendingLogin(t.Context(), old.ID); err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
+			t.Errorf("TakePendingLogin(expired) = %v, want nil or not found", err)
+		}
+		wantNoPendingLogin(t, s, old)
+		wantPendingLogin(t, s, other)
+	})
+
+	t.Run("ConcurrentTakePendingLogin", func(t *testing.T) {
+		// Requests completing one pending login in parallel, in any
+		// number of processes: exactly one takes it. Another pending
+		// login taken at the same time is no concern of theirs.
+		s, alice, _ := setup(t)
+		p := createPendingLogin(t, s, newPendingLogin(alice.ID, "secret"))
+		q := createPendingLogin(t, s, newPendingLogin(alice.ID, "other"))
+		const workers = 20
+		errs := make([]error, workers)
+		otherErrs := make([]error, workers)
+		var wg sync.WaitGroup
+		for i := range workers {
+			wg.Go(func() { errs[i] = s.TakePendingLogin(context.WithoutCancel(t.Context()), p.ID) })
+			wg.Go(func() { otherErrs[i] = s.TakePendingLogin(context.WithoutCancel(t.Context()), q.ID) })
+		}
+		wg.Wait()
+		for name, errs := range map[string][]error{"one": errs, "another": otherErrs} {
+			won := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					won++
+				case !errors.Is(err, gatehouse.ErrNotFound):
+					t.Fatalf("TakePendingLogin: %v", err)
+				}
+			}
+			if won != 1 {
+				t.Errorf("%d parallel TakePendingLogin of %s pending login: %d succeeded, want exactly 1", workers, name, won)
+			}
+		}
+		wantNoPendingLogin(t, s, p)
+		wantNoPendingLogin(t, s, q)
 	})
 
 	t.Run("DeleteExpiredPendingLogins", func(t *testing.T) {
@@ -450,7 +507,7 @@ func RunPendingLogins(t *testing.T, newStores func(t *testing.T) PendingLoginSto
 		check(t, s.RecordCodeSent(t.Context(), got))
 		wantPendingLogin(t, s, got)
 
-		check(t, s.DeletePendingLogin(t.Context(), got.ID))
+		check(t, s.TakePendingLogin(t.Context(), got.ID))
 		wantNoPendingLogin(t, s, p)
 		n, err = s.DeleteExpiredPendingLogins(t.Context(), base.Add(24*time.Hour))
 		check(t, err)
