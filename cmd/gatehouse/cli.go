@@ -81,6 +81,11 @@ var helps = map[string]commandHelp{
 		summary: "Apply database migrations.",
 		example: "gatehouse migrate --data /var/lib/gatehouse",
 	},
+	"migrate-data": {
+		usage:   "gatehouse migrate-data --from sqlite://FILE --to postgres://URL [--config FILE] [--data DIR]",
+		summary: "Copy every record of a SQLite database (users, groups, tokens, two-factor settings, sessions, audit, queued mail) into an empty PostgreSQL database, in one transaction; a relative FILE is in the data directory. Stop the server first.",
+		example: "gatehouse migrate-data --from sqlite://gatehouse.db --to postgres://gatehouse@db.internal:5432/gatehouse --data /var/lib/gatehouse",
+	},
 	"config": {
 		usage:   "gatehouse config check [--config FILE] [--data DIR]",
 		summary: "Validate the configuration.",
@@ -112,7 +117,7 @@ var subcommands = map[string][]string{
 }
 
 // commands are the first words, in the order usage lists them.
-var commands = []string{"serve", "user", "policy", "import", "migrate", "config", "version", "help"}
+var commands = []string{"serve", "user", "policy", "import", "migrate", "migrate-data", "config", "version", "help"}
 
 // isHelpFlag reports whether arg asks for help, as the flag package would
 // take it.

@@ -9,6 +9,7 @@
 //	gatehouse policy explain --user U --method M --path P [--host H] [--addr IP] [--json]
 //	gatehouse import users FILE [--format csv|json] [--dry-run]
 //	gatehouse migrate
+//	gatehouse migrate-data --from sqlite://FILE --to postgres://URL
 //	gatehouse config check
 //	gatehouse version | --version
 //	gatehouse help [COMMAND]
@@ -83,6 +84,8 @@ commands:
   import users FILE [--format csv|json] [--dry-run]
                    import users from CSV or JSON, keeping their password hashes
   migrate          apply database migrations
+  migrate-data --from sqlite://FILE --to postgres://URL
+                   copy every record into an empty PostgreSQL database
   config check     validate the configuration
   version          print the version (also: gatehouse --version)
   help [COMMAND]   print this, or a command's usage and flags (also: COMMAND --help)
@@ -152,6 +155,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, en
 		return cmdImport(ctx, rest, getenv, stdin, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
+	case "migrate-data":
+		return cmdMigrateData(ctx, rest, getenv, stdout)
 	case "config":
 		return cmdConfigCheck(rest[1:], getenv, environ, stdout, stderr)
 	case "version", "--version", "-version":
