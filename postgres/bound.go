@@ -20,9 +20,10 @@ const (
 	// connect_timeout (or 0, which pgx reads as no limit).
 	DefaultConnectTimeout = 5 * time.Second
 	// DefaultStatementTimeout bounds each statement (and the reading of
-	// its rows) whose context has no deadline of its own. Migrations and
-	// the sweeps of expired records, which may rightly take long on a
-	// large database and run in the background, are not bounded.
+	// its rows) whose context has no deadline of its own. Migrations,
+	// snapshots and restores (gatehouse migrate-data), and the sweeps of
+	// expired records, which may rightly take long on a large database and
+	// run in the background or offline, are not bounded.
 	DefaultStatementTimeout = 5 * time.Second
 	// pingTimeout bounds the liveness check pgxpool makes of a connection
 	// that sat idle, before handing it out.
