@@ -130,6 +130,7 @@ func (s *Store) DeleteActionTokens(ctx context.Context, userID string, purpose g
 // DeleteStaleActionTokens removes the tokens used or expired before before,
 // and returns how many it removed.
 func (s *Store) DeleteStaleActionTokens(ctx context.Context, before time.Time) (int, error) {
+	ctx = unbounded(ctx) // a sweep may rightly take long (see DefaultStatementTimeout)
 	// A stored time, whole microseconds, is before before exactly when it
 	// is before before rounded up to the microsecond.
 	return s.deleteCount(ctx, "delete stale action tokens",

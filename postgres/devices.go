@@ -106,5 +106,6 @@ func (s *Store) MoveDevices(ctx context.Context, userID, fromSessionID, toSessio
 // (truncated to the microsecond), is not after now, and returns how many it
 // removed.
 func (s *Store) DeleteExpiredDevices(ctx context.Context, now time.Time) (int, error) {
+	ctx = unbounded(ctx) // a sweep may rightly take long (see DefaultStatementTimeout)
 	return s.rowsChanged(ctx, "delete expired devices", `DELETE FROM devices WHERE expires_at <= $1`, pgTime(now))
 }

@@ -77,6 +77,7 @@ const migrateLockKey int64 = 0x6761746568_6f7573
 // Migrate refuses a database migrated by a newer gatehouse, whose schema
 // this one does not know.
 func (s *Store) Migrate(ctx context.Context) error {
+	ctx = unbounded(ctx) // a migration, or the wait for another process's, may rightly take long (see DefaultStatementTimeout)
 	ms, err := migrations()
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)

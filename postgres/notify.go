@@ -67,6 +67,7 @@ func NewNotifier(connString string, log *slog.Logger) (*Notifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: notifier: the database URL is not valid: %w", redactedParseError(err))
 	}
+	bound(cfg)
 	// Publishing is one short statement now and then.
 	cfg.MaxConns = 2
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)

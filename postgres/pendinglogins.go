@@ -138,6 +138,7 @@ func (s *Store) TakePendingLogin(ctx context.Context, id string) error {
 // stored (truncated to the microsecond), is not after now, and returns how
 // many it removed.
 func (s *Store) DeleteExpiredPendingLogins(ctx context.Context, now time.Time) (int, error) {
+	ctx = unbounded(ctx) // a sweep may rightly take long (see DefaultStatementTimeout)
 	return s.rowsChanged(ctx, "delete expired pending logins", `DELETE FROM pending_logins WHERE expires_at <= $1`, pgTime(now))
 }
 

@@ -46,7 +46,9 @@ var (
 // Open connects to the PostgreSQL database at connString (a postgres:// URL or a
 // key=value connection string, as pgx accepts) and migrates it to the
 // current schema. The connection pool is pgxpool's, sized by the URL's
-// pool_max_conns and friends when given.
+// pool_max_conns and friends when given. The waits on the server are
+// bounded (see DefaultConnectTimeout and DefaultStatementTimeout), so that a
+// server that is down or does not answer fails a call within seconds.
 //
 // Errors never repeat connString, which may hold a password.
 func Open(ctx context.Context, connString string) (*Store, error) {
@@ -54,6 +56,7 @@ func Open(ctx context.Context, connString string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: the database URL is not valid: %w", redactedParseError(err))
 	}
+	bound(cfg)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open %s: %w", where(cfg), err)

@@ -37,6 +37,7 @@ const restoreLockTimeout = "10s"
 // Users keep their versions, and second-factor settings theirs, so that a
 // record read before the move is still current after it.
 func (s *Store) Restore(ctx context.Context, snap *gatehouse.Snapshot) error {
+	ctx = unbounded(ctx) // a restore copies whole tables (see DefaultStatementTimeout)
 	if err := checkSnapshot(snap); err != nil {
 		return err
 	}

@@ -324,6 +324,7 @@ func parseSessionCursor(cursor string) (created time.Time, id string, ok bool) {
 // DeleteExpiredSessions removes every session that has ended at now, as
 // gatehouse.Session.Expired has it, and returns how many it removed.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+	ctx = unbounded(ctx) // a sweep may rightly take long (see DefaultStatementTimeout)
 	// The idle end is compared in nanoseconds. expires_at holds whole
 	// microseconds, so it is at or before now exactly when it is at or
 	// before now truncated to the microsecond. Both columns are indexed.

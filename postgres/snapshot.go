@@ -41,6 +41,7 @@ func schemaTables(ctx context.Context, tx pgx.Tx) ([]string, error) {
 // transaction, so that what it returns is one consistent moment. A
 // database holding a table Snapshot does not know is an error.
 func (s *Store) Snapshot(ctx context.Context) (*gatehouse.Snapshot, error) {
+	ctx = unbounded(ctx) // a snapshot reads whole tables, the audit log included (see DefaultStatementTimeout)
 	var snap gatehouse.Snapshot
 	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 	err := s.inTx(ctx, opts, func(tx pgx.Tx) error {

@@ -164,6 +164,7 @@ func (s *Store) ResetThrottle(ctx context.Context, key string) error {
 // pending attempts, if any, lapsed a window ago or more (they counted as
 // failures then), and returns how many it forgot.
 func (s *Store) DeleteStaleThrottles(ctx context.Context, now time.Time, window time.Duration) (int, error) {
+	ctx = unbounded(ctx) // a sweep may rightly take long (see DefaultStatementTimeout)
 	// "start + window <= now" as "start <= now - window": the stored times
 	// are whole microseconds, so comparing them with now - window truncated
 	// to the microsecond decides exactly as Throttle.Locked and the window

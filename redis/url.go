@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -29,10 +30,14 @@ import (
 // URL names some of the cluster's nodes.
 //
 // The client honours its callers' context deadlines (go-redis's
-// ContextTimeoutEnabled), so that readyz's and a request's bounds hold
-// against a Redis that accepts connections but does not answer. The client
-// is not connected yet: the first command connects. Errors never contain
-// the password.
+// ContextTimeoutEnabled), so that readyz's bounds hold against a Redis
+// that accepts connections but does not answer. A call without a deadline
+// (a request's) is bounded too: dial_timeout, read_timeout and max_retries
+// that the URL does not set are tighter than go-redis's defaults — 2s, 3s
+// (writes follow it) and 1, with one attempt per dial — so that a command
+// to a Redis that is down or hung fails within seconds, not a minute. The
+// client is not connected yet: the first command connects. Errors never
+// contain the password.
 func ParseURL(rawURL string) (goredis.UniversalClient, error) {
 	u, err := url.Parse(withOneHost(rawURL))
 	if err != nil {
@@ -62,6 +67,7 @@ func parseURL(u *url.URL, hosts string) (goredis.UniversalClient, error) {
 			return nil, err
 		}
 		o.ContextTimeoutEnabled = true
+		bound(&o.DialTimeout, &o.ReadTimeout, &o.MaxRetries, &o.DialerRetries)
 		return goredis.NewClient(o), nil
 	case "sentinel":
 		q := u.Query()
@@ -90,6 +96,7 @@ func parseURL(u *url.URL, hosts string) (goredis.UniversalClient, error) {
 		o.Username = u.User.Username()
 		o.Password, _ = u.User.Password()
 		o.ContextTimeoutEnabled = true
+		bound(&o.DialTimeout, &o.ReadTimeout, &o.MaxRetries, &o.DialerRetries)
 		return goredis.NewFailoverClient(o), nil
 	case "cluster":
 		if p := strings.Trim(u.Path, "/"); p != "" && p != "0" {
@@ -106,9 +113,45 @@ func parseURL(u *url.URL, hosts string) (goredis.UniversalClient, error) {
 			return nil, err
 		}
 		o.ContextTimeoutEnabled = true
+		bound(&o.DialTimeout, &o.ReadTimeout, &o.MaxRetries, &o.DialerRetries)
 		return goredis.NewClusterClient(o), nil
 	}
 	return nil, fmt.Errorf("redis: URL scheme %q: want redis, rediss, redis-sentinel, rediss-sentinel, redis-cluster or rediss-cluster", u.Scheme)
+}
+
+// The bounds ParseURL gives a client whose URL does not set them, so that
+// a command to a Redis that is down or does not answer fails within
+// seconds, and the request waiting for it is answered store_unavailable,
+// rather than after go-redis's defaults: five dial attempts of 5 seconds
+// each, read timeouts of 5 seconds, and all of it tried four times — over
+// a minute for one command to a host that drops packets. Worst case now,
+// for one command: 2 tries of one 2-second dial (an unreachable host) or
+// of a 3-second read (a server that accepts but never answers), 4 to 6
+// seconds; a refused connection fails at once. The one retry is kept for
+// a pooled connection that a restarted Redis closed. Reads are 3 seconds,
+// not less, since a sweep's script may take a while on a large store.
+const (
+	defaultDialTimeout   = 2 * time.Second
+	defaultReadTimeout   = 3 * time.Second // writes follow it
+	defaultMaxRetries    = 1
+	defaultDialerRetries = 1 // attempts per dial, not retries
+)
+
+// bound sets each of the options given to its default bound above when
+// the URL left it zero, which go-redis would read as its own default.
+func bound(dial, read *time.Duration, retries, dialerRetries *int) {
+	if *dial == 0 {
+		*dial = defaultDialTimeout
+	}
+	if *read == 0 {
+		*read = defaultReadTimeout
+	}
+	if *retries == 0 {
+		*retries = defaultMaxRetries
+	}
+	if *dialerRetries == 0 {
+		*dialerRetries = defaultDialerRetries
+	}
 }
 
 // withOneHost returns rawURL with the list of hosts of a sentinel or
