@@ -378,10 +378,12 @@ func (m *Manager) read(ctx context.Context, sum []byte, now time.Time) (*gatehou
 	f, wait := m.flights[string(sum)]
 	// Only a read started since the last revocation may answer: one made
 	// before it could return the revoked session. While deaf (revocations
-	// of other processes may be missed), every lookup reads for itself.
-	wait = wait && f.gen == gen && !m.deaf
+	// of other processes may be missed), and with the cache off (each
+	// request asks the store), every lookup reads for itself.
+	share := !m.deaf && m.cfg.CacheTTL >= 0
+	wait = wait && f.gen == gen && share
 	var lead *flight
-	if !wait && !m.deaf {
+	if !wait && share {
 		lead = &flight{gen: gen, done: make(chan struct{}), err: errors.New("session lookup aborted")}
 		m.flights[string(sum)] = lead
 	}
@@ -452,15 +454,15 @@ func (m *Manager) readStore(ctx context.Context, hash []byte, now time.Time, gen
 }
 
 // fromCache returns a cached session that is fresh and, by its cached
-// last-seen time, still live, and counts the hit. A cached session that looks expired is not
-// trusted either way: another process may have touched it since, so the
-// store decides.
+// last-seen time, still live, and counts the hit. A cached session that
+// looks expired is not trusted either way: another process may have
+// touched it since, so the store decides.
 func (m *Manager) fromCache(hash []byte, now time.Time) (*gatehouse.Session, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.cfg.CacheTTL < 0 {
 		return nil, false
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	c, ok := m.cache[string(hash)]
 	if !ok || m.deaf || now.Sub(c.fetched) >= m.cfg.CacheTTL || now.Before(c.fetched) || c.s.Expired(now) {
 		return nil, false
