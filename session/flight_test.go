@@ -32,7 +32,17 @@ func blockFirstGet(store *fakeStore) (started <-chan struct{}, release func()) {
 // Loads after the entry expired make one store read, and all get the
 // session.
 func TestConcurrentMissesReadOnce(t *testing.T) {
-	e := newFakeEnv(t, Config{})
+	testConcurrentMisses(t, Config{}, 1)
+}
+
+// TestConcurrentMissesCacheOff: with the cache off every lookup asks the
+// store itself, concurrent or not.
+func TestConcurrentMissesCacheOff(t *testing.T) {
+	testConcurrentMisses(t, Config{CacheTTL: -1}, 10)
+}
+
+func testConcurrentMisses(t *testing.T, cfg Config, wantReads int) {
+	e := newFakeEnv(t, cfg)
 	store := e.store.(*fakeStore)
 	tok, created := e.create(t, e.newUser(t), CreateOptions{})
 	started, release := blockFirstGet(store)
@@ -76,11 +86,11 @@ func TestConcurrentMissesReadOnce(t *testing.T) {
 			t.Errorf("Load: %v", err)
 		}
 	}
-	if got := store.counts().Gets; got != 1 {
-		t.Errorf("store reads = %d, want 1 for ten concurrent lookups", got)
+	if got := store.counts().Gets; got != wantReads {
+		t.Errorf("store reads = %d, want %d for ten concurrent lookups", got, wantReads)
 	}
-	if got := e.m.CacheStats(); got != (CacheStats{Misses: 1, Waits: 9}) {
-		t.Errorf("CacheStats = %+v, want one miss (the read) and 9 waits", got)
+	if got, want := e.m.CacheStats(), (CacheStats{Misses: uint64(wantReads), Waits: uint64(10 - wantReads)}); got != want {
+		t.Errorf("CacheStats = %+v, want %+v", got, want)
 	}
 }
 
