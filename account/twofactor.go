@@ -397,7 +397,7 @@ func (s *Service) checkTOTP(ctx context.Context, u *gatehouse.User, tf *gatehous
 	if err != nil {
 		// A wrong sealing key or a damaged record: a fault of
 		// gatehouse's (CodeInternal), not a store that cannot be reached.
-		return false, &gatehouse.Error{Code: gatehouse.CodeInternal, Message: "An internal error occurred.", Err: fmt.Errorf("open TOTP secret: %w", err)}
+		return false, &gatehouse.Error{Code: gatehouse.CodeInternal, Message: "An internal error occurred.", Err: fmt.Errorf("open TOTP secret: %w (was it sealed with another two-factor key? every gatehouse process sharing a database must use the same key file)", err)}
 	}
 	step, ok := otp.TOTP{Key: key}.Verify(code, s.now(), tf.TOTPLastStep)
 	if !ok {
@@ -467,7 +467,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, a Actor, u *gatehouse.User, c
 		}
 		key, err := s.twoFactor.Sealer.Open(tf.TOTPPending, []byte(u.ID))
 		if err != nil {
-			return nil, &gatehouse.Error{Code: gatehouse.CodeInternal, Message: "An internal error occurred.", Err: fmt.Errorf("open pending TOTP secret: %w", err)}
+			return nil, &gatehouse.Error{Code: gatehouse.CodeInternal, Message: "An internal error occurred.", Err: fmt.Errorf("open pending TOTP secret: %w (was it sealed with another two-factor key? every gatehouse process sharing a database must use the same key file)", err)}
 		}
 		step, ok := otp.TOTP{Key: key}.Verify(code, s.now(), 0)
 		if !ok {
