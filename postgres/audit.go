@@ -79,6 +79,8 @@ func (s *Store) appendAudit(ctx context.Context, db execer, e *gatehouse.AuditEv
 // f.Since <= e.Time < f.Until holds of the e.Time it comes back with, even
 // when the bounds have nanoseconds.
 func (s *Store) Audit(ctx context.Context, f gatehouse.AuditFilter) ([]*gatehouse.AuditEvent, int, error) {
+	ctx, cancel := listBound(ctx) // it counts every match (see ListStatementTimeout)
+	defer cancel()
 	var (
 		where []string
 		args  []any

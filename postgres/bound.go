@@ -25,6 +25,12 @@ const (
 	// expired records, which may rightly take long on a large database and
 	// run in the background or offline, are not bounded.
 	DefaultStatementTimeout = 5 * time.Second
+	// ListStatementTimeout bounds each statement of a listing with a
+	// total (ListUsers, ListAudit) whose context has no deadline: the
+	// count reads every matching row, which on an audit log of tens of
+	// millions of events rightly takes longer than
+	// DefaultStatementTimeout, and still must not wait for ever.
+	ListStatementTimeout = time.Minute
 	// pingTimeout bounds the liveness check pgxpool makes of a connection
 	// that sat idle, before handing it out.
 	pingTimeout = 2 * time.Second
@@ -79,4 +85,13 @@ func (statementBound) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, _ pgx.Trac
 // DefaultStatementTimeout: for work that may rightly take long.
 func unbounded(ctx context.Context) context.Context {
 	return context.WithValue(ctx, unboundedKey{}, true)
+}
+
+// listBound returns ctx with a deadline of ListStatementTimeout when it has
+// none: for the listings that count what they list.
+func listBound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, ListStatementTimeout)
 }

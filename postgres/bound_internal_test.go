@@ -2,10 +2,12 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -59,5 +61,80 @@ func TestStatementBound(t *testing.T) {
 	var n int
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM generate_series(1, 10)").Scan(&n); err != nil || n != 10 {
 		t.Errorf("a quick query: %d, %v", n, err)
+	}
+}
+
+// The sweeps of expired records may rightly wait long (a large table, a
+// lock held by a migration or a restore): none of them is cut off by the
+// statement bound, or old records, mail with its addresses included, would
+// never go. Each waits here for tables another transaction holds locked
+// for five bounds.
+func TestSweepsAreNotBounded(t *testing.T) {
+	url := os.Getenv("GATEHOUSE_TEST_POSTGRES")
+	if url == "" {
+		t.Skip("GATEHOUSE_TEST_POSTGRES is not set")
+	}
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	name := fmt.Sprintf("gatehouse_test_sweeps_%d", time.Now().UnixNano())
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)")
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.Database = name
+	const d = 200 * time.Millisecond
+	cfg.ConnConfig.Tracer = statementBound{d}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	s := &Store{pool: pool}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	locker, err := pool.Begin(unbounded(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := locker.Exec(unbounded(ctx), `LOCK TABLE sessions, throttles, action_tokens, devices, pending_logins, outbox IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(5 * d)
+		locker.Rollback(unbounded(ctx))
+	}()
+	now := time.Now()
+	sweeps := map[string]func() error{
+		"DeleteExpiredSessions":      func() error { _, err := s.DeleteExpiredSessions(ctx, now); return err },
+		"DeleteStaleThrottles":       func() error { _, err := s.DeleteStaleThrottles(ctx, now, time.Hour); return err },
+		"DeleteStaleActionTokens":    func() error { _, err := s.DeleteStaleActionTokens(ctx, now); return err },
+		"DeleteExpiredDevices":       func() error { _, err := s.DeleteExpiredDevices(ctx, now); return err },
+		"DeleteExpiredPendingLogins": func() error { _, err := s.DeleteExpiredPendingLogins(ctx, now); return err },
+		"DeleteOldMail":              func() error { _, err := s.DeleteOldMail(ctx, now); return err },
+	}
+	errs := make(chan string, len(sweeps))
+	for name, sweep := range sweeps {
+		go func() {
+			if err := sweep(); err != nil {
+				errs <- fmt.Sprintf("%s: %v", name, err)
+				return
+			}
+			errs <- ""
+		}()
+	}
+	for range sweeps {
+		if e := <-errs; e != "" {
+			t.Errorf("a sweep was cut off by the statement bound: %s", e)
+		}
 	}
 }

@@ -183,5 +183,6 @@ func (s *Store) PendingMail(ctx context.Context) (int, error) {
 func (s *Store) DeleteOldMail(ctx context.Context, before time.Time) (int, error) {
 	const q = `DELETE FROM outbox
 		WHERE (sent_at IS NOT NULL AND sent_at < $1) OR (sent_at IS NULL AND next_attempt_at IS NULL AND created_at < $1)`
+	ctx = unbounded(ctx) // a sweep may rightly take long (see DefaultStatementTimeout)
 	return s.rowsChanged(ctx, "delete old mail", q, pgTime(before))
 }

@@ -80,7 +80,7 @@ func (s *Store) Snapshot(ctx context.Context) (*gatehouse.Snapshot, error) {
 		if snap.Sessions, err = collect(ctx, tx, `SELECT `+sessionColumns+` FROM sessions ORDER BY id`, scanSession); err != nil {
 			return err
 		}
-		if snap.Throttles, err = collect(ctx, tx, `SELECT key, `+throttleColumns+` FROM throttles ORDER BY key`, scanKeyedThrottle); err != nil {
+		if snap.Throttles, err = collect(ctx, tx, `SELECT key, `+throttleColumns+` FROM throttles ORDER BY key COLLATE "C"`, scanKeyedThrottle); err != nil {
 			return err
 		}
 		// seq is the order of appending.

@@ -326,6 +326,8 @@ func (s *Store) RecordLogin(ctx context.Context, id string, at time.Time) error 
 // ListUsers returns a page of the users matching f, ordered by username
 // without regard to case, and the number of users matching f in all.
 func (s *Store) ListUsers(ctx context.Context, f gatehouse.UserFilter) ([]*gatehouse.User, int, error) {
+	ctx, cancel := listBound(ctx) // it counts every match (see ListStatementTimeout)
+	defer cancel()
 	var (
 		where []string
 		args  []any

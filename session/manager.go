@@ -171,7 +171,8 @@ type CacheStats struct {
 	// was reading the store, and took its answer.
 	Waits uint64
 	// Misses read the store: one read each. (A lookup whose wait ended
-	// in the other's failure reads for itself, and counts here too.)
+	// in the other's failure reads for itself, and counts here, not in
+	// Waits.)
 	Misses uint64
 }
 
@@ -408,6 +409,7 @@ func (m *Manager) read(ctx context.Context, sum []byte, now time.Time) (*gatehou
 		// The read failed for its own reasons (its request's context
 		// ended, the store failed): this lookup tries for itself.
 		m.mu.Lock()
+		m.stats.Waits-- // it did not take the other's answer after all
 		m.stats.Misses++
 		m.mu.Unlock()
 	}

@@ -195,6 +195,16 @@ func children(pid int) []int {
 // kill ends the server, if it runs: SIGQUIT is PostgreSQL's immediate
 // shutdown, which also ends its child processes; SIGKILL if that fails.
 func (p *Postgres) kill(t testing.TB) {
+	if p.pid == 0 {
+		// A start that failed after the server came up (pg_ctl -w timed
+		// out, say) left no pid here: the server's own file may have it,
+		// and the data directory must not be removed under a live server.
+		b, _ := os.ReadFile(filepath.Join(p.data(), "postmaster.pid"))
+		first, _, _ := strings.Cut(string(b), "\n")
+		if pid, err := strconv.Atoi(strings.TrimSpace(first)); err == nil && pid > 0 {
+			p.pid = pid
+		}
+	}
 	if p.pid == 0 || !alive(p.pid) {
 		return
 	}
