@@ -9,18 +9,19 @@ package gatehouse
 // versions and memberships, User.Groups), the groups, the API tokens and
 // action tokens (hashes only, as stored), the second-factor settings
 // (sealed secrets and recovery code hashes: the target must use the same
-// key file), the remembered devices, the live sessions, the throttles (so
+// key file), the remembered devices, the linked external logins
+// (identities), the live sessions, the throttles (so
 // that a lockout in force stays in force), the audit log and the mail
 // outbox. Pending logins are left out: they last minutes, and a browser
 // half way through a login only has to enter its password again.
 //
-// Each slice is in a fixed order (by id, groups by name, throttles by
-// key), except Audit, which is in the order the events were appended,
-// oldest first, so that events of the same microsecond keep their order.
+// Each slice is in a fixed order (by id, groups by name, identities by
+// provider and subject, throttles by key), except Audit, which is in the
+// order the events were appended, oldest first, so that events of the
+// same microsecond keep their order.
 //
-// External identities (issue 13) will be one more slice here; the stores
-// that read a Snapshot refuse a database holding a table they do not
-// copy, so that a new kind of record cannot be lost silently.
+// The stores that read a Snapshot refuse a database holding a table they
+// do not copy, so that a new kind of record cannot be lost silently.
 type Snapshot struct {
 	Users        []*User
 	Groups       []*Group
@@ -28,6 +29,7 @@ type Snapshot struct {
 	ActionTokens []*ActionToken
 	TwoFactors   []*TwoFactor
 	Devices      []*Device
+	Identities   []*Identity
 	Sessions     []*Session
 	Throttles    []Throttle
 	Audit        []*AuditEvent
@@ -51,6 +53,7 @@ const (
 	AreaActionTokens = "action tokens"
 	AreaTwoFactors   = "two-factor settings"
 	AreaDevices      = "remembered devices"
+	AreaIdentities   = "external logins"
 	AreaSessions     = "sessions"
 	AreaThrottles    = "throttles"
 	AreaAudit        = "audit events"
@@ -72,6 +75,7 @@ func (s *Snapshot) Counts() []SnapshotArea {
 		{AreaActionTokens, len(s.ActionTokens)},
 		{AreaTwoFactors, len(s.TwoFactors)},
 		{AreaDevices, len(s.Devices)},
+		{AreaIdentities, len(s.Identities)},
 		{AreaSessions, len(s.Sessions)},
 		{AreaThrottles, len(s.Throttles)},
 		{AreaAudit, len(s.Audit)},

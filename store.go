@@ -18,6 +18,7 @@ type Store interface {
 	TwoFactorStore
 	PendingLoginStore
 	DeviceStore
+	IdentityStore
 	// Ping checks that the store is reachable.
 	Ping(ctx context.Context) error
 }

@@ -30,6 +30,8 @@ type Stores struct {
 	PendingLogins gatehouse.PendingLoginStore
 	// Devices holds remembered devices.
 	Devices gatehouse.DeviceStore
+	// Identities holds external logins linked to users.
+	Identities gatehouse.IdentityStore
 	// Logins, when set, records a login (the user's last-login time, the
 	// new session, its audit event) in one write; it can only be the
 	// store that holds Users, Sessions and Audit. Nil: three writes.
@@ -51,6 +53,7 @@ func StoresOf(db gatehouse.Store) Stores {
 		TwoFactor:     db,
 		PendingLogins: db,
 		Devices:       db,
+		Identities:    db,
 	}
 	if lr, ok := db.(gatehouse.LoginRecorder); ok {
 		s.Logins = lr
@@ -74,6 +77,7 @@ func (s Stores) missing() string {
 		{"TwoFactor", s.TwoFactor != nil},
 		{"PendingLogins", s.PendingLogins != nil},
 		{"Devices", s.Devices != nil},
+		{"Identities", s.Identities != nil},
 	} {
 		if !f.set {
 			return f.name

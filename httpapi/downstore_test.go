@@ -540,3 +540,38 @@ func (d *downStore) UserTokens(ctx context.Context, p1 string) ([]*gatehouse.Tok
 	}
 	return d.real.UserTokens(ctx, p1)
 }
+
+func (d *downStore) CreateIdentity(ctx context.Context, p1 *gatehouse.Identity) error {
+	if err := d.fail("CreateIdentity"); err != nil {
+		return err
+	}
+	return d.real.CreateIdentity(ctx, p1)
+}
+
+func (d *downStore) DeleteIdentity(ctx context.Context, p1 string, p2 string) error {
+	if err := d.fail("DeleteIdentity"); err != nil {
+		return err
+	}
+	return d.real.DeleteIdentity(ctx, p1, p2)
+}
+
+func (d *downStore) IdentityBySubject(ctx context.Context, p1 string, p2 string) (*gatehouse.Identity, error) {
+	if err := d.fail("IdentityBySubject"); err != nil {
+		return nil, err
+	}
+	return d.real.IdentityBySubject(ctx, p1, p2)
+}
+
+func (d *downStore) TouchIdentity(ctx context.Context, p1 string, p2 string, p3 time.Time) error {
+	if err := d.fail("TouchIdentity"); err != nil {
+		return err
+	}
+	return d.real.TouchIdentity(ctx, p1, p2, p3)
+}
+
+func (d *downStore) UserIdentities(ctx context.Context, p1 string) ([]*gatehouse.Identity, error) {
+	if err := d.fail("UserIdentities"); err != nil {
+		return nil, err
+	}
+	return d.real.UserIdentities(ctx, p1)
+}

@@ -32,7 +32,8 @@ func newOutage(t *testing.T) *outage {
 		db, ss := &downStore{real: store}, &downStore{real: store}
 		o.database, o.sessions = db, ss
 		stores := account.Stores{Users: db, Sessions: ss, Throttles: ss, Tokens: db, Audit: db,
-			ActionTokens: db, Outbox: db, TwoFactor: db, PendingLogins: ss, Devices: ss}
+			ActionTokens: db, Outbox: db, TwoFactor: db, PendingLogins: ss, Devices: ss,
+			Identities: db}
 		return stores, ss, []httpapi.ReadyCheck{{Name: "database", Check: db.Ping}, {Name: "sessions", Check: ss.Ping}}
 	}
 	e := newEnvOver(t, over, withGateway(gatewayTable(t), o.up.url(t)))

@@ -173,6 +173,12 @@ func restoreTables(snap *gatehouse.Snapshot) []restoreTable {
 		devices.rows = append(devices.rows, []any{d.ID, d.TokenHash, d.UserID, d.SessionID, d.Stamp,
 			pgTime(d.CreatedAt), pgTime(d.ExpiresAt), d.ClientAddr, d.UserAgent})
 	}
+	identities := restoreTable{name: "identities", columns: []string{"provider", "subject", "user_id", "email",
+		"email_verified", "linked_at", "last_used_at"}}
+	for _, id := range snap.Identities {
+		identities.rows = append(identities.rows, []any{id.Provider, id.Subject, id.UserID, id.Email, id.EmailVerified,
+			pgTime(id.LinkedAt), pgTime(id.LastUsedAt)})
+	}
 	sessions := restoreTable{name: "sessions", columns: []string{"id", "token_hash", "user_id", "created_at",
 		"last_seen_at", "expires_at", "idle_timeout_ns", "idle_ends_ns", "authenticated_at", "remember",
 		"two_factor", "scope", "client_addr", "user_agent"}}
@@ -207,7 +213,7 @@ func restoreTables(snap *gatehouse.Snapshot) []restoreTable {
 		mail.rows = append(mail.rows, []any{m.ID, m.To, m.Subject, m.Text, m.HTML, m.Kind, pgTime(m.CreatedAt),
 			int64(m.Attempts), nullTime(m.NextAttemptAt), m.LastError, nullTime(m.SentAt)})
 	}
-	return []restoreTable{users, groups, members, tokens, actions, twoFactors, devices, sessions, throttles, audit, mail}
+	return []restoreTable{users, groups, members, tokens, actions, twoFactors, devices, identities, sessions, throttles, audit, mail}
 }
 
 // areaTables names the table that holds each area of a Snapshot.
@@ -219,6 +225,7 @@ var areaTables = map[string]string{
 	gatehouse.AreaActionTokens: "action_tokens",
 	gatehouse.AreaTwoFactors:   "two_factor",
 	gatehouse.AreaDevices:      "devices",
+	gatehouse.AreaIdentities:   "identities",
 	gatehouse.AreaSessions:     "sessions",
 	gatehouse.AreaThrottles:    "throttles",
 	gatehouse.AreaAudit:        "audit",
@@ -301,6 +308,11 @@ func checkSnapshot(snap *gatehouse.Snapshot) error {
 	}
 	for _, d := range snap.Devices {
 		if err := recordError("remembered device", d.ID, checkDevice(d)); err != nil {
+			return err
+		}
+	}
+	for _, id := range snap.Identities {
+		if err := recordError("external login", id.Provider+" "+id.Subject, checkIdentity(id)); err != nil {
 			return err
 		}
 	}

@@ -54,6 +54,12 @@ func sampleSnapshot() *gatehouse.Snapshot {
 			{ID: "d1", TokenHash: h("d1"), UserID: "u1", SessionID: "s1", Stamp: "stamp1", CreatedAt: t0,
 				ExpiresAt: t0.Add(720 * time.Hour), ClientAddr: "192.0.2.1", UserAgent: "Firefox"},
 		},
+		// By provider and subject in byte order; no email, unverified.
+		Identities: []*gatehouse.Identity{
+			{Provider: "github", Subject: "4711", UserID: "u2", LinkedAt: t0, LastUsedAt: t0},
+			{Provider: "google", Subject: "1093", UserID: "u1", Email: "alice@example.com", EmailVerified: true,
+				LinkedAt: t0, LastUsedAt: t0.Add(time.Hour)},
+		},
 		Sessions: []*gatehouse.Session{
 			{ID: "s1", TokenHash: h("s1"), UserID: "u1", CreatedAt: t0, LastSeenAt: t0.Add(time.Minute),
 				ExpiresAt: t0.Add(12 * time.Hour), IdleTimeout: 20 * time.Minute, AuthenticatedAt: t0,
@@ -224,6 +230,7 @@ func TestRestoreRefusesRecordsPostgresCannotHold(t *testing.T) {
 		{"invalid UTF-8 in a group description", func(s *gatehouse.Snapshot) { s.Groups[2].Description = "\xff" }, `group "ops"`},
 		{"an unknown user state", func(s *gatehouse.Snapshot) { s.Users[0].State = "frozen" }, `user "u1"`},
 		{"a token without hash", func(s *gatehouse.Snapshot) { s.Tokens[0].Hash = nil }, `API token "t1"`},
+		{"invalid UTF-8 in an identity's email", func(s *gatehouse.Snapshot) { s.Identities[1].Email = "\xfe" }, `external login "google 1093"`},
 		{"two-factor version 0", func(s *gatehouse.Snapshot) { s.TwoFactors[1].Version = 0 }, `two-factor settings of user "u2"`},
 		{"a guest session with a user", func(s *gatehouse.Snapshot) { s.Sessions[1].UserID = "u1" }, `session "s2"`},
 		{"NUL in a queued mail", func(s *gatehouse.Snapshot) { s.Mail[0].Text = "a\x00b" }, `mail message "m1"`},
@@ -279,14 +286,14 @@ func TestUnknownTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, `CREATE TABLE identities (id text PRIMARY KEY); INSERT INTO identities VALUES ('i1')`); err != nil {
+	if _, err := conn.Exec(ctx, `CREATE TABLE passkeys (id text PRIMARY KEY); INSERT INTO passkeys VALUES ('i1')`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Snapshot(ctx); err == nil || !strings.Contains(err.Error(), "(identities)") {
+	if _, err := s.Snapshot(ctx); err == nil || !strings.Contains(err.Error(), "(passkeys)") {
 		t.Errorf("Snapshot with an unknown table = %v, want an error naming it", err)
 	}
 	err = s.Restore(ctx, sampleSnapshot())
-	if gatehouse.ErrorCode(err) != gatehouse.CodeConflict || !strings.Contains(err.Error(), "(in identities)") {
+	if gatehouse.ErrorCode(err) != gatehouse.CodeConflict || !strings.Contains(err.Error(), "(in passkeys)") {
 		t.Errorf("Restore with a row in an unknown table = %v, want CodeConflict naming it", err)
 	}
 }

@@ -16,11 +16,11 @@ import (
 // snapshotTables are the tables of the schema and whether a Snapshot
 // holds their rows. Snapshot refuses a database with a table missing
 // here, and Restore requires every table but schema_migrations to be
-// empty, so that a kind of record added later (external identities, say)
+// empty, so that a kind of record added later (passkeys, say)
 // is never left behind or mixed in unnoticed.
 var snapshotTables = map[string]bool{
 	"users": true, "groups": true, "user_groups": true, "tokens": true,
-	"action_tokens": true, "two_factor": true, "devices": true,
+	"action_tokens": true, "two_factor": true, "devices": true, "identities": true,
 	"sessions": true, "throttles": true, "audit": true, "outbox": true,
 	// Minutes-long state of a login in progress: see gatehouse.Snapshot.
 	"pending_logins":    false,
@@ -75,6 +75,9 @@ func (s *Store) Snapshot(ctx context.Context) (*gatehouse.Snapshot, error) {
 			return err
 		}
 		if snap.Devices, err = collect(ctx, tx, `SELECT `+deviceColumns+` FROM devices ORDER BY id`, scanDevice); err != nil {
+			return err
+		}
+		if snap.Identities, err = collect(ctx, tx, `SELECT `+identityColumns+` FROM identities ORDER BY provider, subject`, scanIdentity); err != nil {
 			return err
 		}
 		if snap.Sessions, err = collect(ctx, tx, `SELECT `+sessionColumns+` FROM sessions ORDER BY id`, scanSession); err != nil {

@@ -12,12 +12,12 @@ import (
 
 // snapshotTables are the tables of the schema and whether Snapshot copies
 // them. Snapshot refuses a database with a table missing here, so that a
-// migration adding a kind of record (external identities, say) cannot be
+// migration adding a kind of record (passkeys, say) cannot be
 // followed by a move to another store that silently leaves it behind.
 var snapshotTables = map[string]bool{
 	"users": true, "groups": true, "user_groups": true, "tokens": true,
 	"action_tokens": true, "two_factor": true, "recovery_codes": true,
-	"devices": true, "sessions": true, "throttles": true, "audit": true,
+	"devices": true, "identities": true, "sessions": true, "throttles": true, "audit": true,
 	"outbox": true,
 	// Minutes-long state of a login in progress: see gatehouse.Snapshot.
 	"pending_logins": false,
@@ -66,6 +66,10 @@ func (s *Store) Snapshot(ctx context.Context) (*gatehouse.Snapshot, error) {
 		}},
 		{"devices", func() (err error) {
 			snap.Devices, err = collect(ctx, tx, `SELECT `+deviceColumns+` FROM devices ORDER BY id`, scanDevice)
+			return err
+		}},
+		{"identities", func() (err error) {
+			snap.Identities, err = collect(ctx, tx, `SELECT `+identityColumns+` FROM identities ORDER BY provider, subject`, scanIdentity)
 			return err
 		}},
 		{"sessions", func() (err error) {

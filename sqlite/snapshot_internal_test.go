@@ -15,7 +15,8 @@ import (
 // TestSnapshotReadsWhatWasWritten writes records through the store and
 // finds each in the snapshot as the store's own reads return it: audit
 // events in the order appended (not by id or time), two-factor settings
-// with their recovery codes, throttles with their keys.
+// with their recovery codes, identities by provider and subject (not in
+// the order linked), throttles with their keys.
 func TestSnapshotReadsWhatWasWritten(t *testing.T) {
 	ctx := t.Context()
 	s, err := Open(ctx, filepath.Join(t.TempDir(), "gatehouse.db"))
@@ -42,10 +43,22 @@ func TestSnapshotReadsWhatWasWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Created out of their order: the snapshot has them by provider and
+	// subject.
+	for _, id := range []*gatehouse.Identity{
+		{Provider: "google", Subject: "b", UserID: "u1", LinkedAt: t0, LastUsedAt: t0},
+		{Provider: "github", Subject: "z", UserID: "u1", Email: "alice@example.com", EmailVerified: true, LinkedAt: t0, LastUsedAt: t0.Add(time.Hour)},
+	} {
+		if err := s.CreateIdentity(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	snap, err := s.Snapshot(ctx)
 	if err != nil {
 		t.Fatalf("Snapshot: %v", err)
 	}
+	storedIdentities, _ := s.UserIdentities(ctx, "u1")
 	storedUser, _ := s.UserByID(ctx, "u1")
 	storedTF, _ := s.TwoFactor(ctx, "u1")
 	storedThrottle, _ := s.Throttle(ctx, "user:alice")
@@ -53,6 +66,7 @@ func TestSnapshotReadsWhatWasWritten(t *testing.T) {
 		Users:      []*gatehouse.User{storedUser},
 		Groups:     []*gatehouse.Group{{Name: gatehouse.GroupAdministrators, Permissions: []string{"*"}}},
 		TwoFactors: []*gatehouse.TwoFactor{storedTF},
+		Identities: storedIdentities,
 		Throttles:  []gatehouse.Throttle{storedThrottle},
 		Audit: []*gatehouse.AuditEvent{
 			{ID: "e2", Time: t0, Kind: gatehouse.AuditLogout},
@@ -63,7 +77,7 @@ func TestSnapshotReadsWhatWasWritten(t *testing.T) {
 	if diff := cmp.Diff(want, snap, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("Snapshot (-want +got):\n%s", diff)
 	}
-	if storedThrottle.Key != "user:alice" || storedThrottle.Failures != 1 || len(storedTF.RecoveryCodes) != 2 {
+	if len(storedIdentities) != 2 || storedIdentities[0].Provider != "github" || storedThrottle.Key != "user:alice" || storedThrottle.Failures != 1 || len(storedTF.RecoveryCodes) != 2 {
 		t.Errorf("the records compared are not the ones written: %+v, %+v", storedThrottle, storedTF)
 	}
 }
@@ -81,11 +95,11 @@ func TestSnapshotRefusesUnknownTables(t *testing.T) {
 	if _, err := s.Snapshot(ctx); err != nil {
 		t.Fatalf("Snapshot of a new database: %v", err)
 	}
-	if _, err := s.writer.ExecContext(ctx, `CREATE TABLE identities (id TEXT PRIMARY KEY) STRICT`); err != nil {
+	if _, err := s.writer.ExecContext(ctx, `CREATE TABLE passkeys (id TEXT PRIMARY KEY) STRICT`); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.Snapshot(ctx)
-	if err == nil || !strings.Contains(err.Error(), "(identities)") {
+	if err == nil || !strings.Contains(err.Error(), "(passkeys)") {
 		t.Fatalf("Snapshot with an unknown table = %v, want an error naming it", err)
 	}
 }

@@ -7,10 +7,10 @@
 // The suite is split by area, so that a store runs exactly the suites for
 // what it holds: RunUsers, RunGroups, RunSessions, RunThrottles, RunTokens,
 // RunAudit, RunActionTokens, RunOutbox, RunTwoFactor, RunPendingLogins,
-// RunDevices and RunLoginRecorder. A suite whose records belong to records of another
-// area (sessions to users, say) takes those stores too, in a struct such
-// as SessionStores, so that a session store can be tested with its users
-// in another store:
+// RunDevices, RunIdentities and RunLoginRecorder. A suite whose records
+// belong to records of another area (sessions to users, say) takes those
+// stores too, in a struct such as SessionStores, so that a session store
+// can be tested with its users in another store:
 //
 //	storetest.RunSessions(t, func(t *testing.T) storetest.SessionStores {
 //		users := openFreshDatabase(t)
@@ -122,6 +122,12 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		RunDevices(t, func(t *testing.T) DeviceStores {
 			s := newStore(t)
 			return DeviceStores{DeviceStore: s, UserStore: s, SessionStore: s, PendingLoginStore: s}
+		})
+	})
+	t.Run("Identities", func(t *testing.T) {
+		RunIdentities(t, func(t *testing.T) IdentityStores {
+			s := newStore(t)
+			return IdentityStores{IdentityStore: s, UserStore: s}
 		})
 	})
 	t.Run("LoginRecorder", func(t *testing.T) {

@@ -56,7 +56,9 @@ type filled struct {
 // cases, as a server would: an administrator with an API token and a live
 // session, a user with TOTP who logged in with a recovery code and had the
 // browser remembered, an invited user (an action token and queued mail),
-// a group of their own, failed logins (throttles) and the audit of it all.
+// a group of their own, failed logins (throttles) and the audit of it all,
+// and an external login of alice's (linked through the store: no use case
+// links one yet).
 func fillSQLite(t *testing.T, dataDir string) filled {
 	t.Helper()
 	ctx := t.Context()
@@ -101,6 +103,10 @@ func fillSQLite(t *testing.T, dataDir string) filled {
 		Code: f.recoveryCodes[0], RememberDevice: true, Client: client})
 	must("bob's recovery code", err)
 	f.deviceToken = res.DeviceToken
+
+	must("link alice's external login", svc.Store.CreateIdentity(ctx, &gatehouse.Identity{Provider: "google",
+		Subject: "109876543210", UserID: alice.ID, Email: "alice@example.com", EmailVerified: true,
+		LinkedAt: time.Now(), LastUsedAt: time.Now()}))
 
 	_, err = acc.Invite(ctx, account.NewInvite{Email: "carol@example.com", Groups: []string{"ops"}})
 	must("invite carol", err)
