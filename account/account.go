@@ -281,75 +281,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	if rehash {
 		s.upgradeHash(ctx, u, req.Password)
 	}
-	tf, err := s.twoFactorOf(ctx, u.ID)
-	if err != nil {
-		return nil, err
-	}
-	var device *gatehouse.Device
-	if tf.Enabled() {
-		if device = s.rememberedDevice(ctx, u, req.DeviceToken); device == nil {
-			// The password was right. Wrong codes count against the
-			// account (or the known device), not the name, so the name's
-			// count may go; a known device's stays until the second
-			// factor is right too, so guessing codes from it still locks.
-			if !keys.known {
-				if err := s.resetAttempt(ctx, att); err != nil {
-					return nil, err
-				}
-			}
-			s.endPrevious(ctx, req.PreviousToken)
-			return s.startSecondStep(ctx, u, tf, req.Remember)
-		}
-	}
-	if err := s.resetAttempt(ctx, att); err != nil {
-		return nil, err
-	}
-	if req.PreviousToken != "" {
-		if old, err := s.sessions.Peek(ctx, req.PreviousToken); err == nil {
-			if err := s.sessions.Revoke(ctx, old.ID); err != nil {
-				return nil, err
-			}
-		}
-	}
-	required := false
-	if !tf.Enabled() {
-		if required, err = s.requiresTwoFactor(ctx, u); err != nil {
-			return nil, err
-		}
-	}
-	scope := ""
-	if required {
-		scope = gatehouse.ScopeEnrol
-	}
-	var detail map[string]string
-	switch {
-	case required:
-		detail = map[string]string{"scope": scope}
-	case device != nil:
-		detail = map[string]string{"twoFactor": "remembered_device"}
-	}
-	token, sess, err := s.startLogin(ctx, Actor{User: u, Client: req.Client}, session.CreateOptions{
-		Remember:   req.Remember && !required,
-		TwoFactor:  device != nil,
-		ClientAddr: req.Client.Addr,
-		UserAgent:  req.Client.UserAgent,
-		Scope:      scope,
-	}, detail)
-	if err != nil {
-		return nil, err
-	}
-	known, knownExp := s.issueKnownDevice(u.ID)
-	if required {
-		return &LoginResult{User: u, Session: sess, Token: token, EnrolmentRequired: true, KnownDeviceToken: known, KnownDeviceExpiresAt: knownExp}, nil
-	}
-	s.log.Info("login succeeded", "user", u.ID, "session", sess.ID, "client", req.Client.Addr)
-	res := &LoginResult{User: u, Session: sess, Token: token, KnownDeviceToken: known, KnownDeviceExpiresAt: knownExp}
-	if device != nil {
-		if res.DeviceToken, res.DeviceExpiresAt, err = s.renewDevice(ctx, device, u, sess, req.Client); err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
+	return s.finishLogin(ctx, u, firstFactor{method: methodPassword, att: att}, req)
 }
 
 // verifyPassword checks pw against the hash of u (nil for an unknown

@@ -103,21 +103,20 @@ func (s *Service) AuthenticateBasic(ctx context.Context, username, pw string, cl
 		s.record(ctx, Actor{Client: client}, gatehouse.AuditLoginFailed, userID(u), map[string]string{"method": "basic"})
 		return nil, errInvalidCredentials
 	}
-	on, err := s.TwoFactorEnabled(ctx, u.ID)
+	// Basic decides what the user still owes as every login does
+	// (owedAfterFirstFactor), but does not end in finishLogin: it starts
+	// no session and cannot take a second step or an enrolment, so
+	// anything owed refuses it.
+	need, _, err := s.owedAfterFirstFactor(ctx, u)
 	if err != nil {
 		return nil, err
 	}
-	required := false
-	if !on {
-		if required, err = s.requiresTwoFactor(ctx, u); err != nil {
-			return nil, err
-		}
-	}
-	if on || required {
+	if need != owesNothing {
 		// A password alone is not enough for a user with a second
-		// factor; scripts use API tokens instead. The answer is the one
-		// for a wrong password, or it would confirm the password; and it
-		// counts like one, or the wait starting a guess later would.
+		// factor (or whose group requires one); scripts use API tokens
+		// instead. The answer is the one for a wrong password, or it
+		// would confirm the password; and it counts like one, or the
+		// wait starting a guess later would.
 		if err := s.failAttempt(ctx, att, u); err != nil {
 			return nil, err
 		}
