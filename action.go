@@ -12,6 +12,10 @@ type ActionPurpose string
 const (
 	PurposeReset  ActionPurpose = "reset"
 	PurposeInvite ActionPurpose = "invite"
+	// PurposeRecovery is a password reset link an operator issued
+	// (gatehouse user reset-link): it works like PurposeReset, and also
+	// while local login is disabled, when it is the way back in.
+	PurposeRecovery ActionPurpose = "recovery"
 )
 
 // ActionToken is a single-use token mailed to a user: a password reset or

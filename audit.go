@@ -48,6 +48,20 @@ const (
 	AuditRecoveryCodeUsed     AuditKind = "two_factor.recovery_code_used"
 	AuditRecoveryCodesRenewed AuditKind = "two_factor.recovery_codes_renewed"
 	AuditDeviceRemembered     AuditKind = "two_factor.device_remembered"
+
+	// AuditIdentityLinked and AuditIdentityUnlinked are an external login
+	// linked to or removed from a user (detail "provider"; "by" says how a
+	// link was made: "user", "verified_email" or "created").
+	AuditIdentityLinked   AuditKind = "identity.linked"
+	AuditIdentityUnlinked AuditKind = "identity.unlinked"
+	// AuditExternalLoginFailed is an external login refused after the
+	// provider answered: an account linked to nobody, a token that does
+	// not verify, a disabled user (detail "provider", "reason").
+	AuditExternalLoginFailed AuditKind = "external_login.failed"
+	// AuditGroupsMapped is a user's groups changed from the provider's
+	// groups claim at an external login (detail "provider", "added",
+	// "removed").
+	AuditGroupsMapped AuditKind = "user.groups_mapped"
 )
 
 // AuditEvent is one security event. It never holds a secret: no password,

@@ -32,6 +32,22 @@ const (
 	CodeNoPendingLogin        Code = "no_pending_login"
 	CodeNotInvited            Code = "not_invited"
 	CodeLastLoginMethod       Code = "last_login_method"
+	// CodeManualLinkingDisabled refuses linking or unlinking an external
+	// login of a provider whose allow_manual_linking is off (400).
+	CodeManualLinkingDisabled Code = "manual_linking_disabled"
+	// CodeNotLinked refuses an external login whose account at the
+	// provider is linked to no user, and which the provider may neither
+	// link by a verified email nor create a user for (403).
+	CodeNotLinked Code = "not_linked"
+	// CodeProviderUnavailable answers a request that needed an external
+	// identity provider gatehouse could not reach, or that answered with
+	// a server error (503).
+	CodeProviderUnavailable Code = "provider_unavailable"
+	// CodeExternalLoginFailed refuses the end of an external login that
+	// did not prove anything: a state, nonce or PKCE mismatch, an ID token
+	// that is expired, for another client or wrongly signed, an issuer
+	// that differs, or an error the provider returned (400).
+	CodeExternalLoginFailed Code = "external_login_failed"
 	// CodeReauthenticationRequired refuses a sensitive change from a
 	// session that has not proved its user's password recently enough.
 	CodeReauthenticationRequired Code = "reauthentication_required"

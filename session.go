@@ -46,6 +46,14 @@ type Session struct {
 	// the user can recognise it in a list.
 	ClientAddr string
 	UserAgent  string
+
+	// Provider is the external identity provider (its configured id)
+	// whose login started the session, "" for any other login; IDToken is
+	// the raw ID token that provider issued at that login, kept only to
+	// name the session at the provider's sign-out (id_token_hint). Both
+	// survive a rekey.
+	Provider string
+	IDToken  string
 }
 
 // The scopes of partial sessions.

@@ -65,6 +65,11 @@ type PendingLogin struct {
 	CodeProvider  string
 	CodeExpiresAt time.Time
 	Sends         int
+	// Provider and IDToken are those of the external login whose second
+	// step this is ("" after a password): the session it ends in carries
+	// them (see Session.Provider).
+	Provider string
+	IDToken  string
 }
 
 // TwoFactorStore keeps users' second-factor settings, which last until

@@ -74,6 +74,9 @@ type Config struct {
 	// (metrics.Metrics.Audit counts them); it must be quick and must not
 	// block.
 	OnAudit func(gatehouse.AuditKind)
+	// ExternalProviders are the OpenID Connect providers people may log
+	// in with (see external.go), in the order they are shown.
+	ExternalProviders []ExternalProvider
 }
 
 // DefaultConfig makes a username wait after 5 failures from unknown

@@ -33,11 +33,11 @@ func statusOf(c gatehouse.Code) int {
 		return http.StatusUnauthorized
 	case gatehouse.CodePermissionDenied, gatehouse.CodeCSRFFailed, gatehouse.CodeInsecureBasicAuth,
 		gatehouse.CodeLocalLoginDisabled, gatehouse.CodePasswordResetDisabled, gatehouse.CodeNotInvited,
-		gatehouse.CodeReauthenticationRequired:
+		gatehouse.CodeReauthenticationRequired, gatehouse.CodeNotLinked:
 		return http.StatusForbidden
 	case gatehouse.CodeTooManyAttempts:
 		return http.StatusTooManyRequests
-	case gatehouse.CodeInvalidToken, gatehouse.CodeBadRequest:
+	case gatehouse.CodeInvalidToken, gatehouse.CodeBadRequest, gatehouse.CodeManualLinkingDisabled, gatehouse.CodeExternalLoginFailed:
 		return http.StatusBadRequest
 	case gatehouse.CodePasswordPolicy, gatehouse.CodeValidation:
 		return http.StatusUnprocessableEntity
@@ -49,7 +49,7 @@ func statusOf(c gatehouse.Code) int {
 		return http.StatusUnsupportedMediaType
 	case gatehouse.CodeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
-	case gatehouse.CodeBusy, gatehouse.CodeStoreUnavailable:
+	case gatehouse.CodeBusy, gatehouse.CodeStoreUnavailable, gatehouse.CodeProviderUnavailable:
 		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError

@@ -219,6 +219,10 @@ type CreateOptions struct {
 	AuthenticatedAt time.Time
 	ClientAddr      string
 	UserAgent       string
+	// Provider and IDToken record an external login (see
+	// gatehouse.Session.Provider).
+	Provider string
+	IDToken  string
 }
 
 // Create starts a session for userID and returns the secret token for the
@@ -250,6 +254,8 @@ func (m *Manager) Prepare(userID string, o CreateOptions) (string, *gatehouse.Se
 		Scope:       o.Scope,
 		ClientAddr:  o.ClientAddr,
 		UserAgent:   truncate(o.UserAgent, 512),
+		Provider:    o.Provider,
+		IDToken:     o.IDToken,
 	}
 	if !o.AuthenticatedAt.IsZero() {
 		s.AuthenticatedAt = o.AuthenticatedAt.UTC()

@@ -1,0 +1,188 @@
+// Package oidclogin signs people in with OpenID Connect providers: the
+// authorization code flow with PKCE (S256), state and nonce kept in a
+// sealed cookie of the browser (Flow, Sealer), the ID token verified
+// (issuer, audience, azp, expiry, nonce, signature by the provider's JWKS,
+// following key rotation), the authorization response's iss checked (RFC
+// 9207), claims completed from the userinfo endpoint, discovery cached and
+// refreshed, and the provider's sign-out URL (RP-Initiated Logout).
+//
+// It knows nothing of users or sessions: what a login proves is a Claims,
+// which the account service turns into a session.
+package oidclogin
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Config is one provider, as configured (the oidc: list).
+type Config struct {
+	// ID names the provider in paths (BASE/external/{id}/login) and in
+	// stored identities; Name is shown on buttons; Icon is an optional
+	// image URL for the button.
+	ID, Name, Icon string
+	// Issuer is the provider's issuer URL; discovery is read from
+	// Issuer + "/.well-known/openid-configuration".
+	Issuer string
+	// ClientID and ClientSecret are gatehouse's registration at the
+	// provider (ClientSecret "" for a public client, which PKCE protects).
+	ClientID, ClientSecret string
+	// Scopes are requested; "openid" is always added. Default: openid,
+	// email, profile.
+	Scopes []string
+	// GroupsClaim names the claim that lists the user's groups at the
+	// provider (Claims.Groups); "" reads none.
+	GroupsClaim string
+	// RedirectURL is the callback registered at the provider:
+	// public_url + base path + /external/{id}/callback.
+	RedirectURL string
+	// PostLogoutRedirectURL is where the provider sends the browser after
+	// its sign-out ("" leaves it out of the sign-out URL).
+	PostLogoutRedirectURL string
+	// HTTPClient makes the requests to the provider; nil means a client
+	// with a 10 s timeout.
+	HTTPClient *http.Client
+	// Now is the clock ID tokens are checked against; nil means time.Now.
+	Now func() time.Time
+	// DiscoveryTTL is how long a discovery document (and so the
+	// endpoints) is used before it is read again; zero means an hour. A
+	// failed read is never cached.
+	DiscoveryTTL time.Duration
+}
+
+// Provider is a configured OpenID Connect provider. It is safe for
+// concurrent use; it does not reach the provider until first needed.
+type Provider struct {
+	cfg Config
+}
+
+// New checks cfg and returns its Provider, without reaching the provider.
+func New(cfg Config) (*Provider, error) {
+	return nil, errors.New("oidclogin: not built yet")
+}
+
+// Config returns the provider's configuration.
+func (p *Provider) Config() Config { return p.cfg }
+
+// Flow is what ties a callback to the authorization request that started
+// it: kept by the browser (sealed in a cookie), compared at the callback.
+type Flow struct {
+	// State is sent to the provider and must come back unchanged.
+	State string
+	// Nonce is sent to the provider and must be in the ID token.
+	Nonce string
+	// Verifier is the PKCE code verifier; its S256 challenge was sent.
+	Verifier string
+}
+
+// Start begins an authorization: a fresh Flow and the provider's
+// authorization URL for it (response_type code, the scopes, state, nonce,
+// code_challenge with S256, the redirect URL). A provider that cannot be
+// reached (discovery fails) is ErrUnavailable.
+func (p *Provider) Start(ctx context.Context) (authURL string, f Flow, err error) {
+	return "", Flow{}, errors.New("oidclogin: not built yet")
+}
+
+// Claims is what a finished login proved about the account at the
+// provider.
+type Claims struct {
+	// Subject is the provider's stable id of the account ("sub").
+	Subject string
+	// Email and EmailVerified as the provider said, from the ID token or,
+	// where it has none, the userinfo endpoint. A provider that sends no
+	// email_verified has not verified it.
+	Email         string
+	EmailVerified bool
+	// Name ("name") and PreferredUsername ("preferred_username").
+	Name, PreferredUsername string
+	// Groups is Config.GroupsClaim's value (a string or a list of
+	// strings), nil when not configured or absent.
+	Groups []string
+	// AMR and ACR are the authentication methods and class the provider
+	// reported ("amr", "acr"), for trusting its second factor.
+	AMR []string
+	ACR string
+	// IDToken is the raw ID token (for id_token_hint at sign-out).
+	IDToken string
+}
+
+// Finish ends an authorization from the callback's query q and the Flow
+// the browser kept: the state must match, an error the provider returned
+// is refused, the iss parameter must be the issuer when present (and is
+// required when the provider says it sends it), the code is exchanged
+// with the PKCE verifier, and the ID token verified: signature (JWKS,
+// refetched on an unknown key), issuer, audience (and azp when there are
+// several audiences or azp is present), expiry and issued-at against
+// Config.Now, and the nonce. Claims missing from the ID token are taken
+// from the userinfo endpoint (whose sub must match).
+//
+// Errors: ErrUnavailable when the provider cannot be reached or answers
+// with a server error; *RefusedError for everything that proves nothing
+// (its Reason is safe to log and show; never a token).
+func (p *Provider) Finish(ctx context.Context, q url.Values, f Flow) (*Claims, error) {
+	return nil, errors.New("oidclogin: not built yet")
+}
+
+// SignOutURL returns the provider's end_session_endpoint with
+// id_token_hint set to idToken, client_id, and post_logout_redirect_uri
+// when configured; ok is false when the provider has none (or its
+// discovery cannot be read).
+func (p *Provider) SignOutURL(ctx context.Context, idToken string) (u string, ok bool) {
+	return "", false
+}
+
+// ErrUnavailable is a provider that cannot be reached or that failed.
+var ErrUnavailable = errors.New("oidclogin: the identity provider is unavailable")
+
+// RefusedError is a callback that proves nothing.
+type RefusedError struct {
+	// Reason says why, for the log and the error page, e.g. "state
+	// mismatch", "ID token expired", "access_denied".
+	Reason string
+	// Err is the underlying error, if any (logged only).
+	Err error
+}
+
+func (e *RefusedError) Error() string { return "oidclogin: " + e.Reason }
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// FlowState is everything the flow cookie holds: the Flow, which provider
+// it is for, where to go afterwards, and whether it links an identity to
+// a logged-in user rather than logging in.
+type FlowState struct {
+	Flow
+	Provider string
+	// RD is where the browser goes after the login ("" for the default);
+	// it is checked again at the callback.
+	RD string
+	// LinkUser is the id of the user linking the identity, "" for a login.
+	LinkUser string
+	// ExpiresAt ends the flow (10 minutes after its start).
+	ExpiresAt time.Time
+}
+
+// Sealer seals FlowStates into cookie values and opens them: encrypted
+// and authenticated (AES-GCM under a key derived from the server's key),
+// so the browser can neither read the verifier and nonce nor change any
+// field.
+type Sealer struct{}
+
+// NewSealer returns a Sealer keyed by key (at least 32 bytes, e.g. the
+// server's secrets key; a subkey for flows is derived from it).
+func NewSealer(key []byte) (*Sealer, error) {
+	return nil, errors.New("oidclogin: not built yet")
+}
+
+// Seal returns the cookie value of fs.
+func (s *Sealer) Seal(fs FlowState) (string, error) {
+	return "", errors.New("oidclogin: not built yet")
+}
+
+// Open returns the FlowState sealed in v, refused (*RefusedError) when v
+// was not sealed by this key, was changed, or has expired at now.
+func (s *Sealer) Open(v string, now time.Time) (FlowState, error) {
+	return FlowState{}, errors.New("oidclogin: not built yet")
+}
