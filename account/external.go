@@ -132,3 +132,9 @@ func (s *Service) UnlinkIdentity(ctx context.Context, a Actor, userID, provider 
 func (s *Service) RecoverAccess(ctx context.Context, userID, secret, pw string, req LoginRequest) (*LoginResult, error) {
 	return nil, errExternalNotBuilt
 }
+
+// ExternalLoginFailed records (audits and logs) an external login that
+// ended before the account service could decide anything: the provider
+// returned an error, the state or a token did not verify, the provider was
+// unreachable. reason is safe to record (never a token).
+func (s *Service) ExternalLoginFailed(ctx context.Context, a Actor, provider, reason string) {}

@@ -160,6 +160,8 @@ type FlowState struct {
 	RD string
 	// LinkUser is the id of the user linking the identity, "" for a login.
 	LinkUser string
+	// Remember asks for a remembered session ("keep me logged in").
+	Remember bool
 	// ExpiresAt ends the flow (10 minutes after its start).
 	ExpiresAt time.Time
 }
