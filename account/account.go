@@ -162,14 +162,15 @@ func New(stores Stores, hasher *password.Hasher, sessions *session.Manager, cfg 
 	}
 	cfg.ExternalProviders = slices.Clone(cfg.ExternalProviders)
 	return &Service{
-		localLoginDisabled: slices.ContainsFunc(cfg.ExternalProviders, func(p ExternalProvider) bool { return p.DenyLocalLogin }),
-		stores:             stores, hasher: hasher, sessions: sessions, cfg: cfg, now: now, log: log, mailer: mailer,
+		stores: stores, hasher: hasher, sessions: sessions, cfg: cfg, now: now, log: log, mailer: mailer,
 		users:     newMemo[*gatehouse.User](cfg.UserCacheTTL, 100_000),
 		tokens:    newMemo[*gatehouse.Token](cfg.UserCacheTTL, 100_000),
 		basic:     newMemo[basicEntry](basicCacheTTL, 10_000),
 		groups:    newMemo[map[string]*gatehouse.Group](cfg.UserCacheTTL, 1),
 		basicMACs: newBasicMACs(),
 		knownKey:  knownDeviceKey(cfg.KnownDeviceSecret),
+
+		localLoginDisabled: slices.ContainsFunc(cfg.ExternalProviders, func(p ExternalProvider) bool { return p.DenyLocalLogin }),
 	}
 }
 
