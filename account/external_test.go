@@ -519,7 +519,7 @@ func TestDenyLocalLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	id, tok := resetLinkParts(t, mailed)
-	if _, err := svc.RecoverAccess(ctx, id, tok, "rita's recovered passphrase", account.LoginRequest{Client: extClient}); code(err) != gatehouse.CodeLocalLoginDisabled {
+	if _, err := svc.RecoverAccess(ctx, id, tok, "a quiet harbour at dawn", account.LoginRequest{Client: extClient}); code(err) != gatehouse.CodeLocalLoginDisabled {
 		t.Errorf("recover with a mailed link: %v; want %s", err, gatehouse.CodeLocalLoginDisabled)
 	}
 	// The operator's recovery link: the password is set and the user is in.
@@ -532,7 +532,7 @@ func TestDenyLocalLogin(t *testing.T) {
 	if _, err := svc.RecoverAccess(ctx, id, tok, "short", account.LoginRequest{Client: extClient}); code(err) != gatehouse.CodePasswordPolicy {
 		t.Errorf("weak password: %v; want %s", err, gatehouse.CodePasswordPolicy)
 	}
-	res, err := svc.RecoverAccess(ctx, id, tok, "rita's recovered passphrase", account.LoginRequest{Client: extClient})
+	res, err := svc.RecoverAccess(ctx, id, tok, "a quiet harbour at dawn", account.LoginRequest{Client: extClient})
 	if err != nil || res.Session == nil || res.User.ID != u.ID {
 		t.Fatalf("recover: %+v, %v; want a session", res, err)
 	}
@@ -543,7 +543,7 @@ func TestDenyLocalLogin(t *testing.T) {
 	if e := lastAudit(t, svc, gatehouse.AuditLoginSucceeded, u.ID); e == nil || e.Detail["method"] != "recovery" {
 		t.Errorf("login.succeeded: %+v; want method recovery", e)
 	}
-	if _, err := svc.RecoverAccess(ctx, id, tok, "rita's recovered passphrase", account.LoginRequest{Client: extClient}); code(err) != gatehouse.CodeInvalidToken {
+	if _, err := svc.RecoverAccess(ctx, id, tok, "a quiet harbour at dawn", account.LoginRequest{Client: extClient}); code(err) != gatehouse.CodeInvalidToken {
 		t.Errorf("the recovery link twice: %v; want %s", err, gatehouse.CodeInvalidToken)
 	}
 
@@ -566,10 +566,10 @@ func TestRecoveryLinkWithLocalLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	id, tok := resetLinkParts(t, link)
-	if err := svc.ResetPassword(ctx, id, tok, "remy's brand new passphrase", extClient); err != nil {
+	if err := svc.ResetPassword(ctx, id, tok, "violet kettle under snow", extClient); err != nil {
 		t.Fatalf("reset with a recovery link: %v", err)
 	}
-	if _, err := svc.Login(ctx, account.LoginRequest{Username: "remy", Password: "remy's brand new passphrase", Client: extClient}); err != nil {
+	if _, err := svc.Login(ctx, account.LoginRequest{Username: "remy", Password: "violet kettle under snow", Client: extClient}); err != nil {
 		t.Errorf("login after: %v", err)
 	}
 }
