@@ -478,7 +478,7 @@ func TestDenyLocalLogin(t *testing.T) {
 			_, err := svc.Login(ctx, account.LoginRequest{Username: "nobody", Password: "x", Client: extClient})
 			return err
 		},
-		"basic": func() error { _, err := svc.AuthenticateBasic(ctx, "rita", casPassword, extClient); return err },
+		"basic":  func() error { _, err := svc.AuthenticateBasic(ctx, "rita", casPassword, extClient); return err },
 		"forgot": func() error { return svc.ForgotPassword(ctx, "rita@example.com", extClient) },
 		"reset": func() error {
 			return svc.ResetPassword(ctx, u.ID, "a-token-long-enough-to-check", "another long password", extClient)
