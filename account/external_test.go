@@ -247,6 +247,10 @@ func TestExternalLoginCreatesUsersAndMapsGroups(t *testing.T) {
 	if _, err := svc.UpdateUser(ctx, account.Actor{}, u.ID, account.UserUpdate{Groups: &[]string{"dev", "manual", "staff"}}); err != nil {
 		t.Fatal(err)
 	}
+	first := extLogin(t, svc, ext) // caches the user for its session
+	if got, _, err := svc.Authenticate(ctx, first.Token); err != nil || !slices.Contains(got.Groups, "dev") {
+		t.Fatalf("authenticate: %+v, %v", got, err)
+	}
 	ext.Groups = []string{"corp-admins"}
 	u = extLogin(t, svc, ext).User
 	if !slices.Equal(u.Groups, []string{"manual", "ops", "staff"}) {
@@ -255,6 +259,11 @@ func TestExternalLoginCreatesUsersAndMapsGroups(t *testing.T) {
 	stored, _ := store.UserByID(ctx, u.ID)
 	if !slices.Equal(stored.Groups, u.Groups) {
 		t.Errorf("stored groups %v, returned %v", stored.Groups, u.Groups)
+	}
+	// The cached user went with the change: the earlier session sees the
+	// new groups at once.
+	if got, _, err := svc.Authenticate(ctx, first.Token); err != nil || !slices.Equal(got.Groups, u.Groups) {
+		t.Errorf("the earlier session's user: %+v, %v; want groups %v", got, err, u.Groups)
 	}
 	e := lastAudit(t, svc, gatehouse.AuditGroupsMapped, u.ID)
 	if e == nil || e.Detail["added"] != "ops" || e.Detail["removed"] != "dev" || e.Detail["provider"] != "corp" {
@@ -507,6 +516,15 @@ func TestDenyLocalLogin(t *testing.T) {
 		if err := f(); code(err) != gatehouse.CodeLocalLoginDisabled {
 			t.Errorf("%s: %v; want %s", name, err, gatehouse.CodeLocalLoginDisabled)
 		}
+	}
+	// The first administrator is still created at setup.
+	fresh, _, _ := newExternalService(t, p)
+	setup, err := fresh.StartSetup(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fresh.CompleteSetup(ctx, setup, account.NewUser{Username: "admin", Email: "admin@example.com", Password: casPassword}); err != nil {
+		t.Errorf("setup: %v", err)
 	}
 	// Nothing was counted: no failure recorded, no lock.
 	if e := lastAudit(t, svc, gatehouse.AuditLoginFailed, ""); e != nil {
