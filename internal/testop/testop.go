@@ -500,7 +500,6 @@ func copyResponse(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
 	_, _ = w.Write(rec.Body.Bytes())
 }
 
-
 // mockUser adapts a User to mockoidc's user interface.
 func mockUser(u User) mockoidc.User { return &opUser{u} }
 
