@@ -194,9 +194,14 @@ func (p *Provider) needsUserinfo(raw map[string]any) bool {
 // check), and one that answers for another subject or refuses the access
 // token is refused.
 func (p *Provider) completeFromUserinfo(ctx context.Context, d *discovery, tok *oauth2.Token, c *Claims) error {
-	info, err := d.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	// go-oidc reports a status other than 200 only as text: the status
+	// is read on the way instead.
+	status := &statusRecorder{next: p.cfg.HTTPClient.Transport}
+	client := *p.cfg.HTTPClient
+	client.Transport = status
+	info, err := d.provider.UserInfo(oidc.ClientContext(ctx, &client), oauth2.StaticTokenSource(tok))
 	if err != nil {
-		if isNetworkError(err) || isServerErrorText(err) {
+		if isNetworkError(err) || status.code >= 500 || status.code == http.StatusTooManyRequests {
 			return fmt.Errorf("%w: userinfo: %v", ErrUnavailable, err)
 		}
 		return refused("userinfo refused", err)
@@ -225,13 +230,21 @@ func (p *Provider) completeFromUserinfo(ctx context.Context, d *discovery, tok *
 	return nil
 }
 
-// isServerErrorText recognises go-oidc's userinfo error for a status
-// other than 200, which it gives only as text ("503 Service Unavailable:
-// body"): 5xx and 429 mean the provider is failing.
-func isServerErrorText(err error) bool {
-	s := err.Error()
-	if len(s) < 4 || s[3] != ' ' {
-		return false
+// statusRecorder is a RoundTripper that keeps the status of the last
+// response (one request at a time: it serves a single call).
+type statusRecorder struct {
+	next http.RoundTripper
+	code int
+}
+
+func (s *statusRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	next := s.next
+	if next == nil {
+		next = http.DefaultTransport
 	}
-	return s[0] == '5' && s[1] >= '0' && s[1] <= '9' && s[2] >= '0' && s[2] <= '9' || s[:3] == "429"
+	resp, err := next.RoundTrip(r)
+	if err == nil {
+		s.code = resp.StatusCode
+	}
+	return resp, err
 }

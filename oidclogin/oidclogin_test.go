@@ -155,6 +155,11 @@ func TestClaimsFromUserinfo(t *testing.T) {
 	_, err := login(t, p, op)
 	wantUnavailable(t, err)
 
+	// Userinfo refusing the access token proves nothing.
+	op.FailNext(testop.UserinfoPath, http.StatusUnauthorized)
+	_, err = login(t, p, op)
+	wantRefused(t, err, "userinfo refused")
+
 	// Userinfo about someone else.
 	op.TamperIDToken(func(c map[string]any) { c["sub"] = "sub-other" })
 	_, err = login(t, p, op)
@@ -492,5 +497,23 @@ func TestNew(t *testing.T) {
 		if _, err := New(cfg); err != nil {
 			t.Errorf("loopback issuer %s: %v", iss, err)
 		}
+	}
+}
+
+// TestConcurrentLogins: one Provider serves many callbacks at once (run
+// with -race), discovery read once.
+func TestConcurrentLogins(t *testing.T) {
+	op := testop.Start(t)
+	p := newProvider(t, op)
+	t.Run("group", func(t *testing.T) {
+		for i := range 8 {
+			t.Run(strings.Repeat("x", i+1), func(t *testing.T) {
+				t.Parallel()
+				mustLogin(t, p, op)
+			})
+		}
+	})
+	if n := op.Requests(testop.DiscoveryPath); n != 1 {
+		t.Errorf("discovery read %d times, want 1", n)
 	}
 }
