@@ -76,7 +76,7 @@ func (p *Provider) finish(ctx context.Context, q url.Values, f Flow) (*Claims, e
 	c := p.claims(raw)
 	c.Subject, c.IDToken = idToken.Subject, rawID
 	if p.needsUserinfo(raw) && d.provider.UserInfoEndpoint() != "" {
-		if err := p.completeFromUserinfo(ctx, d, tok, c); err != nil {
+		if err := p.completeFromUserinfo(ctx, d, tok, raw, c); err != nil {
 			return nil, err
 		}
 	}
@@ -173,11 +173,16 @@ func errorCode(code string) string {
 }
 
 // needsUserinfo says whether the ID token lacks a claim gatehouse uses
-// that the userinfo endpoint may have: the email (when asked for), or the
-// groups claim.
+// that the userinfo endpoint may have: the email or email_verified (when
+// the email scope is asked for), or the groups claim.
 func (p *Provider) needsUserinfo(raw map[string]any) bool {
-	if _, ok := raw["email"]; !ok && slices.Contains(p.cfg.Scopes, "email") {
-		return true
+	if slices.Contains(p.cfg.Scopes, "email") {
+		if _, ok := raw["email"]; !ok {
+			return true
+		}
+		if _, ok := raw["email_verified"]; !ok {
+			return true
+		}
 	}
 	if p.cfg.GroupsClaim != "" {
 		if _, ok := raw[p.cfg.GroupsClaim]; !ok {
@@ -193,7 +198,7 @@ func (p *Provider) needsUserinfo(raw map[string]any) bool {
 // with claims missing, which could strip mapped groups or skip an email
 // check), and one that answers for another subject or refuses the access
 // token is refused.
-func (p *Provider) completeFromUserinfo(ctx context.Context, d *discovery, tok *oauth2.Token, c *Claims) error {
+func (p *Provider) completeFromUserinfo(ctx context.Context, d *discovery, tok *oauth2.Token, idClaims map[string]any, c *Claims) error {
 	// go-oidc reports a status other than 200 only as text: the status
 	// is read on the way instead.
 	status := &statusRecorder{next: p.cfg.HTTPClient.Transport}
@@ -214,9 +219,14 @@ func (p *Provider) completeFromUserinfo(ctx context.Context, d *discovery, tok *
 		return refused("userinfo claims unreadable", err)
 	}
 	u := p.claims(raw)
-	if c.Email == "" {
+	_, verifiedInToken := idClaims["email_verified"]
+	switch {
+	case c.Email == "":
 		// Email and its verification come from the same source.
 		c.Email, c.EmailVerified = u.Email, u.EmailVerified
+	case !verifiedInToken && u.Email == c.Email:
+		// The token's email, verified according to userinfo.
+		c.EmailVerified = u.EmailVerified
 	}
 	if c.Name == "" {
 		c.Name = u.Name

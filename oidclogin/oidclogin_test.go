@@ -150,6 +150,20 @@ func TestClaimsFromUserinfo(t *testing.T) {
 		t.Errorf("userinfo requests = %d, want 1", n)
 	}
 
+	// email in the token, email_verified only in userinfo (for the same
+	// email): verified.
+	op.NextUser(testop.User{Subject: "sub-3", Email: "eve@corp.example", EmailVerified: true})
+	op.TamperIDToken(func(c map[string]any) { delete(c, "email_verified") })
+	if c := mustLogin(t, p, op); c.Email != "eve@corp.example" || !c.EmailVerified {
+		t.Errorf("email_verified from userinfo: %+v", c)
+	}
+	// … but not for another email than the token's.
+	op.TamperIDToken(func(c map[string]any) { delete(c, "email_verified"); c["email"] = "mallory@corp.example" })
+	if c := mustLogin(t, p, op); c.Email != "mallory@corp.example" || c.EmailVerified {
+		t.Errorf("userinfo verified another email: %+v", c)
+	}
+	op.NextUser(testop.User{Subject: "sub-2", Email: "bob@corp.example", EmailVerified: true, EmailOnlyInUserinfo: true})
+
 	// Userinfo failing is not a login with the email missing.
 	op.FailNext(testop.UserinfoPath, http.StatusBadGateway)
 	_, err := login(t, p, op)
