@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -98,7 +99,7 @@ func (p *Provider) verify(ctx context.Context, d *discovery, rawID, nonce string
 	case errors.As(err, &expired):
 		return nil, refused("ID token expired", err)
 	case err != nil:
-		return nil, refused("ID token invalid", err)
+		return nil, refused(verifyReason(err), err)
 	}
 	if idToken.IssuedAt.After(p.cfg.Now().Add(issuedAtLeeway)) {
 		return nil, refused("ID token issued in the future", nil)
@@ -121,6 +122,25 @@ func (p *Provider) verify(ctx context.Context, d *discovery, rawID, nonce string
 		return nil, refused("ID token has no subject", nil)
 	}
 	return idToken, nil
+}
+
+// verifyReason names what go-oidc found wrong with an ID token, for the
+// operator reading the log (a wrong client id or issuer in the
+// configuration shows here first). go-oidc gives these only as text;
+// anything unrecognised is "ID token invalid".
+func verifyReason(err error) string {
+	s := err.Error()
+	switch {
+	case strings.Contains(s, "failed to verify signature"), strings.Contains(s, "malformed jwt"), strings.Contains(s, "not signed"):
+		return "ID token invalid: bad signature"
+	case strings.Contains(s, "expected audience"):
+		return "ID token invalid: for another client (aud)"
+	case strings.Contains(s, "issued by a different provider"):
+		return "ID token invalid: from another issuer (iss)"
+	case strings.Contains(s, "nbf"):
+		return "ID token invalid: not valid yet (nbf)"
+	}
+	return "ID token invalid"
 }
 
 // exchangeError sorts a failed code exchange: the provider unreachable

@@ -260,13 +260,14 @@ func TestIDTokenRefused(t *testing.T) {
 		name, reason string
 		tamper       func(c map[string]any)
 	}{
-		{"wrong audience", "ID token invalid", func(c map[string]any) { c["aud"] = "another-client" }},
-		{"wrong issuer", "ID token invalid", func(c map[string]any) { c["iss"] = "https://evil.example" }},
+		{"wrong audience", "another client (aud)", func(c map[string]any) { c["aud"] = "another-client" }},
+		{"wrong issuer", "another issuer (iss)", func(c map[string]any) { c["iss"] = "https://evil.example" }},
 		{"expired", "ID token expired", func(c map[string]any) { c["exp"] = time.Now().Add(-time.Minute).Unix() }},
 		{"issued in the future", "issued in the future", func(c map[string]any) { c["iat"] = time.Now().Add(time.Hour).Unix() }},
 		{"several audiences without azp", "azp", func(c map[string]any) { c["aud"] = []string{op.ClientID(), "other"} }},
 		{"azp of another client", "azp", func(c map[string]any) { c["azp"] = "other" }},
 		{"no subject", "no subject", func(c map[string]any) { delete(c, "sub") }},
+		{"not valid yet", "not valid yet", func(c map[string]any) { c["nbf"] = time.Now().Add(time.Hour).Unix() }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			op.TamperIDToken(tc.tamper)
@@ -286,7 +287,7 @@ func TestIDTokenRefused(t *testing.T) {
 	t.Run("wrongly signed", func(t *testing.T) {
 		op.SignNextWithForeignKey()
 		_, err := login(t, p, op)
-		wantRefused(t, err, "ID token invalid")
+		wantRefused(t, err, "bad signature")
 	})
 }
 
