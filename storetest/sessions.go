@@ -152,7 +152,7 @@ func RunSessions(t *testing.T, newStores func(t *testing.T) SessionStores) {
 		plain.Remember, plain.TwoFactor = false, false
 		plain.Scope = ""
 		plain.ClientAddr, plain.UserAgent = "", ""
-		plain.AuthenticatedAt = time.Time{} // never proved a first factor
+		plain.AuthenticatedAt = time.Time{}    // never proved a first factor
 		plain.Provider, plain.IDToken = "", "" // not an external login
 		createSession(t, s, plain)
 		wantSession(t, s, plain)
