@@ -16,6 +16,14 @@ import (
 // userinfo), whatever the caller's context allows.
 const requestTimeout = 10 * time.Second
 
+// After a failed discovery read no other is tried for a while, growing
+// from minRetryDelay to maxRetryDelay while the failures go on: a
+// provider that is down is not asked again by every caller.
+const (
+	minRetryDelay = 5 * time.Second
+	maxRetryDelay = 30 * time.Second
+)
+
 // discovery is what gatehouse uses of a provider's discovery document.
 type discovery struct {
 	provider *oidc.Provider
@@ -33,35 +41,82 @@ type discovery struct {
 // (an HMAC keyed by the client secret, or none, proves less).
 var signingAlgs = []string{oidc.RS256, oidc.RS384, oidc.RS512, oidc.ES256, oidc.ES384, oidc.ES512, oidc.PS256, oidc.PS384, oidc.PS512, oidc.EdDSA}
 
-// discover returns the discovery document, read again once DiscoveryTTL
-// has passed. A failed read is not kept: with an older document at hand
-// it goes on with that one (the next call tries again), without one it
-// is ErrUnavailable. Concurrent callers wait for one read.
+// discoveryRead is one read of the discovery document in progress,
+// which every caller that needs it waits for (single flight).
+type discoveryRead struct {
+	done chan struct{} // closed when d or err is set
+	d    *discovery
+	err  error
+}
+
+// discover returns the discovery document without ever making a caller
+// wait behind another:
+//   - a document younger than DiscoveryTTL is returned;
+//   - an older one is returned at once too, and read again in the
+//     background (it keeps serving while the provider is down);
+//   - without a document, callers wait, each as long as its ctx allows,
+//     for one shared read, and get ErrUnavailable if it fails.
+//
+// Reads run apart from any caller's context, bounded by the request
+// timeout. After a failed read, none is tried before the retry delay has
+// passed: until then a caller without a document gets ErrUnavailable at
+// once.
 func (p *Provider) discover(ctx context.Context) (*discovery, error) {
-	select {
-	case p.discoverLock <- struct{}{}:
-		defer func() { <-p.discoverLock }()
-	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, ctx.Err())
-	}
-	if d := p.discovered; d != nil && p.cacheNow().Sub(d.fetched) < p.cfg.DiscoveryTTL {
+	p.mu.Lock()
+	d, read := p.discovered, p.reading
+	now := p.cacheNow()
+	if d != nil && now.Sub(d.fetched) < p.cfg.DiscoveryTTL {
+		p.mu.Unlock()
 		return d, nil
 	}
-	d, err := p.readDiscovery(ctx)
-	if err != nil {
-		if p.discovered != nil {
-			return p.discovered, nil
-		}
-		return nil, fmt.Errorf("%w: discovery: %v", ErrUnavailable, err)
+	if read == nil && !now.Before(p.retryAt) {
+		read = p.startRead()
 	}
-	p.discovered = d
-	return d, nil
+	retryAt := p.retryAt
+	p.mu.Unlock()
+	if d != nil {
+		return d, nil // stale, being read again (or after the retry delay)
+	}
+	if read == nil {
+		return nil, fmt.Errorf("%w: discovery failed, next try in %v", ErrUnavailable, retryAt.Sub(now).Round(time.Second))
+	}
+	select {
+	case <-read.done:
+		if read.err != nil {
+			return nil, fmt.Errorf("%w: discovery: %v", ErrUnavailable, read.err)
+		}
+		return read.d, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: discovery: %v", ErrUnavailable, ctx.Err())
+	}
+}
+
+// startRead starts reading the discovery document in the background and
+// returns the read. p.mu must be held.
+func (p *Provider) startRead() *discoveryRead {
+	read := &discoveryRead{done: make(chan struct{})}
+	p.reading = read
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), p.requestTimeout)
+		defer cancel()
+		d, err := p.readDiscovery(ctx)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if err != nil {
+			p.retryDelay = min(max(2*p.retryDelay, minRetryDelay), maxRetryDelay)
+			p.retryAt = p.cacheNow().Add(p.retryDelay)
+		} else {
+			p.discovered, p.retryDelay, p.retryAt = d, 0, time.Time{}
+		}
+		p.reading = nil
+		read.d, read.err = d, err
+		close(read.done)
+	}()
+	return read
 }
 
 func (p *Provider) readDiscovery(ctx context.Context) (*discovery, error) {
-	ctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, p.cfg.HTTPClient), requestTimeout)
-	defer cancel()
-	provider, err := oidc.NewProvider(ctx, p.cfg.Issuer)
+	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, p.client), p.cfg.Issuer)
 	if err != nil {
 		return nil, err
 	}
@@ -79,16 +134,16 @@ func (p *Provider) readDiscovery(ctx context.Context) (*discovery, error) {
 		return nil, err
 	}
 	// Every endpoint must be as safe as the issuer: a document that sends
-	// codes or tokens over plain http to another host is refused whole.
+	// codes, secrets or tokens over plain http is refused whole.
 	for name, u := range map[string]string{"authorization_endpoint": doc.AuthorizationPoint,
 		"token_endpoint": doc.TokenEndpoint, "jwks_uri": doc.JWKSURI} {
-		if err := checkProviderURL(u); err != nil {
+		if err := checkEndpoint(p.cfg.Issuer, u); err != nil {
 			return nil, fmt.Errorf("%s: %v", name, err)
 		}
 	}
 	for name, u := range map[string]string{"userinfo_endpoint": doc.UserinfoEndpoint, "end_session_endpoint": doc.EndSession} {
 		if u != "" {
-			if err := checkProviderURL(u); err != nil {
+			if err := checkEndpoint(p.cfg.Issuer, u); err != nil {
 				return nil, fmt.Errorf("%s: %v", name, err)
 			}
 		}
@@ -138,8 +193,10 @@ func authStyle(methods []string, secret string) oauth2.AuthStyle {
 // that known keys are not fetched again. It fetches the JWKS when it
 // meets an unknown kid, so key rotation needs nothing more.
 func (p *Provider) keySet(jwksURL string) *keySet {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.keys == nil || p.keys.url != jwksURL {
-		ctx := oidc.ClientContext(context.Background(), p.cfg.HTTPClient)
+		ctx := oidc.ClientContext(context.Background(), p.client)
 		p.keys = &keySet{url: jwksURL, remote: oidc.NewRemoteKeySet(ctx, jwksURL)}
 	}
 	return p.keys
@@ -154,6 +211,24 @@ func checkIssuer(issuer string) error {
 	u, _ := url.Parse(issuer)
 	if u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf("%q has a query or fragment", issuer)
+	}
+	return nil
+}
+
+// checkEndpoint accepts an endpoint of the discovery document of
+// issuer: https, or http on a loopback host when the issuer itself is
+// such an http issuer (a provider on the same machine, as in tests). An
+// https issuer whose document lists http://localhost endpoints is
+// refused: they would send the code, the client secret and tokens in
+// clear to whatever listens there.
+func checkEndpoint(issuer, endpoint string) error {
+	if err := checkProviderURL(endpoint); err != nil {
+		return err
+	}
+	iss, _ := url.Parse(issuer) // checked by New
+	u, _ := url.Parse(endpoint)
+	if u.Scheme != "https" && iss.Scheme == "https" {
+		return fmt.Errorf("%q must use https, as the issuer does", endpoint)
 	}
 	return nil
 }

@@ -50,7 +50,7 @@ func (p *Provider) finish(ctx context.Context, q url.Values, f Flow) (*Claims, e
 		return nil, refused("no code in the authorization response", nil)
 	}
 
-	ctx, cancel := context.WithTimeout(context.WithValue(ctx, oauth2.HTTPClient, p.cfg.HTTPClient), requestTimeout)
+	ctx, cancel := context.WithTimeout(context.WithValue(ctx, oauth2.HTTPClient, p.client), p.requestTimeout)
 	defer cancel()
 	conf := p.oauth2Config(d)
 	tok, err := conf.Exchange(ctx, code, oauth2.VerifierOption(f.Verifier))
@@ -221,8 +221,8 @@ func (p *Provider) needsUserinfo(raw map[string]any) bool {
 func (p *Provider) completeFromUserinfo(ctx context.Context, d *discovery, tok *oauth2.Token, idClaims map[string]any, c *Claims) error {
 	// go-oidc reports a status other than 200 only as text: the status
 	// is read on the way instead.
-	status := &statusRecorder{next: p.cfg.HTTPClient.Transport}
-	client := *p.cfg.HTTPClient
+	status := &statusRecorder{next: p.client.Transport}
+	client := *p.client
 	client.Transport = status
 	info, err := d.provider.UserInfo(oidc.ClientContext(ctx, &client), oauth2.StaticTokenSource(tok))
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -53,13 +54,20 @@ type Config struct {
 	// its sign-out ("" leaves it out of the sign-out URL).
 	PostLogoutRedirectURL string
 	// HTTPClient makes the requests to the provider; nil means a client
-	// with a 10 s timeout.
+	// with a 10 s timeout. Whichever it is, redirects are not followed
+	// (a copy is used, the caller's client is left as it is): a redirected
+	// token request would send the code, the PKCE verifier and the client
+	// secret elsewhere.
 	HTTPClient *http.Client
 	// Now is the clock ID tokens are checked against; nil means time.Now.
 	Now func() time.Time
 	// DiscoveryTTL is how long a discovery document (and so the
-	// endpoints) is used before it is read again; zero means an hour. A
-	// failed read is never cached.
+	// endpoints) is used before it is read again; zero means an hour.
+	// The read happens in the background: until it succeeds the older
+	// document goes on serving, also while the provider is down. After
+	// a failed read the next one waits 5 s, growing to 30 s while the
+	// failures go on; without any document, logins and sign-out URLs
+	// are unavailable until a read succeeds.
 	DiscoveryTTL time.Duration
 }
 
@@ -68,11 +76,24 @@ type Config struct {
 type Provider struct {
 	cfg Config
 
-	// discoverLock (a one-slot semaphore, so waiting respects the
-	// context) guards discovered and keys.
-	discoverLock chan struct{}
-	discovered   *discovery
-	keys         *keySet
+	// client is cfg.HTTPClient refusing redirects; every request to the
+	// provider goes through it.
+	client *http.Client
+	// requestTimeout bounds each request to the provider (tests shorten
+	// it).
+	requestTimeout time.Duration
+
+	// mu guards the fields below (see discover).
+	mu sync.Mutex
+	// discovered is the latest document read, nil before the first.
+	discovered *discovery
+	// reading is the discovery read in progress, nil when none.
+	reading *discoveryRead
+	// retryAt is when a discovery read may be tried again after a
+	// failure; retryDelay is the delay that set it (0 after a success).
+	retryAt    time.Time
+	retryDelay time.Duration
+	keys       *keySet
 	// cacheNow is the clock of the discovery cache (tests move it).
 	cacheNow func() time.Time
 }
@@ -128,7 +149,7 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.DiscoveryTTL == 0 {
 		cfg.DiscoveryTTL = time.Hour
 	}
-	return &Provider{cfg: cfg, discoverLock: make(chan struct{}, 1), cacheNow: time.Now}, nil
+	return &Provider{cfg: cfg, client: withoutRedirects(cfg.HTTPClient), requestTimeout: requestTimeout, cacheNow: time.Now}, nil
 }
 
 // Config returns the provider's configuration, defaults filled in.

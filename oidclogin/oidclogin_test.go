@@ -396,23 +396,47 @@ func TestProviderDown(t *testing.T) {
 	})
 	t.Run("discovery failing", func(t *testing.T) {
 		p := newProvider(t, op)
+		advance := fakeClock(p)
+		before := op.Requests(testop.DiscoveryPath)
 		op.FailNext(testop.DiscoveryPath, http.StatusInternalServerError)
 		_, _, err := p.Start(context.Background())
 		wantUnavailable(t, err)
-		// The failure was not cached.
+		// The failure is remembered for the retry delay: no new read.
+		_, _, err = p.Start(context.Background())
+		wantUnavailable(t, err)
+		if n := op.Requests(testop.DiscoveryPath) - before; n != 1 {
+			t.Errorf("discovery read %d times within the retry delay, want 1", n)
+		}
+		advance(minRetryDelay)
 		if _, _, err := p.Start(context.Background()); err != nil {
-			t.Fatalf("after the failure: %v", err)
+			t.Fatalf("after the retry delay: %v", err)
 		}
 	})
+}
+
+// fakeClock makes p's discovery cache run on a clock the test moves with
+// the function returned.
+func fakeClock(p *Provider) (advance func(time.Duration)) {
+	now := time.Now()
+	var mu sync.Mutex
+	p.cacheNow = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	return func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+}
+
+// awaitRead waits for the discovery read in progress, if any.
+func awaitRead(p *Provider) {
+	p.mu.Lock()
+	read := p.reading
+	p.mu.Unlock()
+	if read != nil {
+		<-read.done
+	}
 }
 
 func TestDiscoveryCache(t *testing.T) {
 	op := testop.Start(t)
 	p := newProvider(t, op, func(c *Config) { c.DiscoveryTTL = time.Minute })
-	now := time.Now()
-	var mu sync.Mutex
-	p.cacheNow = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	advance := fakeClock(p)
 
 	for range 3 {
 		if _, _, err := p.Start(context.Background()); err != nil {
@@ -424,24 +448,40 @@ func TestDiscoveryCache(t *testing.T) {
 		t.Fatalf("discovery read %d times within the TTL, want 1", n)
 	}
 
+	// After the TTL the document at hand answers while it is read again.
 	advance(61 * time.Second)
 	op.EndSessionEndpoint(false) // a change the next read must see
+	if _, ok := p.SignOutURL(context.Background(), "tok"); !ok {
+		t.Error("stale document not used while it is read again")
+	}
+	awaitRead(p)
 	if _, ok := p.SignOutURL(context.Background(), "tok"); ok {
-		t.Error("sign-out URL from the stale document after the TTL")
+		t.Error("sign-out URL from the old document after it was read again")
 	}
 	if n := op.Requests(testop.DiscoveryPath); n != 2 {
 		t.Fatalf("discovery read %d times after the TTL, want 2", n)
 	}
 
-	// A failed re-read keeps the document at hand and is tried again.
+	// A failed re-read keeps the document at hand, and is tried again
+	// after the retry delay, not at every call.
 	advance(61 * time.Second)
 	op.FailNext(testop.DiscoveryPath, http.StatusInternalServerError)
 	if _, _, err := p.Start(context.Background()); err != nil {
 		t.Fatalf("with a cached document and the provider failing: %v", err)
 	}
+	awaitRead(p)
 	if _, _, err := p.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	awaitRead(p)
+	if n := op.Requests(testop.DiscoveryPath); n != 3 {
+		t.Fatalf("discovery read %d times, want 3 (no retry within the delay)", n)
+	}
+	advance(minRetryDelay)
+	if _, _, err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	awaitRead(p)
 	if n := op.Requests(testop.DiscoveryPath); n != 4 {
 		t.Fatalf("discovery read %d times, want 4 (failure retried)", n)
 	}

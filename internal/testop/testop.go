@@ -69,15 +69,19 @@ type OP struct {
 	addr string // host:port, kept across Down and Up
 
 	// mu serialises requests and guards everything below.
-	mu                sync.Mutex
-	srv               *http.Server
-	user              User
-	tamper            []func(claims map[string]any)
-	foreignNext       bool
-	endSession        bool
-	issParam          bool
-	denyNext          string
-	failNext          map[string]int
+	mu           sync.Mutex
+	srv          *http.Server
+	user         User
+	tamper       []func(claims map[string]any)
+	foreignNext  bool
+	endSession   bool
+	issParam     bool
+	denyNext     string
+	failNext     map[string]int
+	redirectNext map[string]redirect
+	// blackHole, when not nil, holds every request unanswered until it
+	// is closed (by Up).
+	blackHole         chan struct{}
 	requests          map[string]int
 	lastEndSessionURL string
 }
@@ -94,13 +98,14 @@ func Start(t testing.TB) *OP {
 		t.Fatalf("testop: listen: %v", err)
 	}
 	op := &OP{
-		t:          t,
-		mock:       mock,
-		addr:       ln.Addr().String(),
-		user:       DefaultUser,
-		endSession: true,
-		failNext:   map[string]int{},
-		requests:   map[string]int{},
+		t:            t,
+		mock:         mock,
+		addr:         ln.Addr().String(),
+		user:         DefaultUser,
+		endSession:   true,
+		failNext:     map[string]int{},
+		redirectNext: map[string]redirect{},
+		requests:     map[string]int{},
 	}
 	// mockoidc derives its issuer and endpoints from Server.Addr; the
 	// server that actually serves is op.srv (so that Down and Up work).
@@ -123,13 +128,29 @@ func (op *OP) serve(ln net.Listener) {
 	go func() { _ = srv.Serve(ln) }()
 }
 
-// count serialises requests, counts them by path, and answers the ones
-// FailNext asked to fail.
+// count serialises requests, counts them by path, holds them while the
+// OP is a black hole, and answers the ones FailNext asked to fail or
+// RedirectNext to redirect.
 func (op *OP) count(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		op.mu.Lock()
+		hole := op.blackHole
+		op.mu.Unlock()
+		if hole != nil {
+			select {
+			case <-hole:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		op.mu.Lock()
 		defer op.mu.Unlock()
 		op.requests[r.URL.Path]++
+		if rd, ok := op.redirectNext[r.URL.Path]; ok {
+			delete(op.redirectNext, r.URL.Path)
+			http.Redirect(w, r, rd.to, rd.status)
+			return
+		}
 		if status, ok := op.failNext[r.URL.Path]; ok {
 			delete(op.failNext, r.URL.Path)
 			w.Header().Set("Content-Type", "application/json")
@@ -252,6 +273,30 @@ func (op *OP) FailNext(path string, status int) {
 	op.failNext[path] = status
 }
 
+type redirect struct {
+	to     string
+	status int
+}
+
+// RedirectNext answers the next request to path with a redirect (status
+// 302, 307, 308…) to the URL to.
+func (op *OP) RedirectNext(path, to string, status int) {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	op.redirectNext[path] = redirect{to, status}
+}
+
+// BlackHole makes the OP accept connections and requests and answer none
+// (a provider behind a black-holing network) until Up; requests held
+// then are answered. Requests are counted when answered.
+func (op *OP) BlackHole() {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	if op.blackHole == nil {
+		op.blackHole = make(chan struct{})
+	}
+}
+
 // Requests is how many requests path (DiscoveryPath, JWKSPath…) got.
 func (op *OP) Requests(path string) int {
 	op.mu.Lock()
@@ -271,11 +316,16 @@ func (op *OP) Down() {
 	}
 }
 
-// Up serves again on the same address after Down.
+// Up serves again on the same address after Down, and answers again
+// after BlackHole.
 func (op *OP) Up() {
 	op.t.Helper()
 	op.mu.Lock()
 	up := op.srv != nil
+	if op.blackHole != nil {
+		close(op.blackHole)
+		op.blackHole = nil
+	}
 	op.mu.Unlock()
 	if up {
 		return
