@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -209,4 +210,27 @@ func TestDownUpDiscoveryDenyFail(t *testing.T) {
 	if cb.Query().Get("error") != "access_denied" || cb.Query().Get("state") != "st" || cb.Query().Get("iss") != op.Issuer() {
 		t.Errorf("deny: %s", cb)
 	}
+}
+
+func TestBlackHoleAndRedirect(t *testing.T) {
+	op := testop.Start(t)
+	op.BlackHole()
+	c := &http.Client{Timeout: 200 * time.Millisecond}
+	if _, err := c.Get(op.Issuer() + "/.well-known/openid-configuration"); err == nil {
+		t.Fatal("black hole: discovery answered")
+	}
+	op.Up()
+	resp, err := c.Get(op.Issuer() + "/.well-known/openid-configuration")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("after Up: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	op.RedirectNext(testop.TokenPath, "https://elsewhere.example/token", http.StatusTemporaryRedirect)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err = c.Post(op.Issuer()+"/token", "application/x-www-form-urlencoded", nil)
+	if err != nil || resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != "https://elsewhere.example/token" {
+		t.Fatalf("RedirectNext: %v %v", resp, err)
+	}
+	resp.Body.Close()
 }
