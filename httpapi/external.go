@@ -419,8 +419,16 @@ func (s *Server) externalError(w http.ResponseWriter, r *http.Request, p *oidclo
 		// A disabled user: refused like a wrong password, without saying so.
 		msg = "This account cannot log in here."
 	}
-	if status == http.StatusServiceUnavailable {
+	var ge *gatehouse.Error
+	switch {
+	case status == http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+	case status == http.StatusTooManyRequests && errors.As(err, &ge):
+		w.Header().Set("Retry-After", retryAfter(ge.RetryAfter))
+	case status == http.StatusServiceUnavailable && code == gatehouse.CodeProviderUnavailable:
 		w.Header().Set("Retry-After", "60")
+	case status == http.StatusServiceUnavailable && errors.As(err, &ge):
+		w.Header().Set("Retry-After", retryAfter(ge.RetryAfter))
 	}
 	return s.renderPage(w, status, externalErrorPage, externalErrorData{
 		Title: "Sign-in failed", Message: msg, LoginURL: s.base + "/ui/login",
