@@ -12,10 +12,20 @@ package oidclogin
 
 import (
 	"context"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
 )
 
 // Config is one provider, as configured (the oidc: list).
@@ -57,14 +67,71 @@ type Config struct {
 // concurrent use; it does not reach the provider until first needed.
 type Provider struct {
 	cfg Config
+
+	// discoverLock (a one-slot semaphore, so waiting respects the
+	// context) guards discovered and keys.
+	discoverLock chan struct{}
+	discovered   *discovery
+	keys         *keySet
+	// cacheNow is the clock of the discovery cache (tests move it).
+	cacheNow func() time.Time
 }
+
+// idPattern is what a provider id may be: it goes into paths and stored
+// identities.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // New checks cfg and returns its Provider, without reaching the provider.
 func New(cfg Config) (*Provider, error) {
-	return nil, errors.New("oidclogin: not built yet")
+	if !idPattern.MatchString(cfg.ID) {
+		return nil, fmt.Errorf("oidclogin: provider id %q: want 1 to 64 letters, digits, '.', '_' or '-'", cfg.ID)
+	}
+	if err := checkIssuer(cfg.Issuer); err != nil {
+		return nil, fmt.Errorf("oidclogin: provider %s: issuer %v", cfg.ID, err)
+	}
+	if cfg.ClientID == "" {
+		return nil, fmt.Errorf("oidclogin: provider %s: client_id is required", cfg.ID)
+	}
+	if u, err := url.Parse(cfg.RedirectURL); err != nil || !u.IsAbs() || u.Host == "" {
+		return nil, fmt.Errorf("oidclogin: provider %s: redirect URL %q is not an absolute URL", cfg.ID, cfg.RedirectURL)
+	}
+	if cfg.PostLogoutRedirectURL != "" {
+		if u, err := url.Parse(cfg.PostLogoutRedirectURL); err != nil || !u.IsAbs() || u.Host == "" {
+			return nil, fmt.Errorf("oidclogin: provider %s: post-logout redirect URL %q is not an absolute URL", cfg.ID, cfg.PostLogoutRedirectURL)
+		}
+	}
+	if cfg.DiscoveryTTL < 0 {
+		return nil, fmt.Errorf("oidclogin: provider %s: negative discovery TTL", cfg.ID)
+	}
+	if cfg.Name == "" {
+		cfg.Name = cfg.ID
+	}
+	scopes := []string{oidc.ScopeOpenID}
+	if cfg.Scopes == nil {
+		cfg.Scopes = []string{oidc.ScopeOpenID, "email", "profile"}
+	}
+	for _, s := range cfg.Scopes {
+		if s == "" || strings.ContainsAny(s, " \"\\") {
+			return nil, fmt.Errorf("oidclogin: provider %s: bad scope %q", cfg.ID, s)
+		}
+		if !slices.Contains(scopes, s) {
+			scopes = append(scopes, s)
+		}
+	}
+	cfg.Scopes = scopes
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: requestTimeout}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.DiscoveryTTL == 0 {
+		cfg.DiscoveryTTL = time.Hour
+	}
+	return &Provider{cfg: cfg, discoverLock: make(chan struct{}, 1), cacheNow: time.Now}, nil
 }
 
-// Config returns the provider's configuration.
+// Config returns the provider's configuration, defaults filled in.
 func (p *Provider) Config() Config { return p.cfg }
 
 // Flow is what ties a callback to the authorization request that started
@@ -83,7 +150,30 @@ type Flow struct {
 // code_challenge with S256, the redirect URL). A provider that cannot be
 // reached (discovery fails) is ErrUnavailable.
 func (p *Provider) Start(ctx context.Context) (authURL string, f Flow, err error) {
-	return "", Flow{}, errors.New("oidclogin: not built yet")
+	d, err := p.discover(ctx)
+	if err != nil {
+		return "", Flow{}, err
+	}
+	f = Flow{State: randomToken(), Nonce: randomToken(), Verifier: oauth2.GenerateVerifier()}
+	authURL = p.oauth2Config(d).AuthCodeURL(f.State, oauth2.S256ChallengeOption(f.Verifier), oidc.Nonce(f.Nonce))
+	return authURL, f, nil
+}
+
+// randomToken is 256 bits from crypto/rand, base64url.
+func randomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b) // never fails (crypto/rand panics rather)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (p *Provider) oauth2Config(d *discovery) *oauth2.Config {
+	return &oauth2.Config{
+		ClientID:     p.cfg.ClientID,
+		ClientSecret: p.cfg.ClientSecret,
+		Endpoint:     d.endpoint,
+		RedirectURL:  p.cfg.RedirectURL,
+		Scopes:       p.cfg.Scopes,
+	}
 }
 
 // Claims is what a finished login proved about the account at the
@@ -123,7 +213,7 @@ type Claims struct {
 // with a server error; *RefusedError for everything that proves nothing
 // (its Reason is safe to log and show; never a token).
 func (p *Provider) Finish(ctx context.Context, q url.Values, f Flow) (*Claims, error) {
-	return nil, errors.New("oidclogin: not built yet")
+	return p.finish(ctx, q, f)
 }
 
 // SignOutURL returns the provider's end_session_endpoint with
@@ -131,7 +221,24 @@ func (p *Provider) Finish(ctx context.Context, q url.Values, f Flow) (*Claims, e
 // when configured; ok is false when the provider has none (or its
 // discovery cannot be read).
 func (p *Provider) SignOutURL(ctx context.Context, idToken string) (u string, ok bool) {
-	return "", false
+	d, err := p.discover(ctx)
+	if err != nil || d.endSession == "" {
+		return "", false
+	}
+	end, err := url.Parse(d.endSession)
+	if err != nil {
+		return "", false
+	}
+	v := end.Query()
+	if idToken != "" {
+		v.Set("id_token_hint", idToken)
+	}
+	v.Set("client_id", p.cfg.ClientID)
+	if p.cfg.PostLogoutRedirectURL != "" {
+		v.Set("post_logout_redirect_uri", p.cfg.PostLogoutRedirectURL)
+	}
+	end.RawQuery = v.Encode()
+	return end.String(), true
 }
 
 // ErrUnavailable is a provider that cannot be reached or that failed.
@@ -170,21 +277,6 @@ type FlowState struct {
 // and authenticated (AES-GCM under a key derived from the server's key),
 // so the browser can neither read the verifier and nonce nor change any
 // field.
-type Sealer struct{}
-
-// NewSealer returns a Sealer keyed by key (at least 32 bytes, e.g. the
-// server's secrets key; a subkey for flows is derived from it).
-func NewSealer(key []byte) (*Sealer, error) {
-	return nil, errors.New("oidclogin: not built yet")
-}
-
-// Seal returns the cookie value of fs.
-func (s *Sealer) Seal(fs FlowState) (string, error) {
-	return "", errors.New("oidclogin: not built yet")
-}
-
-// Open returns the FlowState sealed in v, refused (*RefusedError) when v
-// was not sealed by this key, was changed, or has expired at now.
-func (s *Sealer) Open(v string, now time.Time) (FlowState, error) {
-	return FlowState{}, errors.New("oidclogin: not built yet")
+type Sealer struct {
+	aead cipher.AEAD
 }
