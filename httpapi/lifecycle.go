@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/csrf"
 )
@@ -68,6 +69,10 @@ func (s *Server) recoverAccess(r *http.Request, userID, token, password string) 
 	})
 }
 
+// errLocalLoginDisabled refuses a password endpoint while a provider's
+// deny_local_login is in effect.
+var errLocalLoginDisabled = gatehouse.Errorf(gatehouse.CodeLocalLoginDisabled, "Passwords are turned off; log in with your organisation's sign-in.")
+
 type verifyInviteBody struct {
 	UserID string `json:"userId"`
 	Token  string `json:"token"`
@@ -129,6 +134,11 @@ type invitePasswordBody struct {
 // handleInvitePassword is POST BASE/invite/password: the invited user sets
 // a password, becomes active and is logged in, as after a login.
 func (s *Server) handleInvitePassword(w http.ResponseWriter, r *http.Request) error {
+	if s.accounts.LocalLoginDisabled() {
+		// Said before anything else, as by every password endpoint: no
+		// invitation session can exist then (POST /invite/verify refuses).
+		return errLocalLoginDisabled
+	}
 	token := s.inviteToken(r)
 	if _, _, err := s.accounts.InvitedUser(r.Context(), token); err != nil {
 		return err
