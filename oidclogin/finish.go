@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -76,7 +77,7 @@ func (p *Provider) finish(ctx context.Context, q url.Values, f Flow) (*Claims, e
 	c := p.claims(raw)
 	c.Subject, c.IDToken = idToken.Subject, rawID
 	if p.needsUserinfo(raw) && d.provider.UserInfoEndpoint() != "" {
-		if err := p.completeFromUserinfo(ctx, d, tok, c); err != nil {
+		if err := p.completeFromUserinfo(ctx, d, tok, raw, c); err != nil {
 			return nil, err
 		}
 	}
@@ -98,7 +99,7 @@ func (p *Provider) verify(ctx context.Context, d *discovery, rawID, nonce string
 	case errors.As(err, &expired):
 		return nil, refused("ID token expired", err)
 	case err != nil:
-		return nil, refused("ID token invalid", err)
+		return nil, refused(verifyReason(err), err)
 	}
 	if idToken.IssuedAt.After(p.cfg.Now().Add(issuedAtLeeway)) {
 		return nil, refused("ID token issued in the future", nil)
@@ -121,6 +122,25 @@ func (p *Provider) verify(ctx context.Context, d *discovery, rawID, nonce string
 		return nil, refused("ID token has no subject", nil)
 	}
 	return idToken, nil
+}
+
+// verifyReason names what go-oidc found wrong with an ID token, for the
+// operator reading the log (a wrong client id or issuer in the
+// configuration shows here first). go-oidc gives these only as text;
+// anything unrecognised is "ID token invalid".
+func verifyReason(err error) string {
+	s := err.Error()
+	switch {
+	case strings.Contains(s, "failed to verify signature"), strings.Contains(s, "malformed jwt"), strings.Contains(s, "not signed"):
+		return "ID token invalid: bad signature"
+	case strings.Contains(s, "expected audience"):
+		return "ID token invalid: for another client (aud)"
+	case strings.Contains(s, "issued by a different provider"):
+		return "ID token invalid: from another issuer (iss)"
+	case strings.Contains(s, "nbf"):
+		return "ID token invalid: not valid yet (nbf)"
+	}
+	return "ID token invalid"
 }
 
 // exchangeError sorts a failed code exchange: the provider unreachable
@@ -173,11 +193,16 @@ func errorCode(code string) string {
 }
 
 // needsUserinfo says whether the ID token lacks a claim gatehouse uses
-// that the userinfo endpoint may have: the email (when asked for), or the
-// groups claim.
+// that the userinfo endpoint may have: the email or email_verified (when
+// the email scope is asked for), or the groups claim.
 func (p *Provider) needsUserinfo(raw map[string]any) bool {
-	if _, ok := raw["email"]; !ok && slices.Contains(p.cfg.Scopes, "email") {
-		return true
+	if slices.Contains(p.cfg.Scopes, "email") {
+		if _, ok := raw["email"]; !ok {
+			return true
+		}
+		if _, ok := raw["email_verified"]; !ok {
+			return true
+		}
 	}
 	if p.cfg.GroupsClaim != "" {
 		if _, ok := raw[p.cfg.GroupsClaim]; !ok {
@@ -193,10 +218,15 @@ func (p *Provider) needsUserinfo(raw map[string]any) bool {
 // with claims missing, which could strip mapped groups or skip an email
 // check), and one that answers for another subject or refuses the access
 // token is refused.
-func (p *Provider) completeFromUserinfo(ctx context.Context, d *discovery, tok *oauth2.Token, c *Claims) error {
-	info, err := d.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+func (p *Provider) completeFromUserinfo(ctx context.Context, d *discovery, tok *oauth2.Token, idClaims map[string]any, c *Claims) error {
+	// go-oidc reports a status other than 200 only as text: the status
+	// is read on the way instead.
+	status := &statusRecorder{next: p.cfg.HTTPClient.Transport}
+	client := *p.cfg.HTTPClient
+	client.Transport = status
+	info, err := d.provider.UserInfo(oidc.ClientContext(ctx, &client), oauth2.StaticTokenSource(tok))
 	if err != nil {
-		if isNetworkError(err) || isServerErrorText(err) {
+		if isNetworkError(err) || status.code >= 500 || status.code == http.StatusTooManyRequests {
 			return fmt.Errorf("%w: userinfo: %v", ErrUnavailable, err)
 		}
 		return refused("userinfo refused", err)
@@ -209,9 +239,14 @@ func (p *Provider) completeFromUserinfo(ctx context.Context, d *discovery, tok *
 		return refused("userinfo claims unreadable", err)
 	}
 	u := p.claims(raw)
-	if c.Email == "" {
+	_, verifiedInToken := idClaims["email_verified"]
+	switch {
+	case c.Email == "":
 		// Email and its verification come from the same source.
 		c.Email, c.EmailVerified = u.Email, u.EmailVerified
+	case !verifiedInToken && u.Email == c.Email:
+		// The token's email, verified according to userinfo.
+		c.EmailVerified = u.EmailVerified
 	}
 	if c.Name == "" {
 		c.Name = u.Name
@@ -225,13 +260,21 @@ func (p *Provider) completeFromUserinfo(ctx context.Context, d *discovery, tok *
 	return nil
 }
 
-// isServerErrorText recognises go-oidc's userinfo error for a status
-// other than 200, which it gives only as text ("503 Service Unavailable:
-// body"): 5xx and 429 mean the provider is failing.
-func isServerErrorText(err error) bool {
-	s := err.Error()
-	if len(s) < 4 || s[3] != ' ' {
-		return false
+// statusRecorder is a RoundTripper that keeps the status of the last
+// response (one request at a time: it serves a single call).
+type statusRecorder struct {
+	next http.RoundTripper
+	code int
+}
+
+func (s *statusRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	next := s.next
+	if next == nil {
+		next = http.DefaultTransport
 	}
-	return s[0] == '5' && s[1] >= '0' && s[1] <= '9' && s[2] >= '0' && s[2] <= '9' || s[:3] == "429"
+	resp, err := next.RoundTrip(r)
+	if err == nil {
+		s.code = resp.StatusCode
+	}
+	return resp, err
 }

@@ -207,7 +207,9 @@ type Claims struct {
 // refetched on an unknown key), issuer, audience (and azp when there are
 // several audiences or azp is present), expiry and issued-at against
 // Config.Now, and the nonce. Claims missing from the ID token are taken
-// from the userinfo endpoint (whose sub must match).
+// from the userinfo endpoint (whose sub must match); a userinfo endpoint
+// that cannot be read then is ErrUnavailable, never a login with claims
+// missing.
 //
 // Errors: ErrUnavailable when the provider cannot be reached or answers
 // with a server error; *RefusedError for everything that proves nothing

@@ -150,10 +150,29 @@ func TestClaimsFromUserinfo(t *testing.T) {
 		t.Errorf("userinfo requests = %d, want 1", n)
 	}
 
+	// email in the token, email_verified only in userinfo (for the same
+	// email): verified.
+	op.NextUser(testop.User{Subject: "sub-3", Email: "eve@corp.example", EmailVerified: true})
+	op.TamperIDToken(func(c map[string]any) { delete(c, "email_verified") })
+	if c := mustLogin(t, p, op); c.Email != "eve@corp.example" || !c.EmailVerified {
+		t.Errorf("email_verified from userinfo: %+v", c)
+	}
+	// … but not for another email than the token's.
+	op.TamperIDToken(func(c map[string]any) { delete(c, "email_verified"); c["email"] = "mallory@corp.example" })
+	if c := mustLogin(t, p, op); c.Email != "mallory@corp.example" || c.EmailVerified {
+		t.Errorf("userinfo verified another email: %+v", c)
+	}
+	op.NextUser(testop.User{Subject: "sub-2", Email: "bob@corp.example", EmailVerified: true, EmailOnlyInUserinfo: true})
+
 	// Userinfo failing is not a login with the email missing.
 	op.FailNext(testop.UserinfoPath, http.StatusBadGateway)
 	_, err := login(t, p, op)
 	wantUnavailable(t, err)
+
+	// Userinfo refusing the access token proves nothing.
+	op.FailNext(testop.UserinfoPath, http.StatusUnauthorized)
+	_, err = login(t, p, op)
+	wantRefused(t, err, "userinfo refused")
 
 	// Userinfo about someone else.
 	op.TamperIDToken(func(c map[string]any) { c["sub"] = "sub-other" })
@@ -241,13 +260,14 @@ func TestIDTokenRefused(t *testing.T) {
 		name, reason string
 		tamper       func(c map[string]any)
 	}{
-		{"wrong audience", "ID token invalid", func(c map[string]any) { c["aud"] = "another-client" }},
-		{"wrong issuer", "ID token invalid", func(c map[string]any) { c["iss"] = "https://evil.example" }},
+		{"wrong audience", "another client (aud)", func(c map[string]any) { c["aud"] = "another-client" }},
+		{"wrong issuer", "another issuer (iss)", func(c map[string]any) { c["iss"] = "https://evil.example" }},
 		{"expired", "ID token expired", func(c map[string]any) { c["exp"] = time.Now().Add(-time.Minute).Unix() }},
 		{"issued in the future", "issued in the future", func(c map[string]any) { c["iat"] = time.Now().Add(time.Hour).Unix() }},
 		{"several audiences without azp", "azp", func(c map[string]any) { c["aud"] = []string{op.ClientID(), "other"} }},
 		{"azp of another client", "azp", func(c map[string]any) { c["azp"] = "other" }},
 		{"no subject", "no subject", func(c map[string]any) { delete(c, "sub") }},
+		{"not valid yet", "not valid yet", func(c map[string]any) { c["nbf"] = time.Now().Add(time.Hour).Unix() }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			op.TamperIDToken(tc.tamper)
@@ -267,7 +287,7 @@ func TestIDTokenRefused(t *testing.T) {
 	t.Run("wrongly signed", func(t *testing.T) {
 		op.SignNextWithForeignKey()
 		_, err := login(t, p, op)
-		wantRefused(t, err, "ID token invalid")
+		wantRefused(t, err, "bad signature")
 	})
 }
 
@@ -492,5 +512,23 @@ func TestNew(t *testing.T) {
 		if _, err := New(cfg); err != nil {
 			t.Errorf("loopback issuer %s: %v", iss, err)
 		}
+	}
+}
+
+// TestConcurrentLogins: one Provider serves many callbacks at once (run
+// with -race), discovery read once.
+func TestConcurrentLogins(t *testing.T) {
+	op := testop.Start(t)
+	p := newProvider(t, op)
+	t.Run("group", func(t *testing.T) {
+		for i := range 8 {
+			t.Run(strings.Repeat("x", i+1), func(t *testing.T) {
+				t.Parallel()
+				mustLogin(t, p, op)
+			})
+		}
+	})
+	if n := op.Requests(testop.DiscoveryPath); n != 1 {
+		t.Errorf("discovery read %d times, want 1", n)
 	}
 }

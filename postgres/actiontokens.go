@@ -38,8 +38,10 @@ func validateActionToken(t *gatehouse.ActionToken) error {
 	if t.ID == "" || !validText(t.ID) {
 		fields["id"] = "The id is required, as text."
 	}
-	if t.Purpose != gatehouse.PurposeReset && t.Purpose != gatehouse.PurposeInvite {
-		fields["purpose"] = "The purpose must be reset or invite."
+	switch t.Purpose {
+	case gatehouse.PurposeReset, gatehouse.PurposeInvite, gatehouse.PurposeRecovery:
+	default:
+		fields["purpose"] = "The purpose must be reset, invite or recovery."
 	}
 	if len(t.Hash) == 0 {
 		fields["hash"] = "The hash is required."

@@ -13,7 +13,7 @@ import (
 
 // pendingLoginColumns are the columns scanPendingLogin reads.
 const pendingLoginColumns = `id, token_hash, user_id, stamp, remember, created_at, expires_at,
-	attempts, code_hash, code_provider, code_expires_at, sends`
+	attempts, code_hash, code_provider, code_expires_at, sends, provider, id_token`
 
 // scanPendingLogin reads a row of pendingLoginColumns.
 func scanPendingLogin(row pgx.Row) (*gatehouse.PendingLogin, error) {
@@ -23,7 +23,7 @@ func scanPendingLogin(row pgx.Row) (*gatehouse.PendingLogin, error) {
 		codeExpires      pgtype.Timestamptz
 	)
 	err := row.Scan(&p.ID, &p.TokenHash, &p.UserID, &p.Stamp, &p.Remember, &created, &expires,
-		&p.Attempts, &p.CodeHash, &p.CodeProvider, &codeExpires, &p.Sends)
+		&p.Attempts, &p.CodeHash, &p.CodeProvider, &codeExpires, &p.Sends, &p.Provider, &p.IDToken)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +54,7 @@ func checkPendingLogin(p *gatehouse.PendingLogin) error {
 		return &gatehouse.Error{Code: gatehouse.CodeValidation, Message: invalid, Fields: fields}
 	}
 	return checkText(invalid, map[string]string{"id": p.ID, "user_id": p.UserID, "stamp": p.Stamp,
-		"code_provider": p.CodeProvider})
+		"code_provider": p.CodeProvider, "provider": p.Provider, "id_token": p.IDToken})
 }
 
 // CreatePendingLogin stores the new pending login p. One whose user does
@@ -67,10 +67,10 @@ func (s *Store) CreatePendingLogin(ctx context.Context, p *gatehouse.PendingLogi
 		return err
 	}
 	const q = `INSERT INTO pending_logins (` + pendingLoginColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
 	return s.insertForUser(ctx, "pending login", p.UserID, "The pending login already exists.", q,
 		p.ID, p.TokenHash, p.UserID, p.Stamp, p.Remember, pgTime(p.CreatedAt), pgTime(p.ExpiresAt),
-		p.Attempts, nilIfEmpty(p.CodeHash), p.CodeProvider, nullTime(p.CodeExpiresAt), p.Sends)
+		p.Attempts, nilIfEmpty(p.CodeHash), p.CodeProvider, nullTime(p.CodeExpiresAt), p.Sends, p.Provider, p.IDToken)
 }
 
 // PendingLoginByTokenHash returns the pending login whose cookie secret

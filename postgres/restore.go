@@ -181,12 +181,12 @@ func restoreTables(snap *gatehouse.Snapshot) []restoreTable {
 	}
 	sessions := restoreTable{name: "sessions", columns: []string{"id", "token_hash", "user_id", "created_at",
 		"last_seen_at", "expires_at", "idle_timeout_ns", "idle_ends_ns", "authenticated_at", "remember",
-		"two_factor", "scope", "client_addr", "user_agent"}}
+		"two_factor", "scope", "client_addr", "user_agent", "provider", "id_token"}}
 	for _, ses := range snap.Sessions {
 		sessions.rows = append(sessions.rows, []any{ses.ID, ses.TokenHash, nullText(ses.UserID), pgTime(ses.CreatedAt),
 			pgTime(ses.LastSeenAt), pgTime(ses.ExpiresAt), int64(ses.IdleTimeout),
 			idleEndsNanos(ses.LastSeenAt, ses.IdleTimeout), nullTime(ses.AuthenticatedAt), ses.Remember,
-			ses.TwoFactor, ses.Scope, storableText(ses.ClientAddr), storableText(ses.UserAgent)})
+			ses.TwoFactor, ses.Scope, storableText(ses.ClientAddr), storableText(ses.UserAgent), ses.Provider, ses.IDToken})
 	}
 	throttles := restoreTable{name: "throttles", columns: []string{"key", "failures", "window_start", "locked_until",
 		"pending", "pending_until"}}

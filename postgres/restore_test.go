@@ -44,6 +44,7 @@ func sampleSnapshot() *gatehouse.Snapshot {
 		ActionTokens: []*gatehouse.ActionToken{
 			{ID: "a1", UserID: "u2", Purpose: gatehouse.PurposeInvite, Hash: h("a1"), Stamp: "stamp2", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)},
 			{ID: "a2", UserID: "u1", Purpose: gatehouse.PurposeReset, Hash: h("a2"), Stamp: "old", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour), UsedAt: t0.Add(time.Minute)},
+			{ID: "a3", UserID: "u1", Purpose: gatehouse.PurposeRecovery, Hash: h("a3"), Stamp: "stamp1", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)},
 		},
 		TwoFactors: []*gatehouse.TwoFactor{
 			{UserID: "u1", TOTPSecret: []byte("sealed"), TOTPLastStep: 59_000_000, Phone: "+15550100",
@@ -63,7 +64,8 @@ func sampleSnapshot() *gatehouse.Snapshot {
 		Sessions: []*gatehouse.Session{
 			{ID: "s1", TokenHash: h("s1"), UserID: "u1", CreatedAt: t0, LastSeenAt: t0.Add(time.Minute),
 				ExpiresAt: t0.Add(12 * time.Hour), IdleTimeout: 20 * time.Minute, AuthenticatedAt: t0,
-				Remember: true, TwoFactor: true, ClientAddr: "192.0.2.1", UserAgent: "Firefox"},
+				Remember: true, TwoFactor: true, ClientAddr: "192.0.2.1", UserAgent: "Firefox",
+				Provider: "entra", IDToken: "eyJhbGciOiJSUzI1NiJ9." + strings.Repeat("eyJncm91cHMiOlsi", 400) + ".c2ln"},
 			{ID: "s2", TokenHash: h("s2"), CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(time.Hour),
 				IdleTimeout: time.Hour, Scope: gatehouse.ScopeGuest},
 			{ID: "s3", TokenHash: h("s3"), UserID: "u2", CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(time.Hour),
@@ -233,6 +235,7 @@ func TestRestoreRefusesRecordsPostgresCannotHold(t *testing.T) {
 		{"invalid UTF-8 in an identity's email", func(s *gatehouse.Snapshot) { s.Identities[1].Email = "\xfe" }, `external login "google 1093"`},
 		{"two-factor version 0", func(s *gatehouse.Snapshot) { s.TwoFactors[1].Version = 0 }, `two-factor settings of user "u2"`},
 		{"a guest session with a user", func(s *gatehouse.Snapshot) { s.Sessions[1].UserID = "u1" }, `session "s2"`},
+		{"NUL in a session's ID token", func(s *gatehouse.Snapshot) { s.Sessions[0].IDToken = "a\x00b" }, `session "s1"`},
 		{"NUL in a queued mail", func(s *gatehouse.Snapshot) { s.Mail[0].Text = "a\x00b" }, `mail message "m1"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 
 // sessionColumns are the columns scanSession reads.
 const sessionColumns = `id, token_hash, user_id, created_at, last_seen_at, expires_at, idle_timeout_ns,
-	authenticated_at, remember, two_factor, scope, client_addr, user_agent`
+	authenticated_at, remember, two_factor, scope, client_addr, user_agent, provider, id_token`
 
 // scanSession reads a row of sessionColumns.
 func scanSession(row pgx.Row) (*gatehouse.Session, error) {
@@ -30,7 +30,7 @@ func scanSession(row pgx.Row) (*gatehouse.Session, error) {
 		authenticated          pgtype.Timestamptz
 	)
 	err := row.Scan(&s.ID, &s.TokenHash, &userID, &created, &seen, &expires, &idle,
-		&authenticated, &s.Remember, &s.TwoFactor, &s.Scope, &s.ClientAddr, &s.UserAgent)
+		&authenticated, &s.Remember, &s.TwoFactor, &s.Scope, &s.ClientAddr, &s.UserAgent, &s.Provider, &s.IDToken)
 	if err != nil {
 		return nil, err
 	}
@@ -68,6 +68,15 @@ func validateSession(ses *gatehouse.Session) error {
 	if !validText(ses.Scope) {
 		fields["scope"] = "The scope must be text."
 	}
+	// Provider and IDToken are kept exactly, not approximately as
+	// ClientAddr and UserAgent: an altered ID token would no longer be
+	// the provider's.
+	if !validText(ses.Provider) {
+		fields["provider"] = "The provider must be text."
+	}
+	if !validText(ses.IDToken) {
+		fields["id_token"] = "The ID token must be text."
+	}
 	if (ses.UserID == "") != (ses.Scope == gatehouse.ScopeGuest) {
 		fields["scope"] = "A session has a user unless its scope is guest, and a guest session has none."
 	}
@@ -102,11 +111,11 @@ func (s *Store) createSession(ctx context.Context, db execer, ses *gatehouse.Ses
 		return err
 	}
 	const q = `INSERT INTO sessions (` + sessionColumns + `, idle_ends_ns)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
 	_, err := db.Exec(ctx, q, ses.ID, ses.TokenHash, nullText(ses.UserID),
 		pgTime(ses.CreatedAt), pgTime(ses.LastSeenAt), pgTime(ses.ExpiresAt), int64(ses.IdleTimeout),
 		nullTime(ses.AuthenticatedAt), ses.Remember, ses.TwoFactor, ses.Scope,
-		storableText(ses.ClientAddr), storableText(ses.UserAgent),
+		storableText(ses.ClientAddr), storableText(ses.UserAgent), ses.Provider, ses.IDToken,
 		idleEndsNanos(ses.LastSeenAt, ses.IdleTimeout))
 	if isUniqueViolation(err) {
 		return errSessionTaken(err)
@@ -160,8 +169,9 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 
 // RekeySession replaces session oldID, whose token hash must still be
 // oldHash, by the same session under the new public id ses.ID and token
-// hash ses.TokenHash, with ses's AuthenticatedAt, TwoFactor and LastSeenAt.
-// It moves nothing else: remembered devices are the caller's to move.
+// hash ses.TokenHash, with ses's AuthenticatedAt, TwoFactor and LastSeenAt;
+// the rest, Provider and IDToken among it, stays as stored. It moves
+// nothing else: remembered devices are the caller's to move.
 //
 // One UPDATE of the row in place, conditional on the old id and hash, so
 // the old id and hash stop existing the moment the new ones start, and of

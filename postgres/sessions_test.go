@@ -73,6 +73,23 @@ func TestSessionTextsPostgreSQLRefuses(t *testing.T) {
 		t.Errorf("UserAgent, ClientAddr = %q, %q; want the bytes text cannot hold replaced by U+FFFD", got.UserAgent, got.ClientAddr)
 	}
 
+	// The provider and ID token are kept exactly or refused: an ID token
+	// with its bytes replaced would no longer be the provider's.
+	for _, field := range []string{"provider", "id_token"} {
+		exact := *ses
+		exact.ID, exact.TokenHash = gatehouse.NewID(), []byte("hash "+field)
+		if field == "provider" {
+			exact.Provider = "entra\x00"
+		} else {
+			exact.IDToken = "eyJ\xff"
+		}
+		err := s.CreateSession(ctx, &exact)
+		var ge *gatehouse.Error
+		if !errors.As(err, &ge) || ge.Code != gatehouse.CodeValidation || ge.Fields[field] == "" {
+			t.Errorf("CreateSession with %s not text = %v, want CodeValidation naming %s", field, err, field)
+		}
+	}
+
 	for _, bad := range []string{"\xff", "a\x00"} {
 		if _, err := s.SessionByID(ctx, bad); !errors.Is(err, gatehouse.ErrNotFound) {
 			t.Errorf("SessionByID(%q) = %v, want ErrNotFound", bad, err)

@@ -15,7 +15,9 @@ import (
 // id:<id> holding the hex token hash, both expiring at its ExpiresAt; the
 // set user:<user id> holds the ids of a user's pending logins, and the
 // sorted set exp scores each pending login's ref (see the prelude) by its
-// ExpiresAt in microseconds.
+// ExpiresAt in microseconds. The hash's prov is the CodeProvider; idp and
+// idt are the external login's Provider and IDToken, absent (read as "")
+// in a pending login stored before they existed.
 
 // luaPending are the Lua functions of the pending-login scripts. ARGV[1]
 // is the key base of the pending logins.
@@ -134,7 +136,7 @@ func (s *Store) CreatePendingLogin(ctx context.Context, p *gatehouse.PendingLogi
 		"id", p.ID, "hash", h, "user", p.UserID, "stamp", p.Stamp, "rem", boolField(p.Remember),
 		"created", micros(p.CreatedAt), "exp", micros(p.ExpiresAt), "att", p.Attempts,
 		"code", hex.EncodeToString(p.CodeHash), "prov", p.CodeProvider, "cexp", optMicros(p.CodeExpiresAt),
-		"sends", p.Sends}
+		"sends", p.Sends, "idp", p.Provider, "idt", p.IDToken}
 	ok, err := createPending.Run(ctx, s.client, []string{s.pendingTok(p.TokenHash), s.pendingID(p.ID)}, args...).Int()
 	if err != nil {
 		return internal("create pending login", err)
@@ -165,7 +167,8 @@ func (s *Store) PendingLoginByTokenHash(ctx context.Context, hash []byte) (*gate
 
 // decodePending reads the fields of a pending login.
 func decodePending(m map[string]string) (*gatehouse.PendingLogin, error) {
-	p := &gatehouse.PendingLogin{ID: m["id"], UserID: m["user"], Stamp: m["stamp"], Remember: m["rem"] == "1", CodeProvider: m["prov"]}
+	p := &gatehouse.PendingLogin{ID: m["id"], UserID: m["user"], Stamp: m["stamp"], Remember: m["rem"] == "1", CodeProvider: m["prov"],
+		Provider: m["idp"], IDToken: m["idt"]}
 	var err error
 	if p.TokenHash, err = hex.DecodeString(m["hash"]); err != nil {
 		return nil, corrupt("field hash: not hexadecimal")

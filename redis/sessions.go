@@ -26,6 +26,9 @@ import (
 // of Sessions and UserSessions, read backwards, and a position in it (an
 // ord) is the cursor of a page.
 //
+// idp and idt are the session's Provider and IDToken; a session stored
+// before they existed has neither, which reads as "".
+//
 // ref is the creation time as in ord, a colon and the id and user as the
 // prelude's ref function joins them; its score in ends is the session's
 // end in whole microseconds, rounded down.
@@ -287,7 +290,7 @@ func (s *Store) createArgs(ses *gatehouse.Session) ([]string, []any) {
 		"created", micros(ses.CreatedAt), "seen", micros(ses.LastSeenAt), "exp", micros(ses.ExpiresAt),
 		"idle_us", idleUS, "idle_ns", idleNS, "auth", optMicros(ses.AuthenticatedAt),
 		"rem", boolField(ses.Remember), "tf", boolField(ses.TwoFactor), "scope", ses.Scope,
-		"addr", ses.ClientAddr, "ua", ses.UserAgent}
+		"addr", ses.ClientAddr, "ua", ses.UserAgent, "idp", ses.Provider, "idt", ses.IDToken}
 	return []string{s.tokKey(ses.TokenHash), s.idKey(ses.ID)}, args
 }
 
@@ -336,7 +339,8 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 
 // RekeySession replaces session oldID, whose token hash must still be
 // oldHash, by the same session under ses.ID and ses.TokenHash, with ses's
-// AuthenticatedAt, TwoFactor and LastSeenAt: one script, so the old id and
+// AuthenticatedAt, TwoFactor and LastSeenAt and the rest (Provider and
+// IDToken among it) as stored: one script, so the old id and
 // hash are gone the moment the new ones exist. A session that is missing
 // or has another hash is gatehouse.ErrNotFound; a new id or hash another
 // session has is CodeConflict. Either way nothing changes. Remembered
@@ -498,7 +502,7 @@ func decodeSession(op string, m map[string]string) (*gatehouse.Session, error) {
 	}
 	ses := &gatehouse.Session{
 		ID: m["id"], UserID: m["user"], Scope: m["scope"], ClientAddr: m["addr"], UserAgent: m["ua"],
-		Remember: m["rem"] == "1", TwoFactor: m["tf"] == "1",
+		Remember: m["rem"] == "1", TwoFactor: m["tf"] == "1", Provider: m["idp"], IDToken: m["idt"],
 	}
 	var err error
 	if ses.TokenHash, err = hex.DecodeString(m["hash"]); err != nil {

@@ -30,7 +30,7 @@ func scanActionToken(sc scanner) (*gatehouse.ActionToken, error) {
 
 // validPurpose reports whether p is a purpose the schema takes.
 func validPurpose(p gatehouse.ActionPurpose) bool {
-	return p == gatehouse.PurposeReset || p == gatehouse.PurposeInvite
+	return p == gatehouse.PurposeReset || p == gatehouse.PurposeInvite || p == gatehouse.PurposeRecovery
 }
 
 // CreateActionToken stores the new action token t; a zero UsedAt stores it
@@ -42,7 +42,7 @@ func (s *Store) CreateActionToken(ctx context.Context, t *gatehouse.ActionToken)
 		return &gatehouse.Error{
 			Code:    gatehouse.CodeValidation,
 			Message: "The action token is not valid.",
-			Fields:  map[string]string{"purpose": "The purpose must be reset or invite."},
+			Fields:  map[string]string{"purpose": "The purpose must be reset, invite or recovery."},
 		}
 	}
 	const q = `INSERT INTO action_tokens (` + actionTokenColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`

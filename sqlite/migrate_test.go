@@ -268,3 +268,130 @@ func TestMigrate0011(t *testing.T) {
 		t.Errorf("PutTwoFactor of the settings as read: %v", err)
 	}
 }
+
+// TestMigrate0014 upgrades a database with a session, a pending login and
+// action tokens from before migration 0014: the session and the pending
+// login read back with no provider and no ID token, the action tokens
+// survive the rebuild of their table unchanged, and the table then takes
+// the recovery purpose but, at the schema too, no unknown one.
+func TestMigrate0014(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := createFile(path); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at TEXT NOT NULL) STRICT`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.version >= 14 {
+			break
+		}
+		if _, err := db.ExecContext(ctx, m.sql); err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, 'then')`, m.version); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Date(2026, time.March, 14, 15, 9, 26, 0, time.UTC)
+	userID, sessionID, pendingID := gatehouse.NewID(), gatehouse.NewID(), gatehouse.NewID()
+	sessionHash, pendingHash := sha256.Sum256([]byte("session")), sha256.Sum256([]byte("pending"))
+	tokens := []*gatehouse.ActionToken{
+		{ID: gatehouse.NewID(), UserID: userID, Purpose: gatehouse.PurposeReset, Hash: []byte("reset hash"),
+			Stamp: "stamp", CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+		{ID: gatehouse.NewID(), UserID: userID, Purpose: gatehouse.PurposeInvite, Hash: []byte("invite hash"),
+			Stamp: "stamp", CreatedAt: now, ExpiresAt: now.Add(time.Hour), UsedAt: now.Add(time.Minute)},
+	}
+	statements := []struct {
+		q    string
+		args []any
+	}{
+		{`INSERT INTO users (id, username, username_key, email, email_key, name, name_key, state, password_hash,
+			security_stamp, created_at, updated_at) VALUES (?, 'alice', 'alice', 'alice@example.com', 'alice@example.com',
+			'', '', 'active', '', 'stamp', ?, ?)`, []any{userID, micros(now), micros(now)}},
+		{`INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at, idle_timeout_ns,
+			remember, two_factor, client_addr, user_agent, scope, authenticated_at)
+			VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, '', '', '', ?)`,
+			[]any{sessionID, sessionHash[:], userID, micros(now), micros(now), micros(now.Add(time.Hour)), micros(now)}},
+		{`INSERT INTO pending_logins (id, token_hash, user_id, stamp, remember, created_at, expires_at, attempts,
+			code_provider, sends) VALUES (?, ?, ?, 'stamp', 0, ?, ?, 0, '', 0)`,
+			[]any{pendingID, pendingHash[:], userID, micros(now), micros(now.Add(time.Hour))}},
+	}
+	for _, tok := range tokens {
+		statements = append(statements, struct {
+			q    string
+			args []any
+		}{`INSERT INTO action_tokens (` + actionTokenColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			[]any{tok.ID, tok.UserID, string(tok.Purpose), tok.Hash, tok.Stamp, micros(tok.CreatedAt),
+				micros(tok.ExpiresAt), nullMicros(tok.UsedAt)}})
+	}
+	for _, st := range statements {
+		if _, err := db.ExecContext(ctx, st.q, st.args...); err != nil {
+			t.Fatalf("%s: %v", st.q, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open of a 0013 database: %v", err)
+	}
+	defer s.Close()
+	ses, err := s.SessionByID(ctx, sessionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ses.Provider != "" || ses.IDToken != "" {
+		t.Errorf("session from before 0014: Provider %q, IDToken %q; want both empty", ses.Provider, ses.IDToken)
+	}
+	p, err := s.PendingLoginByTokenHash(ctx, pendingHash[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ID != pendingID || p.Provider != "" || p.IDToken != "" {
+		t.Errorf("pending login from before 0014: %+v, want id %s and no provider or ID token", p, pendingID)
+	}
+	for _, want := range tokens {
+		got, err := s.ActionTokenByHash(ctx, want.Hash)
+		if err != nil {
+			t.Fatalf("action token %s after 0014: %v", want.Purpose, err)
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("action token %s after 0014 (-want +got):\n%s", want.Purpose, d)
+		}
+	}
+	var index string
+	if err := s.reader.QueryRowContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'action_tokens' AND name = 'action_tokens_user_id'`).Scan(&index); err != nil {
+		t.Errorf("index action_tokens_user_id after 0014: %v", err)
+	}
+
+	recovery := &gatehouse.ActionToken{ID: gatehouse.NewID(), UserID: userID, Purpose: gatehouse.PurposeRecovery,
+		Hash: []byte("recovery hash"), Stamp: "stamp", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := s.CreateActionToken(ctx, recovery); err != nil {
+		t.Errorf("CreateActionToken(recovery) after 0014: %v", err)
+	}
+	// The schema refuses an unknown purpose even past the store's check.
+	_, err = s.writer.ExecContext(ctx, `INSERT INTO action_tokens (`+actionTokenColumns+`) VALUES (?, ?, 'login', ?, '', 0, 0, NULL)`,
+		gatehouse.NewID(), userID, []byte("login hash"))
+	if err == nil || !strings.Contains(err.Error(), "CHECK") {
+		t.Errorf("an action token of purpose login = %v, want a CHECK constraint failure", err)
+	}
+	// The user's tokens still go with the user.
+	if err := s.DeleteUser(ctx, userID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ActionTokenByHash(ctx, recovery.Hash); !errors.Is(err, gatehouse.ErrNotFound) {
+		t.Errorf("action token of a deleted user = %v, want ErrNotFound", err)
+	}
+}

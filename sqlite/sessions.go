@@ -15,7 +15,7 @@ import (
 
 // sessionColumns are the columns scanSession reads.
 const sessionColumns = `id, token_hash, user_id, created_at, last_seen_at, expires_at, idle_timeout_ns,
-	remember, two_factor, client_addr, user_agent, scope, authenticated_at`
+	remember, two_factor, client_addr, user_agent, scope, authenticated_at, provider, id_token`
 
 // scanSession reads a row of sessionColumns.
 func scanSession(sc scanner) (*gatehouse.Session, error) {
@@ -26,7 +26,7 @@ func scanSession(sc scanner) (*gatehouse.Session, error) {
 		userID                     sql.NullString // NULL for a guest session
 	)
 	err := sc.Scan(&s.ID, &s.TokenHash, &userID, &created, &seen, &expires, &ns,
-		&s.Remember, &s.TwoFactor, &s.ClientAddr, &s.UserAgent, &s.Scope, &authenticated)
+		&s.Remember, &s.TwoFactor, &s.ClientAddr, &s.UserAgent, &s.Scope, &authenticated, &s.Provider, &s.IDToken)
 	if err != nil {
 		return nil, err
 	}
@@ -57,10 +57,11 @@ func (s *Store) CreateSession(ctx context.Context, ses *gatehouse.Session) error
 }
 
 func (s *Store) createSession(ctx context.Context, db execer, ses *gatehouse.Session) error {
-	const q = `INSERT INTO sessions (` + sessionColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	const q = `INSERT INTO sessions (` + sessionColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	return s.insertOwned(ctx, db, "session", ses.UserID, "The session already exists.", q, ses.ID, ses.TokenHash, nullString(ses.UserID),
 		micros(ses.CreatedAt), micros(ses.LastSeenAt), micros(ses.ExpiresAt), int64(ses.IdleTimeout),
-		ses.Remember, ses.TwoFactor, ses.ClientAddr, ses.UserAgent, ses.Scope, nullMicros(ses.AuthenticatedAt))
+		ses.Remember, ses.TwoFactor, ses.ClientAddr, ses.UserAgent, ses.Scope, nullMicros(ses.AuthenticatedAt),
+		ses.Provider, ses.IDToken)
 }
 
 // RecordLoginSession records a login in one transaction: the user's
@@ -104,8 +105,8 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 
 // RekeySession replaces session oldID, whose token hash must still be
 // oldHash, by the same session under the new public id ses.ID and token
-// hash ses.TokenHash, with ses's AuthenticatedAt, TwoFactor and LastSeenAt:
-// one statement, so the old id and hash stop existing the moment the new
+// hash ses.TokenHash, with ses's AuthenticatedAt, TwoFactor and LastSeenAt
+// (the rest, Provider and IDToken among it, stays as stored): one statement, so the old id and hash stop existing the moment the new
 // ones start. The remembered devices created with it are the caller's to
 // move (MoveDevices). A session that is missing or has another hash is
 // gatehouse.ErrNotFound; a new id or hash that another session has is

@@ -97,8 +97,8 @@ func TestMigrateIdempotentAndReopen(t *testing.T) {
 	if err := db.QueryRow(`SELECT group_concat(version) FROM schema_migrations`).Scan(&versions); err != nil {
 		t.Fatal(err)
 	}
-	if versions != "1,2,3,4,5,6,7,8,9,10,11,12,13" {
-		t.Errorf("schema_migrations versions = %q, want 1,2,3,4,5,6,7,8,9,10,11,12,13", versions)
+	if versions != "1,2,3,4,5,6,7,8,9,10,11,12,13,14" {
+		t.Errorf("schema_migrations versions = %q, want 1,2,3,4,5,6,7,8,9,10,11,12,13,14", versions)
 	}
 	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
 		t.Fatal(err)

@@ -206,7 +206,7 @@ func (s *Store) UseRecoveryCode(ctx context.Context, userID string, hash []byte)
 
 // pendingLoginColumns are the columns scanPendingLogin reads.
 const pendingLoginColumns = `id, token_hash, user_id, stamp, remember, created_at, expires_at,
-	attempts, code_hash, code_provider, code_expires_at, sends`
+	attempts, code_hash, code_provider, code_expires_at, sends, provider, id_token`
 
 // scanPendingLogin reads a row of pendingLoginColumns.
 func scanPendingLogin(sc scanner) (*gatehouse.PendingLogin, error) {
@@ -216,7 +216,7 @@ func scanPendingLogin(sc scanner) (*gatehouse.PendingLogin, error) {
 		codeExpires      sql.NullInt64
 	)
 	err := sc.Scan(&p.ID, &p.TokenHash, &p.UserID, &p.Stamp, &p.Remember, &created, &expires,
-		&p.Attempts, &p.CodeHash, &p.CodeProvider, &codeExpires, &p.Sends)
+		&p.Attempts, &p.CodeHash, &p.CodeProvider, &codeExpires, &p.Sends, &p.Provider, &p.IDToken)
 	if err != nil {
 		return nil, err
 	}
@@ -229,10 +229,10 @@ func scanPendingLogin(sc scanner) (*gatehouse.PendingLogin, error) {
 // not exist is gatehouse.ErrNotFound; one whose id or token hash is taken
 // is CodeConflict.
 func (s *Store) CreatePendingLogin(ctx context.Context, p *gatehouse.PendingLogin) error {
-	const q = `INSERT INTO pending_logins (` + pendingLoginColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	const q = `INSERT INTO pending_logins (` + pendingLoginColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	return s.insertOwned(ctx, s.writer, "pending login", p.UserID, "The pending login already exists.", q, p.ID, p.TokenHash, p.UserID, p.Stamp, p.Remember,
 		micros(p.CreatedAt), micros(p.ExpiresAt), p.Attempts, nullBlob(p.CodeHash), p.CodeProvider,
-		nullMicros(p.CodeExpiresAt), p.Sends)
+		nullMicros(p.CodeExpiresAt), p.Sends, p.Provider, p.IDToken)
 }
 
 // PendingLoginByTokenHash returns the pending login whose cookie secret

@@ -72,7 +72,7 @@ type ActionTokenStores struct {
 //   - DeleteUser removes the user's action tokens too, and
 //     CreateActionToken for a user that does not exist is ErrNotFound; a
 //     duplicate id or hash is CodeConflict, and a purpose other than
-//     PurposeReset and PurposeInvite CodeValidation. ActionTokenByHash
+//     PurposeReset, PurposeInvite and PurposeRecovery CodeValidation. ActionTokenByHash
 //     returns used and expired tokens: whether a token is void is the
 //     caller's decision.
 func RunActionTokens(t *testing.T, newStores func(t *testing.T) ActionTokenStores) {
@@ -102,7 +102,7 @@ func RunActionTokens(t *testing.T, newStores func(t *testing.T) ActionTokenStore
 
 	t.Run("CreateAndActionTokenByHash", func(t *testing.T) {
 		s, alice, _ := setup(t)
-		for _, purpose := range []gatehouse.ActionPurpose{gatehouse.PurposeReset, gatehouse.PurposeInvite} {
+		for _, purpose := range []gatehouse.ActionPurpose{gatehouse.PurposeReset, gatehouse.PurposeInvite, gatehouse.PurposeRecovery} {
 			tok := createActionToken(t, s, newActionToken(alice.ID, string(purpose), purpose))
 			wantActionToken(t, s, tok)
 			got, err := s.ActionTokenByHash(t.Context(), tok.Hash)
@@ -193,7 +193,7 @@ func RunActionTokens(t *testing.T, newStores func(t *testing.T) ActionTokenStore
 
 	t.Run("CreateActionTokenInvalidPurpose", func(t *testing.T) {
 		s, alice, _ := setup(t)
-		for _, purpose := range []gatehouse.ActionPurpose{"", "login", "RESET"} {
+		for _, purpose := range []gatehouse.ActionPurpose{"", "login", "RESET", "Recovery", "recovery "} {
 			tok := newActionToken(alice.ID, "secret "+string(purpose), purpose)
 			wantCode(t, s.CreateActionToken(t.Context(), tok), gatehouse.CodeValidation)
 			wantNoActionToken(t, s, tok)
@@ -264,6 +264,9 @@ func RunActionTokens(t *testing.T, newStores func(t *testing.T) ActionTokenStore
 		r2 := createActionToken(t, s, newActionToken(alice.ID, "r2", gatehouse.PurposeReset))
 		check(t, s.UseActionToken(t.Context(), r2.ID, base)) // used ones go too
 		inv := createActionToken(t, s, newActionToken(alice.ID, "inv", gatehouse.PurposeInvite))
+		// A recovery link is a purpose of its own: deleting the resets
+		// leaves it.
+		rec := createActionToken(t, s, newActionToken(alice.ID, "rec", gatehouse.PurposeRecovery))
 		b1 := createActionToken(t, s, newActionToken(bob.ID, "b1", gatehouse.PurposeReset))
 		// API tokens and sessions are not action tokens.
 		api := createToken(t, s, newToken(alice.ID, "api"))
@@ -277,6 +280,7 @@ func RunActionTokens(t *testing.T, newStores func(t *testing.T) ActionTokenStore
 		wantNoActionToken(t, s, r1)
 		wantNoActionToken(t, s, r2)
 		wantActionToken(t, s, inv)
+		wantActionToken(t, s, rec)
 		wantActionToken(t, s, b1)
 
 		n, err = s.DeleteActionTokens(t.Context(), alice.ID, gatehouse.PurposeReset)
@@ -288,9 +292,10 @@ func RunActionTokens(t *testing.T, newStores func(t *testing.T) ActionTokenStore
 		r3 := createActionToken(t, s, newActionToken(alice.ID, "r3", gatehouse.PurposeReset))
 		n, err = s.DeleteActionTokens(t.Context(), alice.ID, "")
 		check(t, err)
-		if n != 2 {
-			t.Errorf("DeleteActionTokens(all purposes) = %d, want 2", n)
+		if n != 3 {
+			t.Errorf("DeleteActionTokens(all purposes) = %d, want 3", n)
 		}
+		wantNoActionToken(t, s, rec)
 		wantNoActionToken(t, s, inv)
 		wantNoActionToken(t, s, r3)
 		wantActionToken(t, s, b1)

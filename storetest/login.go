@@ -43,6 +43,7 @@ func RunLoginRecorder(t *testing.T, newStores func(t *testing.T) LoginStores) {
 		s, lr, alice := setup(t)
 		ses := newSession(alice.ID, "secret")
 		ses.Scope = ""
+		ses.Provider, ses.IDToken = "", "" // a password login
 		e := newEvent(gatehouse.AuditLoginSucceeded, alice.ID, ses.ID, base)
 		check(t, lr.RecordLoginSession(t.Context(), ses, e))
 		wantSession(t, s, ses)
@@ -52,8 +53,11 @@ func RunLoginRecorder(t *testing.T, newStores func(t *testing.T) LoginStores) {
 		}
 
 		// Without an event: the login and the session only.
+		// The session of an external login keeps its provider and ID
+		// token, a long one too.
 		later := newSession(alice.ID, "later")
 		later.CreatedAt = base.Add(time.Hour)
+		later.IDToken = idToken("later", 6*1024)
 		check(t, lr.RecordLoginSession(t.Context(), later, nil))
 		wantSession(t, s, later)
 		if n := auditCount(t, s); n != 1 {

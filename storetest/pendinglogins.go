@@ -28,6 +28,8 @@ func newPendingLogin(userID, secret string) *gatehouse.PendingLogin {
 		CodeProvider:  gatehouse.ProviderEmail,
 		CodeExpiresAt: base.Add(5 * time.Minute),
 		Sends:         1,
+		Provider:      testProvider,
+		IDToken:       idToken(secret, 0),
 	}
 }
 
@@ -145,6 +147,7 @@ func RunPendingLogins(t *testing.T, newStores func(t *testing.T) PendingLoginSto
 		bare.Stamp, bare.Remember, bare.Attempts, bare.Sends = "", false, 0, 0
 		bare.CodeHash, bare.CodeProvider, bare.CodeExpiresAt = []byte{}, "", time.Time{}
 		bare.CreatedAt, bare.ExpiresAt = base.In(zone), base.Add(time.Minute).In(zone)
+		bare.Provider, bare.IDToken = "", "" // after a password
 		createPendingLogin(t, s, bare)
 		wantPendingLogin(t, s, bare)
 		got, err := s.PendingLoginByTokenHash(t.Context(), bare.TokenHash)
@@ -152,6 +155,16 @@ func RunPendingLogins(t *testing.T, newStores func(t *testing.T) PendingLoginSto
 		if got.CodeHash != nil || !got.CodeExpiresAt.IsZero() || got.CodeProvider != "" {
 			t.Errorf("pending login without a code = %+v, want nil CodeHash, zero CodeExpiresAt, no provider", got)
 		}
+		if got.Provider != "" || got.IDToken != "" {
+			t.Errorf("pending login after a password: Provider %q, IDToken %q; want both empty", got.Provider, got.IDToken)
+		}
+
+		// The second step of an external login keeps the provider and the
+		// ID token exactly, a token of several kilobytes too.
+		ext := newPendingLogin(alice.ID, "external")
+		ext.IDToken = idToken("external", 6*1024)
+		createPendingLogin(t, s, ext)
+		wantPendingLogin(t, s, ext)
 
 		sms := newPendingLogin(alice.ID, "sms")
 		sms.CodeProvider, sms.Sends, sms.Attempts = gatehouse.ProviderSMS, 3, 4
@@ -218,6 +231,7 @@ func RunPendingLogins(t *testing.T, newStores func(t *testing.T) PendingLoginSto
 		sneaky.Attempts = 4
 		sneaky.Stamp, sneaky.Remember = "other stamp", !upd.Remember
 		sneaky.CreatedAt, sneaky.ExpiresAt = base.Add(time.Hour), base.Add(24*time.Hour)
+		sneaky.Provider, sneaky.IDToken = "other", idToken("sneaky", 0)
 		check(t, s.RecordCodeSent(t.Context(), &sneaky))
 		want := upd
 		want.Sends = 2
@@ -344,7 +358,9 @@ func RunPendingLogins(t *testing.T, newStores func(t *testing.T) PendingLoginSto
 	t.Run("TakePendingLogin", func(t *testing.T) {
 		s, alice, _ := setup(t)
 		p := createPendingLogin(t, s, newPendingLogin(alice.ID, "secret"))
-		other := createPendingLogin(t, s, newPendingLogin(alice.ID, "other"))
+		other := newPendingLogin(alice.ID, "other")
+		other.IDToken = idToken("other", 6*1024)
+		createPendingLogin(t, s, other)
 		check(t, s.TakePendingLogin(t.Context(), p.ID))
 		wantNoPendingLogin(t, s, p)
 		wantPendingLogin(t, s, other)

@@ -30,6 +30,8 @@ func newSession(userID, secret string) *gatehouse.Session {
 		AuthenticatedAt: base.Add(30 * time.Second),
 		ClientAddr:      "192.0.2.1",
 		UserAgent:       "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0",
+		Provider:        testProvider,
+		IDToken:         idToken(secret, 0),
 	}
 }
 
@@ -150,7 +152,8 @@ func RunSessions(t *testing.T, newStores func(t *testing.T) SessionStores) {
 		plain.Remember, plain.TwoFactor = false, false
 		plain.Scope = ""
 		plain.ClientAddr, plain.UserAgent = "", ""
-		plain.AuthenticatedAt = time.Time{} // never proved a first factor
+		plain.AuthenticatedAt = time.Time{}    // never proved a first factor
+		plain.Provider, plain.IDToken = "", "" // not an external login
 		createSession(t, s, plain)
 		wantSession(t, s, plain)
 		got, err = s.SessionByTokenHash(t.Context(), plain.TokenHash)
@@ -158,6 +161,78 @@ func RunSessions(t *testing.T, newStores func(t *testing.T) SessionStores) {
 		if !got.AuthenticatedAt.IsZero() {
 			t.Errorf("AuthenticatedAt of a session that never authenticated = %v, want the zero time", got.AuthenticatedAt)
 		}
+		if got.Provider != "" || got.IDToken != "" {
+			t.Errorf("session of no external login: Provider %q, IDToken %q; want both empty", got.Provider, got.IDToken)
+		}
+	})
+
+	t.Run("ExternalLogin", func(t *testing.T) {
+		// The provider and ID token of an external login come back
+		// exactly, by every way of reading a session and through a rekey,
+		// even for a token of several kilobytes (Entra ID's, with
+		// groups); a session of any other login has neither.
+		s, alice, _ := setup(t)
+		ext := newSession(alice.ID, "external")
+		ext.IDToken = idToken("external", 6*1024)
+		if len(ext.IDToken) < 6*1024 {
+			t.Fatalf("the test ID token has %d bytes, want 6 KB", len(ext.IDToken))
+		}
+		createSession(t, s, ext)
+		local := newSession(alice.ID, "local")
+		local.CreatedAt = base.Add(time.Second) // listed first
+		local.Provider, local.IDToken = "", ""
+		createSession(t, s, local)
+
+		wantExternal := func(t *testing.T, how string, got *gatehouse.Session, want *gatehouse.Session) {
+			t.Helper()
+			if got.Provider != want.Provider || got.IDToken != want.IDToken {
+				t.Errorf("%s: Provider %q, IDToken of %d bytes (equal: %t); want %q, %d bytes", how,
+					got.Provider, len(got.IDToken), got.IDToken == want.IDToken, want.Provider, len(want.IDToken))
+			}
+		}
+		for _, want := range []*gatehouse.Session{ext, local} {
+			got, err := s.SessionByTokenHash(t.Context(), want.TokenHash)
+			check(t, err)
+			wantExternal(t, "SessionByTokenHash", got, want)
+			got, err = s.SessionByID(t.Context(), want.ID)
+			check(t, err)
+			wantExternal(t, "SessionByID", got, want)
+		}
+		list, err := s.UserSessions(t.Context(), alice.ID)
+		check(t, err)
+		if len(list) != 2 {
+			t.Fatalf("UserSessions = %d sessions, want 2", len(list))
+		}
+		wantExternal(t, "UserSessions", list[0], local)
+		wantExternal(t, "UserSessions", list[1], ext)
+		list = walkSessions(t, s, 1, nil)
+		if len(list) != 2 {
+			t.Fatalf("Sessions = %d sessions, want 2", len(list))
+		}
+		wantExternal(t, "Sessions", list[0], local)
+		wantExternal(t, "Sessions", list[1], ext)
+
+		// A rekey keeps them as stored, whatever the caller passes: they
+		// are of the login, not of the privileges gained.
+		next := *ext
+		next.ID, next.TokenHash = gatehouse.NewID(), hashOf("external rekeyed")
+		next.TwoFactor = false
+		next.Provider, next.IDToken = "", ""
+		check(t, s.RekeySession(t.Context(), ext.ID, ext.TokenHash, &next))
+		want := next
+		want.Provider, want.IDToken = ext.Provider, ext.IDToken
+		wantSession(t, s, &want)
+		got, err := s.SessionByID(t.Context(), next.ID)
+		check(t, err)
+		wantExternal(t, "SessionByID after RekeySession", got, ext)
+		// Nor does a rekey give a session of another login any.
+		nextLocal := *local
+		nextLocal.ID, nextLocal.TokenHash = gatehouse.NewID(), hashOf("local rekeyed")
+		nextLocal.Provider, nextLocal.IDToken = testProvider, idToken("injected", 0)
+		check(t, s.RekeySession(t.Context(), local.ID, local.TokenHash, &nextLocal))
+		got, err = s.SessionByTokenHash(t.Context(), nextLocal.TokenHash)
+		check(t, err)
+		wantExternal(t, "SessionByTokenHash after RekeySession", got, local)
 	})
 
 	t.Run("RekeySession", func(t *testing.T) {

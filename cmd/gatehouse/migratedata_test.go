@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/base32"
 	"log/slog"
 	"net/http"
@@ -107,6 +108,19 @@ func fillSQLite(t *testing.T, dataDir string) filled {
 	must("link alice's external login", svc.Store.CreateIdentity(ctx, &gatehouse.Identity{Provider: "google",
 		Subject: "109876543210", UserID: alice.ID, Email: "alice@example.com", EmailVerified: true,
 		LinkedAt: time.Now(), LastUsedAt: time.Now()}))
+	// A session of that external login, with an ID token as long as
+	// Entra ID's with groups, and an operator's recovery link: stored
+	// directly too, for the same reason.
+	idTokenHash := sha256.Sum256([]byte("external session"))
+	now := time.Now()
+	must("store alice's external-login session", svc.Store.CreateSession(ctx, &gatehouse.Session{ID: gatehouse.NewID(),
+		TokenHash: idTokenHash[:], UserID: alice.ID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour),
+		IdleTimeout: time.Hour, AuthenticatedAt: now, ClientAddr: client.Addr, UserAgent: client.UserAgent,
+		Provider: "google", IDToken: longIDToken}))
+	recoveryHash := sha256.Sum256([]byte("recovery link"))
+	must("store a recovery link for bob", svc.Store.CreateActionToken(ctx, &gatehouse.ActionToken{ID: gatehouse.NewID(),
+		UserID: bob.ID, Purpose: gatehouse.PurposeRecovery, Hash: recoveryHash[:], Stamp: bob.SecurityStamp,
+		CreatedAt: now, ExpiresAt: now.Add(time.Hour)}))
 
 	_, err = acc.Invite(ctx, account.NewInvite{Email: "carol@example.com", Groups: []string{"ops"}})
 	must("invite carol", err)
@@ -121,6 +135,10 @@ func fillSQLite(t *testing.T, dataDir string) filled {
 	}
 	return f
 }
+
+// longIDToken is an ID token of 6 KB, shaped like a JWT, for the session
+// of an external login: migrate-data must move it whole.
+var longIDToken = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9." + strings.Repeat("eyJncm91cHMiOlsiMDAwMDAwMDAtMDAwMCJdfQ", 170) + ".c2lnbmF0dXJl"
 
 // sqliteSnapshot reads the snapshot of the SQLite database at path.
 func sqliteSnapshot(t *testing.T, path string) *gatehouse.Snapshot {
@@ -167,6 +185,15 @@ func TestMigrateData(t *testing.T) {
 		if a.Count == 0 && a.Name != gatehouse.AreaThrottles {
 			t.Fatalf("the filled SQLite database has no %s: the test would prove nothing of them", a.Name)
 		}
+	}
+	external := 0
+	for _, ses := range want.Sessions {
+		if ses.Provider == "google" && ses.IDToken == longIDToken {
+			external++
+		}
+	}
+	if external != 1 || len(longIDToken) < 6*1024 {
+		t.Fatalf("the filled SQLite database has %d sessions with the %d-byte ID token, want 1 of 6 KB", external, len(longIDToken))
 	}
 
 	// A relative file is in the data directory.
