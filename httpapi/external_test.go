@@ -42,6 +42,13 @@ type extProvider struct {
 // none is given).
 func newExternalEnv(t *testing.T, op *testop.OP, providers []extProvider, opts ...envOption) *env {
 	t.Helper()
+	return newProvidersEnv(t, op.Issuer(), op.ClientID(), op.ClientSecret(), providers, opts...)
+}
+
+// newProvidersEnv is newExternalEnv with the providers at the issuer
+// given, which is not reached until a login starts.
+func newProvidersEnv(t *testing.T, issuer, clientID, clientSecret string, providers []extProvider, opts ...envOption) *env {
+	t.Helper()
 	if len(providers) == 0 {
 		providers = []extProvider{{id: "corp", rules: account.ExternalProvider{AllowManualLinking: true}}}
 	}
@@ -53,7 +60,7 @@ func newExternalEnv(t *testing.T, op *testop.OP, providers []extProvider, opts .
 			name = strings.ToUpper(p.id)
 		}
 		op, err := oidclogin.New(oidclogin.Config{
-			ID: p.id, Name: name, Issuer: op.Issuer(), ClientID: op.ClientID(), ClientSecret: op.ClientSecret(),
+			ID: p.id, Name: name, Issuer: issuer, ClientID: clientID, ClientSecret: clientSecret,
 			GroupsClaim:           p.groupsClaim,
 			RedirectURL:           gatehouseURL + "/auth/external/" + p.id + "/callback",
 			PostLogoutRedirectURL: gatehouseURL + "/auth/ui/login",
