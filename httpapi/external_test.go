@@ -602,6 +602,10 @@ func TestDenyLocalLogin(t *testing.T) {
 		}
 	})
 	t.Run("recovery link on the reset page", func(t *testing.T) {
+		ada, err := e.store.UserByID(ctx, ada.ID) // its new security stamp
+		if err != nil {
+			t.Fatal(err)
+		}
 		link, err := e.accounts.IssueResetLink(ctx, ada, "")
 		if err != nil {
 			t.Fatal(err)
