@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -454,7 +455,7 @@ func prefersJSON(r *http.Request) bool {
 			}
 			q := 1.0
 			if qs, ok := params["q"]; ok {
-				if _, err := fmt.Sscanf(qs, "%g", &q); err != nil {
+				if q, err = strconv.ParseFloat(qs, 64); err != nil {
 					continue
 				}
 			}
