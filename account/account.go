@@ -129,6 +129,9 @@ type Service struct {
 	setupMu   sync.Mutex
 	setupHash []byte // SHA-256 of the one-time setup token, nil when none
 
+	// localLoginDisabled: a provider of cfg.ExternalProviders denies
+	// local login (see LocalLoginDisabled).
+	localLoginDisabled bool
 }
 
 // Mailer queues mail for delivery (mail.Outbox does, through the outbox
@@ -138,8 +141,8 @@ type Mailer interface {
 }
 
 // New returns a Service that keeps its records in stores, every field of
-// which but Logins must be set (New panics otherwise: it is a wiring
-// mistake). now is the clock; log receives internal errors. Mail goes to
+// which but Logins must be set, and whose cfg.ExternalProviders pass
+// ValidateProviders (New panics otherwise: it is a wiring mistake). now is the clock; log receives internal errors. Mail goes to
 // mailer; nil discards it (tests of other parts, tools).
 func New(stores Stores, hasher *password.Hasher, sessions *session.Manager, cfg Config, now func() time.Time, log *slog.Logger, mailer Mailer) *Service {
 	if missing := stores.missing(); missing != "" {
@@ -154,6 +157,10 @@ func New(stores Stores, hasher *password.Hasher, sessions *session.Manager, cfg 
 	if mailer == nil {
 		mailer = discardMailer{}
 	}
+	if err := ValidateProviders(cfg.ExternalProviders); err != nil {
+		panic("account.New: " + err.Error())
+	}
+	cfg.ExternalProviders = slices.Clone(cfg.ExternalProviders)
 	return &Service{
 		stores: stores, hasher: hasher, sessions: sessions, cfg: cfg, now: now, log: log, mailer: mailer,
 		users:     newMemo[*gatehouse.User](cfg.UserCacheTTL, 100_000),
@@ -162,6 +169,8 @@ func New(stores Stores, hasher *password.Hasher, sessions *session.Manager, cfg 
 		groups:    newMemo[map[string]*gatehouse.Group](cfg.UserCacheTTL, 1),
 		basicMACs: newBasicMACs(),
 		knownKey:  knownDeviceKey(cfg.KnownDeviceSecret),
+
+		localLoginDisabled: slices.ContainsFunc(cfg.ExternalProviders, func(p ExternalProvider) bool { return p.DenyLocalLogin }),
 	}
 }
 
@@ -240,7 +249,14 @@ var errInvalidCredentials = &gatehouse.Error{Code: gatehouse.CodeInvalidCredenti
 // every name; the keys are what was submitted (the name, the browser's
 // known-device cookie, the address), never what the name turned out to
 // be, so a refusal tells nothing about accounts either.
+//
+// While local login is disabled (LocalLoginDisabled) it answers
+// CodeLocalLoginDisabled to everyone, before anything else; so do the
+// other password use cases.
 func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, error) {
+	if err := s.refuseLocalLogin(); err != nil {
+		return nil, err
+	}
 	if req.Username == "" || req.Password == "" {
 		fields := map[string]string{}
 		if req.Username == "" {
@@ -588,9 +604,18 @@ func (r Reauthentication) validate() error {
 //
 // A wrong password or code counts and is audited like a failed login,
 // against the account's own budget; the throttles of logins apply.
+//
+// While local login is disabled (LocalLoginDisabled) a password is
+// refused with CodeLocalLoginDisabled, and a code is taken from every user.
 func (s *Service) Reauthenticate(ctx context.Context, a Actor, sess *gatehouse.Session, r Reauthentication) (string, *gatehouse.Session, error) {
 	if err := r.validate(); err != nil {
 		return "", nil, err
+	}
+	if r.Password != "" {
+		// Before the password is looked at (checkPassword refuses it too).
+		if err := s.refuseLocalLogin(); err != nil {
+			return "", nil, err
+		}
 	}
 	u := a.User
 	var err error
@@ -645,6 +670,9 @@ type ChangePasswordRequest struct {
 // the user's other sessions. A wrong current password counts as a failed
 // login, so a stolen session cannot be used to guess the password.
 func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest) error {
+	if err := s.refuseLocalLogin(); err != nil {
+		return err
+	}
 	fields := map[string]string{}
 	if req.CurrentPassword == "" {
 		fields["currentPassword"] = "Current password is required."

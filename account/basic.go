@@ -70,6 +70,9 @@ func (s *Service) basicFromCache(ctx context.Context, username, pw string) (*gat
 // login and answers failures the same way (CodeInvalidCredentials), but
 // starts no session, and a success forgets no failures.
 func (s *Service) AuthenticateBasic(ctx context.Context, username, pw string, client Client) (*gatehouse.User, error) {
+	if err := s.refuseLocalLogin(); err != nil {
+		return nil, err
+	}
 	if username == "" || pw == "" {
 		return nil, errInvalidCredentials
 	}

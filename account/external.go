@@ -1,8 +1,9 @@
 package account
 
 import (
-	"context"
-	"errors"
+	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/gatehouse/gatehouse"
 )
@@ -66,75 +67,74 @@ type ExternalAssertion struct {
 	IDToken string
 }
 
-var errExternalNotBuilt = errors.New("account: external logins are not built yet")
+// ValidateProviders checks configured providers: every id non-empty,
+// made of letters, digits and . _ - (it is a path segment of the HTTP
+// API), and unique. New panics on providers that fail it (a wiring
+// mistake): a configuration loader calls it first to report the error.
+func ValidateProviders(ps []ExternalProvider) error {
+	seen := map[string]bool{}
+	for i, p := range ps {
+		switch {
+		case p.ID == "":
+			return fmt.Errorf("external provider %d: id is required", i+1)
+		case strings.ContainsFunc(p.ID, func(r rune) bool {
+			return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("._-", r))
+		}):
+			return fmt.Errorf("external provider %q: id may contain only letters, digits and . _ -", p.ID)
+		case seen[p.ID]:
+			return fmt.Errorf("external provider %q: id is configured twice", p.ID)
+		}
+		seen[p.ID] = true
+	}
+	return nil
+}
 
 // ExternalProviders returns the configured providers, in configured order.
-func (s *Service) ExternalProviders() []ExternalProvider { return nil }
+func (s *Service) ExternalProviders() []ExternalProvider {
+	return slices.Clone(s.cfg.ExternalProviders)
+}
 
 // ExternalProvider returns the provider with id, false when none.
 func (s *Service) ExternalProvider(id string) (ExternalProvider, bool) {
+	for _, p := range s.cfg.ExternalProviders {
+		if p.ID == id {
+			return p, true
+		}
+	}
 	return ExternalProvider{}, false
 }
 
 // LocalLoginDisabled reports whether a provider denies local login: then
-// every password use case answers CodeLocalLoginDisabled, except a reset
-// link an operator issued (IssueOperatorResetLink).
-func (s *Service) LocalLoginDisabled() bool { return false }
+// every password use case answers CodeLocalLoginDisabled, except a
+// recovery link an operator issued (IssueResetLink with kind "", used
+// with RecoverAccess).
+func (s *Service) LocalLoginDisabled() bool { return s.localLoginDisabled }
 
-// ExternalLogin logs in the user whose identity ext proved, through
-// finishLogin (req gives the browser's side: Remember, Client,
-// PreviousToken, DeviceToken; never credentials). The identity's user is
-// found by (provider, subject); else, with AutoLinkVerifiedEmail, the user
-// whose email equals a verified ext.Email is linked (an invited user
-// becomes active); else, with AutoCreate, a user is created; else 403
-// CodeNotLinked. A disabled user is refused like a wrong password.
-// GroupMap applies on every login. Every outcome is audited.
-func (s *Service) ExternalLogin(ctx context.Context, ext ExternalAssertion, req LoginRequest) (*LoginResult, error) {
-	return nil, errExternalNotBuilt
+// errLocalLoginDisabled is the one answer of every password use case while
+// a provider denies local login, given before the password or the user is
+// looked at, so it is the same for everyone and counts nothing.
+var errLocalLoginDisabled = &gatehouse.Error{Code: gatehouse.CodeLocalLoginDisabled, Message: "Passwords are turned off; log in with your organisation's sign-in."}
+
+// refuseLocalLogin returns errLocalLoginDisabled while local login is
+// disabled: the first step of every password use case.
+func (s *Service) refuseLocalLogin() error {
+	if s.localLoginDisabled {
+		return errLocalLoginDisabled
+	}
+	return nil
 }
 
-// CanLink checks, before a link flow starts, that a.User may link the
-// provider: it exists, allows manual linking (else 400
-// CodeManualLinkingDisabled) and the user has no identity of it yet
-// (else 409 CodeConflict).
-func (s *Service) CanLink(ctx context.Context, a Actor, provider string) error {
-	return errExternalNotBuilt
+// trustsSecondFactor reports whether p trusts the second factor the
+// provider reported at the login ext: an amr of TrustedAMR or an acr of
+// TrustedACR.
+func (p ExternalProvider) trustsSecondFactor(ext ExternalAssertion) bool {
+	for _, m := range ext.AMR {
+		if slices.Contains(p.TrustedAMR, m) {
+			return true
+		}
+	}
+	return ext.ACR != "" && slices.Contains(p.TrustedACR, ext.ACR)
 }
 
-// LinkIdentity links the identity ext proved to a.User, after the same
-// checks as CanLink; an account at the provider that is linked to another
-// user is 409 CodeConflict. Audited.
-func (s *Service) LinkIdentity(ctx context.Context, a Actor, ext ExternalAssertion) (*gatehouse.Identity, error) {
-	return nil, errExternalNotBuilt
-}
-
-// Identities returns the user's linked identities: a.User's own, or,
-// for an actor acting on another user (the management API), any user a
-// may act on.
-func (s *Service) Identities(ctx context.Context, a Actor, userID string) ([]*gatehouse.Identity, error) {
-	return nil, errExternalNotBuilt
-}
-
-// UnlinkIdentity removes the user's identity of provider. A user removing
-// their own needs the provider to allow manual linking (400
-// CodeManualLinkingDisabled); anyone's removal that would leave the user
-// no way to log in (no usable password, no other identity of a configured
-// provider) is 409 CodeLastLoginMethod. Missing: 404. Audited.
-func (s *Service) UnlinkIdentity(ctx context.Context, a Actor, userID, provider string) error {
-	return errExternalNotBuilt
-}
-
-// RecoverAccess is the operator's way back in while local login is
-// disabled: a recovery link (PurposeRecovery, from `gatehouse user
-// reset-link`) sets the password like ResetPassword and then logs the
-// user in through finishLogin (req: the browser's side), so a second
-// factor still applies. Any other link is CodeLocalLoginDisabled.
-func (s *Service) RecoverAccess(ctx context.Context, userID, secret, pw string, req LoginRequest) (*LoginResult, error) {
-	return nil, errExternalNotBuilt
-}
-
-// ExternalLoginFailed records (audits and logs) an external login that
-// ended before the account service could decide anything: the provider
-// returned an error, the state or a token did not verify, the provider was
-// unreachable. reason is safe to record (never a token).
-func (s *Service) ExternalLoginFailed(ctx context.Context, a Actor, provider, reason string) {}
+// errNoProvider answers a provider id that is not configured.
+var errNoProvider = gatehouse.Errorf(gatehouse.CodeNotFound, "No such login provider.")

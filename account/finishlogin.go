@@ -15,9 +15,11 @@ import (
 // device), a user whose group requires one and has none gets only an
 // enrolment session, and only then does a full session start.
 
-// Methods of a first factor, for the log.
+// Methods of a first factor, for the log and the audit log.
 const (
 	methodPassword = "password"
+	methodExternal = "external"
+	methodRecovery = "recovery"
 )
 
 // firstFactor is what a login proved before finishLogin: which method, and
@@ -28,6 +30,30 @@ const (
 type firstFactor struct {
 	method string
 	att    *attempt // nil: no attempt to settle
+	// provider and idToken are an external login's provider id and raw
+	// ID token, which its session (or pending login) carries for the
+	// provider's sign-out; "" for any other first factor.
+	provider, idToken string
+	// vouched is set when a provider trusted for second factors reported
+	// one at this login (ExternalProvider.TrustedAMR, TrustedACR): the
+	// user then owes nothing more, and the session counts as two-factor.
+	vouched bool
+}
+
+// loginDetail is the audit detail a login of ff adds to login.succeeded:
+// none for a password (the default), else the method and the provider.
+func (ff firstFactor) loginDetail(detail map[string]string) map[string]string {
+	if ff.method == methodPassword {
+		return detail
+	}
+	if detail == nil {
+		detail = map[string]string{}
+	}
+	detail["method"] = ff.method
+	if ff.provider != "" {
+		detail["provider"] = ff.provider
+	}
+	return detail
 }
 
 // owed is what a user still owes after proving a first factor.
@@ -73,6 +99,11 @@ func (s *Service) finishLogin(ctx context.Context, u *gatehouse.User, ff firstFa
 	if err != nil {
 		return nil, err
 	}
+	if ff.vouched {
+		// The provider proved a second factor this deployment trusts:
+		// none is owed here, nor an enrolment in one.
+		need = owesNothing
+	}
 	var device *gatehouse.Device
 	if need == owesSecondFactor {
 		if device = s.rememberedDevice(ctx, u, req.DeviceToken); device == nil {
@@ -86,7 +117,7 @@ func (s *Service) finishLogin(ctx context.Context, u *gatehouse.User, ff firstFa
 				}
 			}
 			s.endPrevious(ctx, req.PreviousToken)
-			return s.startSecondStep(ctx, u, tf, req.Remember)
+			return s.startSecondStep(ctx, u, tf, req.Remember, ff)
 		}
 	}
 	if ff.att != nil {
@@ -112,14 +143,18 @@ func (s *Service) finishLogin(ctx context.Context, u *gatehouse.User, ff firstFa
 		detail = map[string]string{"scope": scope}
 	case device != nil:
 		detail = map[string]string{"twoFactor": "remembered_device"}
+	case ff.vouched:
+		detail = map[string]string{"twoFactor": "provider"}
 	}
 	token, sess, err := s.startLogin(ctx, Actor{User: u, Client: req.Client}, session.CreateOptions{
 		Remember:   req.Remember && !required,
-		TwoFactor:  device != nil,
+		TwoFactor:  device != nil || ff.vouched,
 		ClientAddr: req.Client.Addr,
 		UserAgent:  req.Client.UserAgent,
 		Scope:      scope,
-	}, detail)
+		Provider:   ff.provider,
+		IDToken:    ff.idToken,
+	}, ff.loginDetail(detail))
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +162,7 @@ func (s *Service) finishLogin(ctx context.Context, u *gatehouse.User, ff firstFa
 	if required {
 		return &LoginResult{User: u, Session: sess, Token: token, EnrolmentRequired: true, KnownDeviceToken: known, KnownDeviceExpiresAt: knownExp}, nil
 	}
-	s.log.Info("login succeeded", "user", u.ID, "session", sess.ID, "client", req.Client.Addr, "method", ff.method)
+	s.log.Info("login succeeded", "user", u.ID, "session", sess.ID, "client", req.Client.Addr, "method", ff.method, "provider", ff.provider)
 	res := &LoginResult{User: u, Session: sess, Token: token, KnownDeviceToken: known, KnownDeviceExpiresAt: knownExp}
 	if device != nil {
 		if res.DeviceToken, res.DeviceExpiresAt, err = s.renewDevice(ctx, device, u, sess, req.Client); err != nil {

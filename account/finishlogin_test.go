@@ -9,12 +9,13 @@ import (
 )
 
 // TestEveryLoginFinishesTheSameWay: whatever a user owes after their
-// password — nothing, an enrolment their group requires, or a second
-// factor, which a remembered device skips — a password login ends as the
-// one rule says, and HTTP Basic, which cannot take a second step, refuses
-// anything owed with the answer of a wrong password.
+// first factor — nothing, an enrolment their group requires, or a second
+// factor, which a remembered device skips — a password login and an
+// external login end as the one rule says, and HTTP Basic, which cannot
+// take a second step, refuses anything owed with the answer of a wrong
+// password.
 func TestEveryLoginFinishesTheSameWay(t *testing.T) {
-	svc, _, clk, _ := newTwoFactorService(t)
+	svc, _, clk := newExternalService(t, corp)
 	ctx := context.Background()
 	client := account.Client{Addr: "192.0.2.7", UserAgent: "test"}
 	if err := svc.CreateGroup(ctx, account.Actor{}, &gatehouse.Group{Name: "ops", RequireTwoFactor: true}); err != nil {
@@ -29,6 +30,21 @@ func TestEveryLoginFinishesTheSameWay(t *testing.T) {
 		}
 	}
 	_, recovery := enrolTOTP(t, svc, clk, "tara")
+	for _, name := range []string{"pia", "gus", "tara"} {
+		u, err := svc.User(ctx, mustLoginID(t, svc, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		link(t, svc, u, assertion("sub-"+name, ""))
+	}
+	external := func(name, device string) *account.LoginResult {
+		t.Helper()
+		res, err := svc.ExternalLogin(ctx, assertion("sub-"+name, ""), account.LoginRequest{Remember: true, Client: client, DeviceToken: device})
+		if err != nil {
+			t.Fatalf("external login of %s: %v", name, err)
+		}
+		return res
+	}
 	login := func(name, device string) *account.LoginResult {
 		t.Helper()
 		res, err := svc.Login(ctx, account.LoginRequest{Username: name, Password: casPassword, Remember: true, Client: client, DeviceToken: device})
@@ -46,6 +62,9 @@ func TestEveryLoginFinishesTheSameWay(t *testing.T) {
 	if _, err := svc.AuthenticateBasic(ctx, "pia", casPassword, client); err != nil {
 		t.Errorf("Basic for pia: %v", err)
 	}
+	if res := external("pia", ""); res.Session == nil || res.Session.Scope != "" || !res.Session.Remember || res.PendingToken != "" || res.Session.Provider != "corp" {
+		t.Errorf("pia, external: %+v; want a full remembered session of the provider", res)
+	}
 
 	// The group requires a second factor gus lacks: an enrolment session,
 	// never remembered; Basic is refused.
@@ -56,6 +75,9 @@ func TestEveryLoginFinishesTheSameWay(t *testing.T) {
 	if _, err := svc.AuthenticateBasic(ctx, "gus", casPassword, client); code(err) != gatehouse.CodeInvalidCredentials {
 		t.Errorf("Basic for gus: %v; want %s", err, gatehouse.CodeInvalidCredentials)
 	}
+	if res := external("gus", ""); res.Session == nil || res.Session.Scope != gatehouse.ScopeEnrol || res.Session.Remember || !res.EnrolmentRequired {
+		t.Errorf("gus, external: %+v; want an enrolment session, not remembered", res)
+	}
 
 	// tara has TOTP: a pending login, no session; Basic is refused.
 	res = login("tara", "")
@@ -64,6 +86,9 @@ func TestEveryLoginFinishesTheSameWay(t *testing.T) {
 	}
 	if _, err := svc.AuthenticateBasic(ctx, "tara", casPassword, client); code(err) != gatehouse.CodeInvalidCredentials {
 		t.Errorf("Basic for tara: %v; want %s", err, gatehouse.CodeInvalidCredentials)
+	}
+	if res := external("tara", ""); res.Session != nil || res.PendingToken == "" {
+		t.Errorf("tara, external: %+v; want a pending login and no session", res)
 	}
 
 	// Her second step remembers the browser, which then skips it: a
@@ -80,7 +105,25 @@ func TestEveryLoginFinishesTheSameWay(t *testing.T) {
 	if again := login("tara", done.DeviceToken); again.Session != nil || again.PendingToken == "" {
 		t.Errorf("tara with the spent device cookie: %+v; want a pending login", again)
 	}
-	if again := login("tara", res.DeviceToken); again.Session == nil || !again.Session.TwoFactor {
-		t.Errorf("tara with the renewed device cookie: %+v; want a two-factor session", again)
+	if again := login("tara", res.DeviceToken); again.Session == nil || !again.Session.TwoFactor || again.DeviceToken == "" {
+		t.Fatalf("tara with the renewed device cookie: %+v; want a two-factor session", again)
+	} else if ext := external("tara", again.DeviceToken); ext.Session == nil || !ext.Session.TwoFactor || ext.Session.Provider != "corp" {
+		t.Errorf("tara, external, on a remembered device: %+v; want a two-factor session of the provider", ext)
 	}
+}
+
+// mustLoginID returns the id of the user named name.
+func mustLoginID(t *testing.T, svc *account.Service, name string) string {
+	t.Helper()
+	users, _, err := svc.ListUsers(context.Background(), account.UserFilter{Search: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users {
+		if u.Username == name {
+			return u.ID
+		}
+	}
+	t.Fatalf("no user %s", name)
+	return ""
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,10 +69,10 @@ func (s *Service) issueActionToken(ctx context.Context, u *gatehouse.User, purpo
 }
 
 // checkActionToken returns the token and its user when secret is a live
-// token of purpose for userID: unused, unexpired, issued under the user's
-// current security stamp. Anything else is errInvalidToken, the same for
-// every reason.
-func (s *Service) checkActionToken(ctx context.Context, userID, secret string, purpose gatehouse.ActionPurpose) (*gatehouse.ActionToken, *gatehouse.User, error) {
+// token of one of purposes for userID: unused, unexpired, issued under the
+// user's current security stamp. Anything else is errInvalidToken, the
+// same for every reason.
+func (s *Service) checkActionToken(ctx context.Context, userID, secret string, purposes ...gatehouse.ActionPurpose) (*gatehouse.ActionToken, *gatehouse.User, error) {
 	if userID == "" || len(secret) < 16 || len(secret) > 200 {
 		return nil, nil, errInvalidToken
 	}
@@ -84,7 +85,7 @@ func (s *Service) checkActionToken(ctx context.Context, userID, secret string, p
 	}
 	// The user id is compared too, so a token of user A sent with user B's
 	// id fails the same way as a wrong token.
-	if t.Purpose != purpose || t.UserID != userID || !t.UsedAt.IsZero() || !s.now().Before(t.ExpiresAt) {
+	if !slices.Contains(purposes, t.Purpose) || t.UserID != userID || !t.UsedAt.IsZero() || !s.now().Before(t.ExpiresAt) {
 		return nil, nil, errInvalidToken
 	}
 	u, err := s.stores.Users.UserByID(ctx, userID)
@@ -220,6 +221,9 @@ type InviteSession struct {
 // that allows only the invitation endpoints and logout. The session the
 // browser had before (previousToken) ends.
 func (s *Service) VerifyInvite(ctx context.Context, userID, secret string, client Client, previousToken string) (*InviteSession, error) {
+	if err := s.refuseLocalLogin(); err != nil {
+		return nil, err
+	}
 	t, u, err := s.checkActionToken(ctx, userID, secret, gatehouse.PurposeInvite)
 	if err != nil {
 		return nil, err
@@ -282,6 +286,9 @@ func (s *Service) InvitedUser(ctx context.Context, token string) (*gatehouse.Use
 // session, activates them, and logs them in: the partial session ends and a
 // full one starts.
 func (s *Service) AcceptInvite(ctx context.Context, token, pw string, client Client) (*LoginResult, error) {
+	if err := s.refuseLocalLogin(); err != nil {
+		return nil, err
+	}
 	u, sess, err := s.InvitedUser(ctx, token)
 	if err != nil {
 		return nil, err
@@ -299,6 +306,9 @@ func (s *Service) AcceptInvite(ctx context.Context, token, pw string, client Cli
 // password or a busy server leaves it valid for another try. The session
 // the browser had before (previousToken) ends.
 func (s *Service) AcceptInviteLink(ctx context.Context, userID, secret, pw string, client Client, previousToken string) (*LoginResult, error) {
+	if err := s.refuseLocalLogin(); err != nil {
+		return nil, err
+	}
 	t, u, err := s.checkActionToken(ctx, userID, secret, gatehouse.PurposeInvite)
 	if err != nil {
 		return nil, err
@@ -387,6 +397,9 @@ func (s *Service) activateInvited(ctx context.Context, u *gatehouse.User, hash, 
 // the per-address and per-client throttles answer in the request, and they
 // count unknown addresses too.
 func (s *Service) ForgotPassword(ctx context.Context, email string, client Client) error {
+	if err := s.refuseLocalLogin(); err != nil {
+		return err
+	}
 	if !s.cfg.AllowPasswordReset {
 		return errResetDisabled
 	}
@@ -439,10 +452,16 @@ func (s *Service) sendReset(ctx context.Context, email string, client Client) er
 }
 
 // IssueResetLink creates a password-reset token for u and returns its link;
-// with kind "" it mails nothing (the operator's `user reset-link`),
-// otherwise it mails the link with that template kind.
+// with kind "" it mails nothing (the operator's `user reset-link`) and the
+// token is a recovery link (PurposeRecovery), which also works while local
+// login is disabled (RecoverAccess); otherwise it mails the link with that
+// template kind.
 func (s *Service) IssueResetLink(ctx context.Context, u *gatehouse.User, kind string) (string, error) {
-	secret, err := s.issueActionToken(ctx, u, gatehouse.PurposeReset, s.cfg.ResetTTL)
+	purpose := gatehouse.PurposeReset
+	if kind == "" {
+		purpose = gatehouse.PurposeRecovery
+	}
+	secret, err := s.issueActionToken(ctx, u, purpose, s.cfg.ResetTTL)
 	if err != nil {
 		return "", err
 	}
@@ -469,9 +488,14 @@ func (s *Service) WaitBackground() { s.background.Wait() }
 //
 // AllowPasswordReset gates only the self-service request (ForgotPassword):
 // a link an administrator or the operator issued still works with it off,
-// so a locked-out sole administrator can always be recovered.
+// so a locked-out sole administrator can always be recovered. While local
+// login is disabled it answers CodeLocalLoginDisabled, for the operator's
+// recovery links too: those go to RecoverAccess.
 func (s *Service) ResetPassword(ctx context.Context, userID, secret, pw string, client Client) error {
-	t, u, err := s.checkActionToken(ctx, userID, secret, gatehouse.PurposeReset)
+	if err := s.refuseLocalLogin(); err != nil {
+		return err
+	}
+	t, u, err := s.checkActionToken(ctx, userID, secret, gatehouse.PurposeReset, gatehouse.PurposeRecovery)
 	if err != nil {
 		return err
 	}

@@ -97,14 +97,17 @@ func (s *Service) providers(u *gatehouse.User, tf *gatehouse.TwoFactor) []string
 	return p
 }
 
-// startSecondStep records a correct password of a user with two factors
-// and returns the pending login's cookie secret.
-func (s *Service) startSecondStep(ctx context.Context, u *gatehouse.User, tf *gatehouse.TwoFactor, remember bool) (*LoginResult, error) {
+// startSecondStep records a correct first factor ff of a user with two
+// factors and returns the pending login's cookie secret. The pending
+// login keeps an external login's provider and ID token for the session
+// it ends in.
+func (s *Service) startSecondStep(ctx context.Context, u *gatehouse.User, tf *gatehouse.TwoFactor, remember bool, ff firstFactor) (*LoginResult, error) {
 	token := session.NewToken()
 	now := s.now().UTC()
 	p := &gatehouse.PendingLogin{
 		ID: gatehouse.NewID(), TokenHash: session.HashToken(token), UserID: u.ID, Stamp: u.SecurityStamp,
 		Remember: remember, CreatedAt: now, ExpiresAt: now.Add(s.twoFactor.Config.PendingTTL),
+		Provider: ff.provider, IDToken: ff.idToken,
 	}
 	if err := s.stores.PendingLogins.CreatePendingLogin(ctx, p); err != nil {
 		return nil, err
@@ -287,9 +290,14 @@ func (s *Service) VerifyCode(ctx context.Context, req VerifyRequest) (*LoginResu
 	if err := s.resetAttempt(ctx, att); err != nil {
 		return nil, err
 	}
+	detail := map[string]string{"twoFactor": req.Provider}
+	if p.Provider != "" {
+		detail["method"], detail["provider"] = methodExternal, p.Provider
+	}
 	token, sess, err := s.startLogin(ctx, Actor{User: u, Client: req.Client}, session.CreateOptions{
 		Remember: p.Remember || req.Remember, TwoFactor: true, ClientAddr: req.Client.Addr, UserAgent: req.Client.UserAgent,
-	}, map[string]string{"twoFactor": req.Provider})
+		Provider: p.Provider, IDToken: p.IDToken,
+	}, detail)
 	if err != nil {
 		return nil, err
 	}
@@ -530,6 +538,9 @@ func (s *Service) confirm(ctx context.Context, u *gatehouse.User, p Proof, clien
 // checkPassword verifies a user's password for a sensitive change, throttled
 // like a login, and audited like one when wrong.
 func (s *Service) checkPassword(ctx context.Context, u *gatehouse.User, pw string, client Client) error {
+	if err := s.refuseLocalLogin(); err != nil {
+		return err
+	}
 	keys := s.accountKeys(u, "", client.Addr)
 	att, err := s.reserveAttempt(ctx, keys)
 	if err != nil {
@@ -558,14 +569,18 @@ func (s *Service) checkPassword(ctx context.Context, u *gatehouse.User, pw strin
 // without a local password, in place of the password (Reauthenticate):
 // checked as at a login's second step (checkFactor), throttled like a
 // login and audited like one when wrong, as checkPassword does. A user
-// with a password is refused before the code is looked at; a user with
+// with a password is refused before the code is looked at (unless local
+// login is disabled, which makes the password useless); a user with
 // neither a password nor a second factor has nothing that can prove it.
 func (s *Service) checkSecondFactor(ctx context.Context, u *gatehouse.User, provider, code string, client Client) error {
 	fresh, err := s.stores.Users.UserByID(ctx, u.ID)
 	if err != nil {
 		return err
 	}
-	if fresh.PasswordHash != "" {
+	// A password that local login no longer accepts (LocalLoginDisabled)
+	// cannot be asked for: the code is then the proof, as for a user
+	// without one.
+	if fresh.PasswordHash != "" && !s.LocalLoginDisabled() {
 		return &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.",
 			Fields: map[string]string{"password": "Your account has a password: confirm with it; a second factor cannot replace it."}}
 	}
@@ -754,6 +769,7 @@ func (s *Service) FinishEnrolment(ctx context.Context, u *gatehouse.User, partia
 	// The password was proved when the partial session started, not now.
 	token, sess, err := s.sessions.Create(ctx, u.ID, session.CreateOptions{
 		TwoFactor: true, ClientAddr: client.Addr, UserAgent: client.UserAgent, AuthenticatedAt: partial.AuthenticatedAt,
+		Provider: partial.Provider, IDToken: partial.IDToken,
 	})
 	if err != nil {
 		return nil, err
