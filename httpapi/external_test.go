@@ -42,6 +42,13 @@ type extProvider struct {
 // none is given).
 func newExternalEnv(t *testing.T, op *testop.OP, providers []extProvider, opts ...envOption) *env {
 	t.Helper()
+	return newProvidersEnv(t, op.Issuer(), op.ClientID(), op.ClientSecret(), providers, opts...)
+}
+
+// newProvidersEnv is newExternalEnv with the providers at the issuer
+// given, which is not reached until a login starts.
+func newProvidersEnv(t *testing.T, issuer, clientID, clientSecret string, providers []extProvider, opts ...envOption) *env {
+	t.Helper()
 	if len(providers) == 0 {
 		providers = []extProvider{{id: "corp", rules: account.ExternalProvider{AllowManualLinking: true}}}
 	}
@@ -53,7 +60,7 @@ func newExternalEnv(t *testing.T, op *testop.OP, providers []extProvider, opts .
 			name = strings.ToUpper(p.id)
 		}
 		op, err := oidclogin.New(oidclogin.Config{
-			ID: p.id, Name: name, Issuer: op.Issuer(), ClientID: op.ClientID(), ClientSecret: op.ClientSecret(),
+			ID: p.id, Name: name, Issuer: issuer, ClientID: clientID, ClientSecret: clientSecret,
 			GroupsClaim:           p.groupsClaim,
 			RedirectURL:           gatehouseURL + "/auth/external/" + p.id + "/callback",
 			PostLogoutRedirectURL: gatehouseURL + "/auth/ui/login",
@@ -399,6 +406,7 @@ func TestExternalSignOut(t *testing.T) {
 
 	// A provider without an end_session_endpoint: 204.
 	op2 := testop.Start(t)
+	op2.EndSessionEndpoint(false)
 	e2 := newExternalEnv(t, op2, nil)
 	ada2 := e2.createUser("ada", "ada@example.org", pwOf("ada"))
 	e2.link("corp", testop.DefaultUser.Subject, ada2)
@@ -468,11 +476,12 @@ func TestExternalLinkAndUnlink(t *testing.T) {
 	// An external-only user (auto-created) cannot unlink their only way in.
 	op.NextUser(testop.User{Subject: "carol-at-corp", Email: "carol@corp.example", EmailVerified: true, PreferredUsername: "carol"})
 	cb := e.browser()
-	if w := externalLogin(t, op, cb, "corp", ""); w.Code != 303 {
-		t.Fatalf("auto-create: %d %s", w.Code, w.Body)
+	if w := externalLogin(t, op, cb, "corp", ""); w.Code != 303 || w.Header().Get("Location") != "/" {
+		t.Fatalf("auto-create: %d %v %s", w.Code, w.Header(), w.Body)
 	}
 	wantProblem(t, cb.do("DELETE", "/auth/logins/corp", "", header("X-CSRF-Token", csrfOf(cb))), 409, gatehouse.CodeLastLoginMethod)
 	// Nor can an administrator.
+	ab, aCSRF = e.loggedIn()
 	carol, err := e.store.UserByLogin(context.Background(), "carol")
 	if err != nil {
 		t.Fatal(err)
