@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base32"
+	"encoding/json"
 	"fmt"
 	"html"
 	"net/http"
@@ -89,7 +90,7 @@ oidc:
     auto_link_verified_email: true
 `, front, app.URL, op.Issuer(), op.ClientID(), secret))
 	srv := startServe(t, nil, "--config", cfg, "--addr", addr, "--data", data)
-	totp := enrolTOTP(t, srv.base, "tess", password)
+	api, totp := enrolTOTP(t, srv.base, "tess", password)
 
 	t.Run("login, second factor, app, sign-out at the provider", func(t *testing.T) {
 		op.NextUser(testop.User{Subject: "op-tess", Email: "tess@example.com", EmailVerified: true, Name: "Tess", PreferredUsername: "tess-at-op"})
@@ -127,6 +128,14 @@ oidc:
 		if got := b.text("#hello"); got != "Hello, tess" {
 			t.Fatalf("the app shows %q, want the user gatehouse logged in", got)
 		}
+		// The provider's account is linked to tess now (by its verified
+		// email), as her own list of logins shows.
+		r := doJSON(t, api, "GET", srv.base+"/logins", nil, nil)
+		var logins []map[string]any
+		if err := json.Unmarshal([]byte(r.raw), &logins); r.status != 200 || err != nil || len(logins) != 1 ||
+			logins[0]["provider"] != "testop" || logins[0]["email"] != "tess@example.com" || logins[0]["emailVerified"] != true {
+			t.Fatalf("tess's logins: %d %s", r.status, r.raw)
+		}
 
 		// Sign out: gatehouse ends the session and names the provider's
 		// sign-out, which sends the browser back to the login page.
@@ -156,7 +165,7 @@ oidc:
 		if loc := b.location(); !strings.HasPrefix(loc, front+"/auth/external/testop/callback?") {
 			t.Fatalf("refused at %s, want the callback", loc)
 		}
-		status := get(b, "read the status", chromedp.Evaluate[int](`performance.getEntriesByType("navigation")[0].responseStatus`))
+		status := browserGet(b, "read the status", chromedp.Evaluate[int](`performance.getEntriesByType("navigation")[0].responseStatus`))
 		if status != http.StatusForbidden {
 			t.Errorf("the callback answered %d, want 403", status)
 		}
@@ -172,8 +181,9 @@ oidc:
 }
 
 // enrolTOTP logs username in through the JSON API, enrols an
-// authenticator app and confirms it, and returns the TOTP key.
-func enrolTOTP(t *testing.T, base, username, password string) []byte {
+// authenticator app and confirms it, and returns the logged-in client and
+// the TOTP key.
+func enrolTOTP(t *testing.T, base, username, password string) (*http.Client, []byte) {
 	t.Helper()
 	c := newClient(t)
 	r := login(t, c, base, username, password)
@@ -193,12 +203,12 @@ func enrolTOTP(t *testing.T, base, username, password string) []byte {
 	if r.status != 200 {
 		t.Fatalf("confirm TOTP: %d %s", r.status, r.raw)
 	}
-	return key
+	return c, key
 }
 
-// browser is a tab of a headless chromium with a profile of its own,
+// browserTab is a tab of a headless chromium with a profile of its own,
 // stopped when the test ends.
-type browser struct {
+type browserTab struct {
 	t   *testing.T
 	tab context.Context
 }
@@ -207,7 +217,7 @@ type browser struct {
 // fails the test instead of hanging it.
 const stepTimeout = 30 * time.Second
 
-func newBrowser(t *testing.T) *browser {
+func newBrowser(t *testing.T) *browserTab {
 	t.Helper()
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromiumPath),
@@ -237,11 +247,11 @@ func newBrowser(t *testing.T) *browser {
 	case <-time.After(stepTimeout):
 		t.Fatalf("start chromium: no answer in %s", stepTimeout)
 	}
-	return &browser{t: t, tab: tab}
+	return &browserTab{t: t, tab: tab}
 }
 
 // try runs steps in the tab, bounded by stepTimeout.
-func (b *browser) try(steps ...chromedp.Action[chromedp.Void]) error {
+func (b *browserTab) try(steps ...chromedp.Action[chromedp.Void]) error {
 	ctx, cancel := context.WithTimeout(b.tab, stepTimeout)
 	defer cancel()
 	return chromedp.Do(ctx, steps...)
@@ -249,16 +259,16 @@ func (b *browser) try(steps ...chromedp.Action[chromedp.Void]) error {
 
 // run runs steps, failing the test with where the browser is if they
 // fail.
-func (b *browser) run(what string, steps ...chromedp.Action[chromedp.Void]) {
+func (b *browserTab) run(what string, steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	if err := b.try(steps...); err != nil {
 		b.t.Fatalf("%s: %v%s", what, err, b.where())
 	}
 }
 
-// get runs an action that reads something from the tab, bounded by
+// browserGet runs an action that reads something from the tab, bounded by
 // stepTimeout, failing the test with where the browser is if it fails.
-func get[T any](b *browser, what string, a chromedp.Action[T]) T {
+func browserGet[T any](b *browserTab, what string, a chromedp.Action[T]) T {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.tab, stepTimeout)
 	defer cancel()
@@ -271,13 +281,13 @@ func get[T any](b *browser, what string, a chromedp.Action[T]) T {
 
 // waitFor waits until the page shows an element matching the CSS
 // selector sel.
-func (b *browser) waitFor(what, sel string) {
+func (b *browserTab) waitFor(what, sel string) {
 	b.t.Helper()
 	b.run("wait for "+what+" ("+sel+")", chromedp.WaitVisible(chromedp.CSS(sel)))
 }
 
 // where describes the page the browser is at, for a failure message.
-func (b *browser) where() string {
+func (b *browserTab) where() string {
 	ctx, cancel := context.WithTimeout(b.tab, stepTimeout)
 	defer cancel()
 	loc, err := chromedp.Run(ctx, chromedp.Location())
@@ -292,13 +302,13 @@ func (b *browser) where() string {
 }
 
 // location is the URL of the page.
-func (b *browser) location() string {
+func (b *browserTab) location() string {
 	b.t.Helper()
-	return get(b, "read the location", chromedp.Location())
+	return browserGet(b, "read the location", chromedp.Location())
 }
 
 // wantURL fails the test unless the browser is at want.
-func (b *browser) wantURL(what, want string) {
+func (b *browserTab) wantURL(what, want string) {
 	b.t.Helper()
 	if got := b.location(); got != want {
 		b.t.Fatalf("%s: at %s, want %s%s", what, got, want, b.where())
@@ -307,7 +317,7 @@ func (b *browser) wantURL(what, want string) {
 
 // text is the visible text of the first element matching the CSS
 // selector sel.
-func (b *browser) text(sel string) string {
+func (b *browserTab) text(sel string) string {
 	b.t.Helper()
-	return strings.TrimSpace(get(b, "read "+sel, chromedp.Text(chromedp.CSS(sel))))
+	return strings.TrimSpace(browserGet(b, "read "+sel, chromedp.Text(chromedp.CSS(sel))))
 }
