@@ -42,6 +42,10 @@ var externalPendingCookie = hostCookie{pendingCookie.name, http.SameSiteLaxMode}
 // flowTTL is how long an external login may take at the provider.
 const flowTTL = 10 * time.Minute
 
+// maxFlowRD is the longest rd the flow cookie keeps: browsers drop
+// cookies over 4 KB, and a dropped flow cookie fails the login.
+const maxFlowRD = 2000
+
 var (
 	errNoProvider = gatehouse.Errorf(gatehouse.CodeNotFound, "No such identity provider.")
 	// errFlowLost is a callback without its flow: no flow cookie, one this
@@ -149,6 +153,9 @@ func (s *Server) startFlow(w http.ResponseWriter, r *http.Request, p *oidclogin.
 	}
 	fs.Flow, fs.Provider = flow, p.Config().ID
 	fs.RD = s.gw.allowedRedirect(fs.RD)
+	if len(fs.RD) > maxFlowRD {
+		fs.RD = "" // the cookie would outgrow what browsers keep
+	}
 	fs.ExpiresAt = s.now().Add(flowTTL)
 	sealed, err := s.flows.Seal(fs)
 	if err != nil {

@@ -601,6 +601,31 @@ func TestDenyLocalLogin(t *testing.T) {
 			t.Fatalf("logged in as %q", name)
 		}
 	})
+	t.Run("recovery link on the reset page", func(t *testing.T) {
+		ada, err := e.store.UserByID(ctx, ada.ID) // its new security stamp
+		if err != nil {
+			t.Fatal(err)
+		}
+		link, err := e.accounts.IssueResetLink(ctx, ada, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, secret := linkParts(t, link, "reset")
+		b := e.browser()
+		form := url.Values{"userId": {ada.ID}, "token": {secret}, "password": {"another new passphrase 77"}}
+		w := b.do("POST", "/auth/ui/reset", form.Encode(), header("Content-Type", "application/x-www-form-urlencoded"))
+		if w.Code != 303 || w.Header().Get("Location") != "/" {
+			t.Fatalf("reset form: %d %v %s", w.Code, w.Header(), w.Body)
+		}
+		if name, _ := currentUser(t, b); name != "ada" {
+			t.Fatalf("logged in as %q", name)
+		}
+		// A mailed reset link does not work on the page either.
+		w = e.browser().do("POST", "/auth/ui/reset", url.Values{"userId": {ada.ID}, "token": {resetSecret}, "password": {"yet another passphrase 5"}}.Encode(), header("Content-Type", "application/x-www-form-urlencoded"))
+		if w.Code == 303 || w.Code == 200 {
+			t.Fatalf("mailed link while local login is disabled: %d %s", w.Code, w.Body)
+		}
+	})
 	t.Run("the provider logs in", func(t *testing.T) {
 		b := e.browser()
 		if w := externalLogin(t, op, b, "corp", ""); w.Code != 303 {

@@ -135,8 +135,8 @@ func TestConfigCheck(t *testing.T) {
 			// the contract's example is accepted as it is.
 			yaml:     contractExampleWithoutTLS,
 			wantCode: exitOK,
-			wantOut: []string{"configuration OK"},
-			notOut:  []string{"upstream", "redirect_domains", "oidc"}, // all in effect
+			wantOut:  []string{"configuration OK"},
+			notOut:   []string{"upstream", "redirect_domains", "oidc"}, // all in effect
 		},
 		{
 			name:     "tls is refused until gatehouse serves TLS itself",
