@@ -161,7 +161,9 @@ oidc:
 		b.run("open the login page", chromedp.Navigate(front+"/auth/ui/login?rd=%2Fapp%2Fhello"))
 		b.waitFor("the login page", "a.ext")
 		b.run("click the provider's button", chromedp.Click(chromedp.CSS("a.ext")))
-		b.waitFor("the refusal", "h1")
+		// The refusal page's way back (the login page has no such link,
+		// so this waits for the navigation to end).
+		b.waitFor("the refusal", `a[href="/auth/ui/login"]`)
 		if loc := b.location(); !strings.HasPrefix(loc, front+"/auth/external/testop/callback?") {
 			t.Fatalf("refused at %s, want the callback", loc)
 		}
