@@ -458,6 +458,14 @@ func TestLinkAndUnlink(t *testing.T) {
 	if err := svc2.UnlinkIdentity(ctx, asCarl, carl.ID, "other"); code(err) != gatehouse.CodeLastLoginMethod {
 		t.Errorf("unlink with only an unconfigured provider's login left: %v; want %s", err, gatehouse.CodeLastLoginMethod)
 	}
+	// That leftover the user may clear themselves; a name that is neither
+	// a provider nor a login of theirs is not found.
+	if err := svc2.UnlinkIdentity(ctx, asCarl, carl.ID, "gone"); err != nil {
+		t.Errorf("self-unlink of an unconfigured provider's login: %v", err)
+	}
+	if err := svc2.UnlinkIdentity(ctx, asCarl, carl.ID, "nope"); code(err) != gatehouse.CodeNotFound {
+		t.Errorf("unlink of no provider: %v; want not_found", err)
+	}
 	_ = store
 }
 

@@ -122,15 +122,15 @@ func (s *Service) Identities(ctx context.Context, a Actor, userID string) ([]*ga
 
 // UnlinkIdentity removes the user's identity of provider. A user removing
 // their own needs the provider to allow manual linking (400
-// CodeManualLinkingDisabled); anyone's removal that would leave the user
+// CodeManualLinkingDisabled) unless it is no longer configured; anyone's
+// removal that would leave the user
 // no way to log in (no usable password, no other identity of a configured
 // provider) is 409 CodeLastLoginMethod. Missing: 404. Audited.
 //
 // A usable password is one the user has while local login is enabled. An
 // identity of a provider no longer configured is no way in: it does not
 // count as one left, and removing it takes no way away, so it may always
-// go (by an administrator; its user cannot, as nothing allows manual
-// linking for it).
+// go, by its user too.
 func (s *Service) UnlinkIdentity(ctx context.Context, a Actor, userID, provider string) error {
 	self := a.User != nil && a.User.ID == userID
 	var (
@@ -145,8 +145,11 @@ func (s *Service) UnlinkIdentity(ctx context.Context, a Actor, userID, provider 
 	if err != nil {
 		return err
 	}
+	// A provider no longer configured logs nobody in: its identities are
+	// leftovers anyone may clear, and a name that is no provider and no
+	// identity is not found.
 	p, configured := s.ExternalProvider(provider)
-	if self && (!configured || !p.AllowManualLinking) {
+	if self && configured && !p.AllowManualLinking {
 		return errManualLinkingDisabled
 	}
 	ids, err := s.stores.Identities.UserIdentities(ctx, u.ID)

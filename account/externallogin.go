@@ -120,6 +120,21 @@ func (s *Service) linkByEmail(ctx context.Context, a Actor, p ExternalProvider, 
 	if u.State == gatehouse.StateDisabled {
 		return u, nil
 	}
+	if !u.EmailConfirmed {
+		// A user made by an external login from an address its provider
+		// did not verify holds that address on nobody's word: linking the
+		// address's verified owner into it would hand the owner's account
+		// to whoever made it. (A user an administrator made, with no
+		// identity yet, took the address from the administrator.)
+		ids, err := s.stores.Identities.UserIdentities(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) > 0 {
+			s.refuseExternal(ctx, a, p, u.ID, "address_unconfirmed", map[string]string{"subject": ext.Subject})
+			return nil, errNotLinked
+		}
+	}
 	if err := s.createIdentity(ctx, a, u, ext, "verified_email"); err != nil {
 		if gatehouse.ErrorCode(err) == gatehouse.CodeConflict {
 			s.refuseExternal(ctx, a, p, u.ID, "other_account_linked", map[string]string{"subject": ext.Subject})

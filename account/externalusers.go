@@ -105,7 +105,9 @@ func usernameOf(s string) string {
 		if n == 64 {
 			break
 		}
-		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("._-@+", r) {
+		// No "@": a username that looks like an address would take that
+		// address from its owner (logins match usernames and emails alike).
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("._-+", r) {
 			r = '-'
 		}
 		b.WriteRune(r)

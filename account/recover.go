@@ -13,8 +13,8 @@ import (
 // user in through finishLogin (req: the browser's side), so a second
 // factor still applies. Any other link is CodeLocalLoginDisabled.
 //
-// While local login is enabled a mailed reset link works here too (it
-// could set the password with ResetPassword anyway). Like a reset, it
+// While local login is enabled nothing works here (CodeInvalidToken): a
+// link then only sets a password, with ResetPassword. Like a reset, it
 // voids the user's other links, sessions and remembered devices, unlocks
 // the account and activates an invited user who never logged in; a user
 // who is not active then (disabled) is refused with CodeInvalidToken and
@@ -24,10 +24,14 @@ func (s *Service) RecoverAccess(ctx context.Context, userID, secret, pw string, 
 	if err != nil {
 		return nil, err
 	}
-	if t.Purpose != gatehouse.PurposeRecovery {
+	if t.Purpose != gatehouse.PurposeRecovery || !s.LocalLoginDisabled() {
+		// A mailed link only sets a password (ResetPassword), and while
+		// local login works so does a recovery link: no login follows a
+		// reset then (OWASP's forgot-password cheat sheet).
 		if err := s.refuseLocalLogin(); err != nil {
 			return nil, err
 		}
+		return nil, errInvalidToken
 	}
 	if pw == "" {
 		return nil, &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "The request is not valid.", Fields: map[string]string{"password": "Password is required."}}

@@ -92,6 +92,13 @@ var actsOnCases = []actsOnCase{
 		}
 		return map[string]string{"{sid}": list[0].ID}, func() bool { return b.do("GET", "/auth/session", "").Code != 200 }
 	}},
+	{method: "DELETE", path: "/users/{id}/logins/{provider}", prepare: func(t *testing.T, e *env, u *gatehouse.User) (map[string]string, func() bool) {
+		e.link("corp", "subject-of-"+u.ID, u)
+		return map[string]string{"{provider}": "corp"}, func() bool {
+			list, err := e.store.UserIdentities(context.Background(), u.ID)
+			return err == nil && len(list) == 0
+		}
+	}},
 	{method: "DELETE", path: "/tokens/{tid}", prepare: func(t *testing.T, e *env, u *gatehouse.User) (map[string]string, func() bool) {
 		secret, tok, err := e.accounts.CreateToken(context.Background(), account.Actor{}, u, account.NewToken{Name: "theirs"})
 		if err != nil {
@@ -145,7 +152,9 @@ func narrowCallers(t *testing.T, e *env) []mgmtCaller {
 // only, or an administrator's token limited to section:users, against an
 // administrator — and works when the caller holds all the target does.
 func TestNobodyActsOnAMorePowerfulAccount(t *testing.T) {
-	e := newEnv(t)
+	// With a provider, for the linked logins (never reached: unlinking
+	// needs no provider).
+	e := newProvidersEnv(t, "https://sso.example.com", "gatehouse", "", nil)
 	callers := narrowCallers(t, e)
 	n := 0
 	target := func(t *testing.T, c actsOnCase, group string) *gatehouse.User {

@@ -144,6 +144,13 @@ type storesOver func(*sqlite.Store) (account.Stores, gatehouse.SessionStore, []h
 // the services and the SQLite store.
 func newEnvOver(t *testing.T, over storesOver, opts ...envOption) *env {
 	t.Helper()
+	return newEnvDeps(t, over, nil, opts...)
+}
+
+// newEnvDeps is newEnvOver with deps, when not nil, changing the HTTP
+// layer's dependencies (the external providers) before it is built.
+func newEnvDeps(t *testing.T, over storesOver, deps func(*httpapi.Deps), opts ...envOption) *env {
+	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gatehouse.db"))
 	if err != nil {
@@ -174,7 +181,11 @@ func newEnvOver(t *testing.T, over storesOver, opts ...envOption) *env {
 	}
 	texts := &fakeSMS{}
 	accounts.UseTwoFactor(account.TwoFactorDeps{Sealer: sealer, SMS: texts, Config: account.DefaultTwoFactorConfig})
-	api, err := httpapi.New(hcfg, httpapi.Deps{Accounts: accounts, Sessions: sm, Metrics: m, Now: clk.Now, Ready: ready})
+	d := httpapi.Deps{Accounts: accounts, Sessions: sm, Metrics: m, Now: clk.Now, Ready: ready}
+	if deps != nil {
+		deps(&d)
+	}
+	api, err := httpapi.New(hcfg, d)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/csrf"
 )
@@ -35,11 +36,21 @@ type resetBody struct {
 }
 
 // handleReset is POST BASE/password/reset: a new password with a mailed
-// token. It logs nobody in.
+// token. It logs nobody in; except while local login is disabled, when
+// only an operator's recovery link works, and it logs the user in (with
+// any second factor), answered like a login: there is no password form to
+// log in with afterwards.
 func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) error {
 	var body resetBody
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
+	}
+	if s.accounts.LocalLoginDisabled() {
+		res, err := s.recoverAccess(r, body.UserID, body.Token, body.Password)
+		if err != nil {
+			return err
+		}
+		return s.writeLogin(w, r, res)
 	}
 	if err := s.accounts.ResetPassword(r.Context(), body.UserID, body.Token, body.Password, s.client(r)); err != nil {
 		return err
@@ -47,6 +58,20 @@ func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// recoverAccess uses an operator's recovery link (account.RecoverAccess)
+// for the browser of r.
+func (s *Server) recoverAccess(r *http.Request, userID, token, password string) (*account.LoginResult, error) {
+	prev, _ := s.sessions.ReadToken(r, s.in(r).secure)
+	return s.accounts.RecoverAccess(r.Context(), userID, token, password, account.LoginRequest{
+		Client: s.client(r), PreviousToken: prev, DeviceToken: s.cookieToken(r, deviceCookie),
+		KnownDevice: s.cookieValue(r, knownCookie),
+	})
+}
+
+// errLocalLoginDisabled refuses a password endpoint while a provider's
+// deny_local_login is in effect.
+var errLocalLoginDisabled = gatehouse.Errorf(gatehouse.CodeLocalLoginDisabled, "Passwords are turned off; log in with your organisation's sign-in.")
 
 type verifyInviteBody struct {
 	UserID string `json:"userId"`
@@ -109,6 +134,11 @@ type invitePasswordBody struct {
 // handleInvitePassword is POST BASE/invite/password: the invited user sets
 // a password, becomes active and is logged in, as after a login.
 func (s *Server) handleInvitePassword(w http.ResponseWriter, r *http.Request) error {
+	if s.accounts.LocalLoginDisabled() {
+		// Said before anything else, as by every password endpoint: no
+		// invitation session can exist then (POST /invite/verify refuses).
+		return errLocalLoginDisabled
+	}
 	token := s.inviteToken(r)
 	if _, _, err := s.accounts.InvitedUser(r.Context(), token); err != nil {
 		return err
@@ -134,11 +164,7 @@ func (s *Server) writeLogin(w http.ResponseWriter, r *http.Request, res *account
 		return s.writeSecondStep(w, r, res)
 	}
 	if res.EnrolmentRequired {
-		secure := s.in(r).secure
-		token := csrf.Token(res.Token)
-		s.sessions.SetCookie(w, res.Token, res.Session, secure)
-		csrf.SetCookie(w, token, secure, s.cookieDomain)
-		s.setCookie(w, knownCookie, res.KnownDeviceToken, res.KnownDeviceExpiresAt, secure)
+		token := s.setLoginCookies(w, r, res)
 		writeJSON(w, http.StatusOK, map[string]any{"state": "two_factor_enrollment_required", "csrfToken": token})
 		return nil
 	}
@@ -146,14 +172,7 @@ func (s *Server) writeLogin(w http.ResponseWriter, r *http.Request, res *account
 	if err != nil {
 		return err
 	}
-	secure := s.in(r).secure
-	token := csrf.Token(res.Token)
-	s.sessions.SetCookie(w, res.Token, res.Session, secure)
-	csrf.SetCookie(w, token, secure, s.cookieDomain)
-	if res.DeviceToken != "" {
-		s.setCookie(w, deviceCookie, res.DeviceToken, res.DeviceExpiresAt, secure)
-	}
-	s.setCookie(w, knownCookie, res.KnownDeviceToken, res.KnownDeviceExpiresAt, secure)
+	token := s.setLoginCookies(w, r, res)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"state":     "authenticated",
 		"user":      uv,
@@ -161,6 +180,24 @@ func (s *Server) writeLogin(w http.ResponseWriter, r *http.Request, res *account
 		"csrfToken": token,
 	})
 	return nil
+}
+
+// setLoginCookies sets the cookies of a login that started a session
+// (full, or partial for enrolling a second factor): the session and
+// XSRF-TOKEN cookies, the known-device cookie and, for a full session, the
+// remembered-device cookie. Every way a login ends (the JSON API, the
+// login page, an external login) sets them here. It returns the CSRF
+// token.
+func (s *Server) setLoginCookies(w http.ResponseWriter, r *http.Request, res *account.LoginResult) string {
+	secure := s.in(r).secure
+	token := csrf.Token(res.Token)
+	s.sessions.SetCookie(w, res.Token, res.Session, secure)
+	csrf.SetCookie(w, token, secure, s.cookieDomain)
+	if res.DeviceToken != "" && !res.EnrolmentRequired {
+		s.setCookie(w, deviceCookie, res.DeviceToken, res.DeviceExpiresAt, secure)
+	}
+	s.setCookie(w, knownCookie, res.KnownDeviceToken, res.KnownDeviceExpiresAt, secure)
+	return token
 }
 
 type inviteUserBody struct {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
-	"github.com/gatehouse/gatehouse/csrf"
 )
 
 // The login page of gateway mode (GET and POST BASE/ui/login): where forward
@@ -26,6 +25,7 @@ body{font:16px/1.5 system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding
 label{display:block;margin-top:1rem;font-weight:600}input,select{width:100%;padding:.5rem;font:inherit;box-sizing:border-box}
 label.check{font-weight:400}label.check input{width:auto;margin-right:.5rem}
 button{margin-top:1.5rem;padding:.6rem 1.2rem;font:inherit}.err{color:#b00020}.ok{color:#006b2e}
+a.ext{display:block;margin-top:1rem;padding:.6rem 1.2rem;border:1px solid #767676;border-radius:4px;text-align:center;color:inherit;text-decoration:none}
 </style></head><body>
 <h1>Log in</h1>
 {{range .Errors}}<p class="err">{{.}}</p>{{end}}
@@ -52,6 +52,7 @@ button{margin-top:1.5rem;padding:.6rem 1.2rem;font:inherit}.err{color:#b00020}.o
 </form>
 {{end}}
 {{else}}
+{{if not .LocalLoginDisabled}}
 <form method="post" action="{{.Action}}">
 {{if .RD}}<input type="hidden" name="rd" value="{{.RD}}">{{end}}
 <label for="username">Username or email</label>
@@ -61,6 +62,9 @@ button{margin-top:1.5rem;padding:.6rem 1.2rem;font:inherit}.err{color:#b00020}.o
 <label class="check"><input type="checkbox" name="remember" value="on"{{if .Remember}} checked{{end}}>Keep me logged in</label>
 <button type="submit">Log in</button>
 </form>
+{{end}}
+{{range .External}}<a class="ext" href="{{.URL}}">Log in with {{.Name}}</a>
+{{end}}
 {{end}}
 </body></html>`))
 
@@ -76,6 +80,16 @@ type loginPageData struct {
 	Senders   []loginOption
 	Errors    []string
 	Notice    string
+	// External are the buttons of the external identity providers;
+	// LocalLoginDisabled hides the password form (a provider's
+	// deny_local_login).
+	External           []externalButton
+	LocalLoginDisabled bool
+}
+
+// externalButton starts a login with an identity provider.
+type externalButton struct {
+	Name, URL string
 }
 
 type loginOption struct {
@@ -96,7 +110,12 @@ var sendLabels = map[string]string{
 }
 
 func (s *Server) loginData(rd string) loginPageData {
-	return loginPageData{Action: s.base + "/ui/login", RD: s.gw.allowedRedirect(rd)}
+	d := loginPageData{Action: s.base + "/ui/login", RD: s.gw.allowedRedirect(rd), LocalLoginDisabled: s.accounts.LocalLoginDisabled()}
+	for _, p := range s.external {
+		c := p.Config()
+		d.External = append(d.External, externalButton{Name: c.Name, URL: s.externalLoginURL(c.ID, d.RD)})
+	}
+	return d
 }
 
 // secondStep turns d into the second-factor form for providers.
@@ -114,10 +133,26 @@ func (d *loginPageData) secondStep(providers []string, selected string) {
 
 func checked(v string) bool { return v == "on" || v == "true" || v == "1" }
 
-// handleLoginPage is GET BASE/ui/login?rd=…: the login form. An rd that
-// may not be redirected to is dropped.
+// handleLoginPage is GET BASE/ui/login?rd=…&remember=…: the login form
+// (with a button per identity provider), or, for a browser with a live
+// pending login (an external login owes its second factor here), the
+// second-step form. An rd that may not be redirected to is dropped.
 func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) error {
-	return s.renderPage(w, http.StatusOK, loginPage, s.loginData(r.URL.Query().Get("rd")))
+	q := r.URL.Query()
+	d := s.loginData(q.Get("rd"))
+	d.Remember = checked(q.Get("remember"))
+	if token := s.cookieToken(r, pendingCookie); token != "" {
+		providers, err := s.accounts.PendingProviders(r.Context(), token)
+		switch {
+		case err == nil:
+			d.secondStep(providers, "")
+		case gatehouse.ErrorCode(err) == gatehouse.CodeNoPendingLogin:
+			s.clearCookie(w, pendingCookie, s.in(r).secure)
+		default:
+			return err
+		}
+	}
+	return s.renderPage(w, http.StatusOK, loginPage, d)
 }
 
 // handleLoginForm is POST BASE/ui/login: step 1 (username and password),
@@ -182,17 +217,12 @@ func (s *Server) finishPageLogin(w http.ResponseWriter, r *http.Request, res *ac
 		d.secondStep(res.Providers, "")
 		return s.renderPage(w, http.StatusOK, loginPage, d)
 	}
-	s.sessions.SetCookie(w, res.Token, res.Session, secure)
-	csrf.SetCookie(w, csrf.Token(res.Token), secure, s.cookieDomain)
-	s.setCookie(w, knownCookie, res.KnownDeviceToken, res.KnownDeviceExpiresAt, secure)
+	s.setLoginCookies(w, r, res)
 	if res.EnrolmentRequired {
 		// A partial session, good only for enrolling a second factor
 		// (POST BASE/2fa/totp) and logout, as POST BASE/session gives.
 		d.Errors = []string{"Your account must set up two-factor authentication (an authenticator app) before it can be used here. Set it up in the application, or ask an administrator."}
 		return s.renderPage(w, http.StatusForbidden, loginPage, d)
-	}
-	if res.DeviceToken != "" {
-		s.setCookie(w, deviceCookie, res.DeviceToken, res.DeviceExpiresAt, secure)
 	}
 	loc := d.RD
 	if loc == "" {

@@ -72,6 +72,15 @@ func (s *Server) handleResetForm(w http.ResponseWriter, r *http.Request) error {
 	}
 	d := linkPageData{Title: "Choose a new password", Action: s.base + "/ui/reset", Button: "Set password",
 		UserID: f.Get("userId"), Token: f.Get("token"), MinLength: s.accounts.Policy().MinLength}
+	if s.accounts.LocalLoginDisabled() {
+		// An operator's recovery link: it logs the user in, through the
+		// login page's second step when one is owed.
+		res, err := s.recoverAccess(r, d.UserID, d.Token, f.Get("password"))
+		if err != nil {
+			return s.linkPageError(w, err, d)
+		}
+		return s.finishPageLogin(w, r, res, s.loginData(""))
+	}
 	err = s.accounts.ResetPassword(r.Context(), d.UserID, d.Token, f.Get("password"), s.client(r))
 	if err == nil {
 		d.Done = "Your password was changed. You can log in with it now."

@@ -67,6 +67,15 @@ func (s *Server) routes(mux *http.ServeMux) {
 	r.public("GET", "/ui/login", s.handleLoginPage)
 	r.public("POST", "/ui/login", s.handleLoginForm)
 
+	// External logins (external.go). Linking needs a recent
+	// authentication, as every change of how one logs in does.
+	r.public("GET", "/external", s.handleExternalList)
+	r.public("GET", "/external/{provider}/login", s.handleExternalLogin)
+	r.public("GET", "/external/{provider}/callback", s.handleExternalCallback)
+	r.need("POST", "/external/{provider}/link", account.Requirement{Access: account.NeedPerson, RecentAuth: true}, s.handleExternalLink)
+	r.need("GET", "/logins", account.Requirement{Access: account.NeedPerson}, s.handleMyLogins)
+	r.need("DELETE", "/logins/{provider}", account.Requirement{Access: account.NeedPerson}, s.handleUnlinkMyLogin)
+
 	r.public("GET", "/healthz", s.handleHealthz)
 	r.public("GET", "/readyz", s.handleReadyz)
 	r.add("GET", "/metrics", account.Requirement{Access: account.NeedPublic, Note: "It is served only to metrics.networks (loopback by default)."}, s.handle(s.handleMetrics))
@@ -101,6 +110,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	m("GET", "/users/{id}/sessions", PermUsers, s.handleUserSessions)
 	m("DELETE", "/users/{id}/sessions", PermUsers, s.handleEndUserSessions)
 	m("GET", "/users/{id}/tokens", PermUsers, s.handleUserTokens)
+	m("GET", "/users/{id}/logins", PermUsers, s.handleUserLogins)
+	m("DELETE", "/users/{id}/logins/{provider}", PermUsers, s.handleUnlinkUserLogin)
 	m("GET", "/groups", PermSettings, s.handleListGroups)
 	m("POST", "/groups", PermSettings, s.handleCreateGroup)
 	m("GET", "/groups/{name}", PermSettings, s.handleGetGroup)

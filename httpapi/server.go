@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/csrf"
 	"github.com/gatehouse/gatehouse/metrics"
+	"github.com/gatehouse/gatehouse/oidclogin"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/session"
 )
@@ -112,6 +113,14 @@ type Deps struct {
 	// Ready are the dependencies BASE/readyz checks, each by its name
 	// (a store's Ping: "database", "sessions"); none means always ready.
 	Ready []ReadyCheck
+	// External are the OpenID Connect providers people may log in with,
+	// one for each of the account service's ExternalProviders (same ids),
+	// in the order the login page shows them; none turns external logins
+	// off (BASE/external lists nothing).
+	External []*oidclogin.Provider
+	// FlowSealer seals the external-login flow cookie; required with
+	// External.
+	FlowSealer *oidclogin.Sealer
 }
 
 // BasicAuth configures HTTP Basic authentication.
@@ -152,6 +161,11 @@ type Server struct {
 	// cookieDomain is the Domain of the session cookie and so of the
 	// XSRF-TOKEN cookie ("" for host-only; session.Config.CookieDomain).
 	cookieDomain string
+
+	// external are the OpenID Connect providers in configured order, and
+	// flows seals their flow cookie (see external.go).
+	external []*oidclogin.Provider
+	flows    *oidclogin.Sealer
 }
 
 // New returns a Server with the settings cfg over the services in deps.
@@ -210,6 +224,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	case deps.Sessions != deps.Accounts.Sessions():
 		// Two managers would disagree on the cookie and the idle timeout.
 		return nil, errors.New("httpapi: Deps.Sessions must be the session manager of Deps.Accounts")
+	}
+	if err := s.useExternal(deps.External, deps.FlowSealer); err != nil {
+		return nil, err
 	}
 	names := map[string]bool{}
 	for _, c := range deps.Ready {

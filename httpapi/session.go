@@ -107,11 +107,15 @@ func (s *Server) handleReauthenticate(w http.ResponseWriter, r *http.Request, c 
 
 // handleLogout is DELETE BASE/session. It answers 204 whether or not there
 // was a session; when there is one (full or partial), the request must
-// carry its CSRF token, or a cross-site page could log the user out.
+// carry its CSRF token, or a cross-site page could log the user out. When
+// an external login started the session and its provider has an
+// end_session_endpoint, it answers 200 {signOutRedirectUrl} instead: where
+// the browser goes to end its login at the provider too.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	secure := s.in(r).secure
 	sm := s.sessions
-	if token, ok := sm.ReadToken(r, secure); ok {
+	signOut, ok := "", false
+	if token, found := sm.ReadToken(r, secure); found {
 		sess, err := sm.Peek(r.Context(), token)
 		switch {
 		case err == nil:
@@ -121,6 +125,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 			if err := s.accounts.Logout(r.Context(), account.Actor{Client: s.client(r)}, sess); err != nil {
 				return err
 			}
+			signOut, ok = s.signOutURL(r, sess)
 		case gatehouse.ErrorCode(err) != gatehouse.CodeUnauthenticated:
 			return err
 		}
@@ -135,6 +140,10 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	// the registrable domain, and an application gatehouse is embedded in
 	// or guards keeps its own there.
 	w.Header().Set("Clear-Site-Data", `"cache"`)
+	if ok {
+		writeJSON(w, http.StatusOK, map[string]string{"signOutRedirectUrl": signOut})
+		return nil
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

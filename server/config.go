@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/mail"
+	"github.com/gatehouse/gatehouse/oidclogin"
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/session"
@@ -121,6 +125,12 @@ type Config struct {
 	// with a warning.
 	SMSWebhook *sms.WebhookConfig
 
+	// ExternalProviders are the OpenID Connect providers people may log
+	// in with, in the order the login page shows them. They need
+	// PublicURL, from which the redirect URLs registered at the providers
+	// are built: PublicURL + BasePath + /external/{ID}/callback.
+	ExternalProviders []ExternalProvider
+
 	// Logger receives gatehouse's log; nil discards it.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -144,6 +154,51 @@ type Gateway struct {
 	AllowPathParameters bool
 	// StripHeaders are more request headers the reverse proxy removes.
 	StripHeaders []string
+}
+
+// ExternalProvider is an OpenID Connect provider people may log in with:
+// how gatehouse reaches it (see oidclogin.Config) and the rules its logins
+// follow (see account.ExternalProvider, whose fields of the same names
+// these are). The zero value of every rule is off: no manual linking, no
+// auto-linking, no auto-creation.
+type ExternalProvider struct {
+	// ID names the provider in paths and stored identities (lower-case
+	// letters, digits, '-' and '_'); Name is shown on its button; Icon is
+	// an optional image URL for the button.
+	ID, Name, Icon string
+	// Issuer is the provider's issuer URL (discovery is read below it).
+	Issuer string
+	// ClientID and ClientSecret are gatehouse's registration at the
+	// provider (no secret for a public client).
+	ClientID, ClientSecret string
+	// Scopes are requested besides openid; nil means email and profile.
+	Scopes []string
+	// GroupsClaim names the claim listing the user's groups at the
+	// provider; GroupMap maps those groups to gatehouse groups (it is
+	// needed for the claim to have any effect).
+	GroupsClaim string
+	GroupMap    map[string][]string
+	// PostLogoutRedirectURL is where the provider sends the browser after
+	// its sign-out; "" means the login page (PublicURL + BasePath +
+	// /ui/login).
+	PostLogoutRedirectURL string
+	// DenyLocalLogin turns off every password endpoint.
+	DenyLocalLogin bool
+	// AllowManualLinking lets users link and unlink the provider
+	// themselves.
+	AllowManualLinking bool
+	// AutoLinkVerifiedEmail links an unknown account to the user with
+	// its verified email.
+	AutoLinkVerifiedEmail bool
+	// AutoCreate creates a user, in AutoCreateGroups, for an unknown
+	// account.
+	AutoCreate       bool
+	AutoCreateGroups []string
+	// TrustedAMR and TrustedACR trust the provider's second factor.
+	TrustedAMR, TrustedACR []string
+	// HTTPClient makes the requests to the provider; nil means one with a
+	// 10 s timeout.
+	HTTPClient *http.Client
 }
 
 // LoginLimits limit failed logins. A zero field takes its default.
@@ -218,6 +273,9 @@ func (c Config) check() (_ *config, err error) {
 			return nil, fmt.Errorf("gatehouse: Session.CookieDomain %q does not cover the host of PublicURL %q: it must be that host or a domain above it", ss.CookieDomain, c.PublicURL)
 		}
 	}
+	if err := out.checkExternal(); err != nil {
+		return nil, err
+	}
 	if out.DataDir == "" {
 		out.DataDir = DefaultDataDir
 	}
@@ -264,6 +322,55 @@ func (c Config) check() (_ *config, err error) {
 	return out, nil
 }
 
+// checkExternal checks the external providers: each needs an id of its
+// own, an issuer and a client id, and all of them a PublicURL to build
+// their redirect URLs from.
+func (c *config) checkExternal() error {
+	if len(c.ExternalProviders) > 0 && c.PublicURL == "" {
+		return errors.New("gatehouse: ExternalProviders need PublicURL, from which their redirect URLs are built")
+	}
+	seen := map[string]bool{}
+	for i, p := range c.ExternalProviders {
+		switch {
+		case !validProviderID(p.ID):
+			return fmt.Errorf("gatehouse: ExternalProviders[%d]: ID %q must be 1 to 32 lower-case letters, digits, '-' or '_', starting with a letter or digit", i, p.ID)
+		case seen[p.ID]:
+			return fmt.Errorf("gatehouse: ExternalProviders[%d]: ID %q is used twice", i, p.ID)
+		case p.Issuer == "":
+			return fmt.Errorf("gatehouse: ExternalProviders[%d] (%s): Issuer is required", i, p.ID)
+		case p.ClientID == "":
+			return fmt.Errorf("gatehouse: ExternalProviders[%d] (%s): ClientID is required", i, p.ID)
+		}
+		seen[p.ID] = true
+		for _, groups := range [][]string{p.AutoCreateGroups, slices.Concat(slices.Collect(maps.Values(p.GroupMap))...)} {
+			for _, g := range groups {
+				if !account.ValidGroupName(g) {
+					return fmt.Errorf("gatehouse: ExternalProviders[%d] (%s): group name %q must be lower-case letters, digits, '-', '_' or '.'", i, p.ID, g)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// validProviderID reports whether id may name a provider: it is a path
+// segment and a stored key.
+func validProviderID(id string) bool {
+	if id == "" || len(id) > 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case (c == '-' || c == '_') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 func orDefault[T comparable](v, def T) T {
 	var zero T
 	if v == zero {
@@ -281,7 +388,50 @@ func (c *config) accountConfig() account.Config {
 	a.AllowPasswordReset = !c.DisablePasswordReset
 	a.Guest = c.GuestSessions
 	a.LinkBase = c.linkBase()
+	for _, p := range c.ExternalProviders {
+		a.ExternalProviders = append(a.ExternalProviders, account.ExternalProvider{
+			ID: p.ID, Name: p.Name,
+			DenyLocalLogin: p.DenyLocalLogin, AllowManualLinking: p.AllowManualLinking,
+			AutoLinkVerifiedEmail: p.AutoLinkVerifiedEmail,
+			AutoCreate:            p.AutoCreate, AutoCreateGroups: p.AutoCreateGroups,
+			GroupMap:   p.GroupMap,
+			TrustedAMR: p.TrustedAMR, TrustedACR: p.TrustedACR,
+		})
+	}
 	return a
+}
+
+// externalLogins builds the providers' oidclogin.Providers, and the
+// Sealer of their flow cookie keyed by key (the secrets key).
+func (c *config) externalLogins(key []byte) ([]*oidclogin.Provider, *oidclogin.Sealer, error) {
+	if len(c.ExternalProviders) == 0 {
+		return nil, nil, nil
+	}
+	public := strings.TrimRight(c.PublicURL, "/") + c.base
+	var ps []*oidclogin.Provider
+	for _, ep := range c.ExternalProviders {
+		logout := ep.PostLogoutRedirectURL
+		if logout == "" {
+			logout = public + "/ui/login"
+		}
+		p, err := oidclogin.New(oidclogin.Config{
+			ID: ep.ID, Name: ep.Name, Icon: ep.Icon, Issuer: ep.Issuer,
+			ClientID: ep.ClientID, ClientSecret: ep.ClientSecret, Scopes: ep.Scopes, GroupsClaim: ep.GroupsClaim,
+			RedirectURL:           public + "/external/" + ep.ID + "/callback",
+			PostLogoutRedirectURL: logout,
+			HTTPClient:            ep.HTTPClient,
+			Now:                   c.now,
+		})
+		if err != nil {
+			return nil, nil, &ConfigError{Err: fmt.Errorf("gatehouse: external provider %s: %w", ep.ID, err)}
+		}
+		ps = append(ps, p)
+	}
+	sealer, err := oidclogin.NewSealer(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gatehouse: external login flows: %w", err)
+	}
+	return ps, sealer, nil
 }
 
 // httpConfig is the HTTP layer's configuration.

@@ -52,6 +52,9 @@ type Services struct {
 	Metrics *metrics.Metrics
 
 	storage *storage
+	// key is the secrets key (Config.KeyFile), which also keys the
+	// external-login flow cookie.
+	key []byte
 }
 
 // OpenServices checks cfg, creates the data directory (0700) when
@@ -140,7 +143,7 @@ func newServices(ctx context.Context, c *config, st *storage) (*Services, error)
 	if err := accounts.EnsureGroups(ctx, c.Groups); err != nil {
 		return nil, fmt.Errorf("gatehouse: creating groups: %w", err)
 	}
-	return &Services{Store: store, Stores: st.stores, Sessions: sessions, Accounts: accounts, Outbox: outbox, Metrics: m, storage: st}, nil
+	return &Services{Store: store, Stores: st.stores, Sessions: sessions, Accounts: accounts, Outbox: outbox, Metrics: m, storage: st, key: key}, nil
 }
 
 // Close closes the stores.
@@ -182,13 +185,20 @@ func Open(ctx context.Context, cfg Config) (*Gatehouse, error) {
 	if err != nil {
 		return nil, err
 	}
+	external, flows, err := c.externalLogins(s.key)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
 	api, err := httpapi.New(c.httpConfig(), httpapi.Deps{
-		Accounts: s.Accounts,
-		Sessions: s.Sessions,
-		Metrics:  s.Metrics,
-		Log:      c.log,
-		Now:      c.now,
-		Ready:    s.storage.ready,
+		Accounts:   s.Accounts,
+		Sessions:   s.Sessions,
+		Metrics:    s.Metrics,
+		Log:        c.log,
+		Now:        c.now,
+		Ready:      s.storage.ready,
+		External:   external,
+		FlowSealer: flows,
 	})
 	if err != nil {
 		s.Close()

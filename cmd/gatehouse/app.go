@@ -62,6 +62,8 @@ func (s *settings) serverConfig(listenAddr string, log *slog.Logger) server.Conf
 		MailTemplates: s.templates,
 		SMSWebhook:    s.smsWebhook,
 
+		ExternalProviders: s.external,
+
 		Logger: log,
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/redis"
+	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/session"
 	"github.com/gatehouse/gatehouse/sms"
 )
@@ -142,7 +143,9 @@ type config struct {
 	} `yaml:"metrics"`
 	Routes []policy.Rule       `yaml:"routes"`
 	Groups map[string][]string `yaml:"groups"`
-	OIDC   yaml.Node           `yaml:"oidc"`
+	// OIDC are the OpenID Connect providers people may log in with (see
+	// oidcconfig.go).
+	OIDC []oidcProvider `yaml:"oidc"`
 	// Log is serve's log: Format text (logfmt-style key=value lines) or
 	// json (one object a line), and the least Level written (debug,
 	// info, warn, error).
@@ -940,6 +943,7 @@ type settings struct {
 	smsWebhook      *sms.WebhookConfig
 	keyFile         string
 	templates       *mail.Templates // nil for the built-in ones
+	external        []server.ExternalProvider
 	warnings        []string
 	// logDrivers are the warnings about mail and SMS written to the log:
 	// `config check` prints them; server.Open logs them itself at start.
@@ -1204,9 +1208,12 @@ func (c *config) validate(src *configSource) (*settings, error) {
 			return nil, fail("gateway.strip_headers", "entry %d: %v", i+1, err)
 		}
 	}
-	if !c.OIDC.IsZero() {
-		s.warnings = append(s.warnings, "oidc is accepted but not in effect in this version")
+	external, warnings, err := c.validateOIDC(src)
+	if err != nil {
+		return nil, err
 	}
+	s.external = external
+	s.warnings = append(s.warnings, warnings...)
 	return s, nil
 }
 
