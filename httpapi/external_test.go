@@ -327,8 +327,12 @@ func TestExternalProviderDown(t *testing.T) {
 	wantErrorPage(t, w, 503, "Corp SSO cannot be reached right now; try again in a minute")
 	wantProblem(t, e.browser().do("GET", "/auth/external/corp/login", "", header("Accept", "application/json")), 503, gatehouse.CodeProviderUnavailable)
 
-	// Down between the start and the callback (the code exchange).
+	// Down between the start and the callback (the code exchange). A
+	// fresh provider: the one above remembers its failed discovery for
+	// a few seconds (oidclogin's retry delay).
 	op.Up()
+	op = testop.Start(t)
+	e = newExternalEnv(t, op, nil)
 	ada := e.createUser("ada", "ada@example.org", pwOf("ada"))
 	e.link("corp", testop.DefaultUser.Subject, ada)
 	b := e.browser()
