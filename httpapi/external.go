@@ -47,6 +47,10 @@ const flowTTL = 10 * time.Minute
 // cookies over 4 KB, and a dropped flow cookie fails the login.
 const maxFlowRD = 2000
 
+// maxFlowCookie is the longest sealed flow the flow cookie carries, well
+// under the 4096 bytes browsers keep of a cookie with its attributes.
+const maxFlowCookie = 3800
+
 var (
 	errNoProvider = gatehouse.Errorf(gatehouse.CodeNotFound, "No such identity provider.")
 	// errFlowLost is a callback without its flow: no flow cookie, one this
@@ -159,6 +163,13 @@ func (s *Server) startFlow(w http.ResponseWriter, r *http.Request, p *oidclogin.
 	}
 	fs.ExpiresAt = s.now().Add(flowTTL)
 	sealed, err := s.flows.Seal(fs)
+	if err == nil && len(sealed) > maxFlowCookie && fs.RD != "" {
+		// An rd that escapes long (JSON writes "&" as six bytes) would
+		// make a cookie browsers drop: the login then goes to the
+		// default place rather than failing.
+		fs.RD = ""
+		sealed, err = s.flows.Seal(fs)
+	}
 	if err != nil {
 		return "", fmt.Errorf("seal the external login flow: %w", err)
 	}
@@ -199,7 +210,14 @@ func (s *Server) handleExternalCallback(w http.ResponseWriter, r *http.Request) 
 		}
 	}
 	if reason != "" {
-		s.accounts.ExternalLoginFailed(ctx, account.Actor{Client: s.client(r)}, id, reason)
+		if fs.Provider != "" {
+			// An authentic flow of this server, at the wrong callback.
+			s.accounts.ExternalLoginFailed(ctx, account.Actor{Client: s.client(r)}, id, reason)
+		} else {
+			// No flow this server started: anyone can send this, as
+			// often as they like, so it fills no audit log.
+			s.log.Info("external login callback without a flow", "provider", id, "reason", reason, "client", s.client(r).Addr)
+		}
 		return s.externalError(w, r, p, errFlowLost)
 	}
 	claims, err := p.Finish(ctx, r.URL.Query(), fs.Flow)
@@ -208,6 +226,7 @@ func (s *Server) handleExternalCallback(w http.ResponseWriter, r *http.Request) 
 		if errors.As(err, &refused) {
 			reason, err = refused.Reason, gatehouse.Errorf(gatehouse.CodeExternalLoginFailed, "Signing in with %s did not succeed (%s); start again.", p.Config().Name, refused.Reason)
 		} else {
+			s.log.Warn("identity provider unavailable", "provider", id, "err", err)
 			reason, err = "provider unavailable", providerUnavailable(p)
 		}
 		s.accounts.ExternalLoginFailed(ctx, account.Actor{Client: s.client(r)}, id, reason)
@@ -413,6 +432,9 @@ func (s *Server) externalError(w http.ResponseWriter, r *http.Request, p *oidclo
 	}
 	code := gatehouse.ErrorCode(err)
 	status := statusOf(code)
+	if status == http.StatusInternalServerError {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
 	name := "The identity provider"
 	if p != nil {
 		name = p.Config().Name

@@ -197,7 +197,8 @@ type ExternalProvider struct {
 	// TrustedAMR and TrustedACR trust the provider's second factor.
 	TrustedAMR, TrustedACR []string
 	// HTTPClient makes the requests to the provider; nil means one with a
-	// 10 s timeout.
+	// 10 s timeout. Redirects are never followed, whatever the client
+	// says (oidclogin uses a copy that refuses them).
 	HTTPClient *http.Client
 }
 

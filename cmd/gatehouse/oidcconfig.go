@@ -80,6 +80,12 @@ func (c *config) validateOIDC(src *configSource) ([]server.ExternalProvider, []s
 	if c.PublicURL == "" {
 		return nil, nil, &configError{where: src.locateItem("oidc", 0), field: "public_url", msg: "is required with oidc: the redirect URLs registered at the providers are built from it"}
 	}
+	if strings.EqualFold(c.Session.SameSite, "strict") {
+		// The provider sends the browser back with a cross-site
+		// navigation, which carries no Strict cookie: a link could never
+		// finish, and a login could not end the browser's earlier session.
+		return nil, nil, &configError{where: src.locateItem("oidc", 0), field: "session.same_site", msg: "strict does not work with oidc: the provider's redirect back is cross-site and carries no Strict cookie; use lax"}
+	}
 	var out []server.ExternalProvider
 	seen := map[string]int{}
 	denies, canAdmit := false, false

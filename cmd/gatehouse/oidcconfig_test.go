@@ -33,6 +33,7 @@ func TestConfigOIDC(t *testing.T) {
 		{"every key", "oidc:\n  - id: corp\n    name: Corp SSO\n    icon: https://sso.example.com/icon.svg\n    issuer: https://sso.example.com/\n    client_id: gh\n    client_secret: s\n    scopes: [openid, email, profile, groups]\n    deny_local_login: true\n    allow_manual_linking: false\n    auto_link_verified_email: true\n    auto_create: {groups: [staff]}\n    groups_claim: groups\n    group_map: {admins: administrators}\n    trusted_for_two_factor: {amr: [mfa, otp], acr: ['urn:example:mfa']}\n    post_logout_redirect_url: https://admin.example.com/bye\n", exitOK, "", "configuration OK"},
 
 		{"public_url is required", "oidc:\n  - {id: corp, issuer: https://sso.example.com, client_id: gh}\n", exitUsage, "FILE:3: public_url: is required with oidc", ""},
+		{"strict cookies", "session: {same_site: strict}\noidc:\n  - {id: corp, issuer: https://sso.example.com, client_id: gh}\n", exitUsage, "session.same_site: strict does not work with oidc", ""},
 		{"bad id", "oidc:\n  - {id: Corp, issuer: https://sso.example.com, client_id: gh}\n", exitUsage, `FILE:3: oidc[0].id: "Corp" must be 1 to 32 lower-case letters`, ""},
 		{"id missing", "oidc:\n  - {issuer: https://sso.example.com, client_id: gh}\n", exitUsage, `FILE:3: oidc[0].id: "" must be`, ""},
 		{"id too long", "oidc:\n  - {id: " + strings.Repeat("a", 33) + ", issuer: https://sso.example.com, client_id: gh}\n", exitUsage, "oidc[0].id:", ""},
