@@ -69,8 +69,13 @@ func TestExternalLoginInChromium(t *testing.T) {
 	}))
 	t.Cleanup(app.Close)
 
-	addr := "127.0.0.1:" + freePort(t)
-	front := "http://" + addr
+	port := freePort(t)
+	addr := "127.0.0.1:" + port
+	// The browser knows gatehouse as localhost and the provider as
+	// 127.0.0.1: two sites, so the provider's redirect back is a
+	// cross-site navigation, as in production, which the SameSite=Lax flow
+	// and pending cookies must survive.
+	front := "http://localhost:" + port
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	const password = "a long phrase she chose herself"
@@ -90,6 +95,7 @@ oidc:
     auto_link_verified_email: true
 `, front, app.URL, op.Issuer(), op.ClientID(), secret))
 	srv := startServe(t, nil, "--config", cfg, "--addr", addr, "--data", data)
+	op.LoginPage(true)
 	api, totp := enrolTOTP(t, srv.base, "tess", password)
 
 	t.Run("login, second factor, app, sign-out at the provider", func(t *testing.T) {
@@ -105,9 +111,14 @@ oidc:
 			t.Fatalf("provider button: %q", got)
 		}
 
-		// The button goes to the provider, which answers at once; back
-		// at gatehouse, the login page asks for the second factor.
+		// The button goes to the provider, whose own page the user
+		// continues from: the way back is a cross-site navigation (from
+		// 127.0.0.1 to localhost), which carries only SameSite=Lax
+		// cookies. Back at gatehouse, the login page asks for the second
+		// factor.
 		b.run("click the provider's button", chromedp.Click(chromedp.CSS("a.ext")))
+		b.waitFor("the provider's page", "#continue")
+		b.run("continue at the provider", chromedp.Click(chromedp.CSS("#continue")))
 		b.waitFor("the second-step form", "#code")
 		b.wantURL("the second-step form", front+"/auth/ui/login?rd=%2Fapp%2Fhello")
 		if got := b.text("#provider"); !strings.Contains(got, "Authenticator app") {
@@ -161,6 +172,8 @@ oidc:
 		b.run("open the login page", chromedp.Navigate(front+"/auth/ui/login?rd=%2Fapp%2Fhello"))
 		b.waitFor("the login page", "a.ext")
 		b.run("click the provider's button", chromedp.Click(chromedp.CSS("a.ext")))
+		b.waitFor("the provider's page", "#continue")
+		b.run("continue at the provider", chromedp.Click(chromedp.CSS("#continue")))
 		// The refusal page's way back (the login page has no such link,
 		// so this waits for the navigation to end).
 		b.waitFor("the refusal", `a[href="/auth/ui/login"]`)

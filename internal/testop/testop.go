@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -77,6 +78,7 @@ type OP struct {
 	endSession   bool
 	issParam     bool
 	denyNext     string
+	loginPage    bool
 	failNext     map[string]int
 	redirectNext map[string]redirect
 	// blackHole, when not nil, holds every request unanswered until it
@@ -346,6 +348,18 @@ func (op *OP) Up() {
 	op.serve(ln)
 }
 
+// LoginPage makes the authorization endpoint answer, as a real provider
+// does, with a page of its own (200, HTML) instead of redirecting at
+// once: a link with id "continue" leads to the client's callback. A
+// browser that follows it comes back from the provider's page, a
+// cross-site navigation, so only the client's SameSite=Lax (and None)
+// cookies come along. Authorize follows the link too.
+func (op *OP) LoginPage(on bool) {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	op.loginPage = on
+}
+
 // Authorize follows authURL like a browser (with client, nil for a plain
 // one; its cookies are kept) and returns the URL the OP redirects to: the
 // client's callback with code and state, or error and state.
@@ -362,7 +376,10 @@ func (op *OP) Authorize(t testing.TB, client *http.Client, authURL string) (call
 	}
 	defer resp.Body.Close()
 	loc := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusFound || loc == "" {
+	if resp.StatusCode == http.StatusOK && resp.Header.Get("X-Testop-Continue") != "" {
+		loc = resp.Header.Get("X-Testop-Continue") // the login page's link
+	}
+	if loc == "" || resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusOK {
 		var body bytes.Buffer
 		_, _ = body.ReadFrom(resp.Body)
 		t.Fatalf("testop: authorize: %s %s", resp.Status, body.String())
@@ -413,6 +430,13 @@ func (op *OP) authorize(w http.ResponseWriter, r *http.Request) {
 			u.RawQuery = q.Encode()
 			rec.Header().Set("Location", u.String())
 		}
+	}
+	if loc := rec.Header().Get("Location"); op.loginPage && loc != "" && rec.Code == http.StatusFound {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("X-Testop-Continue", loc)
+		w.WriteHeader(http.StatusOK)
+		fmt.Fprintf(w, "<!doctype html><title>Test OP</title><h1>Test OP</h1><p><a id=\"continue\" href=\"%s\">Continue</a></p>", html.EscapeString(loc))
+		return
 	}
 	copyResponse(w, rec)
 }

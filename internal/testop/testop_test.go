@@ -234,3 +234,18 @@ func TestBlackHoleAndRedirect(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// With its login page on, the OP answers the authorization with a page
+// whose link goes to the callback; Authorize follows it like the redirect.
+func TestLoginPage(t *testing.T) {
+	op := testop.Start(t)
+	op.LoginPage(true)
+	op.NextUser(testop.User{Subject: "s-page", Email: "p@example.org", EmailVerified: true})
+	claims, err := login(t, op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claims["sub"] != "s-page" {
+		t.Errorf("claims %v", claims)
+	}
+}
