@@ -466,6 +466,14 @@ func TestExternalLinkAndUnlink(t *testing.T) {
 		t.Fatalf("unlink: %d %s", w.Code, w.Body)
 	}
 	wantProblem(t, b.do("DELETE", "/auth/logins/corp", "", header("X-CSRF-Token", csrfTok)), 404, gatehouse.CodeNotFound)
+	// An administrator removes one too.
+	e.link("corp", "bob-again", bob)
+	if w := ab.do("DELETE", mgmt+"/users/"+bob.ID+"/logins/corp", "", header("X-CSRF-Token", aCSRF)); w.Code != 204 {
+		t.Fatalf("management unlink: %d %s", w.Code, w.Body)
+	}
+	if ids, err := e.store.UserIdentities(context.Background(), bob.ID); err != nil || len(ids) != 0 {
+		t.Fatalf("bob's logins after the administrator's removal: %v %v", ids, err)
+	}
 	// A provider that forbids manual linking.
 	wantProblem(t, b.do("POST", "/auth/external/locked/link", "", header("X-CSRF-Token", csrfTok)), 400, gatehouse.CodeManualLinkingDisabled)
 	// CSRF as every unsafe cookie request.
