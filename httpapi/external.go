@@ -3,7 +3,6 @@ package httpapi
 import (
 	"errors"
 	"fmt"
-	"html/template"
 	"mime"
 	"net/http"
 	"net/url"
@@ -177,6 +176,9 @@ func (s *Server) startFlow(w http.ResponseWriter, r *http.Request, p *oidclogin.
 	return authURL, nil
 }
 
+// checked reports whether a query flag (remember=on) is set.
+func checked(v string) bool { return v == "on" || v == "true" || v == "1" }
+
 func providerUnavailable(p *oidclogin.Provider) error {
 	return gatehouse.Errorf(gatehouse.CodeProviderUnavailable, "%s cannot be reached right now; try again in a minute.", p.Config().Name)
 }
@@ -247,22 +249,27 @@ func (s *Server) handleExternalCallback(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return s.externalError(w, r, p, err)
 	}
-	d := s.loginData(fs.RD)
-	d.Remember = fs.Remember
+	rd := s.gw.allowedRedirect(fs.RD)
+	s.setLoginCookies(w, r, res, externalPendingCookie)
 	if res.PendingToken != "" {
 		// The login page shows the second step to a browser with a live
-		// pending login (handleLoginPage).
-		s.setCookie(w, externalPendingCookie, res.PendingToken, res.PendingExpiresAt, secure)
+		// pending login.
 		q := url.Values{}
-		if d.RD != "" {
-			q.Set("rd", d.RD)
+		if rd != "" {
+			q.Set("rd", rd)
 		}
-		if d.Remember {
+		if fs.Remember {
 			q.Set("remember", "on")
 		}
-		return seeOther(w, d.Action, q)
+		return seeOther(w, s.base+"/ui/login", q)
 	}
-	return s.finishPageLogin(w, r, res, d)
+	if s.pages != nil {
+		return s.pages.LoginEnded(w, r, res, rd, fs.Remember)
+	}
+	if rd == "" {
+		rd = "/"
+	}
+	return seeOther(w, rd, nil)
 }
 
 // finishExternalLink ends a link flow: the browser's session must still be
@@ -400,30 +407,12 @@ func (s *Server) signOutURL(r *http.Request, sess *gatehouse.Session) (string, b
 	return p.SignOutURL(r.Context(), sess.IDToken)
 }
 
-// The error page of the external-login endpoints, which browsers reach
-// by navigating (from a button, or back from the provider).
-var externalErrorPage = template.Must(template.New("external").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}}</title>
-<style>
-body{font:16px/1.5 system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#1d1d1f}
-.err{color:#b00020}
-</style></head><body>
-<h1>{{.Title}}</h1>
-<p class="err">{{.Message}}</p>
-<p><a href="{{.LoginURL}}">Back to the login page</a></p>
-</body></html>`))
-
-type externalErrorData struct {
-	Title, Message, LoginURL string
-}
-
 // externalError answers err of an external-login endpoint a browser
-// navigated to: an HTML page with the status and what to do, or
-// problem+json for a client that prefers JSON. p is the provider, nil when
-// unknown.
+// navigated to: the pages' error page (Pages.ExternalLoginFailed) with the
+// status and what to do, or problem+json for a client that prefers JSON
+// (or a server without pages). p is the provider, nil when unknown.
 func (s *Server) externalError(w http.ResponseWriter, r *http.Request, p *oidclogin.Provider, err error) error {
-	if prefersJSON(r) {
+	if prefersJSON(r) || s.pages == nil {
 		return err
 	}
 	if storeFailure(err) {
@@ -460,9 +449,12 @@ func (s *Server) externalError(w http.ResponseWriter, r *http.Request, p *oidclo
 	case status == http.StatusServiceUnavailable && errors.As(err, &ge):
 		w.Header().Set("Retry-After", retryAfter(ge.RetryAfter))
 	}
-	return s.renderPage(w, status, externalErrorPage, externalErrorData{
-		Title: "Sign-in failed", Message: msg, LoginURL: s.base + "/ui/login",
-	})
+	return s.pages.ExternalLoginFailed(w, r, status, msg)
+}
+
+// retryAfter is d in whole seconds for a Retry-After header, at least 1.
+func retryAfter(d time.Duration) string {
+	return strconv.Itoa(max(1, int((d+time.Second-1)/time.Second)))
 }
 
 // prefersJSON reports whether r's Accept header puts JSON before HTML (a

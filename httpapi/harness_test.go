@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/session"
 	"github.com/gatehouse/gatehouse/sms"
 	"github.com/gatehouse/gatehouse/sqlite"
+	"github.com/gatehouse/gatehouse/web"
 )
 
 // clock is a fake clock the tests move by hand.
@@ -181,7 +182,7 @@ func newEnvDeps(t *testing.T, over storesOver, deps func(*httpapi.Deps), opts ..
 	}
 	texts := &fakeSMS{}
 	accounts.UseTwoFactor(account.TwoFactorDeps{Sealer: sealer, SMS: texts, Config: account.DefaultTwoFactorConfig})
-	d := httpapi.Deps{Accounts: accounts, Sessions: sm, Metrics: m, Now: clk.Now, Ready: ready}
+	d := httpapi.Deps{Accounts: accounts, Sessions: sm, Metrics: m, Now: clk.Now, Ready: ready, Pages: web.Constructor(accounts)}
 	if deps != nil {
 		deps(&d)
 	}

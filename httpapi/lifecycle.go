@@ -164,7 +164,7 @@ func (s *Server) writeLogin(w http.ResponseWriter, r *http.Request, res *account
 		return s.writeSecondStep(w, r, res)
 	}
 	if res.EnrolmentRequired {
-		token := s.setLoginCookies(w, r, res)
+		token := s.setLoginCookies(w, r, res, pendingCookie)
 		writeJSON(w, http.StatusOK, map[string]any{"state": "two_factor_enrollment_required", "csrfToken": token})
 		return nil
 	}
@@ -172,7 +172,7 @@ func (s *Server) writeLogin(w http.ResponseWriter, r *http.Request, res *account
 	if err != nil {
 		return err
 	}
-	token := s.setLoginCookies(w, r, res)
+	token := s.setLoginCookies(w, r, res, pendingCookie)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"state":     "authenticated",
 		"user":      uv,
@@ -182,14 +182,21 @@ func (s *Server) writeLogin(w http.ResponseWriter, r *http.Request, res *account
 	return nil
 }
 
-// setLoginCookies sets the cookies of a login that started a session
-// (full, or partial for enrolling a second factor): the session and
-// XSRF-TOKEN cookies, the known-device cookie and, for a full session, the
-// remembered-device cookie. Every way a login ends (the JSON API, the
-// login page, an external login) sets them here. It returns the CSRF
-// token.
-func (s *Server) setLoginCookies(w http.ResponseWriter, r *http.Request, res *account.LoginResult) string {
+// setLoginCookies is the one function that ends every successful login
+// step with its cookies, whichever way it came (the JSON API, the pages,
+// an invitation, a recovery link, an external login). A login that owes
+// a second factor gets only the pending-login cookie, as pending (the
+// external login's is SameSite=Lax: see externalPendingCookie), and ""
+// is returned. A login that started a session (full, or partial for
+// enrolling a second factor) gets the session and XSRF-TOKEN cookies, the
+// known-device cookie and, for a full session, the remembered-device
+// cookie; the CSRF token is returned.
+func (s *Server) setLoginCookies(w http.ResponseWriter, r *http.Request, res *account.LoginResult, pending hostCookie) string {
 	secure := s.in(r).secure
+	if res.PendingToken != "" {
+		s.setCookie(w, pending, res.PendingToken, res.PendingExpiresAt, secure)
+		return ""
+	}
 	token := csrf.Token(res.Token)
 	s.sessions.SetCookie(w, res.Token, res.Session, secure)
 	csrf.SetCookie(w, token, secure, s.cookieDomain)

@@ -49,12 +49,6 @@ func (s *Server) routes(mux *http.ServeMux) {
 	r.need("PUT", "/2fa/phone", account.Requirement{Access: account.NeedPerson}, s.handleSetPhone)
 
 	r.public("POST", "/setup", s.handleSetup)
-	r.public("GET", "/ui/setup", s.handleSetupPage)
-	r.public("POST", "/ui/setup", s.handleSetupForm)
-	r.public("GET", "/ui/reset", s.handleResetPage)
-	r.public("POST", "/ui/reset", s.handleResetForm)
-	r.public("GET", "/ui/invite", s.handleInvitePage)
-	r.public("POST", "/ui/invite", s.handleInviteForm)
 
 	r.add("GET", "/verify", account.Requirement{Access: account.NeedPublic, Note: "It answers for the route table (forward auth)."}, http.HandlerFunc(s.gw.serveVerify))
 	// Any other method of BASE/verify is refused as nginx's auth_request
@@ -64,8 +58,14 @@ func (s *Server) routes(mux *http.ServeMux) {
 	r.add("GET", "/verify/preflight", account.Requirement{Access: account.NeedPublic, Note: "It answers CORS preflights for a proxy (forward auth)."}, http.HandlerFunc(s.gw.servePreflight))
 	r.mux.Handle(r.base+"/verify/preflight", http.HandlerFunc(s.gw.servePreflight))
 	r.s.patterns[r.base+"/verify/preflight"] = false
-	r.public("GET", "/ui/login", s.handleLoginPage)
-	r.public("POST", "/ui/login", s.handleLoginForm)
+
+	// The pages people see (package web, given by Deps.Pages): their
+	// routes are listed here, with every other route, so the middlewares,
+	// the metrics, the 405 fallbacks and policy explain know them.
+	for _, route := range pageRoutes {
+		method, path, _ := strings.Cut(route, " ")
+		r.add(method, path, account.Requirement{Access: account.NeedPublic}, http.HandlerFunc(s.servePage))
+	}
 
 	// External logins (external.go). Linking needs a recent
 	// authentication, as every change of how one logs in does.
@@ -127,6 +127,29 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	r.fallbacks()
 }
+
+// pageRoutes are the routes of the pages (package web), relative to the
+// base path: the setup, reset and invitation links, the login page, and
+// the pages' stylesheet.
+var pageRoutes = []string{
+	"GET /ui/setup", "POST /ui/setup",
+	"GET /ui/reset", "POST /ui/reset",
+	"GET /ui/invite", "POST /ui/invite",
+	"GET /ui/login", "POST /ui/login",
+	"GET /ui/assets/{file}",
+}
+
+// servePage serves a page route: the pages, or 404 for a server built
+// without them.
+func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
+	if s.pages == nil {
+		s.writeError(w, r, errNoPages)
+		return
+	}
+	s.pages.ServeHTTP(w, r)
+}
+
+var errNoPages = gatehouse.Errorf(gatehouse.CodeNotFound, "No such endpoint.")
 
 // ManagementPrefix is where the management API lives under the base path.
 const ManagementPrefix = "/management/api/v1"

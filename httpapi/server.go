@@ -121,6 +121,11 @@ type Deps struct {
 	// FlowSealer seals the external-login flow cookie; required with
 	// External.
 	FlowSealer *oidclogin.Sealer
+	// Pages builds the pages people see under BASE/ui/ (web.Constructor)
+	// over the server's Browser; nil serves none (their routes answer 404,
+	// and the external-login callback answers problem+json and plain
+	// redirects).
+	Pages func(*Browser) Pages
 }
 
 // BasicAuth configures HTTP Basic authentication.
@@ -166,6 +171,9 @@ type Server struct {
 	// flows seals their flow cookie (see external.go).
 	external []*oidclogin.Provider
 	flows    *oidclogin.Sealer
+
+	// pages are the pages people see (Deps.Pages), nil when none.
+	pages Pages
 }
 
 // New returns a Server with the settings cfg over the services in deps.
@@ -240,6 +248,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.cookieDomain = s.sessions.CookieDomain()
 	if err := session.CheckCookieDomain(s.cookieDomain); err != nil {
 		return nil, fmt.Errorf("session: %w", err)
+	}
+	if deps.Pages != nil {
+		s.pages = deps.Pages(s.Browser())
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)

@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/session"
 	"github.com/gatehouse/gatehouse/sqlite"
+	"github.com/gatehouse/gatehouse/web"
 )
 
 // emptyEnv is an env without any user, as at first start.
@@ -28,7 +29,7 @@ func emptyEnv(t *testing.T) (*env, string) {
 	clk := &clock{}
 	sm := session.NewManager(store, session.DefaultConfig, clk.Now, nil)
 	accounts := account.New(account.StoresOf(store), password.NewHasher(cheapParams, 0, 0), sm, account.DefaultConfig, clk.Now, nil, nil)
-	api, err := httpapi.New(httpapi.Config{}, httpapi.Deps{Accounts: accounts, Sessions: sm, Now: clk.Now})
+	api, err := httpapi.New(httpapi.Config{}, httpapi.Deps{Accounts: accounts, Sessions: sm, Now: clk.Now, Pages: web.Constructor(accounts)})
 	if err != nil {
 		t.Fatal(err)
 	}

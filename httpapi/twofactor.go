@@ -11,7 +11,7 @@ import (
 // writeSecondStep answers a correct password of a user with a second
 // factor: only the pending-login cookie, no session.
 func (s *Server) writeSecondStep(w http.ResponseWriter, r *http.Request, res *account.LoginResult) error {
-	s.setCookie(w, pendingCookie, res.PendingToken, res.PendingExpiresAt, s.in(r).secure)
+	s.setLoginCookies(w, r, res, pendingCookie)
 	writeJSON(w, http.StatusOK, map[string]any{"state": "two_factor_required", "providers": res.Providers})
 	return nil
 }

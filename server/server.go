@@ -29,6 +29,7 @@ import (
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/session"
 	"github.com/gatehouse/gatehouse/sms"
+	"github.com/gatehouse/gatehouse/web"
 )
 
 // Services are gatehouse's services over its store, without the HTTP
@@ -199,6 +200,7 @@ func Open(ctx context.Context, cfg Config) (*Gatehouse, error) {
 		Ready:      s.storage.ready,
 		External:   external,
 		FlowSealer: flows,
+		Pages:      web.Constructor(s.Accounts),
 	})
 	if err != nil {
 		s.Close()

@@ -1,0 +1,51 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"net/http"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+// pageCSP lets a page load the stylesheet and post its forms to itself,
+// and nothing else: no inline style or script, no frames.
+const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// views are the parsed pages, each the layout with its page file.
+type views struct {
+	login, setup, link, externalError *template.Template
+}
+
+// parseViews parses the embedded templates for the base path base (the
+// asset links carry it). A template that does not parse is a build
+// mistake, caught by every test: it panics.
+func parseViews(base string) views {
+	funcs := template.FuncMap{"asset": func(name string) (string, error) { return assetURL(base, name) }}
+	parse := func(page string) *template.Template {
+		return template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+page))
+	}
+	return views{
+		login:         parse("login.html"),
+		setup:         parse("setup.html"),
+		link:          parse("link.html"),
+		externalError: parse("external_error.html"),
+	}
+}
+
+// render writes a page with status, whole or not at all.
+func render(w http.ResponseWriter, status int, t *template.Template, d any) error {
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, d); err != nil {
+		return fmt.Errorf("render page: %w", err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", pageCSP)
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+	return nil
+}
