@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -43,7 +44,19 @@ func TestNewChecksDeps(t *testing.T) {
 			}
 		})
 	}
-	if _, err := httpapi.New(httpapi.Config{}, httpapi.Deps{Accounts: accounts, Sessions: sm}); err != nil {
-		t.Errorf("New with the required deps: %v", err)
+	api, err := httpapi.New(httpapi.Config{}, httpapi.Deps{Accounts: accounts, Sessions: sm})
+	if err != nil {
+		t.Fatalf("New with the required deps: %v", err)
+	}
+	// Without Deps.Pages there are no pages: their routes answer 404 as
+	// problem+json (an API-only server), not a page and not a 500.
+	for _, target := range []string{"/auth/ui/login", "/auth/ui/setup?token=x", "/auth/ui/assets/gatehouse.css"} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", target, nil)
+		r.Header.Set("Accept", "text/html")
+		api.ServeHTTP(w, r)
+		if w.Code != 404 || w.Header().Get("Content-Type") != "application/problem+json" {
+			t.Errorf("GET %s without pages: %d %q", target, w.Code, w.Header().Get("Content-Type"))
+		}
 	}
 }
