@@ -129,14 +129,19 @@ func (s *Server) routes(mux *http.ServeMux) {
 }
 
 // pageRoutes are the routes of the pages (package web), relative to the
-// base path: the setup, reset and invitation links, the login page, and
-// the pages' stylesheet.
+// base path: the setup, reset and invitation links, the login page, the
+// account page and its forms, and the pages' stylesheet.
 var pageRoutes = []string{
 	"GET /ui/setup", "POST /ui/setup",
 	"GET /ui/reset", "POST /ui/reset",
 	"GET /ui/invite", "POST /ui/invite",
 	"GET /ui/login", "POST /ui/login",
 	"GET /ui/assets/{file}",
+	"GET /ui/account", "POST /ui/account/logout",
+	"POST /ui/account/sessions/end", "POST /ui/account/sessions/end-others",
+	"POST /ui/account/password", "POST /ui/account/reauthenticate",
+	"POST /ui/account/logins/link", "POST /ui/account/logins/unlink",
+	"POST /ui/account/tokens", "POST /ui/account/tokens/revoke",
 }
 
 // servePage serves a page route: the pages, or 404 for a server built

@@ -18,6 +18,7 @@ const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-acti
 // views are the parsed pages, each the layout with its page file.
 type views struct {
 	login, setup, link, externalError *template.Template
+	account, reauth, tokenCreated     *template.Template
 }
 
 // parseViews parses the embedded templates for the base path base (the
@@ -33,6 +34,9 @@ func parseViews(base string) views {
 		setup:         parse("setup.html"),
 		link:          parse("link.html"),
 		externalError: parse("external_error.html"),
+		account:       parse("account.html"),
+		reauth:        parse("reauth.html"),
+		tokenCreated:  parse("token_created.html"),
 	}
 }
 

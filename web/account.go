@@ -1,0 +1,203 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/httpapi"
+)
+
+// The account page (GET BASE/ui/account) and its forms: a person with a
+// full session sees and changes their own account, with the same use
+// cases the JSON API calls. Every form posts to BASE/ui/account/… with the
+// session's CSRF token in csrf_token (httpapi.Browser.Session refuses a
+// post without it, or from another origin), and answers 303 back to the
+// page with a notice (post/redirect/get), or the page again with what is
+// wrong next to the field.
+
+// accountPageData is what the account page shows.
+type accountPageData struct {
+	Action    string // BASE/ui/account, the forms' prefix
+	CSRFToken string
+	User      *gatehouse.User
+	TwoFactor bool
+	Notice    string
+	// Errors are the page's own errors; FieldErrors those of one form's
+	// fields, by field name.
+	Errors      []string
+	FieldErrors map[string]string
+
+	Sessions []sessionRow
+
+	// PasswordForm shows the password change form (absent with
+	// deny_local_login, or for a user without a password).
+	PasswordForm, LocalLoginDisabled bool
+
+	// Logins are the linked external logins; CanLink the providers the
+	// user may link themselves.
+	Logins  []loginRow
+	CanLink []providerOption
+
+	Tokens      []tokenRow
+	Permissions []permissionOption
+	TokenName   string
+	Expiry      string
+	Expiries    []expiryOption
+}
+
+type sessionRow struct {
+	ID, Device, Address, LastActivity string
+	Current                           bool
+}
+
+type loginRow struct {
+	Provider, Name, Email, LinkedAt, LastUsedAt string
+}
+
+type providerOption struct{ ID, Name string }
+
+type tokenRow struct {
+	ID, Name, Hint, Permissions, Created, Expires, LastUsed string
+}
+
+type permissionOption struct {
+	Name    string
+	Checked bool
+}
+
+// notices are what a form's 303 back to the page says (?done=…): a fixed
+// list, so a link cannot make the page say something else.
+var notices = map[string]string{
+	"password":        "Your password was changed. Your other sessions were ended.",
+	"session":         "The session was ended.",
+	"sessions":        "Your other sessions were ended.",
+	"unlinked":        "The external login was removed.",
+	"linked":          "The external login was linked.",
+	"token_revoked":   "The token was revoked.",
+	"reauthenticated": "You confirmed your identity; you can go on.",
+}
+
+// timeLayout is how the pages write a time (UTC, to the minute).
+const timeLayout = "2006-01-02 15:04 UTC"
+
+func when(t time.Time, zero string) string {
+	if t.IsZero() {
+		return zero
+	}
+	return t.UTC().Format(timeLayout)
+}
+
+// accountURL is the account page with the notice done ("" for none).
+func (p *Pages) accountURL(done string) string {
+	u := p.base + "/ui/account"
+	if done != "" {
+		u += "?" + url.Values{"done": {done}}.Encode()
+	}
+	return u
+}
+
+// errNoSession tells a page handler that the browser has no full session;
+// the handler has answered already (303 to the login page).
+var errNoSession = errors.New("no session")
+
+// session is the browser's full session for an account page or form, or
+// errNoSession after a 303 to the login page (going back to the account
+// page afterwards). A form without its CSRF token, or from another
+// origin, is refused (403).
+func (p *Pages) session(w http.ResponseWriter, r *http.Request) (*httpapi.PageSession, error) {
+	ps, err := p.browser.Session(r)
+	if err != nil {
+		return nil, err
+	}
+	if ps == nil {
+		seeOther(w, p.base+"/ui/login?"+url.Values{"rd": {p.accountURL("")}}.Encode())
+		return nil, errNoSession
+	}
+	return ps, nil
+}
+
+// seeOther answers 303 to loc.
+func seeOther(w http.ResponseWriter, loc string) {
+	w.Header().Set("Location", loc)
+	w.WriteHeader(http.StatusSeeOther)
+}
+
+// accountRoute is route for the account's handlers, which get the
+// session: without one, the browser went to the login page already.
+func (p *Pages) accountRoute(pattern string, h func(w http.ResponseWriter, r *http.Request, ps *httpapi.PageSession) error) {
+	p.route(pattern, func(w http.ResponseWriter, r *http.Request) error {
+		ps, err := p.session(w, r)
+		if errors.Is(err, errNoSession) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return h(w, r, ps)
+	})
+}
+
+// handleAccountPage is GET BASE/ui/account.
+func (p *Pages) handleAccountPage(w http.ResponseWriter, r *http.Request, ps *httpapi.PageSession) error {
+	d, err := p.accountData(r, ps)
+	if err != nil {
+		return err
+	}
+	d.Notice = notices[r.URL.Query().Get("done")]
+	return render(w, http.StatusOK, p.views.account, d)
+}
+
+// accountData is the account page of ps's user as it is now.
+func (p *Pages) accountData(r *http.Request, ps *httpapi.PageSession) (*accountPageData, error) {
+	ctx := r.Context()
+	u := ps.User
+	d := &accountPageData{
+		Action: p.base + "/ui/account", CSRFToken: ps.CSRFToken, User: u, FieldErrors: map[string]string{},
+		LocalLoginDisabled: p.accounts.LocalLoginDisabled(), Expiries: expiries,
+	}
+	d.PasswordForm = !d.LocalLoginDisabled && u.PasswordHash != ""
+	st, err := p.accounts.TwoFactorStatusOf(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	d.TwoFactor = st.Enabled
+	if d.Sessions, err = p.sessionRows(r, ps); err != nil {
+		return nil, err
+	}
+	if err := p.addLogins(r, ps, d); err != nil {
+		return nil, err
+	}
+	if err := p.addTokens(r, ps, d, nil); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// renderAccount shows the account page with status and the form errors
+// set by edit.
+func (p *Pages) renderAccount(w http.ResponseWriter, r *http.Request, ps *httpapi.PageSession, status int, edit func(*accountPageData)) error {
+	d, err := p.accountData(r, ps)
+	if err != nil {
+		return err
+	}
+	edit(d)
+	return render(w, status, p.views.account, d)
+}
+
+// handleLogout is POST BASE/ui/account/logout: the session ends, then the
+// browser goes to the provider's sign-out (a session an external login
+// with one started), or to the login page.
+func (p *Pages) handleLogout(w http.ResponseWriter, r *http.Request, ps *httpapi.PageSession) error {
+	signOut, err := p.browser.Logout(w, r, ps)
+	if err != nil {
+		return err
+	}
+	if signOut == "" {
+		signOut = p.base + "/ui/login"
+	}
+	seeOther(w, signOut)
+	return nil
+}
