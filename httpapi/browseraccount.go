@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
@@ -47,6 +48,9 @@ func (b *Browser) pageSession(u *gatehouse.User, sess *gatehouse.Session, token 
 		Recent: b.s.sessions.RecentlyAuthenticated(sess), token: token,
 	}
 }
+
+// Now is the server's clock.
+func (b *Browser) Now() time.Time { return b.s.now() }
 
 // Actor is who acts for r in session ps.
 func (b *Browser) Actor(r *http.Request, ps *PageSession) account.Actor {

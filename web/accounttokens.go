@@ -41,7 +41,7 @@ func (p *Pages) addTokens(r *http.Request, ps *httpapi.PageSession, d *accountPa
 			Expires: when(t.ExpiresAt, "never"), LastUsed: when(t.LastUsedAt, "never"),
 		})
 	}
-	perms, err := p.accounts.Permissions(r.Context(), ps.User)
+	perms, err := p.tokenPermissions(r, ps.User)
 	if err != nil {
 		return err
 	}
@@ -53,6 +53,27 @@ func (p *Pages) addTokens(r *http.Request, ps *httpapi.PageSession, d *accountPa
 		d.Expiry = expiries[0].Value
 	}
 	return nil
+}
+
+// tokenPermissions are the permissions a token of u may be limited to:
+// u's own; for a user with every permission ("*"), that, and each one
+// gatehouse and the groups know of.
+func (p *Pages) tokenPermissions(r *http.Request, u *gatehouse.User) ([]string, error) {
+	perms, err := p.accounts.Permissions(r.Context(), u)
+	if err != nil || !slices.Contains(perms, gatehouse.PermissionAll) {
+		return perms, err
+	}
+	groups, err := p.accounts.ListGroups(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	known := []string{httpapi.PermUsers, httpapi.PermSettings, httpapi.PermAudit}
+	for _, g := range groups {
+		known = append(known, g.Permissions...)
+	}
+	slices.Sort(known)
+	// "*" sorts first: the broadest choice heads the list.
+	return slices.Compact(append([]string{gatehouse.PermissionAll}, known...)), nil
 }
 
 // tokenCreatedData is the page that shows a new token's secret, once.
@@ -80,7 +101,7 @@ func (p *Pages) handleCreateToken(w http.ResponseWriter, r *http.Request, ps *ht
 	switch days, err := strconv.Atoi(expiry); {
 	case expiry == "never":
 	case err == nil && slices.ContainsFunc(expiries, func(e expiryOption) bool { return e.Value == expiry }):
-		nt.ExpiresAt = time.Now().Add(time.Duration(days) * 24 * time.Hour)
+		nt.ExpiresAt = p.browser.Now().Add(time.Duration(days) * 24 * time.Hour)
 	default:
 		fields["expiry"] = "Choose one of the expiries offered."
 	}
