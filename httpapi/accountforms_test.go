@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/internal/testop"
+	"github.com/gatehouse/gatehouse/otp"
 	"github.com/gatehouse/gatehouse/session"
 )
 
@@ -224,4 +225,53 @@ func TestAccountPageDenyLocalLogin(t *testing.T) {
 		t.Error("the password form is shown with deny_local_login")
 	}
 	wantProblem(t, b.postForm(accountPath+"/password", csrfTok, url.Values{"current_password": {pwOf("ada")}, "new_password": {"a whole new passphrase 77"}}), 403, gatehouse.CodeLocalLoginDisabled)
+}
+
+// TestAccountPageReauthenticateWithCode: a user without a password
+// confirms a stale session with a TOTP code instead, then goes on.
+func TestAccountPageReauthenticateWithCode(t *testing.T) {
+	e := newEnv(t)
+	b, _, _, key, _ := e.passwordless("pia", true)
+	page, csrfTok := b.accountPage("Two-factor authentication</dt><dd>On")
+	if strings.Contains(page, "Change password") {
+		t.Error("a user without a password has the password form")
+	}
+	e.clock.Advance(staleAfter)
+	w := b.postForm(accountPath+"/tokens", csrfTok, url.Values{"name": {"ci"}, "expiry": {"7"}})
+	wantStrictPage(t, w, 200, "Confirm it is you", `<label for="code">`, `<option value="totp">`)
+	if strings.Contains(w.Body.String(), `<label for="password">`) {
+		t.Error("a user without a password is asked for one")
+	}
+	w = b.postForm(accountPath+"/reauthenticate", csrfTok, url.Values{"provider": {"totp"}, "code": {"000000"}})
+	wantStrictPage(t, w, 401, `aria-invalid="true" aria-describedby="code-error"`, `<p id="code-error" class="err" role="alert">`)
+	code := otp.TOTP{Key: key}.At(e.clock.Now())
+	wantSeeOther(t, b.postForm(accountPath+"/reauthenticate", csrfTok, url.Values{"provider": {"totp"}, "code": {code}}), accountPath+"?done=reauthenticated")
+	_, csrfTok = b.accountPage()
+	wantStrictPage(t, b.postForm(accountPath+"/tokens", csrfTok, url.Values{"name": {"ci"}, "expiry": {"7"}}), 201, "2026-03-")
+}
+
+// TestAccountPageLogoutSignsOutAtProvider: the log-out button of a
+// session an external login started (its provider with an
+// end_session_endpoint) ends the session, then sends the browser to the
+// provider's sign-out.
+func TestAccountPageLogoutSignsOutAtProvider(t *testing.T) {
+	op := testop.Start(t)
+	op.EndSessionEndpoint(true)
+	e := newExternalEnv(t, op, nil)
+	ada := e.createUser("ada", "ada@example.org", pwOf("ada"))
+	e.link("corp", testop.DefaultUser.Subject, ada)
+	b := e.browser()
+	if w := externalLogin(t, op, b, "corp", ""); w.Code != 303 {
+		t.Fatalf("login: %d %s", w.Code, w.Body)
+	}
+	_, csrfTok := b.accountPage("ada@example.org")
+	w := b.postForm(accountPath+"/logout", csrfTok, nil)
+	loc := w.Header().Get("Location")
+	if w.Code != 303 || !strings.HasPrefix(loc, op.Issuer()) || mustQuery(t, loc).Get("id_token_hint") == "" {
+		t.Fatalf("logout: %d to %q", w.Code, loc)
+	}
+	if b.cookies["gh_session"] != nil {
+		t.Error("the session cookie was not cleared")
+	}
+	wantSeeOther(t, b.do("GET", accountPath, ""), loginAgain)
 }
