@@ -34,7 +34,7 @@ type accountPageData struct {
 
 	// PasswordForm shows the password change form (absent with
 	// deny_local_login, or for a user without a password).
-	PasswordForm, LocalLoginDisabled bool
+	PasswordForm bool
 
 	// Logins are the linked external logins; CanLink the providers the
 	// user may link themselves.
@@ -156,9 +156,8 @@ func (p *Pages) accountData(r *http.Request, ps *httpapi.PageSession) (*accountP
 	u := ps.User
 	d := &accountPageData{
 		Action: p.base + "/ui/account", CSRFToken: ps.CSRFToken, User: u, FieldErrors: map[string]string{},
-		LocalLoginDisabled: p.accounts.LocalLoginDisabled(), Expiries: expiries,
+		PasswordForm: p.usesPassword(u), Expiries: expiries,
 	}
-	d.PasswordForm = !d.LocalLoginDisabled && u.PasswordHash != ""
 	st, err := p.accounts.TwoFactorStatusOf(ctx, u)
 	if err != nil {
 		return nil, err
@@ -170,10 +169,16 @@ func (p *Pages) accountData(r *http.Request, ps *httpapi.PageSession) (*accountP
 	if err := p.addLogins(r, ps, d); err != nil {
 		return nil, err
 	}
-	if err := p.addTokens(r, ps, d, nil); err != nil {
+	if err := p.addTokens(r, ps, d); err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// usesPassword reports whether u logs in (and re-authenticates) with a
+// password here: u has one, and local login is not disabled.
+func (p *Pages) usesPassword(u *gatehouse.User) bool {
+	return u.PasswordHash != "" && !p.accounts.LocalLoginDisabled()
 }
 
 // renderAccount shows the account page with status and the form errors

@@ -118,7 +118,7 @@ type reauthData struct {
 
 func (p *Pages) renderReauth(w http.ResponseWriter, ps *httpapi.PageSession, status int, d reauthData) error {
 	d.Action, d.CSRFToken, d.AccountURL = p.base+"/ui/account/reauthenticate", ps.CSRFToken, p.accountURL("")
-	d.Password = ps.User.PasswordHash != "" && !p.accounts.LocalLoginDisabled()
+	d.Password = p.usesPassword(ps.User)
 	if d.FieldErrors == nil {
 		d.FieldErrors = map[string]string{}
 	}
@@ -146,7 +146,7 @@ func (p *Pages) handleReauthenticate(w http.ResponseWriter, r *http.Request, ps 
 			return err
 		}
 		field := "password"
-		if !(ps.User.PasswordHash != "" && !p.accounts.LocalLoginDisabled()) {
+		if !p.usesPassword(ps.User) {
 			field = "code"
 		}
 		status := http.StatusUnprocessableEntity

@@ -25,8 +25,8 @@ var expiries = []expiryOption{
 }
 
 // addTokens adds the user's API tokens to d, and their permissions as the
-// token form's choices, those in checked ticked.
-func (p *Pages) addTokens(r *http.Request, ps *httpapi.PageSession, d *accountPageData, checked []string) error {
+// token form's choices.
+func (p *Pages) addTokens(r *http.Request, ps *httpapi.PageSession, d *accountPageData) error {
 	list, err := p.accounts.UserTokens(r.Context(), ps.User.ID)
 	if err != nil {
 		return err
@@ -45,9 +45,8 @@ func (p *Pages) addTokens(r *http.Request, ps *httpapi.PageSession, d *accountPa
 	if err != nil {
 		return err
 	}
-	d.Permissions = nil
 	for _, perm := range perms {
-		d.Permissions = append(d.Permissions, permissionOption{Name: perm, Checked: slices.Contains(checked, perm)})
+		d.Permissions = append(d.Permissions, permissionOption{Name: perm})
 	}
 	if d.Expiry == "" {
 		d.Expiry = expiries[0].Value
@@ -125,9 +124,10 @@ func (p *Pages) handleCreateToken(w http.ResponseWriter, r *http.Request, ps *ht
 		if err != nil {
 			return err
 		}
+		// The form again as it was sent.
 		d.TokenName, d.Expiry, d.FieldErrors = name, expiry, fields
-		if err := p.addTokensAgain(r, ps, d, perms); err != nil {
-			return err
+		for i := range d.Permissions {
+			d.Permissions[i].Checked = slices.Contains(perms, d.Permissions[i].Name)
 		}
 		return render(w, http.StatusUnprocessableEntity, p.views.account, d)
 	}
@@ -138,13 +138,6 @@ func (p *Pages) handleCreateToken(w http.ResponseWriter, r *http.Request, ps *ht
 	return render(w, http.StatusCreated, p.views.tokenCreated, tokenCreatedData{
 		Name: t.Name, Secret: secret, Expires: when(t.ExpiresAt, "never"), Permissions: permText, AccountURL: p.accountURL(""),
 	})
-}
-
-// addTokensAgain redoes d's token part with the permissions a refused
-// form had ticked.
-func (p *Pages) addTokensAgain(r *http.Request, ps *httpapi.PageSession, d *accountPageData, checked []string) error {
-	d.Tokens = nil
-	return p.addTokens(r, ps, d, checked)
 }
 
 // tokenFormField is the form's name of a field of account.NewToken's
