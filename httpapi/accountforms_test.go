@@ -275,3 +275,66 @@ func TestAccountPageLogoutSignsOutAtProvider(t *testing.T) {
 	}
 	wantSeeOther(t, b.do("GET", accountPath, ""), loginAgain)
 }
+
+var enrolSecret = regexp.MustCompile(`<code class="secret">([A-Z2-7=]+)</code>`)
+
+// TestAccountPageEnrolment: a user who must enrol gets, with the partial
+// session their password gave, only the enrolment: the key as a QR code
+// and as text in the POST's own answer, the app's code, the recovery
+// codes once, and a full session afterwards.
+func TestAccountPageEnrolment(t *testing.T) {
+	e := newEnv(t)
+	if err := e.accounts.CreateGroup(context.Background(), accountActor(), &gatehouse.Group{Name: "ops", RequireTwoFactor: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.createUser("olga", "olga@example.com", pwOf("olga"), "ops")
+	b := e.browser()
+	if w := b.login("olga", pwOf("olga")); w.Code != 200 || !strings.Contains(w.Body.String(), "two_factor_enrollment_required") {
+		t.Fatalf("login: %d %s", w.Code, w.Body)
+	}
+	w := b.do("GET", accountPath, "")
+	wantStrictPage(t, w, 200, "<title>Set up two-factor authentication</title>", "Set up an authenticator app", "Log out")
+	if strings.Contains(w.Body.String(), "Active sessions") || strings.Contains(w.Body.String(), "API tokens") {
+		t.Fatal("a partial session sees the whole account page")
+	}
+	csrfTok := formCSRF(t, w.Body.String())
+	// The rest of the account stays closed to it.
+	wantSeeOther(t, b.postForm(accountPath+"/tokens", csrfTok, url.Values{"name": {"x"}, "expiry": {"7"}}), loginAgain)
+	wantProblem(t, b.postForm(accountPath+"/2fa/totp", "", nil), 403, gatehouse.CodeCSRFFailed)
+	wantProblem(t, b.postForm(accountPath+"/2fa/totp", csrfTok, nil, header("Sec-Fetch-Site", "cross-site")), 403, gatehouse.CodeCSRFFailed)
+
+	w = b.postForm(accountPath+"/2fa/totp", csrfTok, nil)
+	wantStrictPage(t, w, 200, `<table class="qr" role="img"`, `<td class="on">`, `<label for="code">Code from the app</label>`)
+	m := enrolSecret.FindStringSubmatch(w.Body.String())
+	if m == nil {
+		t.Fatalf("no key on the page:\n%s", w.Body)
+	}
+	key, err := otp.DecodeKey(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	w = b.postForm(accountPath+"/2fa/totp/confirm", csrfTok, url.Values{"code": {"000000"}})
+	wantStrictPage(t, w, 422, `aria-invalid="true" aria-describedby="code-error"`)
+	if strings.Contains(w.Body.String(), m[1]) {
+		t.Error("the key is shown again after a wrong code")
+	}
+	w = b.postForm(accountPath+"/2fa/totp/confirm", csrfTok, url.Values{"code": {otp.TOTP{Key: key}.At(e.clock.Now())}})
+	wantStrictPage(t, w, 200, "Two-factor authentication is on.", `<pre class="codes">`, "Continue to your account")
+	// A full session now, in a new cookie.
+	b.accountPage("olga", "Two-factor authentication</dt><dd>On", "Active sessions")
+	st, err := e.accounts.TwoFactorStatusOf(context.Background(), &gatehouse.User{ID: userID(t, e, "olga")})
+	if err != nil || !st.Enabled || st.RecoveryCodesRemaining == 0 {
+		t.Fatalf("two-factor status %+v %v", st, err)
+	}
+
+	// A partial session logs out from the enrolment page too.
+	e.createUser("oleg", "oleg@example.com", pwOf("oleg"), "ops")
+	ob := e.browser()
+	if w := ob.login("oleg", pwOf("oleg")); w.Code != 200 {
+		t.Fatalf("login: %d %s", w.Code, w.Body)
+	}
+	_, oCSRF := ob.accountPageAt("", "Set up an authenticator app")
+	wantSeeOther(t, ob.postForm(accountPath+"/logout", oCSRF, nil), "/auth/ui/login")
+	wantSeeOther(t, ob.do("GET", accountPath, ""), loginAgain)
+	wantSeeOther(t, ob.postForm(accountPath+"/2fa/totp", oCSRF, nil), loginAgain)
+}

@@ -30,16 +30,27 @@ type PageSession struct {
 // account page: nil, nil when the browser has no live full session. Only
 // the cookie counts, never an Authorization header. An unsafe request is
 // checked as the JSON API checks it: same origin, and the session's CSRF
-// token (the csrf_token form field), else 403.
+// token (the csrf_token form field), else 403 (see checkForm).
 func (b *Browser) Session(r *http.Request) (*PageSession, error) {
 	c, err := b.s.cookieSession(r, false)
 	if err != nil || c == nil {
 		return nil, err
 	}
-	if err := b.s.checkAmbient(r, c); err != nil {
+	if err := b.checkForm(r, c); err != nil {
 		return nil, err
 	}
 	return b.pageSession(c.user, c.session, c.token), nil
+}
+
+// checkForm checks an unsafe request of a page as every cookie request is
+// checked (same origin, the CSRF token). A page a browser navigates to
+// cannot carry the token, so a safe request needs none, even with
+// Config.CSRFEveryRequest: it changes nothing.
+func (b *Browser) checkForm(r *http.Request, c *credentials) error {
+	if !csrf.Unsafe(r.Method) {
+		return nil
+	}
+	return b.s.checkAmbient(r, c)
 }
 
 func (b *Browser) pageSession(u *gatehouse.User, sess *gatehouse.Session, token string) *PageSession {
@@ -105,4 +116,40 @@ func (b *Browser) StartLink(w http.ResponseWriter, r *http.Request, ps *PageSess
 		return "", err
 	}
 	return b.s.startFlow(w, r, p, oidclogin.FlowState{RD: rd, LinkUser: ps.User.ID})
+}
+
+// EnrolmentSession resolves the partial session of a user who must enrol
+// a second factor before anything else (gatehouse.ScopeEnrol), checked as
+// Session checks a full one: nil, nil when the browser has none.
+func (b *Browser) EnrolmentSession(r *http.Request) (*PageSession, error) {
+	token, ok := b.s.sessions.ReadToken(r, b.Secure(r))
+	if !ok {
+		return nil, nil
+	}
+	u, sess, err := b.s.accounts.EnrolmentSession(r.Context(), token)
+	if gatehouse.ErrorCode(err) == gatehouse.CodeUnauthenticated {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	c := &credentials{user: u, via: viaSession, session: sess, token: token}
+	if err := b.checkForm(r, c); err != nil {
+		return nil, err
+	}
+	return b.pageSession(u, sess, token), nil
+}
+
+// FinishEnrolment turns the partial session ps, whose user has just
+// enrolled, into a full session in a new cookie (see
+// account.Service.FinishEnrolment).
+func (b *Browser) FinishEnrolment(w http.ResponseWriter, r *http.Request, ps *PageSession) error {
+	res, err := b.s.accounts.FinishEnrolment(r.Context(), ps.User, ps.Session, b.s.client(r))
+	if err != nil {
+		return err
+	}
+	secure := b.Secure(r)
+	b.s.sessions.SetCookie(w, res.Token, res.Session, secure)
+	csrf.SetCookie(w, csrf.Token(res.Token), secure, b.s.cookieDomain)
+	return nil
 }

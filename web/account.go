@@ -113,10 +113,16 @@ func (p *Pages) session(w http.ResponseWriter, r *http.Request) (*httpapi.PageSe
 		return nil, err
 	}
 	if ps == nil {
-		seeOther(w, p.base+"/ui/login?"+url.Values{"rd": {p.accountURL("")}}.Encode())
+		p.toLogin(w)
 		return nil, errNoSession
 	}
 	return ps, nil
+}
+
+// toLogin sends the browser to the login page, and back to the account
+// page afterwards.
+func (p *Pages) toLogin(w http.ResponseWriter) {
+	seeOther(w, p.base+"/ui/login?"+url.Values{"rd": {p.accountURL("")}}.Encode())
 }
 
 // seeOther answers 303 to loc.
@@ -130,11 +136,8 @@ func seeOther(w http.ResponseWriter, loc string) {
 func (p *Pages) accountRoute(pattern string, h func(w http.ResponseWriter, r *http.Request, ps *httpapi.PageSession) error) {
 	p.route(pattern, func(w http.ResponseWriter, r *http.Request) error {
 		ps, err := p.session(w, r)
-		if errors.Is(err, errNoSession) {
-			return nil
-		}
 		if err != nil {
-			return err
+			return noSessionOK(err)
 		}
 		return h(w, r, ps)
 	})
@@ -192,10 +195,18 @@ func (p *Pages) renderAccount(w http.ResponseWriter, r *http.Request, ps *httpap
 	return render(w, status, p.views.account, d)
 }
 
-// handleLogout is POST BASE/ui/account/logout: the session ends, then the
+// handleLogout is POST BASE/ui/account/logout (a full session, or the
+// partial one of a user who must enrol): the session ends, then the
 // browser goes to the provider's sign-out (a session an external login
 // with one started), or to the login page.
-func (p *Pages) handleLogout(w http.ResponseWriter, r *http.Request, ps *httpapi.PageSession) error {
+func (p *Pages) handleLogout(w http.ResponseWriter, r *http.Request) error {
+	ps, err := p.browser.Session(r)
+	if err == nil && ps == nil {
+		ps, err = p.enrolmentSession(w, r)
+	}
+	if err != nil {
+		return noSessionOK(err)
+	}
 	signOut, err := p.browser.Logout(w, r, ps)
 	if err != nil {
 		return err

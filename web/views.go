@@ -17,8 +17,8 @@ const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-acti
 
 // views are the parsed pages, each the layout with its page file.
 type views struct {
-	login, setup, link, externalError *template.Template
-	account, reauth, tokenCreated     *template.Template
+	login, setup, link, externalError    *template.Template
+	account, reauth, tokenCreated, enrol *template.Template
 }
 
 // parseViews parses the embedded templates for the base path base (the
@@ -37,6 +37,7 @@ func parseViews(base string) views {
 		account:       parse("account.html"),
 		reauth:        parse("reauth.html"),
 		tokenCreated:  parse("token_created.html"),
+		enrol:         parse("enrol.html"),
 	}
 }
 
