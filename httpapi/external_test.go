@@ -203,7 +203,7 @@ func TestExternalSignIn(t *testing.T) {
 
 	// An rd that may not be redirected to is dropped: the default.
 	b = e.browser()
-	if w := externalLogin(t, op, b, "corp", "?rd="+url.QueryEscape("https://evil.example.net/")); w.Code != 303 || w.Header().Get("Location") != "/" {
+	if w := externalLogin(t, op, b, "corp", "?rd="+url.QueryEscape("https://evil.example.net/")); w.Code != 303 || w.Header().Get("Location") != "/auth/ui/account" {
 		t.Fatalf("foreign rd: %d %v", w.Code, w.Header())
 	}
 }
@@ -488,7 +488,7 @@ func TestExternalLinkAndUnlink(t *testing.T) {
 	// An external-only user (auto-created) cannot unlink their only way in.
 	op.NextUser(testop.User{Subject: "carol-at-corp", Email: "carol@corp.example", EmailVerified: true, PreferredUsername: "carol"})
 	cb := e.browser()
-	if w := externalLogin(t, op, cb, "corp", ""); w.Code != 303 || w.Header().Get("Location") != "/" {
+	if w := externalLogin(t, op, cb, "corp", ""); w.Code != 303 || w.Header().Get("Location") != "/auth/ui/account" {
 		t.Fatalf("auto-create: %d %v %s", w.Code, w.Header(), w.Body)
 	}
 	wantProblem(t, cb.do("DELETE", "/auth/logins/corp", "", header("X-CSRF-Token", csrfOf(cb))), 409, gatehouse.CodeLastLoginMethod)
@@ -626,7 +626,7 @@ func TestDenyLocalLogin(t *testing.T) {
 		b := e.browser()
 		form := url.Values{"userId": {ada.ID}, "token": {secret}, "password": {"another new passphrase 77"}}
 		w := b.do("POST", "/auth/ui/reset", form.Encode(), header("Content-Type", "application/x-www-form-urlencoded"))
-		if w.Code != 303 || w.Header().Get("Location") != "/" {
+		if w.Code != 303 || w.Header().Get("Location") != "/auth/ui/account" {
 			t.Fatalf("reset form: %d %v %s", w.Code, w.Header(), w.Body)
 		}
 		if name, _ := currentUser(t, b); name != "ada" {

@@ -56,9 +56,9 @@ func TestLoginPageRedirectTargets(t *testing.T) {
 		if strings.Contains(w.Body.String(), `name="rd"`) {
 			t.Errorf("rd %q kept", rd)
 		}
-		// A login with it goes to /.
+		// A login with it goes to the account page.
 		w = e.browser().postLogin(url.Values{"username": {"admin"}, "password": {adminPassword}, "rd": {rd}})
-		if w.Code != 303 || w.Header().Get("Location") != "/" {
+		if w.Code != 303 || w.Header().Get("Location") != "/auth/ui/account" {
 			t.Errorf("rd %q: %d %q", rd, w.Code, w.Header().Get("Location"))
 		}
 	}
@@ -166,11 +166,11 @@ func TestLoginPageTwoFactor(t *testing.T) {
 	}
 	wantAllowed(t, p.verify(traefikAuth("GET", "/app/x")...), "tara", "")
 
-	// A recovery code; rd not allowed → /.
+	// A recovery code; rd not allowed → the account page.
 	r := e.browser()
 	r.postLogin(url.Values{"username": {"tara"}, "password": {pwOf("tara")}})
 	w = r.postLogin(url.Values{"step": {"2"}, "provider": {"recovery_code"}, "code": {recovery[0]}, "rd": {"https://evil.com/"}})
-	if w.Code != 303 || w.Header().Get("Location") != "/" {
+	if w.Code != 303 || w.Header().Get("Location") != "/auth/ui/account" {
 		t.Fatalf("recovery code: %d %q", w.Code, w.Header().Get("Location"))
 	}
 
@@ -192,16 +192,20 @@ func TestLoginPageTwoFactor(t *testing.T) {
 	wantPage(t, w, 200, "Your login has expired")
 
 	// A user whose group requires a second factor they have not set up
-	// gets the partial session (as from POST /session) and is told so.
+	// gets the partial session (as from POST /session) and is sent to the
+	// account page, which for that session is the enrolment.
 	if err := e.accounts.CreateGroup(context.Background(), accountActor(), &gatehouse.Group{Name: "ops", RequireTwoFactor: true}); err != nil {
 		t.Fatal(err)
 	}
 	e.createUser("olga", "olga@example.com", pwOf("olga"), "ops")
 	o := e.browser()
-	wantPage(t, o.postLogin(url.Values{"username": {"olga"}, "password": {pwOf("olga")}, "rd": {"/app/x"}}), 403, "must set up two-factor authentication")
+	if w := o.postLogin(url.Values{"username": {"olga"}, "password": {pwOf("olga")}, "rd": {"/app/x"}}); w.Code != 303 || w.Header().Get("Location") != "/auth/ui/account" {
+		t.Fatalf("enrolment required: %d %q", w.Code, w.Header().Get("Location"))
+	}
 	if o.cookies["gh_session"] == nil {
 		t.Error("no partial session")
 	}
+	wantPage(t, o.do("GET", "/auth/ui/account", ""), 200, "authenticator")
 	wantProblem(t, o.verify(traefikAuth("GET", "/app/x")...), 401, gatehouse.CodeUnauthenticated)
 
 	// Wrong codes end the pending login.

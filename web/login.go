@@ -161,18 +161,12 @@ func (p *Pages) finishLogin(w http.ResponseWriter, r *http.Request, res *account
 }
 
 // loginEnded answers a login that started a session (its cookies set):
-// 303 to rd, or, for a partial session, the page saying why it is not
-// done.
+// 303 to rd, else to the account page — which, for the partial session
+// of a user who must set up two-factor first, is the enrolment.
 func (p *Pages) loginEnded(w http.ResponseWriter, res *account.LoginResult, d loginPageData) error {
-	if res.EnrolmentRequired {
-		// A partial session, good only for enrolling a second factor
-		// (POST BASE/2fa/totp) and logout, as POST BASE/session gives.
-		d.Errors = []string{"Your account must set up two-factor authentication (an authenticator app) before it can be used here. Set it up in the application, or ask an administrator."}
-		return render(w, http.StatusForbidden, p.views.login, d)
-	}
 	loc := d.RD
-	if loc == "" {
-		loc = "/"
+	if loc == "" || res.EnrolmentRequired {
+		loc = p.base + "/ui/account"
 	}
 	w.Header().Set("Location", loc)
 	w.WriteHeader(http.StatusSeeOther)
