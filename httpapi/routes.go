@@ -143,6 +143,7 @@ var pageRoutes = []string{
 	"POST /ui/account/logins/link", "POST /ui/account/logins/unlink",
 	"POST /ui/account/tokens", "POST /ui/account/tokens/revoke",
 	"POST /ui/account/2fa/totp", "POST /ui/account/2fa/totp/confirm",
+	"POST /ui/account/2fa/disable", "POST /ui/account/2fa/recovery-codes",
 }
 
 // servePage serves a page route: the pages, or 404 for a server built

@@ -24,7 +24,12 @@ type accountPageData struct {
 	CSRFToken string
 	User      *gatehouse.User
 	TwoFactor bool
-	Notice    string
+	// RecoveryCodesLeft counts the unused recovery codes (two-factor on).
+	RecoveryCodesLeft int
+	// ProveWithPassword says the two-factor forms ask for the password;
+	// otherwise for a code of the second factor.
+	ProveWithPassword bool
+	Notice            string
 	// Errors are the page's own errors; FieldErrors those of one form's
 	// fields, by field name.
 	Errors      []string
@@ -78,6 +83,7 @@ var notices = map[string]string{
 	"linked":          "The external login was linked.",
 	"token_revoked":   "The token was revoked.",
 	"reauthenticated": "You confirmed your identity; you can go on.",
+	"two_factor_off":  "Two-factor authentication is off.",
 }
 
 // timeLayout is how the pages write a time (UTC, to the minute).
@@ -165,7 +171,7 @@ func (p *Pages) accountData(r *http.Request, ps *httpapi.PageSession) (*accountP
 	if err != nil {
 		return nil, err
 	}
-	d.TwoFactor = st.Enabled
+	d.TwoFactor, d.RecoveryCodesLeft, d.ProveWithPassword = st.Enabled, st.RecoveryCodesRemaining, d.PasswordForm
 	if d.Sessions, err = p.sessionRows(r, ps); err != nil {
 		return nil, err
 	}

@@ -15,11 +15,16 @@ import (
 // session good only for enrolling (and logging out). The account page
 // shows such a browser only this: set up an authenticator app (the QR
 // code and the secret, then a code from the app), the recovery codes once,
-// and the session becomes a full one.
+// and the session becomes a full one. A full session enrols through the
+// same two forms, from the account page's two-factor section, once it has
+// authenticated recently (as POST BASE/2fa/totp asks).
 
 // enrolPageData is the enrolment page at one of its steps.
 type enrolPageData struct {
 	Action, CSRFToken, AccountURL string
+	// Full says the session is a full one (enrolling from the account
+	// page), not the partial enrolment session.
+	Full bool
 	// Stale says the partial session is too old to enrol: log in again.
 	Stale bool
 	// Scan is the step with the new secret (Secret, QR) and the code form;
@@ -31,9 +36,12 @@ type enrolPageData struct {
 	Codes     []string
 }
 
-func (p *Pages) enrolData(ps *httpapi.PageSession) enrolPageData {
+// enrolData is the enrolment page of session ps, full or partial. Only a
+// partial session can be stale here: a full one re-authenticates instead.
+func (p *Pages) enrolData(ps *httpapi.PageSession, full bool) enrolPageData {
 	return enrolPageData{
-		Action: p.base + "/ui/account", CSRFToken: ps.CSRFToken, AccountURL: p.accountURL(""), Stale: !ps.Recent,
+		Action: p.base + "/ui/account", CSRFToken: ps.CSRFToken, AccountURL: p.accountURL(""),
+		Full: full, Stale: !full && !ps.Recent,
 	}
 }
 
@@ -51,7 +59,7 @@ func (p *Pages) handleAccount(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return noSessionOK(err)
 	}
-	return render(w, http.StatusOK, p.views.enrol, p.enrolData(es))
+	return render(w, http.StatusOK, p.views.enrol, p.enrolData(es, false))
 }
 
 // noSessionOK is err, but nil for errNoSession (answered already).
@@ -76,23 +84,34 @@ func (p *Pages) enrolmentSession(w http.ResponseWriter, r *http.Request) (*httpa
 	return es, nil
 }
 
-// enrolRoute is route for the enrolment's forms, which need the partial
-// session.
-func (p *Pages) enrolRoute(pattern string, h func(w http.ResponseWriter, r *http.Request, ps *httpapi.PageSession) error) {
+// enrolRoute is route for the enrolment's forms, which take a full
+// session (full is true) or the partial enrolment session.
+func (p *Pages) enrolRoute(pattern string, h func(w http.ResponseWriter, r *http.Request, ps *httpapi.PageSession, full bool) error) {
 	p.route(pattern, func(w http.ResponseWriter, r *http.Request) error {
+		ps, err := p.browser.Session(r)
+		if err != nil {
+			return err
+		}
+		if ps != nil {
+			return h(w, r, ps, true)
+		}
 		es, err := p.enrolmentSession(w, r)
 		if err != nil {
 			return noSessionOK(err)
 		}
-		return h(w, r, es)
+		return h(w, r, es, false)
 	})
 }
 
 // handleBeginEnrol is POST BASE/ui/account/2fa/totp: a new secret, shown
 // in this answer only (never in a URL), as a QR code and as text, with
-// the form for the app's first code.
-func (p *Pages) handleBeginEnrol(w http.ResponseWriter, r *http.Request, es *httpapi.PageSession) error {
-	d := p.enrolData(es)
+// the form for the app's first code. A full session not recently
+// authenticated gets the re-authentication form first, which then begins.
+func (p *Pages) handleBeginEnrol(w http.ResponseWriter, r *http.Request, es *httpapi.PageSession, full bool) error {
+	if full && !es.Recent {
+		return p.renderReauth(w, es, http.StatusOK, reauthData{Then: thenEnrol})
+	}
+	d := p.enrolData(es, full)
 	if d.Stale {
 		return render(w, http.StatusForbidden, p.views.enrol, d)
 	}
@@ -110,13 +129,17 @@ func (p *Pages) handleBeginEnrol(w http.ResponseWriter, r *http.Request, es *htt
 
 // handleConfirmEnrol is POST BASE/ui/account/2fa/totp/confirm {code}:
 // two-factor is on, the recovery codes are shown once, and the session is
-// a full one from now (a new cookie).
-func (p *Pages) handleConfirmEnrol(w http.ResponseWriter, r *http.Request, es *httpapi.PageSession) error {
+// a full one from now (a new cookie). A full session that has gone stale
+// meanwhile re-authenticates and starts over with a new key.
+func (p *Pages) handleConfirmEnrol(w http.ResponseWriter, r *http.Request, es *httpapi.PageSession, full bool) error {
 	f, err := readForm(w, r)
 	if err != nil {
 		return err
 	}
-	d := p.enrolData(es)
+	if full && !es.Recent {
+		return p.renderReauth(w, es, http.StatusOK, reauthData{Then: thenEnrol})
+	}
+	d := p.enrolData(es, full)
 	if d.Stale {
 		return render(w, http.StatusForbidden, p.views.enrol, d)
 	}
@@ -132,8 +155,10 @@ func (p *Pages) handleConfirmEnrol(w http.ResponseWriter, r *http.Request, es *h
 	default:
 		return err
 	}
-	if err := p.browser.FinishEnrolment(w, r, es); err != nil {
-		return err
+	if !full {
+		if err := p.browser.FinishEnrolment(w, r, es); err != nil {
+			return err
+		}
 	}
 	d.Codes = codes
 	return render(w, http.StatusOK, p.views.enrol, d)

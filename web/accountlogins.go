@@ -108,7 +108,7 @@ func (p *Pages) accountError(w http.ResponseWriter, r *http.Request, ps *httpapi
 }
 
 // reauthData is the re-authentication page: Then is what it continues
-// with ("link:<provider>", or "" for the account page).
+// with ("link:<provider>", thenEnrol, or "" for the account page).
 type reauthData struct {
 	Action, CSRFToken, Then, AccountURL string
 	// Password asks for the password; otherwise a second factor's code.
@@ -166,6 +166,9 @@ func (p *Pages) handleReauthenticate(w http.ResponseWriter, r *http.Request, ps 
 	}
 	if provider, ok := strings.CutPrefix(d.Then, "link:"); ok {
 		return p.startLink(w, r, next, provider)
+	}
+	if d.Then == thenEnrol {
+		return p.handleBeginEnrol(w, r, next, true)
 	}
 	seeOther(w, p.accountURL("reauthenticated"))
 	return nil

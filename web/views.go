@@ -19,13 +19,14 @@ const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-acti
 type views struct {
 	login, setup, link, externalError    *template.Template
 	account, reauth, tokenCreated, enrol *template.Template
+	recoveryCodes                        *template.Template
 }
 
 // parseViews parses the embedded templates for the base path base (the
 // asset links carry it). A template that does not parse is a build
 // mistake, caught by every test: it panics.
 func parseViews(base string) views {
-	funcs := template.FuncMap{"asset": func(name string) (string, error) { return assetURL(base, name) }}
+	funcs := template.FuncMap{"asset": func(name string) (string, error) { return assetURL(base, name) }, "proofOf": proofOf}
 	parse := func(page string) *template.Template {
 		return template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+page))
 	}
@@ -38,6 +39,7 @@ func parseViews(base string) views {
 		reauth:        parse("reauth.html"),
 		tokenCreated:  parse("token_created.html"),
 		enrol:         parse("enrol.html"),
+		recoveryCodes: parse("recovery_codes.html"),
 	}
 }
 

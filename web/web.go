@@ -47,6 +47,8 @@ func New(accounts *account.Service, browser *httpapi.Browser) *Pages {
 	p.route("POST /ui/account/logout", p.handleLogout)
 	p.enrolRoute("POST /ui/account/2fa/totp", p.handleBeginEnrol)
 	p.enrolRoute("POST /ui/account/2fa/totp/confirm", p.handleConfirmEnrol)
+	p.accountRoute("POST /ui/account/2fa/disable", p.handleDisableTwoFactor)
+	p.accountRoute("POST /ui/account/2fa/recovery-codes", p.handleRecoveryCodes)
 	p.accountRoute("POST /ui/account/sessions/end", p.handleEndSession)
 	p.accountRoute("POST /ui/account/sessions/end-others", p.handleEndOtherSessions)
 	p.accountRoute("POST /ui/account/password", p.handleChangePassword)
