@@ -134,6 +134,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 var pageRoutes = []string{
 	"GET /ui/setup", "POST /ui/setup",
 	"GET /ui/reset", "POST /ui/reset",
+	"GET /ui/forgot", "POST /ui/forgot",
 	"GET /ui/invite", "POST /ui/invite",
 	"GET /ui/login", "POST /ui/login",
 	"GET /ui/assets/{file}",

@@ -35,6 +35,8 @@ type loginPageData struct {
 	// deny_local_login).
 	External           []httpapi.ExternalButton
 	LocalLoginDisabled bool
+	// ForgotURL is the forgot-password page, "" when reset is off.
+	ForgotURL string
 }
 
 type loginOption struct {
@@ -57,10 +59,14 @@ var sendLabels = map[string]string{
 // loginData is the login page going to rd afterwards (dropped when it may
 // not be redirected to).
 func (p *Pages) loginData(rd string) loginPageData {
-	return loginPageData{
+	d := loginPageData{
 		Action: p.base + "/ui/login", RD: p.browser.AllowedRedirect(rd),
 		LocalLoginDisabled: p.accounts.LocalLoginDisabled(), External: p.browser.ExternalButtons(rd),
 	}
+	if p.forgotOffered() {
+		d.ForgotURL = p.base + "/ui/forgot"
+	}
+	return d
 }
 
 // secondStep turns d into the second-factor form for providers.

@@ -19,7 +19,7 @@ const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-acti
 type views struct {
 	login, setup, link, externalError    *template.Template
 	account, reauth, tokenCreated, enrol *template.Template
-	recoveryCodes                        *template.Template
+	recoveryCodes, forgot                *template.Template
 }
 
 // parseViews parses the embedded templates for the base path base (the
@@ -40,6 +40,7 @@ func parseViews(base string) views {
 		tokenCreated:  parse("token_created.html"),
 		enrol:         parse("enrol.html"),
 		recoveryCodes: parse("recovery_codes.html"),
+		forgot:        parse("forgot.html"),
 	}
 }
 

@@ -40,6 +40,8 @@ func New(accounts *account.Service, browser *httpapi.Browser) *Pages {
 	p.route("POST /ui/setup", p.handleSetupForm)
 	p.route("GET /ui/reset", p.handleResetPage)
 	p.route("POST /ui/reset", p.handleResetForm)
+	p.route("GET /ui/forgot", p.handleForgotPage)
+	p.route("POST /ui/forgot", p.handleForgotForm)
 	p.route("GET /ui/invite", p.handleInvitePage)
 	p.route("POST /ui/invite", p.handleInviteForm)
 	p.route("GET /ui/assets/{file}", p.handleAsset)
