@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/otp"
 )
@@ -91,4 +92,48 @@ func TestAccountPageTwoFactorWithCode(t *testing.T) {
 	code := otp.TOTP{Key: key}.At(e.clock.Now())
 	wantSeeOther(t, b.postForm(accountPath+"/2fa/disable", csrfTok, url.Values{"off_provider": {"totp"}, "off_code": {code}}), accountPath+"?done=two_factor_off")
 	b.accountPage("Two-factor authentication is off.")
+}
+
+var timeoutScript = regexp.MustCompile(`<script src="(/auth/ui/assets/timeout\.[0-9a-f]{10}\.js)" defer></script>`)
+
+// TestAccountPageTimeoutWarning: the account page carries the hidden
+// warning and its script file, served as JavaScript and allowed by its
+// CSP alone; the pages without it keep a CSP that allows no script.
+func TestAccountPageTimeoutWarning(t *testing.T) {
+	e := newEnv(t)
+	e.createUser("lena", "lena@example.com", pwOf("lena"))
+	b := e.browser()
+	b.pageLogin("lena", pwOf("lena"))
+	page, _ := b.accountPage(`<div id="timeout-warning" class="timeout-warning" role="alert" hidden data-remaining="/auth/session/remaining" data-extend="/auth/session">`,
+		`<button type="button" id="stay-logged-in">Stay logged in</button>`)
+	m := timeoutScript.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no timeout script on the account page:\n%s", page)
+	}
+	w := b.do("GET", m[1], "")
+	if w.Code != 200 || w.Header().Get("Content-Type") != "text/javascript; charset=utf-8" || !strings.Contains(w.Body.String(), `getAttribute("data-remaining")`) {
+		t.Fatalf("script: %d %q", w.Code, w.Header().Get("Content-Type"))
+	}
+	if strings.Contains(w.Body.String(), "eval(") {
+		t.Error("the script uses eval")
+	}
+	// Pages without the script keep no script-src.
+	for _, path := range []string{"/auth/ui/login", forgotPath} {
+		w := e.browser().do("GET", path, "")
+		if csp := w.Header().Get("Content-Security-Policy"); csp != strictCSP {
+			t.Errorf("%s: CSP %q", path, csp)
+		}
+	}
+	// The enrolment page of a full session has no script either.
+	w = b.postForm(accountPath+"/2fa/totp", formCSRF(t, page), nil)
+	if csp := w.Header().Get("Content-Security-Policy"); w.Code != 200 || csp != strictCSP {
+		t.Errorf("enrolment: %d CSP %q", w.Code, csp)
+	}
+	// The page asked for seconds left does not extend the session.
+	before := b.do("GET", "/auth/session/remaining", "").Body.String()
+	e.clock.Advance(time.Minute)
+	after := b.do("GET", "/auth/session/remaining", "").Body.String()
+	if before == after {
+		t.Errorf("remaining did not go down: %s then %s", before, after)
+	}
 }

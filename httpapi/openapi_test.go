@@ -55,6 +55,7 @@ type openAPIChecker struct {
 
 var loadOpenAPI = sync.OnceValues(func() (*openAPIChecker, error) {
 	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("text/javascript", openapi3filter.PlainBodyDecoder)
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromData(httpapi.OpenAPIYAML)
 	if err != nil {

@@ -20,10 +20,14 @@ import (
 
 // accountPageData is what the account page shows.
 type accountPageData struct {
-	Action    string // BASE/ui/account, the forms' prefix
-	CSRFToken string
-	User      *gatehouse.User
-	TwoFactor bool
+	Action string // BASE/ui/account, the forms' prefix
+	// RemainingURL and ExtendURL are what the timeout warning's script
+	// asks: the seconds left (never extending the session), and the
+	// session itself (extending it).
+	RemainingURL, ExtendURL string
+	CSRFToken               string
+	User                    *gatehouse.User
+	TwoFactor               bool
 	// RecoveryCodesLeft counts the unused recovery codes (two-factor on).
 	RecoveryCodesLeft int
 	// ProveWithPassword says the two-factor forms ask for the password;
@@ -165,6 +169,7 @@ func (p *Pages) accountData(r *http.Request, ps *httpapi.PageSession) (*accountP
 	u := ps.User
 	d := &accountPageData{
 		Action: p.base + "/ui/account", CSRFToken: ps.CSRFToken, User: u, FieldErrors: map[string]string{},
+		RemainingURL: p.base + "/session/remaining", ExtendURL: p.base + "/session",
 		PasswordForm: p.usesPassword(u), Expiries: expiries,
 	}
 	st, err := p.accounts.TwoFactorStatusOf(ctx, u)

@@ -15,6 +15,11 @@ var templateFiles embed.FS
 // and nothing else: no inline style or script, no frames.
 const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+// scriptPageCSP is pageCSP for a page with a script file (it defines the
+// template "script"): scripts from this origin, and requests back to it
+// (the timeout warning's). Other pages keep pageCSP, with no script at all.
+const scriptPageCSP = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
 // views are the parsed pages, each the layout with its page file.
 type views struct {
 	login, setup, link, externalError    *template.Template
@@ -52,7 +57,11 @@ func render(w http.ResponseWriter, status int, t *template.Template, d any) erro
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", pageCSP)
+	csp := pageCSP
+	if t.Lookup("script") != nil {
+		csp = scriptPageCSP
+	}
+	h.Set("Content-Security-Policy", csp)
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 	return nil
