@@ -206,6 +206,24 @@ func TestAccountPageLogins(t *testing.T) {
 	}
 	w = cb.postForm(accountPath+"/logins/unlink", cCSRF, url.Values{"provider": {"corp"}})
 	wantStrictPage(t, w, 409, `<p class="err" role="alert">This is the last way left to log in; set a password or link another login first.</p>`, "<td>Corp SSO</td>")
+
+	// Stale, with neither a password nor a second factor, carol confirms
+	// it is her by logging in at her provider again, which lands her on
+	// her account page with a fresh first factor.
+	e.clock.Advance(11 * time.Minute)
+	cb.accountPage("carol")
+	e.clock.Advance(11 * time.Minute)
+	w = cb.postForm(accountPath+"/tokens", cCSRF, url.Values{"name": {"ci"}, "expiry": {"30"}})
+	again := `href="/auth/external/corp/login?rd=%2Fauth%2Fui%2Faccount"`
+	wantStrictPage(t, w, 200, "Confirm it is you", "Or log in again with Corp SSO", again)
+	if w := externalLogin(t, op, cb, "corp", "?rd=%2Fauth%2Fui%2Faccount"); w.Code != 303 || w.Header().Get("Location") != accountPath {
+		t.Fatalf("logging in again: %d %v", w.Code, w.Header())
+	}
+	_, cCSRF = cb.accountPage("carol")
+	w = cb.postForm(accountPath+"/tokens", cCSRF, url.Values{"name": {"ci"}, "expiry": {"30"}})
+	if w.Code != 201 {
+		t.Fatalf("token after logging in again: %d %s", w.Code, w.Body)
+	}
 }
 
 // TestAccountPageDenyLocalLogin: with deny_local_login there is no

@@ -79,8 +79,9 @@ func (b *Browser) EndLogin(w http.ResponseWriter, r *http.Request, res *account.
 
 // ExternalButton starts a login with an identity provider.
 type ExternalButton struct {
-	// Name is the provider's name as people know it; URL starts the login.
-	Name, URL string
+	// ID is the provider's configured id; Name its name as people know
+	// it; URL starts the login.
+	ID, Name, URL string
 }
 
 // ExternalButtons are the login buttons of the identity providers, in
@@ -90,7 +91,7 @@ func (b *Browser) ExternalButtons(rd string) []ExternalButton {
 	var out []ExternalButton
 	for _, p := range b.s.external {
 		c := p.Config()
-		out = append(out, ExternalButton{Name: c.Name, URL: b.s.externalLoginURL(c.ID, rd)})
+		out = append(out, ExternalButton{ID: c.ID, Name: c.Name, URL: b.s.externalLoginURL(c.ID, rd)})
 	}
 	return out
 }

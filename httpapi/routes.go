@@ -62,9 +62,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	// The pages people see (package web, given by Deps.Pages): their
 	// routes are listed here, with every other route, so the middlewares,
 	// the metrics, the 405 fallbacks and policy explain know them.
-	for _, route := range pageRoutes {
-		method, path, _ := strings.Cut(route, " ")
-		r.add(method, path, account.Requirement{Access: account.NeedPublic}, http.HandlerFunc(s.servePage))
+	for _, pr := range pageRoutes {
+		method, path, _ := strings.Cut(pr.route, " ")
+		r.add(method, path, pr.need, http.HandlerFunc(s.servePage))
 	}
 
 	// External logins (external.go). Linking needs a recent
@@ -128,24 +128,46 @@ func (s *Server) routes(mux *http.ServeMux) {
 	r.fallbacks()
 }
 
-// pageRoutes are the routes of the pages (package web), relative to the
-// base path: the setup, reset and invitation links, the login page, the
-// account page and its forms, and the pages' stylesheet.
-var pageRoutes = []string{
-	"GET /ui/setup", "POST /ui/setup",
-	"GET /ui/reset", "POST /ui/reset",
-	"GET /ui/forgot", "POST /ui/forgot",
-	"GET /ui/invite", "POST /ui/invite",
-	"GET /ui/login", "POST /ui/login",
-	"GET /ui/assets/{file}",
-	"GET /ui/account", "POST /ui/account/logout",
-	"POST /ui/account/sessions/end", "POST /ui/account/sessions/end-others",
-	"POST /ui/account/password", "POST /ui/account/reauthenticate",
-	"POST /ui/account/logins/link", "POST /ui/account/logins/unlink",
-	"POST /ui/account/tokens", "POST /ui/account/tokens/revoke",
-	"POST /ui/account/2fa/totp", "POST /ui/account/2fa/totp/confirm",
-	"POST /ui/account/2fa/disable", "POST /ui/account/2fa/recovery-codes",
+// pageRoute is a route of the pages (package web), relative to the base
+// path, with what it requires: the same as its JSON twin, so that policy
+// explain and the route list tell operators the truth. The pages check it
+// themselves (a page sends a browser without a session to the login page
+// rather than answering 401), so here it is only recorded.
+type pageRoute struct {
+	route string
+	need  account.Requirement
 }
+
+// pageRoutes are the routes of the pages: the setup, reset and invitation
+// links, the login and forgot-password pages, the pages' assets, and the
+// account page and its forms.
+var pageRoutes = func() []pageRoute {
+	public := account.Requirement{Access: account.NeedPublic}
+	own := "The page checks it itself: without a session it sends the browser to the login page."
+	person := account.Requirement{Access: account.NeedPerson, Note: own}
+	enrolToo := account.Requirement{Access: account.NeedPerson, Enrolment: true, Note: own}
+	recent := account.Requirement{Access: account.NeedPerson, RecentAuth: true, Note: own}
+	var routes []pageRoute
+	add := func(need account.Requirement, rs ...string) {
+		for _, r := range rs {
+			routes = append(routes, pageRoute{r, need})
+		}
+	}
+	add(public, "GET /ui/setup", "POST /ui/setup", "GET /ui/reset", "POST /ui/reset",
+		"GET /ui/forgot", "POST /ui/forgot", "GET /ui/invite", "POST /ui/invite",
+		"GET /ui/login", "POST /ui/login", "GET /ui/assets/{file}")
+	// A partial session of a user who must enrol sees the enrolment.
+	add(enrolToo, "GET /ui/account", "POST /ui/account/logout")
+	add(account.Requirement{Access: account.NeedSession, Enrolment: true, Note: own}, "POST /ui/account/reauthenticate")
+	add(person, "POST /ui/account/sessions/end", "POST /ui/account/sessions/end-others",
+		"POST /ui/account/password", "POST /ui/account/logins/unlink", "POST /ui/account/tokens/revoke",
+		"POST /ui/account/2fa/disable", "POST /ui/account/2fa/recovery-codes")
+	add(recent, "POST /ui/account/logins/link")
+	add(account.Requirement{Access: account.NeedUser, RecentAuth: true, Note: own}, "POST /ui/account/tokens")
+	add(account.Requirement{Access: account.NeedPerson, RecentAuth: true, Enrolment: true, Note: own},
+		"POST /ui/account/2fa/totp", "POST /ui/account/2fa/totp/confirm")
+	return routes
+}()
 
 // servePage serves a page route: the pages, or 404 for a server built
 // without them.

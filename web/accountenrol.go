@@ -109,7 +109,7 @@ func (p *Pages) enrolRoute(pattern string, h func(w http.ResponseWriter, r *http
 // authenticated gets the re-authentication form first, which then begins.
 func (p *Pages) handleBeginEnrol(w http.ResponseWriter, r *http.Request, es *httpapi.PageSession, full bool) error {
 	if full && !es.Recent {
-		return p.renderReauth(w, es, http.StatusOK, reauthData{Then: thenEnrol})
+		return p.renderReauth(w, r, es, http.StatusOK, reauthData{Then: thenEnrol})
 	}
 	d := p.enrolData(es, full)
 	if d.Stale {
@@ -137,7 +137,7 @@ func (p *Pages) handleConfirmEnrol(w http.ResponseWriter, r *http.Request, es *h
 		return err
 	}
 	if full && !es.Recent {
-		return p.renderReauth(w, es, http.StatusOK, reauthData{Then: thenEnrol})
+		return p.renderReauth(w, r, es, http.StatusOK, reauthData{Then: thenEnrol})
 	}
 	d := p.enrolData(es, full)
 	if d.Stale {

@@ -52,7 +52,7 @@ func (p *Pages) handleLink(w http.ResponseWriter, r *http.Request, ps *httpapi.P
 	}
 	provider := f.Get("provider")
 	if !ps.Recent {
-		return p.renderReauth(w, ps, http.StatusOK, reauthData{Then: "link:" + provider})
+		return p.renderReauth(w, r, ps, http.StatusOK, reauthData{Then: "link:" + provider})
 	}
 	return p.startLink(w, r, ps, provider)
 }
@@ -114,11 +114,24 @@ type reauthData struct {
 	// Password asks for the password; otherwise a second factor's code.
 	Password    bool
 	FieldErrors map[string]string
+	// Again are the user's linked providers: logging in there again is a
+	// first factor proved just now, and for a user with neither a
+	// password nor a second factor the only way to confirm.
+	Again []httpapi.ExternalButton
 }
 
-func (p *Pages) renderReauth(w http.ResponseWriter, ps *httpapi.PageSession, status int, d reauthData) error {
+func (p *Pages) renderReauth(w http.ResponseWriter, r *http.Request, ps *httpapi.PageSession, status int, d reauthData) error {
 	d.Action, d.CSRFToken, d.AccountURL = p.base+"/ui/account/reauthenticate", ps.CSRFToken, p.accountURL("")
 	d.Password = p.usesPassword(ps.User)
+	if ids, err := p.accounts.Identities(r.Context(), account.Actor{User: ps.User}, ps.User.ID); err == nil {
+		for _, b := range p.browser.ExternalButtons(p.accountURL("")) {
+			for _, id := range ids {
+				if id.Provider == b.ID {
+					d.Again = append(d.Again, b)
+				}
+			}
+		}
+	}
 	if d.FieldErrors == nil {
 		d.FieldErrors = map[string]string{}
 	}
@@ -162,7 +175,7 @@ func (p *Pages) handleReauthenticate(w http.ResponseWriter, r *http.Request, ps 
 		default:
 			return err
 		}
-		return p.renderReauth(w, ps, status, d)
+		return p.renderReauth(w, r, ps, status, d)
 	}
 	if provider, ok := strings.CutPrefix(d.Then, "link:"); ok {
 		return p.startLink(w, r, next, provider)

@@ -92,7 +92,7 @@ func (p *Pages) handleCreateToken(w http.ResponseWriter, r *http.Request, ps *ht
 		return err
 	}
 	if !ps.Recent {
-		return p.renderReauth(w, ps, http.StatusOK, reauthData{})
+		return p.renderReauth(w, r, ps, http.StatusOK, reauthData{})
 	}
 	name, expiry, perms := f.Get("name"), f.Get("expiry"), f["permission"]
 	nt := account.NewToken{Name: name, Permissions: perms}
