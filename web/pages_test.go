@@ -118,6 +118,10 @@ func TestPagesStrictCSP(t *testing.T) {
 		if w.Code != 200 || w.Header().Get("Content-Type") != "text/css; charset=utf-8" || !strings.Contains(w.Body.String(), "body{") {
 			t.Errorf("GET %s: %d %q %.60q", href, w.Code, w.Header().Get("Content-Type"), w.Body)
 		}
+		// Dark mode follows the system setting.
+		if css := w.Body.String(); !strings.Contains(css, "color-scheme:light dark") || !strings.Contains(css, "@media (prefers-color-scheme:dark)") {
+			t.Errorf("GET %s: no dark mode", href)
+		}
 		if cc := w.Header().Get("Cache-Control"); cc != "public, max-age=31536000, immutable" {
 			t.Errorf("GET %s: Cache-Control %q", href, cc)
 		}
