@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/account"
+	"github.com/gatehouse/gatehouse/policy"
 )
 
 // Pages are the pages people see (package web): the routes under BASE/ui/
@@ -100,4 +102,17 @@ func (b *Browser) ExternalButtons(rd string) []ExternalButton {
 // failure as 503, an internal error logged and answered generically.
 func (b *Browser) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	b.s.writeError(w, r, err)
+}
+
+// RouteTable is the configured route table (nil when there is none) and
+// gatehouse's own routes with what each requires, as policy explain sees
+// them.
+func (b *Browser) RouteTable() (*policy.Table, []account.BuiltinRoute) {
+	return b.s.cfg.Routes, b.s.builtin
+}
+
+// Explain decides req as GET BASE/management/api/v1/policy/explain does:
+// the route table's decision and the rule that made it.
+func (b *Browser) Explain(ctx context.Context, req account.ExplainRequest) (*account.Explanation, error) {
+	return b.s.accounts.Explain(ctx, b.s.cfg.Routes, b.s.builtin, req)
 }

@@ -166,6 +166,22 @@ var pageRoutes = func() []pageRoute {
 	add(account.Requirement{Access: account.NeedUser, RecentAuth: true, Note: own}, "POST /ui/account/tokens")
 	add(account.Requirement{Access: account.NeedPerson, RecentAuth: true, Enrolment: true, Note: own},
 		"POST /ui/account/2fa/totp", "POST /ui/account/2fa/totp/confirm")
+	// The admin console: each part needs the permission of its JSON twin
+	// in the management API; its front page lists the parts one may see.
+	add(person, "GET /ui/admin")
+	perm := func(p string) account.Requirement {
+		return account.Requirement{Access: account.NeedPermission, Permission: p, Note: own}
+	}
+	add(perm(PermUsers), "GET /ui/admin/users", "POST /ui/admin/users", "POST /ui/admin/users/invite",
+		"GET /ui/admin/users/{id}", "POST /ui/admin/users/{id}/update", "POST /ui/admin/users/{id}/disable",
+		"POST /ui/admin/users/{id}/enable", "POST /ui/admin/users/{id}/unlock",
+		"POST /ui/admin/users/{id}/reset-two-factor", "POST /ui/admin/users/{id}/reset-password",
+		"POST /ui/admin/users/{id}/invite", "POST /ui/admin/users/{id}/sessions/end",
+		"POST /ui/admin/users/{id}/delete",
+		"GET /ui/admin/sessions", "POST /ui/admin/sessions/end")
+	add(perm(PermSettings), "GET /ui/admin/groups", "POST /ui/admin/groups", "GET /ui/admin/groups/{name}",
+		"POST /ui/admin/groups/{name}", "POST /ui/admin/groups/{name}/delete", "GET /ui/admin/routes")
+	add(perm(PermAudit), "GET /ui/admin/audit")
 	return routes
 }()
 

@@ -50,6 +50,10 @@ type accountPageData struct {
 	Logins  []loginRow
 	CanLink []providerOption
 
+	// AdminURL is the admin console, when the user's groups allow some
+	// part of it ("" otherwise).
+	AdminURL string
+
 	Tokens      []tokenRow
 	Permissions []permissionOption
 	TokenName   string
@@ -177,6 +181,13 @@ func (p *Pages) accountData(r *http.Request, ps *httpapi.PageSession) (*accountP
 		return nil, err
 	}
 	d.TwoFactor, d.RecoveryCodesLeft, d.ProveWithPassword = st.Enabled, st.RecoveryCodesRemaining, d.PasswordForm
+	perms, err := p.accounts.Permissions(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	if hasAdminPart(perms) {
+		d.AdminURL = p.adminURL("", nil)
+	}
 	if d.Sessions, err = p.sessionRows(r, ps); err != nil {
 		return nil, err
 	}

@@ -25,6 +25,12 @@ type views struct {
 	login, setup, link, externalError    *template.Template
 	account, reauth, tokenCreated, enrol *template.Template
 	recoveryCodes, forgot                *template.Template
+
+	// The admin console's pages (admin*.go).
+	adminHome, adminForbidden            *template.Template
+	adminUsers, adminUser, adminSessions *template.Template
+	adminGroups, adminGroup              *template.Template
+	adminAudit, adminRoutes              *template.Template
 }
 
 // parseViews parses the embedded templates for the base path base (the
@@ -35,17 +41,30 @@ func parseViews(base string) views {
 	parse := func(page string) *template.Template {
 		return template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+page))
 	}
+	// A console page is the layout, the console's navigation and the page.
+	admin := func(page string) *template.Template {
+		return template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/admin_nav.html", "templates/"+page))
+	}
 	return views{
-		login:         parse("login.html"),
-		setup:         parse("setup.html"),
-		link:          parse("link.html"),
-		externalError: parse("external_error.html"),
-		account:       parse("account.html"),
-		reauth:        parse("reauth.html"),
-		tokenCreated:  parse("token_created.html"),
-		enrol:         parse("enrol.html"),
-		recoveryCodes: parse("recovery_codes.html"),
-		forgot:        parse("forgot.html"),
+		adminHome:      admin("admin_home.html"),
+		adminForbidden: admin("admin_forbidden.html"),
+		adminUsers:     admin("admin_users.html"),
+		adminUser:      admin("admin_user.html"),
+		adminSessions:  admin("admin_sessions.html"),
+		adminGroups:    admin("admin_groups.html"),
+		adminGroup:     admin("admin_group.html"),
+		adminAudit:     admin("admin_audit.html"),
+		adminRoutes:    admin("admin_routes.html"),
+		login:          parse("login.html"),
+		setup:          parse("setup.html"),
+		link:           parse("link.html"),
+		externalError:  parse("external_error.html"),
+		account:        parse("account.html"),
+		reauth:         parse("reauth.html"),
+		tokenCreated:   parse("token_created.html"),
+		enrol:          parse("enrol.html"),
+		recoveryCodes:  parse("recovery_codes.html"),
+		forgot:         parse("forgot.html"),
 	}
 }
 

@@ -59,6 +59,8 @@ func New(accounts *account.Service, browser *httpapi.Browser) *Pages {
 	p.accountRoute("POST /ui/account/logins/unlink", p.handleUnlink)
 	p.accountRoute("POST /ui/account/tokens", p.handleCreateToken)
 	p.accountRoute("POST /ui/account/tokens/revoke", p.handleRevokeToken)
+	p.adminRoute("GET /ui/admin", "", p.handleAdminHome)
+	p.adminRoutes()
 	p.mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.browser.WriteError(w, r, errNotFound)
 	}))
