@@ -64,7 +64,7 @@ type adminAuditData struct {
 
 // auditRow is an event as the page shows it.
 type auditRow struct {
-	Time, Kind, Actor, ActorURL, Target, Address, Details string
+	Time, Kind, Actor, ActorURL, Target, TargetURL, Address, Details string
 }
 
 // auditQuery is what the page's query asks for, once read.
@@ -191,8 +191,28 @@ func (p *Pages) handleAdminAudit(w http.ResponseWriter, r *http.Request, ps *htt
 	if off+len(events) < total {
 		d.NextURL = p.auditPageURL(q, off+auditPerPage)
 	}
+	// A target that is a user is shown by username, linked to their page;
+	// each looked up once.
+	targets := map[string]string{}
 	for _, e := range events {
-		d.Events = append(d.Events, p.auditRow(e))
+		row := p.auditRow(e)
+		if e.TargetID != "" {
+			name, seen := targets[e.TargetID]
+			if !seen {
+				u, err := p.accounts.User(r.Context(), e.TargetID)
+				switch {
+				case err == nil:
+					name = u.Username
+				case gatehouse.ErrorCode(err) != gatehouse.CodeNotFound:
+					return err
+				}
+				targets[e.TargetID] = name
+			}
+			if name != "" {
+				row.Target, row.TargetURL = name, p.adminURL("/users/"+url.PathEscape(e.TargetID), nil)
+			}
+		}
+		d.Events = append(d.Events, row)
 	}
 	return render(w, http.StatusOK, p.views.adminAudit, d)
 }
