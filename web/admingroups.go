@@ -18,13 +18,6 @@ import (
 // administrator lacks, leaving no administrator) are shown on the page,
 // next to the field they concern, with their status.
 
-// groupNotices are what the groups' forms say after their redirect.
-var groupNotices = map[string]string{
-	"group_created": "The group was created.",
-	"group_updated": "The group was changed. Its members have its new permissions from their next request.",
-	"group_deleted": "The group was deleted. Its members lost its permissions.",
-}
-
 // maxMembersShown bounds the members a group's page lists; it counts the
 // rest.
 const maxMembersShown = 200
@@ -215,7 +208,7 @@ func (p *Pages) handleAdminGroups(w http.ResponseWriter, r *http.Request, ps *ht
 	if err != nil {
 		return err
 	}
-	d.Notice = partNotice(r, groupNotices)
+	d.Notice = adminNotice(r)
 	return render(w, http.StatusOK, p.views.adminGroups, d)
 }
 
@@ -295,7 +288,7 @@ func (p *Pages) handleAdminGroup(w http.ResponseWriter, r *http.Request, ps *htt
 	if err != nil {
 		return err
 	}
-	d.Notice = partNotice(r, groupNotices)
+	d.Notice = adminNotice(r)
 	return render(w, http.StatusOK, p.views.adminGroup, d)
 }
 

@@ -7,9 +7,8 @@ import (
 	"github.com/gatehouse/gatehouse"
 )
 
-// What the console's Groups, Sessions, Audit and Routes parts share: a
-// refusal of the use cases shown on the page, and the notices of their
-// forms' redirects.
+// How the console's Groups, Sessions, Audit and Routes parts show a
+// refusal of the use cases on their page.
 
 // refusal is err as a console page shows it — its status and message —
 // when it is a refusal the administrator can act on: invalid input, a
@@ -31,10 +30,4 @@ func refusal(err error) (ge *gatehouse.Error, status int, ok bool) {
 		return ge, http.StatusNotFound, true
 	}
 	return nil, 0, false
-}
-
-// partNotice is the notice ?done= names among a part's own notices, ""
-// for none: a fixed list, so a link cannot make a page say anything else.
-func partNotice(r *http.Request, notices map[string]string) string {
-	return notices[r.URL.Query().Get("done")]
 }

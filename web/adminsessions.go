@@ -20,11 +20,6 @@ const sessionsPerPage = 50
 // cursor; a store's are far shorter.
 const maxSessionCursor = 512
 
-// sessionNotices are what the sessions' form says after its redirect.
-var sessionNotices = map[string]string{
-	"session_ended": "The session was ended.",
-}
-
 // adminSessionsData is the sessions page.
 type adminSessionsData struct {
 	adminPage
@@ -50,7 +45,7 @@ type adminSessionRow struct {
 // sessions. A cursor the store did not make is a 400 page saying so.
 func (p *Pages) handleAdminSessions(w http.ResponseWriter, r *http.Request, ps *httpapi.PageSession, page adminPage) error {
 	d := &adminSessionsData{adminPage: page.current("sessions"), After: r.URL.Query().Get("after")}
-	d.Notice = partNotice(r, sessionNotices)
+	d.Notice = adminNotice(r)
 	if len(d.After) > maxSessionCursor {
 		return p.renderBadCursor(w, d)
 	}
