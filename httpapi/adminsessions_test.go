@@ -78,9 +78,14 @@ func TestAdminSessionsPaging(t *testing.T) {
 		}
 	}
 	// The end forms of the second page come back to it.
-	if !strings.Contains(second, `<input type="hidden" name="after" value="`) {
-		t.Error("the second page's end forms do not come back to it")
+	after := regexp.MustCompile(`<input type="hidden" name="after" value="([^"]+)">`).FindStringSubmatch(second)
+	if after == nil {
+		t.Fatal("the second page's end forms do not come back to it")
 	}
+	_, csrfTok := b.accountPage()
+	w := b.postForm(sessionsPath+"/end", csrfTok, url.Values{"id": {ids[0][1]}, "after": {after[1]}})
+	wantSeeOther(t, w, sessionsPath+"?"+url.Values{"after": {after[1]}, "done": {"session_ended"}}.Encode())
+	b.consolePage(w.Header().Get("Location"), 200, "The session was ended.", "Back to the first page")
 
 	// A cursor no page made is a 400 page, not a 500.
 	b.consolePage(sessionsPath+"?after=garbage", 400, `role="alert">This page of sessions does not exist`, "Back to the first page")
