@@ -120,8 +120,10 @@ func copyDatabase(ctx context.Context, path, dest string) error {
 // it). The copy goes through SQLite's online backup API under the
 // database's write lock, so a reader sees either the old or the restored
 // database; still, stop every server using path first: their caches
-// would otherwise keep serving what the backup does not have. A missing
-// database at path is created.
+// would otherwise keep serving what the backup does not have. Every
+// session and pending login of the backup ends (one logged out or
+// revoked since the backup must not come back; people log in again). A
+// missing database at path is created.
 func Restore(ctx context.Context, src, path string) (BackupInfo, error) {
 	if err := mustBeFile(src); err != nil {
 		return BackupInfo{}, fmt.Errorf("sqlite: restore: %w", err)
@@ -164,6 +166,11 @@ func Restore(ctx context.Context, src, path string) (BackupInfo, error) {
 	})
 	if err != nil {
 		return BackupInfo{}, fmt.Errorf("sqlite: restore %s: %w", src, err)
+	}
+	// The sessions of the backup end: a session logged out or revoked
+	// since the backup was taken must not come back to life.
+	if _, err := db.ExecContext(ctx, "DELETE FROM pending_logins; DELETE FROM sessions"); err != nil {
+		return BackupInfo{}, fmt.Errorf("sqlite: restore %s: ending the backup's sessions: %w", src, err)
 	}
 	return info, nil
 }

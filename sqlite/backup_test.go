@@ -161,7 +161,7 @@ func TestBackupRefusals(t *testing.T) {
 
 // TestRestore: a backup restored over a database that changed since makes
 // it the backup again (the user created after the backup is gone, the one
-// before is back); files that are not sound gatehouse backups are refused
+// before is back, its sessions ended); files that are not sound gatehouse backups are refused
 // and the database is left as it was.
 func TestRestore(t *testing.T) {
 	ctx := t.Context()
@@ -170,6 +170,14 @@ func TestRestore(t *testing.T) {
 	s := open(t, path)
 	before := testUser("before")
 	if err := s.CreateUser(ctx, before); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	sess := &gatehouse.Session{
+		ID: gatehouse.NewID(), TokenHash: make([]byte, 32), UserID: before.ID,
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour), IdleTimeout: time.Hour,
+	}
+	if err := s.CreateSession(ctx, sess); err != nil {
 		t.Fatal(err)
 	}
 	backup := filepath.Join(dir, "backup.db")
@@ -241,6 +249,9 @@ func TestRestore(t *testing.T) {
 	s = open(t, path)
 	if _, err := s.UserByID(ctx, before.ID); err != nil {
 		t.Errorf("the user of the backup after the restore: %v", err)
+	}
+	if list, err := s.UserSessions(ctx, before.ID); err != nil || len(list) != 0 {
+		t.Errorf("the backup's sessions after the restore: %d, %v; want none (one revoked since must not come back)", len(list), err)
 	}
 	if _, err := s.UserByID(ctx, after.ID); gatehouse.ErrorCode(err) != gatehouse.CodeNotFound {
 		t.Errorf("the user created after the backup, after the restore: %v", err)

@@ -82,7 +82,7 @@ func cmdRestore(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "restored %s from %s (schema version %d); start the server again\n", s.dbPath, from, info.SchemaVersion)
+	fmt.Fprintf(stdout, "restored %s from %s (schema version %d); every session ended; tokens revoked since the backup are valid again: revoke them again; start the server\n", s.dbPath, from, info.SchemaVersion)
 	return nil
 }
 
