@@ -23,7 +23,8 @@ const usersPageSize = 50
 
 // userNotices are what the users part's 303s say (?done=…): a fixed list,
 // so a link cannot make the page say something else. They are kept here,
-// apart from admin.go's adminNotices, and looked up by userNotice.
+// apart from admin.go's adminNotices, and merged with them at lookup
+// (userNotice), so the console's parts do not edit one shared map.
 var userNotices = map[string]string{
 	"created":           "The user was created.",
 	"invited":           "The invitation was sent.",
@@ -38,9 +39,14 @@ var userNotices = map[string]string{
 	"deleted":           "The user was deleted.",
 }
 
-// userNotice is the users part's notice the request's ?done= names, ""
-// for none.
-func userNotice(r *http.Request) string { return userNotices[r.URL.Query().Get("done")] }
+// userNotice is the notice the request's ?done= names, the users part's
+// or the console's, "" for none.
+func userNotice(r *http.Request) string {
+	if n, ok := userNotices[r.URL.Query().Get("done")]; ok {
+		return n
+	}
+	return adminNotice(r)
+}
 
 // usersPageData is the users list and its two forms.
 type usersPageData struct {

@@ -47,7 +47,7 @@ func BenchmarkAdminUsersPage(b *testing.B) {
 		b.Fatal(err)
 	}
 	cookies := pageLogin(b, gh, "root", "a long and unusual passphrase 42")
-	last := (benchUsers+1+49)/50 // the users and root
+	last := (benchUsers + 1 + 49) / 50 // the users and root
 	for _, c := range []struct{ name, query, want string }{
 		{"first", "", "showing 1–50"},
 		{"middle", fmt.Sprintf("?page=%d", last/2), fmt.Sprintf("showing %d–", (last/2-1)*50+1)},
