@@ -114,3 +114,39 @@ func pageLogin(tb testing.TB, h http.Handler, username, pw string) []*http.Cooki
 	}
 	return w.Result().Cookies()
 }
+
+// BenchmarkAdminUsersStore is the store's part of
+// BenchmarkAdminUsersPage: ListUsers over the same 100,000 users, with
+// the page's filters (the count and the page in one read transaction).
+// "past-end" pages beyond the last user: the count and the offset's walk,
+// no row.
+//
+//	go test -run='^$' -bench=AdminUsersStore -benchtime=20x ./web/
+func BenchmarkAdminUsersStore(b *testing.B) {
+	dir := b.TempDir()
+	p := filepath.Join(dir, "gatehouse.db")
+	fillUsers(b, p, benchUsers)
+	st, err := sqlite.Open(context.Background(), p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	for _, c := range []struct {
+		name string
+		f    gatehouse.UserFilter
+	}{
+		{"first", gatehouse.UserFilter{Limit: 50}},
+		{"last", gatehouse.UserFilter{Offset: 99950, Limit: 50}},
+		{"past-end", gatehouse.UserFilter{Offset: 200000, Limit: 50}},
+		{"search", gatehouse.UserFilter{Search: "user0420", Limit: 50}},
+		{"search-nomatch", gatehouse.UserFilter{Search: "zzzz", Limit: 50}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, _, err := st.ListUsers(context.Background(), c.f); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
