@@ -96,7 +96,10 @@ func TestAdminUsersList(t *testing.T) {
 		t.Error("the last page links a next one, or does not show the last 21 users")
 	}
 	// Beyond the last page: nothing, and the way back.
-	b.adminPage(adminUsersPath+"?page=9", "No users on this page", `href="/auth/ui/admin/users">Go to the first page`)
+	page, _ = b.adminPage(adminUsersPath+"?page=9", "No users on this page", `href="/auth/ui/admin/users">Go to the first page`)
+	if strings.Contains(page, `rel="prev"`) || strings.Contains(page, `rel="next"`) {
+		t.Error("past the last page, the page links another empty page")
+	}
 
 	// A search: username, email or name, any case; its paging keeps it.
 	page, _ = b.adminPage(adminUsersPath+"?q=PERSON+1", "31 users, showing 1–31", `value="PERSON 1"`)
@@ -548,5 +551,29 @@ func wantFieldErrorText(t *testing.T, page, id, msg string) {
 	t.Helper()
 	if !strings.Contains(page, `aria-describedby="`+id+`-error"`) || !strings.Contains(page, `<p id="`+id+`-error" class="err" role="alert">`+msg) {
 		t.Errorf("no error %q tied to %s", msg, id)
+	}
+}
+
+// TestAdminChangeOwnEmail: changing one's own email address (where
+// password resets go) from the console needs a recently authenticated
+// session, as PATCH …/users/{id} does; another's does not.
+func TestAdminChangeOwnEmail(t *testing.T) {
+	e := newEnv(t)
+	e.createUser("pia", "pia@example.com", pwOf("pia"))
+	b, tok := e.adminBrowser()
+	e.clock.Advance(15 * time.Minute)
+	self := e.userPath("admin")
+	w := b.postForm(self+"/update", tok, url.Values{"username": {"admin"}, "email": {"boss@example.com"}, "group": {gatehouse.GroupAdministrators}})
+	wantStrictPage(t, w, 403, `role="alert">Confirm your identity first`, `value="boss@example.com"`)
+	if u, _ := e.accounts.User(context.Background(), e.admin.ID); u.Email != "admin@example.com" {
+		t.Fatalf("the email changed without a recent authentication: %s", u.Email)
+	}
+	// The name alone may change.
+	w = b.postForm(self+"/update", tok, url.Values{"username": {"admin"}, "email": {"admin@example.com"}, "name": {"The Admin"}, "group": {gatehouse.GroupAdministrators}})
+	wantSeeOther(t, w, self+"?done=updated")
+	w = b.postForm(e.userPath("pia")+"/update", tok, url.Values{"username": {"pia"}, "email": {"pia2@example.com"}})
+	wantSeeOther(t, w, e.userPath("pia")+"?done=updated")
+	if n := e.mailer.count("pia@example.com", "email_changed"); n != 1 {
+		t.Errorf("%d mails about the change to the old address, want 1", n)
 	}
 }

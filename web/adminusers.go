@@ -60,7 +60,8 @@ type usersPageData struct {
 	// Total counts the users matching the search; From and To are the
 	// 1-based positions of the first and last shown.
 	Total, From, To int
-	// PrevURL and NextURL are the neighbouring pages ("" when none).
+	// PrevURL and NextURL are the neighbouring pages ("" when none);
+	// FirstURL is the first page, offered past the last one.
 	PrevURL, NextURL, FirstURL string
 	// Create and Invite are the forms as last sent (empty at first).
 	Create, Invite userForm
@@ -161,8 +162,12 @@ func (p *Pages) usersData(r *http.Request, page adminPage, uq usersQuery) (*user
 	if len(users) > 0 {
 		d.From, d.To = offset+1, offset+len(users)
 	}
-	if uq.Page > 1 {
+	switch {
+	case uq.Page > 1 && len(users) > 0:
 		d.PrevURL = p.adminURL("/users", uq.values(uq.Page-1))
+	case uq.Page > 1:
+		// Past the last page (the list shrank, or a hand-made link):
+		// back to the start rather than to another empty page.
 		d.FirstURL = p.adminURL("/users", uq.values(1))
 	}
 	if offset+len(users) < total {
