@@ -226,3 +226,9 @@ func (b *tab) darkMode(dark bool) {
 		return err
 	}))
 }
+
+// stepContext is the tab's context bounded by stepTimeout, for an action
+// run directly (such as chromedp.RunResponse).
+func stepContext(b *tab) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(b.ctx, stepTimeout)
+}

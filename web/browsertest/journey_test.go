@@ -242,7 +242,9 @@ func disableUser(t *testing.T, s *gatehouseServer, b *tab, id string) {
 // connect to its own origin, and decodes the answer into out.
 func apiCall(t *testing.T, b *tab, s *gatehouseServer, method, path string, body any, want int, out any) {
 	t.Helper()
-	b.open(s.base+"/ui/account", "#profile")
+	if !strings.HasPrefix(b.location(), s.base+"/ui/account") {
+		b.open(s.base+"/ui/account", "#profile")
+	}
 	payload, _ := json.Marshal(body)
 	js := fmt.Sprintf(`(async () => {
   const token = (await (await fetch(%q)).json()).csrfToken;
