@@ -199,17 +199,28 @@ func (b *tab) status() int {
 	return eval[int](b, "read the status", `performance.getEntriesByType("navigation")[0].responseStatus`)
 }
 
-// submit fills the fields of the form around the first field (selector →
-// value, in order) and submits it with its submit button, waiting for
-// the next page to show sel.
+// submit fills fields (selector → value, in order), clicks button and
+// waits for the next page to show next.
 func (b *tab) submit(what string, fields [][2]string, button, next string) {
 	b.t.Helper()
 	var steps []chromedp.Action[chromedp.Void]
 	for _, f := range fields {
 		steps = append(steps, chromedp.SetValue(chromedp.CSS(f[0]), f[1]))
 	}
-	steps = append(steps, chromedp.Click(chromedp.CSS(button)), chromedp.WaitVisible(chromedp.CSS(next)))
 	b.run(what, steps...)
+	b.click(what, button)
+	b.waitFor(what, next)
+}
+
+// click clicks the element matching sel and waits for the page it leads
+// to (so that a later wait cannot be satisfied by the page before).
+func (b *tab) click(what, sel string) {
+	b.t.Helper()
+	ctx, cancel := stepContext(b)
+	defer cancel()
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
+		b.t.Fatalf("%s: click %s: %v%s", what, sel, err, b.where())
+	}
 }
 
 // darkMode emulates the system's dark (true) or light colour scheme.

@@ -39,7 +39,7 @@ func TestJourneyInChromium(t *testing.T) {
 	setupAdmin(t, s, admin)
 	totpKey := enrolAuthenticator(t, s, admin)
 
-	admin.run("log out", chromedp.Click(chromedp.CSS(`form[action$="/ui/account/logout"] button`)))
+	admin.click("log out", `form[action$="/ui/account/logout"] button`)
 	admin.waitFor("the login page", "#username")
 	admin.wantURLPrefix("after logging out", s.base+"/ui/login")
 
@@ -55,7 +55,7 @@ func TestJourneyInChromium(t *testing.T) {
 	admin.submit("enter the TOTP code", [][2]string{{"#code", code}}, `form button[type="submit"]`, "#profile")
 	admin.wantURLPrefix("after the second step", s.base+"/ui/account")
 
-	admin.run("open the admin console", chromedp.Click(chromedp.CSS(`a[href$="/ui/admin"]`)))
+	admin.click("open the admin console", `a[href$="/ui/admin"]`)
 	admin.waitFor("the console", "nav .admin-nav")
 	if got := navLinks(admin); got != "Console|Users|Sessions|Groups|Audit log|Routes|Your account" {
 		t.Errorf("the administrator's console navigation: %s", got)
@@ -79,7 +79,7 @@ func TestJourneyInChromium(t *testing.T) {
 
 	// Only the audit log: the console's front page lists it alone, and
 	// the users part answers the 403 page.
-	invitee.run("open the admin console", chromedp.Click(chromedp.CSS(`a[href$="/ui/admin"]`)))
+	invitee.click("open the admin console", `a[href$="/ui/admin"]`)
 	invitee.waitFor("the console", "nav .admin-nav")
 	if got := navLinks(invitee); got != "Console|Audit log|Your account" {
 		t.Errorf("the invitee's console navigation: %s, want only the audit log", got)
@@ -100,7 +100,7 @@ func TestJourneyInChromium(t *testing.T) {
 	disableUser(t, s, admin, inviteeID)
 
 	// The invitee's page is still open; the next click is refused.
-	invitee.run("click the audit log's link", chromedp.Click(chromedp.CSS(`.admin-nav a[href$="/ui/admin/audit"]`)))
+	invitee.click("click the audit log's link", `.admin-nav a[href$="/ui/admin/audit"]`)
 	invitee.waitFor("the login page", "#username")
 	invitee.wantURLPrefix("the disabled invitee's next click", s.base+"/ui/login")
 	// And logging in again is refused too.
@@ -136,13 +136,9 @@ func setupAdmin(t *testing.T, s *gatehouseServer, b *tab) {
 // once. It returns the key and leaves the browser on the account page.
 func enrolAuthenticator(t *testing.T, s *gatehouseServer, b *tab) []byte {
 	t.Helper()
-	b.run("set up an authenticator app", chromedp.Click(chromedp.CSS(`form[action$="/ui/account/2fa/totp"] button`)))
+	b.click("set up an authenticator app", `form[action$="/ui/account/2fa/totp"] button`)
 	b.waitFor("the key", "code.secret")
-	shown := b.text("code.secret")
-	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(strings.ReplaceAll(shown, " ", "")))
-	if err != nil || len(key) < 16 {
-		t.Fatalf("the key shown, %q, is not a base32 key of at least 128 bits (%v)", shown, err)
-	}
+	key := keyShown(t, b)
 	if n := eval[int](b, "count the QR code's modules", `document.querySelectorAll("table.qr td.on").length`); n < 100 {
 		t.Errorf("the QR code has %d dark modules", n)
 	}
@@ -154,12 +150,25 @@ func enrolAuthenticator(t *testing.T, s *gatehouseServer, b *tab) []byte {
 	}
 	// Saved by the user (the page shows them once): back on the account
 	// page they are not shown again, and two-factor is on.
-	b.run("continue to the account", chromedp.Click(chromedp.CSS(`a[href$="/ui/account"]`)))
+	b.click("continue to the account", `a[href$="/ui/account"]`)
 	b.waitFor("the account page", "#profile")
 	if body := b.text("body"); strings.Contains(body, codes[0]) || !strings.Contains(body, fmt.Sprintf("You have %d unused recovery codes", len(codes))) {
 		t.Errorf("the account page after enrolment:\n%s", body)
 	}
 	return key
+}
+
+// otpKey decodes a TOTP key as the enrolment page shows it (base32,
+// perhaps in groups), which must be at least 128 bits.
+func otpKey(shown string) ([]byte, error) {
+	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(strings.ReplaceAll(shown, " ", "")))
+	if err != nil {
+		return nil, err
+	}
+	if len(key) < 16 {
+		return nil, fmt.Errorf("a key of %d bits, want at least 128", 8*len(key))
+	}
+	return key, nil
 }
 
 // navLinks is the console navigation's link texts, joined by |.
@@ -199,9 +208,9 @@ func inviteUser(t *testing.T, s *gatehouseServer, b *tab) string {
 		chromedp.SetValue(chromedp.CSS(form+` [name="username"]`), inviteeName),
 		chromedp.SetValue(chromedp.CSS(form+` [name="email"]`), inviteeEmail),
 		chromedp.Click(chromedp.CSS(form+` input[type="checkbox"][value="`+auditorsGroup+`"]`)),
-		chromedp.Click(chromedp.CSS(form+` button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(".ok")),
 	)
+	b.click("send the invitation", form+` button[type="submit"]`)
+	b.waitFor("the notice", ".ok")
 	id := userID(t, s, b, inviteeName)
 	if id == "" {
 		t.Fatalf("no link to %s's page after inviting her%s", inviteeName, b.where())
@@ -231,10 +240,8 @@ func disableUser(t *testing.T, s *gatehouseServer, b *tab, id string) {
 		apiCall(t, b, s, "POST", "/management/api/v1/users/"+id+"/disable", nil, http.StatusOK, nil)
 		return
 	}
-	b.run("disable the user",
-		chromedp.Click(chromedp.CSS(`form[action$="/ui/admin/users/`+id+`/disable"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(".ok")),
-	)
+	b.click("disable the user", `form[action$="/ui/admin/users/`+id+`/disable"] button`)
+	b.waitFor("the notice", ".ok")
 }
 
 // apiCall calls the JSON API with the browser's session (and its CSRF
@@ -242,7 +249,7 @@ func disableUser(t *testing.T, s *gatehouseServer, b *tab, id string) {
 // connect to its own origin, and decodes the answer into out.
 func apiCall(t *testing.T, b *tab, s *gatehouseServer, method, path string, body any, want int, out any) {
 	t.Helper()
-	if !strings.HasPrefix(b.location(), s.base+"/ui/account") {
+	if loc := b.location(); loc != s.base+"/ui/account" && !strings.HasPrefix(loc, s.base+"/ui/account?") {
 		b.open(s.base+"/ui/account", "#profile")
 	}
 	payload, _ := json.Marshal(body)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,7 +37,14 @@ type gatehouseServer struct {
 	base string // url + /auth
 	mail *smtpSink
 	log  *syncBuffer
+	// skew is how far the server's clock is ahead of the real one (in
+	// nanoseconds): the browser judges cookies by the real clock, so the
+	// server's runs in real time, moved ahead by advance only.
+	skew *atomic.Int64
 }
+
+// advance moves the server's clock ahead by d.
+func (s *gatehouseServer) advance(d time.Duration) { s.skew.Add(int64(d)) }
 
 // startGatehouse opens a gatehouse with no users (so with a setup link)
 // in a temporary directory and serves it on 127.0.0.1; cleanup stops it.
@@ -50,12 +58,14 @@ func startGatehouse(t *testing.T) *gatehouseServer {
 	host, port, _ := net.SplitHostPort(sink.addr)
 	smtpPort, _ := strconv.Atoi(port)
 	logs := &syncBuffer{}
+	skew := &atomic.Int64{}
 	gh, err := server.Open(context.Background(), server.Config{
 		DataDir:    t.TempDir(),
 		ListenAddr: ln.Addr().String(),
 		Groups:     map[string][]string{auditorsGroup: {httpapi.PermAudit}},
 		SMTP:       &mail.SMTPConfig{Host: host, Port: smtpPort, TLS: "none", From: "gatehouse@example.com"},
 		Logger:     slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Now:        func() time.Time { return time.Now().Add(time.Duration(skew.Load())) },
 	})
 	if err != nil {
 		ln.Close()
@@ -72,7 +82,7 @@ func startGatehouse(t *testing.T) *gatehouseServer {
 		gh.Close()
 	})
 	u := "http://" + ln.Addr().String()
-	return &gatehouseServer{gh: gh, url: u, base: u + gh.BasePath(), mail: sink, log: logs}
+	return &gatehouseServer{gh: gh, url: u, base: u + gh.BasePath(), mail: sink, log: logs, skew: skew}
 }
 
 // syncBuffer is a log the server writes while the test reads it.

@@ -1,0 +1,151 @@
+package browsertest
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/otp"
+)
+
+// TestPagesInChromium visits every page in each of its states — setup,
+// login (with an error, and its second step), forgot password, reset,
+// invitation, the account page (plain, with errors, with two-factor on),
+// the TOTP enrolment, the recovery codes, re-authentication, the
+// external-login error page, and every part of the admin console that
+// exists, with its 403 page — and checks each (see pageChecker.check):
+// a title and one h1, no sideways scrolling at 360 px, no serious or
+// critical axe-core violation in light and dark mode (with
+// GATEHOUSE_TEST_AXE), and the README's screenshots (with
+// GATEHOUSE_SCREENSHOTS).
+func TestPagesInChromium(t *testing.T) {
+	s := startGatehouse(t)
+	c := newPageChecker(t)
+	b := newTab(t)
+
+	b.open(s.gh.SetupURL(), "#username")
+	c.check(b, "setup", "setup")
+	b.submit("create the administrator", [][2]string{
+		{"#username", adminName}, {"#email", adminName + "@example.com"}, {"#name", "Ada Admin"}, {"#password", adminPassword},
+	}, `form button[type="submit"]`, "p.ok")
+	c.check(b, "setup done", "")
+
+	b.open(s.base+"/ui/login", "#username")
+	c.check(b, "login", "login")
+	b.submit("log in with a wrong password", [][2]string{{"#username", adminName}, {"#password", "not the password"}},
+		`form button[type="submit"]`, ".err")
+	c.check(b, "login with an error", "")
+
+	b.open(s.base+"/ui/forgot", "#email")
+	c.check(b, "forgot password", "")
+	b.submit("ask for a reset link", [][2]string{{"#email", adminName + "@example.com"}}, `form button[type="submit"]`, ".ok")
+	c.check(b, "forgot password, sent", "")
+	b.open(mailLink(t, s.mail.waitTo(t, adminName+"@example.com"), s.base, "reset"), "#password")
+	c.check(b, "reset password", "")
+	b.open(s.base+"/ui/reset?userId=X&token=used", "h1")
+	c.check(b, "reset password, invalid link", "")
+
+	b.open(s.base+"/ui/login", "#username")
+	b.submit("log in", [][2]string{{"#username", adminName}, {"#password", adminPassword}}, `form button[type="submit"]`, "#profile")
+	c.check(b, "account", "account")
+	b.submit("change the password with a wrong one", [][2]string{{"#current_password", "wrong"}, {"#new_password", "short"}},
+		`form[action$="/ui/account/password"] button`, "#current_password-error")
+	c.check(b, "account with errors", "")
+
+	b.click("set up an authenticator app", `form[action$="/ui/account/2fa/totp"] button`)
+	b.waitFor("the key", "code.secret")
+	c.check(b, "TOTP enrolment", "totp-enrolment")
+	key := keyShown(t, b)
+	b.submit("enter a wrong code", [][2]string{{"#code", "000000"}}, `form[action$="/2fa/totp/confirm"] button`, "#code-error")
+	c.check(b, "TOTP enrolment with an error", "")
+	b.submit("confirm the code", [][2]string{{"#code", otp.TOTP{Key: key}.At(time.Now())}}, `form[action$="/2fa/totp/confirm"] button`, "pre.codes")
+	c.check(b, "recovery codes after enrolment", "")
+	b.open(s.base+"/ui/account", "#profile")
+	c.check(b, "account with two-factor on", "")
+	b.submit("make new recovery codes", [][2]string{{"#rc_password", adminPassword}},
+		`form[action$="/ui/account/2fa/recovery-codes"] button`, "textarea.codes")
+	c.check(b, "new recovery codes", "")
+
+	// A sensitive change after reauthenticate_after (ten minutes) asks
+	// to confirm it is you.
+	s.advance(11 * time.Minute)
+	b.open(s.base+"/ui/account", "#profile")
+	b.submit("create a token with a stale login", [][2]string{{"#token_name", "ci"}},
+		`form[action$="/ui/account/tokens"] button[type="submit"]`, "h1")
+	if h1 := b.text("h1"); h1 != "Confirm it is you" {
+		t.Fatalf("a stale login creating a token sees %q, want the re-authentication page", h1)
+	}
+	c.check(b, "re-authentication", "")
+
+	checkConsole(t, s, b, c)
+
+	// The invitee's pages: the invitation, and the console's 403 page.
+	var ivy struct{ ID string }
+	apiCall(t, b, s, "POST", "/management/api/v1/users/invite",
+		map[string]any{"username": inviteeName, "email": inviteeEmail, "groups": []string{auditorsGroup}}, http.StatusCreated, &ivy)
+	invitee := newTab(t)
+	invitee.open(mailLink(t, s.mail.waitTo(t, inviteeEmail), s.base, "invite"), "#password")
+	c.check(invitee, "invitation", "")
+	invitee.submit("choose a password", [][2]string{{"#password", inviteePass}}, `form button[type="submit"]`, "p.ok")
+	c.check(invitee, "invitation accepted", "")
+	invitee.open(s.base+"/ui/admin/users", "h1")
+	if st := invitee.status(); st != http.StatusForbidden {
+		t.Errorf("an auditor at the users part: %d, want 403", st)
+	}
+	c.check(invitee, "console, not allowed", "")
+
+	invitee.open(s.base+"/external/nobody/callback?state=x&code=y", "h1")
+	c.check(invitee, "external login error", "")
+
+	b.open(s.base+"/ui/account", "#profile")
+	b.click("log out", `form[action$="/ui/account/logout"] button`)
+	b.waitFor("the login page", "#username")
+	b.submit("log in", [][2]string{{"#username", adminName}, {"#password", adminPassword}}, `form button[type="submit"]`, "#code")
+	c.check(b, "login, second step", "login-second-step")
+
+	t.Logf("checked %d pages: %s", len(c.checked), strings.Join(c.checked, "; "))
+}
+
+// checkConsole checks the admin console's pages that exist (a part still
+// answering the scaffold's 404 is skipped, saying so), b logged in as
+// the administrator.
+func checkConsole(t *testing.T, s *gatehouseServer, b *tab, c *pageChecker) {
+	t.Helper()
+	var users struct{ Items []struct{ ID string } }
+	apiCall(t, b, s, "GET", "/management/api/v1/users", nil, http.StatusOK, &users)
+	if len(users.Items) == 0 {
+		t.Fatal("no users listed")
+	}
+	b.open(s.base+"/ui/admin", "h1")
+	c.check(b, "console", "")
+	for _, p := range []struct{ path, name, shot string }{
+		{"/users", "console: users", "admin-users"},
+		{"/users/" + users.Items[0].ID, "console: a user", "admin-user"},
+		{"/sessions", "console: sessions", ""},
+		{"/groups", "console: groups", "admin-groups"},
+		{"/groups/administrators", "console: a group", ""},
+		{"/audit", "console: audit log", "admin-audit"},
+		{"/routes", "console: routes", "admin-routes"},
+	} {
+		if !consoleBuilt(b, s.base+"/ui/admin"+p.path) {
+			t.Logf("%s (%s) is not built yet", p.name, p.path)
+			continue
+		}
+		if st := b.status(); st != http.StatusOK {
+			t.Errorf("%s: %d", p.name, st)
+		}
+		c.check(b, p.name, p.shot)
+	}
+}
+
+// keyShown is the TOTP key the enrolment page shows.
+func keyShown(t *testing.T, b *tab) []byte {
+	t.Helper()
+	shown := b.text("code.secret")
+	key, err := otpKey(shown)
+	if err != nil {
+		t.Fatalf("the key shown, %q: %v", shown, err)
+	}
+	return key
+}
