@@ -70,6 +70,7 @@ type attackForm struct {
 // no user, group or token is created, the administrator's password,
 // session, two-factor and login are as before, and no mail is sent.
 func TestCrossSiteFormsRefused(t *testing.T) {
+	t.Parallel()
 	s := startGatehouse(t)
 	admin := newTab(t)
 	setupAdmin(t, s, admin)

@@ -33,6 +33,7 @@ const (
 // → the administrator disables them → the invitee's open page is
 // refused on the next click (the login page).
 func TestJourneyInChromium(t *testing.T) {
+	t.Parallel()
 	s := startGatehouse(t)
 	admin := newTab(t)
 

@@ -18,6 +18,7 @@ import (
 // button, and every focused control shows the stylesheet's focus
 // outline (:focus-visible), in light and dark mode.
 func TestKeyboardLoginInChromium(t *testing.T) {
+	t.Parallel()
 	s := startGatehouse(t)
 	createFirstAdmin(t, s)
 	b := newTab(t)

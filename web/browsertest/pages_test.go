@@ -20,6 +20,7 @@ import (
 // GATEHOUSE_TEST_AXE), and the README's screenshots (with
 // GATEHOUSE_SCREENSHOTS).
 func TestPagesInChromium(t *testing.T) {
+	t.Parallel()
 	s := startGatehouse(t)
 	c := newPageChecker(t)
 	b := newTab(t)
