@@ -179,7 +179,7 @@ func (b *tab) location() string {
 	return get(b, "read the location", chromedp.Location())
 }
 
-// wantPath fails the test unless the page's URL starts with prefix.
+// wantURLPrefix fails the test unless the page's URL starts with prefix.
 func (b *tab) wantURLPrefix(what, prefix string) {
 	b.t.Helper()
 	if got := b.location(); !strings.HasPrefix(got, prefix) {

@@ -31,8 +31,8 @@ const (
 
 // attackPage is the attacker's page: one form per form route of the
 // pages, each posting what a real request would (but no CSRF token: the
-// attacker cannot read it) and with a button the test clicks, as a
-// visitor lured to the page would.
+// attacker cannot read it) into an iframe of its own; with ?auto its
+// script submits them all as the page loads.
 var attackPage = template.Must(template.New("attack").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Win a prize</title></head><body>
 {{range $i, $f := .Forms}}<form id="f{{$i}}" method="post" action="{{$f.Action}}" target="frame{{$i}}">
