@@ -187,23 +187,12 @@ func consoleBuilt(b *tab, url string) bool {
 	return b.status() != http.StatusNotFound || !strings.Contains(b.text("body"), "No such page.")
 }
 
-// inviteUser invites ivy, in the auditors group, from the console's users
-// page, and returns her id.
-//
-// TODO(users page): until the users page lands, its stub answers 404 and the invitation goes through the management API, from
-// the administrator's browser session; once it lands, the form is
-// required (the form fields below are those the page is to have:
-// username, email, name and a group checkbox per group).
+// inviteUser invites ivy, in the auditors group, with the invitation
+// form of the console's users page, and returns her id.
 func inviteUser(t *testing.T, s *gatehouseServer, b *tab) string {
 	t.Helper()
-	if !consoleBuilt(b, s.base+"/ui/admin/users") {
-		t.Log("the users page is not built yet: inviting through the management API")
-		var u struct{ ID string }
-		apiCall(t, b, s, "POST", "/management/api/v1/users/invite",
-			map[string]any{"username": inviteeName, "email": inviteeEmail, "name": "Ivy Invited", "groups": []string{auditorsGroup}},
-			http.StatusCreated, &u)
-		return u.ID
-	}
+	b.click("open the users page", `.admin-nav a[href$="/ui/admin/users"]`)
+	b.waitFor("the users page", "#invite")
 	form := `form[action$="/ui/admin/users/invite"]`
 	b.run("fill the invitation form",
 		chromedp.SetValue(chromedp.CSS(form+` [name="username"]`), inviteeName),
@@ -230,17 +219,11 @@ func userID(t *testing.T, s *gatehouseServer, b *tab, username string) string {
 	return id
 }
 
-// disableUser disables the user id from the console's user page.
-//
-// TODO(users page): through the management API while the page is the
-// stub, as inviteUser.
+// disableUser disables the user id with the form of their page in the
+// console.
 func disableUser(t *testing.T, s *gatehouseServer, b *tab, id string) {
 	t.Helper()
-	if !consoleBuilt(b, s.base+"/ui/admin/users/"+id) {
-		t.Log("the user page is not built yet: disabling through the management API")
-		apiCall(t, b, s, "POST", "/management/api/v1/users/"+id+"/disable", nil, http.StatusOK, nil)
-		return
-	}
+	b.open(s.base+"/ui/admin/users/"+id, "h1")
 	b.click("disable the user", `form[action$="/ui/admin/users/`+id+`/disable"] button`)
 	b.waitFor("the notice", ".ok")
 }
