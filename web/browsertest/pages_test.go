@@ -79,12 +79,15 @@ func TestPagesInChromium(t *testing.T) {
 	}
 	c.check(b, "re-authentication", "")
 
+	// The console, with a few more people in it: an invitee (whose pages
+	// come next) and another user.
+	apiCall(t, b, s, "POST", "/management/api/v1/users/invite",
+		map[string]any{"username": inviteeName, "email": inviteeEmail, "name": "Ivy Invited", "groups": []string{auditorsGroup}}, http.StatusCreated, nil)
+	apiCall(t, b, s, "POST", "/management/api/v1/users",
+		map[string]any{"username": "bo", "email": "bo@example.com", "name": "Bo Builder", "password": "bo's long pass phrase", "groups": []string{auditorsGroup}}, http.StatusCreated, nil)
 	checkConsole(t, s, b, c)
 
 	// The invitee's pages: the invitation, and the console's 403 page.
-	var ivy struct{ ID string }
-	apiCall(t, b, s, "POST", "/management/api/v1/users/invite",
-		map[string]any{"username": inviteeName, "email": inviteeEmail, "groups": []string{auditorsGroup}}, http.StatusCreated, &ivy)
 	invitee := newTab(t)
 	invitee.open(mailLink(t, s.mail.waitTo(t, inviteeEmail), s.base, "invite"), "#password")
 	c.check(invitee, "invitation", "")
