@@ -116,16 +116,24 @@ func TestPagesInChromium(t *testing.T) {
 // the administrator.
 func checkConsole(t *testing.T, s *gatehouseServer, b *tab, c *pageChecker) {
 	t.Helper()
-	var users struct{ Items []struct{ ID string } }
+	var users struct {
+		Items []struct{ ID, Username string }
+	}
 	apiCall(t, b, s, "GET", "/management/api/v1/users", nil, http.StatusOK, &users)
-	if len(users.Items) == 0 {
-		t.Fatal("no users listed")
+	ids := map[string]string{}
+	for _, u := range users.Items {
+		ids[u.Username] = u.ID
+	}
+	if ids[adminName] == "" || ids[inviteeName] == "" {
+		t.Fatalf("users listed: %+v", users.Items)
 	}
 	b.open(s.base+"/ui/admin", "h1")
 	c.check(b, "console", "")
 	for _, p := range []struct{ path, name, shot string }{
 		{"/users", "console: users", "admin-users"},
-		{"/users/" + users.Items[0].ID, "console: a user", "admin-user"},
+		{"/users?q=nobody-at-all", "console: users, none match", ""},
+		{"/users/" + ids[adminName], "console: a user", "admin-user"},
+		{"/users/" + ids[inviteeName], "console: an invited user", ""},
 		{"/sessions", "console: sessions", ""},
 		{"/groups", "console: groups", "admin-groups"},
 		{"/groups/administrators", "console: a group", ""},
@@ -140,6 +148,11 @@ func checkConsole(t *testing.T, s *gatehouseServer, b *tab, c *pageChecker) {
 			t.Errorf("%s: %d", p.name, st)
 		}
 		c.check(b, p.name, p.shot)
+	}
+	if consoleBuilt(b, s.base+"/ui/admin/users") {
+		b.submit("invite a user whose username is taken", [][2]string{{"#invite_username", adminName}, {"#invite_email", "another@example.com"}},
+			`form[action$="/ui/admin/users/invite"] button[type="submit"]`, ".err")
+		c.check(b, "console: users, with an error", "")
 	}
 }
 
