@@ -111,9 +111,9 @@ func TestPagesInChromium(t *testing.T) {
 	t.Logf("checked %d pages: %s", len(c.checked), strings.Join(c.checked, "; "))
 }
 
-// checkConsole checks the admin console's pages that exist (a part still
-// answering the scaffold's 404 is skipped, saying so), b logged in as
-// the administrator.
+// checkConsole checks every page of the admin console, with its states
+// (empty, with errors, an explained request), b logged in as the
+// administrator.
 func checkConsole(t *testing.T, s *gatehouseServer, b *tab, c *pageChecker) {
 	t.Helper()
 	var users struct {
@@ -129,31 +129,44 @@ func checkConsole(t *testing.T, s *gatehouseServer, b *tab, c *pageChecker) {
 	}
 	b.open(s.base+"/ui/admin", "h1")
 	c.check(b, "console", "")
-	for _, p := range []struct{ path, name, shot string }{
-		{"/users", "console: users", "admin-users"},
-		{"/users?q=nobody-at-all", "console: users, none match", ""},
-		{"/users/" + ids[adminName], "console: a user", "admin-user"},
-		{"/users/" + ids[inviteeName], "console: an invited user", ""},
-		{"/sessions", "console: sessions", ""},
-		{"/groups", "console: groups", "admin-groups"},
-		{"/groups/administrators", "console: a group", ""},
-		{"/audit", "console: audit log", "admin-audit"},
-		{"/routes", "console: routes", "admin-routes"},
+	for _, p := range []struct {
+		path, name, shot string
+		errorShown       bool   // a page showing what is wrong with its query
+		shows            string // what else the page must show, if anything
+	}{
+		{"/users", "console: users", "admin-users", false, ""},
+		{"/users?q=nobody-at-all", "console: users, none match", "", false, ""},
+		{"/users/" + ids[adminName], "console: a user", "admin-user", false, ""},
+		{"/users/" + ids[inviteeName], "console: an invited user", "", false, ""},
+		{"/sessions", "console: sessions", "", false, "main table"},
+		{"/groups", "console: groups", "admin-groups", false, ""},
+		{"/groups/administrators", "console: a group", "", false, ""},
+		{"/audit", "console: audit log", "admin-audit", false, ""},
+		{"/audit?since=yesterday", "console: audit log, a wrong filter", "", true, ""},
+		{"/routes?method=GET&path=%2Fauth%2Fmanagement%2Fapi%2Fv1%2Fusers&user=" + inviteeName + "&addr=192.0.2.10", "console: routes, a request explained", "admin-routes", false, "#decision"},
+		{"/routes?method=GET&path=no-slash&addr=not-an-address", "console: routes, a wrong request", "", true, ""},
 	} {
-		if !consoleBuilt(b, s.base+"/ui/admin"+p.path) {
-			t.Logf("%s (%s) is not built yet", p.name, p.path)
-			continue
-		}
-		if st := b.status(); st != http.StatusOK {
+		b.open(s.base+"/ui/admin"+p.path, "main h1")
+		st := b.status()
+		if !p.errorShown && st != http.StatusOK || p.errorShown && (st < 400 || st >= 500) {
 			t.Errorf("%s: %d", p.name, st)
+		}
+		if p.errorShown {
+			b.waitFor("the error", `[aria-invalid="true"]`)
+		}
+		if p.shows != "" {
+			b.waitFor(p.name, p.shows)
 		}
 		c.check(b, p.name, p.shot)
 	}
-	if consoleBuilt(b, s.base+"/ui/admin/users") {
-		b.submit("invite a user whose username is taken", [][2]string{{"#invite_username", adminName}, {"#invite_email", "another@example.com"}},
-			`form[action$="/ui/admin/users/invite"] button[type="submit"]`, ".err")
-		c.check(b, "console: users, with an error", "")
-	}
+	b.open(s.base+"/ui/admin/users", "#invite_username")
+	b.submit("invite a user whose username is taken", [][2]string{{"#invite_username", adminName}, {"#invite_email", "another@example.com"}},
+		`form[action$="/ui/admin/users/invite"] button[type="submit"]`, "#invite_username-error")
+	c.check(b, "console: users, with an error", "")
+	b.open(s.base+"/ui/admin/groups", "#group_name")
+	b.submit("create a group with a wrong name", [][2]string{{"#group_name", "Not A Name"}},
+		`form[action$="/ui/admin/groups"] button[type="submit"]`, "#group_name-error")
+	c.check(b, "console: groups, with an error", "")
 }
 
 // keyShown is the TOTP key the enrolment page shows.
