@@ -1,12 +1,15 @@
 package browsertest
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -127,19 +130,36 @@ func (c *pageChecker) axeViolations(b *tab, name string) []axeViolation {
     nodes: v.nodes.map(n => n.target.join(" ") + ": " + (n.failureSummary || "").replace(/\s+/g, " "))})))`)
 }
 
-// screenshot saves the whole page as SHOT-KIND.png when screenshots are
-// asked for and shot is not "".
+// maxShotHeight bounds a screenshot's height (CSS pixels): the route
+// table's page is ten times longer, which a picture need not show.
+const maxShotHeight = 2400
+
+// screenshot saves the page (its top maxShotHeight pixels) as
+// SHOT-KIND.png when screenshots are asked for and shot is not "".
 func (c *pageChecker) screenshot(b *tab, shot, kind string) {
 	c.t.Helper()
 	if c.shotsDir == "" || shot == "" {
 		return
 	}
-	png := get(b, "screenshot "+shot, chromedp.FullScreenshot(100))
+	size := eval[struct{ W, H float64 }](b, "measure "+shot,
+		`({W: document.documentElement.clientWidth, H: Math.min(document.documentElement.scrollHeight, `+fmt.Sprint(maxShotHeight)+`)})`)
+	png := get(b, "screenshot "+shot, func(ctx context.Context, tg *chromedp.Target) ([]byte, error) {
+		r, err := cdp.Call(ctx, tg, page.CaptureScreenshot, page.CaptureScreenshotParams{
+			Format: page.CaptureScreenshotFormatPng, CaptureBeyondViewport: ptr(true),
+			Clip: &page.Viewport{Width: size.W, Height: size.H, Scale: 1},
+		})
+		if err != nil {
+			return nil, err
+		}
+		return r.Data, nil
+	})
 	path := filepath.Join(c.shotsDir, shot+"-"+kind+".png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		c.t.Fatal(err)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // moduleRoot is the directory of the module's go.mod, above the test's
 // working directory (the package's).

@@ -143,7 +143,7 @@ func checkConsole(t *testing.T, s *gatehouseServer, b *tab, c *pageChecker) {
 		{"/groups/administrators", "console: a group", "", false, ""},
 		{"/audit", "console: audit log", "admin-audit", false, ""},
 		{"/audit?since=yesterday", "console: audit log, a wrong filter", "", true, ""},
-		{"/routes?method=GET&path=%2Fauth%2Fmanagement%2Fapi%2Fv1%2Fusers&user=" + inviteeName + "&addr=192.0.2.10", "console: routes, a request explained", "admin-routes", false, "#decision"},
+		{"/routes?method=GET&path=%2Fauth%2Fmanagement%2Fapi%2Fv1%2Fusers&user=" + adminName + "&addr=192.0.2.10", "console: routes, a request explained", "admin-routes", false, "#decision"},
 		{"/routes?method=GET&path=no-slash&addr=not-an-address", "console: routes, a wrong request", "", true, ""},
 	} {
 		b.open(s.base+"/ui/admin"+p.path, "main h1")
