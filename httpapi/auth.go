@@ -92,9 +92,21 @@ func (s *Server) authenticate(r *http.Request, peek bool) (*credentials, error) 
 		return c, nil
 	}
 	if c, handled, err := s.authenticateHeader(r); handled {
+		if c != nil && c.user != nil {
+			noteUser(r, c.user.ID)
+		}
 		return c, err
 	}
 	return s.cookieSession(r, peek)
+}
+
+// noteUser records the id of the user r was authenticated as, for the
+// request's line in the log; for a request that did not enter through the
+// Server (Protect), there is no line and nothing to record.
+func noteUser(r *http.Request, id string) {
+	if in, ok := r.Context().Value(inboundKey{}).(*inbound); ok {
+		in.user = id
+	}
 }
 
 // cookieSession resolves only the session cookie of r, for the endpoints
@@ -118,6 +130,7 @@ func (s *Server) cookieSession(r *http.Request, peek bool) (*credentials, error)
 	if err != nil {
 		return nil, err
 	}
+	noteUser(r, u.ID)
 	return &credentials{user: u, via: viaSession, session: sess, token: token}, nil
 }
 
@@ -246,7 +259,7 @@ func (s *Server) CSRF(next http.Handler) http.Handler {
 	return s.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = s.enter(r)
 		if err := checkCSRF(r, credentialsFrom(r.Context()), s.cfg.CSRFEveryRequest); err != nil {
-			s.log.Info("csrf token refused", "method", r.Method, "path", r.URL.Path)
+			s.log.InfoContext(r.Context(), "csrf token refused", "method", r.Method, "path", r.URL.Path)
 			s.writeError(w, r, err)
 			return
 		}
@@ -278,7 +291,7 @@ func (s *Server) checkAmbient(r *http.Request, c *credentials) error {
 		if !unsafe {
 			return errTokenless
 		}
-		s.log.Info("csrf token refused", "method", r.Method, "path", r.URL.Path, "user", c.user.ID)
+		s.log.InfoContext(r.Context(), "csrf token refused", "method", r.Method, "path", r.URL.Path, "user", c.user.ID)
 		return err
 	}
 	return nil
@@ -299,7 +312,7 @@ func (s *Server) sameOrigin(r *http.Request, unsafe, upgrade bool) error {
 		probe = &p
 	}
 	if s.cop.Check(probe) != nil {
-		s.log.Info("cross-origin request refused", "method", r.Method, "path", r.URL.Path, "origin", r.Header.Get("Origin"))
+		s.log.InfoContext(r.Context(), "cross-origin request refused", "method", r.Method, "path", r.URL.Path, "origin", r.Header.Get("Origin"))
 		return errCrossOrigin
 	}
 	return nil
@@ -347,7 +360,7 @@ func (s *Server) Protect(h http.Handler) http.Handler {
 				s.writeError(w, r, err)
 				return
 			}
-			s.log.Warn("store unavailable: session cookie ignored on a public route", "method", r.Method, "path", r.URL.Path, "err", err)
+			s.log.WarnContext(r.Context(), "store unavailable: session cookie ignored on a public route", "method", r.Method, "path", r.URL.Path, "err", err)
 			c = nil
 		}
 		if c != nil {

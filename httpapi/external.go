@@ -152,7 +152,7 @@ func (s *Server) handleExternalLogin(w http.ResponseWriter, r *http.Request) err
 func (s *Server) startFlow(w http.ResponseWriter, r *http.Request, p *oidclogin.Provider, fs oidclogin.FlowState) (string, error) {
 	authURL, flow, err := p.Start(r.Context())
 	if err != nil {
-		s.log.Warn("identity provider unavailable", "provider", p.Config().ID, "err", err)
+		s.log.WarnContext(r.Context(), "identity provider unavailable", "provider", p.Config().ID, "err", err)
 		return "", providerUnavailable(p)
 	}
 	fs.Flow, fs.Provider = flow, p.Config().ID
@@ -218,7 +218,7 @@ func (s *Server) handleExternalCallback(w http.ResponseWriter, r *http.Request) 
 		} else {
 			// No flow this server started: anyone can send this, as
 			// often as they like, so it fills no audit log.
-			s.log.Info("external login callback without a flow", "provider", id, "reason", reason, "client", s.client(r).Addr)
+			s.log.InfoContext(r.Context(), "external login callback without a flow", "provider", id, "reason", reason, "client", s.client(r).Addr)
 		}
 		return s.externalError(w, r, p, errFlowLost)
 	}
@@ -228,7 +228,7 @@ func (s *Server) handleExternalCallback(w http.ResponseWriter, r *http.Request) 
 		if errors.As(err, &refused) {
 			reason, err = refused.Reason, gatehouse.Errorf(gatehouse.CodeExternalLoginFailed, "Signing in with %s did not succeed (%s); start again.", p.Config().Name, refused.Reason)
 		} else {
-			s.log.Warn("identity provider unavailable", "provider", id, "err", err)
+			s.log.WarnContext(r.Context(), "identity provider unavailable", "provider", id, "err", err)
 			reason, err = "provider unavailable", providerUnavailable(p)
 		}
 		s.accounts.ExternalLoginFailed(ctx, account.Actor{Client: s.client(r)}, id, reason)
@@ -416,13 +416,13 @@ func (s *Server) externalError(w http.ResponseWriter, r *http.Request, p *oidclo
 		return err
 	}
 	if storeFailure(err) {
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		err = storeUnavailable(err)
 	}
 	code := gatehouse.ErrorCode(err)
 	status := statusOf(code)
 	if status == http.StatusInternalServerError {
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	name := "The identity provider"
 	if p != nil {

@@ -112,6 +112,12 @@ type gatewayAPI interface {
 	writeError(w http.ResponseWriter, r *http.Request, err error)
 	// writeErrorStatus answers err as problem+json with status.
 	writeErrorStatus(w http.ResponseWriter, r *http.Request, err error, status int)
+	// requestStart is the time a request's line in the log is timed
+	// from: zero when requests are not logged.
+	requestStart() time.Time
+	// logAnswered writes the line of a request answered with status,
+	// begun at start (see logRequest).
+	logAnswered(method, route string, status int, start time.Time, in *inbound)
 }
 
 // ParseUpstream checks an upstream URL: http or https, with a host, and
@@ -230,7 +236,12 @@ func newGateway(cfg Config, base string, deps gatewayDeps) (*gateway, error) {
 		Transport:    transport,
 		ErrorHandler: g.upstreamError,
 		// On cors: true routes gatehouse's CORS headers are the only ones.
-		ModifyResponse: dropUpstreamCORS,
+		// The answer's X-Request-Id is gatehouse's (which the upstream got),
+		// not a second one of the upstream's.
+		ModifyResponse: func(res *http.Response) error {
+			delete(res.Header, HeaderRequestID)
+			return dropUpstreamCORS(res)
+		},
 		// Responses of unknown length and event streams are flushed as
 		// they come (ReverseProxy does that by itself: FlushInterval -1 for
 		// them); others are buffered as usual.
@@ -656,7 +667,7 @@ func (g *gateway) gate(orig *http.Request, path string) (c *credentials, needLog
 		in := g.proxies.in(orig)
 		host, err := routeHost(g.routes, in)
 		if err != nil {
-			g.log.Info("request refused", "method", orig.Method, "path", path, "err", gatehouse.ErrorMessage(err))
+			g.log.InfoContext(orig.Context(), "request refused", "method", orig.Method, "path", path, "err", gatehouse.ErrorMessage(err))
 			return c, false, err
 		}
 		d = g.routes.Decide(orig.Method, host, path, in.client)
@@ -669,7 +680,7 @@ func (g *gateway) gate(orig *http.Request, path string) (c *credentials, needLog
 		if d.Access != policy.Public {
 			return nil, false, authErr
 		}
-		g.log.Warn("store unavailable: session cookie ignored on a public route", "method", orig.Method, "path", path, "err", authErr)
+		g.log.WarnContext(orig.Context(), "store unavailable: session cookie ignored on a public route", "method", orig.Method, "path", path, "err", authErr)
 		c = nil
 	}
 	if err := g.api.checkAmbient(orig, c); err != nil {
@@ -716,13 +727,17 @@ func (g *gateway) loginLocation(rd string) string {
 // login page, a problem the proxy may pass on to the browser — does carry.
 // Five headers keep the header map small, which is most of what this
 // answer costs to write.
-func (g *gateway) handleVerify(w http.ResponseWriter, r *http.Request, preflight bool) error {
+//
+// ex is the verify request's own inbound: it holds the request id, given
+// on to the original request (so what is logged with its context names
+// it), and gets the original request's client and user.
+func (g *gateway) handleVerify(w http.ResponseWriter, r *http.Request, preflight bool, ex *inbound) error {
 	var err error
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		err = errVerifyMethod
 	} else {
-		err = g.verify(w, r, preflight)
+		err = g.verify(w, r, preflight, ex)
 	}
 	if err != nil {
 		g.api.setSecurityHeaders(w.Header(), r)
@@ -743,9 +758,9 @@ func (g *gateway) handleVerify(w http.ResponseWriter, r *http.Request, preflight
 // session needed; anything else is 403. A proxy sends preflights there and
 // returns the answer to the browser as it is (examples/gateway), so a 204
 // never lets a request through to the application.
-func (g *gateway) verify(w http.ResponseWriter, r *http.Request, preflight bool) error {
+func (g *gateway) verify(w http.ResponseWriter, r *http.Request, preflight bool, ex *inbound) error {
 	if peer := remoteAddr(r); !g.proxies.trusts(peer) {
-		g.log.Warn("forward auth request from a peer that is not a trusted proxy (trusted_proxies)", "peer", peer.String())
+		g.log.Warn("forward auth request from a peer that is not a trusted proxy (trusted_proxies)", "peer", peer.String(), "request_id", ex.id)
 		return errUntrusted
 	}
 	sc := verifyScratchPool.Get().(*verifyScratch)
@@ -759,18 +774,18 @@ func (g *gateway) verify(w http.ResponseWriter, r *http.Request, preflight bool)
 		err = errors.New("X-Forwarded-For is missing or malformed")
 	}
 	if err != nil {
-		g.log.Warn("forward auth request refused", "err", err.Error())
+		g.log.Warn("forward auth request refused", "err", err.Error(), "request_id", ex.id)
 		return errBadOriginal
 	}
 	o, orig := &sc.o, &sc.orig
 	// What the proxy will forward must be what is decided: nothing it
 	// would let the application read another way.
 	if err := g.admit(o.method, o.path, o.url.RawQuery, r.Header); err != nil {
-		g.log.Info("forward auth request refused", "method", o.method, "path", o.path, "err", gatehouse.ErrorMessage(err))
+		g.log.Info("forward auth request refused", "method", o.method, "path", o.path, "err", gatehouse.ErrorMessage(err), "request_id", ex.id)
 		return err
 	}
 	if overrideHeaderIn(r.Header, o.method) {
-		g.log.Info("forward auth request refused", "method", o.method, "path", o.path, "err", errOverride.Message)
+		g.log.Info("forward auth request refused", "method", o.method, "path", o.path, "err", errOverride.Message, "request_id", ex.id)
 		return errOverride
 	}
 	originalRequest(orig, r, o)
@@ -778,7 +793,13 @@ func (g *gateway) verify(w http.ResponseWriter, r *http.Request, preflight bool)
 	// X-Forwarded-For) and the host the proxy names, worked out once.
 	in := g.proxies.inbound(orig)
 	in.host = o.host
-	*orig = *orig.WithContext(&inboundContext{Context: orig.Context(), in: in})
+	in.id = ex.id
+	ex.client = in.client
+	oc := &inboundContext{Context: orig.Context(), in: in}
+	*orig = *orig.WithContext(oc)
+	// The user the original request was authenticated as (see noteUser),
+	// for the verify request's line in the log, however it is answered.
+	defer func() { ex.user = oc.in.user }()
 	if preflight {
 		// GET BASE/verify/preflight: a proxy sends a browser's preflight
 		// here and hands the answer back, never on to the application.
@@ -845,13 +866,13 @@ func validForwardedFor(r *http.Request) bool {
 func (g *gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
 	path, err := cleanOriginalPath(r.URL.EscapedPath())
 	if err != nil {
-		g.log.Info("proxied request refused", "err", err.Error())
+		g.log.InfoContext(r.Context(), "proxied request refused", "err", err.Error())
 		g.metrics.Decision(metrics.BadRequest)
 		g.gatewayError(w, r, errBadPath)
 		return
 	}
 	if err := g.admit(r.Method, path, r.URL.RawQuery, r.Header); err != nil {
-		g.log.Info("proxied request refused", "method", r.Method, "path", path, "err", gatehouse.ErrorMessage(err))
+		g.log.InfoContext(r.Context(), "proxied request refused", "method", r.Method, "path", path, "err", gatehouse.ErrorMessage(err))
 		g.metrics.Decision(decisionOf(statusOf(gatehouse.ErrorCode(err))))
 		if gatehouse.ErrorCode(err) == gatehouse.CodeMethodNotAllowed {
 			w.Header().Set("Allow", g.allowHeader())
@@ -939,6 +960,14 @@ func (g *gateway) rewriteUpstream(pr *httputil.ProxyRequest) {
 		host = ""
 	}
 	out.Header["Forwarded"] = []string{forwardedValue(client, a.Is6(), proto, host)}
+	// The request's id, so the application's log lines join gatehouse's
+	// (a client's own X-Request-Id is kept only from a trusted proxy, as
+	// the id itself: see requestIDOf).
+	if inb.id != "" {
+		setRequestID(out.Header, inb.id)
+	} else {
+		delete(out.Header, HeaderRequestID)
+	}
 }
 
 // forwardedValue is the one element of the Forwarded header (RFC 7239)
@@ -1088,7 +1117,7 @@ func (g *gateway) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 		status, code, msg = http.StatusGatewayTimeout, codeGatewayTimeout, "The application behind gatehouse did not answer in time."
 	}
 	if r.Context().Err() == nil {
-		g.log.Warn("upstream request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+		g.log.WarnContext(r.Context(), "upstream request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
 	h := w.Header()
 	for k := range h {
@@ -1096,13 +1125,17 @@ func (g *gateway) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 	}
 	g.api.setSecurityHeaders(h, r)
 	g.corsUpstreamError(h, r)
+	id := requestIDFrom(r.Context())
+	if id != "" {
+		setRequestID(h, id)
+	}
 	typ := typeURI(status)
 	if status == http.StatusGatewayTimeout {
 		typ = "https://tools.ietf.org/html/rfc9110#section-15.6.5"
 	}
 	h.Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(problem{Type: typ, Title: http.StatusText(status), Status: status, Detail: msg, Code: string(code)})
+	json.NewEncoder(w).Encode(problem{Type: typ, Title: http.StatusText(status), Status: status, Detail: msg, Code: string(code), RequestID: id})
 }
 
 // allowedAbsolute reports whether the absolute URL u may be redirected to:

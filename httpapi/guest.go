@@ -101,7 +101,7 @@ func (s *Server) guestAccess(r *http.Request) error {
 	// The handshake cannot carry a token (the browser's WebSocket API
 	// sends no header), so CSRFEveryRequest exempts it, as for a user.
 	if (unsafe || (s.cfg.CSRFEveryRequest && !upgrade)) && !csrf.Valid(token, csrf.FromRequest(r)) {
-		s.log.Info("csrf token refused", "method", r.Method, "path", r.URL.Path, "session", "guest")
+		s.log.InfoContext(r.Context(), "csrf token refused", "method", r.Method, "path", r.URL.Path, "session", "guest")
 		return errCSRF
 	}
 	return nil

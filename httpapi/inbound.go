@@ -26,6 +26,13 @@ type inbound struct {
 	// from a trusted proxy, else the Host header (with its port, as sent;
 	// the route table ignores the port and the letter case).
 	host string
+	// id is the request id (see requestIDOf), set where a request enters
+	// the Server (ServeHTTP, GET BASE/verify); "" for Protect and the
+	// other middleware of an embedding program.
+	id string
+	// user is the id of the user the request was authenticated as, once
+	// it is (see withCredentials): for the request's line in the log.
+	user string
 }
 
 // inboundContext carries an inbound in a request's context, in one
@@ -95,10 +102,17 @@ func forwardedHost(r *http.Request) string {
 }
 
 // entering is middleware that makes every request it passes on carry its
-// inbound (see enter).
+// inbound (see enter) with its request id, which every answer carries in
+// X-Request-Id.
 func (s *Server) entering(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, s.enter(r))
+		r = s.enter(r)
+		in := s.in(r)
+		if in.id == "" {
+			in.id = s.proxies.requestIDOf(r)
+		}
+		setRequestID(w.Header(), in.id)
+		next.ServeHTTP(w, r)
 	})
 }
 

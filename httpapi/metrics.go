@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"time"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/metrics"
@@ -75,7 +76,8 @@ func (s *Server) counted(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveCounted(w, r, h) })
 }
 
-// serveCounted serves r through h and counts the answer (see counted).
+// serveCounted serves r through h, counts the answer (see counted) and
+// logs it (see logRequest).
 func (s *Server) serveCounted(w http.ResponseWriter, r *http.Request, h http.Handler) {
 	start := s.now()
 	sw := &statusWriter{ResponseWriter: w}
@@ -87,7 +89,9 @@ func (s *Server) serveCounted(w http.ResponseWriter, r *http.Request, h http.Han
 			route = r.Pattern
 		}
 	}
-	s.metrics.Request(route, r.Method, sw.status(), s.now().Sub(start))
+	took := s.now().Sub(start)
+	s.metrics.Request(route, r.Method, sw.status(), took)
+	s.logRequest(r.Method, route, sw.status(), took, s.in(r))
 }
 
 // decisionOf names the metrics result of a forward-auth or proxy answer.
@@ -113,33 +117,77 @@ func decisionOf(status int) string {
 // A proxy asks before every request it forwards, so the answer is counted
 // once, in gatehouse_forward_auth_decisions_total, and not also in the
 // request counter and latency histogram (each an atomic write to memory
-// all CPUs share; the proxies time their sub-requests themselves).
+// all CPUs share; the proxies time their sub-requests themselves). It
+// carries its request id and has its line in the log as any other
+// request (see logRequest).
 func (g *gateway) serveVerify(w http.ResponseWriter, r *http.Request) {
+	ex := g.enterVerify(w, r)
 	status := http.StatusOK
-	if err := g.handleVerify(w, r, false); err != nil {
+	if err := g.handleVerify(w, r, false, &ex.in); err != nil {
 		// Counted by what was refused; answered as nginx can take it.
 		status = statusOf(gatehouse.ErrorCode(err))
 		answer, err := g.verifyStatus(err)
 		w.Header().Set(HeaderProblem, string(gatehouse.ErrorCode(err)))
 		g.api.writeErrorStatus(w, r, err, answer)
+		ex.status = answer
 	} else if w.Header()["Location"] != nil {
 		status = http.StatusFound
+		ex.status = status
 	}
 	result := decisionOf(status)
 	if status == http.StatusUnauthorized && w.Header()["Location"] != nil {
 		result = metrics.Login // nginx's 401 that names the login page
 	}
 	g.metrics.Decision(result)
+	g.leaveVerify(r, g.verifyPath, &ex)
 }
 
 // servePreflight serves GET BASE/verify/preflight (see gateway.verify):
 // 204 or a refusal, as nginx and Caddy pass it to the browser. Not counted
 // as a forward-auth decision: it lets nothing through.
 func (g *gateway) servePreflight(w http.ResponseWriter, r *http.Request) {
-	if err := g.handleVerify(w, r, true); err != nil {
+	ex := g.enterVerify(w, r)
+	if err := g.handleVerify(w, r, true, &ex.in); err != nil {
 		answer, err := g.verifyStatus(err)
 		g.api.writeErrorStatus(w, r, err, answer)
+		ex.status = answer
+	} else {
+		ex.status = http.StatusNoContent
 	}
+	g.leaveVerify(r, g.preflightPath, &ex)
+}
+
+// verifyExchange is what GET BASE/verify keeps of a request for its line
+// in the log: in.id, and the original request's client and user as verify
+// found them (see gateway.verify).
+type verifyExchange struct {
+	in     inbound
+	start  time.Time // zero when requests are not logged
+	status int       // 0 for 200
+}
+
+// enterVerify gives a GET BASE/verify request its id (echoed in
+// X-Request-Id) and, when requests are logged, its start time.
+func (g *gateway) enterVerify(w http.ResponseWriter, r *http.Request) verifyExchange {
+	ex := verifyExchange{in: inbound{id: g.proxies.requestIDOf(r)}, start: g.api.requestStart()}
+	setRequestID(w.Header(), ex.in.id)
+	return ex
+}
+
+// leaveVerify logs a GET BASE/verify request answered (see logRequest),
+// under route, the path it is served at.
+func (g *gateway) leaveVerify(r *http.Request, route string, ex *verifyExchange) {
+	if ex.start.IsZero() {
+		return
+	}
+	if !ex.in.client.IsValid() {
+		ex.in.client = remoteAddr(r) // refused before the original client was known
+	}
+	status := ex.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	g.api.logAnswered(r.Method, route, status, ex.start, &ex.in)
 }
 
 // loopback is where BASE/metrics is served without MetricsNetworks.

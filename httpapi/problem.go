@@ -24,6 +24,10 @@ type problem struct {
 	// Checks is each dependency's state, for a BASE/readyz that is not
 	// ready ("database": "unreachable").
 	Checks map[string]string `json:"checks,omitempty"`
+	// RequestID is the answer's X-Request-Id, for a user to quote and an
+	// operator to find in the log (absent where a request has none: an
+	// embedding program's handlers behind Protect).
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // statusOf maps an error code to its HTTP status: the one place that decides.
@@ -111,6 +115,9 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error,
 		Detail: gatehouse.ErrorMessage(err),
 		Code:   string(gatehouse.ErrorCode(err)),
 		Checks: checks,
+	}
+	if id := w.Header()[HeaderRequestID]; len(id) == 1 {
+		p.RequestID = id[0]
 	}
 	var ge *gatehouse.Error
 	if errors.As(err, &ge) {

@@ -88,6 +88,11 @@ type Config struct {
 	// Each checked by CheckStripHeader.
 	StripHeaders []string
 
+	// LogRequests writes one line at info level for every request the
+	// Server answers (see logRequest): its method, route pattern, status,
+	// duration, request id, client address and user id.
+	LogRequests bool
+
 	// MetricsNetworks are the client networks (after trusted-proxy
 	// resolution) BASE/metrics is served to; nil means loopback only.
 	MetricsNetworks []netip.Prefix
@@ -205,6 +210,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	// Every line logged with a request's context names its request id.
+	s.log = slog.New(RequestIDHandler(s.log.Handler()))
 	corsOrigins, err := CheckCORS(cfg.CORS)
 	if err != nil {
 		return nil, fmt.Errorf("cors: %w", err)
@@ -317,7 +324,7 @@ func (s *Server) setSecurityHeaders(h http.Header, r *http.Request) {
 }
 
 func (s *Server) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
-	s.log.Info("cross-origin request refused", "method", r.Method, "path", r.URL.Path, "origin", r.Header.Get("Origin"))
+	s.log.InfoContext(r.Context(), "cross-origin request refused", "method", r.Method, "path", r.URL.Path, "origin", r.Header.Get("Origin"))
 	s.writeError(w, r, &gatehouse.Error{Code: gatehouse.CodeCSRFFailed, Message: "Cross-origin request refused."})
 }
 
