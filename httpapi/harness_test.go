@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -286,6 +287,8 @@ type problemBody struct {
 	Detail string          `json:"detail"`
 	Code   string          `json:"code"`
 	Errors json.RawMessage `json:"errors"`
+	// RequestID must be the answer's X-Request-Id (checked by wantProblem).
+	RequestID string `json:"requestId"`
 }
 
 // wantProblem checks that w is a problem+json answer with status and code.
@@ -302,8 +305,19 @@ func wantProblem(t *testing.T, w *httptest.ResponseRecorder, status int, code ga
 	if p.Code != string(code) || p.Status != status || p.Title == "" || p.Detail == "" || !strings.HasPrefix(p.Type, "https://tools.ietf.org/html/") {
 		t.Fatalf("problem = %+v, want status %d code %s", p, status, code)
 	}
+	if id := w.Header().Get("X-Request-Id"); p.RequestID == "" || p.RequestID != id {
+		t.Fatalf("problem requestId = %q, want the answer's X-Request-Id %q", p.RequestID, id)
+	}
 	return p
 }
+
+// requestIDMember is a problem's requestId member, which differs from one
+// answer to the next by design.
+var requestIDMember = regexp.MustCompile(`,"requestId":"[^"]*"`)
+
+// withoutRequestID is a problem body without its requestId, for tests
+// that want two answers to be alike (a known and an unknown name).
+func withoutRequestID(body string) string { return requestIDMember.ReplaceAllString(body, "") }
 
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 
