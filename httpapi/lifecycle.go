@@ -197,6 +197,9 @@ func (s *Server) setLoginCookies(w http.ResponseWriter, r *http.Request, res *ac
 		s.setCookie(w, pending, res.PendingToken, res.PendingExpiresAt, secure)
 		return ""
 	}
+	if res.User != nil {
+		noteUser(r, res.User.ID) // the login's line in the log names who logged in
+	}
 	token := csrf.Token(res.Token)
 	s.sessions.SetCookie(w, res.Token, res.Session, secure)
 	csrf.SetCookie(w, token, secure, s.cookieDomain)

@@ -96,6 +96,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // writeErrorStatus is writeError with the status given: for GET
 // BASE/verify, which may answer nginx only 401 and 403 (see verifyStatus).
 func (s *Server) writeErrorStatus(w http.ResponseWriter, r *http.Request, err error, status int) {
+	s.answerID(w, r) // before the log line, which names it
 	// Once for every failure, including the store_unavailable GET
 	// BASE/verify answers with a 403.
 	if status >= 500 || gatehouse.ErrorCode(err) == gatehouse.CodeStoreUnavailable {
@@ -116,9 +117,7 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error,
 		Code:   string(gatehouse.ErrorCode(err)),
 		Checks: checks,
 	}
-	if id := w.Header()[HeaderRequestID]; len(id) == 1 {
-		p.RequestID = id[0]
-	}
+	p.RequestID = s.answerID(w, r)
 	var ge *gatehouse.Error
 	if errors.As(err, &ge) {
 		switch {

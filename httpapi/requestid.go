@@ -65,6 +65,30 @@ func setRequestID(h http.Header, id string) {
 	h[HeaderRequestID] = []string{id}
 }
 
+// answerID returns the request id of the answer w is writing to r: the
+// one its X-Request-Id header has (set where the request entered the
+// Server). For a request refused by an embedding program's middleware
+// (Protect, Require, …), which enters nowhere and so has none, one is made
+// now, set in that header and given to r's inbound (so the error's line in
+// the log names it): only errors pay for it, never the handlers they let
+// through.
+func (s *Server) answerID(w http.ResponseWriter, r *http.Request) string {
+	if v := w.Header()[HeaderRequestID]; len(v) == 1 {
+		return v[0]
+	}
+	in, _ := r.Context().Value(inboundKey{}).(*inbound)
+	if in == nil || in.id == "" {
+		id := s.proxies.requestIDOf(r)
+		if in != nil {
+			in.id = id
+		}
+		setRequestID(w.Header(), id)
+		return id
+	}
+	setRequestID(w.Header(), in.id)
+	return in.id
+}
+
 // requestIDFrom returns the request id of the request ctx belongs to, ""
 // outside one.
 func requestIDFrom(ctx context.Context) string {

@@ -190,7 +190,7 @@ func TestRequestLog(t *testing.T) {
 		id            string
 		user          string
 	}{
-		{"POST", "POST /auth/session", 200, "", ""},
+		{"POST", "POST /auth/session", 200, "", e.admin.ID},
 		{"POST", "POST /auth/tokens", 201, "", e.admin.ID},
 		{"GET", "GET /auth/tokens", 200, meID, e.admin.ID},
 		{"POST", "other", 403, refusedID, ""},

@@ -94,6 +94,9 @@ type Config struct {
 	// MetricsNetworks are the client networks BASE/metrics is served to;
 	// nil means loopback only.
 	MetricsNetworks []netip.Prefix
+	// LogRequests writes one line at info level for every request
+	// answered (httpapi.Config.LogRequests).
+	LogRequests bool
 
 	// Session holds the session timeouts and cookie; zero fields take
 	// session.DefaultConfig's.
@@ -455,6 +458,7 @@ func (c *config) httpConfig() httpapi.Config {
 		StripHeaders:        c.Gateway.StripHeaders,
 
 		MetricsNetworks: c.MetricsNetworks,
+		LogRequests:     c.LogRequests,
 	}
 }
 

@@ -44,6 +44,7 @@ func (s *settings) serverConfig(listenAddr string, log *slog.Logger) server.Conf
 			StripHeaders:        c.Gateway.StripHeaders,
 		},
 		MetricsNetworks: s.metricsNetworks,
+		LogRequests:     c.Log.Requests,
 
 		Session:       s.session,
 		GuestSessions: c.Session.Guest,

@@ -147,11 +147,13 @@ type config struct {
 	// oidcconfig.go).
 	OIDC []oidcProvider `yaml:"oidc"`
 	// Log is serve's log: Format text (logfmt-style key=value lines) or
-	// json (one object a line), and the least Level written (debug,
-	// info, warn, error).
+	// json (one object a line), the least Level written (debug, info,
+	// warn, error), and whether every request answered has its line at
+	// info (Requests, default true).
 	Log struct {
-		Format string `yaml:"format"`
-		Level  string `yaml:"level"`
+		Format   string `yaml:"format"`
+		Level    string `yaml:"level"`
+		Requests bool   `yaml:"requests"`
 	} `yaml:"log"`
 	// TLS at gatehouse is not built yet: any setting is refused, so that
 	// nobody believes gatehouse serves HTTPS when it does not.
@@ -229,6 +231,7 @@ func defaultConfig() *config {
 	c.UpstreamTimeout = httpapi.DefaultProxyTimeout
 	c.Log.Format = "text"
 	c.Log.Level = "info"
+	c.Log.Requests = true
 	return c
 }
 

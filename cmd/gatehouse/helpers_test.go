@@ -177,6 +177,13 @@ type served struct {
 // context and waits until it listens. Cleanup stops it.
 func startServe(t *testing.T, env map[string]string, args ...string) *served {
 	t.Helper()
+	return startServeLog(t, listeningRe, env, args...)
+}
+
+// startServeLog is startServe with listening the line that says where it
+// listens (its first group the address), for a log in another format.
+func startServeLog(t *testing.T, listening *regexp.Regexp, env map[string]string, args ...string) *served {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	s := &served{t: t, cancel: cancel, exited: make(chan struct{}), log: newLogLines()}
@@ -187,7 +194,7 @@ func startServe(t *testing.T, env map[string]string, args ...string) *served {
 		close(s.exited)
 	}()
 	t.Cleanup(func() { s.stop() })
-	s.addr = s.log.wait(t, listeningRe, 20*time.Second)[1]
+	s.addr = s.log.wait(t, listening, 20*time.Second)[1]
 	s.base = "http://" + s.addr + "/auth"
 	return s
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/server"
 )
 
@@ -119,8 +120,10 @@ func parseLogLevel(s string) (slog.Level, error) {
 func newLogger(w io.Writer, format, level string) *slog.Logger {
 	l, _ := parseLogLevel(level)
 	opts := &slog.HandlerOptions{Level: l}
+	// Every line logged with a request's context names its request_id,
+	// the account service's included.
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(httpapi.RequestIDHandler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(httpapi.RequestIDHandler(slog.NewTextHandler(w, opts)))
 }
