@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -65,7 +67,12 @@ func newBenchEnv(b *testing.B, opts ...envOption) *benchEnv {
 	}
 	sm := session.NewManager(store, scfg, time.Now, nil)
 	accounts := account.New(account.StoresOf(store), password.NewHasher(cheapParams, 0, 0), sm, acfg, time.Now, nil, nil)
-	api, err := httpapi.New(hcfg, httpapi.Deps{Accounts: accounts, Sessions: sm, Ready: []httpapi.ReadyCheck{{Name: "database", Check: store.Ping}}})
+	deps := httpapi.Deps{Accounts: accounts, Sessions: sm, Ready: []httpapi.ReadyCheck{{Name: "database", Check: store.Ping}}}
+	if hcfg.LogRequests {
+		// Each request's line encoded as serve's JSON log would be.
+		deps.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	api, err := httpapi.New(hcfg, deps)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -186,7 +193,15 @@ func BenchmarkBasicGET(b *testing.B) {
 // BenchmarkVerify is GET /auth/verify as nginx's auth_request sends it,
 // with a valid session cookie, against a small route table; compare it with
 // BenchmarkUnprotectedGET (a bare 200 handler) of the same run.
-func BenchmarkVerify(b *testing.B) {
+func BenchmarkVerify(b *testing.B) { benchVerify(b, false) }
+
+// BenchmarkVerifyLogged is BenchmarkVerify with each request's line in the
+// log (Config.LogRequests, as gatehouse serve does by default) written as
+// JSON to io.Discard: what the line costs besides its write.
+func BenchmarkVerifyLogged(b *testing.B) { benchVerify(b, true) }
+
+// benchVerify is BenchmarkVerify, with or without request lines.
+func benchVerify(b *testing.B, logged bool) {
 	table, err := policy.Compile([]policy.Rule{
 		{Path: "/api/health", Access: policy.Public},
 		{Path: "/api/servers/{id}", Methods: []string{"PATCH", "DELETE"}, Access: policy.Authenticated},
@@ -198,6 +213,7 @@ func BenchmarkVerify(b *testing.B) {
 	e := newBenchEnv(b, func(h *httpapi.Config, _ *account.Config, _ *session.Config) {
 		h.Routes = table
 		h.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		h.LogRequests = logged
 	})
 	r := httptest.NewRequest("GET", "/auth/verify", nil)
 	r.RemoteAddr = "127.0.0.1:40000"
