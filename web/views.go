@@ -39,7 +39,7 @@ type views struct {
 func parseViews(base string) views {
 	funcs := template.FuncMap{"asset": func(name string) (string, error) { return assetURL(base, name) }, "proofOf": proofOf}
 	parse := func(page string) *template.Template {
-		return template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+page))
+		return template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/new_password.html", "templates/"+page))
 	}
 	// A console page is the layout, the console's navigation and the page.
 	admin := func(page string) *template.Template {
