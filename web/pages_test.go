@@ -56,7 +56,6 @@ var policyScript = regexp.MustCompile(`<script src="/auth/ui/assets/passwordpoli
 // requests to its own origin only.
 const scriptCSP = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-
 // TestPagesStrictCSP: every page, in each of its states, answers with the
 // strict CSP (no 'unsafe-inline'), has no inline style or script, and
 // links a stylesheet that loads (200 text/css, cached for good).
