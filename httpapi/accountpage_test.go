@@ -193,7 +193,7 @@ func userID(t *testing.T, e *env, name string) string {
 	return u.ID
 }
 
-var sessionIDField = regexp.MustCompile(`name="id" value="([^"]+)">\s*<button type="submit">End session</button>`)
+var sessionIDField = regexp.MustCompile(`<button type="submit" name="id" value="([^"]+)">End session</button>`)
 
 // TestAccountPageSessions: the page lists the user's sessions with their
 // device, address and last activity, this one marked; one can be ended,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"sync"
 )
 
 //go:embed templates/*.html
@@ -68,10 +69,26 @@ func parseViews(base string) views {
 	}
 }
 
+// pageBuffers are the buffers render executes pages into, reused: a page
+// listing 100 sessions is some 60 KB, grown anew for every request
+// otherwise, which the garbage collector then makes every request pay for
+// (BENCHMARKS.md, "Pages").
+var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuffer bounds the buffers kept for reuse, so that one huge page
+// does not stay in memory.
+const maxPooledBuffer = 1 << 20
+
 // render writes a page with status, whole or not at all.
 func render(w http.ResponseWriter, status int, t *template.Template, d any) error {
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, d); err != nil {
+	buf := pageBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledBuffer {
+			buf.Reset()
+			pageBuffers.Put(buf)
+		}
+	}()
+	if err := t.Execute(buf, d); err != nil {
 		return fmt.Errorf("render page: %w", err)
 	}
 	h := w.Header()
