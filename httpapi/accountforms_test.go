@@ -101,7 +101,7 @@ func TestAccountPageTokens(t *testing.T) {
 		t.Errorf("the token's permissions: %+v", list)
 	}
 	// Listed without its secret.
-	page, _ = b.accountPage("<td>ci</td>", "<td>"+httpapi.PermAudit+"</td>", "2026-03-31")
+	page, _ = b.accountPage(`<th scope="row">ci</th>`, "<td>"+httpapi.PermAudit+"</td>", "2026-03-31")
 	if strings.Contains(page, secret) {
 		t.Fatal("the account page shows the secret again")
 	}
