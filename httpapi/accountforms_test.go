@@ -170,7 +170,7 @@ func TestAccountPageLogins(t *testing.T) {
 		t.Fatalf("link: %d %v %s", w.Code, w.Header(), w.Body)
 	}
 	wantSeeOther(t, callback(t, b, op.Authorize(t, nil, w.Header().Get("Location"))), accountPath+"?done=linked")
-	page, _ = b.accountPageAt("?done=linked", "The external login was linked.", "<td>Corp SSO</td><td>bob@corp.example</td>", "Remove Corp SSO")
+	page, _ = b.accountPageAt("?done=linked", "The external login was linked.", `<th scope="row">Corp SSO</th><td>bob@corp.example</td>`, "Remove Corp SSO")
 	if strings.Contains(page, "Link Corp SSO") {
 		t.Error("a linked provider still has a link button")
 	}
@@ -200,12 +200,12 @@ func TestAccountPageLogins(t *testing.T) {
 	if w := externalLogin(t, op, cb, "corp", ""); w.Code != 303 {
 		t.Fatalf("carol: %d %s", w.Code, w.Body)
 	}
-	page, cCSRF := cb.accountPage("carol", "<td>Corp SSO</td>")
+	page, cCSRF := cb.accountPage("carol", `<th scope="row">Corp SSO</th>`)
 	if strings.Contains(page, "Change password") {
 		t.Error("a user without a password has the password form")
 	}
 	w = cb.postForm(accountPath+"/logins/unlink", cCSRF, url.Values{"provider": {"corp"}})
-	wantStrictPage(t, w, 409, `<p class="err" role="alert">This is the last way left to log in; set a password or link another login first.</p>`, "<td>Corp SSO</td>")
+	wantStrictPage(t, w, 409, `<p class="err" role="alert">This is the last way left to log in; set a password or link another login first.</p>`, `<th scope="row">Corp SSO</th>`)
 
 	// Stale, with neither a password nor a second factor, carol confirms
 	// it is her by logging in at her provider again, which lands her on
