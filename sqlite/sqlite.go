@@ -207,6 +207,24 @@ func dsn(path string, writer bool) string {
 		// certain to go through the single writer connection.
 		q.Add("_pragma", "query_only(1)")
 	}
+	return uriOf(path, q)
+}
+
+// fileURI is the "file:" URI of the database file at path with the
+// parameters params (nil for none).
+func fileURI(path string, params map[string]string) string {
+	q := url.Values{}
+	for k, v := range params {
+		q.Set(k, v)
+	}
+	abs, err := filepath.Abs(path)
+	if err == nil {
+		path = abs
+	}
+	return uriOf(path, q)
+}
+
+func uriOf(path string, q url.Values) string {
 	p := filepath.ToSlash(path)
 	if !strings.HasPrefix(p, "/") {
 		p = "/" + p // a Windows drive letter: file:///C:/...

@@ -86,6 +86,16 @@ var helps = map[string]commandHelp{
 		summary: "Copy every record of a SQLite database (users, groups, tokens, two-factor settings, sessions, audit, queued mail) into an empty PostgreSQL database, in one transaction; a relative FILE is in the data directory. Stop the server first.",
 		example: "gatehouse migrate-data --from sqlite://gatehouse.db --to postgres://gatehouse@db.internal:5432/gatehouse --data /var/lib/gatehouse",
 	},
+	"backup": {
+		usage:   "gatehouse backup --to FILE [--config FILE] [--data DIR]",
+		summary: "Write a consistent copy of the SQLite database to a new FILE while the server runs (never overwriting; the secrets key is not in it: keep that apart). PostgreSQL: use pg_dump.",
+		example: "gatehouse backup --to /var/backups/gatehouse-2026-12-06.db --data /var/lib/gatehouse",
+	},
+	"restore": {
+		usage:   "gatehouse restore --from FILE [--config FILE] [--data DIR]",
+		summary: "Make the SQLite database the backup FILE, after checking it; the database as it was is kept beside it first. Stop the server first.",
+		example: "gatehouse restore --from /var/backups/gatehouse-2026-12-06.db --data /var/lib/gatehouse",
+	},
 	"config": {
 		usage:   "gatehouse config check [--config FILE] [--data DIR]",
 		summary: "Validate the configuration.",
@@ -117,7 +127,7 @@ var subcommands = map[string][]string{
 }
 
 // commands are the first words, in the order usage lists them.
-var commands = []string{"serve", "user", "policy", "import", "migrate", "migrate-data", "config", "version", "help"}
+var commands = []string{"serve", "user", "policy", "import", "migrate", "migrate-data", "backup", "restore", "config", "version", "help"}
 
 // isHelpFlag reports whether arg asks for help, as the flag package would
 // take it.

@@ -10,6 +10,7 @@
 //	gatehouse import users FILE [--format csv|json] [--dry-run]
 //	gatehouse migrate
 //	gatehouse migrate-data --from sqlite://FILE --to postgres://URL
+//	gatehouse backup --to FILE | restore --from FILE
 //	gatehouse config check
 //	gatehouse version | --version
 //	gatehouse help [COMMAND]
@@ -86,6 +87,9 @@ commands:
   migrate          apply database migrations
   migrate-data --from sqlite://FILE --to postgres://URL
                    copy every record into an empty PostgreSQL database
+  backup --to FILE a consistent copy of the SQLite database, while it runs
+  restore --from FILE
+                   make the SQLite database the backup FILE (server stopped)
   config check     validate the configuration
   version          print the version (also: gatehouse --version)
   help [COMMAND]   print this, or a command's usage and flags (also: COMMAND --help)
@@ -157,6 +161,10 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, en
 		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
 	case "migrate-data":
 		return cmdMigrateData(ctx, rest, getenv, stdout)
+	case "backup":
+		return cmdBackup(ctx, rest, getenv, stdout)
+	case "restore":
+		return cmdRestore(ctx, rest, getenv, stdout)
 	case "config":
 		return cmdConfigCheck(rest[1:], getenv, environ, stdout, stderr)
 	case "version", "--version", "-version":
