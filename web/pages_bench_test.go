@@ -26,12 +26,12 @@ import (
 //
 //	go test -run='^$' -bench=Pages -benchtime=2000x ./web/
 
-// benchUsers is how many users the server has, and benchSessions how many
+// pageBenchUsers is how many users the server has, and pageBenchSessions how many
 // sessions the account page's user has.
-const benchUsers, benchSessions = 100, 100
+const pageBenchUsers, pageBenchSessions = 100, 100
 
-// pagesFixture is a server with benchUsers users, one of whom (lena) has
-// benchSessions sessions, and the cookies of a session of lena and of
+// pagesFixture is a server with pageBenchUsers users, one of whom (lena) has
+// pageBenchSessions sessions, and the cookies of a session of lena and of
 // the administrator.
 type pagesFixture struct {
 	gh          *server.Gatehouse
@@ -62,7 +62,7 @@ func newPagesFixture(b *testing.B) *pagesFixture {
 	// lena and 98 others: 100 users with root. Two at a time, the
 	// machine's cores.
 	names := []string{"lena"}
-	for i := len(names) + 1; i < benchUsers; i++ {
+	for i := len(names) + 1; i < pageBenchUsers; i++ {
 		names = append(names, fmt.Sprintf("user%03d", i))
 	}
 	parallel(b, len(names), func(i int) error {
@@ -73,7 +73,7 @@ func newPagesFixture(b *testing.B) *pagesFixture {
 	})
 	f := &pagesFixture{gh: gh}
 	var mu sync.Mutex
-	parallel(b, benchSessions, func(i int) error {
+	parallel(b, pageBenchSessions, func(i int) error {
 		w := post(gh, "/auth/ui/login", url.Values{"username": {"lena"}, "password": {benchPassword}},
 			http.Header{"User-Agent": {fmt.Sprintf("BenchBrowser/%d.0 (device %d)", i, i)}})
 		if w.Code != http.StatusSeeOther {
@@ -181,15 +181,26 @@ func atLeast(n int, s string) func(string) error {
 	}
 }
 
+// adminPageSize is how many users, or sessions, a page of the admin
+// console lists.
+const adminPageSize = 50
+
 // BenchmarkPages renders each page through the whole server: the account
-// page of a user with 100 sessions (each listed with its button), and the
-// login page.
+// page of a user with 100 sessions (each listed with its button), the
+// login page, and the admin console's lists of users and of sessions (a
+// page of 50 of the 100 users and 101 sessions each).
 func BenchmarkPages(b *testing.B) {
 	f := newPagesFixture(b)
 	b.Run("account-100-sessions", func(b *testing.B) {
-		benchPage(b, f.gh, "/auth/ui/account", f.lena, atLeast(benchSessions, "BenchBrowser/"))
+		benchPage(b, f.gh, "/auth/ui/account", f.lena, atLeast(pageBenchSessions, "BenchBrowser/"))
 	})
 	b.Run("login", func(b *testing.B) {
 		benchPage(b, f.gh, "/auth/ui/login", nil, atLeast(1, `<input id="password"`))
+	})
+	b.Run("admin-users", func(b *testing.B) {
+		benchPage(b, f.gh, "/auth/ui/admin/users", f.admin, atLeast(adminPageSize, "@example.com</td>"))
+	})
+	b.Run("admin-sessions", func(b *testing.B) {
+		benchPage(b, f.gh, "/auth/ui/admin/sessions", f.admin, atLeast(adminPageSize-1, "BenchBrowser/"))
 	})
 }

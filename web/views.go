@@ -18,7 +18,8 @@ const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-acti
 
 // scriptPageCSP is pageCSP for a page with a script file (it defines the
 // template "script"): scripts from this origin, and requests back to it
-// (the timeout warning's). Other pages keep pageCSP, with no script at all.
+// (the timeout warning's, the password policy's). Other pages keep
+// pageCSP, with no script at all.
 const scriptPageCSP = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // views are the parsed pages, each the layout with its page file.
