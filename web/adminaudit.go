@@ -199,13 +199,11 @@ func (p *Pages) handleAdminAudit(w http.ResponseWriter, r *http.Request, ps *htt
 		if e.TargetID != "" {
 			name, seen := targets[e.TargetID]
 			if !seen {
-				u, err := p.accounts.User(r.Context(), e.TargetID)
-				switch {
-				case err == nil:
-					name = u.Username
-				case gatehouse.ErrorCode(err) != gatehouse.CodeNotFound:
+				n, err := p.accounts.Username(r.Context(), e.TargetID)
+				if err != nil {
 					return err
 				}
+				name = n
 				targets[e.TargetID] = name
 			}
 			if name != "" {

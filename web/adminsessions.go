@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"net/http"
 	"net/url"
 
@@ -92,14 +93,11 @@ func (p *Pages) adminSessionRows(r *http.Request, ps *httpapi.PageSession, list 
 		if s.UserID != "" {
 			name, seen := names[s.UserID]
 			if !seen {
-				name = s.UserID
-				u, err := p.accounts.User(r.Context(), s.UserID)
-				switch {
-				case err == nil:
-					name = u.Username
-				case gatehouse.ErrorCode(err) != gatehouse.CodeNotFound:
+				n, err := p.accounts.Username(r.Context(), s.UserID)
+				if err != nil {
 					return nil, err
 				}
+				name = cmp.Or(n, s.UserID)
 				names[s.UserID] = name
 			}
 			row.User, row.UserURL = name, p.adminURL("/users/"+url.PathEscape(s.UserID), nil)
