@@ -151,5 +151,13 @@ func (p *Pages) handleAdminHome(w http.ResponseWriter, r *http.Request, ps *http
 // list, so a link cannot make the page say something else.
 var adminNotices = map[string]string{}
 
-// notice is the notice the request's ?done= names, "" for none.
-func adminNotice(r *http.Request) string { return adminNotices[r.URL.Query().Get("done")] }
+// adminNotice is the notice the request's ?done= names, "" for none: among
+// adminNotices, or the notices of the groups and sessions parts
+// (partNotices).
+func adminNotice(r *http.Request) string {
+	done := r.URL.Query().Get("done")
+	if n, ok := adminNotices[done]; ok {
+		return n
+	}
+	return partNotices[done]
+}

@@ -1,8 +1,6 @@
 package web
 
 import (
-	"net/http"
-
 	"github.com/gatehouse/gatehouse/httpapi"
 )
 
@@ -37,9 +35,4 @@ func (p *Pages) adminRoutes() {
 	p.adminRoute("GET /ui/admin/routes", settings, p.handleAdminRoutes)
 	// The audit log (adminaudit.go).
 	p.adminRoute("GET /ui/admin/audit", audit, p.handleAdminAudit)
-}
-
-// notBuilt is a console page that does not exist yet.
-func (p *Pages) notBuilt(w http.ResponseWriter, r *http.Request, ps *httpapi.PageSession, page adminPage) error {
-	return errNotFound
 }

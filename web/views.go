@@ -43,9 +43,14 @@ func parseViews(base string) views {
 	parse := func(page string) *template.Template {
 		return template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/new_password.html", "templates/"+page))
 	}
-	// A console page is the layout, the console's navigation and the page.
-	admin := func(page string) *template.Template {
-		return template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/admin_nav.html", "templates/"+page))
+	// A console page is the layout, the console's navigation and the page,
+	// with the parts it shares with other pages (more).
+	admin := func(page string, more ...string) *template.Template {
+		files := []string{"templates/layout.html", "templates/admin_nav.html", "templates/" + page}
+		for _, m := range more {
+			files = append(files, "templates/"+m)
+		}
+		return template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, files...))
 	}
 	return views{
 		adminHome:      admin("admin_home.html"),
@@ -53,8 +58,8 @@ func parseViews(base string) views {
 		adminUsers:     admin("admin_users.html"),
 		adminUser:      admin("admin_user.html"),
 		adminSessions:  admin("admin_sessions.html"),
-		adminGroups:    admin("admin_groups.html"),
-		adminGroup:     admin("admin_group.html"),
+		adminGroups:    admin("admin_groups.html", "admin_group_form.html"),
+		adminGroup:     admin("admin_group.html", "admin_group_form.html"),
 		adminAudit:     admin("admin_audit.html"),
 		adminRoutes:    admin("admin_routes.html"),
 		login:          parse("login.html"),
