@@ -125,6 +125,10 @@ func TestAdminUsersList(t *testing.T) {
 	wantProblem(t, b.do("GET", adminUsersPath+"?state=gone", ""), 400, gatehouse.CodeBadRequest)
 	wantProblem(t, b.do("GET", adminUsersPath+"?page=0", ""), 400, gatehouse.CodeBadRequest)
 	wantProblem(t, b.do("GET", adminUsersPath+"?page=x", ""), 400, gatehouse.CodeBadRequest)
+	// A page whose offset would not fit an int is refused, not wrapped
+	// around to another page.
+	wantProblem(t, b.do("GET", adminUsersPath+"?page=9223372036854775807", ""), 400, gatehouse.CodeBadRequest)
+	wantProblem(t, b.do("GET", adminUsersPath+"?page=368934881474191034", ""), 400, gatehouse.CodeBadRequest)
 }
 
 // wantFieldError checks that page shows msg next to the field with id,

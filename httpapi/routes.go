@@ -64,7 +64,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	// the metrics, the 405 fallbacks and policy explain know them.
 	for _, pr := range pageRoutes {
 		method, path, _ := strings.Cut(pr.route, " ")
-		r.add(method, path, pr.need, http.HandlerFunc(s.servePage))
+		r.add(method, path, pr.need, s.pageHandler(pr))
 	}
 
 	// External logins (external.go). Linking needs a recent
@@ -136,6 +136,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 type pageRoute struct {
 	route string
 	need  account.Requirement
+	// twin is the management API endpoint an admin console page stands
+	// for, relative to the base path ("" for none).
+	twin string
 }
 
 // pageRoutes are the routes of the pages: the setup, reset and invitation
@@ -150,7 +153,7 @@ var pageRoutes = func() []pageRoute {
 	var routes []pageRoute
 	add := func(need account.Requirement, rs ...string) {
 		for _, r := range rs {
-			routes = append(routes, pageRoute{r, need})
+			routes = append(routes, pageRoute{route: r, need: need})
 		}
 	}
 	add(public, "GET /ui/setup", "POST /ui/setup", "GET /ui/reset", "POST /ui/reset",
@@ -167,21 +170,15 @@ var pageRoutes = func() []pageRoute {
 	add(account.Requirement{Access: account.NeedPerson, RecentAuth: true, Enrolment: true, Note: own},
 		"POST /ui/account/2fa/totp", "POST /ui/account/2fa/totp/confirm")
 	// The admin console: each part needs the permission of its JSON twin
-	// in the management API; its front page lists the parts one may see.
+	// in the management API, and the route table's rules for that twin
+	// apply to it too (consolegate.go); its front page lists the parts one
+	// may see.
 	add(person, "GET /ui/admin")
-	perm := func(p string) account.Requirement {
-		return account.Requirement{Access: account.NeedPermission, Permission: p, Note: own}
+	for _, c := range consoleRoutes {
+		need := account.Requirement{Access: account.NeedPermission, Permission: c.perm,
+			Note: own + " The route table's rules for " + c.twin + " apply to it too."}
+		routes = append(routes, pageRoute{route: c.route, need: need, twin: c.twin})
 	}
-	add(perm(PermUsers), "GET /ui/admin/users", "POST /ui/admin/users", "POST /ui/admin/users/invite",
-		"GET /ui/admin/users/{id}", "POST /ui/admin/users/{id}/update", "POST /ui/admin/users/{id}/disable",
-		"POST /ui/admin/users/{id}/enable", "POST /ui/admin/users/{id}/unlock",
-		"POST /ui/admin/users/{id}/reset-two-factor", "POST /ui/admin/users/{id}/reset-password",
-		"POST /ui/admin/users/{id}/invite", "POST /ui/admin/users/{id}/sessions/end",
-		"POST /ui/admin/users/{id}/delete",
-		"GET /ui/admin/sessions", "POST /ui/admin/sessions/end")
-	add(perm(PermSettings), "GET /ui/admin/groups", "POST /ui/admin/groups", "GET /ui/admin/groups/{name}",
-		"POST /ui/admin/groups/{name}", "POST /ui/admin/groups/{name}/delete", "GET /ui/admin/routes")
-	add(perm(PermAudit), "GET /ui/admin/audit")
 	return routes
 }()
 
@@ -253,10 +250,11 @@ func (s *Server) guard(need account.Requirement, h authedFunc) handlerFunc {
 }
 
 // gated reports whether the route table gates path (a full path), on top
-// of the endpoint's own requirement: the management API and BASE/metrics.
+// of the endpoint's own requirement: the management API, the admin
+// console (which is the management API in pages) and BASE/metrics.
 func (s *Server) gated(path string) bool {
-	prefix := s.base + ManagementPrefix
-	return path == prefix || strings.HasPrefix(path, prefix+"/") || path == s.base+"/metrics"
+	under := func(prefix string) bool { return path == prefix || strings.HasPrefix(path, prefix+"/") }
+	return under(s.base+ManagementPrefix) || under(s.base+ConsolePrefix) || path == s.base+"/metrics"
 }
 
 // BuiltinRoutes returns gatehouse's own endpoints and what each requires,

@@ -270,10 +270,12 @@ func (p *Pages) groupData(r *http.Request, page adminPage, name string) (*adminG
 	}
 	for _, id := range ids {
 		m := memberRow{Username: id, URL: p.adminURL("/users/"+url.PathEscape(id), nil)}
-		if u, err := p.accounts.User(ctx, id); err == nil {
-			m.Username = u.Username
-		} else if gatehouse.ErrorCode(err) != gatehouse.CodeNotFound {
+		name, err := p.accounts.Username(ctx, id)
+		if err != nil {
 			return nil, nil, err
+		}
+		if name != "" {
+			m.Username = name
 		}
 		d.Members = append(d.Members, m)
 	}

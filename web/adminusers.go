@@ -92,6 +92,10 @@ type usersQuery struct {
 	Page   int // 1-based
 }
 
+// maxUsersPage is the highest page number the list takes: 50 million
+// users.
+const maxUsersPage = 1_000_000
+
 // parseUsersQuery reads q, state and page; a state or page that is not
 // one the page offers is a bad request.
 func parseUsersQuery(q url.Values) (usersQuery, error) {
@@ -101,8 +105,10 @@ func parseUsersQuery(q url.Values) (usersQuery, error) {
 	}
 	if s := q.Get("page"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			return uq, gatehouse.Errorf(gatehouse.CodeBadRequest, "The page must be a whole number from 1.")
+		// Past maxUsersPage the offset would not fit an int (and no
+		// store holds that many users).
+		if err != nil || n < 1 || n > maxUsersPage {
+			return uq, gatehouse.Errorf(gatehouse.CodeBadRequest, "The page must be a whole number from 1 to %d.", maxUsersPage)
 		}
 		uq.Page = n
 	}

@@ -854,6 +854,8 @@ var otherEnv = []string{
 	"GATEHOUSE_CONFIG",        // the configuration file (loadSettings)
 	"GATEHOUSE_TEST_POSTGRES", // test database (.ci/run)
 	"GATEHOUSE_TEST_REDIS",    // test Redis (.ci/run)
+	"GATEHOUSE_TEST_AXE",      // axe-core for the browser tests (.ci/run)
+	"GATEHOUSE_SCREENSHOTS",   // where the browser tests save screenshots
 }
 
 // unknownEnv reports each GATEHOUSE_ variable of environ (NAME=VALUE

@@ -70,12 +70,20 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	// The socket listens and the stores are open: requests are answered
+	// from here on (systemd's Type=notify starts dependent units now).
+	if err := notifySystemd(getenv, "READY=1"); err != nil {
+		log.Warn("could not tell systemd the server is ready (NOTIFY_SOCKET)", "err", err)
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: finishing requests in flight")
+	if err := notifySystemd(getenv, "STOPPING=1"); err != nil {
+		log.Warn("could not tell systemd the server is stopping (NOTIFY_SOCKET)", "err", err)
+	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
