@@ -2,10 +2,14 @@ package main
 
 import (
 	"flag"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // updateReference rewrites docs/configuration.md instead of comparing it.
@@ -135,5 +139,48 @@ func TestConfigReferenceKeys(t *testing.T) {
 		if reflect.DeepEqual(c, defaultConfig()) {
 			t.Errorf("%s=%s changed nothing", k.env, value)
 		}
+	}
+}
+
+// TestConfigReferenceWalk checks the walk on a struct of its own: a field
+// without a doc comment is found undocumented (so that the check above
+// can fail), a Go-style comment starts with the key, and keys inside a
+// list of entries are file only.
+func TestConfigReferenceWalk(t *testing.T) {
+	const src = `package p
+type example struct {
+	// Timeout ends it.
+	Timeout time.Duration ` + "`yaml:\"timeout\"`" + `
+	Bare string ` + "`yaml:\"bare\"`" + `
+	// Items are entries.
+	Items []struct {
+		// Name, or nothing.
+		Name string ` + "`yaml:\"name\"`" + `
+	} ` + "`yaml:\"items\"`" + `
+	Hidden string ` + "`yaml:\"-\"`" + `
+}`
+	f, err := parser.ParseFile(token.NewFileSet(), "example.go", src, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := f.Decls[0].(*ast.GenDecl).Specs[0].(*ast.TypeSpec).Type.(*ast.StructType)
+	type example struct {
+		Timeout time.Duration `yaml:"timeout"`
+		Bare    string        `yaml:"bare"`
+		Items   []struct {
+			Name string `yaml:"name"`
+		} `yaml:"items"`
+		Hidden string `yaml:"-"`
+	}
+	var got []configKey
+	walkConfig(reflect.ValueOf(example{Timeout: 90 * time.Second, Bare: "b"}), st, "", typeDocs{}, func(k configKey) { got = append(got, k) })
+	want := []configKey{
+		{path: "timeout", kind: "duration", def: "1m30s", doc: "`timeout` ends it."},
+		{path: "bare", kind: "string", def: "b"},
+		{path: "items", kind: "list of entries", doc: "`items` are entries.", section: true},
+		{path: "items[].name", kind: "string", doc: "`name`, or nothing."},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("walk:\n%+v\nwant\n%+v", got, want)
 	}
 }
