@@ -31,14 +31,14 @@ func TestAccountPagePassword(t *testing.T) {
 
 	w := b.postForm(accountPath+"/password", csrfTok, url.Values{"current_password": {"not my password"}, "new_password": {newPassword}})
 	wantStrictPage(t, w, 401, `id="current_password" name="current_password" type="password" required autocomplete="current-password" aria-invalid="true" aria-describedby="current_password-error"`,
-		`<p id="current_password-error" class="err">The current password is not correct.</p>`)
+		`<p id="current_password-error" class="err" role="alert">The current password is not correct.</p>`)
 	w = b.postForm(accountPath+"/password", csrfTok, url.Values{"current_password": {pwOf("lena")}, "new_password": {"short"}})
-	wantStrictPage(t, w, 422, `aria-invalid="true" aria-describedby="new_password-error"`, `<p id="new_password-error" class="err">`)
+	wantStrictPage(t, w, 422, `aria-describedby="new_password-hint new_password-policy new_password-error" aria-invalid="true"`, `<p id="new_password-error" class="err" role="alert">Password must be at least 12 characters.</p>`)
 	if strings.Contains(w.Body.String(), `current_password" type="password" required autocomplete="current-password" aria-invalid`) {
 		t.Error("the current password is marked wrong too")
 	}
 	w = b.postForm(accountPath+"/password", csrfTok, url.Values{"current_password": {pwOf("lena")}})
-	wantStrictPage(t, w, 422, `<p id="new_password-error" class="err">New password is required.</p>`)
+	wantStrictPage(t, w, 422, `<p id="new_password-error" class="err" role="alert">New password is required.</p>`)
 	// Nothing changed yet.
 	other.accountPage()
 
@@ -75,12 +75,12 @@ func TestAccountPageTokens(t *testing.T) {
 
 	// Errors tied to their fields, the form kept.
 	w := b.postForm(accountPath+"/tokens", csrfTok, url.Values{"name": {""}, "expiry": {"30"}, "permission": {httpapi.PermAudit}})
-	wantStrictPage(t, w, 422, `aria-invalid="true" aria-describedby="token_name-error"`, `<p id="token_name-error" class="err">`,
+	wantStrictPage(t, w, 422, `aria-invalid="true" aria-describedby="token_name-error"`, `<p id="token_name-error" class="err" role="alert">`,
 		`value="`+httpapi.PermAudit+`" checked`)
 	w = b.postForm(accountPath+"/tokens", csrfTok, url.Values{"name": {"ci"}, "expiry": {"12"}})
 	wantStrictPage(t, w, 422, `aria-describedby="token_expiry-error"`, "Choose one of the expiries offered.", `value="ci"`)
 	w = b.postForm(accountPath+"/tokens", csrfTok, url.Values{"name": {"ci"}, "expiry": {"30"}, "permission": {httpapi.PermUsers}})
-	wantStrictPage(t, w, 422, `<p id="token_permission-error" class="err">`)
+	wantStrictPage(t, w, 422, `<p id="token_permission-error" class="err" role="alert">`)
 
 	w = b.postForm(accountPath+"/tokens", csrfTok, url.Values{"name": {"ci"}, "expiry": {"30"}, "permission": {httpapi.PermAudit}})
 	wantStrictPage(t, w, 201, "<title>Your new API token</title>", "shown only once", httpapi.PermAudit, "2026-03-31")
@@ -101,7 +101,7 @@ func TestAccountPageTokens(t *testing.T) {
 		t.Errorf("the token's permissions: %+v", list)
 	}
 	// Listed without its secret.
-	page, _ = b.accountPage("<td>ci</td>", "<td>"+httpapi.PermAudit+"</td>", "2026-03-31")
+	page, _ = b.accountPage(`<th scope="row">ci</th>`, "<td>"+httpapi.PermAudit+"</td>", "2026-03-31")
 	if strings.Contains(page, secret) {
 		t.Fatal("the account page shows the secret again")
 	}
@@ -170,7 +170,7 @@ func TestAccountPageLogins(t *testing.T) {
 		t.Fatalf("link: %d %v %s", w.Code, w.Header(), w.Body)
 	}
 	wantSeeOther(t, callback(t, b, op.Authorize(t, nil, w.Header().Get("Location"))), accountPath+"?done=linked")
-	page, _ = b.accountPageAt("?done=linked", "The external login was linked.", "<td>Corp SSO</td><td>bob@corp.example</td>", "Remove Corp SSO")
+	page, _ = b.accountPageAt("?done=linked", "The external login was linked.", `<th scope="row">Corp SSO</th><td>bob@corp.example</td>`, "Remove Corp SSO")
 	if strings.Contains(page, "Link Corp SSO") {
 		t.Error("a linked provider still has a link button")
 	}
@@ -200,12 +200,12 @@ func TestAccountPageLogins(t *testing.T) {
 	if w := externalLogin(t, op, cb, "corp", ""); w.Code != 303 {
 		t.Fatalf("carol: %d %s", w.Code, w.Body)
 	}
-	page, cCSRF := cb.accountPage("carol", "<td>Corp SSO</td>")
+	page, cCSRF := cb.accountPage("carol", `<th scope="row">Corp SSO</th>`)
 	if strings.Contains(page, "Change password") {
 		t.Error("a user without a password has the password form")
 	}
 	w = cb.postForm(accountPath+"/logins/unlink", cCSRF, url.Values{"provider": {"corp"}})
-	wantStrictPage(t, w, 409, `<p class="err" role="alert">This is the last way left to log in; set a password or link another login first.</p>`, "<td>Corp SSO</td>")
+	wantStrictPage(t, w, 409, `<p class="err" role="alert">This is the last way left to log in; set a password or link another login first.</p>`, `<th scope="row">Corp SSO</th>`)
 
 	// Stale, with neither a password nor a second factor, carol confirms
 	// it is her by logging in at her provider again, which lands her on

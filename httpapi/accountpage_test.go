@@ -62,9 +62,10 @@ func (b *browser) postForm(path, csrfTok string, v url.Values, opts ...reqOpt) *
 	return b.do("POST", path, v.Encode(), append([]reqOpt{header("Content-Type", "application/x-www-form-urlencoded")}, opts...)...)
 }
 
-// scriptFile is the one script a page may have, a file of this origin:
-// the account page's timeout warning.
-var scriptFile = regexp.MustCompile(`<script src="/auth/ui/assets/timeout\.[0-9a-f]{10}\.js" defer></script>`)
+// scriptFile is a script a page may have, a file of this origin: the
+// account page's timeout warning, and the password policy's hints of the
+// pages with a new password.
+var scriptFile = regexp.MustCompile(`<script src="/auth/ui/assets/(timeout|passwordpolicy)\.[0-9a-f]{10}\.js" defer></script>`)
 
 const (
 	strictCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -192,7 +193,7 @@ func userID(t *testing.T, e *env, name string) string {
 	return u.ID
 }
 
-var sessionIDField = regexp.MustCompile(`name="id" value="([^"]+)">\s*<button type="submit">End session</button>`)
+var sessionIDField = regexp.MustCompile(`<button type="submit" name="id" value="([^"]+)">End session</button>`)
 
 // TestAccountPageSessions: the page lists the user's sessions with their
 // device, address and last activity, this one marked; one can be ended,

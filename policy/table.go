@@ -39,17 +39,23 @@ type Rule struct {
 	// "*" (at most four) stands for any run of characters within that
 	// segment. "/umbraco/**/*.aspx" is a glob at any depth below /umbraco:
 	// the last segment of a path under /umbraco, directly or deeper, must
-	// match it. Paths adds more patterns to the same rule.
-	Path  string   `yaml:"path" json:"path,omitempty"`
+	// match it.
+	Path string `yaml:"path" json:"path,omitempty"`
+	// Paths adds more patterns, of the same forms, to the same rule.
 	Paths []string `yaml:"paths" json:"paths,omitempty"`
 	// Methods limits the rule to these methods; empty means all. A rule for
 	// GET also covers HEAD, and one cannot name HEAD without GET (a HEAD
 	// is answered by the application's GET handler).
 	Methods []string `yaml:"methods" json:"methods,omitempty"`
-	Access  Access   `yaml:"access" json:"access"`
-	// Permission, or any one of Permissions, is required when Access is
-	// "permission".
-	Permission  string   `yaml:"permission" json:"permission,omitempty"`
+	// Access is what the rule demands: public (nothing), session (any
+	// live session, a guest's too), authenticated (a logged-in user),
+	// permission (a user with the permission, or one of the
+	// permissions) or deny.
+	Access Access `yaml:"access" json:"access"`
+	// Permission is required when the rule's access is "permission".
+	Permission string `yaml:"permission" json:"permission,omitempty"`
+	// Permissions, any one of them, is required when the rule's access
+	// is "permission" (instead of a single permission).
 	Permissions []string `yaml:"permissions" json:"permissions,omitempty"`
 	// Networks limits the rule to clients in these CIDR ranges (after
 	// trusted-proxy resolution); empty means any client.

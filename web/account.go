@@ -28,6 +28,13 @@ type accountPageData struct {
 	CSRFToken               string
 	User                    *gatehouse.User
 	TwoFactor               bool
+	// TwoFactorAvailable says second factors are on here: without them the
+	// page offers no enrolment (its POST would answer 404).
+	TwoFactorAvailable bool
+	// TwoFactorRequiredBy names the user's groups that require two-factor;
+	// the page then offers no way to turn it off (the POST would answer
+	// 409) and says why.
+	TwoFactorRequiredBy string
 	// RecoveryCodesLeft counts the unused recovery codes (two-factor on).
 	RecoveryCodesLeft int
 	// ProveWithPassword says the two-factor forms ask for the password;
@@ -42,8 +49,10 @@ type accountPageData struct {
 	Sessions []sessionRow
 
 	// PasswordForm shows the password change form (absent with
-	// deny_local_login, or for a user without a password).
+	// deny_local_login, or for a user without a password); NewPassword
+	// is its new-password field.
 	PasswordForm bool
+	NewPassword  newPasswordField
 
 	// Logins are the linked external logins; CanLink the providers the
 	// user may link themselves.
@@ -175,12 +184,21 @@ func (p *Pages) accountData(r *http.Request, ps *httpapi.PageSession) (*accountP
 		Action: p.base + "/ui/account", CSRFToken: ps.CSRFToken, User: u, FieldErrors: map[string]string{},
 		RemainingURL: p.base + "/session/remaining", ExtendURL: p.base + "/session",
 		PasswordForm: p.usesPassword(u), Expiries: expiries,
+		NewPassword: p.newPassword("new_password", "new_password", "New password"),
 	}
 	st, err := p.accounts.TwoFactorStatusOf(ctx, u)
 	if err != nil {
 		return nil, err
 	}
 	d.TwoFactor, d.RecoveryCodesLeft, d.ProveWithPassword = st.Enabled, st.RecoveryCodesRemaining, d.PasswordForm
+	d.TwoFactorAvailable = p.accounts.TwoFactorAvailable()
+	if d.TwoFactor {
+		required, err := p.accounts.GroupsRequiringTwoFactor(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		d.TwoFactorRequiredBy = requiredByText(required)
+	}
 	perms, err := p.accounts.Permissions(ctx, u)
 	if err != nil {
 		return nil, err

@@ -56,5 +56,6 @@ func (p *Pages) handleChangePassword(w http.ResponseWriter, r *http.Request, ps 
 				d.FieldErrors[k] = v
 			}
 		}
+		d.NewPassword.Error = fields["new_password"]
 	})
 }

@@ -187,3 +187,16 @@ func (f proofFields) Error(name string) string { return f.errors[f.Prefix+name] 
 func proofOf(d *accountPageData, prefix string) proofFields {
 	return proofFields{Prefix: prefix, Password: d.ProveWithPassword, errors: d.FieldErrors}
 }
+
+// requiredByText says which of the user's groups require two-factor
+// ("Your group staff requires …"), or "" for none.
+func requiredByText(groups []string) string {
+	switch len(groups) {
+	case 0:
+		return ""
+	case 1:
+		return "Your group " + groups[0] + " requires two-factor authentication, so it cannot be turned off."
+	}
+	return "Your groups " + strings.Join(groups[:len(groups)-1], ", ") + " and " + groups[len(groups)-1] +
+		" require two-factor authentication, so it cannot be turned off."
+}

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/gatehouse/gatehouse"
 )
@@ -14,17 +15,18 @@ import (
 type linkPageData struct {
 	Title, Intro, Action, Button string
 	UserID, Token                string
-	MinLength                    int
-	Errors                       []string
-	Done                         string
-	Invalid                      bool
+	// NewPassword is the password field; a refused password's reasons
+	// are its Error.
+	NewPassword newPasswordField
+	Done        string
+	Invalid     bool
 }
 
 // resetPage is the reset page for the link's userID and token.
 func (p *Pages) resetPage(userID, token string) linkPageData {
 	return linkPageData{
 		Title: "Choose a new password", Action: p.base + "/ui/reset", Button: "Set password",
-		UserID: userID, Token: token, MinLength: p.accounts.Policy().MinLength,
+		UserID: userID, Token: token, NewPassword: p.newPassword("password", "password", "New password"),
 	}
 }
 
@@ -33,7 +35,7 @@ func (p *Pages) invitePage(userID, token string) linkPageData {
 	return linkPageData{
 		Title: "Accept your invitation", Intro: "Choose a password to activate your account.",
 		Action: p.base + "/ui/invite", Button: "Activate account",
-		UserID: userID, Token: token, MinLength: p.accounts.Policy().MinLength,
+		UserID: userID, Token: token, NewPassword: p.newPassword("password", "password", "New password"),
 	}
 }
 
@@ -110,7 +112,7 @@ func (p *Pages) linkPageError(w http.ResponseWriter, err error, d linkPageData) 
 		d.Invalid = true
 		return render(w, http.StatusBadRequest, p.views.link, d)
 	case gatehouse.CodeValidation, gatehouse.CodePasswordPolicy:
-		d.Errors = messages(ge)
+		d.NewPassword.Error = strings.Join(messages(ge), " ")
 		return render(w, http.StatusUnprocessableEntity, p.views.link, d)
 	default:
 		return err

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
@@ -10,15 +11,17 @@ import (
 
 type setupPageData struct {
 	Action, Token, Username, Email, Name string
-	MinLength                            int
-	Errors                               []string
-	Done, NoToken                        bool
+	// NewPassword is the password field; a refused password's reasons
+	// are its Error, other errors are the page's Errors.
+	NewPassword   newPasswordField
+	Errors        []string
+	Done, NoToken bool
 }
 
 // handleSetupPage is GET BASE/ui/setup?token=…: the form behind the setup
 // link. Opening it does not use the token up; only the form post does.
 func (p *Pages) handleSetupPage(w http.ResponseWriter, r *http.Request) error {
-	d := setupPageData{Action: p.base + "/ui/setup", Token: r.URL.Query().Get("token"), MinLength: p.accounts.Policy().MinLength}
+	d := setupPageData{Action: p.base + "/ui/setup", Token: r.URL.Query().Get("token"), NewPassword: p.newPassword("password", "password", "Password")}
 	d.NoToken = d.Token == "" || !p.accounts.SetupPending()
 	return render(w, http.StatusOK, p.views.setup, d)
 }
@@ -33,7 +36,7 @@ func (p *Pages) handleSetupForm(w http.ResponseWriter, r *http.Request) error {
 	d := setupPageData{
 		Action: p.base + "/ui/setup", Token: f.Get("token"),
 		Username: f.Get("username"), Email: f.Get("email"), Name: f.Get("name"),
-		MinLength: p.accounts.Policy().MinLength,
+		NewPassword: p.newPassword("password", "password", "Password"),
 	}
 	u, err := p.accounts.CompleteSetup(r.Context(), d.Token, account.NewUser{
 		Username: d.Username, Email: d.Email, Name: d.Name, Password: f.Get("password"),
@@ -46,7 +49,10 @@ func (p *Pages) handleSetupForm(w http.ResponseWriter, r *http.Request) error {
 	case gatehouse.ErrorCode(err) == gatehouse.CodeInvalidToken:
 		d.NoToken = true
 		return render(w, http.StatusBadRequest, p.views.setup, d)
-	case errors.As(err, &ge) && (ge.Code == gatehouse.CodeValidation || ge.Code == gatehouse.CodePasswordPolicy || ge.Code == gatehouse.CodeConflict):
+	case errors.As(err, &ge) && ge.Code == gatehouse.CodePasswordPolicy:
+		d.NewPassword.Error = strings.Join(messages(ge), " ")
+		return render(w, http.StatusUnprocessableEntity, p.views.setup, d)
+	case errors.As(err, &ge) && (ge.Code == gatehouse.CodeValidation || ge.Code == gatehouse.CodeConflict):
 		d.Errors = messages(ge)
 		return render(w, http.StatusUnprocessableEntity, p.views.setup, d)
 	default:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"sync"
 )
 
 //go:embed templates/*.html
@@ -17,7 +18,8 @@ const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-acti
 
 // scriptPageCSP is pageCSP for a page with a script file (it defines the
 // template "script"): scripts from this origin, and requests back to it
-// (the timeout warning's). Other pages keep pageCSP, with no script at all.
+// (the timeout warning's, the password policy's). Other pages keep
+// pageCSP, with no script at all.
 const scriptPageCSP = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // views are the parsed pages, each the layout with its page file.
@@ -39,7 +41,7 @@ type views struct {
 func parseViews(base string) views {
 	funcs := template.FuncMap{"asset": func(name string) (string, error) { return assetURL(base, name) }, "proofOf": proofOf}
 	parse := func(page string) *template.Template {
-		return template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+page))
+		return template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/new_password.html", "templates/"+page))
 	}
 	// A console page is the layout, the console's navigation and the page,
 	// with the parts it shares with other pages (more).
@@ -73,10 +75,26 @@ func parseViews(base string) views {
 	}
 }
 
+// pageBuffers are the buffers render executes pages into, reused: a page
+// listing 100 sessions is some 60 KB, grown anew for every request
+// otherwise, which the garbage collector then makes every request pay for
+// (BENCHMARKS.md, "Pages").
+var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuffer bounds the buffers kept for reuse, so that one huge page
+// does not stay in memory.
+const maxPooledBuffer = 1 << 20
+
 // render writes a page with status, whole or not at all.
 func render(w http.ResponseWriter, status int, t *template.Template, d any) error {
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, d); err != nil {
+	buf := pageBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledBuffer {
+			buf.Reset()
+			pageBuffers.Put(buf)
+		}
+	}()
+	if err := t.Execute(buf, d); err != nil {
 		return fmt.Errorf("render page: %w", err)
 	}
 	h := w.Header()

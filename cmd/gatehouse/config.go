@@ -38,63 +38,132 @@ import (
 // and reported as not yet in effect, so a file written for the contract
 // never stops the server from starting.
 type config struct {
+	// PublicURL is the URL people reach gatehouse at (https://admin.example.com):
+	// links in mail and the OpenID Connect redirect URIs are built from it,
+	// never from the request's Host. Required with oidc.
 	PublicURL string `yaml:"public_url"`
-	BasePath  string `yaml:"base_path"`
-	Addr      string `yaml:"addr"`
-	DataDir   string `yaml:"data_dir"`
-	Database  string `yaml:"database"`
-	Sessions  string `yaml:"sessions"`
+	// BasePath is the path gatehouse's own endpoints and pages are served
+	// under (BASE in the contract).
+	BasePath string `yaml:"base_path"`
+	// Addr is the HOST:PORT serve listens on.
+	Addr string `yaml:"addr"`
+	// DataDir holds the SQLite database and the key file; a relative path
+	// is relative to the working directory.
+	DataDir string `yaml:"data_dir"`
+	// Database is sqlite://FILE (a relative FILE is in data_dir) or
+	// postgres://USER:PASSWORD@HOST:PORT/DATABASE with pgx's query
+	// parameters.
+	Database string `yaml:"database"`
+	// Sessions is where sessions, login throttles and pending logins are
+	// kept: database, or a Redis URL (redis://HOST:PORT/DB, rediss:// for
+	// TLS, redis-sentinel://HOST:PORT/DB?master=NAME,
+	// redis-cluster://HOST:PORT,HOST:PORT).
+	Sessions string `yaml:"sessions"`
 	// RedisPrefix starts every Redis key and channel of this
 	// installation (with sessions: redis://…), so that installations can
 	// share a Redis; all processes of one installation use the same.
-	RedisPrefix    string   `yaml:"redis_prefix"`
+	RedisPrefix string `yaml:"redis_prefix"`
+	// TrustedProxies are the addresses or CIDR ranges of the reverse
+	// proxies whose X-Forwarded-For and X-Forwarded-Proto are believed.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// TrustedOrigins are origins (https://app.example.com) whose
+	// cross-origin unsafe requests are let through the CSRF origin check;
+	// they still need the CSRF token.
 	TrustedOrigins []string `yaml:"trusted_origins"`
-	Session        struct {
-		IdleTimeout         time.Duration `yaml:"idle_timeout"`
-		AbsoluteTimeout     time.Duration `yaml:"absolute_timeout"`
-		RememberTimeout     time.Duration `yaml:"remember_timeout"`
+	// Session is how long sessions last and how their cookie is set.
+	Session struct {
+		// IdleTimeout ends a session after this long without a request.
+		IdleTimeout time.Duration `yaml:"idle_timeout"`
+		// AbsoluteTimeout ends a session this long after its login,
+		// however active; at least idle_timeout.
+		AbsoluteTimeout time.Duration `yaml:"absolute_timeout"`
+		// RememberTimeout replaces absolute_timeout for "remember me"
+		// sessions.
+		RememberTimeout time.Duration `yaml:"remember_timeout"`
+		// RememberIdleTimeout replaces idle_timeout for "remember me"
+		// sessions.
 		RememberIdleTimeout time.Duration `yaml:"remember_idle_timeout"`
-		SameSite            string        `yaml:"same_site"`
-		CookieName          string        `yaml:"cookie_name"`
+		// SameSite is the session cookie's SameSite: lax or strict
+		// (strict is refused with oidc).
+		SameSite string `yaml:"same_site"`
+		// CookieName names the session cookie; __Host- is put before it
+		// over HTTPS (__Secure- with cookie_domain).
+		CookieName string `yaml:"cookie_name"`
+		// ReauthenticateAfter is how recent the password must have been
+		// proved for a sensitive change (password, email, two-factor);
+		// older, the user re-authenticates first.
 		ReauthenticateAfter time.Duration `yaml:"reauthenticate_after"`
 		// CookieDomain (example.com) makes one login valid on the domain
 		// and every subdomain: the session and XSRF-TOKEN cookies get it
-		// as their Domain (session.Config.CookieDomain).
+		// as their Domain. It must cover public_url's host.
 		CookieDomain string `yaml:"cookie_domain"`
 		// Guest turns on guest sessions: POST BASE/session with an empty
 		// body starts a session without a user (duplistatus).
 		Guest bool `yaml:"guest"`
 	} `yaml:"session"`
+	// Login throttles password guessing: waits that grow per username,
+	// and a lock per client address.
 	Login struct {
-		MaxFailures           int           `yaml:"max_failures"`
-		FailureWindow         time.Duration `yaml:"failure_window"`
-		Lockout               time.Duration `yaml:"lockout"`
-		MaxFailuresPerAddress int           `yaml:"max_failures_per_address"`
+		// MaxFailures is how many failures for one username (1 to 100)
+		// make it wait before it may try again.
+		MaxFailures int `yaml:"max_failures"`
+		// FailureWindow is how long after the last failure or wait the
+		// failures are forgotten.
+		FailureWindow time.Duration `yaml:"failure_window"`
+		// Lockout is the longest wait (the first is a quarter of it, the
+		// next half); a client address is locked this long too.
+		Lockout time.Duration `yaml:"lockout"`
+		// MaxFailuresPerAddress is how many failures from one client
+		// address, for any usernames, lock that address for lockout.
+		MaxFailuresPerAddress int `yaml:"max_failures_per_address"`
 	} `yaml:"login"`
+	// BasicAuth lets scripts send a username and password with every
+	// request (Authorization: Basic) instead of a session.
 	BasicAuth struct {
-		Enabled       bool `yaml:"enabled"`
+		// Enabled accepts Basic auth, over HTTPS only (TLS at a trusted
+		// proxy included).
+		Enabled bool `yaml:"enabled"`
+		// AllowInsecure accepts Basic auth over plain HTTP too; for
+		// development only.
 		AllowInsecure bool `yaml:"allow_insecure"`
 	} `yaml:"basic_auth"`
-	// CSRF.EveryRequest extends the CSRF token check to safe methods
-	// authenticated by the session cookie (Kirby's "for every request"),
-	// except GET BASE/session and GET BASE/csrf. Off by default.
+	// CSRF is the check of the CSRF token on requests authenticated by
+	// the session cookie.
 	CSRF struct {
+		// EveryRequest extends the CSRF token check to safe methods
+		// authenticated by the session cookie (Kirby's "for every
+		// request"), except GET BASE/session and GET BASE/csrf.
 		EveryRequest bool `yaml:"every_request"`
 	} `yaml:"csrf"`
 	// CORS lets scripts of other origins call gatehouse's own endpoints
 	// and, in gateway mode, the routes with cors: true (Kirby's cors
 	// option). Its origins are trusted by the CSRF origin check too.
 	CORS struct {
-		AllowedOrigins   []string      `yaml:"allowed_origins"`
-		AllowedHeaders   []string      `yaml:"allowed_headers"`
-		ExposedHeaders   []string      `yaml:"exposed_headers"`
-		AllowCredentials bool          `yaml:"allow_credentials"`
-		MaxAge           time.Duration `yaml:"max_age"`
+		// AllowedOrigins are the origins (https://app.example.com, or
+		// "*") whose scripts may call gatehouse; empty turns CORS off.
+		AllowedOrigins []string `yaml:"allowed_origins"`
+		// AllowedHeaders are request headers their scripts may send,
+		// besides Content-Type, X-Requested-With and the CSRF headers,
+		// which are always allowed; "*" allows any.
+		AllowedHeaders []string `yaml:"allowed_headers"`
+		// ExposedHeaders are response headers their scripts may read.
+		ExposedHeaders []string `yaml:"exposed_headers"`
+		// AllowCredentials lets their requests carry the session cookie;
+		// not with the origin "*".
+		AllowCredentials bool `yaml:"allow_credentials"`
+		// MaxAge is how long a browser may cache a preflight's answer
+		// (0: not said).
+		MaxAge time.Duration `yaml:"max_age"`
 	} `yaml:"cors"`
+	// Password is the rule new passwords must follow, and whether they
+	// can be reset by mail.
 	Password struct {
-		MinLength          int  `yaml:"min_length"`
-		MaxLength          int  `yaml:"max_length"`
+		// MinLength is the least number of characters of a new password.
+		MinLength int `yaml:"min_length"`
+		// MaxLength is the most bytes a password may have (at least 64).
+		MaxLength int `yaml:"max_length"`
+		// AllowPasswordReset lets users reset a forgotten password with
+		// a mailed link; false turns the reset off.
 		AllowPasswordReset bool `yaml:"allow_password_reset"`
 		// MinStrength is the least zxcvbn score (0–4) of a new
 		// password; 0 turns the strength rule off.
@@ -103,64 +172,83 @@ type config struct {
 		// Pwned-Passwords-style range API at this URL (off when empty).
 		BreachCheckURL string `yaml:"breach_check_url"`
 	} `yaml:"password"`
-
-	// Accepted for forward compatibility; not in effect in this version.
-	Mail      mailConfig `yaml:"mail"`
-	SMS       smsConfig  `yaml:"sms"`
+	// Mail is how mail (reset links, invitations, codes, notices) leaves
+	// gatehouse.
+	Mail mailConfig `yaml:"mail"`
+	// SMS is how SMS codes of the second factor leave gatehouse.
+	SMS smsConfig `yaml:"sms"`
+	// TwoFactor is the second factor's settings (TOTP, codes by mail or
+	// SMS, recovery codes).
 	TwoFactor struct {
-		// KeyFile holds the key that encrypts TOTP secrets at rest
-		// (created on first start); default DATA_DIR/secrets.key.
+		// KeyFile holds the key that encrypts TOTP secrets at rest and
+		// signs remembered-device cookies (created on first start);
+		// default DATA_DIR/secrets.key. Every process needs the same.
 		KeyFile string `yaml:"key_file"`
 		// Issuer names the service in authenticator apps.
 		Issuer string `yaml:"issuer"`
 	} `yaml:"two_factor"`
 	// Upstream turns on gateway (reverse-proxy) mode: requests outside
 	// base_path, and paths under it gatehouse does not serve, are decided
-	// by the route table and forwarded there. UpstreamTimeout bounds the
-	// connection and the wait for the response headers.
-	Upstream        string        `yaml:"upstream"`
+	// by the route table and forwarded to this URL.
+	Upstream string `yaml:"upstream"`
+	// UpstreamTimeout bounds the connection to the upstream and the wait
+	// for its response headers.
 	UpstreamTimeout time.Duration `yaml:"upstream_timeout"`
 	// RedirectDomains are the hosts (and their subdomains) the login
 	// page's and forward auth's rd may point to.
 	RedirectDomains []string `yaml:"redirect_domains"`
 	// Gateway says what the gateway (forward auth and the reverse proxy)
-	// lets reach the application, besides what the route table decides:
-	// ExtraMethods are methods let through besides the standard upper-case
-	// ones (such as PROPFIND for WebDAV; rules may name them);
-	// AllowPathParameters lets ";" path parameters through (off: Tomcat,
-	// Jetty and Spring drop them before routing); StripHeaders are request
-	// headers the reverse proxy removes on top of its list of other
-	// proxies' identity headers (a name ending in "*" is a prefix).
+	// lets reach the application, besides what the route table decides.
 	Gateway struct {
-		ExtraMethods        []string `yaml:"extra_methods"`
-		AllowPathParameters bool     `yaml:"allow_path_parameters"`
-		StripHeaders        []string `yaml:"strip_headers"`
+		// ExtraMethods are methods let through besides the standard
+		// upper-case ones (such as PROPFIND for WebDAV); rules may name
+		// them.
+		ExtraMethods []string `yaml:"extra_methods"`
+		// AllowPathParameters lets ";" path parameters through (off:
+		// Tomcat, Jetty and Spring drop them before routing).
+		AllowPathParameters bool `yaml:"allow_path_parameters"`
+		// StripHeaders are request headers the reverse proxy removes on
+		// top of its list of other proxies' identity headers (a name
+		// ending in "*" is a prefix).
+		StripHeaders []string `yaml:"strip_headers"`
 	} `yaml:"gateway"`
-	// Metrics.Networks are the client networks BASE/metrics is served to
-	// (default: loopback only).
+	// Metrics is who may read the Prometheus metrics at BASE/metrics.
 	Metrics struct {
+		// Networks are the client networks BASE/metrics is served to
+		// (default: loopback only).
 		Networks []string `yaml:"networks"`
 	} `yaml:"metrics"`
-	Routes []policy.Rule       `yaml:"routes"`
+	// Routes is the route table: the first rule whose path, methods,
+	// hosts and networks match a request decides what it needs, and a
+	// request no rule matches is denied. Without routes, every proxied
+	// request needs a logged-in user.
+	Routes []policy.Rule `yaml:"routes"`
+	// Groups are created at start when missing, with these permissions
+	// ("*" is every permission); editable later.
 	Groups map[string][]string `yaml:"groups"`
-	// OIDC are the OpenID Connect providers people may log in with (see
-	// oidcconfig.go).
+	// OIDC are the OpenID Connect providers people may log in with, one
+	// entry each (see oidcconfig.go and the README's External logins).
 	OIDC []oidcProvider `yaml:"oidc"`
-	// Log is serve's log: Format text (logfmt-style key=value lines) or
-	// json (one object a line), the least Level written (debug, info,
-	// warn, error), and whether every request answered has its line at
-	// info (Requests, default true).
+	// Log is serve's log.
 	Log struct {
-		Format   string `yaml:"format"`
-		Level    string `yaml:"level"`
-		Requests bool   `yaml:"requests"`
+		// Format is text (logfmt-style key=value lines) or json (one
+		// object a line).
+		Format string `yaml:"format"`
+		// Level is the least level written: debug, info, warn or error.
+		Level string `yaml:"level"`
+		// Requests writes one line at info for every request answered:
+		// method, route pattern, status, duration, request id, client
+		// address and user id (never a path, query, cookie or token).
+		Requests bool `yaml:"requests"`
 	} `yaml:"log"`
 	// TLS at gatehouse is not built yet: any setting is refused, so that
-	// nobody believes gatehouse serves HTTPS when it does not.
+	// nobody believes gatehouse serves HTTPS when it does not; terminate
+	// TLS at a proxy listed in trusted_proxies.
 	TLS yaml.Node `yaml:"tls"`
-	// WebAuthn.Passwordless would let passkeys log in without a password;
-	// passkeys are not built yet, so only false is accepted.
+	// WebAuthn is for passkeys, which are not built yet.
 	WebAuthn struct {
+		// Passwordless would let passkeys log in without a password;
+		// only false is accepted.
 		Passwordless bool `yaml:"passwordless"`
 	} `yaml:"webauthn"`
 }
@@ -169,16 +257,24 @@ type config struct {
 type mailConfig struct {
 	// Driver is "log" (development: mail is written to the log) or "smtp".
 	Driver string `yaml:"driver"`
-	From   string `yaml:"from"`
+	// From is the sender address of every mail.
+	From string `yaml:"from"`
 	// Templates is a directory whose files override the built-in
 	// templates one by one (<kind>.subject.txt, <kind>.txt, <kind>.html).
 	Templates string `yaml:"templates"`
-	SMTP      struct {
-		Host     string `yaml:"host"`
-		Port     int    `yaml:"port"`
+	// SMTP is the server mail is sent through with driver smtp.
+	SMTP struct {
+		// Host is the SMTP server's host name.
+		Host string `yaml:"host"`
+		// Port is the SMTP server's port; 0 means 587 for starttls, 465
+		// for implicit and 25 for none.
+		Port int `yaml:"port"`
+		// Username is the login at the SMTP server (none when empty).
 		Username string `yaml:"username"`
+		// Password is the password of username.
 		Password string `yaml:"password"`
-		TLS      string `yaml:"tls"`
+		// TLS is none, starttls or implicit.
+		TLS string `yaml:"tls"`
 	} `yaml:"smtp"`
 }
 
@@ -186,15 +282,29 @@ type mailConfig struct {
 type smsConfig struct {
 	// Driver is "log" (development: the code is written to the log) or
 	// "webhook".
-	Driver  string `yaml:"driver"`
+	Driver string `yaml:"driver"`
+	// Webhook is the HTTP endpoint codes are posted to with driver
+	// webhook.
 	Webhook struct {
-		URL      string `yaml:"url"`
-		Format   string `yaml:"format"`
-		From     string `yaml:"from"`
+		// URL is where each SMS is posted.
+		URL string `yaml:"url"`
+		// Format is json (POST {"to","from","body","kind"}) or twilio
+		// (Twilio's Messages API form).
+		Format string `yaml:"format"`
+		// From is the sender number or name.
+		From string `yaml:"from"`
+		// Username is the HTTP Basic auth user of the webhook (none when
+		// empty; the Account SID with twilio).
 		Username string `yaml:"username"`
+		// Password is the HTTP Basic auth password of the webhook.
 		Password string `yaml:"password"`
 	} `yaml:"webhook"`
 }
+
+// The configuration reference, docs/configuration.md, is generated from
+// the doc comments of these types and defaultConfig by a test
+// (configref_gen_test.go), which fails when it is out of date.
+//go:generate go test -run TestConfigReference -update
 
 // defaultConfig returns the contract's defaults.
 func defaultConfig() *config {
@@ -890,7 +1000,27 @@ func unknownEnv(environ []string) configErrors {
 	return errs
 }
 
+// envSettable says whether an environment variable can set a setting of
+// type t: a duration, string, whole number, boolean or list of strings
+// (comma-separated). The others (lists of entries, maps) are file only.
+func envSettable(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.String, reflect.Int, reflect.Bool:
+		return true
+	case reflect.Int64:
+		return t == durationType
+	case reflect.Slice:
+		return t.Elem().Kind() == reflect.String
+	}
+	return false
+}
+
+// setScalar sets v, a setting of a type envSettable accepts, from the
+// environment variable's value raw.
 func setScalar(v reflect.Value, raw string) error {
+	if !envSettable(v.Type()) {
+		return fmt.Errorf("cannot be set from the environment")
+	}
 	switch {
 	case v.Type() == durationType:
 		d, err := parseDuration(raw)
@@ -920,8 +1050,6 @@ func setScalar(v reflect.Value, raw string) error {
 			}
 		}
 		v.Set(reflect.ValueOf(items))
-	default:
-		return fmt.Errorf("cannot be set from the environment")
 	}
 	return nil
 }

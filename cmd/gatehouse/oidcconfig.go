@@ -18,33 +18,62 @@ import (
 // oidcProvider is one entry of the oidc list: an OpenID Connect provider
 // people may log in with (see server.ExternalProvider).
 type oidcProvider struct {
-	ID     string `yaml:"id"`
-	Name   string `yaml:"name"`
-	Icon   string `yaml:"icon"`
+	// ID names the provider in paths (BASE/external/ID/login) and stored
+	// identities: lower-case letters, digits, '-' and '_', at most 32.
+	ID string `yaml:"id"`
+	// Name is shown on the provider's button (default: the id).
+	Name string `yaml:"name"`
+	// Icon is an image for the button: an http(s) URL or a path starting
+	// with /.
+	Icon string `yaml:"icon"`
+	// Issuer is the provider's issuer URL; its discovery document is read
+	// below it.
 	Issuer string `yaml:"issuer"`
+	// ClientID is gatehouse's client id at the provider (required).
+	ClientID string `yaml:"client_id"`
+	// ClientSecret is gatehouse's client secret at the provider; prefer
+	// client_secret_file.
+	ClientSecret string `yaml:"client_secret"`
 	// ClientSecretFile holds the client secret (trimmed), instead of
-	// ClientSecret, so that the secret stays out of the configuration.
-	ClientID         string   `yaml:"client_id"`
-	ClientSecret     string   `yaml:"client_secret"`
-	ClientSecretFile string   `yaml:"client_secret_file"`
-	Scopes           []string `yaml:"scopes"`
-	DenyLocalLogin   bool     `yaml:"deny_local_login"`
-	// AllowManualLinking is on unless set to false.
-	AllowManualLinking    *bool `yaml:"allow_manual_linking"`
-	AutoLinkVerifiedEmail bool  `yaml:"auto_link_verified_email"`
+	// client_secret, so that the secret stays out of the configuration.
+	ClientSecretFile string `yaml:"client_secret_file"`
+	// Scopes are the scopes asked for (default: openid, email and
+	// profile); openid is always sent.
+	Scopes []string `yaml:"scopes"`
+	// DenyLocalLogin, on any provider, turns passwords off everywhere:
+	// every password endpoint answers 403 local_login_disabled.
+	DenyLocalLogin bool `yaml:"deny_local_login"`
+	// AllowManualLinking lets users link and unlink the provider
+	// themselves; on unless set to false.
+	AllowManualLinking *bool `yaml:"allow_manual_linking"`
+	// AutoLinkVerifiedEmail links an unknown account to the user with the
+	// same email, when the provider says it verified that email.
+	AutoLinkVerifiedEmail bool `yaml:"auto_link_verified_email"`
 	// AutoCreate, when present (even {}), creates users for unknown
-	// accounts, in its groups.
+	// accounts, in its groups; absent, unknown accounts are refused.
 	AutoCreate *struct {
+		// Groups are the groups a created user is put in.
 		Groups []string `yaml:"groups"`
 	} `yaml:"auto_create"`
-	// GroupsClaim is read only through GroupMap: a provider's group names
-	// never become gatehouse groups by themselves.
-	GroupsClaim         string                `yaml:"groups_claim"`
-	GroupMap            map[string]groupNames `yaml:"group_map"`
+	// GroupsClaim names the claim listing the user's groups at the
+	// provider. It is read only through group_map: a provider's group
+	// names never become gatehouse groups by themselves.
+	GroupsClaim string `yaml:"groups_claim"`
+	// GroupMap maps each provider group to a gatehouse group or a list of
+	// them; every login makes the user's membership of the mapped groups
+	// follow the provider.
+	GroupMap map[string]groupNames `yaml:"group_map"`
+	// TrustedForTwoFactor lets the provider's own second factor count
+	// here: a user whose ID token names one of these is not asked for
+	// gatehouse's second factor.
 	TrustedForTwoFactor struct {
+		// AMR are authentication method references (mfa, otp, hwk…).
 		AMR []string `yaml:"amr"`
+		// ACR are authentication context class references.
 		ACR []string `yaml:"acr"`
 	} `yaml:"trusted_for_two_factor"`
+	// PostLogoutRedirectURL is where the provider sends the browser
+	// after its sign-out (default: gatehouse's login page).
 	PostLogoutRedirectURL string `yaml:"post_logout_redirect_url"`
 }
 
