@@ -117,7 +117,9 @@ type gatewayAPI interface {
 	requestStart() time.Time
 	// logAnswered writes the line of a request answered with status,
 	// begun at start (see logRequest).
-	logAnswered(method, route string, status int, start time.Time, in *inbound)
+	// (in by value: a pointer through this interface would move the
+	// caller's inbound to the heap.)
+	logAnswered(method, route string, status int, start time.Time, in inbound)
 }
 
 // ParseUpstream checks an upstream URL: http or https, with a host, and

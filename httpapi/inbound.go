@@ -109,9 +109,12 @@ func (s *Server) entering(next http.Handler) http.Handler {
 		r = s.enter(r)
 		in := s.in(r)
 		if in.id == "" {
-			in.id = s.proxies.requestIDOf(r)
+			v := s.proxies.requestIDValue(r)
+			in.id = v[0]
+			w.Header()[HeaderRequestID] = v
+		} else {
+			setRequestID(w.Header(), in.id)
 		}
-		setRequestID(w.Header(), in.id)
 		next.ServeHTTP(w, r)
 	})
 }

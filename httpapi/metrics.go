@@ -169,8 +169,9 @@ type verifyExchange struct {
 // enterVerify gives a GET BASE/verify request its id (echoed in
 // X-Request-Id) and, when requests are logged, its start time.
 func (g *gateway) enterVerify(w http.ResponseWriter, r *http.Request) verifyExchange {
-	ex := verifyExchange{in: inbound{id: g.proxies.requestIDOf(r)}, start: g.api.requestStart()}
-	setRequestID(w.Header(), ex.in.id)
+	v := g.proxies.requestIDValue(r)
+	ex := verifyExchange{in: inbound{id: v[0]}, start: g.api.requestStart()}
+	w.Header()[HeaderRequestID] = v
 	return ex
 }
 
@@ -187,7 +188,7 @@ func (g *gateway) leaveVerify(r *http.Request, route string, ex *verifyExchange)
 	if status == 0 {
 		status = http.StatusOK
 	}
-	g.api.logAnswered(r.Method, route, status, ex.start, &ex.in)
+	g.api.logAnswered(r.Method, route, status, ex.start, ex.in)
 }
 
 // loopback is where BASE/metrics is served without MetricsNetworks.

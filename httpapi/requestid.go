@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"unsafe"
 )
 
 // HeaderRequestID carries a request's id: taken from a trusted proxy, or
@@ -19,11 +20,17 @@ const maxRequestIDLen = 128
 // when it is sane (see validRequestID), else a new one. A client that is
 // not a trusted proxy cannot choose its id, so it cannot make its lines in
 // the log pass for another request's.
-func (p proxies) requestIDOf(r *http.Request) string {
+func (p proxies) requestIDOf(r *http.Request) string { return p.requestIDValue(r)[0] }
+
+// requestIDValue is requestIDOf as the value of an X-Request-Id header,
+// one element long and capped at it (an Add elsewhere cannot write into
+// what it shares): the request's own value when kept, so the request path
+// allocates nothing for a proxy's id and one block for a new one.
+func (p proxies) requestIDValue(r *http.Request) []string {
 	if v := r.Header[HeaderRequestID]; len(v) == 1 && validRequestID(v[0]) && p.trusts(remoteAddr(r)) {
-		return v[0]
+		return v[:1:1]
 	}
-	return newRequestID()
+	return newRequestIDValue()
 }
 
 // validRequestID reports whether id is 1 to 128 characters of
@@ -48,15 +55,28 @@ func validRequestID(id string) bool {
 // requests of a log, not secret (it is no credential, and it is echoed to
 // the client), so crypto/rand's cost buys nothing here; 64 random bits
 // collide once in about four billion ids.
-func newRequestID() string {
+func newRequestID() string { return newRequestIDValue()[0] }
+
+// idBlock holds a new request id's digits and the header value naming
+// them, in one allocation.
+type idBlock struct {
+	value  [1]string
+	digits [16]byte
+}
+
+// newRequestIDValue is newRequestID as a header value (see
+// requestIDValue). The string is made over the block's digits, which are
+// never written again, so it is as immutable as any string.
+func newRequestIDValue() []string {
 	const hexDigits = "0123456789abcdef"
-	var b [16]byte
+	blk := new(idBlock)
 	n := rand.Uint64()
-	for i := len(b) - 1; i >= 0; i-- {
-		b[i] = hexDigits[n&0xf]
+	for i := len(blk.digits) - 1; i >= 0; i-- {
+		blk.digits[i] = hexDigits[n&0xf]
 		n >>= 4
 	}
-	return string(b[:])
+	blk.value[0] = unsafe.String(&blk.digits[0], len(blk.digits))
+	return blk.value[:1:1]
 }
 
 // setRequestID sets id as h's X-Request-Id (the canonical name assigned

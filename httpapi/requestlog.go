@@ -42,6 +42,6 @@ func (s *Server) requestStart() time.Time {
 }
 
 // logAnswered implements gatewayAPI.
-func (s *Server) logAnswered(method, route string, status int, start time.Time, in *inbound) {
-	s.logRequest(method, route, status, s.now().Sub(start), in)
+func (s *Server) logAnswered(method, route string, status int, start time.Time, in inbound) {
+	s.logRequest(method, route, status, s.now().Sub(start), &in)
 }
