@@ -49,14 +49,6 @@ func validRequestID(id string) bool {
 	return true
 }
 
-// newRequestID returns 16 hex digits from math/rand/v2's global source:
-// the runtime's per-thread ChaCha8, seeded by the operating system, with
-// no lock and no system call. An id only needs to be unique among the
-// requests of a log, not secret (it is no credential, and it is echoed to
-// the client), so crypto/rand's cost buys nothing here; 64 random bits
-// collide once in about four billion ids.
-func newRequestID() string { return newRequestIDValue()[0] }
-
 // idBlock holds a new request id's digits and the header value naming
 // them, in one allocation.
 type idBlock struct {
@@ -64,9 +56,15 @@ type idBlock struct {
 	digits [16]byte
 }
 
-// newRequestIDValue is newRequestID as a header value (see
-// requestIDValue). The string is made over the block's digits, which are
-// never written again, so it is as immutable as any string.
+// newRequestIDValue returns a new request id as a header value (see
+// requestIDValue): 16 hex digits from math/rand/v2's global source, the
+// runtime's per-thread ChaCha8, seeded by the operating system, with no
+// lock and no system call. An id only needs to be unique among the
+// requests of a log, not secret (it is no credential, and it is echoed to
+// the client), so crypto/rand's cost buys nothing here; 64 random bits
+// collide once in about four billion ids. The string is made over the
+// block's digits, which are never written again, so it is as immutable as
+// any string.
 func newRequestIDValue() []string {
 	const hexDigits = "0123456789abcdef"
 	blk := new(idBlock)
