@@ -37,6 +37,7 @@ func TestHTTPConfigCarriesEverySetting(t *testing.T) {
 			StripHeaders:        []string{"X-My-User"},
 		},
 		MetricsNetworks: nets,
+		LogRequests:     true,
 	}.check()
 	if err != nil {
 		t.Fatal(err)
