@@ -171,9 +171,21 @@ func attack(t *testing.T, s *gatehouseServer, b *tab, origin attackOrigin, forms
 	}))
 	b.open(origin.url+"?auto=1", "#b0")
 
+	// The server logs a refusal before the tab sees its answer: wait for
+	// both (on a loaded machine the answers trail the log).
 	missing := forms
+	answered := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, f := range forms {
+			if _, seen := statuses[f.Action]; !seen {
+				return false
+			}
+		}
+		return true
+	}
 	deadline := time.Now().Add(stepTimeout)
-	for len(missing) > 0 && time.Now().Before(deadline) {
+	for (len(missing) > 0 || !answered()) && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 		log := s.log.String()
 		missing = slices.DeleteFunc(slices.Clone(missing), func(f attackForm) bool {
