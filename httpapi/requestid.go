@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"unsafe"
 )
 
 // HeaderRequestID carries a request's id: taken from a trusted proxy, or
@@ -49,32 +48,22 @@ func validRequestID(id string) bool {
 	return true
 }
 
-// idBlock holds a new request id's digits and the header value naming
-// them, in one allocation.
-type idBlock struct {
-	value  [1]string
-	digits [16]byte
-}
-
 // newRequestIDValue returns a new request id as a header value (see
 // requestIDValue): 16 hex digits from math/rand/v2's global source, the
 // runtime's per-thread ChaCha8, seeded by the operating system, with no
 // lock and no system call. An id only needs to be unique among the
 // requests of a log, not secret (it is no credential, and it is echoed to
 // the client), so crypto/rand's cost buys nothing here; 64 random bits
-// collide once in about four billion ids. The string is made over the
-// block's digits, which are never written again, so it is as immutable as
-// any string.
+// collide once in about four billion ids.
 func newRequestIDValue() []string {
 	const hexDigits = "0123456789abcdef"
-	blk := new(idBlock)
+	var digits [16]byte
 	n := rand.Uint64()
-	for i := len(blk.digits) - 1; i >= 0; i-- {
-		blk.digits[i] = hexDigits[n&0xf]
+	for i := len(digits) - 1; i >= 0; i-- {
+		digits[i] = hexDigits[n&0xf]
 		n >>= 4
 	}
-	blk.value[0] = unsafe.String(&blk.digits[0], len(blk.digits))
-	return blk.value[:1:1]
+	return []string{string(digits[:])}
 }
 
 // setRequestID sets id as h's X-Request-Id (the canonical name assigned
