@@ -290,7 +290,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 		if err := s.failAttempt(ctx, att, u); err != nil {
 			return nil, err
 		}
-		s.log.Info("login failed", "client", req.Client.Addr)
+		s.log.InfoContext(ctx, "login failed", "client", req.Client.Addr)
 		// The submitted name is not recorded: people type passwords into
 		// the username field. A known user is recorded by id.
 		s.record(ctx, Actor{Client: req.Client}, gatehouse.AuditLoginFailed, userID(u), nil)
@@ -320,7 +320,7 @@ func (s *Service) verifyPassword(ctx context.Context, u *gatehouse.User, pw stri
 	if err != nil {
 		// A stored hash we cannot read: log it, spend the time a
 		// verification would have, and refuse like any failure.
-		s.log.Error("unreadable password hash", "user", u.ID, "err", err)
+		s.log.ErrorContext(ctx, "unreadable password hash", "user", u.ID, "err", err)
 		return false, false, s.hasher.VerifyDummy(ctx, pw)
 	}
 	if !ok && !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
@@ -378,7 +378,7 @@ func (s *Service) upgradeHash(ctx context.Context, u *gatehouse.User, pw string)
 		return
 	}
 	if err != nil {
-		s.log.Warn("password rehash failed", "user", u.ID, "err", err)
+		s.log.WarnContext(ctx, "password rehash failed", "user", u.ID, "err", err)
 		return
 	}
 	u.PasswordHash = h
@@ -544,7 +544,7 @@ func (s *Service) Logout(ctx context.Context, a Actor, sess *gatehouse.Session) 
 	if a.User == nil {
 		a.User, _ = s.cachedUser(ctx, sess.UserID)
 	}
-	s.log.Info("logout", "user", sess.UserID, "session", sess.ID)
+	s.log.InfoContext(ctx, "logout", "user", sess.UserID, "session", sess.ID)
 	s.record(ctx, a, gatehouse.AuditLogout, sess.ID, nil)
 	return nil
 }
@@ -642,7 +642,7 @@ func (s *Service) Reauthenticate(ctx context.Context, a Actor, sess *gatehouse.S
 	if _, err := s.stores.Devices.MoveDevices(ctx, u.ID, sess.ID, next.ID); err != nil {
 		return "", nil, fmt.Errorf("move remembered devices: %w", err)
 	}
-	s.log.Info("re-authenticated", "user", u.ID, "session", next.ID, "previousSession", sess.ID, "client", a.Client.Addr)
+	s.log.InfoContext(ctx, "re-authenticated", "user", u.ID, "session", next.ID, "previousSession", sess.ID, "client", a.Client.Addr)
 	// The session has a new id: the event names it, and the old one, which
 	// earlier events name, so that the session's history stays linked.
 	detail := map[string]string{"previousSession": sess.ID}
@@ -744,7 +744,7 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 	if _, err := s.stores.Devices.DeleteDevices(ctx, u.ID, ""); err != nil {
 		return err
 	}
-	s.log.Info("password changed", "user", u.ID, "ended_sessions", n)
+	s.log.InfoContext(ctx, "password changed", "user", u.ID, "ended_sessions", n)
 	s.record(ctx, Actor{User: u, Client: req.Client}, gatehouse.AuditPasswordChanged, u.ID, map[string]string{"endedSessions": fmt.Sprint(n)})
 	d := s.mailData(u)
 	d.ClientAddr = req.Client.Addr
@@ -761,7 +761,7 @@ func (s *Service) checkPolicyFor(ctx context.Context, pw string, c password.Cont
 		// The breached-password service is an extra check: when it cannot
 		// be reached, the local rules (which did run) decide, and the
 		// outage is logged for the operator.
-		s.log.Warn("breached-password check unavailable", "err", err)
+		s.log.WarnContext(ctx, "breached-password check unavailable", "err", err)
 	}
 	if len(rules) == 0 {
 		return nil
@@ -816,7 +816,7 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*gatehouse.User, 
 	if err := s.stores.Users.CreateUser(ctx, u); err != nil {
 		return nil, err
 	}
-	s.log.Info("user created", "user", u.ID)
+	s.log.InfoContext(ctx, "user created", "user", u.ID)
 	s.record(ctx, nu.By, gatehouse.AuditUserCreated, u.ID, map[string]string{"username": u.Username})
 	return u, nil
 }

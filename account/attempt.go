@@ -125,7 +125,7 @@ func (s *Service) endAttempt(ctx context.Context, a *attempt) {
 	}
 	a.countHeld = false
 	if _, err := s.stores.Throttles.SettleAttempt(context.WithoutCancel(ctx), a.keys.count, s.now(), a.keys.rule, gatehouse.SettleSucceeded); err != nil {
-		s.log.Warn("settle login attempt failed", "err", err)
+		s.log.WarnContext(ctx, "settle login attempt failed", "err", err)
 	}
 }
 
@@ -167,7 +167,7 @@ func (s *Service) failAttempt(ctx context.Context, a *attempt, u *gatehouse.User
 			s.publish(gatehouse.Invalidation{Kind: gatehouse.InvalidateUser, ID: u.ID})
 		}
 		if t.Locked(now) && (!keys.rule.Backoff || t.Failures == keys.rule.MaxFailures) {
-			s.log.Warn("login locked", "known_device", keys.known, "until", t.LockedUntil)
+			s.log.WarnContext(ctx, "login locked", "known_device", keys.known, "until", t.LockedUntil)
 			target := ""
 			if u != nil {
 				target = u.ID
@@ -192,7 +192,7 @@ func (s *Service) failAttempt(ctx context.Context, a *attempt, u *gatehouse.User
 		return fmt.Errorf("count failure: %w", err)
 	}
 	if t.Locked(now) {
-		s.log.Warn("login locked for client address", "client", addr, "until", t.LockedUntil)
+		s.log.WarnContext(ctx, "login locked for client address", "client", addr, "until", t.LockedUntil)
 	}
 	return nil
 }

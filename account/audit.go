@@ -55,7 +55,7 @@ func (s *Service) newEvent(a Actor, kind gatehouse.AuditKind, target string, det
 // records has happened.
 func (s *Service) appendEvent(ctx context.Context, e *gatehouse.AuditEvent) {
 	if err := s.stores.Audit.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
-		s.log.Error("writing the audit log", "kind", e.Kind, "err", err)
+		s.log.ErrorContext(ctx, "writing the audit log", "kind", e.Kind, "err", err)
 		return
 	}
 	s.audited(e.Kind)

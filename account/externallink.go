@@ -180,7 +180,7 @@ func (s *Service) UnlinkIdentity(ctx context.Context, a Actor, userID, provider 
 		ids, err := s.stores.Identities.UserIdentities(ctx, u.ID)
 		if err == nil && !s.hasAnotherWayIn(u, ids, provider) {
 			if err := s.stores.Identities.CreateIdentity(context.WithoutCancel(ctx), gone); err != nil {
-				s.log.Error("restoring the last login of a user", "user", u.ID, "provider", provider, "err", err)
+				s.log.ErrorContext(ctx, "restoring the last login of a user", "user", u.ID, "provider", provider, "err", err)
 			}
 			return errLastLoginMethod
 		}
@@ -189,7 +189,7 @@ func (s *Service) UnlinkIdentity(ctx context.Context, a Actor, userID, provider 
 	if !self {
 		by = "administrator"
 	}
-	s.log.Info("external login unlinked", "user", u.ID, "provider", provider, "by", by)
+	s.log.InfoContext(ctx, "external login unlinked", "user", u.ID, "provider", provider, "by", by)
 	s.record(ctx, a, gatehouse.AuditIdentityUnlinked, u.ID, map[string]string{"provider": provider, "by": by})
 	return nil
 }

@@ -160,7 +160,7 @@ func (s *Service) linkByEmail(ctx context.Context, a Actor, p ExternalProvider, 
 		// Not left half done: an invited user with an identity would be
 		// refused at every login.
 		if derr := s.stores.Identities.DeleteIdentity(context.WithoutCancel(ctx), linked.ID, p.ID); derr != nil {
-			s.log.Error("undoing a link", "user", linked.ID, "provider", p.ID, "err", derr)
+			s.log.ErrorContext(ctx, "undoing a link", "user", linked.ID, "provider", p.ID, "err", derr)
 		}
 		return nil, err
 	}
@@ -185,7 +185,7 @@ func (s *Service) createIdentity(ctx context.Context, a Actor, u *gatehouse.User
 	if a.User == nil {
 		a.User = u
 	}
-	s.log.Info("external login linked", "user", u.ID, "provider", ext.Provider, "by", by)
+	s.log.InfoContext(ctx, "external login linked", "user", u.ID, "provider", ext.Provider, "by", by)
 	s.record(ctx, a, gatehouse.AuditIdentityLinked, u.ID, map[string]string{"provider": ext.Provider, "by": by})
 	return nil
 }
@@ -196,7 +196,7 @@ func (s *Service) refuseExternal(ctx context.Context, a Actor, p ExternalProvide
 		detail = map[string]string{}
 	}
 	detail["provider"], detail["reason"] = p.ID, reason
-	s.log.Info("external login refused", "provider", p.ID, "reason", reason, "user", userID, "client", a.Client.Addr)
+	s.log.InfoContext(ctx, "external login refused", "provider", p.ID, "reason", reason, "user", userID, "client", a.Client.Addr)
 	s.record(ctx, a, gatehouse.AuditExternalLoginFailed, userID, detail)
 }
 
@@ -206,7 +206,7 @@ func (s *Service) refuseExternal(ctx context.Context, a Actor, p ExternalProvide
 // unreachable. reason is safe to record (never a token).
 func (s *Service) ExternalLoginFailed(ctx context.Context, a Actor, provider, reason string) {
 	reason = truncate(reason, 200)
-	s.log.Warn("external login failed", "provider", provider, "reason", reason, "client", a.Client.Addr)
+	s.log.WarnContext(ctx, "external login failed", "provider", provider, "reason", reason, "client", a.Client.Addr)
 	target := ""
 	if a.User != nil {
 		target = a.User.ID

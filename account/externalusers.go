@@ -62,14 +62,14 @@ func (s *Service) createExternalUser(ctx context.Context, a Actor, p ExternalPro
 			return nil, err
 		}
 	}
-	s.log.Info("user created", "user", u.ID, "provider", p.ID)
+	s.log.InfoContext(ctx, "user created", "user", u.ID, "provider", p.ID)
 	s.record(ctx, a, gatehouse.AuditUserCreated, u.ID, map[string]string{"username": u.Username, "provider": p.ID})
 	if err := s.createIdentity(ctx, a, u, ext, "created"); err != nil {
 		// A user without the identity they were made for is not left
 		// behind (a concurrent first login of the same account linked its
 		// own user first).
 		if derr := s.stores.Users.DeleteUser(context.WithoutCancel(ctx), u.ID); derr != nil {
-			s.log.Error("undoing a created user", "user", u.ID, "err", derr)
+			s.log.ErrorContext(ctx, "undoing a created user", "user", u.ID, "err", derr)
 		} else {
 			s.record(ctx, a, gatehouse.AuditUserDeleted, u.ID, map[string]string{"reason": "link_failed"})
 		}
@@ -182,7 +182,7 @@ func (s *Service) existingGroups(ctx context.Context, p ExternalProvider, names 
 	out := []string{}
 	for _, n := range names {
 		if byName[n] == nil {
-			s.log.Warn("an external provider's settings name a group that does not exist; skipped", "provider", p.ID, "group", n)
+			s.log.WarnContext(ctx, "an external provider's settings name a group that does not exist; skipped", "provider", p.ID, "group", n)
 			continue
 		}
 		out = append(out, n)
@@ -243,14 +243,14 @@ func (s *Service) mapGroups(ctx context.Context, a Actor, p ExternalProvider, u 
 		return nil, err
 	}
 	if kept {
-		s.log.Warn("an external login's groups would remove the last active administrator; groups left unchanged", "user", u.ID, "provider", p.ID)
+		s.log.WarnContext(ctx, "an external login's groups would remove the last active administrator; groups left unchanged", "user", u.ID, "provider", p.ID)
 		return next, nil
 	}
 	if len(added) == 0 && len(removed) == 0 {
 		return next, nil
 	}
 	s.forgetUser(next.ID)
-	s.log.Info("groups mapped", "user", next.ID, "provider", p.ID, "added", added, "removed", removed)
+	s.log.InfoContext(ctx, "groups mapped", "user", next.ID, "provider", p.ID, "added", added, "removed", removed)
 	s.record(ctx, Actor{User: next, Client: a.Client}, gatehouse.AuditGroupsMapped, next.ID, map[string]string{
 		"provider": p.ID, "added": strings.Join(added, ","), "removed": strings.Join(removed, ","),
 	})

@@ -162,7 +162,7 @@ func (s *Service) finishLogin(ctx context.Context, u *gatehouse.User, ff firstFa
 	if required {
 		return &LoginResult{User: u, Session: sess, Token: token, EnrolmentRequired: true, KnownDeviceToken: known, KnownDeviceExpiresAt: knownExp}, nil
 	}
-	s.log.Info("login succeeded", "user", u.ID, "session", sess.ID, "client", req.Client.Addr, "method", ff.method, "provider", ff.provider)
+	s.log.InfoContext(ctx, "login succeeded", "user", u.ID, "session", sess.ID, "client", req.Client.Addr, "method", ff.method, "provider", ff.provider)
 	res := &LoginResult{User: u, Session: sess, Token: token, KnownDeviceToken: known, KnownDeviceExpiresAt: knownExp}
 	if device != nil {
 		if res.DeviceToken, res.DeviceExpiresAt, err = s.renewDevice(ctx, device, u, sess, req.Client); err != nil {

@@ -32,7 +32,7 @@ func (s *Service) UseInvalidator(ctx context.Context, inv gatehouse.Invalidator)
 		err := inv.Subscribe(ctx, s.apply)
 		s.apply(gatehouse.Invalidation{Kind: gatehouse.SubscriptionLost})
 		if err != nil && ctx.Err() == nil {
-			s.log.Error("account cache invalidations: subscription ended; users, groups and tokens are no longer cached", "err", err)
+			s.log.ErrorContext(ctx, "account cache invalidations: subscription ended; users, groups and tokens are no longer cached", "err", err)
 		}
 	}()
 }
@@ -98,6 +98,6 @@ func (s *Service) publish(inv gatehouse.Invalidation) {
 	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
 	defer cancel()
 	if err := i.Publish(ctx, inv); err != nil {
-		s.log.Error("publishing a cache invalidation to other processes failed; they may use what they cached until it expires", "kind", inv.Kind, "id", inv.ID, "err", err)
+		s.log.ErrorContext(ctx, "publishing a cache invalidation to other processes failed; they may use what they cached until it expires", "kind", inv.Kind, "id", inv.ID, "err", err)
 	}
 }

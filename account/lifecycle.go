@@ -119,7 +119,7 @@ func (s *Service) mailData(u *gatehouse.User) mail.Data {
 // reports has already happened.
 func (s *Service) notify(ctx context.Context, to, kind string, d mail.Data) {
 	if err := s.mailer.Enqueue(context.WithoutCancel(ctx), to, kind, d); err != nil {
-		s.log.Error("queueing mail", "kind", kind, "err", err)
+		s.log.ErrorContext(ctx, "queueing mail", "kind", kind, "err", err)
 	}
 }
 
@@ -249,7 +249,7 @@ func (s *Service) endPrevious(ctx context.Context, previousToken string) {
 	}
 	if old, err := s.sessions.Peek(ctx, previousToken); err == nil {
 		if err := s.sessions.Revoke(ctx, old.ID); err != nil {
-			s.log.Warn("ending the previous session", "err", err)
+			s.log.WarnContext(ctx, "ending the previous session", "err", err)
 		}
 	}
 }
@@ -423,7 +423,7 @@ func (s *Service) ForgotPassword(ctx context.Context, email string, client Clien
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		if err := s.sendReset(bg, email, client); err != nil {
-			s.log.Error("password reset request", "err", err)
+			s.log.ErrorContext(ctx, "password reset request", "err", err)
 		}
 	}()
 	return nil

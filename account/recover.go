@@ -73,7 +73,7 @@ func (s *Service) RecoverAccess(ctx context.Context, userID, secret, pw string, 
 	if err := s.Unlock(ctx, u.Username); err != nil {
 		return nil, err
 	}
-	s.log.Info("access recovered", "user", u.ID, "client", req.Client.Addr)
+	s.log.InfoContext(ctx, "access recovered", "user", u.ID, "client", req.Client.Addr)
 	s.record(ctx, Actor{User: u, Client: req.Client}, gatehouse.AuditPasswordReset, u.ID, map[string]string{"by": string(t.Purpose)})
 	d := s.mailData(u)
 	d.ClientAddr = req.Client.Addr

@@ -56,7 +56,7 @@ func (s *Service) CompleteSetup(ctx context.Context, token string, nu NewUser) (
 		return nil, err
 	}
 	s.setupHash = nil
-	s.log.Info("first administrator created", "user", u.ID)
+	s.log.InfoContext(ctx, "first administrator created", "user", u.ID)
 	return u, nil
 }
 

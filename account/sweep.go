@@ -11,7 +11,7 @@ func (s *Service) Sweep(ctx context.Context) error {
 	if n, err := s.sessions.Sweep(ctx); err != nil {
 		return err
 	} else if n > 0 {
-		s.log.Debug("swept expired sessions", "count", n)
+		s.log.DebugContext(ctx, "swept expired sessions", "count", n)
 	}
 	now := s.now().UTC()
 	window := max(s.cfg.UserThrottle.Window, s.cfg.AddrThrottle.Window, s.cfg.ForgotThrottle.Window, s.cfg.GuestThrottle.Window)
@@ -47,7 +47,7 @@ func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 			if err := s.Sweep(ctx); err != nil {
-				s.log.Error("sweeping expired records", "err", err)
+				s.log.ErrorContext(ctx, "sweeping expired records", "err", err)
 			}
 		}
 	}

@@ -185,7 +185,7 @@ func (s *Service) AuthenticateToken(ctx context.Context, secret string) (*gateho
 	}
 	if now.Sub(t.LastUsedAt) >= tokenTouchInterval {
 		if err := s.stores.Tokens.TouchToken(ctx, t.ID, now.UTC()); err != nil {
-			s.log.Warn("recording token use", "token", t.ID, "err", err)
+			s.log.WarnContext(ctx, "recording token use", "token", t.ID, "err", err)
 		} else {
 			touched := *t
 			touched.LastUsedAt = now.UTC()

@@ -201,7 +201,7 @@ func (s *Service) SendCode(ctx context.Context, token, provider string, client C
 	case gatehouse.ProviderSMS:
 		body := fmt.Sprintf("%s code: %s (valid %d minutes). Never share it.", s.cfg.Product, code, int(cfg.CodeTTL/time.Minute))
 		if err := s.twoFactor.SMS.Send(ctx, sms.Message{To: tf.Phone, Body: body, Kind: "two_factor_code"}); err != nil {
-			s.log.Error("sending an SMS code", "err", err)
+			s.log.ErrorContext(ctx, "sending an SMS code", "err", err)
 			return &gatehouse.Error{Code: gatehouse.CodeBusy, Message: "The code could not be sent; try again shortly.", Err: err, RetryAfter: 30 * time.Second}
 		}
 	}

@@ -210,7 +210,7 @@ func (s *Service) DisableUser(ctx context.Context, a Actor, id string) (*gatehou
 	if err := s.endEverything(ctx, u.ID); err != nil {
 		return nil, err
 	}
-	s.log.Info("user disabled", "user", u.ID)
+	s.log.InfoContext(ctx, "user disabled", "user", u.ID)
 	s.record(ctx, a, gatehouse.AuditUserDisabled, u.ID, nil)
 	return u, nil
 }

@@ -47,14 +47,22 @@ func TestServeRequestLog(t *testing.T) {
 
 	log := s.log.String()
 	var requests []map[string]any
+	var loginLine map[string]any
 	for _, l := range strings.Split(log, "\n") {
 		var line map[string]any
 		if err := json.Unmarshal([]byte(l), &line); err != nil {
 			t.Fatalf("log line %q is not JSON: %v", l, err)
 		}
-		if line["msg"] == "request" {
+		switch line["msg"] {
+		case "request":
 			requests = append(requests, line)
+		case "login succeeded":
+			loginLine = line
 		}
+	}
+	// The account service's own lines name the request they were made in.
+	if loginLine == nil || loginLine["request_id"] != in.header.Get("X-Request-Id") {
+		t.Errorf("the login's line %v does not name its request %q", loginLine, in.header.Get("X-Request-Id"))
 	}
 	want := []struct {
 		route  string
