@@ -32,6 +32,7 @@ type adminSection struct {
 
 // adminNavLink is a link of the console's navigation.
 type adminNavLink struct {
+	key        string // the section's Key
 	Title, URL string
 	Current    bool
 }
@@ -105,7 +106,7 @@ func (p *Pages) adminPageOf(ps *httpapi.PageSession, perms []string) adminPage {
 	}
 	for _, s := range adminSections {
 		if gatehouse.HasPermission(perms, s.Permission) {
-			page.Nav = append(page.Nav, adminNavLink{Title: s.Title, URL: p.adminURL("/"+s.Key, nil)})
+			page.Nav = append(page.Nav, adminNavLink{key: s.Key, Title: s.Title, URL: p.adminURL("/"+s.Key, nil)})
 		}
 	}
 	return page
@@ -115,12 +116,8 @@ func (p *Pages) adminPageOf(ps *httpapi.PageSession, perms []string) adminPage {
 func (a adminPage) current(key string) adminPage {
 	nav := make([]adminNavLink, len(a.Nav))
 	copy(nav, a.Nav)
-	for i, s := range nav {
-		for _, sec := range adminSections {
-			if sec.Key == key && sec.Title == s.Title {
-				nav[i].Current = true
-			}
-		}
+	for i := range nav {
+		nav[i].Current = nav[i].key == key
 	}
 	a.Nav = nav
 	return a
