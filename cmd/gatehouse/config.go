@@ -241,6 +241,15 @@ type config struct {
 		// address and user id (never a path, query, cookie or token).
 		Requests bool `yaml:"requests"`
 	} `yaml:"log"`
+	// Tracing sends OpenTelemetry spans (HTTP handling, store calls,
+	// password hashing, mail delivery) to a collector with OTLP over
+	// HTTP; the standard OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT,
+	// OTEL_EXPORTER_OTLP_HEADERS, OTEL_TRACES_SAMPLER, OTEL_SERVICE_NAME,
+	// …) say where and how. See the README's "Traces".
+	Tracing struct {
+		// Enabled switches tracing on; off, it costs nothing.
+		Enabled bool `yaml:"enabled"`
+	} `yaml:"tracing"`
 	// TLS at gatehouse is not built yet: any setting is refused, so that
 	// nobody believes gatehouse serves HTTPS when it does not; terminate
 	// TLS at a proxy listed in trusted_proxies.
