@@ -24,7 +24,7 @@ const (
 type cachedGauge struct {
 	desc  *prometheus.Desc
 	read  func(ctx context.Context) (int, error)
-	clock func() time.Time // time.Now; a test's clock
+	clock func() time.Time
 
 	mu     sync.Mutex // held while reading, so that scrapes read once
 	readAt time.Time  // zero: never read
@@ -32,8 +32,9 @@ type cachedGauge struct {
 	ok     bool
 }
 
-func newCachedGauge(name, help string, read func(ctx context.Context) (int, error)) *cachedGauge {
-	return &cachedGauge{desc: prometheus.NewDesc(name, help, nil, nil), read: read, clock: time.Now}
+// newCachedGauge returns the gauge name that read reads, cached by clock.
+func newCachedGauge(name, help string, clock func() time.Time, read func(ctx context.Context) (int, error)) *cachedGauge {
+	return &cachedGauge{desc: prometheus.NewDesc(name, help, nil, nil), read: read, clock: clock}
 }
 
 // Describe is for prometheus.Collector.

@@ -12,14 +12,13 @@ import (
 func TestCachedGaugeExpiry(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	reads, fail := 0, false
-	g := newCachedGauge("x", "x", func(context.Context) (int, error) {
+	g := newCachedGauge("x", "x", func() time.Time { return now }, func(context.Context) (int, error) {
 		reads++
 		if fail {
 			return 0, errors.New("down")
 		}
 		return reads * 10, nil
 	})
-	g.clock = func() time.Time { return now }
 	want := func(v int, ok bool, r int) {
 		t.Helper()
 		gv, gok := g.current()

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -37,12 +38,16 @@ func (m *Metrics) MailDelivery(sent, permanent bool) {
 
 // WatchOutbox adds gatehouse_mail_outbox_pending, the messages neither
 // sent nor given up, read from pending (gatehouse.OutboxStore's
-// PendingMail) when scraped, at most every 15 seconds and waiting at most
-// 2 seconds (see WatchSessions). Call it once, before serving the metrics.
-func (m *Metrics) WatchOutbox(pending func(ctx context.Context) (int, error)) {
+// PendingMail) when scraped, at most every 15 seconds of now's clock and
+// waiting at most 2 seconds (see WatchSessions). now nil means time.Now.
+// Call it once, before serving the metrics.
+func (m *Metrics) WatchOutbox(now func() time.Time, pending func(ctx context.Context) (int, error)) {
 	if m == nil {
 		return
 	}
+	if now == nil {
+		now = time.Now
+	}
 	m.registry.MustRegister(newCachedGauge("gatehouse_mail_outbox_pending",
-		"Mail in the outbox neither sent nor given up (read from the store at most every 15 s).", pending))
+		"Mail in the outbox neither sent nor given up (read from the store at most every 15 s).", now, pending))
 }

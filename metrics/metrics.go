@@ -199,16 +199,21 @@ func (m *Metrics) Audit(kind gatehouse.AuditKind) {
 	}
 }
 
-// WatchSessions adds gatehouse_sessions_active, the sessions not ended,
-// read from count (a gatehouse.SessionCounter's CountSessions at the time
-// of the scrape) when the metrics are scraped: at most every 15 seconds,
+// WatchSessions adds gatehouse_sessions_active, the sessions not ended at
+// now(), counted by count (a gatehouse.SessionCounter's CountSessions)
+// when the metrics are scraped: at most every 15 seconds of now's clock,
 // however often they are, and waiting at most 2 seconds, so that scrapes
 // cannot load the database. A count that fails leaves the gauge out until
-// the next one. Call it once, before serving the metrics.
-func (m *Metrics) WatchSessions(count func(ctx context.Context) (int, error)) {
+// the next one. now nil means time.Now. Call it once, before serving the
+// metrics.
+func (m *Metrics) WatchSessions(now func() time.Time, count func(ctx context.Context, now time.Time) (int, error)) {
 	if m == nil {
 		return
 	}
+	if now == nil {
+		now = time.Now
+	}
 	m.registry.MustRegister(newCachedGauge("gatehouse_sessions_active",
-		"Sessions not ended, guest sessions included (counted in the session store at most every 15 s).", count))
+		"Sessions not ended, guest sessions included (counted in the session store at most every 15 s).", now,
+		func(ctx context.Context) (int, error) { return count(ctx, now()) }))
 }

@@ -116,14 +116,18 @@ func TestMailAndHashing(t *testing.T) {
 func TestWatchedGauges(t *testing.T) {
 	m := metrics.New()
 	var reads atomic.Int32
-	m.WatchSessions(func(ctx context.Context) (int, error) {
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	m.WatchSessions(func() time.Time { return at }, func(ctx context.Context, now time.Time) (int, error) {
 		if _, ok := ctx.Deadline(); !ok {
 			t.Error("the count has no deadline")
+		}
+		if !now.Equal(at) {
+			t.Errorf("counted at %v, want the clock's %v", now, at)
 		}
 		reads.Add(1)
 		return 7, nil
 	})
-	m.WatchOutbox(func(ctx context.Context) (int, error) { return 0, errors.New("database down") })
+	m.WatchOutbox(nil, func(ctx context.Context) (int, error) { return 0, errors.New("database down") })
 	for range 3 {
 		fams := metricstest.Scrape(t, m.Handler(), "/metrics")
 		metricstest.Check(t, fams, []metricstest.Series{
@@ -145,6 +149,6 @@ func TestNilMetrics(t *testing.T) {
 	none.StoreCall("database", "Ping", time.Millisecond, errors.New("down"))
 	none.MailDelivery(false, true)
 	none.HashWait(time.Second, true)
-	none.WatchSessions(func(context.Context) (int, error) { return 1, nil })
-	none.WatchOutbox(func(context.Context) (int, error) { return 1, nil })
+	none.WatchSessions(nil, func(context.Context, time.Time) (int, error) { return 1, nil })
+	none.WatchOutbox(nil, func(context.Context) (int, error) { return 1, nil })
 }
