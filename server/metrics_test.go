@@ -94,7 +94,9 @@ func TestMetricsOfLogins(t *testing.T) {
 		}
 		return json.NewDecoder(w.Body)
 	}
-	logins := func(outcome string) map[string]string { return map[string]string{"method": "password", "outcome": outcome} }
+	logins := func(outcome string) map[string]string {
+		return map[string]string{"method": "password", "outcome": outcome}
+	}
 
 	metricstest.Check(t, scrape(), []metricstest.Series{
 		{Name: "gatehouse_logins_total", Labels: logins("success"), Want: 0},
