@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/emersion/go-smtp"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/mail"
 	"github.com/gatehouse/gatehouse/metrics/metricstest"
@@ -173,4 +175,40 @@ func TestMetricsOfLogins(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestMetricsSessionsInRedis: with sessions in Redis, the active sessions
+// are counted there, not in the database (which holds none of them).
+func TestMetricsSessionsInRedis(t *testing.T) {
+	redisURL := os.Getenv("GATEHOUSE_TEST_REDIS")
+	if redisURL == "" {
+		t.Skip("GATEHOUSE_TEST_REDIS is not set")
+	}
+	clock := &fakeClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	gh := open(t, server.Config{DataDir: t.TempDir(), Now: clock.Now, RedisURL: redisURL, RedisPrefix: "metricstest-" + gatehouse.NewID()})
+	if _, err := gh.Accounts().CreateUser(t.Context(), account.NewUser{Username: "ada", Email: "ada@example.com", Password: testPassword}); err != nil {
+		t.Fatal(err)
+	}
+	w := serve(gh, "POST", "/auth/session", `{"username":"ada","password":"`+testPassword+`"}`)
+	var ok struct{ CSRFToken string }
+	if w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &ok) != nil {
+		t.Fatalf("login: %d %s", w.Code, w.Body)
+	}
+	metricstest.Check(t, metricstest.Scrape(t, gh, "/auth/metrics"), []metricstest.Series{
+		{Name: "gatehouse_sessions_active", Want: 1},
+	})
+	logout := httptest.NewRequest("DELETE", "/auth/session", nil)
+	logout.Header.Set("X-CSRF-Token", ok.CSRFToken)
+	for _, c := range w.Result().Cookies() {
+		logout.AddCookie(c)
+	}
+	lw := httptest.NewRecorder()
+	gh.ServeHTTP(lw, logout)
+	if lw.Code != 204 {
+		t.Fatalf("logout: %d %s", lw.Code, lw.Body)
+	}
+	clock.Advance(16 * time.Second)
+	metricstest.Check(t, metricstest.Scrape(t, gh, "/auth/metrics"), []metricstest.Series{
+		{Name: "gatehouse_sessions_active", Want: 0},
+	})
 }
