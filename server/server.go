@@ -100,6 +100,11 @@ func newServices(ctx context.Context, c *config, st *storage) (*Services, error)
 	acfg := c.accountConfig()
 	m := metrics.New()
 	acfg.OnAudit = m.Audit
+	acfg.OnLogin = m.Login
+	if st.counter != nil {
+		m.WatchSessions(now, st.counter.CountSessions)
+	}
+	m.WatchOutbox(now, store.PendingMail)
 	var sender mail.Sender = mail.LogSender{Log: log}
 	if c.SMTP != nil {
 		smtp, err := mail.NewSMTP(*c.SMTP, now)
@@ -115,7 +120,7 @@ func newServices(ctx context.Context, c *config, st *storage) (*Services, error)
 			return nil, fmt.Errorf("gatehouse: mail templates: %w", err)
 		}
 	}
-	outbox := mail.NewOutbox(store, sender, tpl, mail.OutboxConfig{}, now, log)
+	outbox := mail.NewOutbox(store, sender, tpl, mail.OutboxConfig{OnDelivery: m.MailDelivery}, now, log)
 	key, err := otp.LoadOrCreateKeyFile(c.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("gatehouse: two-factor key: %w", err)
@@ -128,6 +133,7 @@ func newServices(ctx context.Context, c *config, st *storage) (*Services, error)
 	// secret, so they outlive restarts and are valid on every process.
 	acfg.KnownDeviceSecret = key
 	hasher := password.NewHasher(password.DefaultParams, 0, 0)
+	hasher.ObserveWait(m.HashWait)
 	accounts := account.New(st.stores, hasher, sessions, acfg, now, log, outbox)
 	if st.inv != nil {
 		accounts.UseInvalidator(listen, st.inv)

@@ -24,6 +24,11 @@ type storage struct {
 	db gatehouse.Store
 	// stores are the stores by area.
 	stores account.Stores
+	// counter counts the live sessions where they are kept, for the
+	// metrics: the database, or Redis (nil when that store cannot count
+	// them: the gauge is then absent, never wrong). It is the store
+	// itself, not a decorator of it, as the scrape's count is no request's.
+	counter gatehouse.SessionCounter
 	// ready are readyz's checks, one per dependency.
 	ready []httpapi.ReadyCheck
 	// inv tells the other processes sharing the stores what changed, so
@@ -69,6 +74,7 @@ func openStorage(ctx context.Context, c *config) (_ *storage, err error) {
 		st.closers = append(st.closers, db.Close)
 	}
 	st.stores = account.StoresOf(st.db)
+	st.counter, _ = st.db.(gatehouse.SessionCounter)
 	st.ready = append(st.ready, httpapi.ReadyCheck{Name: "database", Check: st.db.Ping})
 	if c.RedisURL != "" {
 		client, err := redis.ParseURL(c.RedisURL)
@@ -91,6 +97,7 @@ func openStorage(ctx context.Context, c *config) (_ *storage, err error) {
 			return nil, fmt.Errorf("gatehouse: %w", err)
 		}
 		st.stores.Sessions = rs
+		st.counter = rs
 		st.stores.Throttles = rs
 		st.stores.PendingLogins = rs
 		// A login's session is in Redis, its user and audit event in the
