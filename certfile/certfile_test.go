@@ -308,3 +308,41 @@ func BenchmarkGetCertificate(b *testing.B) {
 		p.GetCertificate(nil)
 	}
 }
+
+// BenchmarkHandshake is a whole TLS handshake (over loopback TCP) served
+// through GetCertificate, to set BenchmarkGetCertificate against.
+func BenchmarkHandshake(b *testing.B) {
+	dir := b.TempDir()
+	ca := newTestCA(b)
+	c, k := ca.leaf(b, 1)
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, c, 0o600)
+	os.WriteFile(keyFile, k, 0o600)
+	p, err := certfile.Load(certFile, keyFile, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{GetCertificate: p.GetCertificate})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conn.(*tls.Conn).Handshake()
+			conn.Close()
+		}
+	}()
+	cfg := &tls.Config{ServerName: "localhost", RootCAs: ca.pool}
+	for b.Loop() {
+		conn, err := tls.Dial("tcp", ln.Addr().String(), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		conn.Close()
+	}
+}
