@@ -242,6 +242,15 @@ type config struct {
 		// address and user id (never a path, query, cookie or token).
 		Requests bool `yaml:"requests"`
 	} `yaml:"log"`
+	// Tracing sends OpenTelemetry spans (HTTP handling, store calls,
+	// password hashing, mail delivery) to a collector with OTLP over
+	// HTTP; the standard OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT,
+	// OTEL_EXPORTER_OTLP_HEADERS, OTEL_TRACES_SAMPLER, OTEL_SERVICE_NAME,
+	// …) say where and how. See the README's "Traces".
+	Tracing struct {
+		// Enabled switches tracing on; off, it costs nothing.
+		Enabled bool `yaml:"enabled"`
+	} `yaml:"tracing"`
 	// TLS makes serve answer HTTPS itself, with a certificate from files
 	// (cert_file and key_file) or from an ACME CA such as Let's Encrypt
 	// (acme). Without either it serves plain HTTP, for TLS at a proxy

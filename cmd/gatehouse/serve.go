@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/server"
+	"github.com/gatehouse/gatehouse/tracing"
 )
 
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, environ func() []string, stdout, stderr io.Writer) error {
@@ -35,6 +36,20 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 	// Refused by config check, but no reason not to start.
 	for _, e := range unknownEnv(environ()) {
 		log.Warn(e.Error())
+	}
+	if s.cfg.Tracing.Enabled {
+		shutdown, err := tracing.Setup(ctx, versionString())
+		if err != nil {
+			return &configError{where: "tracing", msg: err.Error()}
+		}
+		defer func() {
+			flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := shutdown(flushCtx); err != nil {
+				log.Warn("could not send the last spans to the OpenTelemetry collector", "err", err)
+			}
+		}()
+		log.Info("tracing on: spans go to the OpenTelemetry collector the OTEL_* variables name")
 	}
 	// Listen first: without public_url, links (the setup link among them)
 	// point to the address actually listened on (a port 0 resolved).
