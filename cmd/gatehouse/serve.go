@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -159,7 +160,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 }
 
 // newHTTPServer is an http.Server of h with serve's timeouts and limits,
-// logging its own errors (TLS handshakes that fail among them) as warnings.
+// logging its own errors as warnings (see serverErrorLog).
 func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
@@ -168,8 +169,24 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          stdlog.New(serverErrorLog{log}, "", 0),
 	}
+}
+
+// serverErrorLog writes net/http's own error lines to the log as
+// warnings, but for failed TLS handshakes, which any scanner on the
+// Internet causes by the thousand: those are debug lines, unless ACME
+// failed to get a certificate, which the operator must see.
+type serverErrorLog struct{ log *slog.Logger }
+
+func (l serverErrorLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSuffix(string(p), "\n")
+	level := slog.LevelWarn
+	if strings.HasPrefix(msg, "http: TLS handshake error") && !strings.Contains(msg, "acme/autocert") {
+		level = slog.LevelDebug
+	}
+	l.log.Log(context.Background(), level, msg)
+	return len(p), nil
 }
 
 // parseLogLevel reads a log level: debug, info, warn or error (any case).

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -132,5 +133,30 @@ func TestHTTPSRedirect(t *testing.T) {
 	ts.redirectHandler("", ":443").ServeHTTP(w, r)
 	if w.Code != http.StatusBadRequest {
 		t.Errorf("OPTIONS *: %d, want 400", w.Code)
+	}
+}
+
+// TestServerErrorLog: net/http's lines are warnings, but a failed TLS
+// handshake (a scanner, a client that distrusts the certificate) is a
+// debug line, unless ACME could not get a certificate.
+func TestServerErrorLog(t *testing.T) {
+	var buf strings.Builder
+	w := serverErrorLog{slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	for _, line := range []string{
+		"http: TLS handshake error from 192.0.2.1:5555: EOF\n",
+		"http: TLS handshake error from 192.0.2.1:5556: acme/autocert: unable to satisfy challenge\n",
+		"http: panic serving 192.0.2.1:5557: boom\n",
+	} {
+		w.Write([]byte(line))
+	}
+	want := []string{
+		`level=DEBUG msg="http: TLS handshake error from 192.0.2.1:5555: EOF"`,
+		`level=WARN msg="http: TLS handshake error from 192.0.2.1:5556: acme/autocert: unable to satisfy challenge"`,
+		`level=WARN msg="http: panic serving 192.0.2.1:5557: boom"`,
+	}
+	for _, w := range want {
+		if !strings.Contains(buf.String(), w) {
+			t.Errorf("log lacks %s:\n%s", w, buf.String())
+		}
 	}
 }
