@@ -74,12 +74,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 	}
 	sc := s.serverConfig(ln.Addr().String(), log)
 	if tlsServe != nil {
+		// https links, to a name the certificate is for.
 		sc.ListenTLS = true
-		if s.tls.domains != nil {
-			// Links name the certificate's host, not the listen address.
-			_, port, _ := net.SplitHostPort(sc.ListenAddr)
-			sc.ListenAddr = net.JoinHostPort(s.tls.domains[0], port)
-		}
+		sc.ListenAddr = tlsServe.linkAddr(sc.ListenAddr)
 	}
 	gh, err := server.Open(ctx, sc)
 	if err != nil {

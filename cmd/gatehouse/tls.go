@@ -125,8 +125,33 @@ type tlsServing struct {
 	// serves says whether HTTPS is served for the host name: the
 	// certificate covers it, or ACME gets one for it.
 	serves func(host string) bool
+	// names are the host names of the certificate at start, or ACME's
+	// domains: links name the first when the listen address is not one.
+	names []string
 	// acme is nil with certificate files.
 	acme *autocert.Manager
+}
+
+// linkAddr is the HOST:PORT links point to without public_url: the
+// listen address, if HTTPS is served for its host (localhost for an
+// unspecified one), else the certificate's first name with its port.
+func (t *tlsServing) linkAddr(listenAddr string) string {
+	host, port, err := net.SplitHostPort(listenAddr)
+	if err != nil {
+		return listenAddr
+	}
+	if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	if t.serves(host) {
+		return listenAddr
+	}
+	for _, n := range t.names {
+		if !strings.HasPrefix(n, "*.") {
+			return net.JoinHostPort(n, port)
+		}
+	}
+	return listenAddr
 }
 
 // openTLS loads the certificate files, or prepares ACME (the cache
@@ -145,6 +170,7 @@ func (s *settings) openTLS(log *slog.Logger) (*tlsServing, error) {
 		return &tlsServing{
 			config: &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: pair.GetCertificate},
 			serves: func(host string) bool { return pair.Certificate().Leaf.VerifyHostname(host) == nil },
+			names:  pair.Certificate().Leaf.DNSNames,
 		}, nil
 	}
 	roots, err := s.acmeRoots()
@@ -174,6 +200,7 @@ func (s *settings) openTLS(log *slog.Logger) (*tlsServing, error) {
 	return &tlsServing{
 		config: cfg,
 		serves: func(host string) bool { return slices.Contains(ts.domains, host) },
+		names:  ts.domains,
 		acme:   m,
 	}, nil
 }

@@ -160,3 +160,25 @@ func TestServerErrorLog(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSLinkAddr: links without public_url point to the listen address
+// when the certificate is for its host, else to the certificate's name.
+func TestTLSLinkAddr(t *testing.T) {
+	ts := &tlsServing{
+		serves: func(h string) bool { return h == "localhost" || h == "127.0.0.1" || h == "admin.example.com" },
+		names:  []string{"*.example.com", "admin.example.com"},
+	}
+	for addr, want := range map[string]string{
+		"127.0.0.1:8443": "127.0.0.1:8443",
+		"0.0.0.0:443":    "0.0.0.0:443", // localhost, which the certificate is for
+		"10.0.0.5:443":   "admin.example.com:443",
+	} {
+		if got := ts.linkAddr(addr); got != want {
+			t.Errorf("linkAddr(%s) = %s, want %s", addr, got, want)
+		}
+	}
+	ts.serves = func(h string) bool { return h == "admin.example.com" }
+	if got := ts.linkAddr("[::]:443"); got != "admin.example.com:443" {
+		t.Errorf("linkAddr([::]:443) = %s, want the certificate's name", got)
+	}
+}
