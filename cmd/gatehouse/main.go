@@ -278,6 +278,9 @@ func cmdConfigCheck(args []string, getenv func(string) string, environ func() []
 	if len(unknown) > 0 {
 		return unknown
 	}
+	if err := s.checkTLSFiles(); err != nil {
+		return err
+	}
 	for _, w := range append(s.logDrivers, s.warnings...) {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
