@@ -282,6 +282,10 @@ func (g *Gatehouse) CORS(h http.Handler) http.Handler { return g.api.CORS(h) }
 // groups or links itself.
 func (g *Gatehouse) Accounts() *account.Service { return g.services.Accounts }
 
+// Metrics are the metrics served at BASE/metrics; a program may add its
+// own to their Registry.
+func (g *Gatehouse) Metrics() *metrics.Metrics { return g.services.Metrics }
+
 // SetupURL is the one-time link that creates the first administrator,
 // when Open found no users; else "". It stops working once used, or as
 // soon as any user exists.

@@ -278,6 +278,12 @@ tls:
 	if resp.StatusCode != http.StatusOK || !resp.TLS.PeerCertificates[0].Equal(leaf) {
 		t.Errorf("second connection: %d, another certificate", resp.StatusCode)
 	}
+	checkExpiryMetric(t, c2, base, leaf)
+	// The container's HEALTHCHECK names the ACME domain (autocert
+	// answers no other).
+	if code, stdout, stderr := runCmd(t, nil, "", "healthcheck", "--config", conf, "--addr", srv.addr); code != exitOK {
+		t.Errorf("healthcheck over HTTPS with ACME: exit %d %s %s", code, stdout, stderr)
+	}
 
 	// The redirect listener: to HTTPS on the ACME name only.
 	plain := newClient(t)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -41,7 +42,7 @@ func cmdHealthcheck(ctx context.Context, args []string, getenv func(string) stri
 	if err != nil {
 		return unhealthy(err)
 	}
-	if err := checkHealth(ctx, u); err != nil {
+	if err := checkHealth(ctx, u, healthTLS(s)); err != nil {
 		return unhealthy(err)
 	}
 	return nil
@@ -71,14 +72,34 @@ func healthURL(s *settings) (*url.URL, error) {
 			host = "::1"
 		}
 	}
-	// The scheme serve speaks: plain HTTP until serve terminates TLS
-	// itself, when this becomes "https" if tls is configured.
+	// The scheme serve speaks.
 	scheme := "http"
+	if s.tls != nil {
+		scheme = "https"
+	}
 	return &url.URL{Scheme: scheme, Host: net.JoinHostPort(host, strconv.Itoa(port)), Path: s.basePath + "/healthz"}, nil
 }
 
-// checkHealth GETs u and returns nil on a 200 answer, within healthTimeout.
-func checkHealth(ctx context.Context, u *url.URL) error {
+// healthTLS is the TLS configuration for asking serve over HTTPS. It
+// names an ACME domain in SNI, as autocert answers only for those, and
+// does not verify the certificate: the check asks whether the process
+// answers, sends nothing secret and believes nothing but the status; a
+// certificate that clients will not trust is for monitoring from outside
+// (see gatehouse_tls_certificate_expiry_timestamp_seconds) to catch.
+func healthTLS(s *settings) *tls.Config {
+	if s.tls == nil {
+		return nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true} // #nosec G402: see above
+	if len(s.tls.domains) > 0 {
+		c.ServerName = s.tls.domains[0]
+	}
+	return c
+}
+
+// checkHealth GETs u and returns nil on a 200 answer, within healthTimeout;
+// tc is the TLS configuration for an https URL.
+func checkHealth(ctx context.Context, u *url.URL, tc *tls.Config) error {
 	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
@@ -88,7 +109,7 @@ func checkHealth(ctx context.Context, u *url.URL) error {
 	req.Header.Set("User-Agent", "gatehouse-healthcheck")
 	c := &http.Client{
 		// No proxy from the environment: the server is asked directly.
-		Transport: &http.Transport{DisableKeepAlives: true},
+		Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: tc},
 		// healthz answers itself: a redirect means something else answers.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

@@ -89,6 +89,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 		return err
 	}
 	defer gh.Close()
+	if tlsServe != nil {
+		gh.Metrics().WatchCertificate(tlsServe.watchExpiry())
+	}
 
 	srv := newHTTPServer(gh, log)
 	scheme := "http"

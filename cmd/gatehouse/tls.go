@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/acme"
@@ -130,6 +131,30 @@ type tlsServing struct {
 	names []string
 	// acme is nil with certificate files.
 	acme *autocert.Manager
+	// notAfter is the end of validity (Unix nanoseconds) of the
+	// certificate last presented; 0 before the first (see watchExpiry).
+	notAfter atomic.Int64
+}
+
+// watchExpiry makes the listener's configuration remember the end of
+// validity of each certificate it presents (ACME's TLS-ALPN-01 challenge
+// certificates aside), for the expiry metric, and returns the function
+// that reads it: the zero time before the first handshake.
+func (t *tlsServing) watchExpiry() func() time.Time {
+	get := t.config.GetCertificate
+	t.config.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		c, err := get(hello)
+		if err == nil && c != nil && c.Leaf != nil && !slices.Equal(hello.SupportedProtos, []string{acme.ALPNProto}) {
+			t.notAfter.Store(c.Leaf.NotAfter.UnixNano())
+		}
+		return c, err
+	}
+	return func() time.Time {
+		if n := t.notAfter.Load(); n != 0 {
+			return time.Unix(0, n)
+		}
+		return time.Time{}
+	}
 }
 
 // linkAddr is the HOST:PORT links point to without public_url: the
@@ -167,11 +192,13 @@ func (s *settings) openTLS(log *slog.Logger) (*tlsServing, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &tlsServing{
+		t := &tlsServing{
 			config: &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: pair.GetCertificate},
 			serves: func(host string) bool { return pair.Certificate().Leaf.VerifyHostname(host) == nil },
 			names:  pair.Certificate().Leaf.DNSNames,
-		}, nil
+		}
+		t.notAfter.Store(pair.Certificate().Leaf.NotAfter.UnixNano())
+		return t, nil
 	}
 	roots, err := s.acmeRoots()
 	if err != nil {

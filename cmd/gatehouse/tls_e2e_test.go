@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,9 +73,10 @@ func (ca *testCA) issue(t *testing.T, serial int64, certFile, keyFile string) {
 		DNSNames:     []string{"localhost"},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
 		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		// Each serial ends at another minute, for the expiry metric.
+		NotAfter:    time.Now().Add(24*time.Hour + time.Duration(serial)*time.Minute),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
@@ -207,6 +209,11 @@ tls:
 	if resp.TLS == nil || resp.TLS.PeerCertificates[0].SerialNumber.Int64() != 100 {
 		t.Fatalf("first certificate: %v, want serial 100", resp.TLS)
 	}
+	checkExpiryMetric(t, c, base, resp.TLS.PeerCertificates[0])
+	// The container's HEALTHCHECK asks over HTTPS.
+	if code, stdout, stderr := runCmd(t, nil, "", "healthcheck", "--config", conf, "--addr", srv.addr); code != exitOK {
+		t.Errorf("healthcheck over HTTPS: exit %d %s %s", code, stdout, stderr)
+	}
 
 	// Replaced files: the next connection gets the new certificate,
 	// without a restart; the session goes on.
@@ -219,6 +226,7 @@ tls:
 	if got := resp.TLS.PeerCertificates[0].SerialNumber.Int64(); got != 101 {
 		t.Errorf("after replacing the files: serial %d, want 101", got)
 	}
+	checkExpiryMetric(t, c, base, resp.TLS.PeerCertificates[0])
 	if !strings.Contains(srv.log.String(), "serving the new certificate") {
 		t.Errorf("the reload is not logged:\n%s", srv.log)
 	}
@@ -265,5 +273,23 @@ tls:
 	}
 	if strings.Contains(srv.log.String(), "not a key") {
 		t.Errorf("key file content in the log:\n%s", srv.log)
+	}
+}
+
+// checkExpiryMetric: gatehouse_tls_certificate_expiry_timestamp_seconds
+// at base's metrics is when leaf, the certificate just presented, expires.
+func checkExpiryMetric(t *testing.T, c *http.Client, base string, leaf *x509.Certificate) {
+	t.Helper()
+	resp, body := get(t, c, base+"/metrics", nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET metrics: %d", resp.StatusCode)
+	}
+	m := regexp.MustCompile(`(?m)^gatehouse_tls_certificate_expiry_timestamp_seconds (\S+)$`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no gatehouse_tls_certificate_expiry_timestamp_seconds in the metrics")
+	}
+	got, err := strconv.ParseFloat(m[1], 64)
+	if err != nil || int64(got) != leaf.NotAfter.Unix() {
+		t.Errorf("gatehouse_tls_certificate_expiry_timestamp_seconds %s, want %d (the certificate presented)", m[1], leaf.NotAfter.Unix())
 	}
 }
