@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/metrics"
@@ -215,5 +218,75 @@ func checkPromQL(t *testing.T, exprs []string) {
 	}
 	if out, err := exec.Command(promtool, "check", "rules", file).CombinedOutput(); err != nil {
 		t.Errorf("promtool check rules: %v\n%s\n%s", err, out, rules.String())
+	}
+}
+
+// TestAlertRules: the example alerts (examples/prometheus) name only
+// documented metrics, and, where promtool is installed (Debian: apt-get
+// install prometheus; CI installs it), the configuration and rules load
+// and the rules' unit tests pass: each alert fires on the series that
+// should raise it and stays quiet on healthy ones.
+func TestAlertRules(t *testing.T) {
+	docs := documented(t)
+	b, err := os.ReadFile("../examples/prometheus/gatehouse-alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Groups []struct {
+			Rules []struct {
+				Alert string `yaml:"alert"`
+				Expr  string `yaml:"expr"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(b, &file); err != nil {
+		t.Fatal(err)
+	}
+	metric := regexp.MustCompile(`gatehouse_[a-z0-9_]+`)
+	alerts := 0
+	for _, g := range file.Groups {
+		for _, r := range g.Rules {
+			alerts++
+			for _, name := range metric.FindAllString(r.Expr, -1) {
+				if _, ok := docs[strings.TrimSuffix(name, "_bucket")]; !ok {
+					t.Errorf("alert %s uses %s, which docs/metrics.md does not list", r.Alert, name)
+				}
+			}
+		}
+	}
+	if alerts == 0 {
+		t.Fatal("gatehouse-alerts.yml has no alert")
+	}
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool not installed (Debian: apt-get install prometheus): the rules are not loaded or tested")
+	}
+	for _, args := range [][]string{
+		{"check", "config", "prometheus.yml"},
+		{"test", "rules", "gatehouse-alerts.test.yml"},
+	} {
+		cmd := exec.Command(promtool, args...)
+		cmd.Dir = "../examples/prometheus"
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
+// TestExpositionLints: what BASE/metrics serves passes promtool's checks
+// of the exposition format and naming conventions (units in the name,
+// counters ending in _total, …).
+func TestExpositionLints(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool not installed (Debian: apt-get install prometheus)")
+	}
+	rec := httptest.NewRecorder()
+	exercised().Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = rec.Body
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 }
