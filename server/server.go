@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/mail"
 	"github.com/gatehouse/gatehouse/metrics"
+	"github.com/gatehouse/gatehouse/observedstore"
 	"github.com/gatehouse/gatehouse/otp"
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/session"
@@ -89,6 +90,10 @@ func openServices(ctx context.Context, c *config) (*Services, error) {
 func newServices(ctx context.Context, c *config, st *storage) (*Services, error) {
 	log, now := c.log, c.now
 	store := st.db
+	m := metrics.New()
+	// Every store call is traced (when tracing is on), the session
+	// manager's and the outbox's included.
+	st.stores = observedstore.Wrap(st.stores, st.backends, nil)
 	sessions := session.NewManager(st.stores.Sessions, c.Session, now, log)
 	// Several processes share the stores: each tells the others what it
 	// changed, for as long as the services are open.
@@ -98,7 +103,6 @@ func newServices(ctx context.Context, c *config, st *storage) (*Services, error)
 		sessions.UseInvalidator(listen, st.inv)
 	}
 	acfg := c.accountConfig()
-	m := metrics.New()
 	acfg.OnAudit = m.Audit
 	var sender mail.Sender = mail.LogSender{Log: log}
 	if c.SMTP != nil {
@@ -115,7 +119,7 @@ func newServices(ctx context.Context, c *config, st *storage) (*Services, error)
 			return nil, fmt.Errorf("gatehouse: mail templates: %w", err)
 		}
 	}
-	outbox := mail.NewOutbox(store, sender, tpl, mail.OutboxConfig{}, now, log)
+	outbox := mail.NewOutbox(st.stores.Outbox, sender, tpl, mail.OutboxConfig{}, now, log)
 	key, err := otp.LoadOrCreateKeyFile(c.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("gatehouse: two-factor key: %w", err)
