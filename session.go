@@ -147,3 +147,15 @@ type SessionStore interface {
 type LoginRecorder interface {
 	RecordLoginSession(ctx context.Context, s *Session, e *AuditEvent) error
 }
+
+// SessionCounter is an optional ability of a session store: counting the
+// sessions that have not ended at now (Session.Expired is false), guest
+// sessions included, for the gatehouse_sessions_active metric. The count
+// must be cheap — an indexed count, not a walk through every session —
+// since it runs while a metrics scrape waits; a store that cannot count
+// cheaply does not implement it. A store that keeps session ends at
+// microsecond precision may count a session that ends within the
+// microsecond of now either way.
+type SessionCounter interface {
+	CountSessions(ctx context.Context, now time.Time) (int, error)
+}

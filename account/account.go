@@ -74,6 +74,12 @@ type Config struct {
 	// (metrics.Metrics.Audit counts them); it must be quick and must not
 	// block.
 	OnAudit func(gatehouse.AuditKind)
+	// OnLogin, when set, is told the method and outcome of every login
+	// and every check of Basic or API-token credentials
+	// (metrics.Metrics.Login counts them); it must be quick and must not
+	// block: it runs on the request path of every token-authenticated
+	// request.
+	OnLogin func(gatehouse.LoginMethod, gatehouse.LoginOutcome)
 	// ExternalProviders are the OpenID Connect providers people may log
 	// in with (see external.go), in the order they are shown.
 	ExternalProviders []ExternalProvider
@@ -254,6 +260,15 @@ var errInvalidCredentials = &gatehouse.Error{Code: gatehouse.CodeInvalidCredenti
 // CodeLocalLoginDisabled to everyone, before anything else; so do the
 // other password use cases.
 func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, error) {
+	var disabled bool
+	res, err := s.login(ctx, req, &disabled)
+	s.countLogin(gatehouse.LoginPassword, res, err, disabled)
+	return res, err
+}
+
+// login is Login; it sets *disabled when the password was right for an
+// account that is not active (answered as a wrong one).
+func (s *Service) login(ctx context.Context, req LoginRequest, disabled *bool) (*LoginResult, error) {
 	if err := s.refuseLocalLogin(); err != nil {
 		return nil, err
 	}
@@ -287,6 +302,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 		return nil, err
 	}
 	if !ok || u.State != gatehouse.StateActive {
+		*disabled = ok
 		if err := s.failAttempt(ctx, att, u); err != nil {
 			return nil, err
 		}

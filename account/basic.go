@@ -70,6 +70,15 @@ func (s *Service) basicFromCache(ctx context.Context, username, pw string) (*gat
 // login and answers failures the same way (CodeInvalidCredentials), but
 // starts no session, and a success forgets no failures.
 func (s *Service) AuthenticateBasic(ctx context.Context, username, pw string, client Client) (*gatehouse.User, error) {
+	var disabled bool
+	u, err := s.authenticateBasic(ctx, username, pw, client, &disabled)
+	s.countLogin(gatehouse.LoginBasic, nil, err, disabled)
+	return u, err
+}
+
+// authenticateBasic is AuthenticateBasic; it sets *disabled when the
+// password was right for an account that is not active.
+func (s *Service) authenticateBasic(ctx context.Context, username, pw string, client Client, disabled *bool) (*gatehouse.User, error) {
 	if err := s.refuseLocalLogin(); err != nil {
 		return nil, err
 	}
@@ -100,6 +109,7 @@ func (s *Service) AuthenticateBasic(ctx context.Context, username, pw string, cl
 		return nil, err
 	}
 	if !ok || u.State != gatehouse.StateActive {
+		*disabled = ok
 		if err := s.failAttempt(ctx, att, u); err != nil {
 			return nil, err
 		}

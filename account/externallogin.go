@@ -30,6 +30,15 @@ var errNotLinked = &gatehouse.Error{Code: gatehouse.CodeNotLinked, Message: "Thi
 // The second factor is owed as after a password, unless the provider is
 // trusted for it (TrustedAMR, TrustedACR).
 func (s *Service) ExternalLogin(ctx context.Context, ext ExternalAssertion, req LoginRequest) (*LoginResult, error) {
+	var disabled bool
+	res, err := s.externalLogin(ctx, ext, req, &disabled)
+	s.countLogin(gatehouse.LoginExternal, res, err, disabled)
+	return res, err
+}
+
+// externalLogin is ExternalLogin; it sets *disabled when the identity's
+// user is not active.
+func (s *Service) externalLogin(ctx context.Context, ext ExternalAssertion, req LoginRequest, disabled *bool) (*LoginResult, error) {
 	a := Actor{Client: req.Client}
 	p, ok := s.ExternalProvider(ext.Provider)
 	if !ok {
@@ -48,6 +57,7 @@ func (s *Service) ExternalLogin(ctx context.Context, ext ExternalAssertion, req 
 		// and no more. (An invited user is activated by the link that
 		// makes them an identity's user; a linked one still invited was
 		// refused its invitation, and is refused here too.)
+		*disabled = true
 		s.refuseExternal(ctx, a, p, u.ID, string(u.State), nil)
 		return nil, errInvalidCredentials
 	}
@@ -206,6 +216,7 @@ func (s *Service) refuseExternal(ctx context.Context, a Actor, p ExternalProvide
 // unreachable. reason is safe to record (never a token).
 func (s *Service) ExternalLoginFailed(ctx context.Context, a Actor, provider, reason string) {
 	reason = truncate(reason, 200)
+	s.countLogin(gatehouse.LoginExternal, nil, errExternalFailed, false)
 	s.log.WarnContext(ctx, "external login failed", "provider", provider, "reason", reason, "client", a.Client.Addr)
 	target := ""
 	if a.User != nil {

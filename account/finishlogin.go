@@ -171,3 +171,26 @@ func (s *Service) finishLogin(ctx context.Context, u *gatehouse.User, ff firstFa
 	}
 	return res, nil
 }
+
+// errExternalFailed stands for an external login that failed before the
+// account service could decide (see ExternalLoginFailed), for countLogin.
+var errExternalFailed = &gatehouse.Error{Code: gatehouse.CodeExternalLoginFailed}
+
+// countLogin tells Config.OnLogin of a login of method that ended with
+// res and err; disabled is a right credential of an account that is not
+// active, which the client is answered as a wrong one.
+func (s *Service) countLogin(method gatehouse.LoginMethod, res *LoginResult, err error, disabled bool) {
+	if s.cfg.OnLogin == nil {
+		return
+	}
+	outcome := gatehouse.OutcomeOf(err)
+	switch {
+	case disabled && outcome == gatehouse.LoginInvalidCredentials:
+		outcome = gatehouse.LoginDisabled
+	case err == nil && res != nil && res.PendingToken != "":
+		outcome = gatehouse.LoginTwoFactorRequired
+	case err == nil && res != nil && res.EnrolmentRequired:
+		outcome = gatehouse.LoginEnrolmentRequired
+	}
+	s.cfg.OnLogin(method, outcome)
+}

@@ -151,6 +151,15 @@ var errBadToken = &gatehouse.Error{Code: gatehouse.CodeUnauthenticated, Message:
 // A missing, malformed, expired or revoked token, or one whose owner is not
 // active, is CodeUnauthenticated.
 func (s *Service) AuthenticateToken(ctx context.Context, secret string) (*gatehouse.User, *gatehouse.Token, []string, error) {
+	var disabled bool
+	u, t, perms, err := s.authenticateToken(ctx, secret, &disabled)
+	s.countLogin(gatehouse.LoginToken, nil, err, disabled)
+	return u, t, perms, err
+}
+
+// authenticateToken is AuthenticateToken; it sets *disabled when the
+// token is valid but its owner is not active.
+func (s *Service) authenticateToken(ctx context.Context, secret string, disabled *bool) (*gatehouse.User, *gatehouse.Token, []string, error) {
 	if !validTokenShape(secret) {
 		return nil, nil, nil, errBadToken
 	}
@@ -181,6 +190,7 @@ func (s *Service) AuthenticateToken(ctx context.Context, secret string) (*gateho
 		return nil, nil, nil, err
 	}
 	if u.State != gatehouse.StateActive {
+		*disabled = true
 		return nil, nil, nil, errBadToken
 	}
 	if now.Sub(t.LastUsedAt) >= tokenTouchInterval {

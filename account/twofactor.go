@@ -229,6 +229,13 @@ type VerifyRequest struct {
 // password against the account's untrusted budget — or, from a known
 // device of the user, against that device alone.
 func (s *Service) VerifyCode(ctx context.Context, req VerifyRequest) (*LoginResult, error) {
+	res, err := s.verifyCode(ctx, req)
+	s.countLogin(gatehouse.LoginTwoFactor, res, err, false)
+	return res, err
+}
+
+// verifyCode is VerifyCode.
+func (s *Service) verifyCode(ctx context.Context, req VerifyRequest) (*LoginResult, error) {
 	_, u, _, err := s.pending(ctx, req.Token)
 	if err != nil {
 		return nil, err

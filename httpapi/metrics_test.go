@@ -39,10 +39,10 @@ func TestMetricsEndpoint(t *testing.T) {
 
 	fams := metricstest.Scrape(t, e.api, "/auth/metrics")
 	metricstest.Check(t, fams, []metricstest.Series{
-		{Name: "gatehouse_http_requests_total", Labels: map[string]string{"route": "POST /auth/session", "method": "POST", "code": "200"}, Want: 1},
-		{Name: "gatehouse_http_requests_total", Labels: map[string]string{"route": "POST /auth/session", "method": "POST", "code": "401"}, Want: 1},
+		{Name: "gatehouse_http_requests_total", Labels: map[string]string{"route": "/auth/session", "method": "POST", "code": "200"}, Want: 1},
+		{Name: "gatehouse_http_requests_total", Labels: map[string]string{"route": "/auth/session", "method": "POST", "code": "401"}, Want: 1},
 		// verify's answers are counted as decisions only.
-		{Name: "gatehouse_http_requests_total", Labels: map[string]string{"route": "GET /auth/verify"}, Want: -1},
+		{Name: "gatehouse_http_requests_total", Labels: map[string]string{"route": "/auth/verify"}, Want: -1},
 		{Name: "gatehouse_forward_auth_decisions_total", Labels: map[string]string{"result": "allowed"}, Want: 3},
 		{Name: "gatehouse_forward_auth_decisions_total", Labels: map[string]string{"result": "unauthenticated"}, Want: 1},
 		{Name: "gatehouse_forward_auth_decisions_total", Labels: map[string]string{"result": "forbidden"}, Want: 1},

@@ -38,6 +38,11 @@ type OutboxConfig struct {
 	// most half the Lease): the lease must outlast the attempt, or another
 	// process could claim the message and send it too.
 	SendTimeout time.Duration
+	// OnDelivery, when set, is told of every delivery attempt: sent, or
+	// failed and given up (permanent: a permanent failure, or a message
+	// older than GiveUpAfter) or to be tried again
+	// (metrics.Metrics.MailDelivery counts them). It must be quick.
+	OnDelivery func(sent, permanent bool)
 }
 
 // maxReason bounds the failure reason stored with a message.
@@ -222,6 +227,7 @@ func (o *Outbox) deliver(ctx context.Context, m *gatehouse.Mail) (ok bool, err e
 	sendErr := o.sender.Send(sctx, m)
 	cancel()
 	if sendErr == nil {
+		o.delivered(true, false)
 		if err := o.store.MarkMailSent(ctx, m.ID, o.now()); err != nil {
 			outcome = "sent_unrecorded"
 			o.log.ErrorContext(ctx, "mail sent but not recorded as sent: it will be sent again",
@@ -253,6 +259,7 @@ func (o *Outbox) deliver(ctx context.Context, m *gatehouse.Mail) (ok bool, err e
 		next = now.Add(o.backoff(attempt))
 		o.log.WarnContext(ctx, "mail not sent: will try again", append(attrs, "next", next)...)
 	}
+	o.delivered(false, next.IsZero())
 	reason := sendErr.Error()
 	if len(reason) > maxReason {
 		reason = strings.ToValidUTF8(reason[:maxReason], "")
@@ -284,6 +291,13 @@ func traceDelivery(span trace.Span, kind string, attempt int, outcome string, er
 		span.SetStatus(codes.Error, "mail delivery "+outcome)
 	}
 	span.End()
+}
+
+// delivered tells OutboxConfig.OnDelivery of an attempt.
+func (o *Outbox) delivered(sent, permanent bool) {
+	if o.cfg.OnDelivery != nil {
+		o.cfg.OnDelivery(sent, permanent)
+	}
 }
 
 // backoff is the wait after the attempt-th failed attempt: MinBackoff

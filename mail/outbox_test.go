@@ -59,6 +59,20 @@ func wantPending(t testing.TB, store gatehouse.OutboxStore, n int) {
 	}
 }
 
+// deliveries counts what OutboxConfig.OnDelivery is told.
+type deliveries struct{ sent, retried, gaveUp int }
+
+func (d *deliveries) observe(sent, permanent bool) {
+	switch {
+	case sent:
+		d.sent++
+	case permanent:
+		d.gaveUp++
+	default:
+		d.retried++
+	}
+}
+
 // tempFail is a 451 reply.
 var tempFail = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
 
@@ -73,7 +87,8 @@ func TestOutboxRetriesTemporaryFailure(t *testing.T) {
 				return nil
 			}})
 			clock := newFakeClock()
-			o := NewOutbox(store, smtpTo(t, srv.Addr), mustLoad(t, ""), OutboxConfig{}, clock.Now, nil)
+			var seen deliveries
+			o := NewOutbox(store, smtpTo(t, srv.Addr), mustLoad(t, ""), OutboxConfig{OnDelivery: seen.observe}, clock.Now, nil)
 			rcpts := func() int { _, n := srv.counts(); return n }
 
 			if err := o.Enqueue(t.Context(), "Carol <carol@example.org>", KindReset, resetData()); err != nil {
@@ -107,6 +122,9 @@ func TestOutboxRetriesTemporaryFailure(t *testing.T) {
 				}
 			}
 			wantPending(t, store, 0)
+			if seen != (deliveries{sent: 1, retried: 2}) {
+				t.Errorf("OnDelivery saw %+v, want 2 retried failures and 1 sent", seen)
+			}
 
 			msgs := srv.messages()
 			if len(msgs) != 1 {
@@ -138,7 +156,8 @@ func TestOutboxGivesUpOnPermanentFailure(t *testing.T) {
 			}})
 			var logs bytes.Buffer
 			clock := newFakeClock()
-			o := NewOutbox(store, smtpTo(t, srv.Addr), mustLoad(t, ""), OutboxConfig{}, clock.Now, newJSONLogger(&logs))
+			var seen deliveries
+			o := NewOutbox(store, smtpTo(t, srv.Addr), mustLoad(t, ""), OutboxConfig{OnDelivery: seen.observe}, clock.Now, newJSONLogger(&logs))
 			if err := o.Enqueue(t.Context(), "nobody@example.org", KindReset, resetData()); err != nil {
 				t.Fatal(err)
 			}
@@ -155,6 +174,9 @@ func TestOutboxGivesUpOnPermanentFailure(t *testing.T) {
 			}
 			if _, rcpt := srv.counts(); rcpt != 2 {
 				t.Errorf("server saw %d RCPT TO, want 2: one attempt each", rcpt)
+			}
+			if seen != (deliveries{sent: 1, gaveUp: 1}) {
+				t.Errorf("OnDelivery saw %+v, want 1 sent and 1 given up", seen)
 			}
 			if !strings.Contains(logs.String(), `"level":"ERROR","msg":"mail given up: the failure is permanent"`) {
 				t.Errorf("no error logged for the message given up:\n%s", logs.String())

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/smtp"
-	"net/textproto"
-	"slices"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
 
 	"github.com/gatehouse/gatehouse"
 )
@@ -47,7 +49,9 @@ type SMTPConfig struct {
 	// From is the sender address, such as "gatehouse@example.com" or
 	// "Gatehouse <gatehouse@example.com>".
 	From string
-	// HelloName is the name given in EHLO; empty means "localhost".
+	// HelloName is the name given in EHLO; empty means "localhost". With
+	// starttls, the EHLO before the upgrade says "localhost" and the one
+	// after it, which the server records, says HelloName.
 	HelloName string
 	// Timeout bounds a whole delivery, from dialling to the server's
 	// acceptance of the message; zero means 30 seconds.
@@ -156,88 +160,115 @@ func (s *SMTP) Send(ctx context.Context, m *gatehouse.Mail) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 
-	conn, err := s.dial(ctx)
+	conn, isTLS, err := s.dial(ctx)
 	if err != nil {
-		return &sendError{op: "dial " + s.addr, err: err}
+		return s.explain(ctx, &sendError{op: "dial " + s.addr, err: err})
 	}
 	defer conn.Close()
-	if d, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(d)
-	}
-	// net/smtp knows nothing of contexts: cancelling ctx makes every pending
-	// read and write fail at once.
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	return s.explain(ctx, s.converse(conn, isTLS, rcpt, msg))
+}
 
-	err = s.converse(conn, rcpt, msg)
-	if err != nil && ctx.Err() != nil {
-		// The deadline error of the connection hides why it was cut.
-		var se *sendError
-		if errors.As(err, &se) {
-			se.err = fmt.Errorf("%w (%v)", context.Cause(ctx), se.err)
-			se.permanent = false
-			return se
-		}
+// explain adds to err, when ctx has ended, why: the deadline error of the
+// connection hides whether the Timeout ran out or the caller gave up. Such
+// an error is never permanent.
+func (s *SMTP) explain(ctx context.Context, err error) error {
+	if err == nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(d) {
+		// The connection's deadline is the context's: it can fire a hair
+		// before the context's own timer does.
+		<-ctx.Done()
+	}
+	if ctx.Err() == nil {
+		return err
+	}
+	var se *sendError
+	if errors.As(err, &se) {
+		se.err = fmt.Errorf("%w (%v)", context.Cause(ctx), se.err)
+		se.permanent = false
 	}
 	return err
 }
 
-// dial connects to the server, with TLS from the start in implicit mode.
-func (s *SMTP) dial(ctx context.Context) (net.Conn, error) {
-	d := &net.Dialer{}
-	if s.cfg.TLS == TLSImplicit {
-		td := &tls.Dialer{NetDialer: d, Config: s.tlsConfig()}
-		return td.DialContext(ctx, "tcp", s.addr)
+// dial connects to the server, and in implicit mode completes the TLS
+// handshake. The connection it returns obeys ctx (see boundConn); isTLS
+// says whether it is encrypted.
+func (s *SMTP) dial(ctx context.Context) (conn net.Conn, isTLS bool, err error) {
+	raw, err := (&net.Dialer{}).DialContext(ctx, "tcp", s.addr)
+	if err != nil {
+		return nil, false, err
 	}
-	return d.DialContext(ctx, "tcp", s.addr)
+	conn = bindConn(ctx, raw)
+	if s.cfg.TLS != TLSImplicit {
+		return conn, false, nil
+	}
+	tc := tls.Client(conn, s.tlsConfig())
+	if err := tc.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		return nil, false, err
+	}
+	return tc, true, nil
 }
 
 // converse runs the SMTP dialogue on conn.
-func (s *SMTP) converse(conn net.Conn, rcpt string, msg []byte) error {
-	c, err := smtp.NewClient(conn, s.cfg.Host)
-	if err != nil {
-		return &sendError{op: "greeting", err: err}
+func (s *SMTP) converse(conn net.Conn, isTLS bool, rcpt string, msg []byte) error {
+	var c *smtp.Client
+	if s.cfg.TLS == TLSStartTLS {
+		// go-smtp says EHLO as "localhost" before STARTTLS (it has no way
+		// to set the name first); the EHLO that counts, after TLS, gives
+		// HelloName. It refuses to go on when STARTTLS is not offered:
+		// never fall back to clear text, since anyone on the path could
+		// strip STARTTLS from the EHLO reply.
+		var err error
+		c, err = smtp.NewClientStartTLS(conn, s.tlsConfig())
+		if err != nil {
+			return &sendError{op: "STARTTLS", err: fmt.Errorf("%s: %w (mail.smtp.tls starttls never falls back to clear text)", s.addr, err)}
+		}
+		isTLS = true
+	} else {
+		c = smtp.NewClient(conn)
 	}
 	defer c.Close()
+	// Hello reads the greeting if not done yet, then says EHLO (HELO if
+	// the server does not know EHLO, in which case it offers no
+	// extension at all). After STARTTLS it also completes the handshake,
+	// so this is where an untrusted certificate shows.
 	if err := c.Hello(s.cfg.HelloName); err != nil {
 		return &sendError{op: "EHLO", err: err}
 	}
-	_, isTLS := conn.(*tls.Conn)
-	if s.cfg.TLS == TLSStartTLS {
-		if ok, _ := c.Extension("STARTTLS"); !ok {
-			// Never fall back to clear text: anyone on the path could
-			// strip STARTTLS from the EHLO reply.
-			return &sendError{op: "STARTTLS", err: fmt.Errorf("%s does not offer STARTTLS, which mail.smtp.tls starttls requires", s.addr)}
-		}
-		if err := c.StartTLS(s.tlsConfig()); err != nil {
-			return &sendError{op: "STARTTLS", err: err}
-		}
-		isTLS = true
+	if _, ok := c.TLSConnectionState(); isTLS != ok {
+		return &sendError{op: "TLS", err: fmt.Errorf("the connection to %s is not in the state mail.smtp.tls %s requires", s.addr, s.cfg.TLS)}
 	}
 	if s.cfg.Username != "" {
 		remote, _, _ := net.SplitHostPort(conn.RemoteAddr().String())
 		if err := checkClearAuth(s.cfg.TLS, remote, isTLS); err != nil {
 			return &sendError{op: "AUTH", err: err}
 		}
-		_, offered := c.Extension("AUTH")
-		mechs := strings.Fields(strings.ToUpper(offered))
-		var a smtp.Auth
+		var a sasl.Client
 		switch {
-		case slices.Contains(mechs, "PLAIN"):
-			a = &plainAuth{username: s.cfg.Username, password: s.cfg.Password}
-		case slices.Contains(mechs, "LOGIN"):
-			a = &loginAuth{username: s.cfg.Username, password: s.cfg.Password}
+		case c.SupportsAuth(sasl.Plain):
+			a = sasl.NewPlainClient("", s.cfg.Username, s.cfg.Password)
+		case c.SupportsAuth(sasl.Login):
+			a = &loginClient{username: s.cfg.Username, password: s.cfg.Password}
 		default:
+			_, offered := c.Extension("AUTH")
 			return &sendError{op: "AUTH", err: fmt.Errorf("%s offers neither AUTH PLAIN nor AUTH LOGIN (offered: %q)", s.addr, offered)}
 		}
 		if err := c.Auth(a); err != nil {
 			return &sendError{op: "AUTH", err: err}
 		}
 	}
-	if err := c.Mail(s.from); err != nil {
+	var opts *smtp.MailOptions
+	if !isASCII(s.from) || !isASCII(rcpt) {
+		// An internationalized address needs SMTPUTF8; go-smtp refuses
+		// to go on if the server does not offer it.
+		opts = &smtp.MailOptions{UTF8: true}
+	}
+	if err := c.Mail(s.from, opts); err != nil {
 		return &sendError{op: "MAIL FROM", err: err}
 	}
-	if err := c.Rcpt(rcpt); err != nil {
+	if err := c.Rcpt(rcpt, nil); err != nil {
 		return &sendError{op: "RCPT TO", err: err, permanent: isPermanentReply(err)}
 	}
 	w, err := c.Data()
@@ -259,8 +290,79 @@ func (s *SMTP) converse(conn net.Conn, rcpt string, msg []byte) error {
 
 // isPermanentReply reports whether err is a 5xx reply of the server.
 func isPermanentReply(err error) bool {
-	var te *textproto.Error
-	return errors.As(err, &te) && te.Code >= 500 && te.Code < 600
+	var se *smtp.SMTPError
+	return errors.As(err, &se) && se.Code >= 500 && se.Code < 600
+}
+
+// isASCII reports whether s is plain ASCII.
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// boundConn is a connection whose deadlines never reach past its context's:
+// go-smtp sets a deadline of minutes before each command and clears it
+// after, which would otherwise undo the deadline of the whole delivery. Once
+// the context ends, every pending and later read or write fails at once.
+type boundConn struct {
+	net.Conn
+	limit time.Time // the context's deadline; zero when it has none
+
+	mu   sync.Mutex
+	done bool // the context has ended
+}
+
+// expired is a deadline in the past, which fails reads and writes at once.
+var expired = time.Unix(1, 0)
+
+// bindConn returns c bound to ctx.
+func bindConn(ctx context.Context, c net.Conn) *boundConn {
+	b := &boundConn{Conn: c}
+	b.limit, _ = ctx.Deadline()
+	b.Conn.SetDeadline(b.clamp(time.Time{}))
+	context.AfterFunc(ctx, func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.done = true
+		b.Conn.SetDeadline(expired)
+	})
+	return b
+}
+
+// clamp returns the deadline to use when t is asked for.
+func (b *boundConn) clamp(t time.Time) time.Time {
+	if b.done {
+		return expired
+	}
+	if !b.limit.IsZero() && (t.IsZero() || t.After(b.limit)) {
+		return b.limit
+	}
+	return t
+}
+
+// SetDeadline sets the read and write deadlines, no later than the context's.
+func (b *boundConn) SetDeadline(t time.Time) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Conn.SetDeadline(b.clamp(t))
+}
+
+// SetReadDeadline sets the read deadline, no later than the context's.
+func (b *boundConn) SetReadDeadline(t time.Time) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Conn.SetReadDeadline(b.clamp(t))
+}
+
+// SetWriteDeadline sets the write deadline, no later than the context's.
+func (b *boundConn) SetWriteDeadline(t time.Time) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Conn.SetWriteDeadline(b.clamp(t))
 }
 
 // errClearAuth is the refusal to send a password without TLS.
@@ -290,38 +392,22 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// plainAuth is AUTH PLAIN (RFC 4616). Unlike net/smtp.PlainAuth it leaves
-// the decision whether the connection is safe enough to checkClearAuth, which
-// has already been made when Start is called.
-type plainAuth struct{ username, password string }
-
-func (a *plainAuth) Start(*smtp.ServerInfo) (string, []byte, error) {
-	return "PLAIN", []byte("\x00" + a.username + "\x00" + a.password), nil
-}
-
-func (a *plainAuth) Next(_ []byte, more bool) ([]byte, error) {
-	if more {
-		return nil, errors.New("unexpected challenge after AUTH PLAIN")
-	}
-	return nil, nil
-}
-
-// loginAuth is the obsolete but common AUTH LOGIN, for servers that offer
-// nothing else.
-type loginAuth struct {
+// loginClient is the obsolete but common AUTH LOGIN, for servers that
+// offer nothing else. go-sasl's own LOGIN client sends the username as an
+// initial response and insists on the challenge "Password:"; this one waits
+// for the server's two challenges, whatever their wording, as the servers
+// that still require LOGIN expect.
+type loginClient struct {
 	username, password string
 	step               int
 }
 
-func (a *loginAuth) Start(*smtp.ServerInfo) (string, []byte, error) {
+func (a *loginClient) Start() (mech string, ir []byte, err error) {
 	a.step = 0
-	return "LOGIN", nil, nil
+	return sasl.Login, nil, nil
 }
 
-func (a *loginAuth) Next(_ []byte, more bool) ([]byte, error) {
-	if !more {
-		return nil, nil
-	}
+func (a *loginClient) Next([]byte) ([]byte, error) {
 	a.step++
 	switch a.step {
 	case 1:

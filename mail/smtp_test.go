@@ -161,15 +161,6 @@ func checkMessage(t *testing.T, got received, m *gatehouse.Mail) {
 	}
 }
 
-func isASCII(s string) bool {
-	for i := range len(s) {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
-
 func TestSMTPSendTextOnly(t *testing.T) {
 	srv := startServer(t, serverOptions{tls: TLSNone})
 	m := testMail()

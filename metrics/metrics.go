@@ -1,17 +1,23 @@
 // Package metrics holds gatehouse's Prometheus metrics — the HTTP requests
-// gatehouse answers, the forward-auth decisions it makes and the audit
-// events it records, with the Go runtime's and the process's own — and
-// serves them in the Prometheus text format (BASE/metrics).
+// gatehouse answers, the forward-auth decisions it makes, the logins and
+// lockouts, the audit events it records, the sessions alive, the stores'
+// latency, the mail outbox and the password hashing queue, with the Go
+// runtime's and the process's own — and serves them in the Prometheus
+// text format (BASE/metrics). docs/metrics.md documents every one; a test
+// keeps the two in step.
 //
 // Every label takes its values from a small fixed set (a route pattern,
-// an HTTP method or "other", a status code, an audit kind), never from a
-// user, a path or an address, so the series stay few and say nothing about
-// any one person.
+// an HTTP method or "other", a status code, an audit kind, a login method
+// and outcome, a store method), never from a user, a path, an address or
+// an error's text, so the series stay few and say nothing about any one
+// person.
 package metrics
 
 import (
+	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +36,19 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	verify   *prometheus.CounterVec
 	audit    *prometheus.CounterVec
+	logins   *prometheus.CounterVec
+	lockouts prometheus.Counter
+
+	storeDuration *prometheus.HistogramVec
+	storeErrors   *prometheus.CounterVec
+
+	mailSent     prometheus.Counter
+	mailFailures *prometheus.CounterVec
+	mailGaveUp   prometheus.Counter // mailFailures{permanent="true"}
+	mailRetried  prometheus.Counter // mailFailures{permanent="false"}
+
+	hashWait prometheus.Histogram
+	hashBusy prometheus.Counter
 
 	// decisions are verify's series, resolved once: forward auth answers
 	// before every request a proxy forwards.
@@ -38,6 +57,14 @@ type Metrics struct {
 	// routes caches the series of a (route, method, status), so that the
 	// request path does not hash its labels every time.
 	routes sync.Map // routeKey → *routeSeries
+
+	// loginSeries are the logins' series, one per method and outcome,
+	// resolved once: Basic and token credentials are checked on every
+	// request that carries them.
+	loginSeries map[loginKey]prometheus.Counter
+
+	// stores caches the series of a (store, operation), as routes does.
+	stores sync.Map // storeKey → *storeSeries
 }
 
 type routeKey struct {
@@ -57,11 +84,11 @@ func New() *Metrics {
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_http_requests_total",
-			Help: "HTTP requests gatehouse answered itself, by route pattern, method and status code.",
+			Help: "HTTP requests gatehouse answered itself, by route (the path pattern that served it), method and status code.",
 		}, []string{"route", "method", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "gatehouse_http_request_duration_seconds",
-			Help:    "Time to answer an HTTP request gatehouse answered itself, by route pattern.",
+			Help:    "Time to answer an HTTP request gatehouse answered itself, by route (the path pattern that served it).",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"route"}),
 		verify: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -73,7 +100,12 @@ func New() *Metrics {
 			Help: "Audit events recorded (logins, failures, lockouts, refusals, changes), by kind.",
 		}, []string{"kind"}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.verify, m.audit,
+	m.newLogins()
+	m.newStores()
+	m.newMail()
+	m.newHashing()
+	m.registry.MustRegister(m.requests, m.duration, m.verify, m.audit, m.logins, m.lockouts,
+		m.storeDuration, m.storeErrors, m.mailSent, m.mailFailures, m.hashWait, m.hashBusy,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.decisions = map[string]prometheus.Counter{}
 	for _, r := range []string{Allowed, Login, Unauthenticated, Forbidden, BadRequest, RateLimited, Failed} {
@@ -100,16 +132,22 @@ var knownMethods = map[string]bool{
 	"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "OPTIONS": true,
 }
 
-// Request counts a request gatehouse answered: route is the pattern that
-// served it (bounded by the routes gatehouse has), method its method and
-// status the answer's code; d is how long the answer took (not recorded
-// for a protocol switch, whose connection lives on).
+// Request counts a request gatehouse answered: route is the path pattern
+// that served it, without the method a mux pattern starts with (bounded by
+// the routes gatehouse has), method its method and status the answer's
+// code; d is how long the answer took (not recorded for a protocol
+// switch, whose connection lives on).
 func (m *Metrics) Request(route, method string, status int, d time.Duration) {
 	if m == nil {
 		return
 	}
 	if !knownMethods[method] {
 		method = "other"
+	}
+	// "GET /auth/login" is route "/auth/login": the method has a label of
+	// its own. (A substring: nothing is allocated.)
+	if i := strings.IndexByte(route, ' '); i >= 0 {
+		route = route[i+1:]
 	}
 	k := routeKey{route, method, status}
 	s, ok := m.routes.Load(k)
@@ -148,10 +186,34 @@ func (m *Metrics) Decision(result string) {
 	}
 }
 
-// Audit counts an audit event of kind; it fits account.Config.OnAudit.
+// Audit counts an audit event of kind, and a lockout
+// (gatehouse.AuditLockout) in gatehouse_lockouts_total too; it fits
+// account.Config.OnAudit.
 func (m *Metrics) Audit(kind gatehouse.AuditKind) {
 	if m == nil {
 		return
 	}
 	m.audit.WithLabelValues(string(kind)).Inc()
+	if kind == gatehouse.AuditLockout {
+		m.lockouts.Inc()
+	}
+}
+
+// WatchSessions adds gatehouse_sessions_active, the sessions not ended at
+// now(), counted by count (a gatehouse.SessionCounter's CountSessions)
+// when the metrics are scraped: at most every 15 seconds of now's clock,
+// however often they are, and waiting at most 2 seconds, so that scrapes
+// cannot load the database. A count that fails leaves the gauge out until
+// the next one. now nil means time.Now. Call it once, before serving the
+// metrics.
+func (m *Metrics) WatchSessions(now func() time.Time, count func(ctx context.Context, now time.Time) (int, error)) {
+	if m == nil {
+		return
+	}
+	if now == nil {
+		now = time.Now
+	}
+	m.registry.MustRegister(newCachedGauge("gatehouse_sessions_active",
+		"Sessions not ended, guest sessions included (counted in the session store at most every 15 s).", now,
+		func(ctx context.Context) (int, error) { return count(ctx, now()) }))
 }

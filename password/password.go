@@ -113,6 +113,7 @@ type Hasher struct {
 	params    Params
 	sem       chan struct{}
 	queueWait time.Duration
+	onWait    func(wait time.Duration, busy bool) // see ObserveWait
 
 	dummyOnce sync.Once
 	dummy     string
@@ -284,28 +285,45 @@ func (h *Hasher) derive(ctx context.Context, span trace.Span, password string, p
 	return argon2.IDKey([]byte(password), ph.salt, ph.time, ph.memory, ph.threads, keyLen), nil
 }
 
+// ObserveWait has f told, at every hash or verification, how long it
+// waited for a hashing slot (0 when one was free) and whether it gave up
+// (busy: ErrBusy); metrics.Metrics.HashWait fits. f must be quick. Call it
+// before h is used: it is not safe to call concurrently with hashing.
+func (h *Hasher) ObserveWait(f func(wait time.Duration, busy bool)) { h.onWait = f }
+
 // acquire takes a hashing slot, waiting at most h.queueWait for one. It
 // returns ErrBusy when none frees in time or ctx ends first; a ctx that has
 // already ended gets ErrBusy without taking a slot, since nobody is waiting
 // for the result.
 func (h *Hasher) acquire(ctx context.Context) error {
 	if ctx.Err() != nil {
+		h.waited(0, true)
 		return ErrBusy
 	}
 	select {
 	case h.sem <- struct{}{}:
+		h.waited(0, false)
 		return nil
 	default:
 	}
+	start := time.Now()
 	timer := time.NewTimer(h.queueWait)
 	defer timer.Stop()
 	select {
 	case h.sem <- struct{}{}:
+		h.waited(time.Since(start), false)
 		return nil
 	case <-timer.C:
-		return ErrBusy
 	case <-ctx.Done():
-		return ErrBusy
+	}
+	h.waited(time.Since(start), true)
+	return ErrBusy
+}
+
+// waited tells ObserveWait's function of a wait for a slot.
+func (h *Hasher) waited(d time.Duration, busy bool) {
+	if h.onWait != nil {
+		h.onWait(d, busy)
 	}
 }
 

@@ -562,3 +562,48 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// TestObserveWait: every acquisition tells how long it waited for a slot
+// and whether it gave up.
+func TestObserveWait(t *testing.T) {
+	type wait struct {
+		d    time.Duration
+		busy bool
+	}
+	const queueWait = 30 * time.Millisecond
+	h := NewHasher(cheapParams, 1, queueWait)
+	var got []wait
+	h.ObserveWait(func(d time.Duration, busy bool) { got = append(got, wait{d, busy}) })
+
+	// A free slot: no wait.
+	if _, err := h.Hash(t.Context(), "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != (wait{0, false}) {
+		t.Fatalf("free slot: observed %v, want one wait of 0, not busy", got)
+	}
+
+	// No slot frees in time: busy, after the whole queue wait.
+	if err := h.acquire(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	if _, err := h.Hash(t.Context(), "pw"); !errors.Is(err, ErrBusy) {
+		t.Fatalf("Hash with no slot: %v, want ErrBusy", err)
+	}
+	if len(got) != 1 || !got[0].busy || got[0].d < queueWait {
+		t.Fatalf("no slot: observed %v, want one busy wait of at least %v", got, queueWait)
+	}
+
+	// A context already done: busy without waiting.
+	got = nil
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := h.VerifyDummy(ctx, "pw"); !errors.Is(err, ErrBusy) {
+		t.Fatalf("VerifyDummy with a done context: %v, want ErrBusy", err)
+	}
+	if len(got) != 1 || got[0] != (wait{0, true}) {
+		t.Fatalf("done context: observed %v, want one busy wait of 0", got)
+	}
+	h.release()
+}

@@ -373,3 +373,17 @@ func idleEndsNanos(lastSeen time.Time, idle time.Duration) int64 {
 func nullText(s string) pgtype.Text {
 	return pgtype.Text{String: s, Valid: s != ""}
 }
+
+var _ gatehouse.SessionCounter = (*Store)(nil)
+
+// CountSessions counts the sessions that have not ended at now (see
+// gatehouse.SessionCounter), by the index on idle_ends_ns or expires_at.
+func (s *Store) CountSessions(ctx context.Context, now time.Time) (int, error) {
+	// The complement of DeleteExpiredSessions's condition.
+	const q = `SELECT count(*) FROM sessions WHERE idle_ends_ns > $1 AND expires_at > $2`
+	var n int
+	if err := s.pool.QueryRow(ctx, q, nanos(now), pgTime(now)).Scan(&n); err != nil {
+		return 0, s.internal("count sessions", err)
+	}
+	return n, nil
+}

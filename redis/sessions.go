@@ -525,3 +525,18 @@ func decodeSession(op string, m map[string]string) (*gatehouse.Session, error) {
 	}
 	return ses, nil
 }
+
+var _ gatehouse.SessionCounter = (*Store)(nil)
+
+// CountSessions counts the sessions that have not ended at now (see
+// gatehouse.SessionCounter): the members of the sorted set ends whose end
+// is after now's microsecond, one ZCOUNT (logarithmic in the sessions).
+// A session that ends within now's microsecond is not counted.
+func (s *Store) CountSessions(ctx context.Context, now time.Time) (int, error) {
+	us, _ := timeArgs(now)
+	n, err := s.client.ZCount(ctx, s.sessions+"ends", "("+us, "+inf").Result()
+	if err != nil {
+		return 0, internal("count sessions", err)
+	}
+	return int(n), nil
+}

@@ -71,6 +71,9 @@ type Config struct {
 	// PublicURL, links point to http://ListenAddr (localhost for an
 	// unspecified host); without either, they are paths only.
 	ListenAddr string
+	// ListenTLS says the program answers HTTPS on ListenAddr: links
+	// without PublicURL are https://ListenAddr (without port 443).
+	ListenTLS bool
 	// TrustedProxies are the peers whose X-Forwarded-For and
 	// X-Forwarded-Proto are believed.
 	TrustedProxies []netip.Prefix
@@ -467,10 +470,21 @@ func (c *config) httpConfig() httpapi.Config {
 func (c *config) linkBase() string {
 	base := strings.TrimRight(c.PublicURL, "/")
 	if base == "" && c.ListenAddr != "" {
-		base = "http://" + c.ListenAddr
+		scheme := "http://"
+		if c.ListenTLS {
+			scheme = "https://"
+		}
+		base = scheme + c.ListenAddr
 		if host, port, err := net.SplitHostPort(c.ListenAddr); err == nil {
 			if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
-				base = "http://localhost:" + port
+				host = "localhost"
+			}
+			base = scheme + net.JoinHostPort(host, port)
+			if c.ListenTLS && port == "443" {
+				base = scheme + host
+				if strings.Contains(host, ":") {
+					base = scheme + "[" + host + "]"
+				}
 			}
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
@@ -91,9 +92,9 @@ func newServices(ctx context.Context, c *config, st *storage) (*Services, error)
 	log, now := c.log, c.now
 	store := st.db
 	m := metrics.New()
-	// Every store call is traced (when tracing is on), the session
-	// manager's and the outbox's included.
-	st.stores = observedstore.Wrap(st.stores, st.backends, nil)
+	// Every store call is traced (when tracing is on) and timed, the
+	// session manager's and the outbox's included.
+	st.stores = observedstore.Wrap(st.stores, st.backends, storeCalls(m))
 	sessions := session.NewManager(st.stores.Sessions, c.Session, now, log)
 	// Several processes share the stores: each tells the others what it
 	// changed, for as long as the services are open.
@@ -104,6 +105,11 @@ func newServices(ctx context.Context, c *config, st *storage) (*Services, error)
 	}
 	acfg := c.accountConfig()
 	acfg.OnAudit = m.Audit
+	acfg.OnLogin = m.Login
+	if st.counter != nil {
+		m.WatchSessions(now, st.counter.CountSessions)
+	}
+	m.WatchOutbox(now, store.PendingMail)
 	var sender mail.Sender = mail.LogSender{Log: log}
 	if c.SMTP != nil {
 		smtp, err := mail.NewSMTP(*c.SMTP, now)
@@ -119,7 +125,7 @@ func newServices(ctx context.Context, c *config, st *storage) (*Services, error)
 			return nil, fmt.Errorf("gatehouse: mail templates: %w", err)
 		}
 	}
-	outbox := mail.NewOutbox(st.stores.Outbox, sender, tpl, mail.OutboxConfig{}, now, log)
+	outbox := mail.NewOutbox(st.stores.Outbox, sender, tpl, mail.OutboxConfig{OnDelivery: m.MailDelivery}, now, log)
 	key, err := otp.LoadOrCreateKeyFile(c.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("gatehouse: two-factor key: %w", err)
@@ -132,6 +138,7 @@ func newServices(ctx context.Context, c *config, st *storage) (*Services, error)
 	// secret, so they outlive restarts and are valid on every process.
 	acfg.KnownDeviceSecret = key
 	hasher := password.NewHasher(password.DefaultParams, 0, 0)
+	hasher.ObserveWait(m.HashWait)
 	accounts := account.New(st.stores, hasher, sessions, acfg, now, log, outbox)
 	if st.inv != nil {
 		accounts.UseInvalidator(listen, st.inv)
@@ -149,6 +156,19 @@ func newServices(ctx context.Context, c *config, st *storage) (*Services, error)
 		return nil, fmt.Errorf("gatehouse: creating groups: %w", err)
 	}
 	return &Services{Store: store, Stores: st.stores, Sessions: sessions, Accounts: accounts, Outbox: outbox, Metrics: m, storage: st, key: key}, nil
+}
+
+// storeCalls counts the store calls in m, under the store label the
+// metrics use: "sessions" for Redis (which holds the short-lived state),
+// "database" for SQLite and PostgreSQL.
+func storeCalls(m *metrics.Metrics) observedstore.Observe {
+	return func(backend, op string, took time.Duration, err error) {
+		store := "database"
+		if backend == "redis" {
+			store = "sessions"
+		}
+		m.StoreCall(store, op, took, err)
+	}
 }
 
 // Close closes the stores.
@@ -279,6 +299,10 @@ func (g *Gatehouse) CORS(h http.Handler) http.Handler { return g.api.CORS(h) }
 // Accounts is the account service, for a program that creates users,
 // groups or links itself.
 func (g *Gatehouse) Accounts() *account.Service { return g.services.Accounts }
+
+// Metrics are the metrics served at BASE/metrics; a program may add its
+// own to their Registry.
+func (g *Gatehouse) Metrics() *metrics.Metrics { return g.services.Metrics }
 
 // SetupURL is the one-time link that creates the first administrator,
 // when Open found no users; else "". It stops working once used, or as

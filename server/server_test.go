@@ -287,3 +287,19 @@ func TestCORS(t *testing.T) {
 		}
 	}
 }
+
+// TestSetupURLListenTLS: without PublicURL, a program that answers HTTPS
+// itself (ListenTLS) gets https links, without the default port 443.
+func TestSetupURLListenTLS(t *testing.T) {
+	for _, tt := range []struct{ addr, want string }{
+		{"0.0.0.0:443", "https://localhost/auth/ui/setup?token="},
+		{"127.0.0.1:8443", "https://127.0.0.1:8443/auth/ui/setup?token="},
+		{"[::1]:443", "https://[::1]/auth/ui/setup?token="},
+		{"admin.example.com:8443", "https://admin.example.com:8443/auth/ui/setup?token="},
+	} {
+		gh := open(t, server.Config{DataDir: t.TempDir(), ListenAddr: tt.addr, ListenTLS: true})
+		if !strings.HasPrefix(gh.SetupURL(), tt.want) {
+			t.Errorf("ListenAddr %s: SetupURL = %q, want %s…", tt.addr, gh.SetupURL(), tt.want)
+		}
+	}
+}

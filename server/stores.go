@@ -29,6 +29,11 @@ type storage struct {
 	// backends name the backend of each area: "sqlite", "postgres" or
 	// "redis".
 	backends observedstore.Backends
+	// counter counts the live sessions where they are kept, for the
+	// metrics: the database, or Redis (nil when that store cannot count
+	// them: the gauge is then absent, never wrong). It is the store
+	// itself, not a decorator of it, as the scrape's count is no request's.
+	counter gatehouse.SessionCounter
 	// ready are readyz's checks, one per dependency.
 	ready []httpapi.ReadyCheck
 	// inv tells the other processes sharing the stores what changed, so
@@ -76,6 +81,7 @@ func openStorage(ctx context.Context, c *config) (_ *storage, err error) {
 		st.closers = append(st.closers, db.Close)
 	}
 	st.stores = account.StoresOf(st.db)
+	st.counter, _ = st.db.(gatehouse.SessionCounter)
 	st.ready = append(st.ready, httpapi.ReadyCheck{Name: "database", Check: st.db.Ping})
 	if c.RedisURL != "" {
 		client, err := redis.ParseURL(c.RedisURL)
@@ -98,6 +104,7 @@ func openStorage(ctx context.Context, c *config) (_ *storage, err error) {
 			return nil, fmt.Errorf("gatehouse: %w", err)
 		}
 		st.stores.Sessions = rs
+		st.counter = rs
 		st.stores.Throttles = rs
 		st.stores.PendingLogins = rs
 		st.backends.Sessions, st.backends.Throttles, st.backends.PendingLogins = "redis", "redis", "redis"

@@ -25,8 +25,9 @@ import (
 // login is a server span with its store calls and its password
 // verification under it, in one trace; a trusted proxy's traceparent is
 // continued and a client's is not; the upstream gets the traceparent of
-// gatehouse's span; and no attribute of any span holds the password, the
-// session cookie, the email or the username.
+// gatehouse's span; the store calls are timed in the metrics too; and no
+// attribute of any span holds the password, the session cookie, the
+// email or the username.
 func TestTracesEndToEnd(t *testing.T) {
 	gotTraceparent := make(chan string, 1)
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -148,6 +149,12 @@ func TestTracesEndToEnd(t *testing.T) {
 	want := "00-" + proxied.SpanContext.TraceID().String() + "-" + proxied.SpanContext.SpanID().String() + "-01"
 	if got := <-gotTraceparent; got != want || proxied.Name != "GET upstream" {
 		t.Errorf("the upstream got traceparent %q, want %q of span %s", got, want, proxied.Name)
+	}
+
+	// The same wrappers time the store calls for the metrics.
+	if w := request("GET", "/auth/metrics", "", "127.0.0.1:40000", nil); w.Code != http.StatusOK ||
+		!strings.Contains(w.Body.String(), `gatehouse_store_duration_seconds_count{op="UserByLogin",store="database"}`) {
+		t.Errorf("GET /auth/metrics: %d, without the login's store call timed:\n%.2000s", w.Code, w.Body)
 	}
 
 	for _, s := range all {

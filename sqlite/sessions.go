@@ -290,3 +290,17 @@ func (s *Store) deleteCount(ctx context.Context, op, q string, args ...any) (int
 func nullString(s string) sql.NullString {
 	return sql.NullString{String: s, Valid: s != ""}
 }
+
+var _ gatehouse.SessionCounter = (*Store)(nil)
+
+// CountSessions counts the sessions that have not ended at now (see
+// gatehouse.SessionCounter), by the index sessions_ends_at.
+func (s *Store) CountSessions(ctx context.Context, now time.Time) (int, error) {
+	// The expression is that of the index, as in DeleteExpiredSessions.
+	const q = `SELECT count(*) FROM sessions WHERE min(last_seen_at * 1000 + idle_timeout_ns, expires_at * 1000) > ?`
+	var n int
+	if err := s.reader.QueryRowContext(ctx, q, nanos(now)).Scan(&n); err != nil {
+		return 0, s.internal("count sessions", err)
+	}
+	return n, nil
+}

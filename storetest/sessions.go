@@ -719,6 +719,53 @@ func RunSessions(t *testing.T, newStores func(t *testing.T) SessionStores) {
 		}
 	})
 
+	t.Run("CountSessions", func(t *testing.T) {
+		// An optional ability (gatehouse.SessionCounter): the sessions not
+		// ended at now, guests included. Times are whole microseconds,
+		// where every store is exact.
+		s, alice, bob := setup(t)
+		counter, ok := s.SessionStore.(gatehouse.SessionCounter)
+		if !ok {
+			t.Skip("the store is no gatehouse.SessionCounter")
+		}
+		now := micro.Add(10 * time.Hour)
+		count := func(at time.Time, want int) {
+			t.Helper()
+			n, err := counter.CountSessions(t.Context(), at)
+			check(t, err)
+			if n != want {
+				t.Errorf("CountSessions(%v) = %d, want %d", at, n, want)
+			}
+		}
+		count(now, 0)
+		mk := func(userID, name string, lastSeen, idle, expires time.Duration) *gatehouse.Session {
+			ses := newSession(userID, name)
+			ses.CreatedAt = micro
+			ses.LastSeenAt = micro.Add(lastSeen)
+			ses.IdleTimeout = idle
+			ses.ExpiresAt = micro.Add(expires)
+			if userID == "" {
+				ses.Scope, ses.Remember, ses.TwoFactor, ses.AuthenticatedAt = gatehouse.ScopeGuest, false, false, time.Time{}
+			}
+			return createSession(t, s, ses)
+		}
+		const h = time.Hour
+		mk(alice.ID, "idle ends now", 8*h, 2*h, 24*h)
+		mk(alice.ID, "absolute ended", 5*h, 2*h, 6*h)
+		live := mk(alice.ID, "fresh", 10*h, 2*h, 24*h)
+		mk(bob.ID, "absolute ends in 1µs", 9*h, 2*h, 10*h+time.Microsecond)
+		mk("", "guest", 10*h, 20*time.Minute, 11*h)
+		count(now, 3)
+		count(now.Add(time.Microsecond), 2)
+		count(micro, 5)
+		check(t, s.DeleteSession(t.Context(), live.ID))
+		count(now, 2)
+		if _, err := s.DeleteExpiredSessions(t.Context(), now); err != nil {
+			t.Fatal(err)
+		}
+		count(now, 2)
+	})
+
 	t.Run("DeleteExpiredSessionsMatchesExpired", func(t *testing.T) {
 		// With times that have nanoseconds, a store decides on the times it
 		// keeps: what it returns must agree with Session.Expired.

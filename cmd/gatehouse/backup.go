@@ -21,7 +21,7 @@ func cmdBackup(ctx context.Context, args []string, getenv func(string) string, s
 	var cf commonFlags
 	cf.register(flags)
 	var to string
-	flags.StringVar(&to, "to", "", "the new `file` to write the backup to (required; never overwritten)")
+	flags.StringVar(&to, "to", "", "the new `file` to write the backup to, never overwritten; or an existing directory, to write gatehouse-YYYYMMDDTHHMMSSZ.db in it (required)")
 	if err := parseNoArgs(flags, args); err != nil {
 		return err
 	}
@@ -36,6 +36,9 @@ func cmdBackup(ctx context.Context, args []string, getenv func(string) string, s
 		return usagef("backup: the database is %s: back it up with pg_dump (README, \"Backups\")", s.databaseName())
 	}
 	start := time.Now()
+	if fi, err := os.Stat(to); err == nil && fi.IsDir() {
+		to = backupName(to, start)
+	}
 	info, err := sqlite.Backup(ctx, s.dbPath, to)
 	if err != nil {
 		return err
@@ -84,6 +87,21 @@ func cmdRestore(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	fmt.Fprintf(stdout, "restored %s from %s (schema version %d); every session ended; tokens revoked since the backup are valid again: revoke them again; start the server\n", s.dbPath, from, info.SchemaVersion)
 	return nil
+}
+
+// backupName is the name of a backup made at now in dir, for `backup
+// --to DIR` (a timer's backups sort by their time). Two backups within
+// the same second get names of their own; sqlite.Backup still refuses to
+// overwrite a file that appears in between.
+func backupName(dir string, now time.Time) string {
+	base := filepath.Join(dir, "gatehouse-"+now.UTC().Format("20060102T150405Z"))
+	name := base + ".db"
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(name); err != nil {
+			return name
+		}
+		name = fmt.Sprintf("%s-%d.db", base, i)
+	}
 }
 
 // keptName is a new file name beside db for the database as it was

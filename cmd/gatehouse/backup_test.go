@@ -49,6 +49,19 @@ func TestBackupWhileServingAndRestore(t *testing.T) {
 			t.Errorf("backup said %q", out)
 		}
 	}
+	// --to an existing directory names the backup by its time, and a
+	// second backup in the same second gets a name of its own.
+	dir := t.TempDir()
+	for range 2 {
+		out := mustRun(t, nil, "", "backup", "--data", dataDir, "--to", dir)
+		if !strings.Contains(out, "backed up") {
+			t.Errorf("backup --to DIR said %q", out)
+		}
+	}
+	named, _ := filepath.Glob(filepath.Join(dir, "gatehouse-2*Z*.db"))
+	if len(named) != 2 {
+		t.Errorf("backup --to DIR twice wrote %v, want two gatehouse-<time>.db files", named)
+	}
 	close(stop)
 	wg.Wait()
 	if logins.Load() < 2 {

@@ -26,6 +26,11 @@ var helps = map[string]commandHelp{
 		summary: "Run the server until SIGINT or SIGTERM.",
 		example: "gatehouse serve --config /etc/gatehouse.yaml --addr 0.0.0.0:8080",
 	},
+	"healthcheck": {
+		usage:   "gatehouse healthcheck [--config FILE] [--addr HOST:PORT]",
+		summary: "Ask the server this configuration runs for BASE/healthz (on loopback when it listens on every interface), for a container's HEALTHCHECK: exit 0 on 200 within 5 seconds, 1 otherwise with the reason on standard error.",
+		example: "gatehouse healthcheck --addr 127.0.0.1:8080",
+	},
 	"user": {
 		usage:   "gatehouse user create|list|disable|unlock|reset-link [ARGS] [--config FILE] [--data DIR]",
 		summary: "Manage users without a running server.",
@@ -127,7 +132,7 @@ var subcommands = map[string][]string{
 }
 
 // commands are the first words, in the order usage lists them.
-var commands = []string{"serve", "user", "policy", "import", "migrate", "migrate-data", "backup", "restore", "config", "version", "help"}
+var commands = []string{"serve", "healthcheck", "user", "policy", "import", "migrate", "migrate-data", "backup", "restore", "config", "version", "help"}
 
 // isHelpFlag reports whether arg asks for help, as the flag package would
 // take it.

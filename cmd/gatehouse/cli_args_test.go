@@ -102,7 +102,7 @@ func TestUnknownWords(t *testing.T) {
 	}{
 		{args: []string{"usr", "list"}, wantErr: `gatehouse: unknown command "usr"; did you mean "user"?` + "\n"},
 		{args: []string{"sevre"}, wantErr: `gatehouse: unknown command "sevre"; did you mean "serve"?` + "\n"},
-		{args: []string{"frobnicate"}, wantErr: `gatehouse: unknown command "frobnicate"; expected serve, user, policy, import, migrate, migrate-data, backup, restore, config, version or help` + "\n"},
+		{args: []string{"frobnicate"}, wantErr: `gatehouse: unknown command "frobnicate"; expected serve, healthcheck, user, policy, import, migrate, migrate-data, backup, restore, config, version or help` + "\n"},
 		{args: []string{"user", "lsit"}, wantErr: `gatehouse: user: unknown subcommand "lsit"; did you mean "list"?` + "\n"},
 		{args: []string{"user", "reset_link", "admin"}, wantErr: `gatehouse: user: unknown subcommand "reset_link"; did you mean "reset-link"?` + "\n"},
 		{args: []string{"serve", "--adr", "127.0.0.1:0"}, wantErr: "gatehouse: serve: unknown flag --adr; did you mean --addr?\n"},

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/crypto/acme/autocert"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
@@ -250,16 +251,70 @@ type config struct {
 		// Enabled switches tracing on; off, it costs nothing.
 		Enabled bool `yaml:"enabled"`
 	} `yaml:"tracing"`
-	// TLS at gatehouse is not built yet: any setting is refused, so that
-	// nobody believes gatehouse serves HTTPS when it does not; terminate
-	// TLS at a proxy listed in trusted_proxies.
-	TLS yaml.Node `yaml:"tls"`
+	// TLS makes serve answer HTTPS itself, with a certificate from files
+	// (cert_file and key_file) or from an ACME CA such as Let's Encrypt
+	// (acme). Without either it serves plain HTTP, for TLS at a proxy
+	// listed in trusted_proxies.
+	TLS tlsConfig `yaml:"tls"`
 	// WebAuthn is for passkeys, which are not built yet.
 	WebAuthn struct {
 		// Passwordless would let passkeys log in without a password;
 		// only false is accepted.
 		Passwordless bool `yaml:"passwordless"`
 	} `yaml:"webauthn"`
+}
+
+// tlsConfig is the tls section: HTTPS at gatehouse itself.
+type tlsConfig struct {
+	// CertFile is the certificate chain (PEM, the server's certificate
+	// first); with key_file. Both files are read again when they change,
+	// so a renewal (certbot, cert-manager) takes effect without a
+	// restart; new files that do not load are not used, and the previous
+	// certificate is kept.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the private key (PEM) of cert_file's certificate.
+	KeyFile string `yaml:"key_file"`
+	// ACME gets and renews the certificate from an ACME CA, such as
+	// Let's Encrypt, instead of cert_file and key_file. The CA checks
+	// the domains with the TLS-ALPN-01 challenge on addr (which must be
+	// reachable on port 443), or with HTTP-01 through redirect_addr
+	// (port 80).
+	ACME struct {
+		// Domains are the host names the certificate is for (no
+		// wildcards); a request for another name gets no certificate.
+		Domains []string `yaml:"domains"`
+		// Email is the contact address of the ACME account, for the
+		// CA's notices (optional).
+		Email string `yaml:"email"`
+		// DirectoryURL is the ACME directory of the CA; the default is
+		// Let's Encrypt's production one.
+		DirectoryURL string `yaml:"directory_url"`
+		// CacheDir keeps the account key and the certificates, so that
+		// a restart does not ask the CA again; default DATA_DIR/acme,
+		// created with mode 0700.
+		CacheDir string `yaml:"cache_dir"`
+		// CAFile is a PEM file of extra root certificates to trust for
+		// the ACME directory's HTTPS (a private CA, or Pebble in tests),
+		// besides the system's.
+		CAFile string `yaml:"ca_file"`
+	} `yaml:"acme"`
+	// RedirectAddr is the HOST:PORT (such as :80) of a plain-HTTP
+	// listener that redirects every request to HTTPS (308, keeping the
+	// path and query) and, with acme, answers the HTTP-01 challenge. The
+	// redirect goes to public_url's host, or else to the request's host
+	// if the certificate is for it; other hosts get 400. Empty: none.
+	RedirectAddr string `yaml:"redirect_addr"`
+}
+
+// enabled says whether serve answers HTTPS.
+func (t *tlsConfig) enabled() bool { return t.CertFile != "" || t.KeyFile != "" || t.acme() }
+
+// acme says whether any ACME setting is given (directory_url other than
+// the default included).
+func (t *tlsConfig) acme() bool {
+	a := t.ACME
+	return len(a.Domains) > 0 || a.Email != "" || a.CacheDir != "" || a.CAFile != "" ||
+		a.DirectoryURL != autocert.DefaultACMEDirectory
 }
 
 // mailConfig is the mail section: how mail leaves gatehouse.
@@ -351,6 +406,7 @@ func defaultConfig() *config {
 	c.Log.Format = "text"
 	c.Log.Level = "info"
 	c.Log.Requests = true
+	c.TLS.ACME.DirectoryURL = autocert.DefaultACMEDirectory
 	return c
 }
 
@@ -1086,6 +1142,8 @@ type settings struct {
 	keyFile         string
 	templates       *mail.Templates // nil for the built-in ones
 	external        []server.ExternalProvider
+	tls             *tlsSettings // nil: plain HTTP
+	src             *configSource
 	warnings        []string
 	// logDrivers are the warnings about mail and SMS written to the log:
 	// `config check` prints them; server.Open logs them itself at start.
@@ -1098,7 +1156,7 @@ func (c *config) validate(src *configSource) (*settings, error) {
 	fail := func(field, format string, args ...any) error {
 		return &configError{where: src.locate(field), field: field, msg: fmt.Sprintf(format, args...)}
 	}
-	s := &settings{cfg: c}
+	s := &settings{cfg: c, src: src}
 	var err error
 	if s.basePath, err = httpapi.CleanBasePath(c.BasePath); err != nil {
 		return nil, fail("base_path", "must be an absolute path such as /auth")
@@ -1135,8 +1193,8 @@ func (c *config) validate(src *configSource) (*settings, error) {
 	default:
 		return nil, fail("database", "must be sqlite://FILE or postgres://USER@HOST:PORT/DATABASE")
 	}
-	if !c.TLS.IsZero() {
-		return nil, fail("tls", "TLS at gatehouse is not supported by this version yet; terminate TLS at a reverse proxy (nginx, Caddy) and list it in trusted_proxies, which makes gatehouse treat its requests as HTTPS")
+	if err := c.validateTLS(s, fail); err != nil {
+		return nil, err
 	}
 	if c.WebAuthn.Passwordless {
 		return nil, fail("webauthn.passwordless", "passkeys are not supported by this version yet; leave it false")

@@ -87,6 +87,10 @@ oidc:
     groups_claim: groups
 `
 
+// contractExampleOIDC is contractExample without the two oidc lines that
+// list alternatives (see contractExampleWithoutTLS).
+var contractExampleOIDC = regexp.MustCompile(`(?m)^(    client_secret_file|    groups_claim): .*\n`).ReplaceAllString(contractExample, "")
+
 // contractExampleWithoutTLS is contractExample without its tls line, and
 // without the two oidc lines that list alternatives rather than settings:
 // client_secret_file ("instead of client_secret": setting both is
@@ -131,18 +135,20 @@ func TestConfigCheck(t *testing.T) {
 		},
 		{
 			name: "contract example is accepted with warnings",
-			// TLS at gatehouse comes later (refused, below); the rest of
-			// the contract's example is accepted as it is.
+			// Without the tls line, whose files "…" do not exist, the
+			// contract's example is accepted as it is.
 			yaml:     contractExampleWithoutTLS,
 			wantCode: exitOK,
 			wantOut:  []string{"configuration OK"},
 			notOut:   []string{"upstream", "redirect_domains", "oidc"}, // all in effect
 		},
 		{
-			name:     "tls is refused until gatehouse serves TLS itself",
-			yaml:     contractExample,
+			// Its tls line is accepted as settings; the files "…" must
+			// exist (see TestConfigTLS).
+			name:     "contract example's tls files are read",
+			yaml:     contractExampleOIDC,
 			wantCode: exitUsage,
-			wantErr:  []string{"FILE:42: tls: TLS at gatehouse is not supported by this version yet; terminate TLS at a reverse proxy"},
+			wantErr:  []string{"FILE:42: tls.cert_file: …: no such file or directory"},
 		},
 		{
 			name:     "passwordless passkeys are refused until passkeys exist",

@@ -91,7 +91,11 @@ func TestConfigReferenceKeys(t *testing.T) {
 		{path: "oidc[].allow_manual_linking", kind: "bool"},
 		{path: "oidc[].auto_create.groups", kind: "list of strings"},
 		{path: "oidc[].group_map", kind: "map of string to string or list of strings"},
-		{path: "tls", kind: "mapping"},
+		{path: "tls", kind: "section"},
+		{path: "tls.cert_file", kind: "string", env: "GATEHOUSE_TLS_CERT_FILE"},
+		{path: "tls.acme.domains", kind: "list of strings", env: "GATEHOUSE_TLS_ACME_DOMAINS"},
+		{path: "tls.acme.directory_url", kind: "string", def: "https://acme-v02.api.letsencrypt.org/directory", env: "GATEHOUSE_TLS_ACME_DIRECTORY_URL"},
+		{path: "tls.redirect_addr", kind: "string", env: "GATEHOUSE_TLS_REDIRECT_ADDR"},
 	} {
 		got, ok := byPath[want.path]
 		if !ok {

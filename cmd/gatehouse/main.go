@@ -4,6 +4,7 @@
 // Usage:
 //
 //	gatehouse serve [--config FILE] [--addr HOST:PORT] [--data DIR]
+//	gatehouse healthcheck [--config FILE] [--addr HOST:PORT]
 //	gatehouse user create --username U --email E [--name N] [--group G]... --password-stdin
 //	gatehouse user list | disable U | unlock U | reset-link U
 //	gatehouse policy explain --user U --method M --path P [--host H] [--addr IP] [--json]
@@ -75,6 +76,7 @@ const usage = `usage: gatehouse <command> [arguments] [flags]
 
 commands:
   serve            run the server
+  healthcheck      exit 0 if the server answers BASE/healthz, 1 if not
   user create      create an active user (password from stdin)
   user list        list users
   user disable U   disable a user and end their sessions
@@ -151,6 +153,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, en
 	switch cmd {
 	case "serve":
 		return cmdServe(ctx, rest, getenv, environ, stdout, stderr)
+	case "healthcheck":
+		return cmdHealthcheck(ctx, rest, getenv, stdout)
 	case "user":
 		return cmdUser(ctx, rest[0], rest[1:], getenv, stdin, stdout, stderr)
 	case "policy":
@@ -273,6 +277,9 @@ func cmdConfigCheck(args []string, getenv func(string) string, environ func() []
 	}
 	if len(unknown) > 0 {
 		return unknown
+	}
+	if err := s.checkTLSFiles(); err != nil {
+		return err
 	}
 	for _, w := range append(s.logDrivers, s.warnings...) {
 		fmt.Fprintf(stdout, "warning: %s\n", w)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -53,12 +54,31 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 	}
 	// Listen first: without public_url, links (the setup link among them)
 	// point to the address actually listened on (a port 0 resolved).
+	// The certificate files are read (or the ACME cache made) before
+	// anything listens: a mistake there is a configuration error.
+	tlsServe, err := s.openTLS(log)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
 	defer ln.Close()
-	gh, err := server.Open(ctx, s.serverConfig(ln.Addr().String(), log))
+	var redirectLn net.Listener
+	if s.tls != nil && s.tls.redirectAddr != "" {
+		if redirectLn, err = net.Listen("tcp", s.tls.redirectAddr); err != nil {
+			return fmt.Errorf("listen on %s (tls.redirect_addr): %w", s.tls.redirectAddr, err)
+		}
+		defer redirectLn.Close()
+	}
+	sc := s.serverConfig(ln.Addr().String(), log)
+	if tlsServe != nil {
+		// https links, to a name the certificate is for.
+		sc.ListenTLS = true
+		sc.ListenAddr = tlsServe.linkAddr(sc.ListenAddr)
+	}
+	gh, err := server.Open(ctx, sc)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // told to stop (SIGINT, SIGTERM) while starting: not a failure
@@ -69,23 +89,39 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 		return err
 	}
 	defer gh.Close()
-
-	srv := &http.Server{
-		Handler:           gh,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	if tlsServe != nil {
+		gh.Metrics().WatchCertificate(tlsServe.watchExpiry())
 	}
-	log.Info("gatehouse listening", "addr", ln.Addr().String(), "base_path", s.basePath, "database", s.databaseName(), "version", versionString())
+
+	srv := newHTTPServer(gh, log)
+	scheme := "http"
+	if tlsServe != nil {
+		scheme = "https"
+		srv.TLSConfig = tlsServe.config
+	}
+	log.Info("gatehouse listening", "addr", ln.Addr().String(), "scheme", scheme, "base_path", s.basePath, "database", s.databaseName(), "version", versionString())
+	if tlsServe != nil && tlsServe.acme != nil {
+		log.Info("tls: certificates from ACME", "domains", strings.Join(s.tls.domains, ","), "directory_url", s.tls.directoryURL, "cache_dir", s.tls.cacheDir)
+	}
 	if s.upstream != nil {
 		log.Info("gateway mode: proxying to the upstream", "upstream", s.upstream.Redacted())
 	}
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, 2)
+	go func() {
+		if tlsServe != nil {
+			// The certificate comes from TLSConfig.GetCertificate.
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
+	var redirectSrv *http.Server
+	if redirectLn != nil {
+		redirectSrv = newHTTPServer(tlsServe.redirectHandler(s.cfg.PublicURL, ln.Addr().String()), log)
+		log.Info("redirecting plain HTTP to HTTPS", "addr", redirectLn.Addr().String())
+		go func() { errc <- redirectSrv.Serve(redirectLn) }()
+	}
 	// The socket listens and the stores are open: requests are answered
 	// from here on (systemd's Type=notify starts dependent units now).
 	if err := notifySystemd(getenv, "READY=1"); err != nil {
@@ -102,6 +138,14 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if redirectSrv != nil {
+		if err := redirectSrv.Shutdown(shutCtx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
 	if err := srv.Shutdown(shutCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
@@ -113,6 +157,36 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newHTTPServer is an http.Server of h with serve's timeouts and limits,
+// logging its own errors as warnings (see serverErrorLog).
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          stdlog.New(serverErrorLog{log}, "", 0),
+	}
+}
+
+// serverErrorLog writes net/http's own error lines to the log as
+// warnings, but for failed TLS handshakes, which any scanner on the
+// Internet causes by the thousand: those are debug lines, unless ACME
+// failed to get a certificate, which the operator must see.
+type serverErrorLog struct{ log *slog.Logger }
+
+func (l serverErrorLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSuffix(string(p), "\n")
+	level := slog.LevelWarn
+	if strings.HasPrefix(msg, "http: TLS handshake error") && !strings.Contains(msg, "acme/autocert") {
+		level = slog.LevelDebug
+	}
+	l.log.Log(context.Background(), level, msg)
+	return len(p), nil
 }
 
 // parseLogLevel reads a log level: debug, info, warn or error (any case).

@@ -40,7 +40,7 @@ func Parse(t testing.TB, r io.Reader) map[string]*dto.MetricFamily {
 	return fams
 }
 
-// Value is the value of the counter (or a histogram's count) of family
+// Value is the value of the counter or gauge (or a histogram's count) of family
 // name whose labels include want; -1 when there is none.
 func Value(fams map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
 	f := fams[name]
@@ -64,6 +64,8 @@ func Value(fams map[string]*dto.MetricFamily, name string, want map[string]strin
 		switch {
 		case m.GetCounter() != nil:
 			return m.GetCounter().GetValue()
+		case m.GetGauge() != nil:
+			return m.GetGauge().GetValue()
 		case m.GetHistogram() != nil:
 			return float64(m.GetHistogram().GetSampleCount())
 		}
