@@ -40,7 +40,7 @@ func observedStores(db *sqlite.Store) (account.Stores, gatehouse.SessionStore, [
 func spanAttrs(s tracetest.SpanStub) map[attribute.Key]string {
 	m := map[attribute.Key]string{}
 	for _, kv := range s.Attributes {
-		m[kv.Key] = kv.Value.Emit()
+		m[kv.Key] = kv.Value.String()
 	}
 	return m
 }
@@ -81,12 +81,12 @@ func wantNoSecret(t *testing.T, spans tracetest.SpanStubs, secrets ...string) {
 	for _, s := range spans {
 		texts := []string{s.Name, s.Status.Description}
 		for _, kv := range s.Attributes {
-			texts = append(texts, string(kv.Key)+"="+kv.Value.Emit())
+			texts = append(texts, string(kv.Key)+"="+kv.Value.String())
 		}
 		for _, ev := range s.Events {
 			texts = append(texts, ev.Name)
 			for _, kv := range ev.Attributes {
-				texts = append(texts, string(kv.Key)+"="+kv.Value.Emit())
+				texts = append(texts, string(kv.Key)+"="+kv.Value.String())
 			}
 		}
 		for _, text := range texts {

@@ -160,7 +160,7 @@ func TestTracesEndToEnd(t *testing.T) {
 	for _, s := range all {
 		texts := []string{s.Name, s.Status.Description}
 		for _, kv := range s.Attributes {
-			texts = append(texts, kv.Value.Emit())
+			texts = append(texts, kv.Value.String())
 		}
 		for _, text := range texts {
 			for _, secret := range []string{testPassword, cookie.Value, email, username, "query-secret"} {
