@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/httpapi"
@@ -21,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/session"
 	"github.com/gatehouse/gatehouse/sqlite"
+	"github.com/gatehouse/gatehouse/tracing"
 )
 
 // The benchmarks of the middleware and of session validation. Compare
@@ -199,6 +203,42 @@ func BenchmarkVerify(b *testing.B) { benchVerify(b, false) }
 // log (Config.LogRequests, as gatehouse serve does by default) written as
 // JSON to io.Discard: what the line costs besides its write.
 func BenchmarkVerifyLogged(b *testing.B) { benchVerify(b, true) }
+
+// BenchmarkVerifyTraced is BenchmarkVerify with tracing on: a tracer
+// provider with a batch span processor to an exporter that drops the
+// spans, so that what is measured is gatehouse's spans, not an export.
+func BenchmarkVerifyTraced(b *testing.B) {
+	traceBench(b)
+	benchVerify(b, false)
+}
+
+// BenchmarkAuthenticatedGET is GET /auth/session with the session cookie,
+// served by the Server itself (counted, logged when configured and, when
+// on, traced); compare with BenchmarkAuthenticatedGETTraced.
+func BenchmarkAuthenticatedGET(b *testing.B) { benchAuthenticatedGET(b) }
+
+// BenchmarkAuthenticatedGETTraced is BenchmarkAuthenticatedGET with
+// tracing on (see BenchmarkVerifyTraced).
+func BenchmarkAuthenticatedGETTraced(b *testing.B) {
+	traceBench(b)
+	benchAuthenticatedGET(b)
+}
+
+func benchAuthenticatedGET(b *testing.B) {
+	e := newBenchEnv(b)
+	r := httptest.NewRequest("GET", "/auth/session", nil)
+	r.RemoteAddr = "192.0.2.10:40000"
+	r.AddCookie(&http.Cookie{Name: e.cookie.Name, Value: e.cookie.Value})
+	benchRequest(b, e.api, r)
+}
+
+// traceBench switches tracing on for the benchmark (see
+// BenchmarkVerifyTraced).
+func traceBench(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	b.Cleanup(func() { tp.Shutdown(context.Background()) })
+	b.Cleanup(tracing.Use(tp))
+}
 
 // benchVerify is BenchmarkVerify, with or without request lines.
 func benchVerify(b *testing.B, logged bool) {

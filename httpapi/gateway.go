@@ -970,6 +970,7 @@ func (g *gateway) rewriteUpstream(pr *httputil.ProxyRequest) {
 	} else {
 		delete(out.Header, HeaderRequestID)
 	}
+	traceUpstream(in, out, trusted)
 }
 
 // forwardedValue is the one element of the Forwarded header (RFC 7239)

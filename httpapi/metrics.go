@@ -2,10 +2,13 @@ package httpapi
 
 import (
 	"bufio"
+	"cmp"
 	"net"
 	"net/http"
 	"net/netip"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/metrics"
@@ -76,11 +79,15 @@ func (s *Server) counted(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveCounted(w, r, h) })
 }
 
-// serveCounted serves r through h, counts the answer (see counted) and
-// logs it (see logRequest).
+// serveCounted serves r through h, counts the answer (see counted), logs
+// it (see logRequest) and traces it (see startSpan).
 func (s *Server) serveCounted(w http.ResponseWriter, r *http.Request, h http.Handler) {
 	start := s.now()
 	sw := &statusWriter{ResponseWriter: w}
+	ctx, span := s.proxies.startSpan(r)
+	if span.IsRecording() {
+		r = r.WithContext(ctx) // the handlers' spans nest under it
+	}
 	h.ServeHTTP(sw, r)
 	route := sw.route
 	if route == "" {
@@ -91,7 +98,9 @@ func (s *Server) serveCounted(w http.ResponseWriter, r *http.Request, h http.Han
 	}
 	took := s.now().Sub(start)
 	s.metrics.Request(route, r.Method, sw.status(), took)
-	s.logRequest(r.Method, route, sw.status(), took, s.in(r))
+	in := s.in(r)
+	s.logRequest(r.Method, route, sw.status(), took, in)
+	endSpan(span, r.Method, route, sw.status(), in)
 }
 
 // decisionOf names the metrics result of a forward-auth or proxy answer.
@@ -121,7 +130,7 @@ func decisionOf(status int) string {
 // carries its request id and has its line in the log as any other
 // request (see logRequest).
 func (g *gateway) serveVerify(w http.ResponseWriter, r *http.Request) {
-	ex := g.enterVerify(w, r)
+	r, ex := g.enterVerify(w, r)
 	status := http.StatusOK
 	if err := g.handleVerify(w, r, false, &ex.in); err != nil {
 		// Counted by what was refused; answered as nginx can take it.
@@ -146,7 +155,7 @@ func (g *gateway) serveVerify(w http.ResponseWriter, r *http.Request) {
 // 204 or a refusal, as nginx and Caddy pass it to the browser. Not counted
 // as a forward-auth decision: it lets nothing through.
 func (g *gateway) servePreflight(w http.ResponseWriter, r *http.Request) {
-	ex := g.enterVerify(w, r)
+	r, ex := g.enterVerify(w, r)
 	if err := g.handleVerify(w, r, true, &ex.in); err != nil {
 		answer, err := g.verifyStatus(err)
 		g.api.writeErrorStatus(w, r, err, answer)
@@ -162,22 +171,32 @@ func (g *gateway) servePreflight(w http.ResponseWriter, r *http.Request) {
 // found them (see gateway.verify).
 type verifyExchange struct {
 	in     inbound
-	start  time.Time // zero when requests are not logged
-	status int       // 0 for 200
+	start  time.Time  // zero when requests are not logged
+	status int        // 0 for 200
+	span   trace.Span // the request's (see startSpan)
 }
 
 // enterVerify gives a GET BASE/verify request its id (echoed in
-// X-Request-Id) and, when requests are logged, its start time.
-func (g *gateway) enterVerify(w http.ResponseWriter, r *http.Request) verifyExchange {
+// X-Request-Id), its span and, when requests are logged, its start time.
+// It returns r with the span's context when tracing is on.
+func (g *gateway) enterVerify(w http.ResponseWriter, r *http.Request) (*http.Request, verifyExchange) {
 	v := g.proxies.requestIDValue(r)
 	ex := verifyExchange{in: inbound{id: v[0]}, start: g.api.requestStart()}
 	w.Header()[HeaderRequestID] = v
-	return ex
+	ctx, span := g.proxies.startSpan(r)
+	ex.span = span
+	if span.IsRecording() {
+		r = r.WithContext(ctx)
+	}
+	return r, ex
 }
 
-// leaveVerify logs a GET BASE/verify request answered (see logRequest),
-// under route, the path it is served at.
+// leaveVerify ends the span of a GET BASE/verify request answered and
+// logs it (see logRequest), under route, the path it is served at.
 func (g *gateway) leaveVerify(r *http.Request, route string, ex *verifyExchange) {
+	if ex.span.IsRecording() {
+		endSpan(ex.span, r.Method, route, cmp.Or(ex.status, http.StatusOK), &ex.in)
+	}
 	if ex.start.IsZero() {
 		return
 	}

@@ -8,7 +8,12 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/tracing"
 )
 
 // OutboxConfig tunes an [Outbox]. A zero field takes its default.
@@ -208,16 +213,23 @@ func (o *Outbox) Flush(ctx context.Context) (sent int, err error) {
 
 // deliver makes one attempt at m and records the outcome. ok is whether the
 // mail server accepted it; err is an error of the store or of ctx.
+//
+// Each attempt is the span mail.send, with the message's kind, the attempt
+// and its outcome (see traceDelivery): never its address, subject or body.
 func (o *Outbox) deliver(ctx context.Context, m *gatehouse.Mail) (ok bool, err error) {
 	// ClaimMail counts the attempt when it hands the message out, so that
 	// an attempt cut short by a crash counts too.
 	attempt := m.Attempts
+	ctx, span := tracing.Start(ctx, "mail.send")
+	outcome := "sent"
+	defer func() { traceDelivery(span, m.Kind, attempt, outcome, err) }()
 	sctx, cancel := context.WithTimeout(ctx, o.cfg.SendTimeout)
 	sendErr := o.sender.Send(sctx, m)
 	cancel()
 	if sendErr == nil {
 		o.delivered(true, false)
 		if err := o.store.MarkMailSent(ctx, m.ID, o.now()); err != nil {
+			outcome = "sent_unrecorded"
 			o.log.ErrorContext(ctx, "mail sent but not recorded as sent: it will be sent again",
 				"id", m.ID, "kind", m.Kind, "to", m.To, "error", err)
 			return true, fmt.Errorf("mail: mark mail %s sent: %w", m.ID, err)
@@ -228,6 +240,7 @@ func (o *Outbox) deliver(ctx context.Context, m *gatehouse.Mail) (ok bool, err e
 	if ctx.Err() != nil {
 		// Shutting down: the attempt was cut short, not refused. The
 		// lease runs out and the message is tried again.
+		outcome = "interrupted"
 		return false, ctx.Err()
 	}
 
@@ -236,10 +249,13 @@ func (o *Outbox) deliver(ctx context.Context, m *gatehouse.Mail) (ok bool, err e
 	attrs := []any{"id", m.ID, "kind", m.Kind, "to", m.To, "attempts", attempt, "error", sendErr}
 	switch {
 	case IsPermanent(sendErr):
+		outcome = "given_up"
 		o.log.ErrorContext(ctx, "mail given up: the failure is permanent", attrs...)
 	case now.Sub(m.CreatedAt) >= o.cfg.GiveUpAfter:
+		outcome = "given_up"
 		o.log.ErrorContext(ctx, "mail given up: still not delivered after "+o.cfg.GiveUpAfter.String(), attrs...)
 	default:
+		outcome = "retry"
 		next = now.Add(o.backoff(attempt))
 		o.log.WarnContext(ctx, "mail not sent: will try again", append(attrs, "next", next)...)
 	}
@@ -252,6 +268,29 @@ func (o *Outbox) deliver(ctx context.Context, m *gatehouse.Mail) (ok bool, err e
 		return false, fmt.Errorf("mail: mark mail %s failed: %w", m.ID, err)
 	}
 	return false, nil
+}
+
+// traceDelivery ends the span of a delivery attempt of a message of kind:
+// outcome is sent, sent_unrecorded (the store failed to record it),
+// interrupted (shutting down), retry or given_up; an attempt that did not
+// deliver is an Error. The error's text is left out: a mail server's
+// refusal may quote the address.
+func traceDelivery(span trace.Span, kind string, attempt int, outcome string, err error) {
+	if !span.IsRecording() {
+		return
+	}
+	span.SetAttributes(
+		attribute.String("gatehouse.mail.kind", kind),
+		attribute.Int("gatehouse.mail.attempt", attempt),
+		attribute.String("gatehouse.mail.outcome", outcome),
+	)
+	switch {
+	case outcome == "retry" || outcome == "given_up":
+		span.SetStatus(codes.Error, "mail not delivered")
+	case err != nil && outcome != "interrupted":
+		span.SetStatus(codes.Error, "mail delivery "+outcome)
+	}
+	span.End()
 }
 
 // delivered tells OutboxConfig.OnDelivery of an attempt.

@@ -28,9 +28,12 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/crypto/argon2"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/tracing"
 )
 
 // Params are argon2id parameters.
@@ -155,14 +158,16 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 
 // hashWithSalt is Hash with a given salt, so tests can check the output
 // against a known answer.
-func (h *Hasher) hashWithSalt(ctx context.Context, password string, salt []byte) (string, error) {
+func (h *Hasher) hashWithSalt(ctx context.Context, password string, salt []byte) (_ string, err error) {
+	ctx, span := tracing.Start(ctx, "password.hash")
+	defer tracing.End(span, &err)
 	ph := phc{
 		memory:  h.params.Memory,
 		time:    h.params.Time,
 		threads: h.params.Threads,
 		salt:    salt,
 	}
-	key, err := h.derive(ctx, password, &ph, h.params.KeyLen)
+	key, err := h.derive(ctx, span, password, &ph, h.params.KeyLen)
 	if err != nil {
 		return "", err
 	}
@@ -195,7 +200,12 @@ func (h *Hasher) hashWithSalt(ctx context.Context, password string, salt []byte)
 // memory and time, bcrypt cost, PBKDF2 iterations and key length) must be
 // within fixed bounds, so that a tampered stored hash cannot make Verify
 // allocate unbounded memory or run for minutes.
+//
+// Verify is traced as the span password.verify, the same for VerifyDummy:
+// a trace does not tell whether the user existed.
 func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, rehash bool, err error) {
+	ctx, span := tracing.Start(ctx, "password.verify")
+	defer tracing.End(span, &err)
 	p, err := parseHash(encoded)
 	if err != nil {
 		return false, false, err
@@ -205,7 +215,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 			// See the NUL paragraph above.
 			return false, false, nil
 		}
-		if err := h.acquire(ctx); err != nil {
+		if err := h.acquireTraced(ctx, span); err != nil {
 			return false, false, err
 		}
 		ok, err = p.legacy.matches(password)
@@ -216,7 +226,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 		return true, true, nil
 	}
 	ph := p.ph
-	key, err := h.derive(ctx, password, &ph, uint32(len(ph.key)))
+	key, err := h.derive(ctx, span, password, &ph, uint32(len(ph.key)))
 	if err != nil {
 		return false, false, err
 	}
@@ -265,9 +275,10 @@ func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
 }
 
 // derive computes the argon2id key of password under the salt and
-// parameters of ph, holding a hashing slot while it runs.
-func (h *Hasher) derive(ctx context.Context, password string, ph *phc, keyLen uint32) ([]byte, error) {
-	if err := h.acquire(ctx); err != nil {
+// parameters of ph, holding a hashing slot while it runs; span is the
+// hash's or the verification's.
+func (h *Hasher) derive(ctx context.Context, span trace.Span, password string, ph *phc, keyLen uint32) ([]byte, error) {
+	if err := h.acquireTraced(ctx, span); err != nil {
 		return nil, err
 	}
 	defer h.release()
@@ -314,6 +325,18 @@ func (h *Hasher) waited(d time.Duration, busy bool) {
 	if h.onWait != nil {
 		h.onWait(d, busy)
 	}
+}
+
+// acquireTraced is acquire, noting how long it waited in span (as
+// gatehouse.hash.queue_wait_ms) when span records.
+func (h *Hasher) acquireTraced(ctx context.Context, span trace.Span) error {
+	if !span.IsRecording() {
+		return h.acquire(ctx)
+	}
+	start := time.Now()
+	err := h.acquire(ctx)
+	span.SetAttributes(attribute.Float64("gatehouse.hash.queue_wait_ms", float64(time.Since(start).Microseconds())/1000))
+	return err
 }
 
 // release gives back a slot taken by acquire.

@@ -19,12 +19,14 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/mail"
 	"github.com/gatehouse/gatehouse/metrics"
+	"github.com/gatehouse/gatehouse/observedstore"
 	"github.com/gatehouse/gatehouse/otp"
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/session"
@@ -89,6 +91,10 @@ func openServices(ctx context.Context, c *config) (*Services, error) {
 func newServices(ctx context.Context, c *config, st *storage) (*Services, error) {
 	log, now := c.log, c.now
 	store := st.db
+	m := metrics.New()
+	// Every store call is traced (when tracing is on) and timed, the
+	// session manager's and the outbox's included.
+	st.stores = observedstore.Wrap(st.stores, st.backends, storeCalls(m))
 	sessions := session.NewManager(st.stores.Sessions, c.Session, now, log)
 	// Several processes share the stores: each tells the others what it
 	// changed, for as long as the services are open.
@@ -98,7 +104,6 @@ func newServices(ctx context.Context, c *config, st *storage) (*Services, error)
 		sessions.UseInvalidator(listen, st.inv)
 	}
 	acfg := c.accountConfig()
-	m := metrics.New()
 	acfg.OnAudit = m.Audit
 	acfg.OnLogin = m.Login
 	if st.counter != nil {
@@ -120,7 +125,7 @@ func newServices(ctx context.Context, c *config, st *storage) (*Services, error)
 			return nil, fmt.Errorf("gatehouse: mail templates: %w", err)
 		}
 	}
-	outbox := mail.NewOutbox(store, sender, tpl, mail.OutboxConfig{OnDelivery: m.MailDelivery}, now, log)
+	outbox := mail.NewOutbox(st.stores.Outbox, sender, tpl, mail.OutboxConfig{OnDelivery: m.MailDelivery}, now, log)
 	key, err := otp.LoadOrCreateKeyFile(c.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("gatehouse: two-factor key: %w", err)
@@ -151,6 +156,19 @@ func newServices(ctx context.Context, c *config, st *storage) (*Services, error)
 		return nil, fmt.Errorf("gatehouse: creating groups: %w", err)
 	}
 	return &Services{Store: store, Stores: st.stores, Sessions: sessions, Accounts: accounts, Outbox: outbox, Metrics: m, storage: st, key: key}, nil
+}
+
+// storeCalls counts the store calls in m, under the store label the
+// metrics use: "sessions" for Redis (which holds the short-lived state),
+// "database" for SQLite and PostgreSQL.
+func storeCalls(m *metrics.Metrics) observedstore.Observe {
+	return func(backend, op string, took time.Duration, err error) {
+		store := "database"
+		if backend == "redis" {
+			store = "sessions"
+		}
+		m.StoreCall(store, op, took, err)
+	}
 }
 
 // Close closes the stores.

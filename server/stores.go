@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/httpapi"
+	"github.com/gatehouse/gatehouse/observedstore"
 	"github.com/gatehouse/gatehouse/postgres"
 	"github.com/gatehouse/gatehouse/redis"
 	"github.com/gatehouse/gatehouse/sqlite"
@@ -22,8 +23,12 @@ import (
 type storage struct {
 	// db is the database: SQLite or PostgreSQL.
 	db gatehouse.Store
-	// stores are the stores by area.
+	// stores are the stores by area (newServices wraps them, see
+	// observedstore).
 	stores account.Stores
+	// backends name the backend of each area: "sqlite", "postgres" or
+	// "redis".
+	backends observedstore.Backends
 	// counter counts the live sessions where they are kept, for the
 	// metrics: the database, or Redis (nil when that store cannot count
 	// them: the gauge is then absent, never wrong). It is the store
@@ -60,6 +65,7 @@ func openStorage(ctx context.Context, c *config) (_ *storage, err error) {
 			return nil, fmt.Errorf("gatehouse: %w", err)
 		}
 		st.db = db
+		st.backends = observedstore.AllIn("postgres")
 		st.closers = append(st.closers, db.Close)
 		st.inv = db.Notifier(log)
 	default:
@@ -71,6 +77,7 @@ func openStorage(ctx context.Context, c *config) (_ *storage, err error) {
 			return nil, fmt.Errorf("gatehouse: open database %s: %w", c.dbPath, err)
 		}
 		st.db = db
+		st.backends = observedstore.AllIn("sqlite")
 		st.closers = append(st.closers, db.Close)
 	}
 	st.stores = account.StoresOf(st.db)
@@ -100,6 +107,7 @@ func openStorage(ctx context.Context, c *config) (_ *storage, err error) {
 		st.counter = rs
 		st.stores.Throttles = rs
 		st.stores.PendingLogins = rs
+		st.backends.Sessions, st.backends.Throttles, st.backends.PendingLogins = "redis", "redis", "redis"
 		// A login's session is in Redis, its user and audit event in the
 		// database: no one write can hold them.
 		st.stores.Logins = nil
