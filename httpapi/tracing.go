@@ -65,7 +65,7 @@ func endSpan(span trace.Span, method, route string, status int, in *inbound) {
 		attribute.String("gatehouse.request_id", in.id),
 	)
 	if in.user != "" {
-		span.SetAttributes(attribute.String("enduser.id", in.user))
+		span.SetAttributes(attribute.String("user.id", in.user))
 	}
 	if status >= 500 {
 		span.SetStatus(codes.Error, http.StatusText(status))

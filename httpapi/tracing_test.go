@@ -116,7 +116,7 @@ func TestTraceLogin(t *testing.T) {
 	if root.Name != "POST /auth/session" || root.Parent.IsValid() || root.Status.Code == codes.Error ||
 		attrs["http.request.method"] != "POST" || attrs["http.route"] != "/auth/session" ||
 		attrs["http.response.status_code"] != "200" || attrs["gatehouse.request_id"] != w.Header().Get(httpapi.HeaderRequestID) ||
-		attrs["enduser.id"] != e.admin.ID {
+		attrs["user.id"] != e.admin.ID {
 		t.Errorf("login span %s (parent %v, status %v): %v", root.Name, root.Parent, root.Status, attrs)
 	}
 	byID := map[trace.SpanID]tracetest.SpanStub{}
@@ -247,7 +247,7 @@ func TestTraceVerify(t *testing.T) {
 	spans := exp.GetSpans()
 	s := onlyServerSpan(t, spans)
 	attrs := spanAttrs(s)
-	if s.Name != "GET /auth/verify" || s.SpanContext.TraceID().String() != clientTrace || attrs["enduser.id"] != e.admin.ID ||
+	if s.Name != "GET /auth/verify" || s.SpanContext.TraceID().String() != clientTrace || attrs["user.id"] != e.admin.ID ||
 		attrs["http.response.status_code"] != "200" || attrs["gatehouse.request_id"] != w.Header().Get(httpapi.HeaderRequestID) {
 		t.Errorf("verify span %s in trace %s: %v", s.Name, s.SpanContext.TraceID(), attrs)
 	}

@@ -1,6 +1,6 @@
 // Package observedstore wraps gatehouse's stores so that every store call
-// is traced (a client span "store.<Method>" when tracing is on, see package
-// tracing) and, optionally, reported to a callback with its duration and
+// is traced (a client span "store.<Method>" when tracing is on and the
+// call is part of a traced operation, see package tracing) and, optionally, reported to a callback with its duration and
 // error, for metrics.
 //
 // The wrappers are generated from the store interfaces of package
@@ -113,12 +113,22 @@ type observer struct {
 	observe         Observe
 }
 
+// noSpan is the span of a call that is not traced.
+var noSpan = trace.SpanFromContext(context.Background())
+
 // start starts the span of a call to op (named name, "store."+op) and,
-// with a callback, its clock.
+// with a callback, its clock. A call is traced only as part of a traced
+// operation (a request, a mail delivery): the background work's polls
+// and sweeps, every few seconds, would otherwise fill the trace backend
+// with traces of one store call each. Their durations are observed all
+// the same.
 func (o *observer) start(ctx context.Context, name, op string) (context.Context, trace.Span, time.Time) {
-	ctx, span := tracing.Start(ctx, name, clientSpan...)
-	if span.IsRecording() {
-		span.SetAttributes(attribute.String("db.system.name", o.system), attribute.String("gatehouse.store.op", op))
+	span := noSpan
+	if tracing.Enabled() && trace.SpanContextFromContext(ctx).IsValid() {
+		ctx, span = tracing.Start(ctx, name, clientSpan...)
+		if span.IsRecording() {
+			span.SetAttributes(attribute.String("db.system.name", o.system), attribute.String("gatehouse.store.op", op))
+		}
 	}
 	var start time.Time
 	if o.observe != nil {

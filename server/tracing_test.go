@@ -125,8 +125,8 @@ func TestTracesEndToEnd(t *testing.T) {
 		t.Errorf("the login's trace has %v; want store calls and one password verification", kinds)
 	}
 	for _, kv := range login.Attributes {
-		if kv.Key == "enduser.id" && kv.Value.AsString() != user.ID {
-			t.Errorf("enduser.id = %q, want %q", kv.Value.AsString(), user.ID)
+		if kv.Key == "user.id" && kv.Value.AsString() != user.ID {
+			t.Errorf("user.id = %q, want %q", kv.Value.AsString(), user.ID)
 		}
 	}
 
