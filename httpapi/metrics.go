@@ -93,7 +93,7 @@ func (s *Server) serveCounted(w http.ResponseWriter, r *http.Request, h http.Han
 	if route == "" {
 		route = "other"
 		if _, known := s.patterns[r.Pattern]; known {
-			route = r.Pattern
+			route = routeOf(r.Pattern)
 		}
 	}
 	took := s.now().Sub(start)

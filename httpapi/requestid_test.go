@@ -190,9 +190,9 @@ func TestRequestLog(t *testing.T) {
 		id            string
 		user          string
 	}{
-		{"POST", "POST /auth/session", 200, "", e.admin.ID},
-		{"POST", "POST /auth/tokens", 201, "", e.admin.ID},
-		{"GET", "GET /auth/tokens", 200, meID, e.admin.ID},
+		{"POST", "/auth/session", 200, "", e.admin.ID},
+		{"POST", "/auth/tokens", 201, "", e.admin.ID},
+		{"GET", "/auth/tokens", 200, meID, e.admin.ID},
 		{"POST", "other", 403, refusedID, ""},
 		{"GET", "/auth/verify", 200, verifyID, e.admin.ID},
 	}

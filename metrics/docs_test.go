@@ -45,7 +45,7 @@ func documented(t *testing.T) map[string]string {
 // every family, vectors included, has a series to gather.
 func exercised() *metrics.Metrics {
 	m := metrics.New()
-	m.Request("GET /auth/session", "GET", 200, time.Millisecond)
+	m.Request("/auth/session", "GET", 200, time.Millisecond)
 	m.Decision(metrics.Allowed)
 	m.Audit(gatehouse.AuditLockout)
 	m.Login(gatehouse.LoginPassword, gatehouse.LoginSucceeded)

@@ -17,7 +17,6 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -143,11 +142,6 @@ func (m *Metrics) Request(route, method string, status int, d time.Duration) {
 	}
 	if !knownMethods[method] {
 		method = "other"
-	}
-	// "GET /auth/login" is route "/auth/login": the method has a label of
-	// its own. (A substring: nothing is allocated.)
-	if i := strings.IndexByte(route, ' '); i >= 0 {
-		route = route[i+1:]
 	}
 	k := routeKey{route, method, status}
 	s, ok := m.routes.Load(k)

@@ -70,10 +70,10 @@ func TestServeRequestLog(t *testing.T) {
 		answer response
 		user   string
 	}{
-		{"POST /auth/session", 200, in, userID},
-		{"POST /auth/tokens", 201, made, userID},
-		{"GET /auth/tokens", 200, listed, userID},
-		{"GET /auth/tokens", 401, refused, ""},
+		{"/auth/session", 200, in, userID},
+		{"/auth/tokens", 201, made, userID},
+		{"/auth/tokens", 200, listed, userID},
+		{"/auth/tokens", 401, refused, ""},
 	}
 	if len(requests) != len(want) {
 		t.Fatalf("%d request lines, want %d:\n%s", len(requests), len(want), log)
