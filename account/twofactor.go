@@ -707,6 +707,10 @@ func (s *Service) putPhone(ctx context.Context, a Actor, u *gatehouse.User, phon
 	if s.twoFactor == nil {
 		return errNoTwoFactor
 	}
+	if phone != "" && s.twoFactor.SMS == nil {
+		return &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "SMS codes are not offered here.",
+			Fields: map[string]string{"phone": "SMS codes are turned off (sms.driver none), so a number for them cannot be set."}}
+	}
 	if phone != "" {
 		n, err := sms.NormalizePhone(phone)
 		if err != nil {

@@ -128,8 +128,11 @@ type Config struct {
 	// MailTemplates are the mail templates; nil means the built-in ones.
 	MailTemplates *mail.Templates
 	// SMSWebhook sends text messages. Nil: they are written to the log,
-	// with a warning.
+	// with a warning, unless NoSMS.
 	SMSWebhook *sms.WebhookConfig
+	// NoSMS turns SMS codes off: no second step by SMS is offered, and a
+	// phone number for them cannot be set (SMSWebhook must be nil).
+	NoSMS bool
 
 	// ExternalProviders are the OpenID Connect providers people may log
 	// in with, in the order the login page shows them. They need
@@ -282,6 +285,9 @@ func (c Config) check() (_ *config, err error) {
 	}
 	if err := out.checkExternal(); err != nil {
 		return nil, err
+	}
+	if c.NoSMS && c.SMSWebhook != nil {
+		return nil, errors.New("gatehouse: NoSMS turns SMS off, but SMSWebhook is set")
 	}
 	if out.DataDir == "" {
 		out.DataDir = DefaultDataDir

@@ -144,6 +144,9 @@ func newServices(ctx context.Context, c *config, st *storage) (*Services, error)
 		accounts.UseInvalidator(listen, st.inv)
 	}
 	var texts sms.Sender = sms.LogSender{Log: log}
+	if c.NoSMS {
+		texts = nil
+	}
 	if c.SMSWebhook != nil {
 		if texts, err = sms.NewWebhook(*c.SMSWebhook, now); err != nil {
 			return nil, fmt.Errorf("gatehouse: SMS webhook: %w", err)
@@ -238,7 +241,7 @@ func Open(ctx context.Context, cfg Config) (*Gatehouse, error) {
 	if c.SMTP == nil {
 		c.log.Warn("no SMTP server is configured: mail, with its one-time links and codes, is written to the log; for development only")
 	}
-	if c.SMSWebhook == nil {
+	if c.SMSWebhook == nil && !c.NoSMS {
 		c.log.Warn("no SMS webhook is configured: SMS codes are written to the log; for development only")
 	}
 	g := &Gatehouse{services: s, api: api, done: make(chan struct{})}

@@ -62,6 +62,7 @@ func (s *settings) serverConfig(listenAddr string, log *slog.Logger) server.Conf
 		SMTP:          s.smtp,
 		MailTemplates: s.templates,
 		SMSWebhook:    s.smsWebhook,
+		NoSMS:         s.noSMS,
 
 		ExternalProviders: s.external,
 

@@ -344,8 +344,8 @@ type mailConfig struct {
 
 // smsConfig is the sms section: how SMS codes leave gatehouse.
 type smsConfig struct {
-	// Driver is "log" (development: the code is written to the log) or
-	// "webhook".
+	// Driver is "webhook"; "none" (no SMS codes: no second step by SMS
+	// is offered); or "log" (development: the code is written to the log).
 	Driver string `yaml:"driver"`
 	// Webhook is the HTTP endpoint codes are posted to with driver
 	// webhook.
@@ -1139,6 +1139,7 @@ type settings struct {
 	redirectDomains []string
 	smtp            *mail.SMTPConfig // nil for the log driver
 	smsWebhook      *sms.WebhookConfig
+	noSMS           bool // sms.driver none
 	keyFile         string
 	templates       *mail.Templates // nil for the built-in ones
 	external        []server.ExternalProvider
@@ -1335,6 +1336,8 @@ func (c *config) validate(src *configSource) (*settings, error) {
 		return nil, fail("mail.driver", "must be log or smtp, not %q", c.Mail.Driver)
 	}
 	switch c.SMS.Driver {
+	case "none":
+		s.noSMS = true
 	case "log":
 		s.logDrivers = append(s.logDrivers, "sms.driver is log: SMS codes are written to the log; for development only")
 	case "webhook":
@@ -1345,7 +1348,7 @@ func (c *config) validate(src *configSource) (*settings, error) {
 		}
 		s.smsWebhook = &wc
 	default:
-		return nil, fail("sms.driver", "must be log or webhook, not %q", c.SMS.Driver)
+		return nil, fail("sms.driver", "must be none, log or webhook, not %q", c.SMS.Driver)
 	}
 	s.keyFile = c.TwoFactor.KeyFile
 	if s.keyFile == "" {

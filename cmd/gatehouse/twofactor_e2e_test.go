@@ -132,3 +132,33 @@ sms:
 	secondStep("totp", func() string { return otp.TOTP{Key: key}.At(time.Now().Add(30 * time.Second)) })
 	secondStep("recovery_code", func() string { return recovery[0].(string) })
 }
+
+// TestSMSDriverNone: sms.driver none turns SMS codes off: no warning that
+// codes go to the log, and no number for them can be set, while
+// removing one still works.
+func TestSMSDriverNone(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "gatehouse.yaml", "sms: {driver: none}\n")
+	if code, stdout, stderr := runCmd(t, nil, "", "config", "check", "--config", cfg); code != exitOK || strings.Contains(stdout+stderr, "sms.driver") {
+		t.Errorf("config check with sms.driver none: exit %d %s %s", code, stdout, stderr)
+	}
+	data := filepath.Join(dir, "data")
+	createUser(t, data, "tess", "a strong phrase of hers")
+	srv := startServe(t, map[string]string{"GATEHOUSE_CONFIG": cfg}, "--addr", "127.0.0.1:0", "--data", data)
+	c := newClient(t)
+	r := login(t, c, srv.base, "tess", "a strong phrase of hers")
+	h := map[string]string{"X-CSRF-Token": field(r.body, "csrfToken")}
+	r = doJSON(t, c, "PUT", srv.base+"/2fa/phone", map[string]any{"phone": "+4915112345678", "password": "a strong phrase of hers"}, h)
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.raw, "sms.driver none") {
+		t.Errorf("PUT 2fa/phone with SMS off: %d %s, want 422 naming sms.driver none", r.status, r.raw)
+	}
+	if r := doJSON(t, c, "PUT", srv.base+"/2fa/phone", map[string]any{"phone": "", "password": "a strong phrase of hers"}, h); r.status != http.StatusNoContent {
+		t.Errorf("removing the phone with SMS off: %d %s, want 204", r.status, r.raw)
+	}
+	if strings.Contains(srv.log.String(), "SMS codes are written to the log") {
+		t.Errorf("the log warns of SMS codes in the log with sms.driver none:\n%s", srv.log)
+	}
+	if code, _, stderr := runCmd(t, nil, "", "config", "check", "--config", writeFile(t, dir, "bad.yaml", "sms: {driver: carrier-pigeon}\n")); code != exitUsage || !strings.Contains(stderr, "must be none, log or webhook") {
+		t.Errorf("sms.driver carrier-pigeon: exit %d %s", code, stderr)
+	}
+}
