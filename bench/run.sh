@@ -9,7 +9,9 @@
 # Knobs (environment): ROUNDS (10), DURATION (3s), THREADS (1),
 # CONNECTIONS (32), WARMUP (2s), OUT (bench/results/latest.txt), STORE
 # (sqlite; postgres or redis, see bench/stores.sh, for issue 12's
-# figures, with OUT defaulting to bench/results/latest-STORE.txt).
+# figures, with OUT defaulting to bench/results/latest-STORE.txt), TRACING
+# (0; 1 records OpenTelemetry spans on the protected side, batched and
+# dropped: what tracing.enabled costs).
 # It also reports the session cache's hit rate over the protected rounds:
 # the share of lookups answered from memory rather than the store.
 # Total time is about 2 * ROUNDS * DURATION + 2 * WARMUP plus the build:
@@ -68,7 +70,8 @@ store_setup
 # the session cache means the store is read about once a second per session
 # during the run, so the disk matters little here.
 "$work/server" -data "$work/data" -protected 127.0.0.1:0 -unprotected 127.0.0.1:0 \
-	-stats 127.0.0.1:0 "${store_args[@]}" >"$work/server.out" 2>"$work/server.err" &
+	-stats 127.0.0.1:0 -tracing="$([[ ${TRACING:-0} == 1 ]] && echo true || echo false)" \
+	"${store_args[@]}" >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 
 # Wait for the COOKIE line, which the server prints last, once it has logged

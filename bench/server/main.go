@@ -65,11 +65,15 @@ import (
 	"syscall"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
 	"github.com/gatehouse/gatehouse/account"
 	"github.com/gatehouse/gatehouse/httpapi"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/session"
+	"github.com/gatehouse/gatehouse/tracing"
 )
 
 // HandlerPath is the path wrk requests on both listeners.
@@ -121,6 +125,7 @@ func main() {
 	gatewayAddr := flag.String("gateway", "", "optional loopback `ADDR` serving gatehouse's API in forward-auth configuration (GET /auth/verify)")
 	statsAddr := flag.String("stats", "", "optional loopback `ADDR` answering GET / with the session cache's hits and misses")
 	loginUsers := flag.Int("login-users", 0, "create `N` users with one password for bench/logins")
+	traced := flag.Bool("tracing", false, "record OpenTelemetry spans (batched, then dropped), as with tracing.enabled")
 	var stores server.Config
 	flag.StringVar(&stores.PostgresURL, "database", "", "PostgreSQL `URL` (postgres://…) for the records instead of SQLite in -data")
 	flag.StringVar(&stores.RedisURL, "sessions", "", "Redis `URL` (redis://…) for the sessions, throttles and pending logins")
@@ -134,6 +139,13 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	stores.DataDir, stores.Logger = *data, log
+	if *traced {
+		// As tracing.Setup, but the batches go nowhere: what tracing costs
+		// gatehouse, without a collector's.
+		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+		defer tp.Shutdown(context.Background())
+		defer tracing.Use(tp)()
+	}
 	addrs := listenAddrs{protected: *protected, unprotected: *unprotected, pprof: *pprofAddr, gateway: *gatewayAddr, stats: *statsAddr, loginUsers: *loginUsers}
 	if err := run(ctx, addrs, stores, log); err != nil {
 		fmt.Fprintln(os.Stderr, "bench server:", err)
