@@ -55,7 +55,9 @@ func exercised() *metrics.Metrics {
 	m.HashWait(time.Millisecond, true)
 	m.WatchSessions(nil, func(context.Context, time.Time) (int, error) { return 3, nil })
 	m.WatchOutbox(nil, func(context.Context) (int, error) { return 1, nil })
-	m.WatchCertificate(func() time.Time { return time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC) })
+	m.WatchCertificates(func() map[string]time.Time {
+		return map[string]time.Time{"admin.example.com": time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)}
+	})
 	return m
 }
 

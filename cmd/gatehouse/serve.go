@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,7 +91,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 	}
 	defer gh.Close()
 	if tlsServe != nil {
-		gh.Metrics().WatchCertificate(tlsServe.watchExpiry())
+		gh.Metrics().WatchCertificates(tlsServe.watchExpiry())
 	}
 
 	srv := newHTTPServer(gh, log)
@@ -136,23 +137,29 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 	if err := notifySystemd(getenv, "STOPPING=1"); err != nil {
 		log.Warn("could not tell systemd the server is stopping (NOTIFY_SOCKET)", "err", err)
 	}
+	// Both listeners finish their requests in the same 30 s, and the
+	// stores close after both, whatever either said.
 	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	servers := []*http.Server{srv}
 	if redirectSrv != nil {
-		if err := redirectSrv.Shutdown(shutCtx); err != nil {
-			return fmt.Errorf("shutdown: %w", err)
+		servers = append(servers, redirectSrv)
+	}
+	shut := make(chan error, len(servers))
+	for _, hs := range servers {
+		go func() { shut <- hs.Shutdown(shutCtx) }()
+	}
+	var errs []error
+	for range servers {
+		if err := <-shut; err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
 		}
 		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return err
+			errs = append(errs, err)
 		}
 	}
-	if err := srv.Shutdown(shutCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	if err := gh.Close(); err != nil {
+	errs = append(errs, gh.Close())
+	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	log.Info("stopped")
@@ -176,14 +183,28 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 // serverErrorLog writes net/http's own error lines to the log as
 // warnings, but for failed TLS handshakes, which any scanner on the
 // Internet causes by the thousand: those are debug lines, unless ACME
-// failed to get a certificate, which the operator must see.
+// failed to get a certificate, which the operator must see. autocert's
+// refusals of names it is not for (no SNI, a name not in tls.acme.domains)
+// are the scanners' too: debug.
 type serverErrorLog struct{ log *slog.Logger }
+
+// scannerRefusals are autocert's errors about the name a client asked
+// for, not about getting a certificate.
+var scannerRefusals = []string{
+	"acme/autocert: missing server name",
+	"not configured in HostWhitelist",
+	"acme/autocert: server name component count invalid",
+	"acme/autocert: server name contains invalid character",
+}
 
 func (l serverErrorLog) Write(p []byte) (int, error) {
 	msg := strings.TrimSuffix(string(p), "\n")
 	level := slog.LevelWarn
-	if strings.HasPrefix(msg, "http: TLS handshake error") && !strings.Contains(msg, "acme/autocert") {
+	if strings.HasPrefix(msg, "http: TLS handshake error") {
 		level = slog.LevelDebug
+		if strings.Contains(msg, "acme/autocert") && !slices.ContainsFunc(scannerRefusals, func(r string) bool { return strings.Contains(msg, r) }) {
+			level = slog.LevelWarn
+		}
 	}
 	l.log.Log(context.Background(), level, msg)
 	return len(p), nil

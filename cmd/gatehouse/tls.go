@@ -16,7 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/acme"
@@ -131,29 +131,47 @@ type tlsServing struct {
 	names []string
 	// acme is nil with certificate files.
 	acme *autocert.Manager
-	// notAfter is the end of validity (Unix nanoseconds) of the
-	// certificate last presented; 0 before the first (see watchExpiry).
-	notAfter atomic.Int64
+	// notAfter is the end of validity of each certificate as last
+	// presented, by its first name (see watchExpiry): name → time.Time.
+	notAfter sync.Map
 }
 
 // watchExpiry makes the listener's configuration remember the end of
 // validity of each certificate it presents (ACME's TLS-ALPN-01 challenge
-// certificates aside), for the expiry metric, and returns the function
-// that reads it: the zero time before the first handshake.
-func (t *tlsServing) watchExpiry() func() time.Time {
+// certificates aside), by its first name, for the expiry metric, and
+// returns the function that reads them. Names come from the certificates
+// gatehouse has (its files', or ACME's for tls.acme.domains), never from
+// a client: the series stay few.
+func (t *tlsServing) watchExpiry() func() map[string]time.Time {
 	get := t.config.GetCertificate
 	t.config.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		c, err := get(hello)
-		if err == nil && c != nil && c.Leaf != nil && !slices.Equal(hello.SupportedProtos, []string{acme.ALPNProto}) {
-			t.notAfter.Store(c.Leaf.NotAfter.UnixNano())
+		if err == nil && c != nil && !slices.Equal(hello.SupportedProtos, []string{acme.ALPNProto}) {
+			t.remember(c.Leaf)
 		}
 		return c, err
 	}
-	return func() time.Time {
-		if n := t.notAfter.Load(); n != 0 {
-			return time.Unix(0, n)
-		}
-		return time.Time{}
+	return func() map[string]time.Time {
+		out := map[string]time.Time{}
+		t.notAfter.Range(func(k, v any) bool {
+			out[k.(string)] = v.(time.Time)
+			return true
+		})
+		return out
+	}
+}
+
+// remember notes when leaf, a certificate presented, expires.
+func (t *tlsServing) remember(leaf *x509.Certificate) {
+	if leaf == nil {
+		return
+	}
+	name := leaf.Subject.CommonName
+	if len(leaf.DNSNames) > 0 {
+		name = leaf.DNSNames[0]
+	}
+	if old, ok := t.notAfter.Load(name); !ok || !old.(time.Time).Equal(leaf.NotAfter) {
+		t.notAfter.Store(name, leaf.NotAfter)
 	}
 }
 
@@ -197,7 +215,7 @@ func (s *settings) openTLS(log *slog.Logger) (*tlsServing, error) {
 			serves: func(host string) bool { return pair.Certificate().Leaf.VerifyHostname(host) == nil },
 			names:  pair.Certificate().Leaf.DNSNames,
 		}
-		t.notAfter.Store(pair.Certificate().Leaf.NotAfter.UnixNano())
+		t.remember(pair.Certificate().Leaf)
 		return t, nil
 	}
 	roots, err := s.acmeRoots()

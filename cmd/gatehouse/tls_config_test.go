@@ -146,6 +146,10 @@ func TestServerErrorLog(t *testing.T) {
 		"http: TLS handshake error from 192.0.2.1:5555: EOF\n",
 		"http: TLS handshake error from 192.0.2.1:5556: acme/autocert: unable to satisfy challenge\n",
 		"http: panic serving 192.0.2.1:5557: boom\n",
+		// Scanners: no SNI, or a name gatehouse is not for.
+		"http: TLS handshake error from 192.0.2.1:5558: acme/autocert: missing server name\n",
+		"http: TLS handshake error from 192.0.2.1:5559: acme/autocert: host \"evil.example\" not configured in HostWhitelist\n",
+		"http: TLS handshake error from 192.0.2.1:5560: acme/autocert: server name component count invalid\n",
 	} {
 		w.Write([]byte(line))
 	}
@@ -153,6 +157,9 @@ func TestServerErrorLog(t *testing.T) {
 		`level=DEBUG msg="http: TLS handshake error from 192.0.2.1:5555: EOF"`,
 		`level=WARN msg="http: TLS handshake error from 192.0.2.1:5556: acme/autocert: unable to satisfy challenge"`,
 		`level=WARN msg="http: panic serving 192.0.2.1:5557: boom"`,
+		`level=DEBUG msg="http: TLS handshake error from 192.0.2.1:5558: acme/autocert: missing server name"`,
+		`level=DEBUG msg="http: TLS handshake error from 192.0.2.1:5559: acme/autocert: host \"evil.example\" not configured in HostWhitelist"`,
+		`level=DEBUG msg="http: TLS handshake error from 192.0.2.1:5560: acme/autocert: server name component count invalid"`,
 	}
 	for _, w := range want {
 		if !strings.Contains(buf.String(), w) {

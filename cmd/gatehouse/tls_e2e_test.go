@@ -277,16 +277,18 @@ tls:
 }
 
 // checkExpiryMetric: gatehouse_tls_certificate_expiry_timestamp_seconds
-// at base's metrics is when leaf, the certificate just presented, expires.
+// at base's metrics, for leaf's first name, is when leaf, the certificate
+// just presented, expires.
 func checkExpiryMetric(t *testing.T, c *http.Client, base string, leaf *x509.Certificate) {
 	t.Helper()
 	resp, body := get(t, c, base+"/metrics", nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET metrics: %d", resp.StatusCode)
 	}
-	m := regexp.MustCompile(`(?m)^gatehouse_tls_certificate_expiry_timestamp_seconds (\S+)$`).FindStringSubmatch(body)
+	re := regexp.MustCompile(`(?m)^gatehouse_tls_certificate_expiry_timestamp_seconds\{name="` + regexp.QuoteMeta(leaf.DNSNames[0]) + `"\} (\S+)$`)
+	m := re.FindStringSubmatch(body)
 	if m == nil {
-		t.Fatalf("no gatehouse_tls_certificate_expiry_timestamp_seconds in the metrics")
+		t.Fatalf("no gatehouse_tls_certificate_expiry_timestamp_seconds{name=%q} in the metrics", leaf.DNSNames[0])
 	}
 	got, err := strconv.ParseFloat(m[1], 64)
 	if err != nil || int64(got) != leaf.NotAfter.Unix() {
