@@ -13,11 +13,12 @@ pid=$(systemctl show gatehouse.service -p MainPID --value)
 status=$(cat "/proc/$pid/status")
 uid=$(awk '/^Uid:/ {print $2}' <<<"$status")
 [ -n "$uid" ] && [ "$uid" -ge 61184 ] && [ "$uid" -le 65519 ] || fail+=("not a dynamic user: uid $uid")
-grep -q '^CapEff:[[:space:]]*0000000000000000$' <<<"$status" || fail+=("has capabilities")
+# The drop-in for port 443 grants exactly CAP_NET_BIND_SERVICE (bit 10).
+grep -q '^CapEff:[[:space:]]*0000000000000400$' <<<"$status" || fail+=("capabilities other than CAP_NET_BIND_SERVICE: $(grep CapEff <<<"$status")")
 grep -q '^NoNewPrivs:[[:space:]]*1$' <<<"$status" || fail+=("may gain privileges")
 grep -q '^Seccomp:[[:space:]]*2$' <<<"$status" || fail+=("no system call filter")
 check "healthcheck" /usr/local/bin/gatehouse healthcheck --config /etc/gatehouse/gatehouse.yaml
-exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /auth/readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+exec 3<>/dev/tcp/127.0.0.1/443 && printf 'GET /auth/readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
 grep -q '"database":"ok"' <&3 || fail+=("readyz")
 db=/var/lib/private/gatehouse/gatehouse.db
 [ "$(stat -c '%u %a' "$db")" = "$uid 600" ] || fail+=("database not the service's, 0600: $(stat -c '%u %a' "$db")")

@@ -2,7 +2,7 @@
 # Boots Debian with systemd in a container (systemd-nspawn) and runs
 # examples/systemd's units in it, as an operator would install them:
 # gatehouse.service (Type=notify, DynamicUser, the configuration as a
-# credential) and the nightly backup. check-inside.sh checks them from
+# credential) with its drop-in for port 443, and the nightly backup. check-inside.sh checks them from
 # inside and leaves its verdict in the root file system.
 #
 #   .ci/systemd-boot/run.sh BINARY ROOTFS_CACHE_DIR
@@ -27,8 +27,10 @@ cp -a "$base/." "$root/"
 
 install -m 0755 "$bin" "$root/usr/local/bin/gatehouse"
 install -m 0644 "$repo"/examples/systemd/gatehouse.service "$repo"/examples/systemd/gatehouse-backup.service "$repo"/examples/systemd/gatehouse-backup.timer "$root/etc/systemd/system/"
+install -D -m 0644 "$repo/examples/systemd/gatehouse.service.d/low-ports.conf" "$root/etc/systemd/system/gatehouse.service.d/low-ports.conf"
+# Port 443, as the README's walk-through: the drop-in must make that work.
 install -D -m 0600 /dev/stdin "$root/etc/gatehouse/gatehouse.yaml" <<'YAML'
-addr: 127.0.0.1:8080
+addr: 127.0.0.1:443
 log: {format: json}
 YAML
 install -m 0755 "$here/check-inside.sh" "$root/usr/local/bin/check-inside"
