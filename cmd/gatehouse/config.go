@@ -1335,6 +1335,9 @@ func (c *config) validate(src *configSource) (*settings, error) {
 	default:
 		return nil, fail("mail.driver", "must be log or smtp, not %q", c.Mail.Driver)
 	}
+	if c.SMS.Driver != "webhook" && c.SMS.Webhook.URL != "" {
+		s.warnings = append(s.warnings, fmt.Sprintf("sms.webhook.url is set but sms.driver is %s: the webhook is not used (sms.driver webhook would use it)", c.SMS.Driver))
+	}
 	switch c.SMS.Driver {
 	case "none":
 		s.noSMS = true

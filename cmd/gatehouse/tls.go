@@ -88,8 +88,8 @@ func (c *config) validateTLS(s *settings, fail func(field, format string, args .
 		if err != nil {
 			return fail("tls.redirect_addr", "must be HOST:PORT, such as :80: %v", err)
 		}
-		if t.RedirectAddr == c.Addr && port != 0 {
-			return fail("tls.redirect_addr", "must differ from addr, where HTTPS is served")
+		if port != 0 && addrsCollide(t.RedirectAddr, c.Addr) {
+			return fail("tls.redirect_addr", "%s would listen where addr %s serves HTTPS: give it another port (80)", t.RedirectAddr, c.Addr)
 		}
 	}
 	if strings.HasPrefix(c.PublicURL, "http://") {
@@ -390,4 +390,20 @@ func requestHostName(hostport string) (string, bool) {
 		return a.String(), true
 	}
 	return hostName(h)
+}
+
+// addrsCollide reports whether listening on both a and b (HOST:PORT) would
+// take the same port: the same port, on the same host or where either
+// means every address (no host, 0.0.0.0 or [::]).
+func addrsCollide(a, b string) bool {
+	ha, pa, errA := splitHostPort(a)
+	hb, pb, errB := splitHostPort(b)
+	if errA != nil || errB != nil || pa != pb {
+		return false
+	}
+	any := func(h string) bool {
+		ip, err := netip.ParseAddr(strings.Trim(h, "[]"))
+		return h == "" || err == nil && ip.IsUnspecified()
+	}
+	return any(ha) || any(hb) || strings.EqualFold(strings.Trim(ha, "[]"), strings.Trim(hb, "[]"))
 }

@@ -45,7 +45,10 @@ func TestConfigTLS(t *testing.T) {
 		{"acme CA file not PEM", "tls:\n  acme:\n    domains: [example.com]\n    ca_file: CONF\n", nil, "tls.acme.ca_file: CONF holds no PEM certificate"},
 		{"redirect without TLS", "tls:\n  redirect_addr: ':80'\n", nil, "CONF:2: tls.redirect_addr: redirects to HTTPS, which needs tls.cert_file and tls.key_file, or tls.acme"},
 		{"redirect address", "tls: {cert_file: DIR/cert.pem, key_file: DIR/key.pem, redirect_addr: 'port80'}\n", nil, "tls.redirect_addr: must be HOST:PORT"},
-		{"redirect on addr", "addr: 127.0.0.1:8443\ntls: {cert_file: DIR/cert.pem, key_file: DIR/key.pem, redirect_addr: '127.0.0.1:8443'}\n", nil, "tls.redirect_addr: must differ from addr"},
+		{"redirect on addr", "addr: 127.0.0.1:8443\ntls: {cert_file: DIR/cert.pem, key_file: DIR/key.pem, redirect_addr: '127.0.0.1:8443'}\n", nil, "tls.redirect_addr: 127.0.0.1:8443 would listen where addr 127.0.0.1:8443 serves HTTPS"},
+		{"redirect on every address of addr's port", "addr: ':443'\ntls: {cert_file: DIR/cert.pem, key_file: DIR/key.pem, redirect_addr: '0.0.0.0:443'}\n", nil, "tls.redirect_addr: 0.0.0.0:443 would listen where addr :443 serves HTTPS"},
+		{"redirect on addr's port, addr on every address", "addr: '[::]:443'\ntls: {cert_file: DIR/cert.pem, key_file: DIR/key.pem, redirect_addr: '127.0.0.1:443'}\n", nil, "would listen where addr [::]:443 serves HTTPS"},
+		{"redirect on the same port of another address", "addr: '127.0.0.1:443'\ntls: {cert_file: DIR/cert.pem, key_file: DIR/key.pem, redirect_addr: '127.0.0.2:443'}\n", nil, ""},
 		{"unknown key", "tls:\n  acme:\n    domain: [example.com]\n", nil, "CONF:3: unknown key tls.acme.domain; did you mean tls.acme.domains?"},
 	}
 	dir := t.TempDir()

@@ -158,6 +158,9 @@ func TestSMSDriverNone(t *testing.T) {
 	if strings.Contains(srv.log.String(), "SMS codes are written to the log") {
 		t.Errorf("the log warns of SMS codes in the log with sms.driver none:\n%s", srv.log)
 	}
+	if code, stdout, stderr := runCmd(t, nil, "", "config", "check", "--config", writeFile(t, dir, "unused.yaml", "sms: {driver: none, webhook: {url: 'https://sms.example.com/send'}}\n")); code != exitOK || !strings.Contains(stdout+stderr, "sms.webhook.url is set but sms.driver is none") {
+		t.Errorf("sms.driver none with a webhook: exit %d, %s %s; want OK with a warning that the webhook is not used", code, stdout, stderr)
+	}
 	if code, _, stderr := runCmd(t, nil, "", "config", "check", "--config", writeFile(t, dir, "bad.yaml", "sms: {driver: carrier-pigeon}\n")); code != exitUsage || !strings.Contains(stderr, "must be none, log or webhook") {
 		t.Errorf("sms.driver carrier-pigeon: exit %d %s", code, stderr)
 	}
