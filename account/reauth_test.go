@@ -21,7 +21,7 @@ func TestSensitiveChangesNeedProof(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.UseTwoFactor(account.TwoFactorDeps{Sealer: sealer})
+	svc.UseTwoFactor(account.TwoFactorDeps{Sealer: sealer, SMS: &codeSender{}}) // SetPhone needs SMS
 	ctx := context.Background()
 	const pw = "a long enough password"
 	u, err := svc.CreateUser(ctx, account.NewUser{Username: "tara", Email: "tara@example.com", Password: pw})

@@ -695,7 +695,8 @@ func (s *Service) ResetTwoFactor(ctx context.Context, a Actor, userID string) er
 }
 
 // SetPhone sets (or, with "", removes) the number SMS codes go to, after
-// the user proves their password (p: a phone is a way in).
+// the user proves their password (p: a phone is a way in). Without an SMS
+// sender (TwoFactorDeps.SMS nil) no number can be set.
 func (s *Service) SetPhone(ctx context.Context, a Actor, u *gatehouse.User, phone string, p Proof) error {
 	if err := s.confirm(ctx, u, p, a.Client); err != nil {
 		return err
@@ -709,7 +710,7 @@ func (s *Service) putPhone(ctx context.Context, a Actor, u *gatehouse.User, phon
 	}
 	if phone != "" && s.twoFactor.SMS == nil {
 		return &gatehouse.Error{Code: gatehouse.CodeValidation, Message: "SMS codes are not offered here.",
-			Fields: map[string]string{"phone": "SMS codes are turned off (sms.driver none), so a number for them cannot be set."}}
+			Fields: map[string]string{"phone": "SMS codes are turned off here (no SMS sender; gatehouse serve: sms.driver none), so a number for them cannot be set."}}
 	}
 	if phone != "" {
 		n, err := sms.NormalizePhone(phone)

@@ -26,7 +26,7 @@ func newTwoFactorService(t *testing.T) (*account.Service, *sqlite.Store, *clock,
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.UseTwoFactor(account.TwoFactorDeps{Sealer: sealer})
+	svc.UseTwoFactor(account.TwoFactorDeps{Sealer: sealer, SMS: &codeSender{}}) // SetPhone needs SMS
 	return svc, store, clk, sealer
 }
 
@@ -75,7 +75,7 @@ func TestRecoveryCodeRaceAcrossServices(t *testing.T) {
 	a, store, clk, sealer := newTwoFactorService(t)
 	b := account.New(account.StoresOf(store), password.NewHasher(cheap, 0, 0),
 		session.NewManager(store, session.DefaultConfig, clk.Now, nil), account.DefaultConfig, clk.Now, nil, nil)
-	b.UseTwoFactor(account.TwoFactorDeps{Sealer: sealer})
+	b.UseTwoFactor(account.TwoFactorDeps{Sealer: sealer, SMS: &codeSender{}})
 	ctx := context.Background()
 	u, codes := enrolTOTP(t, a, clk, "tara")
 
@@ -187,7 +187,7 @@ func TestTwoFactorChangeRereadsAfterLostRace(t *testing.T) {
 	stores.TwoFactor = inter
 	svc := account.New(stores, password.NewHasher(cheap, 0, 0),
 		session.NewManager(store, session.DefaultConfig, clk.Now, nil), account.DefaultConfig, clk.Now, nil, nil)
-	svc.UseTwoFactor(account.TwoFactorDeps{Sealer: sealer})
+	svc.UseTwoFactor(account.TwoFactorDeps{Sealer: sealer, SMS: &codeSender{}})
 	ctx := context.Background()
 	u, codes := enrolTOTP(t, svc, clk, "tara")
 
