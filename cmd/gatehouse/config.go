@@ -440,10 +440,26 @@ func (src *configSource) locate(field string) string {
 	if src.file == "" {
 		return "configuration"
 	}
-	if key, _ := findEntry(src.root, strings.Split(field, ".")); key != nil {
-		return fmt.Sprintf("%s:%d", src.file, key.Line)
+	// A key that is missing (a required one left out) is located at the
+	// nearest section that is there.
+	for path := strings.Split(field, "."); len(path) > 0; path = path[:len(path)-1] {
+		if key, _ := findEntry(src.root, path); key != nil {
+			return fmt.Sprintf("%s:%d", src.file, key.Line)
+		}
 	}
 	return src.file
+}
+
+// has reports whether field, or a key under it, is set in the file or the
+// environment, even to an empty value (`acme: {}`).
+func (src *configSource) has(field string) bool {
+	for f := range src.env {
+		if f == field || strings.HasPrefix(f, field+".") {
+			return true
+		}
+	}
+	key, _ := findEntry(src.root, strings.Split(field, "."))
+	return key != nil
 }
 
 // locateItem names the file and line of item i of the list at field.

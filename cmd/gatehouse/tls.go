@@ -41,7 +41,10 @@ type tlsSettings struct {
 // nil without TLS.
 func (c *config) validateTLS(s *settings, fail func(field, format string, args ...any) error) error {
 	t := &c.TLS
-	if !t.enabled() {
+	// An acme section that sets nothing is still ACME asked for: without
+	// domains it must be refused, not served as plain HTTP.
+	acme := t.acme() || s.src != nil && s.src.has("tls.acme")
+	if !t.enabled() && !acme {
 		if t.RedirectAddr != "" {
 			return fail("tls.redirect_addr", "redirects to HTTPS, which needs tls.cert_file and tls.key_file, or tls.acme")
 		}
@@ -49,13 +52,13 @@ func (c *config) validateTLS(s *settings, fail func(field, format string, args .
 	}
 	ts := &tlsSettings{certFile: t.CertFile, keyFile: t.KeyFile, redirectAddr: t.RedirectAddr}
 	switch {
-	case (t.CertFile != "" || t.KeyFile != "") && t.acme():
+	case (t.CertFile != "" || t.KeyFile != "") && acme:
 		return fail("tls.acme", "cannot be used with tls.cert_file and tls.key_file: choose certificate files or ACME")
 	case t.CertFile == "" && t.KeyFile != "":
 		return fail("tls.key_file", "needs tls.cert_file, the certificate of the key")
 	case t.KeyFile == "" && t.CertFile != "":
 		return fail("tls.cert_file", "needs tls.key_file, the private key of the certificate")
-	case t.acme():
+	case acme:
 		a := t.ACME
 		if len(a.Domains) == 0 {
 			return fail("tls.acme.domains", "needs at least one host name the certificate is for, such as admin.example.com")
@@ -94,6 +97,9 @@ func (c *config) validateTLS(s *settings, fail func(field, format string, args .
 	}
 	if strings.HasPrefix(c.PublicURL, "http://") {
 		s.warnings = append(s.warnings, "public_url starts with http:// while gatehouse serves HTTPS (tls): links will point to plain HTTP")
+	}
+	if host := publicHost(c.PublicURL); host != "" && len(ts.domains) > 0 && !slices.Contains(ts.domains, host) {
+		s.warnings = append(s.warnings, fmt.Sprintf("public_url's host %s is not in tls.acme.domains: links and redirects will point at a name gatehouse has no certificate for (unless a proxy in front has one)", host))
 	}
 	s.tls = ts
 	return nil
@@ -210,6 +216,9 @@ func (s *settings) openTLS(log *slog.Logger) (*tlsServing, error) {
 		if err != nil {
 			return nil, err
 		}
+		if w := s.certFilesWarning(pair.Certificate().Leaf); w != "" {
+			log.Warn(w)
+		}
 		t := &tlsServing{
 			config: &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: pair.GetCertificate},
 			serves: func(host string) bool { return pair.Certificate().Leaf.VerifyHostname(host) == nil },
@@ -257,8 +266,14 @@ func (s *settings) checkTLSFiles() error {
 	case s.tls == nil:
 		return nil
 	case s.tls.certFile != "":
-		_, err := s.loadCertFiles(slog.New(slog.DiscardHandler))
-		return err
+		pair, err := s.loadCertFiles(slog.New(slog.DiscardHandler))
+		if err != nil {
+			return err
+		}
+		if w := s.certFilesWarning(pair.Certificate().Leaf); w != "" {
+			s.warnings = append(s.warnings, w)
+		}
+		return nil
 	}
 	_, err := s.acmeRoots()
 	return err
@@ -406,4 +421,25 @@ func addrsCollide(a, b string) bool {
 		return h == "" || err == nil && ip.IsUnspecified()
 	}
 	return any(ha) || any(hb) || strings.EqualFold(strings.Trim(ha, "[]"), strings.Trim(hb, "[]"))
+}
+
+// publicHost is the host name of public_url, lower case; "" without one.
+func publicHost(publicURL string) string {
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+}
+
+// certFilesWarning says when public_url's host is not a name of leaf, the
+// certificate of the files: links and redirects would point where
+// browsers refuse gatehouse's certificate. "" when it is, or without
+// public_url.
+func (s *settings) certFilesWarning(leaf *x509.Certificate) string {
+	host := publicHost(s.cfg.PublicURL)
+	if host == "" || leaf == nil || leaf.VerifyHostname(host) == nil {
+		return ""
+	}
+	return fmt.Sprintf("public_url's host %s is not a name of the certificate in tls.cert_file (%s): links and redirects will point at a name browsers refuse it for (unless a proxy in front has its own)", host, strings.Join(leaf.DNSNames, ", "))
 }

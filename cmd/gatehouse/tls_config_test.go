@@ -35,7 +35,9 @@ func TestConfigTLS(t *testing.T) {
 		{"key in the certificate file", "tls:\n  cert_file: DIR/key.pem\n  key_file: DIR/key.pem\n", nil, "CONF:2: tls.cert_file: DIR/key.pem: holds a private key"},
 		{"key of another certificate", "tls:\n  cert_file: DIR/cert.pem\n  key_file: DIR/other.pem\n", nil, "CONF:3: tls.key_file: DIR/other.pem: tls: private key does not match public key"},
 		{"missing key from the environment", "", map[string]string{"GATEHOUSE_TLS_CERT_FILE": "DIR/cert.pem", "GATEHOUSE_TLS_KEY_FILE": "DIR/none.pem"}, "GATEHOUSE_TLS_KEY_FILE: tls.key_file: DIR/none.pem: no such file"},
-		{"acme without domains", "tls:\n  acme:\n    email: ops@example.com\n", nil, "tls.acme.domains: needs at least one host name"},
+		{"acme without domains", "tls:\n  acme:\n    email: ops@example.com\n", nil, "CONF:2: tls.acme.domains: needs at least one host name"},
+		{"acme that sets nothing", "tls:\n  acme: {}\n", nil, "CONF:2: tls.acme.domains: needs at least one host name"},
+		{"acme that sets nothing, with a redirect", "tls:\n  acme: {}\n  redirect_addr: ':80'\n", nil, "CONF:2: tls.acme.domains: needs at least one host name"},
 		{"acme wildcard", "tls:\n  acme:\n    domains: [example.com, '*.example.com']\n", nil, `CONF:3: tls.acme.domains: entry 2: "*.example.com" is not a host name`},
 		{"acme IP address", "tls:\n  acme:\n    domains: [192.0.2.1]\n", nil, `tls.acme.domains: entry 1: "192.0.2.1" is not a host name`},
 		{"acme host with port", "tls:\n  acme:\n    domains: ['example.com:443']\n", nil, `tls.acme.domains: entry 1: "example.com:443" is not a host name`},
@@ -190,5 +192,34 @@ func TestTLSLinkAddr(t *testing.T) {
 	ts.serves = func(h string) bool { return h == "admin.example.com" }
 	if got := ts.linkAddr("[::]:443"); got != "admin.example.com:443" {
 		t.Errorf("linkAddr([::]:443) = %s, want the certificate's name", got)
+	}
+}
+
+// TestConfigTLSPublicURLWarning: a public_url whose host gatehouse has no
+// certificate for is worth a warning (links and redirects would point
+// there), not a refusal (a proxy in front may have one).
+func TestConfigTLSPublicURLWarning(t *testing.T) {
+	dir := t.TempDir()
+	ca := newTestCA(t)
+	ca.issue(t, 1, filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")) // localhost, 127.0.0.1
+	files := "tls: {cert_file: " + filepath.Join(dir, "cert.pem") + ", key_file: " + filepath.Join(dir, "key.pem") + "}\n"
+	for _, tt := range []struct {
+		name, yaml, warning string
+	}{
+		{"files for the host", "public_url: https://LOCALHOST:8443\n" + files, ""},
+		{"files for another host", "public_url: https://auth.example.com\n" + files, "public_url's host auth.example.com is not a name of the certificate in tls.cert_file (localhost)"},
+		{"acme for the host", "public_url: https://auth.example.com\ntls: {acme: {domains: [auth.example.com]}}\n", ""},
+		{"acme for another host", "public_url: https://auth.example.com\ntls: {acme: {domains: [other.example.com]}}\n", "public_url's host auth.example.com is not in tls.acme.domains"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			file := writeFile(t, t.TempDir(), "gatehouse.yaml", tt.yaml)
+			code, stdout, stderr := runCmd(t, map[string]string{"GATEHOUSE_DATA_DIR": t.TempDir()}, "", "config", "check", "--config", file)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s %s", code, stdout, stderr)
+			}
+			if got := strings.Contains(stdout, "public_url's host"); got != (tt.warning != "") || !strings.Contains(stdout, tt.warning) {
+				t.Errorf("config check said %q; want the warning %q", stdout, tt.warning)
+			}
+		})
 	}
 }
