@@ -3,7 +3,12 @@ package tracing
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -27,8 +32,12 @@ import (
 //
 // Setup does not contact the collector: a collector that is down costs
 // the spans it misses (dropped when the batch queue is full), never a
-// request.
-func Setup(ctx context.Context, version string) (shutdown func(context.Context) error, err error) {
+// request. What the SDK has to say (an export that failed) goes to log,
+// as warnings.
+func Setup(ctx context.Context, version string, log *slog.Logger) (shutdown func(context.Context) error, err error) {
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		log.Warn("tracing: the OpenTelemetry SDK failed", "err", err)
+	}))
 	exp, err := otlptracehttp.New(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("tracing: OTLP exporter: %w", err)
@@ -49,4 +58,23 @@ func Setup(ctx context.Context, version string) (shutdown func(context.Context) 
 		restore()
 		return tp.Shutdown(ctx)
 	}, nil
+}
+
+// Endpoint is where Setup's exporter sends spans, as the OTEL_* variables
+// say (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else
+// OTEL_EXPORTER_OTLP_ENDPOINT with /v1/traces, else the default), for
+// the log: a URL without credentials (those go in
+// OTEL_EXPORTER_OTLP_HEADERS, which is never shown).
+func Endpoint() string {
+	e := "http://localhost:4318/v1/traces"
+	switch {
+	case os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "":
+		e = os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+	case os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "":
+		e = strings.TrimSuffix(os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), "/") + "/v1/traces"
+	}
+	if u, err := url.Parse(e); err == nil {
+		return u.Redacted() // a password in the URL is not for the log
+	}
+	return "(not a URL)"
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -117,7 +119,7 @@ func TestSetupExportsOTLP(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Bearer%20collector-key")
 	t.Setenv("OTEL_SERVICE_NAME", "gatehouse-eu")
 
-	shutdown, err := Setup(context.Background(), "v1.2.3")
+	shutdown, err := Setup(context.Background(), "v1.2.3", slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,3 +157,52 @@ func TestSetupExportsOTLP(t *testing.T) {
 		t.Errorf("resource %v: want service.name gatehouse-eu (OTEL_SERVICE_NAME) and version v1.2.3", attrs)
 	}
 }
+
+// TestSetupLogsExportFailures: a collector that cannot be reached is
+// said in gatehouse's own log (a JSON line with a JSON log), not by the
+// SDK on standard error, and the endpoint is named without a password.
+func TestSetupLogsExportFailures(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", closed.URL)
+	t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "200") // ms
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "20")     // ms
+	var mu sync.Mutex
+	var buf strings.Builder
+	log := slog.New(slog.NewJSONHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), nil))
+	shutdown, err := Setup(context.Background(), "v1", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := Start(context.Background(), "lost")
+	End(span, nil)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		got := buf.String()
+		mu.Unlock()
+		if strings.Contains(got, `"level":"WARN","msg":"tracing: the OpenTelemetry SDK failed"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning of the failed export in the log:\n%s", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	shutdown(ctx) // fails to send the rest, as it should
+
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "https://user:secret@collector.example.com:4318/")
+	if e := Endpoint(); e != "https://user:xxxxx@collector.example.com:4318/v1/traces" {
+		t.Errorf("Endpoint() = %q", e)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

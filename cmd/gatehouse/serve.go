@@ -40,7 +40,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 		log.Warn(e.Error())
 	}
 	if s.cfg.Tracing.Enabled {
-		shutdown, err := tracing.Setup(ctx, versionString())
+		shutdown, err := tracing.Setup(ctx, versionString(), log)
 		if err != nil {
 			return &configError{where: "tracing", msg: err.Error()}
 		}
@@ -51,7 +51,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 				log.Warn("could not send the last spans to the OpenTelemetry collector", "err", err)
 			}
 		}()
-		log.Info("tracing on: spans go to the OpenTelemetry collector the OTEL_* variables name")
+		log.Info("tracing on: spans go to the OpenTelemetry collector", "endpoint", tracing.Endpoint())
 	}
 	// Listen first: without public_url, links (the setup link among them)
 	// point to the address actually listened on (a port 0 resolved).
