@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -74,6 +75,16 @@ func cmdRestore(ctx context.Context, args []string, getenv func(string) string, 
 	if _, err := sqlite.CheckBackup(ctx, from); err != nil {
 		return fmt.Errorf("restore: %s is not a sound gatehouse backup: %w", from, err)
 	}
+	// Held until the restore is done: a server must not run on the
+	// database while it is replaced, nor start meanwhile.
+	release, err := lockDatabase(s.dbPath)
+	if errors.Is(err, errDatabaseInUse) {
+		return fmt.Errorf("restore: %w: stop it first", err)
+	}
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	defer release()
 	if fi, err := os.Stat(s.dbPath); err == nil && fi.Mode().IsRegular() {
 		kept := keptName(s.dbPath, time.Now())
 		if _, err := sqlite.Backup(ctx, s.dbPath, kept); err != nil {

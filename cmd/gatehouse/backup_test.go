@@ -73,6 +73,15 @@ func TestBackupWhileServingAndRestore(t *testing.T) {
 	if code, _, stderr := runCmd(t, nil, "", "backup", "--data", dataDir); code != exitUsage || !strings.Contains(stderr, "--to FILE is required") {
 		t.Errorf("backup without --to: exit %d, %s", code, stderr)
 	}
+	// While serve runs, a restore is refused (it would replace the
+	// database under the server), and so is a second serve on the same
+	// file (its caches would not hear of the first one's changes).
+	if code, _, stderr := runCmd(t, nil, "", "restore", "--data", dataDir, "--from", filepath.Join(backups, "b0.db")); code != exitFailure || !strings.Contains(stderr, "a gatehouse serve is running on it") || !strings.Contains(stderr, "stop it first") {
+		t.Errorf("restore while serving: exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := runCmd(t, nil, "", "serve", "--addr", "127.0.0.1:0", "--data", dataDir); code != exitFailure || !strings.Contains(stderr, "a gatehouse serve is running on it") {
+		t.Errorf("a second serve on the same database: exit %d, %s", code, stderr)
+	}
 	if code := srv.stop(); code != exitOK {
 		t.Fatalf("serve exited %d", code)
 	}

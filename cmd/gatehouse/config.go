@@ -339,6 +339,9 @@ type mailConfig struct {
 		Password string `yaml:"password"`
 		// TLS is none, starttls or implicit.
 		TLS string `yaml:"tls"`
+		// CAFile holds root certificates (PEM) trusted for the server's
+		// certificate besides the system's: a relay with a private CA.
+		CAFile string `yaml:"ca_file"`
 	} `yaml:"smtp"`
 }
 
@@ -1345,7 +1348,15 @@ func (c *config) validate(src *configSource) (*settings, error) {
 		sc := mail.SMTPConfig{Host: c.Mail.SMTP.Host, Port: c.Mail.SMTP.Port, Username: c.Mail.SMTP.Username,
 			Password: c.Mail.SMTP.Password, TLS: c.Mail.SMTP.TLS, From: c.Mail.From}
 		if err := sc.Validate(); err != nil {
-			return nil, fail("mail", "%v", err)
+			// The error names its key (mail.smtp.host): not "mail: mail: …".
+			return nil, fail("mail", "%s", strings.TrimPrefix(err.Error(), "mail: "))
+		}
+		if c.Mail.SMTP.CAFile != "" {
+			roots, err := s.rootsWith("mail.smtp.ca_file", c.Mail.SMTP.CAFile)
+			if err != nil {
+				return nil, err
+			}
+			sc.RootCAs = roots
 		}
 		s.smtp = &sc
 	default:
@@ -1363,7 +1374,7 @@ func (c *config) validate(src *configSource) (*settings, error) {
 		wc := sms.WebhookConfig{URL: c.SMS.Webhook.URL, Format: c.SMS.Webhook.Format, From: c.SMS.Webhook.From,
 			Username: c.SMS.Webhook.Username, Password: c.SMS.Webhook.Password}
 		if err := wc.Validate(); err != nil {
-			return nil, fail("sms.webhook", "%v", err)
+			return nil, fail("sms.webhook", "%s", strings.TrimPrefix(err.Error(), "sms: "))
 		}
 		s.smsWebhook = &wc
 	default:

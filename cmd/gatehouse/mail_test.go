@@ -1,11 +1,14 @@
 package main
 
 import (
+	"crypto/tls"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -25,7 +28,8 @@ type smtpSink struct {
 	got  chan struct{}
 }
 
-func startSMTPSink(t *testing.T) *smtpSink {
+// startSMTPSink starts the sink; with tc it offers STARTTLS.
+func startSMTPSink(t *testing.T, tc ...*tls.Config) *smtpSink {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -35,6 +39,9 @@ func startSMTPSink(t *testing.T) *smtpSink {
 	srv := smtp.NewServer(smtpBackend{k})
 	srv.Domain = "localhost"
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
+	if len(tc) > 0 {
+		srv.TLSConfig = tc[0]
+	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { ln.Close(); srv.Close() })
 	return k
@@ -159,5 +166,70 @@ func TestUserResetLink(t *testing.T) {
 	}
 	if r := login(t, c, srv.base, "solo", "recovered pass phrase"); r.status != http.StatusOK {
 		t.Errorf("login: %d", r.status)
+	}
+}
+
+// TestMailThroughPrivateCA: a relay whose certificate comes from a private
+// CA is trusted through mail.smtp.ca_file (and not without it), over
+// STARTTLS; a ca_file that holds no certificate is a configuration error
+// naming the key.
+func TestMailThroughPrivateCA(t *testing.T) {
+	dir := t.TempDir()
+	ca := newTestCA(t)
+	certFile, keyFile := filepath.Join(dir, "relay.pem"), filepath.Join(dir, "relay.key")
+	ca.issue(t, 7, certFile, keyFile)
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := startSMTPSink(t, &tls.Config{Certificates: []tls.Certificate{pair}})
+	_, port, _ := net.SplitHostPort(sink.addr)
+
+	conf := func(extra string) string {
+		return writeFile(t, t.TempDir(), "gatehouse.yaml", fmt.Sprintf(`public_url: https://admin.example.com
+mail:
+  driver: smtp
+  from: gatehouse@example.com
+  smtp: {host: localhost, port: %s, tls: starttls%s}
+`, port, extra))
+	}
+	if code, _, stderr := runCmd(t, nil, "", "config", "check", "--config", conf(", ca_file: "+filepath.Join(dir, "relay.key"))); code != exitUsage || !strings.Contains(stderr, "mail.smtp.ca_file: ") || !strings.Contains(stderr, "holds no PEM certificate") || strings.Contains(stderr, "PRIVATE KEY") {
+		t.Errorf("ca_file without a certificate: exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := runCmd(t, nil, "", "config", "check", "--config", writeFile(t, dir, "nohost.yaml", "mail: {driver: smtp, from: gatehouse@example.com}\n")); code != exitUsage || strings.Contains(stderr, "mail: mail:") || !strings.Contains(stderr, "mail.smtp.host is required") {
+		t.Errorf("smtp without a host: exit %d, %s; want the key named once", code, stderr)
+	}
+
+	for _, tt := range []struct {
+		name, extra string
+		delivered   bool
+	}{
+		{"without ca_file", "", false},
+		{"with ca_file", ", ca_file: " + caFile, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			data := filepath.Join(t.TempDir(), "data")
+			createUser(t, data, "mia", "mia's old pass phrase")
+			srv := startServe(t, map[string]string{"GATEHOUSE_CONFIG": conf(tt.extra)}, "--addr", "127.0.0.1:0", "--data", data)
+			if r := doJSON(t, newClient(t), "POST", srv.base+"/password/forgot", map[string]any{"email": "mia@example.com"}, nil); r.status != http.StatusAccepted {
+				t.Fatalf("forgot: %d %s", r.status, r.raw)
+			}
+			if tt.delivered {
+				if msg := sink.wait(t); !strings.Contains(msg, "mia@example.com") {
+					t.Errorf("mail:\n%s", msg)
+				}
+				return
+			}
+			srv.log.wait(t, regexp.MustCompile(`certificate signed by unknown authority`), 15*time.Second)
+			select {
+			case <-sink.got:
+				t.Error("mail delivered to a relay whose certificate nobody vouches for")
+			default:
+			}
+		})
 	}
 }

@@ -57,6 +57,13 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, en
 	// point to the address actually listened on (a port 0 resolved).
 	// The certificate files are read (or the ACME cache made) before
 	// anything listens: a mistake there is a configuration error.
+	if s.postgresURL == "" {
+		release, err := lockDatabase(s.dbPath)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	tlsServe, err := s.openTLS(log)
 	if err != nil {
 		return err

@@ -295,21 +295,28 @@ func (s *settings) loadCertFiles(log *slog.Logger) (*certfile.Pair, error) {
 // acmeRoots are the roots trusted for the ACME directory's HTTPS: the
 // system's and tls.acme.ca_file's.
 func (s *settings) acmeRoots() (*x509.CertPool, error) {
+	return s.rootsWith("tls.acme.ca_file", s.tls.caFile)
+}
+
+// rootsWith is the system's root certificates and those of the PEM file
+// (none when ""), which field names: a configuration error naming it when
+// the file cannot be read or holds no certificate.
+func (s *settings) rootsWith(field, file string) (*x509.CertPool, error) {
 	roots, err := x509.SystemCertPool()
 	if err != nil {
 		roots = x509.NewCertPool()
 	}
-	if s.tls.caFile == "" {
+	if file == "" {
 		return roots, nil
 	}
-	pem, err := os.ReadFile(s.tls.caFile)
+	pem, err := os.ReadFile(file)
 	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
-		return nil, s.tlsError("tls.acme.ca_file", fmt.Errorf("%s: %w", s.tls.caFile, pe.Err))
+		return nil, s.tlsError(field, fmt.Errorf("%s: %w", file, pe.Err))
 	} else if err != nil {
-		return nil, s.tlsError("tls.acme.ca_file", err)
+		return nil, s.tlsError(field, err)
 	}
 	if !roots.AppendCertsFromPEM(pem) {
-		return nil, s.tlsError("tls.acme.ca_file", fmt.Errorf("%s holds no PEM certificate (-----BEGIN CERTIFICATE-----)", s.tls.caFile))
+		return nil, s.tlsError(field, fmt.Errorf("%s holds no PEM certificate (-----BEGIN CERTIFICATE-----)", file))
 	}
 	return roots, nil
 }
