@@ -125,7 +125,10 @@ func checkHealth(ctx context.Context, u *url.URL, tc *tls.Config) error {
 		return fmt.Errorf("GET %s: %v", u, err)
 	}
 	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode == http.StatusBadRequest && u.Scheme == "http" && strings.Contains(string(body), "HTTP request to an HTTPS server") {
+		return fmt.Errorf("GET %s: the server speaks HTTPS: give healthcheck the configuration with its tls settings (--config or GATEHOUSE_CONFIG)", u)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: %s, want 200 OK", u, resp.Status)
 	}

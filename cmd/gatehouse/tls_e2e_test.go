@@ -210,9 +210,13 @@ tls:
 		t.Fatalf("first certificate: %v, want serial 100", resp.TLS)
 	}
 	checkExpiryMetric(t, c, base, resp.TLS.PeerCertificates[0])
-	// The container's HEALTHCHECK asks over HTTPS.
+	// The container's HEALTHCHECK asks over HTTPS; without the tls
+	// settings it says what is missing.
 	if code, stdout, stderr := runCmd(t, nil, "", "healthcheck", "--config", conf, "--addr", srv.addr); code != exitOK {
 		t.Errorf("healthcheck over HTTPS: exit %d %s %s", code, stdout, stderr)
+	}
+	if code, _, stderr := runCmd(t, nil, "", "healthcheck", "--addr", srv.addr); code != exitFailure || !strings.Contains(stderr, "the server speaks HTTPS") {
+		t.Errorf("healthcheck without the tls settings: exit %d %s", code, stderr)
 	}
 
 	// Replaced files: the next connection gets the new certificate,
