@@ -16,7 +16,9 @@
 #
 # Usage: bash bench/run-gateway.sh
 # Knobs (environment): ROUNDS (7), DURATION (3s), THREADS (1),
-# CONNECTIONS (32), WARMUP (2s), OUT (bench/results/gateway-latest.txt).
+# CONNECTIONS (32), WARMUP (2s), OUT (bench/results/gateway-latest.txt),
+# TRACING (0; 1 records OpenTelemetry spans, batched and dropped: what
+# tracing.enabled costs /verify).
 # Total time is about 4 * ROUNDS * DURATION + 4 * WARMUP plus the build:
 # about 95 s with the defaults. Everything listens on loopback only, and
 # everything started here is stopped on exit.
@@ -64,7 +66,7 @@ echo "building bench/server ..." >&2
 (cd "$root" && go build -o "$work/server" ./bench/server)
 
 "$work/server" -data "$work/data" -protected 127.0.0.1:0 -unprotected 127.0.0.1:0 -gateway 127.0.0.1:0 \
-	>"$work/server.out" 2>"$work/server.err" &
+	-tracing="$([[ ${TRACING:-0} == 1 ]] && echo true || echo false)" >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 for _ in $(seq 1 300); do
 	grep -q '^COOKIE ' "$work/server.out" 2>/dev/null && break
