@@ -70,6 +70,16 @@ func cmdMigrateData(ctx context.Context, args []string, getenv func(string) stri
 		return fmt.Errorf("migrate-data: %s is a directory, not a SQLite database", file)
 	}
 
+	// What a running server writes after the copy's one read would be
+	// lost: refuse while one runs on the file, and keep one from starting.
+	release, err := lockDatabase(file)
+	if errors.Is(err, errDatabaseInUse) {
+		return fmt.Errorf("migrate-data: %w: stop it first", err)
+	}
+	if err != nil {
+		return fmt.Errorf("migrate-data: %w", err)
+	}
+	defer release()
 	src, err := sqlite.Open(ctx, file)
 	if err != nil {
 		return fmt.Errorf("migrate-data: %w", err)

@@ -324,4 +324,14 @@ func TestMigrateDataRefuses(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(data, "missing.db")); err == nil {
 		t.Error("migrate-data created the missing source file")
 	}
+	// A database a serve runs on (it holds the lock) is not copied: what
+	// the server writes after the copy would be lost.
+	release, err := lockDatabase(existing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if code, _, stderr := runCmd(t, nil, "", "migrate-data", "--from", "sqlite://"+existing, "--to", unreachable); code != exitFailure || !strings.Contains(stderr, "a gatehouse serve is running on it") || !strings.Contains(stderr, "stop it first") {
+		t.Errorf("migrate-data of a served database: exit %d, %s", code, stderr)
+	}
 }
